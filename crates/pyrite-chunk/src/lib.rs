@@ -1,0 +1,18 @@
+//! Sample encoding for float samples: Gorilla-style chunks, byte for byte the XOR chunk
+//! format of the Prometheus TSDB, so blocks holding them stay readable by Prometheus
+//! tooling.
+//!
+//! A chunk starts with a 2-byte big-endian sample count, then the first timestamp as a
+//! zig-zag varint and the first value as 64 raw bits, the second timestamp as an
+//! unsigned-varint delta and every later one as a delta-of-delta in 0/14/17/20/64-bit
+//! buckets; values after the first are XOR-ed with their predecessor and stored as the
+//! window of meaningful bits.
+//!
+//! This crate does no I/O and knows no histograms yet. Its invariant: timestamps within
+//! a chunk never decrease. Decoding never trusts its input: corrupt bytes end iteration
+//! with an error, never a panic.
+
+mod bits;
+mod xor;
+
+pub use xor::{Chunk, ChunkBuilder, ChunkError, ChunkIter, SAMPLES_PER_CHUNK};

@@ -1,0 +1,416 @@
+//! The XOR chunk: builder (appends), immutable chunk, and streaming iterator.
+
+use bytes::Bytes;
+
+use crate::bits::{put_uvarint, put_varint, BitReader, BitWriter};
+
+/// Samples per chunk before the head cuts a new one.
+pub const SAMPLES_PER_CHUNK: usize = 120;
+
+const HEADER: usize = 2;
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum ChunkError {
+    #[error("chunk is shorter than its {HEADER}-byte header")]
+    NoHeader,
+    #[error("chunk data ends after {decoded} of {expected} samples")]
+    Truncated { decoded: usize, expected: usize },
+    #[error("chunk timestamps go backwards at sample {0}")]
+    Unordered(usize),
+}
+
+/// Encoder state shared by the builder; kept so appends are O(1).
+#[derive(Debug, Clone, Copy)]
+struct State {
+    t: i64,
+    t_delta: i64,
+    v: u64,
+    leading: u8,
+    trailing: u8,
+}
+
+/// An open chunk being appended to.
+#[derive(Debug, Clone)]
+pub struct ChunkBuilder {
+    w: BitWriter,
+    count: u16,
+    min_t: i64,
+    state: State,
+}
+
+impl Default for ChunkBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn bit_range(x: i64, nbits: u8) -> bool {
+    -((1i64 << (nbits - 1)) - 1) <= x && x <= 1i64 << (nbits - 1)
+}
+
+impl ChunkBuilder {
+    pub fn new() -> Self {
+        Self {
+            w: BitWriter::from_bytes(vec![0; HEADER]),
+            count: 0,
+            min_t: 0,
+            state: State {
+                t: 0,
+                t_delta: 0,
+                v: 0,
+                leading: 0xff,
+                trailing: 0,
+            },
+        }
+    }
+
+    /// Appends a sample. The caller guarantees `t` is not before the last timestamp.
+    pub fn append(&mut self, t: i64, v: f64) {
+        let bits = v.to_bits();
+        let st = &mut self.state;
+        match self.count {
+            0 => {
+                debug_assert!(self.w.bytes.len() == HEADER);
+                put_varint(&mut self.w, t);
+                self.w.write_bits(bits, 64);
+                self.min_t = t;
+            }
+            1 => {
+                debug_assert!(t >= st.t, "timestamps must not decrease");
+                let delta = t.wrapping_sub(st.t);
+                put_uvarint(&mut self.w, delta as u64);
+                write_value(&mut self.w, st, bits);
+                st.t_delta = delta;
+            }
+            _ => {
+                debug_assert!(t >= st.t, "timestamps must not decrease");
+                let delta = t.wrapping_sub(st.t);
+                let dod = delta.wrapping_sub(st.t_delta);
+                let w = &mut self.w;
+                if dod == 0 {
+                    w.write_bit(false);
+                } else if bit_range(dod, 14) {
+                    w.write_bits(0b10, 2);
+                    w.write_bits(dod as u64, 14);
+                } else if bit_range(dod, 17) {
+                    w.write_bits(0b110, 3);
+                    w.write_bits(dod as u64, 17);
+                } else if bit_range(dod, 20) {
+                    w.write_bits(0b1110, 4);
+                    w.write_bits(dod as u64, 20);
+                } else {
+                    w.write_bits(0b1111, 4);
+                    w.write_bits(dod as u64, 64);
+                }
+                write_value(w, st, bits);
+                st.t_delta = delta;
+            }
+        }
+        st.t = t;
+        st.v = bits;
+        self.count = self.count.saturating_add(1);
+        let [hi, lo] = self.count.to_be_bytes();
+        self.w.bytes[0] = hi;
+        self.w.bytes[1] = lo;
+    }
+
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub fn min_time(&self) -> Option<i64> {
+        (self.count > 0).then_some(self.min_t)
+    }
+
+    pub fn max_time(&self) -> Option<i64> {
+        (self.count > 0).then_some(self.state.t)
+    }
+
+    pub fn last(&self) -> Option<(i64, f64)> {
+        (self.count > 0).then(|| (self.state.t, f64::from_bits(self.state.v)))
+    }
+
+    /// Encoded bytes so far, header included.
+    pub fn size_bytes(&self) -> usize {
+        self.w.bytes.len()
+    }
+
+    pub fn iter(&self) -> ChunkIter<'_> {
+        ChunkIter::new(&self.w.bytes)
+    }
+
+    /// An immutable copy of what is there now.
+    pub fn snapshot(&self) -> Chunk {
+        self.to_chunk(Bytes::copy_from_slice(&self.w.bytes))
+    }
+
+    /// Seals the chunk without copying.
+    pub fn finish(self) -> Chunk {
+        let mut bytes = self.w.bytes.clone();
+        bytes.shrink_to_fit();
+        self.to_chunk(Bytes::from(bytes))
+    }
+
+    fn to_chunk(&self, bytes: Bytes) -> Chunk {
+        Chunk {
+            bytes,
+            count: self.count,
+            min_t: self.min_t,
+            max_t: self.state.t,
+        }
+    }
+}
+
+fn write_value(w: &mut BitWriter, st: &mut State, bits: u64) {
+    let delta = bits ^ st.v;
+    if delta == 0 {
+        w.write_bit(false);
+        return;
+    }
+    w.write_bit(true);
+    let leading = (delta.leading_zeros() as u8).min(31);
+    let trailing = delta.trailing_zeros() as u8;
+    if st.leading != 0xff && leading >= st.leading && trailing >= st.trailing {
+        w.write_bit(false);
+        let sig = 64 - st.leading - st.trailing;
+        w.write_bits(delta >> st.trailing, sig);
+    } else {
+        st.leading = leading;
+        st.trailing = trailing;
+        w.write_bit(true);
+        w.write_bits(u64::from(leading), 5);
+        let sig = 64 - leading - trailing;
+        // 64 significant bits do not fit in 6 bits; they are written as 0.
+        w.write_bits(u64::from(sig & 0x3f), 6);
+        w.write_bits(delta >> trailing, sig);
+    }
+}
+
+/// An immutable encoded chunk, cheap to clone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chunk {
+    bytes: Bytes,
+    count: u16,
+    min_t: i64,
+    max_t: i64,
+}
+
+impl Chunk {
+    /// Validates encoded bytes by decoding them once.
+    pub fn from_bytes(bytes: Bytes) -> Result<Chunk, ChunkError> {
+        if bytes.len() < HEADER {
+            return Err(ChunkError::NoHeader);
+        }
+        let mut it = ChunkIter::new(&bytes);
+        let (mut min_t, mut max_t, mut n) = (0, 0, 0usize);
+        for (t, _) in it.by_ref() {
+            if n == 0 {
+                min_t = t;
+            } else if t < max_t {
+                return Err(ChunkError::Unordered(n));
+            }
+            max_t = t;
+            n += 1;
+        }
+        if let Some(e) = it.err() {
+            return Err(e.clone());
+        }
+        Ok(Chunk {
+            count: n as u16,
+            bytes,
+            min_t,
+            max_t,
+        })
+    }
+
+    pub fn bytes(&self) -> &Bytes {
+        &self.bytes
+    }
+
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    pub fn min_time(&self) -> i64 {
+        self.min_t
+    }
+
+    pub fn max_time(&self) -> i64 {
+        self.max_t
+    }
+
+    pub fn iter(&self) -> ChunkIter<'_> {
+        ChunkIter::new(&self.bytes)
+    }
+
+    /// Encodes sorted samples into chunks of at most `per_chunk` samples.
+    pub fn encode_all(samples: &[(i64, f64)], per_chunk: usize) -> Vec<Chunk> {
+        samples
+            .chunks(per_chunk.clamp(1, u16::MAX as usize))
+            .map(|part| {
+                let mut b = ChunkBuilder::new();
+                for (t, v) in part {
+                    b.append(*t, *v);
+                }
+                b.finish()
+            })
+            .collect()
+    }
+}
+
+/// Streaming decoder; no allocation per sample.
+#[derive(Debug, Clone)]
+pub struct ChunkIter<'a> {
+    r: BitReader<'a>,
+    total: usize,
+    read: usize,
+    st: State,
+    pending: Option<(i64, f64)>,
+    err: Option<ChunkError>,
+}
+
+impl<'a> ChunkIter<'a> {
+    fn new(bytes: &'a [u8]) -> Self {
+        let (total, err) = match bytes {
+            [hi, lo, ..] => (u16::from_be_bytes([*hi, *lo]) as usize, None),
+            _ => (0, Some(ChunkError::NoHeader)),
+        };
+        Self {
+            r: BitReader::new(bytes.get(HEADER..).unwrap_or(&[])),
+            total,
+            read: 0,
+            st: State {
+                t: 0,
+                t_delta: 0,
+                v: 0,
+                leading: 0,
+                trailing: 0,
+            },
+            pending: None,
+            err,
+        }
+    }
+
+    /// Advances so the next sample returned is the first with timestamp `>= t`.
+    pub fn seek(&mut self, t: i64) {
+        if matches!(self.pending, Some((pt, _)) if pt >= t) {
+            return;
+        }
+        self.pending = None;
+        while let Some(s) = self.decode_next() {
+            if s.0 >= t {
+                self.pending = Some(s);
+                return;
+            }
+        }
+    }
+
+    /// Why decoding stopped early, if it did.
+    pub fn err(&self) -> Option<&ChunkError> {
+        self.err.as_ref()
+    }
+
+    fn fail(&mut self) -> Option<(i64, f64)> {
+        self.err = Some(ChunkError::Truncated {
+            decoded: self.read,
+            expected: self.total,
+        });
+        self.read = self.total;
+        None
+    }
+
+    #[inline]
+    fn decode_next(&mut self) -> Option<(i64, f64)> {
+        if self.read >= self.total || self.err.is_some() {
+            return None;
+        }
+        let r = &mut self.r;
+        let st = &mut self.st;
+        let ok = match self.read {
+            0 => (|| {
+                st.t = r.read_varint()?;
+                st.v = r.read_bits(64)?;
+                Some(())
+            })(),
+            1 => (|| {
+                st.t_delta = r.read_uvarint()? as i64;
+                st.t = st.t.wrapping_add(st.t_delta);
+                read_value(r, st)
+            })(),
+            _ => (|| {
+                let mut prefix = 0u8;
+                while prefix < 4 {
+                    if !r.read_bit()? {
+                        break;
+                    }
+                    prefix += 1;
+                }
+                let dod = match prefix {
+                    0 => 0,
+                    4 => r.read_bits(64)? as i64,
+                    p => {
+                        let sz = [0u8, 14, 17, 20][p as usize];
+                        let bits = r.read_bits(sz)?;
+                        if bits > 1 << (sz - 1) {
+                            bits as i64 - (1i64 << sz)
+                        } else {
+                            bits as i64
+                        }
+                    }
+                };
+                st.t_delta = st.t_delta.wrapping_add(dod);
+                st.t = st.t.wrapping_add(st.t_delta);
+                read_value(r, st)
+            })(),
+        };
+        if ok.is_none() {
+            return self.fail();
+        }
+        self.read += 1;
+        Some((self.st.t, f64::from_bits(self.st.v)))
+    }
+}
+
+fn read_value(r: &mut BitReader<'_>, st: &mut State) -> Option<()> {
+    if !r.read_bit()? {
+        return Some(());
+    }
+    if r.read_bit()? {
+        st.leading = r.read_bits(5)? as u8;
+        let mut sig = r.read_bits(6)? as u8;
+        if sig == 0 {
+            sig = 64;
+        }
+        st.trailing = 64u8.checked_sub(st.leading)?.checked_sub(sig)?;
+    }
+    let sig = 64u8.checked_sub(st.leading)?.checked_sub(st.trailing)?;
+    if sig == 0 {
+        return None;
+    }
+    let bits = r.read_bits(sig)?;
+    st.v ^= bits << st.trailing;
+    Some(())
+}
+
+impl Iterator for ChunkIter<'_> {
+    type Item = (i64, f64);
+
+    #[inline]
+    fn next(&mut self) -> Option<(i64, f64)> {
+        if let Some(s) = self.pending.take() {
+            return Some(s);
+        }
+        self.decode_next()
+    }
+}
+
+#[cfg(test)]
+mod tests;
