@@ -1,0 +1,203 @@
+//! The read and write contracts between Pyrite's components and its stores.
+//!
+//! Reads: the PromQL engine (and the HTTP series/labels API) talk to every store through
+//! [`Queryable`]: the head, object-storage blocks, a store gateway's client and the
+//! querier's fan-out over ingesters all implement [`Queryable`], and readers never know
+//! which one they talk to.
+//!
+//! A store answers with compressed chunks, not decoded samples, so answers stay small
+//! on the wire and readers decode lazily. The invariant readers rely on: within one
+//! [`Series`], chunks are in time order, do not overlap, and hold no duplicate
+//! timestamps; a store whose data overlaps (out-of-order samples, replicas, a block and
+//! the head around a flush) merges before it answers.
+//!
+//! Writes: validated series go to an [`Appendable`], which acknowledges only what is
+//! durable.
+
+mod mem;
+mod write;
+
+use async_trait::async_trait;
+use pyrite_chunk::{Chunk, ChunkIter};
+use pyrite_model::{Labels, Matcher};
+
+pub use mem::MemQueryable;
+pub use write::{AppendError, AppendOutcome, Appendable};
+
+/// What a reader wants from a selector: the inclusive time range whose samples it will
+/// look at. Stores may return samples outside the range (whole chunks); readers filter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SelectHints {
+    pub start: i64,
+    pub end: i64,
+}
+
+impl SelectHints {
+    pub fn new(start: i64, end: i64) -> Self {
+        Self { start, end }
+    }
+
+    /// The whole time axis.
+    pub fn all() -> Self {
+        Self {
+            start: i64::MIN,
+            end: i64::MAX,
+        }
+    }
+}
+
+/// Why a store could not answer. The variants map onto HTTP status classes: a bad
+/// request is the caller's fault (4xx), a limit is 422/429, the rest are ours (5xx).
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum StorageError {
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("limit exceeded: {0}")]
+    LimitExceeded(String),
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal storage error: {0}")]
+    Internal(String),
+    #[error("query canceled")]
+    Canceled,
+}
+
+/// One series and its chunks for the requested range.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub labels: Labels,
+    /// In time order, non-overlapping, no duplicate timestamps.
+    pub chunks: Vec<Chunk>,
+}
+
+impl Series {
+    pub fn new(labels: Labels, chunks: Vec<Chunk>) -> Self {
+        Self { labels, chunks }
+    }
+
+    /// Streams every sample of the series in time order.
+    pub fn iter(&self) -> SeriesIter<'_> {
+        SeriesIter {
+            chunks: &self.chunks,
+            next_chunk: 0,
+            current: None,
+            floor: i64::MIN,
+        }
+    }
+
+    /// Number of samples held, without decoding.
+    pub fn num_samples(&self) -> usize {
+        self.chunks.iter().map(Chunk::len).sum()
+    }
+}
+
+/// Sample iterator across a series' chunks.
+pub struct SeriesIter<'a> {
+    chunks: &'a [Chunk],
+    next_chunk: usize,
+    current: Option<ChunkIter<'a>>,
+    /// Samples before this timestamp are skipped (set by [`SeriesIter::seek`]).
+    floor: i64,
+}
+
+impl SeriesIter<'_> {
+    /// Skips ahead so the next sample is the first with timestamp `>= t`; chunks that
+    /// end before `t` are never decoded. Seeking backwards does nothing.
+    pub fn seek(&mut self, t: i64) {
+        if t <= self.floor {
+            return;
+        }
+        self.floor = t;
+        if let Some(cur) = &mut self.current {
+            cur.seek(t);
+        }
+    }
+}
+
+impl Iterator for SeriesIter<'_> {
+    type Item = (i64, f64);
+
+    #[inline]
+    fn next(&mut self) -> Option<(i64, f64)> {
+        loop {
+            if let Some(cur) = &mut self.current {
+                for s in cur.by_ref() {
+                    if s.0 >= self.floor {
+                        return Some(s);
+                    }
+                }
+                self.current = None;
+            }
+            let chunk = loop {
+                let c = self.chunks.get(self.next_chunk)?;
+                self.next_chunk += 1;
+                if c.max_time() >= self.floor {
+                    break c;
+                }
+            };
+            let mut it = chunk.iter();
+            if chunk.min_time() < self.floor {
+                it.seek(self.floor);
+            }
+            self.current = Some(it);
+        }
+    }
+}
+
+/// A store that answers selectors and label queries for one tenant at a time.
+#[async_trait]
+pub trait Queryable: Send + Sync {
+    /// Series matching every matcher with samples in `hints`' range, sorted by labels.
+    async fn select(&self, tenant: &str, hints: SelectHints, matchers: &[Matcher])
+        -> Result<Vec<Series>, StorageError>;
+
+    /// Sorted, distinct label names of series matching `matchers` (all series when empty)
+    /// with data in `[start, end]`.
+    async fn label_names(
+        &self,
+        tenant: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError>;
+
+    /// Sorted, distinct values of label `name` over series matching `matchers`.
+    async fn label_values(
+        &self,
+        tenant: &str,
+        name: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_iter_spans_chunks_and_seeks() {
+        let samples: Vec<(i64, f64)> = (0..300).map(|i| (i * 10, i as f64)).collect();
+        let s = Series::new(Labels::empty(), Chunk::encode_all(&samples, 120));
+        assert_eq!(s.chunks.len(), 3);
+        assert_eq!(s.iter().collect::<Vec<_>>(), samples);
+        assert_eq!(s.num_samples(), 300);
+
+        let mut it = s.iter();
+        it.seek(2005);
+        assert_eq!(it.next(), Some((2010, 201.0)));
+        it.seek(2500);
+        assert_eq!(it.next(), Some((2500, 250.0)));
+        it.seek(100);
+        assert_eq!(it.next(), Some((2510, 251.0)), "seeking backwards is a no-op");
+        it.seek(10_000);
+        assert_eq!(it.next(), None);
+
+        // Seek from the middle of one chunk into a later one.
+        let mut it = s.iter();
+        assert_eq!(it.next(), Some((0, 0.0)));
+        it.seek(1205);
+        assert_eq!(it.next(), Some((1210, 121.0)));
+    }
+}

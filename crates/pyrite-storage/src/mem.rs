@@ -1,0 +1,142 @@
+//! A plain in-memory [`Queryable`], for tests of readers (the engine, the HTTP API) that
+//! should not depend on the head's internals.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use async_trait::async_trait;
+use parking_lot::RwLock;
+use pyrite_chunk::{Chunk, SAMPLES_PER_CHUNK};
+use pyrite_model::{matches_all, Labels, Matcher};
+
+use crate::{Queryable, SelectHints, Series, StorageError};
+
+/// Series kept as sorted sample vectors, per tenant.
+#[derive(Default)]
+pub struct MemQueryable {
+    tenants: RwLock<HashMap<String, BTreeMap<Labels, BTreeMap<i64, f64>>>>,
+}
+
+impl MemQueryable {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds samples to a series; a sample at an existing timestamp replaces it.
+    pub fn add(&self, tenant: &str, labels: Labels, samples: &[(i64, f64)]) {
+        let mut tenants = self.tenants.write();
+        let series = tenants
+            .entry(tenant.to_string())
+            .or_default()
+            .entry(labels)
+            .or_default();
+        series.extend(samples.iter().copied());
+    }
+
+    /// Drops every series of every tenant.
+    pub fn clear(&self) {
+        self.tenants.write().clear();
+    }
+
+    fn matching<R>(
+        &self,
+        tenant: &str,
+        matchers: &[Matcher],
+        start: i64,
+        end: i64,
+        mut f: impl FnMut(&Labels, &BTreeMap<i64, f64>) -> Option<R>,
+    ) -> Vec<R> {
+        let tenants = self.tenants.read();
+        let Some(series) = tenants.get(tenant) else {
+            return Vec::new();
+        };
+        series
+            .iter()
+            .filter(|(l, s)| matches_all(matchers, l) && s.range(start..=end).next().is_some())
+            .filter_map(|(l, s)| f(l, s))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl Queryable for MemQueryable {
+    async fn select(
+        &self,
+        tenant: &str,
+        hints: SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Series>, StorageError> {
+        Ok(
+            self.matching(tenant, matchers, hints.start, hints.end, |labels, samples| {
+                let samples: Vec<(i64, f64)> = samples.range(hints.start..=hints.end).map(|(t, v)| (*t, *v)).collect();
+                Some(Series::new(
+                    labels.clone(),
+                    Chunk::encode_all(&samples, SAMPLES_PER_CHUNK),
+                ))
+            }),
+        )
+    }
+
+    async fn label_names(
+        &self,
+        tenant: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        let mut names = BTreeSet::new();
+        self.matching(tenant, matchers, start, end, |labels, _| {
+            names.extend(labels.iter().map(|l| l.name.clone()));
+            None::<()>
+        });
+        Ok(names.into_iter().collect())
+    }
+
+    async fn label_values(
+        &self,
+        tenant: &str,
+        name: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        let mut values = BTreeSet::new();
+        self.matching(tenant, matchers, start, end, |labels, _| {
+            let v = labels.get(name);
+            if !v.is_empty() {
+                values.insert(v.to_string());
+            }
+            None::<()>
+        });
+        Ok(values.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn select_filters_by_matcher_range_and_tenant() {
+        let q = MemQueryable::new();
+        q.add(
+            "t1",
+            Labels::from_pairs(&[("__name__", "a"), ("x", "1")]),
+            &[(10, 1.0), (20, 2.0)],
+        );
+        q.add("t1", Labels::from_pairs(&[("__name__", "b")]), &[(10, 1.0)]);
+        q.add("t2", Labels::from_pairs(&[("__name__", "a")]), &[(10, 1.0)]);
+        let got = q
+            .select("t1", SelectHints::new(15, 30), &[Matcher::equal("__name__", "a")])
+            .await
+            .unwrap();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].iter().collect::<Vec<_>>(), [(20, 2.0)]);
+        assert!(q
+            .select("t1", SelectHints::new(15, 30), &[Matcher::equal("__name__", "b")])
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(q.label_values("t1", "__name__", 0, 100, &[]).await.unwrap(), ["a", "b"]);
+        assert_eq!(q.label_names("t2", 0, 100, &[]).await.unwrap(), ["__name__"]);
+    }
+}
