@@ -1,0 +1,370 @@
+//! The head: every tenant's recent series in memory, appended to by a single applier
+//! and read concurrently.
+//!
+//! [`Head::apply`] is deterministic: the same sequence of writes always yields the same
+//! head and the same refusals. That is what lets a write-ahead log — or a Raft log whose
+//! state machine is this head — rebuild it by replaying. Keep it free of clocks and
+//! randomness.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use parking_lot::{Mutex, RwLock};
+use pyrite_model::{Labels, Matcher, TimeSeries};
+use pyrite_storage::{AppendOutcome, Queryable, SelectHints, Series, StorageError};
+use serde::{Deserialize, Serialize};
+
+use crate::index::Index;
+use crate::series::{Appended, SeriesData};
+
+/// Head settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HeadOptions {
+    /// How far behind a series' newest sample an older sample may still be accepted, in
+    /// milliseconds. 0 refuses every out-of-order sample, as Prometheus does by default.
+    pub out_of_order_window_ms: i64,
+    /// Most series one tenant may hold in the head; 0 means no limit.
+    pub max_series_per_tenant: usize,
+}
+
+impl Default for HeadOptions {
+    fn default() -> Self {
+        Self {
+            out_of_order_window_ms: 0,
+            max_series_per_tenant: 0,
+        }
+    }
+}
+
+type MemSeries = Mutex<SeriesData>;
+
+#[derive(Default)]
+struct TenantHead {
+    index: RwLock<Index<MemSeries>>,
+}
+
+/// Size figures of the head, for `/metrics` and benchmarks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeadStats {
+    pub tenants: usize,
+    pub series: usize,
+    pub samples: usize,
+    /// Encoded bytes of every chunk (sealed and open), without out-of-order buffers.
+    pub chunk_bytes: usize,
+    pub symbols: usize,
+}
+
+/// Counters of what the head took and refused since start.
+#[derive(Debug, Default)]
+pub struct HeadCounters {
+    pub samples_appended: AtomicU64,
+    pub samples_duplicate: AtomicU64,
+    pub samples_out_of_order: AtomicU64,
+    pub samples_too_old: AtomicU64,
+    pub samples_duplicate_timestamp: AtomicU64,
+    pub series_limited: AtomicU64,
+    pub series_created: AtomicU64,
+}
+
+/// In-memory series of every tenant.
+#[derive(Default)]
+pub struct Head {
+    opts: HeadOptions,
+    tenants: RwLock<HashMap<String, Arc<TenantHead>>>,
+    counters: HeadCounters,
+}
+
+impl Head {
+    pub fn new(opts: HeadOptions) -> Self {
+        Self {
+            opts,
+            ..Default::default()
+        }
+    }
+
+    pub fn options(&self) -> &HeadOptions {
+        &self.opts
+    }
+
+    pub fn counters(&self) -> &HeadCounters {
+        &self.counters
+    }
+
+    fn tenant(&self, tenant: &str) -> Option<Arc<TenantHead>> {
+        self.tenants.read().get(tenant).cloned()
+    }
+
+    fn tenant_or_create(&self, tenant: &str) -> Arc<TenantHead> {
+        if let Some(t) = self.tenant(tenant) {
+            return t;
+        }
+        self.tenants.write().entry(tenant.to_string()).or_default().clone()
+    }
+
+    /// Applies one write. Refused samples are counted and described in the outcome; the
+    /// rest are in the head when this returns. Calls must be serialised by the caller
+    /// (one applier) for replays to be faithful.
+    pub fn apply(&self, tenant: &str, batch: &[TimeSeries]) -> AppendOutcome {
+        let th = self.tenant_or_create(tenant);
+        let mut outcome = AppendOutcome::default();
+        for ts in batch {
+            let Some(series) = self.get_or_create(&th, &ts.labels) else {
+                self.counters
+                    .series_limited
+                    .fetch_add(ts.samples.len() as u64, Ordering::Relaxed);
+                for _ in &ts.samples {
+                    outcome.reject(|| {
+                        format!(
+                            "per-tenant series limit of {} reached, series {} refused",
+                            self.opts.max_series_per_tenant, ts.labels
+                        )
+                    });
+                }
+                continue;
+            };
+            let mut data = series.lock();
+            for s in &ts.samples {
+                match data.append(s.t, s.v, self.opts.out_of_order_window_ms) {
+                    Ok(Appended::New) => outcome.samples_written += 1,
+                    Ok(Appended::Duplicate) => {
+                        self.counters.samples_duplicate.fetch_add(1, Ordering::Relaxed);
+                        outcome.samples_written += 1;
+                    }
+                    Err(r) => {
+                        let counter = match r {
+                            crate::SampleRejection::OutOfOrder => &self.counters.samples_out_of_order,
+                            crate::SampleRejection::TooOld => &self.counters.samples_too_old,
+                            crate::SampleRejection::DuplicateTimestamp => &self.counters.samples_duplicate_timestamp,
+                        };
+                        counter.fetch_add(1, Ordering::Relaxed);
+                        outcome.reject(|| format!("{} at timestamp {} for series {}", r.reason(), s.t, ts.labels));
+                    }
+                }
+            }
+        }
+        self.counters
+            .samples_appended
+            .fetch_add(outcome.samples_written, Ordering::Relaxed);
+        outcome
+    }
+
+    fn get_or_create(&self, th: &TenantHead, labels: &Labels) -> Option<Arc<MemSeries>> {
+        let hash = labels.stable_hash();
+        if let Some(s) = th.index.read().find(hash, labels) {
+            return Some(s.clone());
+        }
+        let mut index = th.index.write();
+        if let Some(s) = index.find(hash, labels) {
+            return Some(s.clone());
+        }
+        let limit = self.opts.max_series_per_tenant;
+        if limit > 0 && index.num_series() >= limit {
+            return None;
+        }
+        self.counters.series_created.fetch_add(1, Ordering::Relaxed);
+        Some(index.insert(hash, labels, |_| Mutex::new(SeriesData::default())))
+    }
+
+    /// Series matching `matchers` with data in the range, sorted by labels.
+    pub fn select_series(&self, tenant: &str, hints: SelectHints, matchers: &[Matcher]) -> Vec<Series> {
+        let Some(th) = self.tenant(tenant) else {
+            return Vec::new();
+        };
+        let picked: Vec<(Labels, Arc<MemSeries>)> = {
+            let index = th.index.read();
+            index
+                .select(matchers)
+                .into_iter()
+                .map(|id| (index.labels(id), index.series(id).clone()))
+                .collect()
+        };
+        let mut out: Vec<Series> = picked
+            .into_iter()
+            .filter_map(|(labels, s)| {
+                let chunks = s.lock().chunks_in(hints.start, hints.end);
+                (!chunks.is_empty()).then(|| Series::new(labels, chunks))
+            })
+            .collect();
+        out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
+        out
+    }
+
+    /// Ids of series matching `matchers` that hold data in `[start, end]`; `None` when
+    /// there is nothing to filter (no matchers, whole time axis).
+    fn filtered_ids(th: &TenantHead, start: i64, end: i64, matchers: &[Matcher]) -> Option<Vec<u32>> {
+        if matchers.is_empty() && start == i64::MIN && end == i64::MAX {
+            return None;
+        }
+        let index = th.index.read();
+        Some(
+            index
+                .select(matchers)
+                .into_iter()
+                .filter(|id| index.series(*id).lock().has_data_in(start, end))
+                .collect(),
+        )
+    }
+
+    pub fn label_names(&self, tenant: &str, start: i64, end: i64, matchers: &[Matcher]) -> Vec<String> {
+        let Some(th) = self.tenant(tenant) else {
+            return Vec::new();
+        };
+        let ids = Self::filtered_ids(&th, start, end, matchers);
+        let names = th.index.read().label_names(ids.as_deref());
+        names
+    }
+
+    pub fn label_values(&self, tenant: &str, name: &str, start: i64, end: i64, matchers: &[Matcher]) -> Vec<String> {
+        let Some(th) = self.tenant(tenant) else {
+            return Vec::new();
+        };
+        let ids = Self::filtered_ids(&th, start, end, matchers);
+        let values = th.index.read().label_values(name, ids.as_deref());
+        values
+    }
+
+    /// Walks every series to total up sizes; meant for metrics scrapes and benchmarks,
+    /// not hot paths.
+    pub fn stats(&self) -> HeadStats {
+        let tenants: Vec<Arc<TenantHead>> = self.tenants.read().values().cloned().collect();
+        let mut st = HeadStats {
+            tenants: tenants.len(),
+            ..Default::default()
+        };
+        for th in tenants {
+            let index = th.index.read();
+            st.series += index.num_series();
+            st.symbols += index.symbols.len();
+            for id in 0..index.num_series() as u32 {
+                let data = index.series(id).lock();
+                st.samples += data.num_samples();
+                st.chunk_bytes += data.chunk_bytes();
+            }
+        }
+        st
+    }
+}
+
+#[async_trait]
+impl Queryable for Head {
+    async fn select(
+        &self,
+        tenant: &str,
+        hints: SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Series>, StorageError> {
+        Ok(self.select_series(tenant, hints, matchers))
+    }
+
+    async fn label_names(
+        &self,
+        tenant: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        Ok(Head::label_names(self, tenant, start, end, matchers))
+    }
+
+    async fn label_values(
+        &self,
+        tenant: &str,
+        name: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        Ok(Head::label_values(self, tenant, name, start, end, matchers))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pyrite_model::{MatchOp, Sample};
+
+    use super::*;
+
+    fn ts(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
+        TimeSeries {
+            labels: Labels::from_pairs(pairs),
+            samples: samples.iter().map(|(t, v)| Sample::new(*t, *v)).collect(),
+        }
+    }
+
+    #[test]
+    fn tenants_are_isolated() {
+        let head = Head::default();
+        head.apply("a", &[ts(&[("__name__", "up")], &[(1, 1.0)])]);
+        head.apply("b", &[ts(&[("__name__", "up")], &[(1, 2.0)])]);
+        let m = [Matcher::equal("__name__", "up")];
+        let a = head.select_series("a", SelectHints::all(), &m);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a[0].iter().collect::<Vec<_>>(), [(1, 1.0)]);
+        assert!(head.select_series("c", SelectHints::all(), &m).is_empty());
+        assert_eq!(head.label_values("b", "__name__", i64::MIN, i64::MAX, &[]), ["up"]);
+    }
+
+    #[test]
+    fn apply_reports_refusals_and_keeps_the_rest() {
+        let head = Head::default();
+        let out = head.apply("t", &[ts(&[("__name__", "m")], &[(10, 1.0), (20, 2.0)])]);
+        assert_eq!(out.samples_written, 2);
+        let out = head.apply("t", &[ts(&[("__name__", "m")], &[(15, 1.5), (30, 3.0), (30, 3.0)])]);
+        assert_eq!(out.samples_written, 2, "the new sample and the identical duplicate");
+        assert_eq!(out.samples_rejected, 1);
+        assert!(
+            out.rejections[0].contains("out of order sample"),
+            "{:?}",
+            out.rejections
+        );
+        assert!(out.rejections[0].contains("m{}"));
+        let got = head.select_series("t", SelectHints::all(), &[Matcher::equal("__name__", "m")]);
+        assert_eq!(got[0].iter().collect::<Vec<_>>(), [(10, 1.0), (20, 2.0), (30, 3.0)]);
+    }
+
+    #[test]
+    fn series_limit_refuses_new_series_only() {
+        let head = Head::new(HeadOptions {
+            max_series_per_tenant: 1,
+            ..Default::default()
+        });
+        assert_eq!(
+            head.apply("t", &[ts(&[("__name__", "a")], &[(1, 1.0)])])
+                .samples_rejected,
+            0
+        );
+        let out = head.apply(
+            "t",
+            &[
+                ts(&[("__name__", "b")], &[(1, 1.0)]),
+                ts(&[("__name__", "a")], &[(2, 1.0)]),
+            ],
+        );
+        assert_eq!((out.samples_written, out.samples_rejected), (1, 1));
+        assert!(out.rejections[0].contains("series limit"));
+    }
+
+    #[test]
+    fn select_filters_time_and_sorts_by_labels() {
+        let head = Head::default();
+        head.apply(
+            "t",
+            &[
+                ts(&[("__name__", "m"), ("i", "b")], &[(100, 1.0)]),
+                ts(&[("__name__", "m"), ("i", "a")], &[(100, 1.0), (5000, 2.0)]),
+            ],
+        );
+        let m = [Matcher::new(MatchOp::Regex, "__name__", "m").unwrap()];
+        let all = head.select_series("t", SelectHints::all(), &m);
+        assert_eq!(all.iter().map(|s| s.labels.get("i")).collect::<Vec<_>>(), ["a", "b"]);
+        let late = head.select_series("t", SelectHints::new(1000, 6000), &m);
+        assert_eq!(late.len(), 1);
+        assert_eq!(head.label_values("t", "i", 1000, 6000, &m), ["a"]);
+        assert_eq!(head.label_names("t", 1000, 6000, &[]), ["__name__", "i"]);
+        let st = head.stats();
+        assert_eq!((st.tenants, st.series, st.samples), (1, 2, 3));
+    }
+}

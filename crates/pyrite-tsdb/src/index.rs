@@ -1,0 +1,356 @@
+//! The head's inverted index for one tenant: interned strings, the series table and
+//! postings (label pair → sorted series ids).
+//!
+//! Series ids are handed out in increasing order and never reused, so every postings
+//! list stays sorted by construction; intersections and differences are linear merges.
+//! Nothing here touches samples.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use pyrite_model::{Label, Labels, MatchOp, Matcher};
+
+/// An interned string.
+pub(crate) type Sym = u32;
+
+/// Interned label pairs of one series, sorted by name.
+pub(crate) type SymLabels = Box<[(Sym, Sym)]>;
+
+/// Strings seen in label names and values, stored once.
+#[derive(Default)]
+pub(crate) struct Symbols {
+    strings: Vec<Arc<str>>,
+    lookup: HashMap<Arc<str>, Sym>,
+}
+
+impl Symbols {
+    pub fn get(&self, s: &str) -> Option<Sym> {
+        self.lookup.get(s).copied()
+    }
+
+    pub fn intern(&mut self, s: &str) -> Sym {
+        if let Some(id) = self.lookup.get(s) {
+            return *id;
+        }
+        let id = self.strings.len() as Sym;
+        let s: Arc<str> = Arc::from(s);
+        self.strings.push(s.clone());
+        self.lookup.insert(s, id);
+        id
+    }
+
+    pub fn resolve(&self, id: Sym) -> &str {
+        &self.strings[id as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.strings.len()
+    }
+}
+
+/// Postings of one tenant, and the series table they point into.
+#[derive(Default)]
+pub(crate) struct Index<S> {
+    pub symbols: Symbols,
+    /// Series by id; ids are indexes into this table.
+    series: Vec<(SymLabels, Arc<S>)>,
+    /// Series ids by label-set hash (collisions resolved by comparing labels).
+    by_hash: HashMap<u64, Vec<u32>>,
+    /// name → value → sorted series ids.
+    postings: HashMap<Sym, HashMap<Sym, Vec<u32>>>,
+}
+
+impl<S> Index<S> {
+    pub fn num_series(&self) -> usize {
+        self.series.len()
+    }
+
+    /// The series with exactly these labels, if any.
+    pub fn find(&self, hash: u64, labels: &Labels) -> Option<&Arc<S>> {
+        let ids = self.by_hash.get(&hash)?;
+        ids.iter()
+            .map(|id| &self.series[*id as usize])
+            .find(|(syms, _)| self.same_labels(syms, labels))
+            .map(|(_, s)| s)
+    }
+
+    fn same_labels(&self, syms: &[(Sym, Sym)], labels: &Labels) -> bool {
+        syms.len() == labels.len()
+            && syms
+                .iter()
+                .zip(labels.iter())
+                .all(|((n, v), l)| self.symbols.resolve(*n) == l.name && self.symbols.resolve(*v) == l.value)
+    }
+
+    /// Adds a new series; the caller checked it is absent.
+    pub fn insert(&mut self, hash: u64, labels: &Labels, make: impl FnOnce(u32) -> S) -> Arc<S> {
+        let id = self.series.len() as u32;
+        let syms: SymLabels = labels
+            .iter()
+            .map(|l| (self.symbols.intern(&l.name), self.symbols.intern(&l.value)))
+            .collect();
+        for (n, v) in syms.iter() {
+            self.postings.entry(*n).or_default().entry(*v).or_default().push(id);
+        }
+        let series = Arc::new(make(id));
+        self.series.push((syms, series.clone()));
+        self.by_hash.entry(hash).or_default().push(id);
+        series
+    }
+
+    pub fn series(&self, id: u32) -> &Arc<S> {
+        &self.series[id as usize].1
+    }
+
+    /// Re-materialises a series' labels.
+    pub fn labels(&self, id: u32) -> Labels {
+        Labels::from_sorted_unchecked(
+            self.series[id as usize]
+                .0
+                .iter()
+                .map(|(n, v)| Label::new(self.symbols.resolve(*n), self.symbols.resolve(*v)))
+                .collect(),
+        )
+    }
+
+    /// Label names carried by the given series (all series when `ids` is `None`).
+    pub fn label_names(&self, ids: Option<&[u32]>) -> Vec<String> {
+        let mut names: Vec<String> = match ids {
+            None => self
+                .postings
+                .keys()
+                .map(|n| self.symbols.resolve(*n).to_string())
+                .collect(),
+            Some(ids) => {
+                let mut syms: Vec<Sym> = ids
+                    .iter()
+                    .flat_map(|id| self.series[*id as usize].0.iter().map(|(n, _)| *n))
+                    .collect();
+                syms.sort_unstable();
+                syms.dedup();
+                syms.into_iter().map(|n| self.symbols.resolve(n).to_string()).collect()
+            }
+        };
+        names.sort_unstable();
+        names
+    }
+
+    /// Values of label `name` among the given series (all series when `None`).
+    pub fn label_values(&self, name: &str, ids: Option<&[u32]>) -> Vec<String> {
+        let Some(name_sym) = self.symbols.get(name) else {
+            return Vec::new();
+        };
+        let mut values: Vec<String> = match ids {
+            None => self
+                .postings
+                .get(&name_sym)
+                .map(|vals| vals.keys().map(|v| self.symbols.resolve(*v).to_string()).collect())
+                .unwrap_or_default(),
+            Some(ids) => {
+                let mut syms: Vec<Sym> = ids
+                    .iter()
+                    .filter_map(|id| {
+                        let labels = &self.series[*id as usize].0;
+                        labels.iter().find(|(n, _)| *n == name_sym).map(|(_, v)| *v)
+                    })
+                    .collect();
+                syms.sort_unstable();
+                syms.dedup();
+                syms.into_iter().map(|v| self.symbols.resolve(v).to_string()).collect()
+            }
+        };
+        values.sort_unstable();
+        values
+    }
+
+    /// Ids of series matching every matcher, sorted. With no matchers, every series.
+    ///
+    /// Matchers that reject the empty value narrow the candidate set through postings;
+    /// those that accept it (`a!="x"`, `a=~"x|"`, `a=""`) are applied as subtractions of
+    /// the series they reject, so a series lacking the label still matches.
+    pub fn select(&self, matchers: &[Matcher]) -> Vec<u32> {
+        let (narrowing, widening): (Vec<&Matcher>, Vec<&Matcher>) = matchers.iter().partition(|m| !m.matches_empty());
+        let mut result: Option<Vec<u32>> = None;
+        for m in &narrowing {
+            let p = self.postings_matching(m);
+            result = Some(match result {
+                None => p,
+                Some(r) => intersect(&r, &p),
+            });
+            if result.as_ref().is_some_and(Vec::is_empty) {
+                return Vec::new();
+            }
+        }
+        let mut result = result.unwrap_or_else(|| (0..self.series.len() as u32).collect());
+        for m in &widening {
+            let rejected = self.postings_rejected(m);
+            result = subtract(&result, &rejected);
+        }
+        result
+    }
+
+    /// Series whose value for `m.name` is non-empty and matches `m`.
+    fn postings_matching(&self, m: &Matcher) -> Vec<u32> {
+        let Some(values) = self.symbols.get(&m.name).and_then(|n| self.postings.get(&n)) else {
+            return Vec::new();
+        };
+        if m.op == MatchOp::Equal {
+            return self
+                .symbols
+                .get(&m.value)
+                .and_then(|v| values.get(&v))
+                .cloned()
+                .unwrap_or_default();
+        }
+        if m.op == MatchOp::Regex {
+            if let Some(set) = m.set_matches() {
+                let lists = set
+                    .iter()
+                    .filter_map(|s| self.symbols.get(s).and_then(|v| values.get(&v)));
+                return union_all(lists);
+            }
+        }
+        union_all(
+            values
+                .iter()
+                .filter(|(v, _)| m.matches(self.symbols.resolve(**v)))
+                .map(|(_, ids)| ids),
+        )
+    }
+
+    /// Series that carry label `m.name` with a value `m` rejects.
+    fn postings_rejected(&self, m: &Matcher) -> Vec<u32> {
+        let Some(values) = self.symbols.get(&m.name).and_then(|n| self.postings.get(&n)) else {
+            return Vec::new();
+        };
+        union_all(
+            values
+                .iter()
+                .filter(|(v, _)| !m.matches(self.symbols.resolve(**v)))
+                .map(|(_, ids)| ids),
+        )
+    }
+}
+
+/// Sorted intersection of two sorted lists.
+pub(crate) fn intersect(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let (mut i, mut j) = (0, 0);
+    let mut out = Vec::with_capacity(a.len().min(b.len()));
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                out.push(a[i]);
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Elements of sorted `a` not in sorted `b`.
+pub(crate) fn subtract(a: &[u32], b: &[u32]) -> Vec<u32> {
+    let mut j = 0;
+    let mut out = Vec::with_capacity(a.len());
+    for &x in a {
+        while j < b.len() && b[j] < x {
+            j += 1;
+        }
+        if j >= b.len() || b[j] != x {
+            out.push(x);
+        }
+    }
+    out
+}
+
+/// Sorted union of sorted lists.
+pub(crate) fn union_all<'a>(lists: impl Iterator<Item = &'a Vec<u32>>) -> Vec<u32> {
+    let mut out: Vec<u32> = Vec::new();
+    let mut n = 0;
+    for l in lists {
+        out.extend_from_slice(l);
+        n += 1;
+    }
+    if n > 1 {
+        out.sort_unstable();
+        out.dedup();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index() -> Index<()> {
+        let mut ix = Index::default();
+        let sets = [
+            vec![("__name__", "up"), ("job", "node"), ("instance", "a")],
+            vec![("__name__", "up"), ("job", "node"), ("instance", "b")],
+            vec![("__name__", "up"), ("job", "api")],
+            vec![("__name__", "cpu"), ("job", "node"), ("mode", "idle")],
+        ];
+        for s in sets {
+            let l = Labels::from_pairs(&s);
+            ix.insert(l.stable_hash(), &l, |_| ());
+        }
+        ix
+    }
+
+    fn sel(ix: &Index<()>, ms: &[(MatchOp, &str, &str)]) -> Vec<u32> {
+        let ms: Vec<Matcher> = ms.iter().map(|(op, n, v)| Matcher::new(*op, *n, *v).unwrap()).collect();
+        ix.select(&ms)
+    }
+
+    #[test]
+    fn matchers_of_every_kind() {
+        use MatchOp::*;
+        let ix = index();
+        assert_eq!(sel(&ix, &[(Equal, "__name__", "up")]), [0, 1, 2]);
+        assert_eq!(sel(&ix, &[(Equal, "__name__", "up"), (Equal, "job", "node")]), [0, 1]);
+        assert_eq!(sel(&ix, &[(Equal, "__name__", "up"), (NotEqual, "job", "node")]), [2]);
+        assert_eq!(sel(&ix, &[(Regex, "instance", "a|b")]), [0, 1]);
+        assert_eq!(sel(&ix, &[(Regex, "instance", "[ab]")]), [0, 1]);
+        assert_eq!(sel(&ix, &[(NotRegex, "job", "n.*"), (Regex, "__name__", ".+")]), [2]);
+        // Empty-matching matchers select series lacking the label.
+        assert_eq!(sel(&ix, &[(Equal, "__name__", "up"), (Equal, "instance", "")]), [2]);
+        assert_eq!(
+            sel(&ix, &[(Equal, "__name__", "up"), (Regex, "instance", "a|")]),
+            [0, 2]
+        );
+        assert_eq!(sel(&ix, &[(NotEqual, "mode", "idle")]), [0, 1, 2]);
+        assert!(sel(&ix, &[(Equal, "__name__", "nope")]).is_empty());
+        assert!(sel(&ix, &[(Equal, "nolabel", "x")]).is_empty());
+    }
+
+    #[test]
+    fn find_and_labels_round_trip() {
+        let ix = index();
+        let l = Labels::from_pairs(&[("__name__", "up"), ("job", "api")]);
+        assert!(ix.find(l.stable_hash(), &l).is_some());
+        assert_eq!(ix.labels(2), l);
+        let other = Labels::from_pairs(&[("__name__", "up"), ("job", "x")]);
+        assert!(ix.find(other.stable_hash(), &other).is_none());
+        // A colliding hash never returns the wrong series.
+        assert!(ix.find(l.stable_hash(), &other).is_none());
+    }
+
+    #[test]
+    fn label_names_and_values() {
+        let ix = index();
+        assert_eq!(ix.label_names(None), ["__name__", "instance", "job", "mode"]);
+        assert_eq!(ix.label_names(Some(&[2])), ["__name__", "job"]);
+        assert_eq!(ix.label_values("job", None), ["api", "node"]);
+        assert_eq!(ix.label_values("instance", Some(&[1, 2])), ["b"]);
+        assert!(ix.label_values("missing", None).is_empty());
+    }
+
+    #[test]
+    fn set_operations() {
+        assert_eq!(intersect(&[1, 3, 5, 7], &[3, 4, 5]), [3, 5]);
+        assert_eq!(subtract(&[1, 3, 5, 7], &[3, 4, 5]), [1, 7]);
+        assert_eq!(union_all([vec![1, 4], vec![2, 4, 9]].iter()), [1, 2, 4, 9]);
+    }
+}
