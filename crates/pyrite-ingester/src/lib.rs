@@ -1,0 +1,15 @@
+//! Pyrite's ingester: the head made durable. Writes go to a write-ahead log first and
+//! are applied to the head in log order by one writer thread; on start the log is
+//! replayed. The log sits behind [`WriteLog`] so a shard's Raft log can replace the
+//! local file log without the head noticing.
+//!
+//! The ingester implements [`pyrite_storage::Appendable`] for writes and
+//! [`pyrite_storage::Queryable`] for reads. It owns no HTTP.
+
+mod codec;
+mod ingester;
+mod wal;
+
+pub use codec::{decode as decode_record, encode as encode_record, CodecError, WriteRecord};
+pub use ingester::{Ingester, IngesterError, IngesterOptions};
+pub use wal::{FileLog, FsyncPolicy, LogError, WalOptions, WriteLog};
