@@ -1,0 +1,17 @@
+//! Compiles the protobuf definitions under `proto/` with the pure-Rust `protox`
+//! compiler, so building Pyrite needs no `protoc`.
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    let files = [
+        "prometheus/types.proto",
+        "prometheus/remote.proto",
+        "io/prometheus/write/v2/types.proto",
+    ];
+    for f in &files {
+        println!("cargo:rerun-if-changed={}", root.join(f).display());
+    }
+    let fds = protox::compile(files, [&root])?;
+    prost_build::Config::new().compile_fds(fds)?;
+    Ok(())
+}

@@ -1,0 +1,15 @@
+//! Generated protobuf code only: the Prometheus remote-write 1.0 (`prometheus.*`) and
+//! 2.0 (`io.prometheus.write.v2.*`) messages, compiled from `proto/` at build time.
+//! Pyrite's internal gRPC definitions will live here too.
+
+#![allow(clippy::all, missing_docs)]
+
+/// Remote-write 1.0: `prometheus.WriteRequest` and its types.
+pub mod prometheus {
+    include!(concat!(env!("OUT_DIR"), "/prometheus.rs"));
+}
+
+/// Remote-write 2.0: `io.prometheus.write.v2.Request` and its types.
+pub mod write_v2 {
+    include!(concat!(env!("OUT_DIR"), "/io.prometheus.write.v2.rs"));
+}
