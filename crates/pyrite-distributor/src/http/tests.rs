@@ -1,0 +1,241 @@
+use async_trait::async_trait;
+use axum::http::Request;
+use parking_lot_free::Store;
+use prometheus_client::registry::Registry;
+use prost::Message;
+use pyrite_proto::{prometheus as v1, write_v2 as v2};
+use pyrite_storage::{AppendOutcome, Appendable};
+use tower::ServiceExt;
+
+use super::*;
+
+mod parking_lot_free {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Records writes; refuses samples at negative timestamps, fails when told to.
+    #[derive(Default)]
+    pub struct Store {
+        pub writes: Mutex<Vec<(String, Vec<pyrite_model::TimeSeries>)>>,
+        pub fail: Option<AppendError>,
+    }
+
+    #[async_trait]
+    impl Appendable for Store {
+        async fn append(
+            &self,
+            tenant: &str,
+            series: Vec<pyrite_model::TimeSeries>,
+        ) -> Result<AppendOutcome, AppendError> {
+            if let Some(e) = &self.fail {
+                return Err(e.clone());
+            }
+            let mut out = AppendOutcome::default();
+            for s in &series {
+                for smp in &s.samples {
+                    if smp.t < 0 {
+                        out.reject(|| "out of order sample".into());
+                    } else {
+                        out.samples_written += 1;
+                    }
+                }
+            }
+            self.writes.lock().unwrap().push((tenant.to_string(), series));
+            Ok(out)
+        }
+    }
+}
+
+fn app(store: Arc<Store>, limits: crate::Limits) -> Router {
+    routes(Arc::new(Distributor::new(limits, store, &mut Registry::default())))
+}
+
+fn v1_body(series: &[(&[(&str, &str)], i64)]) -> Vec<u8> {
+    let req = v1::WriteRequest {
+        timeseries: series
+            .iter()
+            .map(|(labels, t)| v1::TimeSeries {
+                labels: labels
+                    .iter()
+                    .map(|(n, v)| v1::Label {
+                        name: n.to_string(),
+                        value: v.to_string(),
+                    })
+                    .collect(),
+                samples: vec![v1::Sample {
+                    value: 1.0,
+                    timestamp: *t,
+                }],
+                ..Default::default()
+            })
+            .collect(),
+        ..Default::default()
+    };
+    snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).unwrap()
+}
+
+async fn send(app: Router, content_type: &str, tenant: Option<&str>, body: Vec<u8>) -> (StatusCode, HeaderMap, String) {
+    let mut req = Request::post("/api/v1/push")
+        .header("content-type", content_type)
+        .header("content-encoding", "snappy");
+    if let Some(t) = tenant {
+        req = req.header("X-Scope-OrgID", t);
+    }
+    let resp = app.oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let text = String::from_utf8(axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap().to_vec()).unwrap();
+    (status, headers, text)
+}
+
+const V1: &str = "application/x-protobuf";
+
+#[tokio::test]
+async fn valid_v1_write_is_stored_under_its_tenant() {
+    let store = Arc::new(Store::default());
+    let (status, _, _) = send(
+        app(store.clone(), Default::default()),
+        V1,
+        Some("team-a"),
+        v1_body(&[(&[("__name__", "up")], 5)]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let writes = store.writes.lock().unwrap();
+    assert_eq!(writes[0].0, "team-a");
+    assert_eq!(writes[0].1[0].labels.metric_name(), "up");
+}
+
+#[tokio::test]
+async fn default_tenant_and_bad_tenants() {
+    let store = Arc::new(Store::default());
+    send(
+        app(store.clone(), Default::default()),
+        V1,
+        None,
+        v1_body(&[(&[("__name__", "up")], 5)]),
+    )
+    .await;
+    assert_eq!(store.writes.lock().unwrap()[0].0, "anonymous");
+    for t in ["a|b", "../x", ""] {
+        let (status, _, _) = send(
+            app(store.clone(), Default::default()),
+            V1,
+            Some(t),
+            v1_body(&[(&[("__name__", "up")], 5)]),
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "tenant {t:?}");
+    }
+}
+
+#[tokio::test]
+async fn invalid_series_is_400_and_valid_ones_still_land() {
+    let store = Arc::new(Store::default());
+    let body = v1_body(&[
+        (&[("__name__", "up")], 5),
+        (&[("__name__", "up"), ("b", "1"), ("a", "1")], 5),
+    ]);
+    let (status, _, text) = send(app(store.clone(), Default::default()), V1, None, body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text.contains("not sorted"), "{text}");
+    assert_eq!(store.writes.lock().unwrap()[0].1.len(), 1);
+}
+
+#[tokio::test]
+async fn store_refusals_and_failures_map_to_statuses() {
+    let store = Arc::new(Store::default());
+    let (status, _, text) = send(
+        app(store, Default::default()),
+        V1,
+        None,
+        v1_body(&[(&[("__name__", "up")], -5)]),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text.contains("out of order"), "{text}");
+    for (err, want) in [
+        (AppendError::Limit("x".into()), StatusCode::TOO_MANY_REQUESTS),
+        (AppendError::Unavailable("x".into()), StatusCode::SERVICE_UNAVAILABLE),
+        (AppendError::Internal("x".into()), StatusCode::INTERNAL_SERVER_ERROR),
+    ] {
+        let store = Arc::new(Store {
+            fail: Some(err),
+            ..Default::default()
+        });
+        let (status, _, _) = send(
+            app(store, Default::default()),
+            V1,
+            None,
+            v1_body(&[(&[("__name__", "up")], 5)]),
+        )
+        .await;
+        assert_eq!(status, want);
+    }
+}
+
+#[tokio::test]
+async fn request_limits_are_400() {
+    let limits = crate::Limits {
+        max_series_per_request: 1,
+        ..Default::default()
+    };
+    let body = v1_body(&[(&[("__name__", "a")], 5), (&[("__name__", "b")], 5)]);
+    let (status, _, text) = send(app(Arc::new(Store::default()), limits), V1, None, body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text.contains("max_series_per_request"));
+    let limits = crate::Limits {
+        max_request_body_bytes: 8,
+        ..Default::default()
+    };
+    let (status, _, text) = send(app(Arc::new(Store::default()), limits), V1, None, vec![0; 64]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text.contains("max_request_body_bytes"), "{text}");
+}
+
+#[tokio::test]
+async fn v2_answers_with_written_headers() {
+    let req = v2::Request {
+        symbols: vec!["".into(), "__name__".into(), "up".into()],
+        timeseries: vec![v2::TimeSeries {
+            labels_refs: vec![1, 2],
+            samples: vec![
+                v2::Sample {
+                    value: 1.0,
+                    timestamp: 1,
+                },
+                v2::Sample {
+                    value: 2.0,
+                    timestamp: 2,
+                },
+            ],
+            ..Default::default()
+        }],
+    };
+    let body = snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).unwrap();
+    let ct = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
+    let (status, headers, _) = send(app(Arc::new(Store::default()), Default::default()), ct, None, body).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(headers["X-Prometheus-Remote-Write-Samples-Written"], "2");
+    assert_eq!(headers["X-Prometheus-Remote-Write-Histograms-Written"], "0");
+}
+
+#[tokio::test]
+async fn unsupported_media_is_415_and_garbage_is_400() {
+    let (status, _, _) = send(
+        app(Arc::new(Store::default()), Default::default()),
+        "application/json",
+        None,
+        vec![1, 2],
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    let (status, _, _) = send(
+        app(Arc::new(Store::default()), Default::default()),
+        V1,
+        None,
+        b"garbage".to_vec(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

@@ -1,0 +1,108 @@
+//! The write path's front door: receives Prometheus remote write (1.0 and 2.0) over
+//! HTTP, decodes and validates it under explicit limits, and hands the valid series to
+//! an [`Appendable`] — the local ingester today, the ring of Raft shards later.
+//!
+//! It stores nothing. Its invariant: bad data is answered with 400 and never reaches the
+//! store; a 5xx only ever means the store could not take valid data, so senders retry.
+
+mod decode;
+mod http;
+mod limits;
+mod validate;
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
+use pyrite_storage::Appendable;
+
+pub use decode::{decode_write_request, negotiate, DecodedWrite, Protocol, RawSeries};
+pub use http::routes;
+pub use limits::Limits;
+pub use validate::{validate_series, Invalid};
+
+/// Why a push failed, with the HTTP status the sender sees.
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum PushError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    TooManyRequests(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl PushError {
+    pub fn bad(msg: impl Into<String>) -> Self {
+        PushError::BadRequest(msg.into())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            PushError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            PushError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            PushError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            PushError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            PushError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+type TenantLabels = Vec<(String, String)>;
+
+/// Counters of what the distributor received and refused.
+#[derive(Clone, Default)]
+pub struct DistributorMetrics {
+    pub received_samples: Family<TenantLabels, Counter>,
+    pub received_requests: Family<TenantLabels, Counter>,
+    pub discarded_samples: Family<TenantLabels, Counter>,
+}
+
+impl DistributorMetrics {
+    pub fn register(registry: &mut Registry) -> Self {
+        let m = Self::default();
+        registry.register(
+            "pyrite_distributor_received_samples",
+            "Samples received in valid series, by tenant.",
+            m.received_samples.clone(),
+        );
+        registry.register(
+            "pyrite_distributor_received_requests",
+            "Remote-write requests received, by tenant.",
+            m.received_requests.clone(),
+        );
+        registry.register(
+            "pyrite_distributor_discarded_samples",
+            "Samples refused by validation or the store, by tenant and reason.",
+            m.discarded_samples.clone(),
+        );
+        m
+    }
+}
+
+/// Receives writes for one [`Appendable`].
+pub struct Distributor {
+    limits: Limits,
+    store: Arc<dyn Appendable>,
+    metrics: DistributorMetrics,
+}
+
+impl Distributor {
+    pub fn new(limits: Limits, store: Arc<dyn Appendable>, registry: &mut Registry) -> Self {
+        Self {
+            limits,
+            store,
+            metrics: DistributorMetrics::register(registry),
+        }
+    }
+
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+}

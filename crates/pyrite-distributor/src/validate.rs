@@ -1,0 +1,190 @@
+//! Series validation as Prometheus and Mimir do it. A series that fails is dropped
+//! with a reason (the metric label of `discarded_samples`) and a message naming it; the
+//! request's other series still go through.
+
+use pyrite_model::{is_valid_label_name, is_valid_metric_name, Label, Labels, TimeSeries, METRIC_NAME};
+
+use crate::decode::RawSeries;
+use crate::Limits;
+
+/// Why a series was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// Short reason, as in Mimir's `discarded_samples_total{reason}`.
+    pub reason: &'static str,
+    pub message: String,
+}
+
+fn describe(labels: &[Label]) -> String {
+    let mut s = String::from("{");
+    for (i, l) in labels.iter().enumerate() {
+        if i > 0 {
+            s.push_str(", ");
+        }
+        s.push_str(&format!("{}={:?}", l.name, l.value));
+        if s.len() > 200 {
+            s.push_str(", …");
+            break;
+        }
+    }
+    s.push('}');
+    s
+}
+
+/// Checks one series; on success returns it with labels as a [`Labels`] (empty-valued
+/// labels dropped: an empty value means the label is absent).
+pub fn validate_series(raw: RawSeries, limits: &Limits) -> Result<TimeSeries, Invalid> {
+    let bad = |reason: &'static str, what: String| Invalid {
+        reason,
+        message: format!("{what} for series {}", describe(&raw.labels)),
+    };
+    let name = raw
+        .labels
+        .iter()
+        .find(|l| l.name == METRIC_NAME)
+        .map(|l| l.value.as_str());
+    match name {
+        None | Some("") => return Err(bad("missing_metric_name", "sample without metric name".into())),
+        Some(n) if !is_valid_metric_name(n) => {
+            return Err(bad("metric_name_invalid", format!("metric name {n:?} is not valid")))
+        }
+        _ => {}
+    }
+    let max = limits.max_label_names_per_series;
+    if max > 0 && raw.labels.len() > max {
+        return Err(bad(
+            "max_label_names_per_series",
+            format!(
+                "series has {} labels, more than the limit of {max} (max_label_names_per_series)",
+                raw.labels.len()
+            ),
+        ));
+    }
+    for (i, l) in raw.labels.iter().enumerate() {
+        if !is_valid_label_name(&l.name) && l.name != METRIC_NAME {
+            return Err(bad("label_invalid", format!("label name {:?} is not valid", l.name)));
+        }
+        if limits.max_label_name_length > 0 && l.name.len() > limits.max_label_name_length {
+            return Err(bad(
+                "label_name_too_long",
+                format!(
+                    "label name {:?} is longer than {} bytes (max_label_name_length)",
+                    l.name, limits.max_label_name_length
+                ),
+            ));
+        }
+        if limits.max_label_value_length > 0 && l.value.len() > limits.max_label_value_length {
+            return Err(bad(
+                "label_value_too_long",
+                format!(
+                    "value of label {:?} is {} bytes, longer than {} (max_label_value_length)",
+                    l.name,
+                    l.value.len(),
+                    limits.max_label_value_length
+                ),
+            ));
+        }
+        if i > 0 {
+            let prev = &raw.labels[i - 1].name;
+            if *prev == l.name {
+                return Err(bad(
+                    "duplicate_label_names",
+                    format!("label name {:?} appears twice", l.name),
+                ));
+            }
+            if *prev > l.name {
+                return Err(bad(
+                    "labels_not_sorted",
+                    format!("labels are not sorted by name ({prev:?} before {:?})", l.name),
+                ));
+            }
+        }
+    }
+    if raw.histograms > 0 {
+        return Err(bad(
+            "native_histograms_unsupported",
+            "native histogram samples are not supported yet".into(),
+        ));
+    }
+    let labels = Labels::from_sorted_unchecked(raw.labels.into_iter().filter(|l| !l.value.is_empty()).collect());
+    Ok(TimeSeries {
+        labels,
+        samples: raw.samples,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(pairs: &[(&str, &str)]) -> RawSeries {
+        RawSeries {
+            labels: pairs.iter().map(|(n, v)| Label::new(*n, *v)).collect(),
+            samples: vec![pyrite_model::Sample::new(1, 1.0)],
+            histograms: 0,
+            exemplars: 0,
+        }
+    }
+
+    fn reason(pairs: &[(&str, &str)], limits: &Limits) -> &'static str {
+        validate_series(raw(pairs), limits).unwrap_err().reason
+    }
+
+    #[test]
+    fn accepts_valid_and_drops_empty_values() {
+        let ts = validate_series(
+            raw(&[("__name__", "up"), ("empty", ""), ("job", "a")]),
+            &Limits::default(),
+        )
+        .unwrap();
+        assert_eq!(ts.labels, Labels::from_pairs(&[("__name__", "up"), ("job", "a")]));
+    }
+
+    #[test]
+    fn every_rule_has_its_reason() {
+        let l = Limits::default();
+        assert_eq!(reason(&[("job", "a")], &l), "missing_metric_name");
+        assert_eq!(reason(&[("__name__", "")], &l), "missing_metric_name");
+        assert_eq!(reason(&[("__name__", "a-b")], &l), "metric_name_invalid");
+        assert_eq!(reason(&[("__name__", "up"), ("1x", "a")], &l), "label_invalid");
+        assert_eq!(
+            reason(&[("__name__", "up"), ("a", "1"), ("a", "2")], &l),
+            "duplicate_label_names"
+        );
+        assert_eq!(
+            reason(&[("__name__", "up"), ("b", "1"), ("a", "2")], &l),
+            "labels_not_sorted"
+        );
+        let long = "x".repeat(2049);
+        assert_eq!(reason(&[("__name__", "up"), ("a", &long)], &l), "label_value_too_long");
+        let tight = Limits {
+            max_label_names_per_series: 1,
+            max_label_name_length: 3,
+            ..Default::default()
+        };
+        assert_eq!(
+            reason(&[("__name__", "up"), ("a", "1")], &tight),
+            "max_label_names_per_series"
+        );
+        let tight = Limits {
+            max_label_name_length: 3,
+            ..Default::default()
+        };
+        assert_eq!(
+            reason(&[("__name__", "up"), ("abcd", "1")], &tight),
+            "label_name_too_long"
+        );
+        let mut h = raw(&[("__name__", "up")]);
+        h.histograms = 1;
+        assert_eq!(
+            validate_series(h, &l).unwrap_err().reason,
+            "native_histograms_unsupported"
+        );
+    }
+
+    #[test]
+    fn messages_name_the_series() {
+        let e = validate_series(raw(&[("__name__", "up"), ("b", "1"), ("a", "2")]), &Limits::default()).unwrap_err();
+        assert!(e.message.contains(r#"__name__="up""#), "{}", e.message);
+    }
+}
