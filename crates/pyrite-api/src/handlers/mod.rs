@@ -1,0 +1,331 @@
+//! Route table and handlers.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, Method};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use pyrite_model::{validate_tenant, Labels, DEFAULT_TENANT, TENANT_HEADER};
+use pyrite_promql::Engine;
+use pyrite_storage::{Queryable, SelectHints};
+use serde::Serialize;
+use serde_json::json;
+
+use crate::params::{Params, MAX_TIME, MIN_TIME};
+use crate::response::{query_data, success, ApiError};
+use crate::selector::parse_selector;
+
+/// What `/api/v1/status/buildinfo` reports.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildInfo {
+    pub version: String,
+    pub revision: String,
+    pub branch: String,
+    pub build_user: String,
+    pub build_date: String,
+    pub go_version: String,
+}
+
+/// Shared state of the API handlers.
+pub struct ApiState {
+    pub store: Arc<dyn Queryable>,
+    pub engine: Engine,
+    pub build_info: BuildInfo,
+}
+
+/// The API under both `/api/v1` and `/prometheus/api/v1`.
+pub fn routes(state: Arc<ApiState>) -> Router {
+    let api = Router::new()
+        .route("/query", get(query).post(query))
+        .route("/query_range", get(query_range).post(query_range))
+        .route("/series", get(series).post(series))
+        .route("/labels", get(labels).post(labels))
+        .route("/label/{name}/values", get(label_values))
+        .route("/metadata", get(metadata))
+        .route("/query_exemplars", get(empty_list).post(empty_list))
+        .route("/status/buildinfo", get(buildinfo))
+        .with_state(state);
+    Router::new()
+        .nest("/api/v1", api.clone())
+        .nest("/prometheus/api/v1", api)
+}
+
+fn tenant(headers: &HeaderMap) -> Result<String, ApiError> {
+    let Some(v) = headers.get(TENANT_HEADER) else {
+        return Ok(DEFAULT_TENANT.to_string());
+    };
+    let v = v
+        .to_str()
+        .map_err(|_| ApiError::bad_data(format!("{TENANT_HEADER} header is not valid text")))?;
+    if v.contains('|') {
+        return Err(ApiError::bad_data("queries across several tenants are not supported"));
+    }
+    validate_tenant(v).map_err(|e| ApiError::bad_data(e.to_string()))?;
+    Ok(v.to_string())
+}
+
+fn params(method: &Method, headers: &HeaderMap, query: &Option<String>, body: &Bytes) -> Params {
+    let is_form = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let form = (method == Method::POST && is_form).then_some(body.as_ref());
+    Params::parse(query.as_deref(), form)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+async fn query(
+    State(st): State<Arc<ApiState>>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let tenant = tenant(&headers)?;
+    let p = params(&method, &headers, &raw, &body);
+    let q = p.required("query")?;
+    let t = p.time_or("time", now_ms())?;
+    let result = st.engine.instant_query(st.store.as_ref(), &tenant, q, t).await?;
+    Ok(success(query_data(&result), &result.warnings, &result.infos))
+}
+
+async fn query_range(
+    State(st): State<Arc<ApiState>>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let tenant = tenant(&headers)?;
+    let p = params(&method, &headers, &raw, &body);
+    let q = p.required("query")?;
+    let start = p.time_or("start", i64::MIN).and_then(|t| {
+        if t == i64::MIN {
+            Err(ApiError::bad_data("invalid parameter \"start\": parameter is missing"))
+        } else {
+            Ok(t)
+        }
+    })?;
+    let end = p.time_or("end", i64::MIN).and_then(|t| {
+        if t == i64::MIN {
+            Err(ApiError::bad_data("invalid parameter \"end\": parameter is missing"))
+        } else {
+            Ok(t)
+        }
+    })?;
+    if end < start {
+        return Err(ApiError::bad_data(
+            "invalid parameter \"end\": end timestamp must not be before start time",
+        ));
+    }
+    let step = p
+        .duration("step")?
+        .ok_or_else(|| ApiError::bad_data("invalid parameter \"step\": parameter is missing"))?;
+    if step <= 0 {
+        return Err(ApiError::bad_data(
+            "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
+        ));
+    }
+    let max_points = st.engine.options().max_points_per_series as i64;
+    if (end - start) / step >= max_points {
+        return Err(ApiError::bad_data(format!(
+            "exceeded maximum resolution of {} points per timeseries. Try decreasing the query resolution (?step=XX)",
+            group_thousands(max_points)
+        )));
+    }
+    let result = st
+        .engine
+        .range_query(st.store.as_ref(), &tenant, q, start, end, step)
+        .await?;
+    Ok(success(query_data(&result), &result.warnings, &result.infos))
+}
+
+fn group_thousands(n: i64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `start`/`end`/`limit` of the metadata endpoints.
+struct Window {
+    start: i64,
+    end: i64,
+    limit: usize,
+}
+
+fn window(p: &Params) -> Result<Window, ApiError> {
+    let start = p.time_or("start", MIN_TIME)?;
+    let end = p.time_or("end", MAX_TIME)?;
+    if end < start {
+        return Err(ApiError::bad_data(
+            "invalid parameter \"end\": end timestamp must not be before start time",
+        ));
+    }
+    let limit = match p.get("limit") {
+        None => 0,
+        Some(s) => s.parse::<usize>().map_err(|_| {
+            ApiError::bad_data(format!(
+                "invalid parameter \"limit\": cannot parse {s:?} to a valid limit"
+            ))
+        })?,
+    };
+    Ok(Window { start, end, limit })
+}
+
+/// Truncates to `limit` (0 = no limit), with Prometheus's warning when it bites.
+fn apply_limit<T>(mut items: Vec<T>, limit: usize) -> (Vec<T>, Vec<String>) {
+    if limit > 0 && items.len() > limit {
+        items.truncate(limit);
+        return (items, vec!["results truncated due to limit".to_string()]);
+    }
+    (items, Vec::new())
+}
+
+async fn series(
+    State(st): State<Arc<ApiState>>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let tenant = tenant(&headers)?;
+    let p = params(&method, &headers, &raw, &body);
+    let w = window(&p)?;
+    let selectors = p.all("match[]");
+    if selectors.is_empty() {
+        return Err(ApiError::bad_data("no match[] parameter provided"));
+    }
+    let mut found: BTreeMap<Labels, ()> = BTreeMap::new();
+    for sel in selectors {
+        for group in parse_selector(sel)? {
+            for s in st
+                .store
+                .select(&tenant, SelectHints::new(w.start, w.end), &group)
+                .await?
+            {
+                found.insert(s.labels, ());
+            }
+        }
+    }
+    let (list, warnings) = apply_limit(found.into_keys().collect::<Vec<_>>(), w.limit);
+    Ok(success(list, &warnings, &[]))
+}
+
+/// Runs a label query per matcher group (or once with none) and merges the answers.
+async fn merged_label_query<F, Fut>(p: &Params, mut run: F) -> Result<Vec<String>, ApiError>
+where
+    F: FnMut(Vec<pyrite_model::Matcher>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<String>, pyrite_storage::StorageError>>,
+{
+    let selectors = p.all("match[]");
+    if selectors.is_empty() {
+        return Ok(run(Vec::new()).await?);
+    }
+    let mut all = std::collections::BTreeSet::new();
+    for sel in selectors {
+        for group in parse_selector(sel)? {
+            all.extend(run(group).await?);
+        }
+    }
+    Ok(all.into_iter().collect())
+}
+
+async fn labels(
+    State(st): State<Arc<ApiState>>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let tenant = tenant(&headers)?;
+    let p = params(&method, &headers, &raw, &body);
+    let w = window(&p)?;
+    let names = merged_label_query(&p, |ms| {
+        let st = st.clone();
+        let tenant = tenant.clone();
+        async move { st.store.label_names(&tenant, w.start, w.end, &ms).await }
+    })
+    .await?;
+    let (names, warnings) = apply_limit(names, w.limit);
+    Ok(success(names, &warnings, &[]))
+}
+
+async fn label_values(
+    State(st): State<Arc<ApiState>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let tenant = tenant(&headers)?;
+    let p = Params::parse(raw.as_deref(), None);
+    let w = window(&p)?;
+    // Prometheus 3 accepts UTF-8 names escaped as `U__…`; plain names pass through.
+    let name = unescape_label_name(&name);
+    let values = merged_label_query(&p, |ms| {
+        let st = st.clone();
+        let tenant = tenant.clone();
+        let name = name.clone();
+        async move { st.store.label_values(&tenant, &name, w.start, w.end, &ms).await }
+    })
+    .await?;
+    let (values, warnings) = apply_limit(values, w.limit);
+    Ok(success(values, &warnings, &[]))
+}
+
+/// Decodes Prometheus's `U__` escaping of label names in URL paths (`U__a_2e_b` is `a.b`).
+fn unescape_label_name(name: &str) -> String {
+    let Some(rest) = name.strip_prefix("U__") else {
+        return name.to_string();
+    };
+    let mut out = String::new();
+    let mut chars = rest.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '_' {
+            out.push(c);
+            continue;
+        }
+        if chars.peek() == Some(&'_') {
+            chars.next();
+            out.push('_');
+            continue;
+        }
+        let hex: String = chars.by_ref().take_while(|c| *c != '_').collect();
+        match u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
+            Some(ch) => out.push(ch),
+            None => return name.to_string(),
+        }
+    }
+    out
+}
+
+async fn metadata() -> Response {
+    success(json!({}), &[], &[])
+}
+
+async fn empty_list() -> Response {
+    success(json!([]), &[], &[])
+}
+
+async fn buildinfo(State(st): State<Arc<ApiState>>) -> Response {
+    success(&st.build_info, &[], &[])
+}
+
+#[cfg(test)]
+mod tests;
