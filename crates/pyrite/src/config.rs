@@ -1,0 +1,364 @@
+//! Configuration: one YAML document, every option of which can also be set by a flag
+//! of the same dotted name (`server: {http_listen_port: 9009}` is
+//! `--server.http-listen-port=9009`). Flags win over the file; the file wins over the
+//! defaults, which live in the `Default` impls and nowhere else.
+//!
+//! Flags are derived from the configuration's own shape, so a new option gets its flag
+//! for free and `--help` always lists every one with its default.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_yaml::{Mapping, Value};
+
+/// The whole configuration of a `pyrite` process.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Comma-separated components to run; `all` runs every one in this process.
+    pub target: String,
+    pub server: ServerConfig,
+    pub log: LogConfig,
+    pub data: DataConfig,
+    pub ingester: pyrite_ingester::IngesterOptions,
+    pub distributor: pyrite_distributor::Limits,
+    pub querier: QuerierConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub http_listen_address: String,
+    pub http_listen_port: u16,
+    pub grpc_listen_address: String,
+    pub grpc_listen_port: u16,
+    /// How long in-flight requests get to finish after SIGTERM.
+    pub graceful_shutdown_timeout: Dur,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            http_listen_address: "0.0.0.0".into(),
+            http_listen_port: 9009,
+            grpc_listen_address: "0.0.0.0".into(),
+            grpc_listen_port: 9095,
+            graceful_shutdown_timeout: Dur(Duration::from_secs(30)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `error`, `warn`, `info`, `debug` or `trace` (or a tracing filter directive).
+    pub level: String,
+    /// `logfmt` (human-readable lines) or `json`.
+    pub format: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: "logfmt".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// Root of everything Pyrite keeps on local disk.
+    pub dir: PathBuf,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self { dir: "./data".into() }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QuerierConfig {
+    pub lookback_delta: Dur,
+    pub timeout: Dur,
+    pub max_samples: usize,
+    pub max_points_per_series: usize,
+    pub enable_experimental_functions: bool,
+}
+
+impl Default for QuerierConfig {
+    fn default() -> Self {
+        let e = pyrite_promql::EngineOptions::default();
+        Self {
+            lookback_delta: Dur(e.lookback_delta),
+            timeout: Dur(e.timeout),
+            max_samples: e.max_samples,
+            max_points_per_series: e.max_points_per_series,
+            enable_experimental_functions: e.enable_experimental_functions,
+        }
+    }
+}
+
+impl QuerierConfig {
+    pub fn engine_options(&self) -> pyrite_promql::EngineOptions {
+        pyrite_promql::EngineOptions {
+            lookback_delta: self.lookback_delta.0,
+            timeout: self.timeout.0,
+            max_samples: self.max_samples,
+            max_points_per_series: self.max_points_per_series,
+            enable_experimental_functions: self.enable_experimental_functions,
+        }
+    }
+}
+
+/// A duration written the Prometheus way in YAML and flags: `30s`, `5m`, `1h30m`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ms = self.0.as_millis() as u64;
+        if ms == 0 {
+            return f.write_str("0s");
+        }
+        let mut rest = ms;
+        for (unit, size) in [("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)] {
+            if rest >= size {
+                write!(f, "{}{unit}", rest / size)?;
+                rest %= size;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let ms = pyrite_api::parse_duration(&s).map_err(serde::de::Error::custom)?;
+        if ms < 0 {
+            return Err(serde::de::Error::custom(format!("duration {s:?} is negative")));
+        }
+        Ok(Dur(Duration::from_millis(ms as u64)))
+    }
+}
+
+/// What the command line asked for.
+pub enum Invocation {
+    Run(Box<Config>),
+    Help(String),
+    Version,
+}
+
+/// Parses the command line (without the program name) into a configuration.
+pub fn from_args(args: &[String]) -> anyhow::Result<Invocation> {
+    let mut overrides: Vec<(String, String)> = Vec::new();
+    let mut config_file: Option<PathBuf> = None;
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        i += 1;
+        let Some(flag) = arg.strip_prefix("--").or_else(|| arg.strip_prefix('-')) else {
+            bail!("unexpected argument {arg:?}; options are flags like --server.http-listen-port=9009");
+        };
+        match flag {
+            "h" | "help" => return Ok(Invocation::Help(help_text()?)),
+            "version" => return Ok(Invocation::Version),
+            _ => {}
+        }
+        let (name, value) = match flag.split_once('=') {
+            Some((n, v)) => (n.to_string(), v.to_string()),
+            None => {
+                let v = args.get(i).ok_or_else(|| anyhow!("flag --{flag} needs a value"))?;
+                i += 1;
+                (flag.to_string(), v.clone())
+            }
+        };
+        if name == "config.file" {
+            config_file = Some(value.into());
+        } else {
+            overrides.push((name, value));
+        }
+    }
+
+    let mut doc = match &config_file {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+            let v: Value =
+                serde_yaml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))?;
+            if v.is_null() {
+                Value::Mapping(Mapping::new())
+            } else {
+                v
+            }
+        }
+        None => Value::Mapping(Mapping::new()),
+    };
+    let defaults = serde_yaml::to_value(Config::default())?;
+    for (flag, value) in overrides {
+        set_flag(&mut doc, &defaults, &flag, &value)?;
+    }
+    let mut cfg: Config = serde_yaml::from_value(doc).context("invalid configuration")?;
+    if cfg.target.is_empty() {
+        cfg.target = "all".into();
+    }
+    Ok(Invocation::Run(Box::new(cfg)))
+}
+
+/// Sets the option a flag names, typed like its default.
+fn set_flag(doc: &mut Value, defaults: &Value, flag: &str, raw: &str) -> anyhow::Result<()> {
+    let path: Vec<String> = flag.split('.').map(|s| s.replace('-', "_")).collect();
+    let mut default = defaults;
+    for key in &path {
+        default = default
+            .get(key.as_str())
+            .ok_or_else(|| anyhow!("unknown flag --{flag} (see --help)"))?;
+    }
+    let value = match default {
+        Value::Bool(_) => Value::Bool(raw.parse().with_context(|| format!("--{flag} takes true or false"))?),
+        Value::Number(_) => serde_yaml::from_str::<Value>(raw)
+            .ok()
+            .filter(Value::is_number)
+            .ok_or_else(|| anyhow!("--{flag} takes a number, got {raw:?}"))?,
+        Value::Mapping(_) | Value::Sequence(_) => bail!("--{flag} names a section, not an option"),
+        _ => Value::String(raw.to_string()),
+    };
+    let mut node = doc;
+    for key in &path[..path.len() - 1] {
+        let map = node
+            .as_mapping_mut()
+            .ok_or_else(|| anyhow!("config section for --{flag} is not a mapping"))?;
+        node = map
+            .entry(Value::String(key.clone()))
+            .or_insert_with(|| Value::Mapping(Mapping::new()));
+    }
+    let map = node
+        .as_mapping_mut()
+        .ok_or_else(|| anyhow!("config section for --{flag} is not a mapping"))?;
+    map.insert(Value::String(path[path.len() - 1].clone()), value);
+    Ok(())
+}
+
+fn help_text() -> anyhow::Result<String> {
+    let mut out = String::from(
+        "Usage: pyrite [flags]\n\nRuns Pyrite components (--target=all, the default, runs all in one process).\n\
+         Every option of the YAML file given by --config.file is also a flag; flags win.\n\n  \
+         --config.file=PATH\n      YAML configuration file\n",
+    );
+    fn walk(prefix: &str, v: &Value, out: &mut String) {
+        if let Value::Mapping(m) = v {
+            for (k, v) in m {
+                let Some(k) = k.as_str() else { continue };
+                let name = if prefix.is_empty() {
+                    k.replace('_', "-")
+                } else {
+                    format!("{prefix}.{}", k.replace('_', "-"))
+                };
+                match v {
+                    Value::Mapping(_) => walk(&name, v, out),
+                    _ => {
+                        let d = serde_yaml::to_string(v).unwrap_or_default();
+                        out.push_str(&format!("  --{name}\n      default: {}\n", d.trim()));
+                    }
+                }
+            }
+        }
+    }
+    walk("", &serde_yaml::to_value(Config::default())?, &mut out);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn run(a: &[&str]) -> anyhow::Result<Config> {
+        match from_args(&args(a))? {
+            Invocation::Run(c) => Ok(*c),
+            _ => bail!("not a run"),
+        }
+    }
+
+    #[test]
+    fn defaults_match_the_contract() {
+        let c = run(&[]).unwrap();
+        assert_eq!(c.target, "all");
+        assert_eq!(c.server.http_listen_port, 9009);
+        assert_eq!(c.server.grpc_listen_port, 9095);
+        assert_eq!(c.data.dir, PathBuf::from("./data"));
+        assert_eq!(c.log.level, "info");
+    }
+
+    #[test]
+    fn flags_override_file_and_are_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.yaml");
+        std::fs::write(
+            &file,
+            "server:\n  http_listen_port: 1234\nlog:\n  level: debug\nquerier:\n  timeout: 1m\n",
+        )
+        .unwrap();
+        let c = run(&[
+            "--config.file",
+            file.to_str().unwrap(),
+            "--server.http-listen-port=4321",
+            "--data.dir",
+            "/tmp/x",
+            "--querier.lookback-delta=1m30s",
+        ])
+        .unwrap();
+        assert_eq!(c.server.http_listen_port, 4321);
+        assert_eq!(c.log.level, "debug");
+        assert_eq!(c.data.dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.querier.timeout, Dur(Duration::from_secs(60)));
+        assert_eq!(c.querier.lookback_delta, Dur(Duration::from_secs(90)));
+    }
+
+    #[test]
+    fn mistakes_are_reported() {
+        assert!(run(&["--no.such-flag=1"]).is_err());
+        assert!(run(&["--server.http-listen-port=abc"]).is_err());
+        assert!(run(&["--server"]).is_err());
+        assert!(run(&["positional"]).is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.yaml");
+        std::fs::write(&file, "server:\n  http_port: 1\n").unwrap();
+        assert!(
+            run(&["--config.file", file.to_str().unwrap()]).is_err(),
+            "unknown YAML keys are refused"
+        );
+    }
+
+    #[test]
+    fn help_lists_every_option() {
+        let Invocation::Help(h) = from_args(&args(&["--help"])).unwrap() else {
+            panic!()
+        };
+        assert!(h.contains("--server.http-listen-port"));
+        assert!(h.contains("--ingester.wal.fsync"));
+        assert!(h.contains("--querier.lookback-delta"));
+    }
+
+    #[test]
+    fn durations_print_back() {
+        assert_eq!(Dur(Duration::from_millis(5_400_500)).to_string(), "1h30m500ms");
+        assert_eq!(Dur(Duration::ZERO).to_string(), "0s");
+    }
+}

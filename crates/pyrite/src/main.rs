@@ -1,0 +1,108 @@
+//! The `pyrite` binary: parses flags and configuration, starts the components its
+//! `--target` names, serves HTTP, and shuts down gracefully on SIGTERM or SIGINT.
+
+mod config;
+mod metrics;
+mod modules;
+mod server;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use anyhow::Context;
+use prometheus_client::registry::Registry;
+use tracing_subscriber::EnvFilter;
+
+use crate::config::{Config, Invocation};
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let cfg = match config::from_args(&args)? {
+        Invocation::Run(cfg) => *cfg,
+        Invocation::Help(text) => {
+            print!("{text}");
+            return Ok(());
+        }
+        Invocation::Version => {
+            println!("pyrite {}", env!("CARGO_PKG_VERSION"));
+            return Ok(());
+        }
+    };
+    init_logging(&cfg)?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("pyrite")
+        .build()
+        .context("starting the async runtime")?
+        .block_on(run(cfg))
+}
+
+fn init_logging(cfg: &Config) -> anyhow::Result<()> {
+    let filter =
+        EnvFilter::try_new(&cfg.log.level).with_context(|| format!("invalid --log.level {:?}", cfg.log.level))?;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match cfg.log.format.as_str() {
+        "json" => builder.json().init(),
+        "logfmt" => builder.init(),
+        other => anyhow::bail!("invalid --log.format {other:?}: use logfmt or json"),
+    }
+    Ok(())
+}
+
+async fn run(cfg: Config) -> anyhow::Result<()> {
+    let modules = modules::resolve(&cfg.target)?;
+    let mut registry = Registry::default();
+    registry.register_collector(Box::new(metrics::ProcessCollector::new()));
+    let http_metrics = metrics::HttpMetrics::register(&mut registry);
+    let shared = Arc::new(server::Shared {
+        ready: AtomicBool::new(false),
+        registry,
+        component_registry: OnceLock::new(),
+        config_yaml: serde_yaml::to_string(&cfg).context("printing the effective config")?,
+        components: OnceLock::new(),
+    });
+
+    let addr: SocketAddr = format!("{}:{}", cfg.server.http_listen_address, cfg.server.http_listen_port)
+        .parse()
+        .with_context(|| format!("invalid HTTP listen address {}", cfg.server.http_listen_address))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding HTTP on {addr}"))?;
+    tracing::info!(%addr, target = %cfg.target, data_dir = %cfg.data.dir.display(), "Pyrite starting");
+
+    let app = server::router(shared.clone(), http_metrics.clone());
+    let shutdown = shutdown_signal();
+    let server = tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown).await });
+
+    // Components start while /ready already answers (503 until they are up).
+    let mut component_registry = Registry::default();
+    let services = modules::init(&cfg, &modules, &mut component_registry).await?;
+    let _ = shared.component_registry.set(component_registry);
+    let _ = shared.components.set(server::instrument(services.router, http_metrics));
+    shared.ready.store(true, Ordering::Release);
+    tracing::info!(modules = ?modules, "Pyrite is ready");
+
+    let served = server.await.context("HTTP server task failed")?;
+    tracing::info!("HTTP server stopped; shutting down components");
+    shared.ready.store(false, Ordering::Release);
+    drop(services.ingester);
+    served.context("HTTP server failed")
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM");
+            return std::future::pending().await;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("received SIGTERM"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT"),
+    }
+}
