@@ -1,0 +1,12 @@
+//! Harness for cluster-level tests: starts real `pyrite` processes (and real
+//! Prometheus peers) on loopback addresses, waits on their readiness endpoints, and
+//! tears everything down — processes and directories — even when a test fails.
+//!
+//! Nothing here mocks a peer; the Prometheus binaries come from Debian's packages,
+//! installed by the test command.
+
+pub mod http;
+pub mod process;
+pub mod remote_write;
+
+pub use process::{free_port, pyrite_bin, wait_until, Peer, Pyrite};

@@ -1,0 +1,188 @@
+//! Starting, waiting on and killing processes.
+
+use std::fs::File;
+use std::net::{Ipv4Addr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context};
+
+/// The `pyrite` binary under test: `$PYRITE_BIN`, or the one built next to this test.
+pub fn pyrite_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("PYRITE_BIN") {
+        return p.into();
+    }
+    // target/<profile>/deps/<test> → target/<profile>/pyrite
+    let exe = std::env::current_exe().expect("test executable path");
+    exe.parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("pyrite"))
+        .expect("target directory")
+}
+
+/// A port free on `ip` right now.
+pub fn free_port(ip: Ipv4Addr) -> u16 {
+    TcpListener::bind((ip, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Polls `check` until it returns `Ok(Some(_))` or `timeout` passes; the last error is
+/// reported on timeout. This waits on observable state, never on a fixed sleep.
+pub fn wait_until<T>(
+    what: &str,
+    timeout: Duration,
+    mut check: impl FnMut() -> anyhow::Result<Option<T>>,
+) -> anyhow::Result<T> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let last = match check() {
+            Ok(Some(v)) => return Ok(v),
+            Ok(None) => "not yet".to_string(),
+            Err(e) => format!("{e:#}"),
+        };
+        if Instant::now() >= deadline {
+            bail!("timed out after {timeout:?} waiting for {what}: {last}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A child process that is killed when dropped; its output goes to a log file that is
+/// printed if the test fails while it runs.
+pub struct Peer {
+    pub name: String,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl Peer {
+    pub fn spawn(name: &str, cmd: &mut Command, log_dir: &Path) -> anyhow::Result<Self> {
+        let log = log_dir.join(format!("{name}.log"));
+        let out = File::create(&log)?;
+        let err = out.try_clone()?;
+        let child = cmd
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .spawn()
+            .with_context(|| format!("starting {name}: {cmd:?}"))?;
+        Ok(Self {
+            name: name.to_string(),
+            child: Some(child),
+            log,
+        })
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    pub fn kill9(&mut self) -> anyhow::Result<()> {
+        if let Some(mut c) = self.child.take() {
+            c.kill()?;
+            c.wait()?;
+        }
+        Ok(())
+    }
+
+    /// SIGTERM, then wait for a clean exit.
+    pub fn terminate(&mut self, timeout: Duration) -> anyhow::Result<std::process::ExitStatus> {
+        let Some(mut c) = self.child.take() else {
+            bail!("{} is not running", self.name)
+        };
+        let pid = c.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status()?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(st) = c.try_wait()? {
+                return Ok(st);
+            }
+            if Instant::now() >= deadline {
+                let _ = c.kill();
+                bail!("{} did not exit within {timeout:?} of SIGTERM", self.name);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if std::thread::panicking() {
+            eprintln!("---- log of {} ----\n{}", self.name, self.log_text());
+        }
+    }
+}
+
+/// One `pyrite` process with its own address and data directory.
+pub struct Pyrite {
+    pub peer: Peer,
+    pub ip: Ipv4Addr,
+    pub http_port: u16,
+    pub data_dir: PathBuf,
+    extra_args: Vec<String>,
+}
+
+impl Pyrite {
+    /// Starts `pyrite --target=all` on `ip` with data under `data_dir`, and waits until
+    /// it is ready.
+    pub fn start(ip: Ipv4Addr, data_dir: &Path, extra_args: &[&str]) -> anyhow::Result<Self> {
+        let http_port = free_port(ip);
+        let extra_args: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
+        let peer = Self::spawn(ip, http_port, data_dir, &extra_args)?;
+        let p = Self {
+            peer,
+            ip,
+            http_port,
+            data_dir: data_dir.to_path_buf(),
+            extra_args,
+        };
+        p.wait_ready(Duration::from_secs(60))?;
+        Ok(p)
+    }
+
+    fn spawn(ip: Ipv4Addr, port: u16, data_dir: &Path, extra: &[String]) -> anyhow::Result<Peer> {
+        let mut cmd = Command::new(pyrite_bin());
+        cmd.arg(format!("--server.http-listen-address={ip}"))
+            .arg(format!("--server.http-listen-port={port}"))
+            .arg(format!("--data.dir={}", data_dir.display()))
+            .arg("--log.level=info")
+            .args(extra);
+        Peer::spawn(
+            &format!("pyrite-{ip}-{port}"),
+            &mut cmd,
+            data_dir.parent().unwrap_or(data_dir),
+        )
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}:{}{}", self.ip, self.http_port, path)
+    }
+
+    pub fn wait_ready(&self, timeout: Duration) -> anyhow::Result<()> {
+        let url = self.url("/ready");
+        wait_until(&format!("{url} to answer 200"), timeout, || {
+            let r = reqwest::blocking::get(&url)?;
+            Ok(r.status().is_success().then_some(()))
+        })
+    }
+
+    /// SIGKILL, then start again on the same address and data, and wait for readiness.
+    pub fn kill9_and_restart(&mut self) -> anyhow::Result<()> {
+        self.peer.kill9()?;
+        self.peer = Self::spawn(self.ip, self.http_port, &self.data_dir, &self.extra_args)?;
+        self.wait_ready(Duration::from_secs(120))
+    }
+}

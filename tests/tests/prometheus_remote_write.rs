@@ -1,0 +1,130 @@
+//! An unchanged Prometheus 2.42 scrapes a real node_exporter and Pyrite's own
+//! `/metrics`, remote-writes to Pyrite, and what Pyrite answers matches, sample for
+//! sample, what Prometheus stored itself.
+
+use std::net::Ipv4Addr;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::Context;
+use pyrite_cluster_tests::http::{api_get, enc, matrix_samples};
+use pyrite_cluster_tests::{free_port, wait_until, Peer, Pyrite};
+
+fn which(bin: &str) -> anyhow::Result<()> {
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {bin}"))
+        .status()?
+        .success();
+    anyhow::ensure!(
+        ok,
+        "{bin} is not installed; the test command installs it (scripts/test.sh)"
+    );
+    Ok(())
+}
+
+#[test]
+fn prometheus_remote_writes_and_reads_back() -> anyhow::Result<()> {
+    which("prometheus")?;
+    which("prometheus-node-exporter")?;
+    let ip = Ipv4Addr::new(127, 0, 0, 21);
+    let tmp = tempfile::tempdir()?;
+    let pyrite = Pyrite::start(ip, &tmp.path().join("data"), &[])?;
+
+    let ne_port = free_port(ip);
+    let _node_exporter = Peer::spawn(
+        "node-exporter",
+        Command::new("prometheus-node-exporter").arg(format!("--web.listen-address={ip}:{ne_port}")),
+        tmp.path(),
+    )?;
+
+    let prom_port = free_port(ip);
+    let config = format!(
+        r#"
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+scrape_configs:
+  - job_name: node
+    static_configs: [{{targets: ["{ip}:{ne_port}"]}}]
+  - job_name: pyrite
+    static_configs: [{{targets: ["{ip}:{py_port}"]}}]
+remote_write:
+  - url: http://{ip}:{py_port}/api/v1/push
+    queue_config: {{batch_send_deadline: 1s, max_shards: 2}}
+"#,
+        py_port = pyrite.http_port
+    );
+    let cfg_path = tmp.path().join("prometheus.yml");
+    std::fs::write(&cfg_path, config)?;
+    let _prometheus = Peer::spawn(
+        "prometheus",
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", cfg_path.display()))
+            .arg(format!("--storage.tsdb.path={}", tmp.path().join("prom").display()))
+            .arg(format!("--web.listen-address={ip}:{prom_port}")),
+        tmp.path(),
+    )?;
+    let prom = |path: &str| format!("http://{ip}:{prom_port}{path}");
+
+    // Both jobs' `up` series arrive through remote write.
+    wait_until("up{job=~\"node|pyrite\"} in Pyrite", Duration::from_secs(90), || {
+        let data = api_get(&pyrite.url(&format!("/api/v1/query?query={}", enc("up"))))?;
+        let n = data["result"].as_array().map_or(0, |r| r.len());
+        Ok((n == 2).then_some(()))
+    })?;
+
+    // The series API knows the node_exporter series with their target labels.
+    let series = api_get(&pyrite.url(&format!("/api/v1/series?match[]={}", enc("node_cpu_seconds_total"))))?;
+    let list = series.as_array().context("series list")?;
+    assert!(!list.is_empty(), "node_cpu_seconds_total arrived");
+    for s in list {
+        assert_eq!(s["job"], "node");
+        assert_eq!(s["instance"], format!("{ip}:{ne_port}"));
+        assert!(s["mode"].is_string());
+    }
+    let names = api_get(&pyrite.url("/api/v1/label/__name__/values"))?;
+    let names: Vec<&str> = names
+        .as_array()
+        .context("names")?
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    assert!(names.contains(&"node_memory_MemAvailable_bytes"));
+    assert!(
+        names.iter().any(|n| n.starts_with("pyrite_")),
+        "Pyrite's own metrics were scraped: {names:?}"
+    );
+
+    // Sample for sample: a 20 s window that both have fully received matches exactly.
+    let selectors = [
+        "up",
+        r#"node_cpu_seconds_total{mode="idle"}"#,
+        "node_memory_MemAvailable_bytes",
+        "process_resident_memory_bytes",
+    ];
+    // Let Prometheus scrape for a while so the compared window is well filled.
+    wait_until("Prometheus to hold 5 scrapes of both jobs", Duration::from_secs(60), || {
+        let data = api_get(&prom(&format!("/api/v1/query?query={}", enc("count_over_time(up[10s]) >= 5"))))?;
+        let n = data["result"].as_array().map_or(0, |r| r.len());
+        Ok((n == 2).then_some(()))
+    })?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs_f64();
+    let at = (now - 2.0).floor();
+    for sel in selectors {
+        let q = enc(&format!("{sel}[20s]"));
+        let want_url = prom(&format!("/api/v1/query?query={q}&time={at}"));
+        let got_url = pyrite.url(&format!("/api/v1/query?query={q}&time={at}"));
+        let want = matrix_samples(&api_get(&want_url)?)?;
+        assert!(!want.is_empty(), "Prometheus has {sel}");
+        // Remote write lags the local TSDB by up to a batch deadline; wait for it.
+        let got = wait_until(&format!("{sel} to match Prometheus"), Duration::from_secs(30), || {
+            let got = matrix_samples(&api_get(&got_url)?)?;
+            Ok((got == want).then_some(got))
+        })?;
+        assert_eq!(got, want, "{sel}");
+    }
+    Ok(())
+}
