@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Runs Pyrite's whole test suite, installing what the tests need first:
+# Debian's prometheus, prometheus-node-exporter and prometheus-alertmanager packages.
+# The cargo target dir lives outside the clone so repeated runs reuse the build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pyrite-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+need_pkgs=()
+command -v prometheus >/dev/null || need_pkgs+=(prometheus)
+command -v prometheus-node-exporter >/dev/null || need_pkgs+=(prometheus-node-exporter)
+command -v amtool >/dev/null || need_pkgs+=(prometheus-alertmanager)
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+  echo "== installing ${need_pkgs[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
+command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
+
+echo "== format"
+cargo fmt --all -- --check
+
+echo "== build"
+cargo build --workspace --all-targets
+
+echo "== tests"
+cargo nextest run --workspace --no-fail-fast "$@"
