@@ -104,11 +104,18 @@ remote_write:
         "process_resident_memory_bytes",
     ];
     // Let Prometheus scrape for a while so the compared window is well filled.
-    wait_until("Prometheus to hold 5 scrapes of both jobs", Duration::from_secs(60), || {
-        let data = api_get(&prom(&format!("/api/v1/query?query={}", enc("count_over_time(up[10s]) >= 5"))))?;
-        let n = data["result"].as_array().map_or(0, |r| r.len());
-        Ok((n == 2).then_some(()))
-    })?;
+    wait_until(
+        "Prometheus to hold 5 scrapes of both jobs",
+        Duration::from_secs(60),
+        || {
+            let data = api_get(&prom(&format!(
+                "/api/v1/query?query={}",
+                enc("count_over_time(up[10s]) >= 5")
+            )))?;
+            let n = data["result"].as_array().map_or(0, |r| r.len());
+            Ok((n == 2).then_some(()))
+        },
+    )?;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs_f64();

@@ -2,13 +2,23 @@
 //! [`pyrite_storage::Queryable`], and evaluates instant and range queries with
 //! Prometheus 3.x semantics. It knows nothing about HTTP or about which store answers.
 
+mod aggregate;
+mod annotations;
+mod binary;
 mod eval;
+mod functions;
+mod kahan;
+mod rawbytes;
 mod selector;
+mod value;
 
 pub use selector::selector_matchers;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
+use promql_parser::parser::value::ValueType;
 use pyrite_model::Labels;
 use pyrite_storage::{Queryable, StorageError};
 
@@ -25,6 +35,8 @@ pub struct EngineOptions {
     pub max_points_per_series: usize,
     /// Enables experimental functions (`double_exponential_smoothing`, `limitk`, …).
     pub enable_experimental_functions: bool,
+    /// Step of subqueries written without one (`x[1h:]`).
+    pub default_subquery_step: Duration,
 }
 
 impl Default for EngineOptions {
@@ -35,6 +47,7 @@ impl Default for EngineOptions {
             timeout: Duration::from_secs(120),
             max_points_per_series: 11_000,
             enable_experimental_functions: false,
+            default_subquery_step: Duration::from_secs(60),
         }
     }
 }
@@ -86,6 +99,8 @@ pub enum QueryError {
     TooManySamples(&'static str),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl QueryError {
@@ -100,7 +115,7 @@ impl QueryError {
             QueryError::Storage(StorageError::LimitExceeded(_)) => "execution",
             QueryError::Storage(StorageError::Canceled) => "canceled",
             QueryError::Storage(StorageError::Unavailable(_)) => "unavailable",
-            QueryError::Storage(StorageError::Internal(_)) => "internal",
+            QueryError::Storage(StorageError::Internal(_)) | QueryError::Internal(_) => "internal",
         }
     }
 
@@ -134,23 +149,18 @@ impl Engine {
     /// Evaluates `query` at `time_ms`.
     pub async fn instant_query(
         &self,
-        store: &dyn Queryable,
+        store: Arc<dyn Queryable>,
         tenant: &str,
         query: &str,
         time_ms: i64,
     ) -> Result<QueryResult, QueryError> {
-        let span = eval::Span {
-            start: time_ms,
-            end: time_ms,
-            step: 0,
-        };
-        self.run(store, tenant, query, span).await
+        self.run(store, tenant, query, time_ms, time_ms, 0).await
     }
 
     /// Evaluates `query` at every step from `start_ms` to `end_ms` inclusive.
     pub async fn range_query(
         &self,
-        store: &dyn Queryable,
+        store: Arc<dyn Queryable>,
         tenant: &str,
         query: &str,
         start_ms: i64,
@@ -168,28 +178,68 @@ impl Engine {
                 self.opts.max_points_per_series
             )));
         }
-        let span = eval::Span {
-            start: start_ms,
-            end: end_ms,
-            step: step_ms,
-        };
-        self.run(store, tenant, query, span).await
+        self.run(store, tenant, query, start_ms, end_ms, step_ms).await
     }
 
-    /// Evaluates under the query timeout. Dropping the returned future (a client that
-    /// went away) stops the evaluation at its next await point.
+    /// Parses, then evaluates on a blocking thread under the query timeout. Dropping
+    /// the returned future (a client that went away) cancels the evaluation, which
+    /// checks for it between steps and series.
     async fn run(
         &self,
-        store: &dyn Queryable,
+        store: Arc<dyn Queryable>,
         tenant: &str,
         query: &str,
-        span: eval::Span,
+        start: i64,
+        end: i64,
+        step: i64,
     ) -> Result<QueryResult, QueryError> {
-        tokio::time::timeout(
-            self.opts.timeout,
-            eval::evaluate(&self.opts, store, tenant, query, span),
-        )
-        .await
-        .map_err(|_| QueryError::Timeout("query execution"))?
+        let expr = promql_parser::parser::parse(&rawbytes::encode(query)).map_err(QueryError::BadData)?;
+        if step > 0 {
+            let t = expr.value_type();
+            if t != ValueType::Vector && t != ValueType::Scalar {
+                return Err(QueryError::BadData(format!(
+                    "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                    type_name(t)
+                )));
+            }
+        }
+        struct CancelOnDrop(Arc<AtomicBool>);
+        impl Drop for CancelOnDrop {
+            fn drop(&mut self) {
+                self.0.store(true, Ordering::Relaxed);
+            }
+        }
+        let canceled = Arc::new(AtomicBool::new(false));
+        let _guard = CancelOnDrop(canceled.clone());
+        let ctx = eval::QueryCtx {
+            opts: self.opts.clone(),
+            store,
+            tenant: tenant.to_string(),
+            runtime: tokio::runtime::Handle::current(),
+            query_start: start,
+            query_end: end,
+            query_step: step,
+            query: query.to_string(),
+            deadline: std::time::Instant::now() + self.opts.timeout,
+            canceled: canceled.clone(),
+        };
+        let task = tokio::task::spawn_blocking(move || eval::evaluate(&ctx, &expr, start, end, step));
+        match tokio::time::timeout(self.opts.timeout, task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(e)) => Err(QueryError::Internal(format!("evaluation failed: {e}"))),
+            Err(_) => {
+                canceled.store(true, Ordering::Relaxed);
+                Err(QueryError::Timeout("query execution"))
+            }
+        }
+    }
+}
+
+fn type_name(t: ValueType) -> &'static str {
+    match t {
+        ValueType::Vector => "vector",
+        ValueType::Scalar => "scalar",
+        ValueType::Matrix => "range vector",
+        ValueType::String => "string",
     }
 }

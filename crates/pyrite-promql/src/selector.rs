@@ -1,9 +1,8 @@
 //! Selectors: turning the parser's vector selectors into Pyrite matchers, and reading
-//! the samples a selector sees at an evaluation time.
+//! the samples an instant selector sees at an evaluation time.
 //!
 //! Semantics are Prometheus 3's: an instant selector at `t` takes the newest sample in
-//! the left-open window `(t - lookback, t]` unless that sample is a staleness marker; a
-//! range selector takes every sample in `(t - range, t]` except staleness markers.
+//! the left-open window `(t - lookback, t]` unless that sample is a staleness marker.
 
 use promql_parser::label::MatchOp as PMatchOp;
 use promql_parser::parser::VectorSelector;
@@ -62,17 +61,6 @@ pub(crate) fn instant_values(samples: &[(i64, f64)], times: &[i64], lookback: i6
     out
 }
 
-/// Samples in `(t - range, t]`, staleness markers left out.
-pub(crate) fn range_values(samples: &[(i64, f64)], t: i64, range: i64) -> Vec<(i64, f64)> {
-    let from = samples.partition_point(|s| s.0 <= t - range);
-    let to = samples.partition_point(|s| s.0 <= t);
-    samples[from..to]
-        .iter()
-        .copied()
-        .filter(|(_, v)| !is_stale_nan(*v))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use pyrite_model::STALE_NAN;
@@ -96,12 +84,5 @@ mod tests {
                 None
             ]
         );
-    }
-
-    #[test]
-    fn range_is_left_open() {
-        let s = [(10, 1.0), (20, 2.0), (30, STALE_NAN), (40, 4.0)];
-        assert_eq!(range_values(&s, 40, 30), [(20, 2.0), (40, 4.0)]);
-        assert_eq!(range_values(&s, 20, 10), [(20, 2.0)]);
     }
 }

@@ -90,6 +90,8 @@ pub struct QuerierConfig {
     pub max_samples: usize,
     pub max_points_per_series: usize,
     pub enable_experimental_functions: bool,
+    /// Step of subqueries written without one (`rate(x[1h:])`).
+    pub default_subquery_step: Dur,
 }
 
 impl Default for QuerierConfig {
@@ -101,6 +103,7 @@ impl Default for QuerierConfig {
             max_samples: e.max_samples,
             max_points_per_series: e.max_points_per_series,
             enable_experimental_functions: e.enable_experimental_functions,
+            default_subquery_step: Dur(e.default_subquery_step),
         }
     }
 }
@@ -113,6 +116,7 @@ impl QuerierConfig {
             max_samples: self.max_samples,
             max_points_per_series: self.max_points_per_series,
             enable_experimental_functions: self.enable_experimental_functions,
+            default_subquery_step: self.default_subquery_step.0,
         }
     }
 }

@@ -96,7 +96,7 @@ async fn query(
     let p = params(&method, &headers, &raw, &body);
     let q = p.required("query")?;
     let t = p.time_or("time", now_ms())?;
-    let result = st.engine.instant_query(st.store.as_ref(), &tenant, q, t).await?;
+    let result = st.engine.instant_query(st.store.clone(), &tenant, q, t).await?;
     Ok(success(query_data(&result), &result.warnings, &result.infos))
 }
 
@@ -146,7 +146,7 @@ async fn query_range(
     }
     let result = st
         .engine
-        .range_query(st.store.as_ref(), &tenant, q, start, end, step)
+        .range_query(st.store.clone(), &tenant, q, start, end, step)
         .await?;
     Ok(success(query_data(&result), &result.warnings, &result.infos))
 }

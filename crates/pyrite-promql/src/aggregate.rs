@@ -1,0 +1,528 @@
+//! Aggregation operators over groups chosen with `by`/`without`: `sum avg min max count
+//! group stddev stdvar quantile topk bottomk limitk count_values`, with Prometheus's
+//! compensated sums, incremental means, NaN rules and result order.
+
+use std::collections::HashMap;
+
+use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
+use pyrite_model::{Labels, METRIC_NAME};
+
+use crate::annotations::{fmt_g, Annotations};
+use crate::eval::Evaluator;
+use crate::kahan::{inc, quantile};
+use crate::value::{Matrix, Sample, Series};
+use crate::QueryError;
+
+struct Grouping {
+    without: bool,
+    labels: Vec<String>,
+}
+
+impl Grouping {
+    fn of(a: &AggregateExpr) -> Self {
+        match &a.modifier {
+            Some(LabelModifier::Include(l)) => Grouping {
+                without: false,
+                labels: l.labels.clone(),
+            },
+            Some(LabelModifier::Exclude(l)) => Grouping {
+                without: true,
+                labels: l.labels.clone(),
+            },
+            None => Grouping {
+                without: false,
+                labels: Vec::new(),
+            },
+        }
+    }
+
+    fn group_labels(&self, l: &Labels) -> Labels {
+        if self.without {
+            let mut names: Vec<&str> = self.labels.iter().map(String::as_str).collect();
+            names.push(METRIC_NAME);
+            l.without(&names)
+        } else if self.labels.is_empty() {
+            Labels::empty()
+        } else {
+            l.keep_only(&self.labels)
+        }
+    }
+}
+
+#[derive(Default, Clone)]
+struct Group {
+    seen: bool,
+    value: f64,
+    mean: f64,
+    c: f64,
+    count: f64,
+    incremental: bool,
+    values: Vec<f64>,
+    drop_name: bool,
+}
+
+pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Result<Matrix, QueryError> {
+    let op = a.op.to_string();
+    let grouping = Grouping::of(a);
+    if op == "count_values" {
+        return count_values(ev, a, &grouping);
+    }
+    let params = match &a.param {
+        Some(p) => Some(ev.eval_scalar_steps(p)?),
+        None => None,
+    };
+    let input = ev.eval_steps(&a.expr)?;
+    let steps: Vec<i64> = ev.steps().collect();
+    match op.as_str() {
+        "topk" | "bottomk" | "limitk" => {
+            let ks = params.unwrap_or_default();
+            return select_k(ev, &op, &grouping, &input, &steps, &ks);
+        }
+        "limit_ratio" => {
+            let rs = params.unwrap_or_default();
+            let pos = a.param.as_deref().map(|p| ev.pos(p)).unwrap_or_default();
+            return limit_ratio(ev, &grouping, &input, &steps, &rs, &pos);
+        }
+        "quantile" => {
+            let pos = a.param.as_deref().map(|p| ev.pos(p)).unwrap_or_default();
+            let qs = params.as_deref().unwrap_or(&[]);
+            if qs.iter().any(|q| q.is_nan()) {
+                ev.annos.warn("quantile value should be between 0 and 1, got NaN", &pos);
+            }
+            let max = qs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let min = qs.iter().copied().fold(f64::INFINITY, f64::min);
+            if max > 1.0 {
+                ev.annos.warn(
+                    format!("quantile value should be between 0 and 1, got {}", fmt_g(max)),
+                    &pos,
+                );
+            }
+            if min < 0.0 {
+                ev.annos.warn(
+                    format!("quantile value should be between 0 and 1, got {}", fmt_g(min)),
+                    &pos,
+                );
+            }
+        }
+        _ => {}
+    }
+
+    // Map input series to output groups, in order of first appearance.
+    let mut group_index: HashMap<Labels, usize> = HashMap::new();
+    let mut result: Matrix = Vec::new();
+    let mut series_group = Vec::with_capacity(input.len());
+    for s in &input {
+        let gl = grouping.group_labels(&s.metric);
+        let idx = *group_index.entry(gl.clone()).or_insert_with(|| {
+            result.push(Series {
+                metric: gl,
+                points: Vec::new(),
+                drop_name: false,
+            });
+            result.len() - 1
+        });
+        series_group.push(idx);
+    }
+    let mut groups = vec![Group::default(); result.len()];
+    let mut cursors = vec![0usize; input.len()];
+    for (step, &ts) in steps.iter().enumerate() {
+        ev.q.check()?;
+        let q = params.as_ref().map_or(f64::NAN, |p| p[step]);
+        for g in &mut groups {
+            g.seen = false;
+        }
+        for (si, s) in input.iter().enumerate() {
+            let Some(&(t, f)) = s.points.get(cursors[si]) else {
+                continue;
+            };
+            if t != ts {
+                continue;
+            }
+            cursors[si] += 1;
+            let g = &mut groups[series_group[si]];
+            if !g.seen {
+                *g = Group {
+                    seen: true,
+                    value: f,
+                    mean: f,
+                    count: 1.0,
+                    drop_name: s.drop_name,
+                    ..Group::default()
+                };
+                match op.as_str() {
+                    "stddev" | "stdvar" => g.value = if f.is_nan() || f.is_infinite() { f64::NAN } else { 0.0 },
+                    "quantile" => g.values = vec![f],
+                    "group" => g.value = 1.0,
+                    _ => {}
+                }
+                continue;
+            }
+            g.drop_name |= s.drop_name;
+            match op.as_str() {
+                "sum" => (g.value, g.c) = inc(f, g.value, g.c),
+                "avg" => {
+                    g.count += 1.0;
+                    if !g.incremental {
+                        let (nv, nc) = inc(f, g.value, g.c);
+                        if !nv.is_infinite() {
+                            (g.value, g.c) = (nv, nc);
+                            continue;
+                        }
+                        g.incremental = true;
+                        g.mean = g.value / (g.count - 1.0);
+                        g.c /= g.count - 1.0;
+                    }
+                    let q = (g.count - 1.0) / g.count;
+                    (g.mean, g.c) = inc(f / g.count, q * g.mean, q * g.c);
+                }
+                "max" => {
+                    if g.value < f || g.value.is_nan() {
+                        g.value = f;
+                    }
+                }
+                "min" => {
+                    if g.value > f || g.value.is_nan() {
+                        g.value = f;
+                    }
+                }
+                "count" => g.count += 1.0,
+                "stddev" | "stdvar" => {
+                    g.count += 1.0;
+                    let delta = f - g.mean;
+                    g.mean += delta / g.count;
+                    g.value += delta * (f - g.mean);
+                }
+                "quantile" => g.values.push(f),
+                "group" => {}
+                other => return Err(QueryError::BadData(format!("unknown aggregation {other}"))),
+            }
+        }
+        for (gi, g) in groups.iter_mut().enumerate() {
+            if !g.seen {
+                continue;
+            }
+            let v = match op.as_str() {
+                "avg" if g.incremental => g.mean + g.c,
+                "avg" => g.value / g.count + g.c / g.count,
+                "count" => g.count,
+                "stdvar" => g.value / g.count,
+                "stddev" => (g.value / g.count).sqrt(),
+                "quantile" => quantile(q, &mut g.values),
+                "sum" => g.value + g.c,
+                _ => g.value,
+            };
+            result[gi].points.push((ts, v));
+            result[gi].drop_name = g.drop_name;
+        }
+    }
+    let n: usize = result.iter().map(|s| s.points.len()).sum();
+    ev.account(n)?;
+    result.retain(|s| !s.points.is_empty());
+    Ok(result)
+}
+
+/// Go's `container/heap` order for topk (`less` = smaller, NaN smallest) and bottomk.
+fn heap_less(op: &str, a: f64, b: f64) -> bool {
+    if a.is_nan() {
+        return true;
+    }
+    if op == "bottomk" {
+        a > b
+    } else {
+        a < b
+    }
+}
+
+fn heap_up(h: &mut [(usize, f64)], op: &str, mut j: usize) {
+    while j > 0 {
+        let i = (j - 1) / 2;
+        if !heap_less(op, h[j].1, h[i].1) {
+            break;
+        }
+        h.swap(i, j);
+        j = i;
+    }
+}
+
+fn heap_down(h: &mut [(usize, f64)], op: &str, i0: usize) -> bool {
+    let n = h.len();
+    let mut i = i0;
+    loop {
+        let j1 = 2 * i + 1;
+        if j1 >= n {
+            break;
+        }
+        let mut j = j1;
+        if j1 + 1 < n && heap_less(op, h[j1 + 1].1, h[j1].1) {
+            j = j1 + 1;
+        }
+        if !heap_less(op, h[j].1, h[i].1) {
+            break;
+        }
+        h.swap(i, j);
+        i = j;
+    }
+    i > i0
+}
+
+/// Sorts the heap's elements best first, the way Prometheus's small-input sort does.
+fn sort_selected(h: &mut [(usize, f64)], op: &str) {
+    for i in 1..h.len() {
+        let mut j = i;
+        while j > 0 && heap_less(op, h[j - 1].1, h[j].1) {
+            h.swap(j, j - 1);
+            j -= 1;
+        }
+    }
+}
+
+fn select_k(
+    ev: &mut Evaluator<'_>,
+    op: &str,
+    grouping: &Grouping,
+    input: &Matrix,
+    steps: &[i64],
+    ks: &[f64],
+) -> Result<Matrix, QueryError> {
+    if ks.iter().any(|k| k.is_nan()) {
+        return Err(QueryError::Execution("Parameter value is NaN".into()));
+    }
+    let max_k = ks.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if max_k < 1.0 {
+        return Ok(Vec::new());
+    }
+    let min_k = ks.iter().copied().fold(f64::INFINITY, f64::min);
+    if min_k <= i64::MIN as f64 {
+        return Err(QueryError::Execution(format!(
+            "Scalar value {} underflows int64",
+            fmt_g(min_k)
+        )));
+    }
+    if max_k >= i64::MAX as f64 {
+        return Err(QueryError::Execution(format!(
+            "Scalar value {} overflows int64",
+            fmt_g(max_k)
+        )));
+    }
+    let mut group_index: HashMap<Labels, usize> = HashMap::new();
+    let series_group: Vec<usize> = input
+        .iter()
+        .map(|s| {
+            let n = group_index.len();
+            *group_index.entry(grouping.group_labels(&s.metric)).or_insert(n)
+        })
+        .collect();
+    let ngroups = group_index.len();
+    let mut out: Matrix = Vec::new();
+    let mut out_index: HashMap<usize, usize> = HashMap::new();
+    let mut cursors = vec![0usize; input.len()];
+    for (step, &ts) in steps.iter().enumerate() {
+        ev.q.check()?;
+        let k = (ks[step] as i64).min(input.len() as i64);
+        let mut heaps: Vec<Option<Vec<(usize, f64)>>> = vec![None; ngroups];
+        for (si, s) in input.iter().enumerate() {
+            let Some(&(t, f)) = s.points.get(cursors[si]) else {
+                continue;
+            };
+            if t != ts {
+                continue;
+            }
+            cursors[si] += 1;
+            if k < 1 {
+                continue;
+            }
+            let gi = series_group[si];
+            let h = heaps[gi].get_or_insert_with(Vec::new);
+            match op {
+                "limitk" => {
+                    if (h.len() as i64) < k {
+                        h.push((si, f));
+                    }
+                }
+                _ => {
+                    if (h.len() as i64) < k {
+                        h.push((si, f));
+                        let last = h.len() - 1;
+                        heap_up(h, op, last);
+                    } else {
+                        let top = h[0].1;
+                        let better = if op == "bottomk" { top > f } else { top < f };
+                        if better || (top.is_nan() && !f.is_nan()) {
+                            h[0] = (si, f);
+                            if k > 1 && !heap_down(h, op, 0) {
+                                heap_up(h, op, 0);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if k < 1 {
+            continue;
+        }
+        for h in heaps.iter_mut() {
+            let Some(mut h) = h.take() else { continue };
+            if op != "limitk" {
+                sort_selected(&mut h, op);
+            }
+            for (si, f) in h {
+                let idx = *out_index.entry(si).or_insert_with(|| {
+                    out.push(Series {
+                        metric: input[si].metric.clone(),
+                        points: Vec::new(),
+                        drop_name: input[si].drop_name,
+                    });
+                    out.len() - 1
+                });
+                out[idx].points.push((ts, f));
+            }
+        }
+    }
+    let n: usize = out.iter().map(|s| s.points.len()).sum();
+    ev.account(n)?;
+    Ok(out)
+}
+
+fn count_values(ev: &mut Evaluator<'_>, a: &AggregateExpr, grouping: &Grouping) -> Result<Matrix, QueryError> {
+    let label = match a.param.as_deref().map(crate::eval::strip_parens) {
+        Some(Expr::StringLiteral(s)) => s.val.clone(),
+        _ => return Err(QueryError::BadData("count_values needs a string parameter".into())),
+    };
+    if !crate::rawbytes::is_valid_label_name(&label) {
+        return Err(QueryError::Execution(format!(
+            "invalid label name {}",
+            crate::rawbytes::quote(&label)
+        )));
+    }
+    let mut names = grouping.labels.clone();
+    if !grouping.without {
+        names.push(label.clone());
+    }
+    let g = Grouping {
+        without: grouping.without,
+        labels: names,
+    };
+    ev.range_eval(&[&a.expr], None, |s, _annos: &mut Annotations| {
+        let mut counts: Vec<(Labels, f64)> = Vec::new();
+        let mut idx: HashMap<Labels, usize> = HashMap::new();
+        for x in &s.vectors[0] {
+            let mut b = x.metric.to_builder();
+            b.set(&label, &format_value_label(x.f));
+            let gl = g.group_labels(&b.build());
+            match idx.get(&gl) {
+                Some(&i) => counts[i].1 += 1.0,
+                None => {
+                    idx.insert(gl.clone(), counts.len());
+                    counts.push((gl, 1.0));
+                }
+            }
+        }
+        Ok(counts
+            .into_iter()
+            .map(|(metric, f)| Sample {
+                metric,
+                t: s.ts,
+                f,
+                drop_name: false,
+            })
+            .collect())
+    })
+}
+
+/// Go's `strconv.FormatFloat(f, 'f', -1, 64)`.
+pub(crate) fn format_value_label(f: f64) -> String {
+    if f.is_infinite() {
+        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+    }
+    format!("{f}")
+}
+
+/// Where a series falls in `[0, 1]`, from the hash of its labels: the same series is
+/// always sampled the same way.
+fn sample_offset(l: &Labels) -> f64 {
+    let mut buf = Vec::with_capacity(64);
+    for x in l.iter() {
+        buf.extend_from_slice(x.name.as_bytes());
+        buf.push(0xff);
+        buf.extend_from_slice(x.value.as_bytes());
+        buf.push(0xff);
+    }
+    xxhash_rust::xxh64::xxh64(&buf, 0) as f64 / u64::MAX as f64
+}
+
+fn limit_ratio(
+    ev: &mut Evaluator<'_>,
+    grouping: &Grouping,
+    input: &Matrix,
+    steps: &[i64],
+    rs: &[f64],
+    pos: &str,
+) -> Result<Matrix, QueryError> {
+    let max = rs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let min = rs.iter().copied().fold(f64::INFINITY, f64::min);
+    if rs.iter().all(|r| *r == 0.0) {
+        return Ok(Vec::new());
+    }
+    if rs.iter().any(|r| r.is_nan()) {
+        return Err(QueryError::Execution("Ratio value is NaN".into()));
+    }
+    if max > 1.0 {
+        ev.annos.warn(
+            format!(
+                "ratio value should be between -1 and 1, got {}, capping to 1",
+                fmt_g(max)
+            ),
+            pos,
+        );
+    }
+    if min < -1.0 {
+        ev.annos.warn(
+            format!(
+                "ratio value should be between -1 and 1, got {}, capping to -1",
+                fmt_g(min)
+            ),
+            pos,
+        );
+    }
+    let mut group_index: HashMap<Labels, usize> = HashMap::new();
+    let series_group: Vec<usize> = input
+        .iter()
+        .map(|s| {
+            let n = group_index.len();
+            *group_index.entry(grouping.group_labels(&s.metric)).or_insert(n)
+        })
+        .collect();
+    let offsets: Vec<f64> = input.iter().map(|s| sample_offset(&s.metric)).collect();
+    let mut out: Matrix = input
+        .iter()
+        .map(|s| Series {
+            metric: s.metric.clone(),
+            points: Vec::new(),
+            drop_name: s.drop_name,
+        })
+        .collect();
+    let mut order: Vec<usize> = (0..input.len()).collect();
+    order.sort_by_key(|&si| series_group[si]);
+    let mut cursors = vec![0usize; input.len()];
+    for (step, &ts) in steps.iter().enumerate() {
+        let r = rs[step].clamp(-1.0, 1.0);
+        for &si in &order {
+            let Some(&(t, f)) = input[si].points.get(cursors[si]) else {
+                continue;
+            };
+            if t != ts {
+                continue;
+            }
+            cursors[si] += 1;
+            let o = offsets[si];
+            if r != 0.0 && ((o >= 0.0 && o < r) || (o >= 1.0 + r && o <= 1.0)) {
+                out[si].points.push((ts, f));
+            }
+        }
+    }
+    let mut result: Matrix = order.into_iter().map(|si| std::mem::take(&mut out[si])).collect();
+    result.retain(|s| !s.points.is_empty());
+    let n: usize = result.iter().map(|s| s.points.len()).sum();
+    ev.account(n)?;
+    Ok(result)
+}

@@ -1,0 +1,269 @@
+//! Reading the store: instant selectors with lookback and staleness, range selectors
+//! as top-level values, and the sliding windows range functions consume.
+
+use promql_parser::parser::{MatrixSelector, VectorSelector};
+use pyrite_model::{is_stale_nan, Labels};
+use pyrite_storage::SelectHints;
+
+use super::{millis, offset_ms, Evaluator};
+use crate::selector::{instant_values, selector_matchers};
+use crate::value::{Matrix, Series};
+use crate::QueryError;
+
+/// Where a range function's windows come from.
+pub(crate) enum RangeSource {
+    /// Series straight from the store, decoded one at a time.
+    Store(Vec<pyrite_storage::Series>),
+    /// The points a subquery computed.
+    Computed(Matrix),
+}
+
+/// A range argument ready to be windowed: its source, the window length, and how
+/// each evaluation step maps to the window's right edge.
+pub(crate) struct RangeArg {
+    pub source: RangeSource,
+    pub range: i64,
+    pub offset: i64,
+    pub at: Option<i64>,
+}
+
+/// One window handed to a range function.
+pub(crate) struct Window<'a> {
+    /// Evaluation step time.
+    pub ts: i64,
+    /// Index of the step.
+    pub step: usize,
+    /// The window is `(start, end]`.
+    pub start: i64,
+    pub end: i64,
+    pub range: i64,
+    pub points: &'a [(i64, f64)],
+}
+
+impl Evaluator<'_> {
+    /// The time a selector reads at for evaluation time `ts`.
+    pub fn read_time(&self, at: Option<i64>, offset: i64, ts: i64) -> i64 {
+        at.unwrap_or(ts) - offset
+    }
+
+    /// Fetches the series of a selector with samples in `[mint, maxt]`, sorted by labels.
+    pub fn fetch(&self, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Vec<pyrite_storage::Series>, QueryError> {
+        let groups = selector_matchers(vs)?;
+        let mut out: Vec<pyrite_storage::Series> = Vec::new();
+        for group in groups {
+            let q = self.q;
+            let found = q
+                .runtime
+                .block_on(q.store.select(&q.tenant, SelectHints::new(mint, maxt), &group))?;
+            out.extend(found);
+        }
+        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        out.dedup_by(|a, b| a.labels == b.labels);
+        Ok(out)
+    }
+
+    pub fn eval_vector_selector(&mut self, vs: &VectorSelector) -> Result<Matrix, QueryError> {
+        let at = self.at_time(&vs.at);
+        let offset = offset_ms(&vs.offset);
+        let steps: Vec<i64> = self.steps().collect();
+        let reads: Vec<i64> = steps.iter().map(|&t| self.read_time(at, offset, t)).collect();
+        let (lo, hi) = (reads[0], reads[reads.len() - 1]);
+        let mint = lo - self.lookback + 1;
+        let series = self.fetch(vs, mint, hi)?;
+        let mut out = Vec::with_capacity(series.len());
+        for s in &series {
+            self.q.check()?;
+            let samples = decode(s, mint, hi);
+            let values = instant_values(&samples, &reads, self.lookback);
+            let points: Vec<(i64, f64)> = steps
+                .iter()
+                .zip(values)
+                .filter_map(|(&t, v)| v.map(|(_, f)| (t, f)))
+                .collect();
+            if points.is_empty() {
+                continue;
+            }
+            self.account(points.len())?;
+            out.push(Series {
+                metric: s.labels.clone(),
+                points,
+                drop_name: false,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The per-step sample timestamps of a selector (for `timestamp()`).
+    pub fn eval_selector_timestamps(&mut self, vs: &VectorSelector) -> Result<Matrix, QueryError> {
+        let at = self.at_time(&vs.at);
+        let offset = offset_ms(&vs.offset);
+        let steps: Vec<i64> = self.steps().collect();
+        let reads: Vec<i64> = steps.iter().map(|&t| self.read_time(at, offset, t)).collect();
+        let (lo, hi) = (reads[0], reads[reads.len() - 1]);
+        let mint = lo - self.lookback + 1;
+        let series = self.fetch(vs, mint, hi)?;
+        let mut out = Vec::with_capacity(series.len());
+        for s in &series {
+            let samples = decode(s, mint, hi);
+            let values = instant_values(&samples, &reads, self.lookback);
+            let points: Vec<(i64, f64)> = steps
+                .iter()
+                .zip(values)
+                .filter_map(|(&t, v)| v.map(|(st, _)| (t, st as f64 / 1000.0)))
+                .collect();
+            if !points.is_empty() {
+                self.account(points.len())?;
+                out.push(Series {
+                    metric: s.labels.clone(),
+                    points,
+                    drop_name: true,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// A range selector as a value: each series' samples in the window at the
+    /// (single) evaluation time.
+    pub fn eval_matrix_selector(&mut self, ms: &MatrixSelector) -> Result<Matrix, QueryError> {
+        if !self.is_instant() {
+            return Err(QueryError::BadData(
+                "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector".into(),
+            ));
+        }
+        let arg = self.range_arg_from_selector(ms)?;
+        self.windows_as_matrix(arg)
+    }
+
+    /// Reads what a range selector needs for every step of this evaluator.
+    pub fn range_arg_from_selector(&mut self, ms: &MatrixSelector) -> Result<RangeArg, QueryError> {
+        let at = self.at_time(&ms.vs.at);
+        let offset = offset_ms(&ms.vs.offset);
+        let range = millis(&ms.range);
+        let lo = self.read_time(at, offset, self.start);
+        let hi = self.read_time(at, offset, self.end);
+        let series = self.fetch(&ms.vs, lo - range + 1, hi)?;
+        Ok(RangeArg {
+            source: RangeSource::Store(series),
+            range,
+            offset,
+            at,
+        })
+    }
+
+    /// The window contents at the evaluator's single step, as a range-vector value.
+    pub fn windows_as_matrix(&mut self, arg: RangeArg) -> Result<Matrix, QueryError> {
+        let mut out = Vec::new();
+        let ts = self.start;
+        let end = self.read_time(arg.at, arg.offset, ts);
+        let start = end - arg.range;
+        let mut handle = |metric: &Labels, drop_name: bool, pts: &[(i64, f64)]| {
+            let from = pts.partition_point(|p| p.0 <= start);
+            let to = pts.partition_point(|p| p.0 <= end);
+            let points: Vec<(i64, f64)> = pts[from..to].iter().copied().filter(|p| !is_stale_nan(p.1)).collect();
+            if !points.is_empty() {
+                out.push(Series {
+                    metric: metric.clone(),
+                    points,
+                    drop_name,
+                });
+            }
+        };
+        match &arg.source {
+            RangeSource::Store(series) => {
+                for s in series {
+                    handle(&s.labels, false, &decode(s, start + 1, end));
+                }
+            }
+            RangeSource::Computed(m) => {
+                for s in m {
+                    handle(&s.metric, s.drop_name, &s.points);
+                }
+            }
+        }
+        let n = out.iter().map(|s| s.points.len()).sum();
+        self.account(n)?;
+        Ok(out)
+    }
+
+    /// Calls `f` for every series and every step with the window's samples (stale
+    /// markers removed); `f`'s result becomes that step's point of the series.
+    pub fn for_each_window(
+        &mut self,
+        arg: &RangeArg,
+        mut f: impl FnMut(&Labels, &Window<'_>, &mut crate::annotations::Annotations) -> Option<f64>,
+        mut per_series: impl FnMut(&Labels, &Series, &mut crate::annotations::Annotations),
+        drop_name: bool,
+    ) -> Result<Matrix, QueryError> {
+        let steps: Vec<i64> = self.steps().collect();
+        let first_end = self.read_time(arg.at, arg.offset, steps[0]);
+        let last_end = self.read_time(arg.at, arg.offset, steps[steps.len() - 1]);
+        let mut out = Vec::new();
+        let mut annos = std::mem::take(&mut self.annos);
+        let mut one =
+            |metric: &Labels, input_drop: bool, pts: &[(i64, f64)], annos: &mut crate::annotations::Annotations| {
+                let pts: Vec<(i64, f64)> = pts.iter().copied().filter(|p| !is_stale_nan(p.1)).collect();
+                let mut points = Vec::new();
+                let (mut from, mut to) = (0usize, 0usize);
+                for (i, &ts) in steps.iter().enumerate() {
+                    let end = self.read_time(arg.at, arg.offset, ts);
+                    let start = end - arg.range;
+                    while from < pts.len() && pts[from].0 <= start {
+                        from += 1;
+                    }
+                    to = to.max(from);
+                    while to < pts.len() && pts[to].0 <= end {
+                        to += 1;
+                    }
+                    if from == to {
+                        continue;
+                    }
+                    let w = Window {
+                        ts,
+                        step: i,
+                        start,
+                        end,
+                        range: arg.range,
+                        points: &pts[from..to],
+                    };
+                    if let Some(v) = f(metric, &w, annos) {
+                        points.push((ts, v));
+                    }
+                }
+                if !points.is_empty() {
+                    let s = Series {
+                        metric: metric.clone(),
+                        points,
+                        drop_name: drop_name || input_drop,
+                    };
+                    per_series(metric, &s, annos);
+                    out.push(s);
+                }
+            };
+        match &arg.source {
+            RangeSource::Store(series) => {
+                for s in series {
+                    self.q.check()?;
+                    let pts = decode(s, first_end - arg.range + 1, last_end);
+                    one(&s.labels, false, &pts, &mut annos);
+                }
+            }
+            RangeSource::Computed(m) => {
+                for s in m {
+                    one(&s.metric, s.drop_name, &s.points, &mut annos);
+                }
+            }
+        }
+        self.annos = annos;
+        let n = out.iter().map(|s| s.points.len()).sum();
+        self.account(n)?;
+        Ok(out)
+    }
+}
+
+/// Decodes a stored series' samples in `[mint, maxt]`.
+pub(crate) fn decode(s: &pyrite_storage::Series, mint: i64, maxt: i64) -> Vec<(i64, f64)> {
+    let mut it = s.iter();
+    it.seek(mint);
+    it.take_while(|(t, _)| *t <= maxt).collect()
+}

@@ -1,0 +1,62 @@
+//! Subqueries: the inner expression is evaluated once, on its own step grid aligned to
+//! multiples of its step, over every window the outer steps need.
+
+use promql_parser::parser::SubqueryExpr;
+
+use super::selectors::{RangeArg, RangeSource};
+use super::{millis, offset_ms, Evaluator};
+use crate::value::Matrix;
+use crate::QueryError;
+
+impl Evaluator<'_> {
+    /// Evaluates a subquery into a range argument for a function.
+    pub fn range_arg_from_subquery(&mut self, sq: &SubqueryExpr) -> Result<RangeArg, QueryError> {
+        let at = self.at_time(&sq.at);
+        let offset = offset_ms(&sq.offset);
+        let range = millis(&sq.range);
+        let step = match &sq.step {
+            Some(d) if !d.is_zero() => millis(d),
+            _ => millis(&self.q.opts.default_subquery_step).max(1),
+        };
+        let (outer_start, outer_end) = match at {
+            Some(t) => (t, t),
+            None => {
+                let aligned_end = self.start + ((self.end - self.start) / self.interval) * self.interval;
+                (self.start, aligned_end)
+            }
+        };
+        let end = outer_end - offset;
+        let from = outer_start - offset - range;
+        let mut start = step * (from / step);
+        if start <= from {
+            start += step;
+        }
+        let matrix: Matrix = if end < start {
+            Vec::new()
+        } else {
+            let mut child = Evaluator::new(self.q, start, end, step);
+            child.samples = self.samples;
+            let m = child.eval_steps(&sq.expr)?;
+            self.samples = child.samples;
+            self.annos.merge(std::mem::take(&mut child.annos));
+            m
+        };
+        Ok(RangeArg {
+            source: RangeSource::Computed(matrix),
+            range,
+            offset,
+            at,
+        })
+    }
+
+    /// A subquery as a value (the top of an instant query).
+    pub fn eval_subquery_range(&mut self, sq: &SubqueryExpr) -> Result<Matrix, QueryError> {
+        if !self.is_instant() {
+            return Err(QueryError::BadData(
+                "invalid expression type \"range vector\" for range query, must be Scalar or instant Vector".into(),
+            ));
+        }
+        let arg = self.range_arg_from_subquery(sq)?;
+        self.windows_as_matrix(arg)
+    }
+}

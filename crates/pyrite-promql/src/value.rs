@@ -1,0 +1,62 @@
+//! The engine's working values. Every instant-vector or scalar node evaluates to a
+//! [`Matrix`] aligned to the evaluation steps (a scalar is one label-less series with a
+//! point at every step), exactly as a range query needs it; an instant query is a
+//! range of one step.
+
+use pyrite_model::Labels;
+
+/// One element of an instant vector at one step.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Sample {
+    pub metric: Labels,
+    pub t: i64,
+    pub f: f64,
+    /// The metric name is removed when the query finishes (Prometheus 3's delayed
+    /// name removal, so `label_replace` can still read it).
+    pub drop_name: bool,
+}
+
+impl Sample {
+    pub fn scalar(t: i64, f: f64) -> Self {
+        Self {
+            metric: Labels::empty(),
+            t,
+            f,
+            drop_name: false,
+        }
+    }
+}
+
+/// One series' points, in time order.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Series {
+    pub metric: Labels,
+    pub points: Vec<(i64, f64)>,
+    pub drop_name: bool,
+}
+
+pub(crate) type Vector = Vec<Sample>;
+pub(crate) type Matrix = Vec<Series>;
+
+/// What a node evaluates to.
+#[derive(Debug, Clone)]
+pub(crate) enum Val {
+    /// An instant vector or a scalar, one point per step where it has a value.
+    Steps(Matrix),
+    /// A range vector (only at the top of an instant query).
+    Range(Matrix),
+    String(String),
+}
+
+/// Labels that describe a metric rather than identify a series; removed when an
+/// operation changes what the value means.
+pub(crate) fn drop_metadata(l: &Labels) -> Labels {
+    if !l.iter().any(|l| is_metadata_label(&l.name)) {
+        return l.clone();
+    }
+    Labels::from_sorted_unchecked(l.iter().filter(|l| !is_metadata_label(&l.name)).cloned().collect())
+}
+
+pub(crate) fn is_metadata_label(name: &str) -> bool {
+    matches!(name, "__name__" | "__type__" | "__unit__")
+}
