@@ -24,6 +24,9 @@ command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
 echo "== format"
 cargo fmt --all -- --check
 
+echo "== lint"
+cargo clippy --workspace --all-targets -- -D warnings
+
 echo "== build"
 cargo build --workspace --all-targets
 

@@ -26,9 +26,12 @@ pub fn enc(s: &str) -> String {
     out
 }
 
+/// One series of a matrix answer: its labels as JSON, and (time, value string) points.
+pub type MatrixSeries = (String, Vec<(f64, String)>);
+
 /// The samples of every series a range-vector query returns, keyed by the series'
 /// label set printed as JSON; values kept as the API's strings.
-pub fn matrix_samples(data: &Value) -> anyhow::Result<Vec<(String, Vec<(f64, String)>)>> {
+pub fn matrix_samples(data: &Value) -> anyhow::Result<Vec<MatrixSeries>> {
     if data["resultType"] != "matrix" {
         bail!("expected a matrix, got {data}");
     }

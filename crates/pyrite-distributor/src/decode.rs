@@ -123,7 +123,7 @@ fn from_v1(ts: v1::TimeSeries) -> RawSeries {
 }
 
 fn from_v2(symbols: &[String], ts: v2::TimeSeries) -> Result<RawSeries, PushError> {
-    if ts.labels_refs.len() % 2 != 0 {
+    if !ts.labels_refs.len().is_multiple_of(2) {
         return Err(PushError::bad(format!(
             "labels_refs of a remote-write 2.0 series has odd length {}",
             ts.labels_refs.len()

@@ -10,10 +10,12 @@ use pyrite_model::{matches_all, Labels, Matcher};
 
 use crate::{Queryable, SelectHints, Series, StorageError};
 
+type TenantSeries = BTreeMap<Labels, BTreeMap<i64, f64>>;
+
 /// Series kept as sorted sample vectors, per tenant.
 #[derive(Default)]
 pub struct MemQueryable {
-    tenants: RwLock<HashMap<String, BTreeMap<Labels, BTreeMap<i64, f64>>>>,
+    tenants: RwLock<HashMap<String, TenantSeries>>,
 }
 
 impl MemQueryable {

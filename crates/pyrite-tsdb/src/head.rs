@@ -20,7 +20,7 @@ use crate::index::Index;
 use crate::series::{Appended, SeriesData};
 
 /// Head settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HeadOptions {
     /// How far behind a series' newest sample an older sample may still be accepted, in
@@ -28,15 +28,6 @@ pub struct HeadOptions {
     pub out_of_order_window_ms: i64,
     /// Most series one tenant may hold in the head; 0 means no limit.
     pub max_series_per_tenant: usize,
-}
-
-impl Default for HeadOptions {
-    fn default() -> Self {
-        Self {
-            out_of_order_window_ms: 0,
-            max_series_per_tenant: 0,
-        }
-    }
 }
 
 type MemSeries = Mutex<SeriesData>;

@@ -45,6 +45,8 @@ pub(crate) struct SeriesData {
     open: ChunkBuilder,
     /// Newest in-order sample.
     last: Option<(i64, u64)>,
+    // Boxed so series without out-of-order samples (nearly all) pay one pointer, not a map.
+    #[allow(clippy::box_collection)]
     ooo: Option<Box<BTreeMap<i64, f64>>>,
 }
 

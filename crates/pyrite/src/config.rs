@@ -336,6 +336,15 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_example_config_loads() {
+        let file = concat!(env!("CARGO_MANIFEST_DIR"), "/../../deploy/pyrite.yaml");
+        let c = run(&["--config.file", file]).unwrap();
+        assert_eq!(c.target, "all");
+        assert_eq!(c.server.http_listen_port, 9009);
+        assert_eq!(c.querier.default_subquery_step, Dur(Duration::from_secs(60)));
+    }
+
+    #[test]
     fn mistakes_are_reported() {
         assert!(run(&["--no.such-flag=1"]).is_err());
         assert!(run(&["--server.http-listen-port=abc"]).is_err());

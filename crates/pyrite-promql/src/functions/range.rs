@@ -285,7 +285,8 @@ fn instant_value(pts: &[(i64, f64)], is_rate: bool) -> Option<f64> {
         return None;
     }
     let mut v = v1;
-    if !is_rate || !(v1 < v0) {
+    // Not `v1 >= v0`: a NaN neighbour must give NaN, as a plain difference does.
+    if !is_rate || v1.partial_cmp(&v0) != Some(std::cmp::Ordering::Less) {
         v = v1 - v0;
     }
     if is_rate {

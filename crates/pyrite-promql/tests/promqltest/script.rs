@@ -423,12 +423,9 @@ fn parse_expect(line: &str) -> Result<Option<Expect>, String> {
         "range" | "string" => return Ok(None),
         other => return Err(format!("unknown expect {other:?}")),
     };
-    let matcher = if let Some(m) = tail.strip_prefix("msg:") {
-        Some((false, unquote_opt(m.trim())))
-    } else if let Some(r) = tail.strip_prefix("regex:") {
-        Some((true, unquote_opt(r.trim())))
-    } else {
-        None
+    let matcher = match tail.strip_prefix("msg:") {
+        Some(m) => Some((false, unquote_opt(m.trim()))),
+        None => tail.strip_prefix("regex:").map(|r| (true, unquote_opt(r.trim()))),
     };
     Ok(Some(Expect { kind, matcher }))
 }
