@@ -1,6 +1,7 @@
 //! Label sets: the identity of a series.
 
 use std::fmt;
+use std::sync::Arc;
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use xxhash_rust::xxh3::Xxh3;
@@ -26,13 +27,15 @@ impl Label {
     }
 }
 
-/// A sorted set of labels with unique names and no empty values.
+/// A sorted set of labels with unique names and no empty values. Immutable and shared:
+/// cloning is a reference-count increment, so query evaluation can hand label sets
+/// around per sample as freely as Prometheus does.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Labels(Vec<Label>);
+pub struct Labels(Arc<[Label]>);
 
 impl Labels {
     pub fn empty() -> Self {
-        Self(Vec::new())
+        Self(Arc::from(Vec::new()))
     }
 
     /// Builds a label set from pairs in any order. Empty values are dropped (an empty
@@ -49,7 +52,7 @@ impl Labels {
     /// their input, the head re-materialising interned sets).
     pub fn from_sorted_unchecked(labels: Vec<Label>) -> Self {
         debug_assert!(labels.windows(2).all(|w| w[0].name < w[1].name));
-        Self(labels)
+        Self(labels.into())
     }
 
     pub fn len(&self) -> usize {
@@ -69,7 +72,7 @@ impl Labels {
     }
 
     pub fn into_vec(self) -> Vec<Label> {
-        self.0
+        self.0.to_vec()
     }
 
     /// Value of `name`, or `""` when absent (Prometheus's convention).
@@ -100,7 +103,8 @@ impl Labels {
                 .iter()
                 .filter(|l| names.iter().any(|n| n.as_ref() == l.name))
                 .cloned()
-                .collect(),
+                .collect::<Vec<_>>()
+                .into(),
         )
     }
 
@@ -111,7 +115,8 @@ impl Labels {
                 .iter()
                 .filter(|l| !names.iter().any(|n| n.as_ref() == l.name))
                 .cloned()
-                .collect(),
+                .collect::<Vec<_>>()
+                .into(),
         )
     }
 
@@ -134,7 +139,7 @@ impl Labels {
     }
 
     fn feed(&self, h: &mut Xxh3) {
-        for l in &self.0 {
+        for l in self.0.iter() {
             h.update(l.name.as_bytes());
             h.update(&[SEP]);
             h.update(l.value.as_bytes());
@@ -143,7 +148,9 @@ impl Labels {
     }
 
     pub fn to_builder(&self) -> LabelsBuilder {
-        LabelsBuilder { labels: self.0.clone() }
+        LabelsBuilder {
+            labels: self.0.to_vec(),
+        }
     }
 }
 
@@ -166,7 +173,7 @@ impl fmt::Display for Labels {
         }
         f.write_str("{")?;
         let mut first = true;
-        for l in &self.0 {
+        for l in self.0.iter() {
             if plain_name && l.name == METRIC_NAME {
                 continue;
             }
@@ -184,7 +191,7 @@ impl fmt::Display for Labels {
 impl Serialize for Labels {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(self.0.len()))?;
-        for l in &self.0 {
+        for l in self.0.iter() {
             m.serialize_entry(&l.name, &l.value)?;
         }
         m.end()
@@ -229,7 +236,7 @@ impl LabelsBuilder {
 
     pub fn build(mut self) -> Labels {
         self.labels.sort_unstable_by(|a, b| a.name.cmp(&b.name));
-        Labels(self.labels)
+        Labels(self.labels.into())
     }
 }
 
