@@ -13,6 +13,18 @@ use crate::QueryError;
 /// Matcher groups of a selector: a series matches when it satisfies every matcher of
 /// any group (`{a="b" or c="d"}` has two groups).
 pub fn selector_matchers(vs: &VectorSelector) -> Result<Vec<Vec<Matcher>>, QueryError> {
+    let groups = matcher_groups(vs)?;
+    if groups.iter().any(|g| g.iter().all(Matcher::matches_empty)) {
+        return Err(QueryError::BadData(
+            "vector selector must contain at least one non-empty matcher".into(),
+        ));
+    }
+    Ok(groups)
+}
+
+/// The selector's matcher groups as written, without the non-empty check (for
+/// arguments that are label filters rather than selections, as in `info()`).
+pub(crate) fn matcher_groups(vs: &VectorSelector) -> Result<Vec<Vec<Matcher>>, QueryError> {
     let groups: Vec<&Vec<promql_parser::label::Matcher>> = if vs.matchers.or_matchers.is_empty() {
         vec![&vs.matchers.matchers]
     } else {
@@ -32,11 +44,6 @@ pub fn selector_matchers(vs: &VectorSelector) -> Result<Vec<Vec<Matcher>>, Query
                 PMatchOp::NotRe(_) => MatchOp::NotRegex,
             };
             ms.push(Matcher::new(op, m.name.clone(), m.value.clone()).map_err(|e| QueryError::BadData(e.to_string()))?);
-        }
-        if ms.iter().all(Matcher::matches_empty) {
-            return Err(QueryError::BadData(
-                "vector selector must contain at least one non-empty matcher".into(),
-            ));
         }
         out.push(ms);
     }

@@ -2,7 +2,7 @@
 //! as top-level values, and the sliding windows range functions consume.
 
 use promql_parser::parser::{MatrixSelector, VectorSelector};
-use pyrite_model::{is_stale_nan, Labels};
+use pyrite_model::{is_stale_nan, Labels, Matcher};
 use pyrite_storage::SelectHints;
 
 use super::{millis, offset_ms, Evaluator};
@@ -48,13 +48,22 @@ impl Evaluator<'_> {
 
     /// Fetches the series of a selector with samples in `[mint, maxt]`, sorted by labels.
     pub fn fetch(&self, vs: &VectorSelector, mint: i64, maxt: i64) -> Result<Vec<pyrite_storage::Series>, QueryError> {
-        let groups = selector_matchers(vs)?;
+        self.fetch_groups(&selector_matchers(vs)?, mint, maxt)
+    }
+
+    /// Series matching any of the matcher groups, sorted by labels, each once.
+    pub fn fetch_groups(
+        &self,
+        groups: &[Vec<Matcher>],
+        mint: i64,
+        maxt: i64,
+    ) -> Result<Vec<pyrite_storage::Series>, QueryError> {
         let mut out: Vec<pyrite_storage::Series> = Vec::new();
         for group in groups {
             let q = self.q;
             let found = q
                 .runtime
-                .block_on(q.store.select(&q.tenant, SelectHints::new(mint, maxt), &group))?;
+                .block_on(q.store.select(&q.tenant, SelectHints::new(mint, maxt), group))?;
             out.extend(found);
         }
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
@@ -63,13 +72,30 @@ impl Evaluator<'_> {
     }
 
     pub fn eval_vector_selector(&mut self, vs: &VectorSelector) -> Result<Matrix, QueryError> {
-        let at = self.at_time(&vs.at);
-        let offset = offset_ms(&vs.offset);
+        let groups = selector_matchers(vs)?;
+        self.eval_instant(&groups, self.at_time(&vs.at), offset_ms(&vs.offset), false)
+    }
+
+    /// The per-step sample timestamps of a selector (for `timestamp()`).
+    pub fn eval_selector_timestamps(&mut self, vs: &VectorSelector) -> Result<Matrix, QueryError> {
+        let groups = selector_matchers(vs)?;
+        self.eval_instant(&groups, self.at_time(&vs.at), offset_ms(&vs.offset), true)
+    }
+
+    /// Evaluates matcher groups as an instant selector at every step: each series' newest
+    /// sample within the lookback, or with `timestamps` that sample's time in seconds.
+    pub fn eval_instant(
+        &mut self,
+        groups: &[Vec<Matcher>],
+        at: Option<i64>,
+        offset: i64,
+        timestamps: bool,
+    ) -> Result<Matrix, QueryError> {
         let steps: Vec<i64> = self.steps().collect();
         let reads: Vec<i64> = steps.iter().map(|&t| self.read_time(at, offset, t)).collect();
         let (lo, hi) = (reads[0], reads[reads.len() - 1]);
         let mint = lo - self.lookback + 1;
-        let series = self.fetch(vs, mint, hi)?;
+        let series = self.fetch_groups(groups, mint, hi)?;
         let mut out = Vec::with_capacity(series.len());
         for s in &series {
             self.q.check()?;
@@ -78,7 +104,7 @@ impl Evaluator<'_> {
             let points: Vec<(i64, f64)> = steps
                 .iter()
                 .zip(values)
-                .filter_map(|(&t, v)| v.map(|(_, f)| (t, f)))
+                .filter_map(|(&t, v)| v.map(|(st, f)| (t, if timestamps { st as f64 / 1000.0 } else { f })))
                 .collect();
             if points.is_empty() {
                 continue;
@@ -87,38 +113,8 @@ impl Evaluator<'_> {
             out.push(Series {
                 metric: s.labels.clone(),
                 points,
-                drop_name: false,
+                drop_name: timestamps,
             });
-        }
-        Ok(out)
-    }
-
-    /// The per-step sample timestamps of a selector (for `timestamp()`).
-    pub fn eval_selector_timestamps(&mut self, vs: &VectorSelector) -> Result<Matrix, QueryError> {
-        let at = self.at_time(&vs.at);
-        let offset = offset_ms(&vs.offset);
-        let steps: Vec<i64> = self.steps().collect();
-        let reads: Vec<i64> = steps.iter().map(|&t| self.read_time(at, offset, t)).collect();
-        let (lo, hi) = (reads[0], reads[reads.len() - 1]);
-        let mint = lo - self.lookback + 1;
-        let series = self.fetch(vs, mint, hi)?;
-        let mut out = Vec::with_capacity(series.len());
-        for s in &series {
-            let samples = decode(s, mint, hi);
-            let values = instant_values(&samples, &reads, self.lookback);
-            let points: Vec<(i64, f64)> = steps
-                .iter()
-                .zip(values)
-                .filter_map(|(&t, v)| v.map(|(st, _)| (t, st as f64 / 1000.0)))
-                .collect();
-            if !points.is_empty() {
-                self.account(points.len())?;
-                out.push(Series {
-                    metric: s.labels.clone(),
-                    points,
-                    drop_name: true,
-                });
-            }
         }
         Ok(out)
     }

@@ -3,6 +3,7 @@
 //! sorting, dates, `absent`, `scalar`, `vector`, `time` — is here.
 
 mod histogram;
+mod info;
 mod range;
 
 use chrono::{DateTime, Datelike, Timelike};
@@ -133,11 +134,7 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, c: &Call) -> Result<Val, QueryEr
             // Only native histograms carry these; float samples yield nothing.
             ev.range_eval(&args, None, |_, _| Ok(Vec::new()))?
         }
-        "info" => {
-            return Err(QueryError::Execution(
-                "info() is not supported by this engine yet".into(),
-            ));
-        }
+        "info" => info::eval(ev, &args)?,
         _ => {
             let Some(f) = math_fn(name) else {
                 return Err(QueryError::BadData(format!("unknown function with name {name:?}")));
