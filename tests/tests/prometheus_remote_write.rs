@@ -133,5 +133,44 @@ remote_write:
         })?;
         assert_eq!(got, want, "{sel}");
     }
+
+    // The same data gives the same PromQL answers. Scrape timestamps carry milliseconds,
+    // so no sample sits exactly on a window edge, where Prometheus 2 (closed ranges) and
+    // Pyrite (Prometheus 3's left-open ranges) would differ.
+    let queries = [
+        r#"rate(node_cpu_seconds_total{mode="idle"}[10s])"#,
+        "sum by (mode) (increase(node_cpu_seconds_total[15s]))",
+        "avg_over_time(node_memory_MemAvailable_bytes[10s]) / 1024",
+        "topk(3, node_network_receive_bytes_total)",
+        "count by (job) (up)",
+        "histogram_quantile(0.9, sum by (le) (rate(pyrite_request_duration_seconds_bucket[15s])))",
+        r#"label_replace(up, "host", "$1", "instance", "(.*):.*")"#,
+        "deriv(process_resident_memory_bytes[15s])",
+        "quantile_over_time(0.5, scrape_duration_seconds[15s])",
+    ];
+    for q in queries {
+        let path = format!("/api/v1/query?query={}&time={at}", enc(q));
+        let want = vector_samples(&api_get(&prom(&path))?)?;
+        let got = vector_samples(&api_get(&pyrite.url(&path))?)?;
+        assert!(!want.is_empty(), "Prometheus answers {q}");
+        assert_eq!(got.len(), want.len(), "{q}: {got:?} vs {want:?}");
+        for ((gl, gv), (wl, wv)) in got.iter().zip(&want) {
+            assert_eq!(gl, wl, "{q}");
+            let same = (gv.is_nan() && wv.is_nan()) || (gv - wv).abs() <= 1e-9 * wv.abs().max(1.0);
+            assert!(same, "{q} {gl}: Pyrite {gv}, Prometheus {wv}");
+        }
+    }
     Ok(())
+}
+
+/// An instant vector's samples by label set (as JSON text), sorted.
+fn vector_samples(data: &serde_json::Value) -> anyhow::Result<Vec<(String, f64)>> {
+    anyhow::ensure!(data["resultType"] == "vector", "expected a vector, got {data}");
+    let mut out = Vec::new();
+    for s in data["result"].as_array().context("result")? {
+        let v: f64 = s["value"][1].as_str().context("value")?.parse()?;
+        out.push((s["metric"].to_string(), v));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(out)
 }
