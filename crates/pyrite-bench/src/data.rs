@@ -29,7 +29,10 @@ fn labels(pairs: &[(&str, String)]) -> Vec<Label> {
     l
 }
 
-/// `hosts` hosts of ~130 series each.
+/// Series each generated host has.
+pub const SERIES_PER_HOST: usize = 113;
+
+/// `hosts` hosts of [`SERIES_PER_HOST`] series each.
 pub fn series(hosts: usize) -> Vec<GenSeries> {
     let mut out = Vec::new();
     let mut seed = 1u64;
@@ -126,7 +129,7 @@ pub fn series(hosts: usize) -> Vec<GenSeries> {
 
 impl GenSeries {
     /// The value at sample index `i` (every `interval_s` seconds).
-    fn value(&self, i: u64, interval_s: f64) -> f64 {
+    pub fn value(&self, i: u64, interval_s: f64) -> f64 {
         let jitter = ((self.seed ^ i.wrapping_mul(0x9E37_79B9_7F4A_7C15)) % 1000) as f64 / 1000.0;
         match self.kind {
             Kind::Counter { rate } => (rate * interval_s * i as f64 * (0.9 + 0.2 * jitter)).floor(),
@@ -171,4 +174,92 @@ pub fn requests(series: &[GenSeries], start_ms: i64, interval_ms: i64, n: u64, p
         i = end;
     }
     out
+}
+
+/// Which protocol a load generator speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Protocol {
+    /// Remote write 1.0: `prometheus.WriteRequest`.
+    V1,
+    /// Remote write 2.0: `io.prometheus.write.v2.Request` with a symbol table.
+    V2,
+}
+
+/// One sample for each of `series` at `t`, as a snappy-compressed request body; with
+/// `churn_label`, every series carries it (its value changes as series churn).
+pub fn encode_round(
+    series: &[&GenSeries],
+    churn: &[Option<String>],
+    round: u64,
+    t: i64,
+    interval_s: f64,
+    protocol: Protocol,
+) -> Vec<u8> {
+    let with_churn = |s: &GenSeries, c: &Option<String>| -> Vec<Label> {
+        let mut l = s.labels.clone();
+        if let Some(pod) = c {
+            l.push(Label {
+                name: "pod".into(),
+                value: pod.clone(),
+            });
+            l.sort_by(|a, b| a.name.cmp(&b.name));
+        }
+        l
+    };
+    let raw = match protocol {
+        Protocol::V1 => {
+            let timeseries = series
+                .iter()
+                .zip(churn)
+                .map(|(s, c)| TimeSeries {
+                    labels: with_churn(s, c),
+                    samples: vec![Sample {
+                        timestamp: t,
+                        value: s.value(round, interval_s),
+                    }],
+                    ..Default::default()
+                })
+                .collect();
+            WriteRequest {
+                timeseries,
+                ..Default::default()
+            }
+            .encode_to_vec()
+        }
+        Protocol::V2 => {
+            use pyrite_proto::write_v2;
+            let mut symbols: Vec<String> = vec![String::new()];
+            let mut index: std::collections::HashMap<String, u32> = std::collections::HashMap::new();
+            let mut sym = |v: &str| -> u32 {
+                if let Some(&i) = index.get(v) {
+                    return i;
+                }
+                symbols.push(v.to_string());
+                let i = (symbols.len() - 1) as u32;
+                index.insert(v.to_string(), i);
+                i
+            };
+            let timeseries = series
+                .iter()
+                .zip(churn)
+                .map(|(s, c)| {
+                    let mut refs = Vec::new();
+                    for l in with_churn(s, c) {
+                        refs.push(sym(&l.name));
+                        refs.push(sym(&l.value));
+                    }
+                    write_v2::TimeSeries {
+                        labels_refs: refs,
+                        samples: vec![write_v2::Sample {
+                            timestamp: t,
+                            value: s.value(round, interval_s),
+                        }],
+                        ..Default::default()
+                    }
+                })
+                .collect();
+            write_v2::Request { symbols, timeseries }.encode_to_vec()
+        }
+    };
+    snap::raw::Encoder::new().compress_vec(&raw).expect("snappy")
 }

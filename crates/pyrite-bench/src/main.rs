@@ -3,15 +3,15 @@
 //! starts both systems itself.
 
 mod data;
+mod ingest;
+mod query;
 mod systems;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use serde_json::Value;
 
-use systems::System;
+use data::Protocol;
 
 #[derive(Parser)]
 #[command(version, about)]
@@ -20,11 +20,41 @@ struct Cli {
     cmd: Cmd,
 }
 
+#[derive(clap::Args, Clone)]
+struct IngestArgs {
+    /// Active series (node_exporter-like hosts of ~113 series each).
+    #[arg(long, default_value_t = 100_000)]
+    series: usize,
+    /// Simulated scrapes: one sample per series each.
+    #[arg(long, default_value_t = 30)]
+    rounds: u64,
+    /// Simulated scrape interval in seconds.
+    #[arg(long, default_value_t = 15)]
+    interval: u64,
+    /// Concurrent remote-write clients.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Samples per request (Prometheus's default max_samples_per_send is 2000).
+    #[arg(long, default_value_t = 2000)]
+    batch: usize,
+    /// Remote-write protocol Pyrite receives (Prometheus 2.42 always gets 1.0).
+    #[arg(long, value_enum, default_value_t = Protocol::V1)]
+    protocol: Protocol,
+    /// Fraction of series replaced by new series every round.
+    #[arg(long, default_value_t = 0.0)]
+    churn: f64,
+    /// Target samples/s; flat out when absent.
+    #[arg(long)]
+    rate: Option<f64>,
+}
+
 #[derive(Subcommand)]
 enum Cmd {
+    /// Ingestion: samples/s, CPU per million samples, memory per series, log bytes per sample.
+    Ingest(IngestArgs),
     /// Query latency: load the same data into both, time a fixed set of dashboard queries.
     Query {
-        /// node_exporter-like hosts (~125 series each).
+        /// node_exporter-like hosts (~113 series each).
         #[arg(long, default_value_t = 40)]
         hosts: usize,
         /// Hours of history loaded.
@@ -36,18 +66,13 @@ enum Cmd {
         /// Timed runs per query and system.
         #[arg(long, default_value_t = 15)]
         runs: usize,
+        /// Range-query windows in hours, each at most --hours.
+        #[arg(long, value_delimiter = ',', default_value = "1")]
+        windows: Vec<u64>,
     },
-}
-
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().cmd {
-        Cmd::Query {
-            hosts,
-            hours,
-            interval,
-            runs,
-        } => query_bench(hosts, hours, interval, runs),
-    }
+    /// The default run: ingestion at 10k, 100k and 1M series, then query latency over
+    /// 1, 3 and 6 hour ranges.
+    All,
 }
 
 fn now_ms() -> i64 {
@@ -57,210 +82,93 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-fn push_all(client: &reqwest::blocking::Client, sys: &System, bodies: &[Vec<u8>]) -> anyhow::Result<Duration> {
-    let started = Instant::now();
-    for (i, body) in bodies.iter().enumerate() {
-        let resp = client
-            .post(&sys.write_url)
-            .header("Content-Type", "application/x-protobuf")
-            .header("Content-Encoding", "snappy")
-            .header("X-Prometheus-Remote-Write-Version", "0.1.0")
-            .body(body.clone())
-            .send()
-            .with_context(|| format!("push to {}", sys.name))?;
-        if !resp.status().is_success() {
-            bail!(
-                "{} refused request {i}: {} {}",
-                sys.name,
-                resp.status(),
-                resp.text().unwrap_or_default()
-            );
-        }
-    }
-    Ok(started.elapsed())
-}
-
-fn get(client: &reqwest::blocking::Client, url: &str) -> anyhow::Result<Value> {
-    let resp = client.get(url).send()?;
-    let status = resp.status();
-    let body: Value = resp.json()?;
-    if !status.is_success() || body["status"] != "success" {
-        bail!("{url}: {status} {body}");
-    }
-    Ok(body["data"].clone())
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-struct Q {
-    name: &'static str,
-    expr: &'static str,
-    range: bool,
-}
-
-const QUERIES: &[Q] = &[
-    Q {
-        name: "cpu by host (range)",
-        expr: r#"sum by (instance) (rate(node_cpu_seconds_total{mode!="idle"}[5m]))"#,
-        range: true,
-    },
-    Q {
-        name: "one host memory (range)",
-        expr: r#"node_memory_MemAvailable_bytes{instance="host-1:9100"}"#,
-        range: true,
-    },
-    Q {
-        name: "p99 latency (range)",
-        expr: "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))",
-        range: true,
-    },
-    Q {
-        name: "top 5 network (range)",
-        expr: "topk(5, sum by (instance) (rate(node_network_receive_bytes_total[5m])))",
-        range: true,
-    },
-    Q {
-        name: "error ratio (range)",
-        expr: r#"sum(rate(http_requests_total{code="500"}[5m])) / sum(rate(http_requests_total[5m]))"#,
-        range: true,
-    },
-    Q {
-        name: "load avg 10m (range)",
-        expr: "avg_over_time(node_load1[10m])",
-        range: true,
-    },
-    Q {
-        name: "cpu modes (instant)",
-        expr: "count by (mode) (node_cpu_seconds_total)",
-        range: false,
-    },
-    Q {
-        name: "memory used % (instant)",
-        expr: "100 * (1 - node_memory_MemAvailable_bytes / ignoring(__name__) node_memory_Cached_bytes)",
-        range: false,
-    },
-    Q {
-        name: "requests 1h (instant)",
-        expr: "sum by (handler) (increase(http_requests_total[1h]))",
-        range: false,
-    },
-];
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    let n = v.len();
-    if n % 2 == 1 {
-        v[n / 2]
-    } else {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    }
-}
-
-fn time_query(client: &reqwest::blocking::Client, url: &str) -> anyhow::Result<(f64, usize)> {
-    let t = Instant::now();
-    let data = get(client, url)?;
-    let ms = t.elapsed().as_secs_f64() * 1000.0;
-    Ok((ms, data["result"].as_array().map_or(0, |r| r.len())))
-}
-
-fn query_bench(hosts: usize, hours: u64, interval: u64, runs: usize) -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let pyrite = systems::start_pyrite(dir.path())?;
-    let prometheus = systems::start_prometheus(dir.path())?;
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(120))
-        .build()?;
-
+fn ingest_bench(a: &IngestArgs) -> anyhow::Result<()> {
+    let hosts = a.series.div_ceil(data::SERIES_PER_HOST).max(1);
     let series = data::series(hosts);
-    let interval_ms = (interval * 1000) as i64;
-    let n = hours * 3600 / interval;
-    let end = now_ms() / interval_ms * interval_ms;
-    let start = end - (n as i64 - 1) * interval_ms;
-    eprintln!(
-        "generating {} series x {n} samples ({} samples)...",
-        series.len(),
-        series.len() as u64 * n
-    );
-    let bodies = data::requests(&series, start, interval_ms, n, 20_000);
-    for sys in [&pyrite, &prometheus] {
-        let took = push_all(&client, sys, &bodies)?;
-        eprintln!("loaded {} in {:.1} s", sys.name, took.as_secs_f64());
-    }
-    // Both must hold every series before timing starts.
-    for sys in [&pyrite, &prometheus] {
-        let url = format!(
-            "{}/api/v1/query?query={}&time={}",
-            sys.base,
-            enc("count({__name__=~\".+\"})"),
-            end / 1000
+    let load = ingest::Load {
+        rounds: a.rounds,
+        interval_s: a.interval,
+        concurrency: a.concurrency,
+        batch: a.batch,
+        protocol: a.protocol,
+        churn: a.churn,
+        rate: a.rate,
+    };
+    let now = now_ms();
+    let mut results = Vec::new();
+    // One system at a time, each on an otherwise idle machine.
+    for start in [
+        systems::start_pyrite as fn(&std::path::Path) -> anyhow::Result<systems::System>,
+        systems::start_prometheus,
+    ] {
+        let dir = tempfile::tempdir()?;
+        let sys = start(dir.path())?;
+        eprintln!(
+            "feeding {} series x {} rounds to {}...",
+            series.len(),
+            a.rounds,
+            sys.name
         );
-        let got = get(&client, &url)?;
-        let count = got["result"][0]["value"][1]
-            .as_str()
-            .unwrap_or("0")
-            .parse::<usize>()
-            .unwrap_or(0);
-        if count != series.len() {
-            bail!("{} holds {count} series, expected {}", sys.name, series.len());
-        }
+        results.push(ingest::run(&sys, &series, &load, now)?);
     }
-
-    let (qs, qe) = (end - 3_600_000, end);
+    let (p, m) = (&results[0], &results[1]);
     println!(
-        "\nquery latency, {} series, {hours} h of {interval} s samples, median of {runs} runs (range queries: last hour, step 15 s)\n",
-        series.len()
+        "\ningestion, {} active series, {} rounds ({} samples), {} clients x {} samples/request, protocol {:?}, churn {}\n",
+        series.len(),
+        a.rounds,
+        p.samples,
+        a.concurrency,
+        a.batch,
+        a.protocol,
+        a.churn
     );
-    println!("| query | Pyrite ms | Prometheus ms | ratio | series (P/Prom) |");
-    println!("|---|---|---|---|---|");
-    let mut ratios = Vec::new();
-    for q in QUERIES {
-        let url = |sys: &System| {
-            if q.range {
-                format!(
-                    "{}/api/v1/query_range?query={}&start={}&end={}&step=15",
-                    sys.base,
-                    enc(q.expr),
-                    qs / 1000,
-                    qe / 1000
-                )
-            } else {
-                format!("{}/api/v1/query?query={}&time={}", sys.base, enc(q.expr), qe / 1000)
-            }
-        };
-        let (pu, mu) = (url(&pyrite), url(&prometheus));
-        for _ in 0..2 {
-            time_query(&client, &pu)?;
-            time_query(&client, &mu)?;
-        }
-        let (mut p, mut m) = (Vec::new(), Vec::new());
-        let (mut pn, mut mn) = (0, 0);
-        for r in 0..runs {
-            // Alternate who goes first so neither always runs on a warmer machine.
-            if r % 2 == 0 {
-                let x = time_query(&client, &pu)?;
-                let y = time_query(&client, &mu)?;
-                (pn, mn) = (x.1, y.1);
-                p.push(x.0);
-                m.push(y.0);
-            } else {
-                let y = time_query(&client, &mu)?;
-                let x = time_query(&client, &pu)?;
-                (pn, mn) = (x.1, y.1);
-                p.push(x.0);
-                m.push(y.0);
-            }
-        }
-        let (pm, mm) = (median(p), median(m));
-        ratios.push(pm / mm);
-        println!("| {} | {pm:.2} | {mm:.2} | {:.2} | {pn}/{mn} |", q.name, pm / mm);
-    }
-    println!("\nmedian ratio (Pyrite / Prometheus): {:.2}", median(ratios));
+    println!("| figure | Pyrite | Prometheus | ratio |");
+    println!("|---|---|---|---|");
+    let row = |name: &str, x: f64, y: f64| println!("| {name} | {x:.3} | {y:.3} | {:.2} |", x / y);
+    row("samples/s (wall)", p.samples_per_s(), m.samples_per_s());
+    row(
+        "server CPU-seconds per million samples",
+        p.cpu_s_per_million(),
+        m.cpu_s_per_million(),
+    );
+    row(
+        "resident bytes per active series",
+        p.bytes_per_series(),
+        m.bytes_per_series(),
+    );
+    row(
+        "write-ahead log bytes per sample",
+        p.wal_bytes_per_sample(),
+        m.wal_bytes_per_sample(),
+    );
     Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().cmd {
+        Cmd::Ingest(a) => ingest_bench(&a),
+        Cmd::Query {
+            hosts,
+            hours,
+            interval,
+            runs,
+            windows,
+        } => query::run(hosts, hours, interval, runs, &windows),
+        Cmd::All => {
+            for (series, rounds) in [(10_000, 60), (100_000, 30), (1_000_000, 10)] {
+                let a = IngestArgs {
+                    series,
+                    rounds,
+                    interval: 15,
+                    concurrency: 4,
+                    batch: 2000,
+                    protocol: Protocol::V1,
+                    churn: 0.0,
+                    rate: None,
+                };
+                ingest_bench(&a)?;
+            }
+            query::run(40, 6, 15, 11, &[1, 3, 6])
+        }
+    }
 }

@@ -13,7 +13,41 @@ pub struct System {
     pub base: String,
     /// Remote-write URL.
     pub write_url: String,
+    /// Where the system keeps its write-ahead log.
+    pub wal_dir: PathBuf,
     child: Child,
+}
+
+impl System {
+    /// CPU seconds (user + system) the process has used so far.
+    pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
+        // Fields after the parenthesised command name; utime and stime are 14th and 15th.
+        let rest = stat.rsplit_once(')').map(|(_, r)| r).context("stat format")?;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: f64 = f[11].parse::<f64>()? + f[12].parse::<f64>()?;
+        Ok(ticks / 100.0)
+    }
+
+    /// Resident memory in bytes.
+    pub fn rss_bytes(&self) -> anyhow::Result<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("VmRSS")?;
+        let kb: u64 = line.split_whitespace().nth(1).context("VmRSS value")?.parse()?;
+        Ok(kb * 1024)
+    }
+}
+
+/// Total size of the files under `dir`.
+pub fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
+    rd.filter_map(Result::ok)
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
 }
 
 impl Drop for System {
@@ -80,6 +114,7 @@ pub fn start_pyrite(dir: &Path) -> anyhow::Result<System> {
         name: "pyrite",
         write_url: format!("{base}/api/v1/push"),
         base,
+        wal_dir: dir.join("pyrite/ingester/wal"),
         child,
     })
 }
@@ -104,6 +139,7 @@ pub fn start_prometheus(dir: &Path) -> anyhow::Result<System> {
         name: "prometheus",
         write_url: format!("{base}/api/v1/write"),
         base,
+        wal_dir: dir.join("prometheus/wal"),
         child,
     })
 }
