@@ -10,7 +10,7 @@ use pyrite_model::{Labels, METRIC_NAME};
 use crate::annotations::{fmt_g, Annotations};
 use crate::eval::Evaluator;
 use crate::kahan::{inc, quantile};
-use crate::value::{Matrix, Sample, Series};
+use crate::value::{Matrix, Sample, Series, StepCursors};
 use crate::QueryError;
 
 struct Grouping {
@@ -47,6 +47,23 @@ impl Grouping {
             l.keep_only(&self.labels)
         }
     }
+}
+
+/// Each input series' group index, and each group's labels, in order of first appearance.
+fn assign_groups(grouping: &Grouping, input: &Matrix) -> (Vec<Labels>, Vec<usize>) {
+    let mut index: HashMap<Labels, usize> = HashMap::new();
+    let mut groups = Vec::new();
+    let series_group = input
+        .iter()
+        .map(|s| {
+            let gl = grouping.group_labels(&s.metric);
+            *index.entry(gl.clone()).or_insert_with(|| {
+                groups.push(gl);
+                groups.len() - 1
+            })
+        })
+        .collect();
+    (groups, series_group)
 }
 
 #[derive(Default, Clone)]
@@ -107,24 +124,17 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Resul
         _ => {}
     }
 
-    // Map input series to output groups, in order of first appearance.
-    let mut group_index: HashMap<Labels, usize> = HashMap::new();
-    let mut result: Matrix = Vec::new();
-    let mut series_group = Vec::with_capacity(input.len());
-    for s in &input {
-        let gl = grouping.group_labels(&s.metric);
-        let idx = *group_index.entry(gl.clone()).or_insert_with(|| {
-            result.push(Series {
-                metric: gl,
-                points: Vec::new(),
-                drop_name: false,
-            });
-            result.len() - 1
-        });
-        series_group.push(idx);
-    }
+    let (labels, series_group) = assign_groups(&grouping, &input);
+    let mut result: Matrix = labels
+        .into_iter()
+        .map(|metric| Series {
+            metric,
+            points: Vec::new(),
+            drop_name: false,
+        })
+        .collect();
     let mut groups = vec![Group::default(); result.len()];
-    let mut cursors = vec![0usize; input.len()];
+    let mut cursors = StepCursors::new(input.len());
     for (step, &ts) in steps.iter().enumerate() {
         ev.q.check()?;
         let q = params.as_ref().map_or(f64::NAN, |p| p[step]);
@@ -132,13 +142,7 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Resul
             g.seen = false;
         }
         for (si, s) in input.iter().enumerate() {
-            let Some(&(t, f)) = s.points.get(cursors[si]) else {
-                continue;
-            };
-            if t != ts {
-                continue;
-            }
-            cursors[si] += 1;
+            let Some(f) = cursors.take(si, s, ts) else { continue };
             let g = &mut groups[series_group[si]];
             if !g.seen {
                 *g = Group {
@@ -304,30 +308,17 @@ fn select_k(
             fmt_g(max_k)
         )));
     }
-    let mut group_index: HashMap<Labels, usize> = HashMap::new();
-    let series_group: Vec<usize> = input
-        .iter()
-        .map(|s| {
-            let n = group_index.len();
-            *group_index.entry(grouping.group_labels(&s.metric)).or_insert(n)
-        })
-        .collect();
-    let ngroups = group_index.len();
+    let (labels, series_group) = assign_groups(grouping, input);
+    let ngroups = labels.len();
     let mut out: Matrix = Vec::new();
     let mut out_index: HashMap<usize, usize> = HashMap::new();
-    let mut cursors = vec![0usize; input.len()];
+    let mut cursors = StepCursors::new(input.len());
     for (step, &ts) in steps.iter().enumerate() {
         ev.q.check()?;
         let k = (ks[step] as i64).min(input.len() as i64);
         let mut heaps: Vec<Option<Vec<(usize, f64)>>> = vec![None; ngroups];
         for (si, s) in input.iter().enumerate() {
-            let Some(&(t, f)) = s.points.get(cursors[si]) else {
-                continue;
-            };
-            if t != ts {
-                continue;
-            }
-            cursors[si] += 1;
+            let Some(f) = cursors.take(si, s, ts) else { continue };
             if k < 1 {
                 continue;
             }
@@ -484,14 +475,7 @@ fn limit_ratio(
             pos,
         );
     }
-    let mut group_index: HashMap<Labels, usize> = HashMap::new();
-    let series_group: Vec<usize> = input
-        .iter()
-        .map(|s| {
-            let n = group_index.len();
-            *group_index.entry(grouping.group_labels(&s.metric)).or_insert(n)
-        })
-        .collect();
+    let (_, series_group) = assign_groups(grouping, input);
     let offsets: Vec<f64> = input.iter().map(|s| sample_offset(&s.metric)).collect();
     let mut out: Matrix = input
         .iter()
@@ -503,17 +487,13 @@ fn limit_ratio(
         .collect();
     let mut order: Vec<usize> = (0..input.len()).collect();
     order.sort_by_key(|&si| series_group[si]);
-    let mut cursors = vec![0usize; input.len()];
+    let mut cursors = StepCursors::new(input.len());
     for (step, &ts) in steps.iter().enumerate() {
         let r = rs[step].clamp(-1.0, 1.0);
         for &si in &order {
-            let Some(&(t, f)) = input[si].points.get(cursors[si]) else {
+            let Some(f) = cursors.take(si, &input[si], ts) else {
                 continue;
             };
-            if t != ts {
-                continue;
-            }
-            cursors[si] += 1;
             let o = offsets[si];
             if r != 0.0 && ((o >= 0.0 && o < r) || (o >= 1.0 + r && o <= 1.0)) {
                 out[si].points.push((ts, f));

@@ -193,16 +193,6 @@ impl Engine {
         end: i64,
         step: i64,
     ) -> Result<QueryResult, QueryError> {
-        let expr = promql_parser::parser::parse(&rawbytes::encode(query)).map_err(QueryError::BadData)?;
-        if step > 0 {
-            let t = expr.value_type();
-            if t != ValueType::Vector && t != ValueType::Scalar {
-                return Err(QueryError::BadData(format!(
-                    "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
-                    type_name(t)
-                )));
-            }
-        }
         struct CancelOnDrop(Arc<AtomicBool>);
         impl Drop for CancelOnDrop {
             fn drop(&mut self) {
@@ -223,7 +213,12 @@ impl Engine {
             deadline: std::time::Instant::now() + self.opts.timeout,
             canceled: canceled.clone(),
         };
-        let task = tokio::task::spawn_blocking(move || eval::evaluate(&ctx, &expr, start, end, step));
+        // Parsing happens on the blocking thread too: whatever goes wrong in there, even a
+        // panic, becomes this query's error and never takes the server's runtime with it.
+        let task = tokio::task::spawn_blocking(move || {
+            let expr = parse(&ctx.query, step)?;
+            eval::evaluate(&ctx, &expr, start, end, step)
+        });
         match tokio::time::timeout(self.opts.timeout, task).await {
             Ok(Ok(result)) => result,
             Ok(Err(e)) => Err(QueryError::Internal(format!("evaluation failed: {e}"))),
@@ -233,6 +228,20 @@ impl Engine {
             }
         }
     }
+}
+
+fn parse(query: &str, step: i64) -> Result<promql_parser::parser::Expr, QueryError> {
+    let expr = promql_parser::parser::parse(&rawbytes::encode(query)).map_err(QueryError::BadData)?;
+    if step > 0 {
+        let t = expr.value_type();
+        if t != ValueType::Vector && t != ValueType::Scalar {
+            return Err(QueryError::BadData(format!(
+                "invalid expression type \"{}\" for range query, must be Scalar or instant Vector",
+                type_name(t)
+            )));
+        }
+    }
+    Ok(expr)
 }
 
 fn type_name(t: ValueType) -> &'static str {

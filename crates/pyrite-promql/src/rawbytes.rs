@@ -54,8 +54,13 @@ pub(crate) fn encode(query: &str) -> String {
                     continue;
                 }
                 if c == b'\\' {
-                    out.push_str(&query[i..(i + 2).min(b.len())]);
-                    i += 2;
+                    // Copy the escape and the whole (possibly multi-byte) character it escapes.
+                    out.push('\\');
+                    i += 1;
+                    if let Some(ch) = query[i..].chars().next() {
+                        out.push(ch);
+                        i += ch.len_utf8();
+                    }
                     continue;
                 }
                 if c == q {
@@ -110,5 +115,13 @@ mod tests {
         assert!(!is_valid_label_name(&raw));
         assert_eq!(quote(&format!("a{raw}z")), r#""a\xffz""#);
         assert!(is_valid_label_name("é"));
+    }
+
+    #[test]
+    fn escapes_of_multibyte_characters_are_copied_whole() {
+        // Found by the fuzz target: a backslash before a two-byte character.
+        let q = "ӆ\"\\ͅ";
+        assert_eq!(encode(q), q);
+        assert_eq!(encode("\"a\\é\" \"\\"), "\"a\\é\" \"\\");
     }
 }

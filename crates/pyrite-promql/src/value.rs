@@ -60,3 +60,24 @@ pub(crate) fn drop_metadata(l: &Labels) -> Labels {
 pub(crate) fn is_metadata_label(name: &str) -> bool {
     matches!(name, "__name__" | "__type__" | "__unit__")
 }
+
+/// Walks step-aligned series in step order: one cursor per series.
+pub(crate) struct StepCursors(Vec<usize>);
+
+impl StepCursors {
+    pub fn new(series: usize) -> Self {
+        Self(vec![0; series])
+    }
+
+    /// The value series `i` (that is `s`) has at step `ts`, moving past it.
+    #[inline]
+    pub fn take(&mut self, i: usize, s: &Series, ts: i64) -> Option<f64> {
+        match s.points.get(self.0[i]) {
+            Some(&(t, f)) if t == ts => {
+                self.0[i] += 1;
+                Some(f)
+            }
+            _ => None,
+        }
+    }
+}

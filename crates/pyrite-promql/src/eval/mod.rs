@@ -20,7 +20,7 @@ use pyrite_model::Labels;
 use pyrite_storage::Queryable;
 
 use crate::annotations::Annotations;
-use crate::value::{drop_metadata, Matrix, Sample, Series, Val, Vector};
+use crate::value::{drop_metadata, Matrix, Sample, Series, StepCursors, Val, Vector};
 use crate::{EngineOptions, QueryError};
 
 pub(crate) const DUPLICATE_LABELSET: &str = "vector cannot contain metrics with the same labelset";
@@ -239,7 +239,7 @@ impl<'q> Evaluator<'q> {
                 series_sigs.push(sigs);
             }
         }
-        let mut cursors: Vec<Vec<usize>> = mats.iter().map(|m| vec![0; m.len()]).collect();
+        let mut cursors: Vec<StepCursors> = mats.iter().map(|m| StepCursors::new(m.len())).collect();
         let mut out: Matrix = Vec::new();
         let mut index: HashMap<Labels, (usize, i64)> = HashMap::new();
         let mut annos = Annotations::default();
@@ -256,19 +256,15 @@ impl<'q> Evaluator<'q> {
                 let mut v = Vector::new();
                 let mut sigs = Vec::new();
                 for (si, s) in m.iter().enumerate() {
-                    let c = &mut cursors[i][si];
-                    if let Some(&(t, f)) = s.points.get(*c) {
-                        if t == ts {
-                            *c += 1;
-                            v.push(Sample {
-                                metric: s.metric.clone(),
-                                t,
-                                f,
-                                drop_name: s.drop_name,
-                            });
-                            if signature.is_some() {
-                                sigs.push(series_sigs[i][si]);
-                            }
+                    if let Some(f) = cursors[i].take(si, s, ts) {
+                        v.push(Sample {
+                            metric: s.metric.clone(),
+                            t: ts,
+                            f,
+                            drop_name: s.drop_name,
+                        });
+                        if signature.is_some() {
+                            sigs.push(series_sigs[i][si]);
                         }
                     }
                 }

@@ -174,8 +174,13 @@ fn format_openmetrics_float(q: f64) -> String {
     }
 }
 
-fn sort_and_coalesce(mut b: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
+/// Buckets sorted by upper bound with equal bounds merged, or `None` when the highest
+/// bound is not `+Inf` (no answer can be given then).
+fn prepare(mut b: Vec<(f64, f64)>) -> Option<Vec<(f64, f64)>> {
     b.sort_by(|x, y| x.0.partial_cmp(&y.0).unwrap_or(std::cmp::Ordering::Equal));
+    if !(b[b.len() - 1].0.is_infinite() && b[b.len() - 1].0 > 0.0) {
+        return None;
+    }
     let mut out: Vec<(f64, f64)> = Vec::with_capacity(b.len());
     for (ub, c) in b {
         match out.last_mut() {
@@ -183,7 +188,7 @@ fn sort_and_coalesce(mut b: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
             _ => out.push((ub, c)),
         }
     }
-    out
+    Some(out)
 }
 
 fn quantile_of(q: f64, buckets: Vec<(f64, f64)>, metric: &Labels, annos: &mut Annotations, pos: &str) -> f64 {
@@ -196,12 +201,7 @@ fn quantile_of(q: f64, buckets: Vec<(f64, f64)>, metric: &Labels, annos: &mut An
     if q > 1.0 {
         return f64::INFINITY;
     }
-    let mut b = buckets;
-    b.sort_by(|x, y| x.0.partial_cmp(&y.0).unwrap_or(std::cmp::Ordering::Equal));
-    if !(b[b.len() - 1].0.is_infinite() && b[b.len() - 1].0 > 0.0) {
-        return f64::NAN;
-    }
-    let mut b = sort_and_coalesce(b);
+    let Some(mut b) = prepare(buckets) else { return f64::NAN };
     if ensure_monotonic(&mut b) {
         annos.info(format!(
             "input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name {:?}",
@@ -256,12 +256,7 @@ fn ensure_monotonic(b: &mut [(f64, f64)]) -> bool {
 }
 
 fn bucket_fraction(lower: f64, upper: f64, buckets: Vec<(f64, f64)>) -> f64 {
-    let mut b = buckets;
-    b.sort_by(|x, y| x.0.partial_cmp(&y.0).unwrap_or(std::cmp::Ordering::Equal));
-    if !(b[b.len() - 1].0.is_infinite() && b[b.len() - 1].0 > 0.0) {
-        return f64::NAN;
-    }
-    let b = sort_and_coalesce(b);
+    let Some(b) = prepare(buckets) else { return f64::NAN };
     let count = b[b.len() - 1].1;
     if count == 0.0 || lower.is_nan() || upper.is_nan() {
         return f64::NAN;

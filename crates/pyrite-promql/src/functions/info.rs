@@ -8,7 +8,7 @@ use pyrite_model::{Labels, MatchOp, Matcher, METRIC_NAME};
 
 use crate::eval::{offset_ms, strip_parens, Evaluator, DUPLICATE_LABELSET};
 use crate::selector::matcher_groups;
-use crate::value::{Matrix, Series};
+use crate::value::{Matrix, Series, StepCursors};
 use crate::QueryError;
 
 const TARGET_INFO: &str = "target_info";
@@ -136,20 +136,14 @@ fn combine(
     let all_match_empty = data.values().flatten().all(|m| m.matches(""));
     let mut out: Matrix = Vec::new();
     let mut index: HashMap<Labels, (usize, i64)> = HashMap::new();
-    let (mut bc, mut ic) = (vec![0usize; base.len()], vec![0usize; info.len()]);
+    let (mut bc, mut ic) = (StepCursors::new(base.len()), StepCursors::new(info.len()));
     let steps: Vec<i64> = ev.steps().collect();
     for ts in steps {
         ev.q.check()?;
         // The newest info sample per signature at this step.
         let mut by_sig: HashMap<&Labels, (usize, f64)> = HashMap::new();
         for (ii, s) in info.iter().enumerate() {
-            let Some(&(t, orig)) = s.points.get(ic[ii]) else {
-                continue;
-            };
-            if t != ts {
-                continue;
-            }
-            ic[ii] += 1;
+            let Some(orig) = ic.take(ii, s, ts) else { continue };
             match by_sig.get(&info_sigs[ii]) {
                 Some(&(_, existing)) if existing > orig => {}
                 Some(&(ej, existing)) if existing == orig => {
@@ -164,11 +158,7 @@ fn combine(
             }
         }
         for (bi, s) in base.iter().enumerate() {
-            let Some(&(t, v)) = s.points.get(bc[bi]) else { continue };
-            if t != ts {
-                continue;
-            }
-            bc[bi] += 1;
+            let Some(v) = bc.take(bi, s, ts) else { continue };
             let metric = if ignore.contains(&bi) {
                 s.metric.clone()
             } else {
