@@ -231,7 +231,18 @@ impl Engine {
 }
 
 fn parse(query: &str, step: i64) -> Result<promql_parser::parser::Expr, QueryError> {
-    let expr = promql_parser::parser::parse(&rawbytes::encode(query)).map_err(QueryError::BadData)?;
+    let encoded = rawbytes::encode(query);
+    // The parser crate panics on some malformed input (a duration too large for a
+    // `Duration`, found by fuzzing); that is still the query's fault, not ours.
+    let parsed = std::panic::catch_unwind(|| promql_parser::parser::parse(&encoded)).map_err(|p| {
+        let why = p
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| p.downcast_ref::<&str>().copied())
+            .unwrap_or("unparseable query");
+        QueryError::BadData(format!("invalid query: {why}"))
+    })?;
+    let expr = parsed.map_err(QueryError::BadData)?;
     if step > 0 {
         let t = expr.value_type();
         if t != ValueType::Vector && t != ValueType::Scalar {

@@ -198,6 +198,25 @@ fn check(q: &str) -> usize {
     })
 }
 
+/// Inputs the fuzz target found; each once crashed the parse or the engine.
+#[test]
+fn fuzz_regressions_fail_cleanly() {
+    let (rt, store, engine) = fixture();
+    for q in [
+        "ӆ\"\\ͅ",
+        "0[]*9+0*9+0[80000000000000003333333333300][]0",
+        "x[99999999999999999999999y:1s]",
+    ] {
+        for r in [
+            rt.block_on(engine.instant_query(store.clone(), "t", q, 300_000)),
+            rt.block_on(engine.range_query(store.clone(), "t", q, 0, 600_000, 30_000)),
+        ] {
+            let e = r.expect_err(q);
+            assert_eq!(e.error_type(), "bad_data", "{q:?}: {e}");
+        }
+    }
+}
+
 /// The generator is only useful if most of what it writes is valid PromQL.
 #[test]
 fn generated_queries_mostly_evaluate() {

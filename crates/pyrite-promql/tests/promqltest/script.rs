@@ -2,6 +2,7 @@
 //! `expect …` lines, and the series/points syntax (`1+2x3`, `_`, `stale`, and native
 //! histogram points `{{schema:1 sum:3 count:22 buckets:[5 10 7]}}`).
 
+use pyrite_model::histogram::{CounterResetHint, FloatHistogram, Span};
 use pyrite_model::{Labels, STALE_NAN};
 
 /// One point of a series description.
@@ -9,13 +10,7 @@ use pyrite_model::{Labels, STALE_NAN};
 pub enum Point {
     Omitted,
     Float(f64),
-    Histogram(NativeHistogram),
-}
-
-/// A native histogram point, read field by field (`schema:1 sum:3 buckets:[5 10 7] …`).
-#[derive(Debug, Clone, PartialEq, Default)]
-pub struct NativeHistogram {
-    pub fields: Vec<(String, String)>,
+    Histogram(Box<FloatHistogram>),
 }
 
 #[derive(Debug, Clone)]
@@ -260,7 +255,9 @@ pub fn parse_labels(s: &str) -> Result<Labels, String> {
     Ok(Labels::from_pairs(&pairs))
 }
 
-fn parse_histogram(s: &str) -> Result<NativeHistogram, String> {
+/// Reads `{{schema:1 sum:3 count:22 z_bucket:1 z_bucket_w:0.001 buckets:[5 10 7] offset:1
+/// n_buckets:[…] n_offset:… custom_values:[…] counter_reset_hint:gauge}}`.
+fn parse_histogram(s: &str) -> Result<FloatHistogram, String> {
     let inner = s
         .trim()
         .strip_prefix("{{")
@@ -284,7 +281,59 @@ fn parse_histogram(s: &str) -> Result<NativeHistogram, String> {
         }
         fields.push((key, value));
     }
-    Ok(NativeHistogram { fields })
+    let num = |v: &str| parse_number(v).ok_or(format!("bad number {v:?} in {s:?}"));
+    let list = |v: &str| -> Result<Vec<f64>, String> {
+        v.trim_start_matches('[')
+            .trim_end_matches(']')
+            .split_whitespace()
+            .map(num)
+            .collect()
+    };
+    let mut h = FloatHistogram::default();
+    let (mut pos, mut neg, mut offset, mut n_offset) = (Vec::new(), Vec::new(), 0i32, 0i32);
+    let mut count = None;
+    for (k, v) in &fields {
+        match k.as_str() {
+            "schema" => h.schema = v.parse().map_err(|_| format!("bad schema in {s:?}"))?,
+            "sum" => h.sum = num(v)?,
+            "count" => count = Some(num(v)?),
+            "z_bucket" => h.zero_count = num(v)?,
+            "z_bucket_w" => h.zero_threshold = num(v)?,
+            "buckets" => pos = list(v)?,
+            "n_buckets" => neg = list(v)?,
+            "offset" => offset = v.parse().map_err(|_| format!("bad offset in {s:?}"))?,
+            "n_offset" => n_offset = v.parse().map_err(|_| format!("bad n_offset in {s:?}"))?,
+            "custom_values" => h.custom_values = list(v)?,
+            "counter_reset_hint" => {
+                h.counter_reset_hint = match v.as_str() {
+                    "unknown" => CounterResetHint::Unknown,
+                    "reset" => CounterResetHint::Reset,
+                    "not_reset" => CounterResetHint::NotReset,
+                    "gauge" => CounterResetHint::Gauge,
+                    other => return Err(format!("bad counter_reset_hint {other:?}")),
+                }
+            }
+            other => return Err(format!("unknown histogram field {other:?} in {s:?}")),
+        }
+    }
+    if !pos.is_empty() {
+        h.positive_spans = vec![Span {
+            offset,
+            length: pos.len() as u32,
+        }];
+        h.positive_buckets = pos;
+    }
+    if !neg.is_empty() {
+        h.negative_spans = vec![Span {
+            offset: n_offset,
+            length: neg.len() as u32,
+        }];
+        h.negative_buckets = neg;
+    }
+    h.count = count.unwrap_or_else(|| {
+        h.zero_count + h.positive_buckets.iter().sum::<f64>() + h.negative_buckets.iter().sum::<f64>()
+    });
+    Ok(h)
 }
 
 /// Tokenises a points string; histogram literals stay one token.
@@ -332,21 +381,31 @@ pub fn parse_points(s: &str) -> Result<Vec<Point>, String> {
             let first = parse_histogram(&tok[..first_end])?;
             let rest = &tok[first_end..];
             if rest.is_empty() {
-                out.push(Point::Histogram(first));
+                out.push(Point::Histogram(Box::new(first)));
             } else if let Some(n) = rest.strip_prefix('x') {
                 let n: usize = n.parse().map_err(|_| format!("bad repeat in {tok:?}"))?;
                 for _ in 0..=n {
-                    out.push(Point::Histogram(first.clone()));
+                    out.push(Point::Histogram(Box::new(first.clone())));
                 }
             } else {
+                // `{{a}}+{{b}}xN` / `{{a}}-{{b}}xN`: a, then b added (subtracted) N times.
                 let inc_end = rest.rfind("}}").map(|i| i + 2).ok_or("bad histogram increment")?;
-                let _increment = parse_histogram(&rest[1..inc_end])?;
+                let increment = parse_histogram(&rest[1..inc_end])?;
                 let n: usize = rest[inc_end..]
                     .strip_prefix('x')
                     .and_then(|n| n.parse().ok())
                     .ok_or(format!("bad repeat in {tok:?}"))?;
-                for _ in 0..=n {
-                    out.push(Point::Histogram(first.clone()));
+                let mut cur = first;
+                out.push(Point::Histogram(Box::new(cur.clone())));
+                for _ in 0..n {
+                    let r = if rest.starts_with('-') {
+                        cur.sub(&increment)
+                    } else {
+                        cur.add(&increment)
+                    };
+                    r.map_err(|e| format!("{tok:?}: {e}"))?;
+                    cur.counter_reset_hint = first_hint(&tok[..first_end]);
+                    out.push(Point::Histogram(Box::new(cur.clone())));
                 }
             }
             continue;
@@ -616,4 +675,10 @@ fn parse_eval(lines: &[&str], i: &mut usize) -> Result<Eval, String> {
         range_vector,
         text_has_histogram,
     })
+}
+
+/// The counter-reset hint written on the first histogram of a series expression (the
+/// expanded points keep it).
+fn first_hint(first: &str) -> CounterResetHint {
+    parse_histogram(first).map(|h| h.counter_reset_hint).unwrap_or_default()
 }

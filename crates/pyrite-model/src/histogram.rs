@@ -1,0 +1,510 @@
+//! Native histograms as PromQL computes with them: float bucket counts over either
+//! exponential buckets (schemas -4..=8, bucket `i` of schema `s` ends at 2^(i·2^-s)) or
+//! custom bucket bounds (schema -53, "NHCB"), with a zero bucket `[-t, t]`.
+//!
+//! Buckets are kept as Prometheus lays them out (spans of consecutive indices plus
+//! absolute counts), so they round-trip through remote write; arithmetic works on the
+//! buckets as index → count maps at a common schema and rebuilds the spans.
+
+use std::collections::BTreeMap;
+
+/// The schema of histograms with custom bucket bounds.
+pub const CUSTOM_BUCKETS_SCHEMA: i32 = -53;
+
+/// What the producer said about counter resets (remote write carries it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CounterResetHint {
+    #[default]
+    Unknown,
+    Reset,
+    NotReset,
+    Gauge,
+}
+
+/// `length` consecutive buckets starting `offset` after the previous span's end (the
+/// first span's offset is the first bucket's index).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Span {
+    pub offset: i32,
+    pub length: u32,
+}
+
+/// One bucket with its bounds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bucket {
+    pub lower: f64,
+    pub upper: f64,
+    pub count: f64,
+    pub index: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum HistogramError {
+    #[error("histograms with exponential and custom bucket schemas cannot be combined")]
+    IncompatibleSchema,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct FloatHistogram {
+    pub counter_reset_hint: CounterResetHint,
+    pub schema: i32,
+    pub zero_threshold: f64,
+    pub zero_count: f64,
+    pub count: f64,
+    pub sum: f64,
+    pub positive_spans: Vec<Span>,
+    pub positive_buckets: Vec<f64>,
+    pub negative_spans: Vec<Span>,
+    pub negative_buckets: Vec<f64>,
+    /// Upper bounds of the custom buckets (schema [`CUSTOM_BUCKETS_SCHEMA`] only).
+    pub custom_values: Vec<f64>,
+}
+
+/// Upper bound of exponential bucket `idx` in `schema`.
+fn exponential_bound(idx: i32, schema: i32) -> f64 {
+    // The bucket just below the one counting ±Inf would end past f64::MAX; it ends at
+    // f64::MAX instead, leaving +Inf to the overflow bucket.
+    if schema < 0 {
+        let exp = (idx as i64) << (-schema);
+        if exp == 1024 {
+            return f64::MAX;
+        }
+        return 2f64.powi(exp.clamp(-2000, 2000) as i32);
+    }
+    let exp = (idx as i64 >> schema) + 1;
+    let frac_idx = idx & ((1 << schema) - 1);
+    let frac = 0.5 * 2f64.powf(frac_idx as f64 / (1u32 << schema) as f64);
+    if frac == 0.5 && exp == 1025 {
+        return f64::MAX;
+    }
+    frac * 2f64.powi(exp.clamp(-2000, 2000) as i32)
+}
+
+/// The index at `target` (coarser) schema of bucket `idx` at `origin` schema.
+fn target_index(idx: i32, origin: i32, target: i32) -> i32 {
+    ((idx - 1) >> (origin - target)) + 1
+}
+
+fn to_map(spans: &[Span], buckets: &[f64]) -> BTreeMap<i32, f64> {
+    let mut out = BTreeMap::new();
+    let mut idx = 0i32;
+    let mut b = buckets.iter();
+    // The first offset is the first index; later ones are gaps after the previous span.
+    for s in spans {
+        idx += s.offset;
+        for _ in 0..s.length {
+            if let Some(&c) = b.next() {
+                out.insert(idx, c);
+            }
+            idx += 1;
+        }
+    }
+    out
+}
+
+fn from_map(m: &BTreeMap<i32, f64>) -> (Vec<Span>, Vec<f64>) {
+    let mut spans: Vec<Span> = Vec::new();
+    let mut buckets = Vec::with_capacity(m.len());
+    let mut next: Option<i32> = None;
+    for (&idx, &c) in m {
+        match next {
+            Some(n) if n == idx => spans.last_mut().expect("a span is open").length += 1,
+            Some(n) => spans.push(Span {
+                offset: idx - n,
+                length: 1,
+            }),
+            None => spans.push(Span { offset: idx, length: 1 }),
+        }
+        buckets.push(c);
+        next = Some(idx + 1);
+    }
+    (spans, buckets)
+}
+
+impl FloatHistogram {
+    pub fn uses_custom_buckets(&self) -> bool {
+        self.schema == CUSTOM_BUCKETS_SCHEMA
+    }
+
+    /// Upper bound of bucket `idx`.
+    pub fn bound(&self, idx: i32) -> f64 {
+        if self.uses_custom_buckets() {
+            let len = self.custom_values.len() as i32;
+            return match idx {
+                i if i >= len => f64::INFINITY,
+                i if i < 0 => f64::NEG_INFINITY,
+                i => self.custom_values[i as usize],
+            };
+        }
+        exponential_bound(idx, self.schema)
+    }
+
+    /// Positive buckets in ascending order of bounds.
+    pub fn positive(&self) -> Vec<Bucket> {
+        to_map(&self.positive_spans, &self.positive_buckets)
+            .into_iter()
+            .map(|(index, count)| Bucket {
+                lower: self.bound(index - 1),
+                upper: self.bound(index),
+                count,
+                index,
+            })
+            .collect()
+    }
+
+    /// Negative buckets, from the one nearest zero outwards (bounds are negative).
+    pub fn negative(&self) -> Vec<Bucket> {
+        to_map(&self.negative_spans, &self.negative_buckets)
+            .into_iter()
+            .map(|(index, count)| Bucket {
+                lower: -self.bound(index),
+                upper: -self.bound(index - 1),
+                count,
+                index,
+            })
+            .collect()
+    }
+
+    /// Scales every count and the sum (`rate` divides, `increase` extrapolates).
+    pub fn mul(&mut self, factor: f64) -> &mut Self {
+        self.zero_count *= factor;
+        self.count *= factor;
+        self.sum *= factor;
+        self.positive_buckets.iter_mut().for_each(|b| *b *= factor);
+        self.negative_buckets.iter_mut().for_each(|b| *b *= factor);
+        self
+    }
+
+    pub fn div(&mut self, divisor: f64) -> &mut Self {
+        self.mul(1.0 / divisor)
+    }
+
+    /// Drops empty buckets and merges the spans that leaves adjacent.
+    pub fn compact(&mut self) -> &mut Self {
+        for neg in [false, true] {
+            let (spans, buckets) = if neg {
+                (&mut self.negative_spans, &mut self.negative_buckets)
+            } else {
+                (&mut self.positive_spans, &mut self.positive_buckets)
+            };
+            let mut m = to_map(spans, buckets);
+            m.retain(|_, c| *c != 0.0);
+            (*spans, *buckets) = from_map(&m);
+        }
+        self
+    }
+
+    /// The same counts at a coarser schema (exponential buckets only).
+    pub fn reduce_resolution(&mut self, target: i32) {
+        if self.uses_custom_buckets() || target >= self.schema {
+            return;
+        }
+        for neg in [false, true] {
+            let (spans, buckets) = if neg {
+                (&mut self.negative_spans, &mut self.negative_buckets)
+            } else {
+                (&mut self.positive_spans, &mut self.positive_buckets)
+            };
+            let mut m: BTreeMap<i32, f64> = BTreeMap::new();
+            for (idx, c) in to_map(spans, buckets) {
+                *m.entry(target_index(idx, self.schema, target)).or_default() += c;
+            }
+            (*spans, *buckets) = from_map(&m);
+        }
+        self.schema = target;
+    }
+
+    /// Widens the zero bucket to at least `threshold`, absorbing the buckets it then
+    /// covers; a bucket straddling the new threshold is absorbed whole and the threshold
+    /// moves to its edge.
+    pub fn widen_zero_bucket(&mut self, threshold: f64) {
+        if threshold <= self.zero_threshold {
+            return;
+        }
+        let mut t = threshold;
+        loop {
+            let mut moved = false;
+            let pos = self.positive();
+            let neg = self.negative();
+            for b in &pos {
+                if b.lower < t && b.upper > t && b.count != 0.0 {
+                    t = b.upper;
+                    moved = true;
+                }
+            }
+            for b in &neg {
+                if b.upper > -t && b.lower < -t && b.count != 0.0 {
+                    t = -b.lower;
+                    moved = true;
+                }
+            }
+            if !moved {
+                break;
+            }
+        }
+        let mut zero = self.zero_count;
+        let mut pos = to_map(&self.positive_spans, &self.positive_buckets);
+        pos.retain(|&idx, c| {
+            let inside = self.bound(idx - 1) < t;
+            if inside {
+                zero += *c;
+            }
+            !inside
+        });
+        let mut neg = to_map(&self.negative_spans, &self.negative_buckets);
+        neg.retain(|&idx, c| {
+            let inside = self.bound(idx - 1) < t;
+            if inside {
+                zero += *c;
+            }
+            !inside
+        });
+        (self.positive_spans, self.positive_buckets) = from_map(&pos);
+        (self.negative_spans, self.negative_buckets) = from_map(&neg);
+        self.zero_count = zero;
+        self.zero_threshold = t;
+    }
+
+    fn combine(&mut self, other: &FloatHistogram, sign: f64) -> Result<(), HistogramError> {
+        if self.uses_custom_buckets() != other.uses_custom_buckets() {
+            return Err(HistogramError::IncompatibleSchema);
+        }
+        let mut other = other.clone();
+        if self.uses_custom_buckets() && self.custom_values != other.custom_values {
+            // Mismatched custom bounds: keep the bounds both have, merging the others.
+            let common: Vec<f64> = self
+                .custom_values
+                .iter()
+                .copied()
+                .filter(|v| other.custom_values.contains(v))
+                .collect();
+            self.rebucket_custom(&common);
+            other.rebucket_custom(&common);
+        }
+        let target = self.schema.min(other.schema);
+        self.reduce_resolution(target);
+        other.reduce_resolution(target);
+        let t = self.zero_threshold.max(other.zero_threshold);
+        self.widen_zero_bucket(t);
+        other.widen_zero_bucket(self.zero_threshold);
+        self.widen_zero_bucket(other.zero_threshold);
+        self.zero_count += sign * other.zero_count;
+        self.count += sign * other.count;
+        self.sum += sign * other.sum;
+        for neg in [false, true] {
+            let (mine, theirs) = if neg {
+                (
+                    (&mut self.negative_spans, &mut self.negative_buckets),
+                    (&other.negative_spans, &other.negative_buckets),
+                )
+            } else {
+                (
+                    (&mut self.positive_spans, &mut self.positive_buckets),
+                    (&other.positive_spans, &other.positive_buckets),
+                )
+            };
+            let mut m = to_map(mine.0, mine.1);
+            for (idx, c) in to_map(theirs.0, theirs.1) {
+                *m.entry(idx).or_default() += sign * c;
+            }
+            (*mine.0, *mine.1) = from_map(&m);
+        }
+        Ok(())
+    }
+
+    /// Merges custom buckets so only `bounds` (a subset of the current ones) remain.
+    fn rebucket_custom(&mut self, bounds: &[f64]) {
+        let mut m: BTreeMap<i32, f64> = BTreeMap::new();
+        for b in self.positive() {
+            let idx = bounds.partition_point(|&x| x < b.upper) as i32;
+            *m.entry(idx).or_default() += b.count;
+        }
+        (self.positive_spans, self.positive_buckets) = from_map(&m);
+        self.custom_values = bounds.to_vec();
+    }
+
+    /// `self += other`, at the coarser of the two schemas and the wider zero bucket.
+    pub fn add(&mut self, other: &FloatHistogram) -> Result<(), HistogramError> {
+        self.combine(other, 1.0)
+    }
+
+    /// `self -= other`; the result is a gauge histogram.
+    pub fn sub(&mut self, other: &FloatHistogram) -> Result<(), HistogramError> {
+        self.combine(other, -1.0)?;
+        self.counter_reset_hint = CounterResetHint::Gauge;
+        Ok(())
+    }
+
+    /// Same schema, zero bucket, count, sum and bucket counts (empty buckets ignored).
+    pub fn equals(&self, other: &FloatHistogram) -> bool {
+        let same = |a: f64, b: f64| a == b || (a.is_nan() && b.is_nan());
+        let nonzero = |m: BTreeMap<i32, f64>| m.into_iter().filter(|(_, c)| *c != 0.0).collect::<Vec<_>>();
+        self.schema == other.schema
+            && self.zero_threshold == other.zero_threshold
+            && same(self.zero_count, other.zero_count)
+            && same(self.count, other.count)
+            && same(self.sum, other.sum)
+            && self.custom_values == other.custom_values
+            && nonzero(to_map(&self.positive_spans, &self.positive_buckets))
+                == nonzero(to_map(&other.positive_spans, &other.positive_buckets))
+            && nonzero(to_map(&self.negative_spans, &self.negative_buckets))
+                == nonzero(to_map(&other.negative_spans, &other.negative_buckets))
+    }
+
+    /// Whether going from `previous` to `self` means the counter was reset: a hint says
+    /// so, or the count, the zero bucket or any bucket went down, or the resolution rose.
+    pub fn detect_reset(&self, previous: &FloatHistogram) -> bool {
+        match self.counter_reset_hint {
+            CounterResetHint::Reset => return true,
+            CounterResetHint::NotReset => return false,
+            _ => {}
+        }
+        if self.count < previous.count {
+            return true;
+        }
+        if self.uses_custom_buckets() != previous.uses_custom_buckets() {
+            return true;
+        }
+        if self.schema > previous.schema || self.zero_threshold < previous.zero_threshold {
+            return true;
+        }
+        let mut prev = previous.clone();
+        if self.uses_custom_buckets() && self.custom_values != prev.custom_values {
+            let common: Vec<f64> = self
+                .custom_values
+                .iter()
+                .copied()
+                .filter(|v| prev.custom_values.contains(v))
+                .collect();
+            let mut cur = self.clone();
+            cur.rebucket_custom(&common);
+            prev.rebucket_custom(&common);
+            return cur.buckets_decreased(&prev);
+        }
+        prev.reduce_resolution(self.schema);
+        prev.widen_zero_bucket(self.zero_threshold);
+        if prev.zero_threshold != self.zero_threshold || self.zero_count < prev.zero_count {
+            return true;
+        }
+        self.buckets_decreased(&prev)
+    }
+
+    fn buckets_decreased(&self, prev: &FloatHistogram) -> bool {
+        for (cur_side, prev_side) in [
+            (
+                to_map(&self.positive_spans, &self.positive_buckets),
+                to_map(&prev.positive_spans, &prev.positive_buckets),
+            ),
+            (
+                to_map(&self.negative_spans, &self.negative_buckets),
+                to_map(&prev.negative_spans, &prev.negative_buckets),
+            ),
+        ] {
+            for (idx, c) in prev_side {
+                if cur_side.get(&idx).copied().unwrap_or(0.0) < c {
+                    return true;
+                }
+            }
+        }
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h(schema: i32, spans: &[(i32, u32)], buckets: &[f64]) -> FloatHistogram {
+        let count = buckets.iter().sum();
+        FloatHistogram {
+            schema,
+            count,
+            sum: count,
+            positive_spans: spans.iter().map(|&(offset, length)| Span { offset, length }).collect(),
+            positive_buckets: buckets.to_vec(),
+            ..FloatHistogram::default()
+        }
+    }
+
+    #[test]
+    fn exponential_bounds_follow_the_schema() {
+        assert_eq!(exponential_bound(0, 0), 1.0);
+        assert_eq!(exponential_bound(1, 0), 2.0);
+        assert_eq!(exponential_bound(-1, 0), 0.5);
+        assert_eq!(exponential_bound(1, 1), 2f64.sqrt());
+        assert_eq!(exponential_bound(2, 1), 2.0);
+        assert_eq!(exponential_bound(1, -1), 4.0);
+        assert_eq!(exponential_bound(1024, 0), f64::MAX);
+        assert!((exponential_bound(3, 3) - 2f64.powf(3.0 / 8.0)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn spans_round_trip_through_bucket_maps() {
+        let x = h(0, &[(-2, 2), (3, 1)], &[1.0, 2.0, 3.0]);
+        let idx: Vec<i32> = x.positive().iter().map(|b| b.index).collect();
+        assert_eq!(idx, [-2, -1, 3]);
+        let (spans, buckets) = from_map(&to_map(&x.positive_spans, &x.positive_buckets));
+        assert_eq!((spans, buckets), (x.positive_spans.clone(), x.positive_buckets.clone()));
+    }
+
+    #[test]
+    fn adding_aligns_schemas_and_sums_buckets() {
+        let mut a = h(1, &[(1, 2)], &[1.0, 2.0]); // (1,√2] and (√2,2]
+        let b = h(0, &[(1, 1)], &[5.0]); // (1,2]
+        a.add(&b).unwrap();
+        assert_eq!(a.schema, 0);
+        assert_eq!(
+            a.positive(),
+            vec![Bucket {
+                lower: 1.0,
+                upper: 2.0,
+                count: 8.0,
+                index: 1
+            }]
+        );
+        assert_eq!(a.count, 8.0);
+    }
+
+    #[test]
+    fn subtracting_gives_a_gauge_and_resets_are_detected() {
+        let prev = h(0, &[(0, 2)], &[1.0, 2.0]);
+        let mut cur = h(0, &[(0, 2)], &[3.0, 2.0]);
+        assert!(!cur.detect_reset(&prev));
+        let dropped = h(0, &[(0, 2)], &[3.0, 1.0]);
+        assert!(dropped.detect_reset(&prev));
+        cur.sub(&prev).unwrap();
+        assert_eq!(cur.counter_reset_hint, CounterResetHint::Gauge);
+        assert_eq!(cur.positive_buckets, [2.0, 0.0]);
+        cur.compact();
+        assert_eq!(cur.positive_buckets, [2.0]);
+    }
+
+    #[test]
+    fn custom_and_exponential_do_not_mix() {
+        let mut a = h(0, &[(0, 1)], &[1.0]);
+        let mut b = h(CUSTOM_BUCKETS_SCHEMA, &[(0, 1)], &[1.0]);
+        b.custom_values = vec![10.0];
+        assert_eq!(a.add(&b), Err(HistogramError::IncompatibleSchema));
+    }
+
+    #[test]
+    fn mismatched_custom_bounds_reconcile_to_the_common_ones() {
+        let mut a = h(CUSTOM_BUCKETS_SCHEMA, &[(0, 3)], &[1.0, 2.0, 3.0]);
+        a.custom_values = vec![1.0, 5.0];
+        let mut b = h(CUSTOM_BUCKETS_SCHEMA, &[(0, 2)], &[4.0, 6.0]);
+        b.custom_values = vec![5.0];
+        a.add(&b).unwrap();
+        assert_eq!(a.custom_values, [5.0]);
+        assert_eq!(a.positive_buckets, [7.0, 9.0]);
+    }
+
+    #[test]
+    fn widening_the_zero_bucket_absorbs_covered_buckets() {
+        let mut a = h(0, &[(-1, 2)], &[1.0, 2.0]); // (0.25,0.5] and (0.5,1]
+        a.zero_threshold = 0.1;
+        a.widen_zero_bucket(0.5);
+        assert_eq!(a.zero_threshold, 0.5);
+        assert_eq!(a.zero_count, 1.0);
+        assert_eq!(a.positive_buckets, [2.0]);
+    }
+}
