@@ -103,14 +103,16 @@ remote_write:
         "node_memory_MemAvailable_bytes",
         "process_resident_memory_bytes",
     ];
-    // Let Prometheus scrape for a while so the compared window is well filled.
+    // Let Prometheus scrape for a while so the compared windows are well filled and lie
+    // after every compared series began (a window holding a counter's first sample is
+    // extrapolated differently by Prometheus 2 and 3).
     wait_until(
-        "Prometheus to hold 5 scrapes of both jobs",
+        "Prometheus to hold 15 scrapes of both jobs",
         Duration::from_secs(60),
         || {
             let data = api_get(&prom(&format!(
                 "/api/v1/query?query={}",
-                enc("count_over_time(up[10s]) >= 5")
+                enc("count_over_time(up[20s]) >= 15")
             )))?;
             let n = data["result"].as_array().map_or(0, |r| r.len());
             Ok((n == 2).then_some(()))
