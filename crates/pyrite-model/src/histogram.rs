@@ -38,6 +38,32 @@ pub struct Bucket {
     pub index: i32,
 }
 
+/// A quantile estimate, and what NaN observations did to it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Quantile {
+    pub value: f64,
+    pub nan_observations: NanObservations,
+}
+
+impl Quantile {
+    fn value(value: f64) -> Self {
+        Self {
+            value,
+            nan_observations: NanObservations::None,
+        }
+    }
+}
+
+/// NaN observations land in no bucket (only the count and the NaN sum show them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NanObservations {
+    None,
+    /// The quantile falls among the NaN observations.
+    ResultIsNan,
+    /// Some observations were NaN, so the estimate is skewed higher.
+    SkewedHigher,
+}
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum HistogramError {
     #[error("histograms with exponential and custom bucket schemas cannot be combined")]
@@ -163,6 +189,120 @@ impl FloatHistogram {
                 index,
             })
             .collect()
+    }
+
+    /// Every bucket from the lowest bound up: negative buckets, the zero bucket (when it
+    /// holds anything), positive buckets.
+    pub fn all_buckets(&self) -> Vec<Bucket> {
+        let mut out: Vec<Bucket> = self.negative().into_iter().rev().collect();
+        if self.zero_count > 0.0 {
+            out.push(Bucket {
+                lower: -self.zero_threshold,
+                upper: self.zero_threshold,
+                count: self.zero_count,
+                index: 0,
+            });
+        }
+        out.extend(self.positive());
+        out
+    }
+
+    /// The φ-quantile, interpolating exponentially within exponential buckets and
+    /// linearly within custom ones (and within the zero bucket), as `histogram_quantile`
+    /// does for native histograms.
+    pub fn quantile(&self, q: f64) -> Quantile {
+        if q < 0.0 {
+            return Quantile::value(f64::NEG_INFINITY);
+        }
+        if q > 1.0 {
+            return Quantile::value(f64::INFINITY);
+        }
+        if self.count == 0.0 || q.is_nan() {
+            return Quantile::value(f64::NAN);
+        }
+        let nan_sum = self.sum.is_nan();
+        let forward = nan_sum || q < 0.5;
+        let mut buckets = self.all_buckets();
+        if !forward {
+            buckets.reverse();
+        }
+        let mut rank = if forward {
+            q * self.count
+        } else {
+            (1.0 - q) * self.count
+        };
+        let mut count = 0.0;
+        let mut pos = 0;
+        let mut bucket = Bucket {
+            lower: 0.0,
+            upper: 0.0,
+            count: 0.0,
+            index: 0,
+        };
+        for (i, b) in buckets.iter().enumerate() {
+            pos = i + 1;
+            if b.count == 0.0 {
+                continue;
+            }
+            bucket = *b;
+            count += b.count;
+            if count >= rank {
+                break;
+            }
+        }
+        if !self.uses_custom_buckets() && bucket.lower < 0.0 && bucket.upper > 0.0 {
+            if self.negative_buckets.is_empty() && !self.positive_buckets.is_empty() {
+                bucket.lower = 0.0;
+            } else if self.positive_buckets.is_empty() && !self.negative_buckets.is_empty() {
+                bucket.upper = 0.0;
+            }
+        } else if self.uses_custom_buckets() {
+            if bucket.lower == f64::NEG_INFINITY {
+                if bucket.upper <= 0.0 {
+                    return Quantile::value(bucket.upper);
+                }
+                bucket.lower = 0.0;
+            } else if bucket.upper == f64::INFINITY {
+                return Quantile::value(bucket.lower);
+            }
+        }
+        count = count.min(self.count);
+        if count < rank {
+            if nan_sum {
+                return Quantile {
+                    value: f64::NAN,
+                    nan_observations: NanObservations::ResultIsNan,
+                };
+            }
+            return Quantile::value(bucket.upper);
+        }
+        if forward {
+            rank -= count - bucket.count;
+        } else {
+            rank = count - rank;
+        }
+        let mut note = NanObservations::None;
+        if nan_sum {
+            let rest: f64 = buckets[pos..].iter().map(|b| b.count).sum();
+            if count + rest < self.count {
+                note = NanObservations::SkewedHigher;
+            }
+        }
+        let fraction = rank / bucket.count;
+        let value = if self.uses_custom_buckets() || (bucket.lower <= 0.0 && bucket.upper >= 0.0) {
+            bucket.lower + (bucket.upper - bucket.lower) * fraction
+        } else {
+            let (lo, hi) = (bucket.lower.abs().log2(), bucket.upper.abs().log2());
+            if bucket.lower > 0.0 {
+                (lo + (hi - lo) * fraction).exp2()
+            } else {
+                -(hi + (lo - hi) * (1.0 - fraction)).exp2()
+            }
+        };
+        Quantile {
+            value,
+            nan_observations: note,
+        }
     }
 
     /// Scales every count and the sum (`rate` divides, `increase` extrapolates).
@@ -424,6 +564,20 @@ mod tests {
             positive_buckets: buckets.to_vec(),
             ..FloatHistogram::default()
         }
+    }
+
+    #[test]
+    fn quantiles_interpolate_exponentially_and_linearly() {
+        // Schema 0: buckets (0.5,1], (1,2], (2,4] with 1, 2, 1 observations.
+        let x = h(0, &[(0, 3)], &[1.0, 2.0, 1.0]);
+        assert_eq!(x.quantile(0.5).value, 2f64.powf(0.5)); // middle of (1,2] in log space
+        assert_eq!(x.quantile(1.0).value, 4.0);
+        assert!(x.quantile(f64::NAN).value.is_nan());
+        assert_eq!(x.quantile(-1.0).value, f64::NEG_INFINITY);
+        let mut c = h(CUSTOM_BUCKETS_SCHEMA, &[(0, 3)], &[2.0, 2.0, 0.0]);
+        c.custom_values = vec![10.0, 20.0];
+        assert_eq!(c.quantile(0.75).value, 15.0); // linear within (10,20]
+        assert_eq!(c.quantile(0.25).value, 5.0); // first bucket interpolates from 0
     }
 
     #[test]
