@@ -58,16 +58,26 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// A successful answer: `{"status":"success","data":…}` plus optional annotations.
+#[derive(Serialize)]
+struct Envelope<'a, T: Serialize> {
+    status: &'static str,
+    data: T,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    warnings: &'a [String],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    infos: &'a [String],
+}
+
+/// A successful answer: `{"status":"success","data":…}` plus optional annotations,
+/// serialized straight into the response body.
 pub fn success(data: impl Serialize, warnings: &[String], infos: &[String]) -> Response {
-    let mut body = json!({"status": "success", "data": data});
-    if !warnings.is_empty() {
-        body["warnings"] = json!(warnings);
-    }
-    if !infos.is_empty() {
-        body["infos"] = json!(infos);
-    }
-    axum::Json(body).into_response()
+    axum::Json(Envelope {
+        status: "success",
+        data,
+        warnings,
+        infos,
+    })
+    .into_response()
 }
 
 /// A float as Prometheus writes it in JSON: a string, `NaN`, `+Inf` or `-Inf`.
@@ -85,43 +95,103 @@ pub fn format_value(v: f64) -> String {
 
 /// A millisecond timestamp as JSON seconds with millisecond precision.
 pub fn format_time(t: i64) -> Json {
-    let abs = t.unsigned_abs();
-    let (secs, ms) = (abs / 1000, abs % 1000);
-    let sign = if t < 0 { "-" } else { "" };
-    if ms == 0 {
-        return json!(t / 1000);
+    serde_json::to_value(Time(t)).unwrap_or(Json::Null)
+}
+
+/// Seconds as Prometheus writes them: an integer when whole, else with milliseconds.
+/// `t / 1000.0` is the double nearest the decimal, and JSON floats print the shortest
+/// text that reads back as the same double, so 1435781451.781 prints exactly.
+struct Time(i64);
+
+impl Serialize for Time {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0 % 1000 == 0 {
+            s.serialize_i64(self.0 / 1000)
+        } else {
+            s.serialize_f64(self.0 as f64 / 1000.0)
+        }
     }
-    // Built from text so 1435781451.781 prints exactly, not as a rounded binary float.
-    let frac = format!("{ms:03}");
-    let text = format!("{sign}{secs}.{}", frac.trim_end_matches('0'));
-    serde_json::from_str(&text).unwrap_or_else(|_| json!(t as f64 / 1000.0))
 }
 
-fn point(t: i64, v: f64) -> Json {
-    json!([format_time(t), format_value(v)])
+/// One `[time, "value"]` pair.
+struct Point(i64, f64);
+
+impl Serialize for Point {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(2)?;
+        t.serialize_element(&Time(self.0))?;
+        t.serialize_element(&format_value(self.1))?;
+        t.end()
+    }
 }
 
-fn metric(labels: &Labels) -> Json {
-    serde_json::to_value(labels).unwrap_or_else(|_| json!({}))
+/// The `data` object of a query answer, serialized without building a JSON tree.
+pub struct QueryData<'a>(pub &'a QueryResult);
+
+#[derive(Serialize)]
+struct VectorItem<'a> {
+    metric: &'a Labels,
+    value: Point,
 }
 
-/// The `data` object of a query answer.
+#[derive(Serialize)]
+struct MatrixItem<'a> {
+    metric: &'a Labels,
+    values: Points<'a>,
+}
+
+struct Points<'a>(&'a [(i64, f64)]);
+
+impl Serialize for Points<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|&(t, v)| Point(t, v)))
+    }
+}
+
+impl Serialize for QueryData<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(2))?;
+        match &self.0.value {
+            Value::Scalar { t, v } => {
+                m.serialize_entry("resultType", "scalar")?;
+                m.serialize_entry("result", &Point(*t, *v))?;
+            }
+            Value::String { t, s } => {
+                m.serialize_entry("resultType", "string")?;
+                m.serialize_entry("result", &(Time(*t), s))?;
+            }
+            Value::Vector(samples) => {
+                m.serialize_entry("resultType", "vector")?;
+                let items: Vec<VectorItem> = samples
+                    .iter()
+                    .map(|x| VectorItem {
+                        metric: &x.labels,
+                        value: Point(x.t, x.v),
+                    })
+                    .collect();
+                m.serialize_entry("result", &items)?;
+            }
+            Value::Matrix(series) => {
+                m.serialize_entry("resultType", "matrix")?;
+                let items: Vec<MatrixItem> = series
+                    .iter()
+                    .map(|x| MatrixItem {
+                        metric: &x.labels,
+                        values: Points(&x.samples),
+                    })
+                    .collect();
+                m.serialize_entry("result", &items)?;
+            }
+        }
+        m.end()
+    }
+}
+
+/// The `data` object of a query answer as a JSON value.
 pub fn query_data(result: &QueryResult) -> Json {
-    match &result.value {
-        Value::Scalar { t, v } => json!({"resultType": "scalar", "result": point(*t, *v)}),
-        Value::String { t, s } => json!({"resultType": "string", "result": [format_time(*t), s]}),
-        Value::Vector(samples) => json!({
-            "resultType": "vector",
-            "result": samples.iter().map(|s| json!({"metric": metric(&s.labels), "value": point(s.t, s.v)})).collect::<Vec<_>>(),
-        }),
-        Value::Matrix(series) => json!({
-            "resultType": "matrix",
-            "result": series.iter().map(|s| json!({
-                "metric": metric(&s.labels),
-                "values": s.samples.iter().map(|(t, v)| point(*t, *v)).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-        }),
-    }
+    serde_json::to_value(QueryData(result)).unwrap_or(Json::Null)
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::params::{Params, MAX_TIME, MIN_TIME};
-use crate::response::{query_data, success, ApiError};
+use crate::response::{success, ApiError, QueryData};
 use crate::selector::parse_selector;
 
 /// What `/api/v1/status/buildinfo` reports.
@@ -97,7 +97,7 @@ async fn query(
     let q = p.required("query")?;
     let t = p.time_or("time", now_ms())?;
     let result = st.engine.instant_query(st.store.clone(), &tenant, q, t).await?;
-    Ok(success(query_data(&result), &result.warnings, &result.infos))
+    Ok(success(QueryData(&result), &result.warnings, &result.infos))
 }
 
 async fn query_range(
@@ -148,7 +148,7 @@ async fn query_range(
         .engine
         .range_query(st.store.clone(), &tenant, q, start, end, step)
         .await?;
-    Ok(success(query_data(&result), &result.warnings, &result.infos))
+    Ok(success(QueryData(&result), &result.warnings, &result.infos))
 }
 
 fn group_thousands(n: i64) -> String {
