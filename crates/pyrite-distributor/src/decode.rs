@@ -97,9 +97,11 @@ pub fn decode_write_request(protocol: Protocol, body: &[u8], limits: &Limits) ->
                     "symbols[0] of a remote-write 2.0 request must be the empty string",
                 ));
             }
+            // Each symbol is allocated once and shared by every label that refers to it.
+            let symbols: Vec<std::sync::Arc<str>> = req.symbols.into_iter().map(Into::into).collect();
             req.timeseries
                 .into_iter()
-                .map(|ts| from_v2(&req.symbols, ts))
+                .map(|ts| from_v2(&symbols, ts))
                 .collect::<Result<Vec<_>, _>>()?
         }
     };
@@ -108,21 +110,14 @@ pub fn decode_write_request(protocol: Protocol, body: &[u8], limits: &Limits) ->
 
 fn from_v1(ts: v1::TimeSeries) -> RawSeries {
     RawSeries {
-        labels: ts
-            .labels
-            .into_iter()
-            .map(|l| Label {
-                name: l.name,
-                value: l.value,
-            })
-            .collect(),
+        labels: ts.labels.into_iter().map(|l| Label::new(l.name, l.value)).collect(),
         samples: ts.samples.iter().map(|s| Sample::new(s.timestamp, s.value)).collect(),
         histograms: ts.histograms.len(),
         exemplars: ts.exemplars.len(),
     }
 }
 
-fn from_v2(symbols: &[String], ts: v2::TimeSeries) -> Result<RawSeries, PushError> {
+fn from_v2(symbols: &[std::sync::Arc<str>], ts: v2::TimeSeries) -> Result<RawSeries, PushError> {
     if !ts.labels_refs.len().is_multiple_of(2) {
         return Err(PushError::bad(format!(
             "labels_refs of a remote-write 2.0 series has odd length {}",
@@ -212,7 +207,7 @@ mod tests {
         };
         let d = decode_write_request(Protocol::V1, &compress(&req.encode_to_vec()), &Limits::default()).unwrap();
         assert_eq!(d.series.len(), 1);
-        assert_eq!(d.series[0].labels[0].value, "up");
+        assert_eq!(&*d.series[0].labels[0].value, "up");
         assert_eq!(d.series[0].samples, [Sample::new(10, 1.0)]);
     }
 

@@ -38,11 +38,7 @@ pub fn validate_series(raw: RawSeries, limits: &Limits) -> Result<TimeSeries, In
         reason,
         message: format!("{what} for series {}", describe(&raw.labels)),
     };
-    let name = raw
-        .labels
-        .iter()
-        .find(|l| l.name == METRIC_NAME)
-        .map(|l| l.value.as_str());
+    let name = raw.labels.iter().find(|l| &*l.name == METRIC_NAME).map(|l| &*l.value);
     match name {
         None | Some("") => return Err(bad("missing_metric_name", "sample without metric name".into())),
         Some(n) if !is_valid_metric_name(n) => {
@@ -61,7 +57,7 @@ pub fn validate_series(raw: RawSeries, limits: &Limits) -> Result<TimeSeries, In
         ));
     }
     for (i, l) in raw.labels.iter().enumerate() {
-        if !is_valid_label_name(&l.name) && l.name != METRIC_NAME {
+        if !is_valid_label_name(&l.name) && &*l.name != METRIC_NAME {
             return Err(bad("label_invalid", format!("label name {:?} is not valid", l.name)));
         }
         if limits.max_label_name_length > 0 && l.name.len() > limits.max_label_name_length {

@@ -58,7 +58,7 @@ pub fn decode(record: &[u8]) -> Result<WriteRecord, CodecError> {
         for _ in 0..n_labels {
             let name = r.string()?;
             let value = r.string()?;
-            labels.push(Label { name, value });
+            labels.push(Label::new(name, value));
         }
         if labels.windows(2).any(|w| w[0].name >= w[1].name) {
             return Err(CodecError::Corrupt("labels out of order"));

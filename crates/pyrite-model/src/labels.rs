@@ -11,15 +11,16 @@ pub const METRIC_NAME: &str = "__name__";
 
 const SEP: u8 = 0xff;
 
-/// One name/value pair.
+/// One name/value pair. The strings are shared: the head hands out its interned strings,
+/// so materialising a series' labels for a query allocates no string.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Label {
-    pub name: String,
-    pub value: String,
+    pub name: Arc<str>,
+    pub value: Arc<str>,
 }
 
 impl Label {
-    pub fn new(name: impl Into<String>, value: impl Into<String>) -> Self {
+    pub fn new(name: impl Into<Arc<str>>, value: impl Into<Arc<str>>) -> Self {
         Self {
             name: name.into(),
             value: value.into(),
@@ -77,14 +78,14 @@ impl Labels {
 
     /// Value of `name`, or `""` when absent (Prometheus's convention).
     pub fn get(&self, name: &str) -> &str {
-        match self.0.binary_search_by(|l| l.name.as_str().cmp(name)) {
+        match self.0.binary_search_by(|l| (*l.name).cmp(name)) {
             Ok(i) => &self.0[i].value,
             Err(_) => "",
         }
     }
 
     pub fn has(&self, name: &str) -> bool {
-        self.0.binary_search_by(|l| l.name.as_str().cmp(name)).is_ok()
+        self.0.binary_search_by(|l| (*l.name).cmp(name)).is_ok()
     }
 
     pub fn metric_name(&self) -> &str {
@@ -101,7 +102,7 @@ impl Labels {
         Labels(
             self.0
                 .iter()
-                .filter(|l| names.iter().any(|n| n.as_ref() == l.name))
+                .filter(|l| names.iter().any(|n| n.as_ref() == &*l.name))
                 .cloned()
                 .collect::<Vec<_>>()
                 .into(),
@@ -113,7 +114,7 @@ impl Labels {
         Labels(
             self.0
                 .iter()
-                .filter(|l| !names.iter().any(|n| n.as_ref() == l.name))
+                .filter(|l| !names.iter().any(|n| n.as_ref() == &*l.name))
                 .cloned()
                 .collect::<Vec<_>>()
                 .into(),
@@ -174,7 +175,7 @@ impl fmt::Display for Labels {
         f.write_str("{")?;
         let mut first = true;
         for l in self.0.iter() {
-            if plain_name && l.name == METRIC_NAME {
+            if plain_name && &*l.name == METRIC_NAME {
                 continue;
             }
             if !first {
@@ -192,7 +193,7 @@ impl Serialize for Labels {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut m = s.serialize_map(Some(self.0.len()))?;
         for l in self.0.iter() {
-            m.serialize_entry(&l.name, &l.value)?;
+            m.serialize_entry(&*l.name, &*l.value)?;
         }
         m.end()
     }
@@ -214,23 +215,23 @@ impl LabelsBuilder {
         if value.is_empty() {
             return self.del(name);
         }
-        match self.labels.iter_mut().find(|l| l.name == name) {
-            Some(l) => l.value = value.to_string(),
+        match self.labels.iter_mut().find(|l| &*l.name == name) {
+            Some(l) => l.value = value.into(),
             None => self.labels.push(Label::new(name, value)),
         }
         self
     }
 
     pub fn del(&mut self, name: &str) -> &mut Self {
-        self.labels.retain(|l| l.name != name);
+        self.labels.retain(|l| &*l.name != name);
         self
     }
 
     pub fn get(&self, name: &str) -> &str {
         self.labels
             .iter()
-            .find(|l| l.name == name)
-            .map(|l| l.value.as_str())
+            .find(|l| &*l.name == name)
+            .map(|l| &*l.value)
             .unwrap_or("")
     }
 
@@ -267,7 +268,7 @@ mod tests {
     #[test]
     fn from_pairs_sorts_dedups_and_drops_empty() {
         let l = Labels::from_pairs(&[("b", "2"), ("a", "1"), ("c", ""), ("a", "3")]);
-        let names: Vec<_> = l.iter().map(|l| l.name.as_str()).collect();
+        let names: Vec<_> = l.iter().map(|l| &*l.name).collect();
         assert_eq!(names, ["a", "b"]);
         assert_eq!(l.get("a"), "3");
         assert_eq!(l.get("c"), "");

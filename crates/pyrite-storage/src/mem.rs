@@ -87,7 +87,7 @@ impl Queryable for MemQueryable {
     ) -> Result<Vec<String>, StorageError> {
         let mut names = BTreeSet::new();
         self.matching(tenant, matchers, start, end, |labels, _| {
-            names.extend(labels.iter().map(|l| l.name.clone()));
+            names.extend(labels.iter().map(|l| l.name.to_string()));
             None::<()>
         });
         Ok(names.into_iter().collect())

@@ -43,6 +43,11 @@ impl Symbols {
         &self.strings[id as usize]
     }
 
+    /// The shared string itself, for label sets that reference it without copying.
+    pub fn shared(&self, id: Sym) -> Arc<str> {
+        self.strings[id as usize].clone()
+    }
+
     pub fn len(&self) -> usize {
         self.strings.len()
     }
@@ -79,7 +84,7 @@ impl<S> Index<S> {
             && syms
                 .iter()
                 .zip(labels.iter())
-                .all(|((n, v), l)| self.symbols.resolve(*n) == l.name && self.symbols.resolve(*v) == l.value)
+                .all(|((n, v), l)| self.symbols.resolve(*n) == &*l.name && self.symbols.resolve(*v) == &*l.value)
     }
 
     /// Adds a new series; the caller checked it is absent.
@@ -108,7 +113,7 @@ impl<S> Index<S> {
             self.series[id as usize]
                 .0
                 .iter()
-                .map(|(n, v)| Label::new(self.symbols.resolve(*n), self.symbols.resolve(*v)))
+                .map(|(n, v)| Label::new(self.symbols.shared(*n), self.symbols.shared(*v)))
                 .collect(),
         )
     }

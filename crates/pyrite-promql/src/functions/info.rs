@@ -170,18 +170,18 @@ fn combine(
                     };
                     seen += 1;
                     for l in info[ii].metric.iter() {
-                        if l.name == METRIC_NAME || (!data.is_empty() && !data.contains_key(&l.name)) {
+                        if &*l.name == METRIC_NAME || (!data.is_empty() && !data.contains_key(&*l.name)) {
                             continue;
                         }
-                        if let Some(prev) = added.get(&l.name) {
-                            if *prev != l.value {
+                        if let Some(prev) = added.get(&*l.name) {
+                            if **prev != *l.value {
                                 return Err(QueryError::Execution(format!("conflicting label: {}", l.name)));
                             }
                         }
                         if s.metric.has(&l.name) {
                             continue;
                         }
-                        added.insert(l.name.clone(), l.value.clone());
+                        added.insert(l.name.to_string(), l.value.to_string());
                     }
                 }
                 if seen == 0 && !all_match_empty {
