@@ -87,7 +87,8 @@ pub fn decode_write_request(protocol: Protocol, body: &[u8], limits: &Limits) ->
         Protocol::V1 => {
             let req = v1::WriteRequest::decode(raw.as_slice())
                 .map_err(|e| PushError::bad(format!("cannot decode prometheus.WriteRequest: {e}")))?;
-            req.timeseries.into_iter().map(from_v1).collect()
+            let mut strings = Interner::default();
+            req.timeseries.into_iter().map(|ts| from_v1(ts, &mut strings)).collect()
         }
         Protocol::V2 => {
             let req = v2::Request::decode(raw.as_slice())
@@ -108,9 +109,29 @@ pub fn decode_write_request(protocol: Protocol, body: &[u8], limits: &Limits) ->
     Ok(DecodedWrite { protocol, series })
 }
 
-fn from_v1(ts: v1::TimeSeries) -> RawSeries {
+/// Shares repeated label strings within one request (names nearly always repeat, and
+/// many values do), so each distinct string is allocated once.
+#[derive(Default)]
+struct Interner(std::collections::HashMap<String, std::sync::Arc<str>>);
+
+impl Interner {
+    fn get(&mut self, s: String) -> std::sync::Arc<str> {
+        if let Some(shared) = self.0.get(s.as_str()) {
+            return shared.clone();
+        }
+        let shared: std::sync::Arc<str> = s.as_str().into();
+        self.0.insert(s, shared.clone());
+        shared
+    }
+}
+
+fn from_v1(ts: v1::TimeSeries, strings: &mut Interner) -> RawSeries {
     RawSeries {
-        labels: ts.labels.into_iter().map(|l| Label::new(l.name, l.value)).collect(),
+        labels: ts
+            .labels
+            .into_iter()
+            .map(|l| Label::new(strings.get(l.name), strings.get(l.value)))
+            .collect(),
         samples: ts.samples.iter().map(|s| Sample::new(s.timestamp, s.value)).collect(),
         histograms: ts.histograms.len(),
         exemplars: ts.exemplars.len(),
