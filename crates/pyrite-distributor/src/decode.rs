@@ -4,7 +4,7 @@
 
 use prost::Message;
 use pyrite_model::{Label, Sample};
-use pyrite_proto::{prometheus as v1, write_v2 as v2};
+use pyrite_proto::write_v2 as v2;
 
 use crate::{Limits, PushError};
 
@@ -84,12 +84,8 @@ pub fn decode_write_request(protocol: Protocol, body: &[u8], limits: &Limits) ->
         .decompress_vec(body)
         .map_err(|e| PushError::bad(format!("body is not valid snappy: {e}")))?;
     let series = match protocol {
-        Protocol::V1 => {
-            let req = v1::WriteRequest::decode(raw.as_slice())
-                .map_err(|e| PushError::bad(format!("cannot decode prometheus.WriteRequest: {e}")))?;
-            let mut strings = Interner::default();
-            req.timeseries.into_iter().map(|ts| from_v1(ts, &mut strings)).collect()
-        }
+        Protocol::V1 => crate::decode_v1::decode(&raw)
+            .map_err(|e| PushError::bad(format!("cannot decode prometheus.WriteRequest: {e}")))?,
         Protocol::V2 => {
             let req = v2::Request::decode(raw.as_slice())
                 .map_err(|e| PushError::bad(format!("cannot decode io.prometheus.write.v2.Request: {e}")))?;
@@ -107,35 +103,6 @@ pub fn decode_write_request(protocol: Protocol, body: &[u8], limits: &Limits) ->
         }
     };
     Ok(DecodedWrite { protocol, series })
-}
-
-/// Shares repeated label strings within one request (names nearly always repeat, and
-/// many values do), so each distinct string is allocated once.
-#[derive(Default)]
-struct Interner(std::collections::HashMap<String, std::sync::Arc<str>>);
-
-impl Interner {
-    fn get(&mut self, s: String) -> std::sync::Arc<str> {
-        if let Some(shared) = self.0.get(s.as_str()) {
-            return shared.clone();
-        }
-        let shared: std::sync::Arc<str> = s.as_str().into();
-        self.0.insert(s, shared.clone());
-        shared
-    }
-}
-
-fn from_v1(ts: v1::TimeSeries, strings: &mut Interner) -> RawSeries {
-    RawSeries {
-        labels: ts
-            .labels
-            .into_iter()
-            .map(|l| Label::new(strings.get(l.name), strings.get(l.value)))
-            .collect(),
-        samples: ts.samples.iter().map(|s| Sample::new(s.timestamp, s.value)).collect(),
-        histograms: ts.histograms.len(),
-        exemplars: ts.exemplars.len(),
-    }
 }
 
 fn from_v2(symbols: &[std::sync::Arc<str>], ts: v2::TimeSeries) -> Result<RawSeries, PushError> {
@@ -173,6 +140,8 @@ fn from_v2(symbols: &[std::sync::Arc<str>], ts: v2::TimeSeries) -> Result<RawSer
 
 #[cfg(test)]
 mod tests {
+    use pyrite_proto::prometheus as v1;
+
     use super::*;
 
     fn compress(b: &[u8]) -> Vec<u8> {

@@ -6,6 +6,7 @@
 //! store; a 5xx only ever means the store could not take valid data, so senders retry.
 
 mod decode;
+mod decode_v1;
 mod http;
 mod limits;
 mod validate;
