@@ -181,20 +181,7 @@ mod tests {
 
     #[test]
     fn v1_round_trip() {
-        let req = v1::WriteRequest {
-            timeseries: vec![v1::TimeSeries {
-                labels: vec![v1::Label {
-                    name: "__name__".into(),
-                    value: "up".into(),
-                }],
-                samples: vec![v1::Sample {
-                    value: 1.0,
-                    timestamp: 10,
-                }],
-                ..Default::default()
-            }],
-            ..Default::default()
-        };
+        let req = crate::decode_v1::tests::up_request(10);
         let d = decode_write_request(Protocol::V1, &compress(&req.encode_to_vec()), &Limits::default()).unwrap();
         assert_eq!(d.series.len(), 1);
         assert_eq!(&*d.series[0].labels[0].value, "up");

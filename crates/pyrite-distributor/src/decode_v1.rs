@@ -149,7 +149,7 @@ fn sample(mut buf: &[u8]) -> Result<Sample, DecodeError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use proptest::prelude::*;
     use prost::Message;
     use pyrite_proto::prometheus as v1;
@@ -214,9 +214,9 @@ mod tests {
         }
     }
 
-    #[test]
-    fn truncated_and_malformed_input_is_an_error() {
-        let req = v1::WriteRequest {
+    /// One series `up` with one sample at `t`, as remote write 1.0 sends it.
+    pub(crate) fn up_request(t: i64) -> v1::WriteRequest {
+        v1::WriteRequest {
             timeseries: vec![v1::TimeSeries {
                 labels: vec![v1::Label {
                     name: "__name__".into(),
@@ -224,12 +224,17 @@ mod tests {
                 }],
                 samples: vec![v1::Sample {
                     value: 1.0,
-                    timestamp: 5,
+                    timestamp: t,
                 }],
                 ..Default::default()
             }],
             ..Default::default()
-        };
+        }
+    }
+
+    #[test]
+    fn truncated_and_malformed_input_is_an_error() {
+        let req = up_request(5);
         let bytes = req.encode_to_vec();
         assert!(decode(&bytes[..bytes.len() - 3]).is_err());
         // A label value that is not UTF-8.
