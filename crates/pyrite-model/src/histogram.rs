@@ -193,18 +193,144 @@ impl FloatHistogram {
 
     /// Every bucket from the lowest bound up: negative buckets, the zero bucket (when it
     /// holds anything), positive buckets.
+    /// Bounds are clipped to the zero bucket's edges where a bucket reaches into it.
     pub fn all_buckets(&self) -> Vec<Bucket> {
-        let mut out: Vec<Bucket> = self.negative().into_iter().rev().collect();
+        let zt = self.zero_threshold;
+        let clip = |mut b: Bucket| {
+            if b.upper < 0.0 && b.upper > -zt {
+                b.upper = -zt;
+            }
+            if b.lower > 0.0 && b.lower < zt {
+                b.lower = zt;
+            }
+            b
+        };
+        let mut out: Vec<Bucket> = self.negative().into_iter().rev().map(clip).collect();
         if self.zero_count > 0.0 {
             out.push(Bucket {
-                lower: -self.zero_threshold,
-                upper: self.zero_threshold,
+                lower: -zt,
+                upper: zt,
                 count: self.zero_count,
                 index: 0,
             });
         }
-        out.extend(self.positive());
+        out.extend(self.positive().into_iter().map(clip));
         out
+    }
+
+    /// The estimated fraction of observations in `[lower, upper]`, as
+    /// `histogram_fraction` computes it; the flag says NaN observations were left out.
+    pub fn fraction(&self, lower: f64, upper: f64) -> (f64, bool) {
+        if self.count == 0.0 || lower.is_nan() || upper.is_nan() {
+            return (f64::NAN, false);
+        }
+        if lower >= upper {
+            return (0.0, false);
+        }
+        let buckets = self.all_buckets();
+        let (mut rank, mut lower_rank, mut upper_rank) = (0.0, 0.0, 0.0);
+        let (mut lower_set, mut upper_set) = (false, false);
+        for b in &buckets {
+            let mut b = *b;
+            let zero_bucket = b.lower <= 0.0 && b.upper >= 0.0;
+            if zero_bucket {
+                if self.negative_buckets.is_empty() && !self.positive_buckets.is_empty() {
+                    b.lower = 0.0;
+                } else if self.positive_buckets.is_empty() && !self.negative_buckets.is_empty() {
+                    b.upper = 0.0;
+                }
+            }
+            let linear = self.uses_custom_buckets() || zero_bucket;
+            let below = |v: f64| -> f64 {
+                if linear {
+                    if b.lower == f64::NEG_INFINITY {
+                        return b.count;
+                    }
+                    return rank + b.count * (v - b.lower) / (b.upper - b.lower);
+                }
+                let (lo, hi, lv) = (b.lower.abs().log2(), b.upper.abs().log2(), v.abs().log2());
+                let f = if v > 0.0 {
+                    (lv - lo) / (hi - lo)
+                } else {
+                    1.0 - (lv - hi) / (lo - hi)
+                };
+                rank + b.count * f
+            };
+            if !lower_set && b.lower >= lower {
+                lower_rank = rank;
+                lower_set = true;
+            }
+            if !upper_set && b.lower >= upper {
+                upper_rank = rank;
+                upper_set = true;
+            }
+            if lower_set && upper_set {
+                break;
+            }
+            if !lower_set && b.lower < lower && b.upper > lower {
+                lower_rank = below(lower);
+                lower_set = true;
+            }
+            if !upper_set && b.lower < upper && b.upper > upper {
+                upper_rank = below(upper);
+                upper_set = true;
+            }
+            if lower_set && upper_set {
+                break;
+            }
+            rank += b.count;
+        }
+        // With a NaN sum some observations were NaN: they sit in no bucket.
+        let (count, nans_excluded) = if self.sum.is_nan() {
+            let in_buckets: f64 = buckets.iter().map(|b| b.count).sum();
+            (in_buckets, in_buckets < self.count)
+        } else {
+            (self.count, false)
+        };
+        if !lower_set || lower_rank > count {
+            lower_rank = count;
+        }
+        if !upper_set || upper_rank > count {
+            upper_rank = count;
+        }
+        ((upper_rank - lower_rank) / self.count, nans_excluded)
+    }
+
+    /// The estimated variance of the observations, each bucket's observations placed at
+    /// its midpoint (geometric for exponential buckets), as `histogram_stdvar` computes.
+    pub fn variance(&self) -> f64 {
+        let mean = self.sum / self.count;
+        let (mut var, mut c) = (0.0f64, 0.0f64);
+        for b in self.all_buckets() {
+            if b.count == 0.0 {
+                continue;
+            }
+            let val = if self.uses_custom_buckets() {
+                (b.upper + b.lower) / 2.0
+            } else if b.lower <= 0.0 && b.upper >= 0.0 {
+                0.0
+            } else {
+                let m = (b.upper * b.lower).sqrt();
+                if b.upper < 0.0 {
+                    -m
+                } else {
+                    m
+                }
+            };
+            let delta = val - mean;
+            // Compensated (Neumaier) summation, as every sum PromQL takes.
+            let inc = b.count * delta * delta;
+            let t = var + inc;
+            if t.is_infinite() {
+                c = 0.0;
+            } else if var.abs() >= inc.abs() {
+                c += (var - t) + inc;
+            } else {
+                c += (inc - t) + var;
+            }
+            var = t;
+        }
+        (var + c) / self.count
     }
 
     /// The φ-quantile, interpolating exponentially within exponential buckets and
@@ -578,6 +704,29 @@ mod tests {
         c.custom_values = vec![10.0, 20.0];
         assert_eq!(c.quantile(0.75).value, 15.0); // linear within (10,20]
         assert_eq!(c.quantile(0.25).value, 5.0); // first bucket interpolates from 0
+    }
+
+    #[test]
+    fn fractions_interpolate_within_buckets() {
+        // Schema 0: (0.5,1], (1,2], (2,4] with 1, 2, 1 observations.
+        let x = h(0, &[(0, 3)], &[1.0, 2.0, 1.0]);
+        assert_eq!(x.fraction(0.0, 4.0).0, 1.0);
+        assert_eq!(x.fraction(1.0, 2.0).0, 0.5);
+        assert_eq!(x.fraction(2.0, 1.0).0, 0.0);
+        assert!(x.fraction(f64::NAN, 1.0).0.is_nan());
+        // Half of (1,2] in log space lies below √2.
+        assert!((x.fraction(0.0, 2f64.sqrt()).0 - 0.5).abs() < 1e-12);
+    }
+
+    #[test]
+    fn variance_places_observations_at_bucket_midpoints() {
+        let mut c = h(CUSTOM_BUCKETS_SCHEMA, &[(0, 2)], &[1.0, 1.0]);
+        c.custom_values = vec![10.0, 20.0];
+        c.sum = 20.0;
+        // The first custom bucket reaches down to -Inf, so its midpoint does: variance is Inf.
+        assert!(c.variance().is_infinite());
+        let x = h(0, &[(1, 1)], &[2.0]); // both in (1,2], sum 2, mean 1
+        assert!((x.variance() - (2f64.sqrt() - 1.0).powi(2)).abs() < 1e-12);
     }
 
     #[test]
