@@ -22,7 +22,7 @@ use pyrite_storage::Appendable;
 pub use decode::{decode_write_request, negotiate, DecodedWrite, Protocol, RawSeries};
 pub use http::routes;
 pub use limits::Limits;
-pub use validate::{validate_series, Invalid};
+pub use validate::{check_timestamps, validate_series, Invalid};
 
 /// Why a push failed, with the HTTP status the sender sees.
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]

@@ -18,6 +18,9 @@ pub struct Limits {
     pub max_label_names_per_series: usize,
     pub max_label_name_length: usize,
     pub max_label_value_length: usize,
+    /// How far ahead of the receiver's clock a sample may be, in seconds (clock skew
+    /// allowance, Mimir's creation grace period); 0 accepts any future timestamp.
+    pub creation_grace_period_seconds: u64,
 }
 
 impl Default for Limits {
@@ -30,6 +33,7 @@ impl Default for Limits {
             max_label_names_per_series: 30,
             max_label_name_length: 1024,
             max_label_value_length: 2048,
+            creation_grace_period_seconds: 600,
         }
     }
 }

@@ -31,6 +31,27 @@ fn describe(labels: &[Label]) -> String {
     s
 }
 
+/// Refuses a series with a sample stamped further ahead of `now_ms` than the creation
+/// grace period allows: a sender with a broken clock would otherwise write the future.
+pub fn check_timestamps(raw: &RawSeries, limits: &Limits, now_ms: i64) -> Result<(), Invalid> {
+    if limits.creation_grace_period_seconds == 0 {
+        return Ok(());
+    }
+    let latest = now_ms.saturating_add((limits.creation_grace_period_seconds as i64).saturating_mul(1000));
+    match raw.samples.iter().find(|s| s.t > latest) {
+        None => Ok(()),
+        Some(s) => Err(Invalid {
+            reason: "too_far_in_future",
+            message: format!(
+                "sample timestamp {} is more than {} s ahead of the receiver's clock (creation_grace_period_seconds) for series {}",
+                s.t,
+                limits.creation_grace_period_seconds,
+                describe(&raw.labels)
+            ),
+        }),
+    }
+}
+
 /// Checks one series; on success returns it with labels as a [`Labels`] (empty-valued
 /// labels dropped: an empty value means the label is absent).
 pub fn validate_series(raw: RawSeries, limits: &Limits) -> Result<TimeSeries, Invalid> {
@@ -124,6 +145,22 @@ mod tests {
 
     fn reason(pairs: &[(&str, &str)], limits: &Limits) -> &'static str {
         validate_series(raw(pairs), limits).unwrap_err().reason
+    }
+
+    #[test]
+    fn samples_from_the_future_are_refused_beyond_the_grace_period() {
+        let l = Limits::default();
+        let now = 1_000_000_000;
+        let mut r = raw(&[("__name__", "up")]);
+        r.samples = vec![pyrite_model::Sample::new(now + 599_000, 1.0)];
+        assert!(check_timestamps(&r, &l, now).is_ok());
+        r.samples.push(pyrite_model::Sample::new(now + 601_000, 1.0));
+        assert_eq!(check_timestamps(&r, &l, now).unwrap_err().reason, "too_far_in_future");
+        let off = Limits {
+            creation_grace_period_seconds: 0,
+            ..Limits::default()
+        };
+        assert!(check_timestamps(&r, &off, now).is_ok());
     }
 
     #[test]

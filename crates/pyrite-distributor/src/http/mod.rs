@@ -12,7 +12,7 @@ use pyrite_model::{validate_tenant, DEFAULT_TENANT, TENANT_HEADER};
 use pyrite_storage::AppendError;
 
 use crate::decode::{decode_write_request, negotiate, Protocol};
-use crate::validate::validate_series;
+use crate::validate::{check_timestamps, validate_series};
 use crate::{Distributor, PushError};
 
 /// The remote-write routes.
@@ -118,9 +118,13 @@ async fn handle(
     let mut valid = Vec::with_capacity(n_series);
     let mut first_invalid: Option<String> = None;
     let mut invalid_series = 0usize;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
     for raw in decoded.series {
         let samples = raw.samples.len() as u64 + raw.histograms as u64;
-        match validate_series(raw, &d.limits) {
+        let checked = check_timestamps(&raw, &d.limits, now_ms).and_then(|()| validate_series(raw, &d.limits));
+        match checked {
             Ok(ts) => valid.push(ts),
             Err(inv) => {
                 invalid_series += 1;

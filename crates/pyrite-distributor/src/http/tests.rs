@@ -143,6 +143,25 @@ async fn invalid_series_is_400_and_valid_ones_still_land() {
 }
 
 #[tokio::test]
+async fn samples_far_in_the_future_are_400_and_the_rest_lands() {
+    let store = Arc::new(Store::default());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let body = v1_body(&[
+        (&[("__name__", "up")], now),
+        (&[("__name__", "skewed")], now + 3_600_000),
+    ]);
+    let (status, _, text) = send(app(store.clone(), Default::default()), V1, None, body).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text.contains("ahead of the receiver's clock"), "{text}");
+    let writes = store.writes.lock().unwrap();
+    assert_eq!(writes[0].1.len(), 1);
+    assert_eq!(writes[0].1[0].labels.metric_name(), "up");
+}
+
+#[tokio::test]
 async fn store_refusals_and_failures_map_to_statuses() {
     let store = Arc::new(Store::default());
     let (status, _, text) = send(
