@@ -149,3 +149,82 @@ mod tests {
         assert_eq!(r.read_bits(64), None);
     }
 }
+
+/// The running state of one XOR-encoded float stream: the previous value's bits and the
+/// window of meaningful bits last written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct XorState {
+    pub v: u64,
+    leading: u8,
+    trailing: u8,
+}
+
+impl XorState {
+    /// A writer starts with no window, so its first XOR writes one.
+    pub fn for_writing() -> Self {
+        Self {
+            v: 0,
+            leading: 0xff,
+            trailing: 0,
+        }
+    }
+
+    pub fn for_reading() -> Self {
+        Self {
+            v: 0,
+            leading: 0,
+            trailing: 0,
+        }
+    }
+}
+
+/// Writes `bits` XOR-ed with the previous value: `0` when equal; else `10` and the
+/// meaningful bits in the previous window, or `11`, a new window (5 bits of leading
+/// zeros, 6 of length) and the bits.
+pub(crate) fn write_xor(w: &mut BitWriter, st: &mut XorState, bits: u64) {
+    let delta = bits ^ st.v;
+    st.v = bits;
+    if delta == 0 {
+        w.write_bit(false);
+        return;
+    }
+    w.write_bit(true);
+    let leading = (delta.leading_zeros() as u8).min(31);
+    let trailing = delta.trailing_zeros() as u8;
+    if st.leading != 0xff && leading >= st.leading && trailing >= st.trailing {
+        w.write_bit(false);
+        let sig = 64 - st.leading - st.trailing;
+        w.write_bits(delta >> st.trailing, sig);
+    } else {
+        st.leading = leading;
+        st.trailing = trailing;
+        w.write_bit(true);
+        w.write_bits(u64::from(leading), 5);
+        let sig = 64 - leading - trailing;
+        // 64 significant bits do not fit in 6 bits; they are written as 0.
+        w.write_bits(u64::from(sig & 0x3f), 6);
+        w.write_bits(delta >> trailing, sig);
+    }
+}
+
+/// Reads what [`write_xor`] wrote into `st.v`; `None` on truncated or corrupt input.
+pub(crate) fn read_xor(r: &mut BitReader<'_>, st: &mut XorState) -> Option<()> {
+    if !r.read_bit()? {
+        return Some(());
+    }
+    if r.read_bit()? {
+        st.leading = r.read_bits(5)? as u8;
+        let mut sig = r.read_bits(6)? as u8;
+        if sig == 0 {
+            sig = 64;
+        }
+        st.trailing = 64u8.checked_sub(st.leading)?.checked_sub(sig)?;
+    }
+    let sig = 64u8.checked_sub(st.leading)?.checked_sub(st.trailing)?;
+    if sig == 0 {
+        return None;
+    }
+    let bits = r.read_bits(sig)?;
+    st.v ^= bits << st.trailing;
+    Some(())
+}

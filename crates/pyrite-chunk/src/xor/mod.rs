@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use crate::bits::{put_uvarint, put_varint, BitReader, BitWriter};
+use crate::bits::{put_uvarint, put_varint, read_xor, write_xor, BitReader, BitWriter, XorState};
 
 /// Samples per chunk before the head cuts a new one.
 pub const SAMPLES_PER_CHUNK: usize = 120;
@@ -24,9 +24,7 @@ pub enum ChunkError {
 struct State {
     t: i64,
     t_delta: i64,
-    v: u64,
-    leading: u8,
-    trailing: u8,
+    val: XorState,
 }
 
 /// An open chunk being appended to.
@@ -57,9 +55,7 @@ impl ChunkBuilder {
             state: State {
                 t: 0,
                 t_delta: 0,
-                v: 0,
-                leading: 0xff,
-                trailing: 0,
+                val: XorState::for_writing(),
             },
         }
     }
@@ -79,7 +75,7 @@ impl ChunkBuilder {
                 debug_assert!(t >= st.t, "timestamps must not decrease");
                 let delta = t.wrapping_sub(st.t);
                 put_uvarint(&mut self.w, delta as u64);
-                write_value(&mut self.w, st, bits);
+                write_xor(&mut self.w, &mut st.val, bits);
                 st.t_delta = delta;
             }
             _ => {
@@ -102,12 +98,12 @@ impl ChunkBuilder {
                     w.write_bits(0b1111, 4);
                     w.write_bits(dod as u64, 64);
                 }
-                write_value(w, st, bits);
+                write_xor(w, &mut st.val, bits);
                 st.t_delta = delta;
             }
         }
         st.t = t;
-        st.v = bits;
+        st.val.v = bits;
         self.count = self.count.saturating_add(1);
         let [hi, lo] = self.count.to_be_bytes();
         self.w.bytes[0] = hi;
@@ -131,7 +127,7 @@ impl ChunkBuilder {
     }
 
     pub fn last(&self) -> Option<(i64, f64)> {
-        (self.count > 0).then(|| (self.state.t, f64::from_bits(self.state.v)))
+        (self.count > 0).then(|| (self.state.t, f64::from_bits(self.state.val.v)))
     }
 
     /// Encoded bytes so far, header included.
@@ -162,31 +158,6 @@ impl ChunkBuilder {
             min_t: self.min_t,
             max_t: self.state.t,
         }
-    }
-}
-
-fn write_value(w: &mut BitWriter, st: &mut State, bits: u64) {
-    let delta = bits ^ st.v;
-    if delta == 0 {
-        w.write_bit(false);
-        return;
-    }
-    w.write_bit(true);
-    let leading = (delta.leading_zeros() as u8).min(31);
-    let trailing = delta.trailing_zeros() as u8;
-    if st.leading != 0xff && leading >= st.leading && trailing >= st.trailing {
-        w.write_bit(false);
-        let sig = 64 - st.leading - st.trailing;
-        w.write_bits(delta >> st.trailing, sig);
-    } else {
-        st.leading = leading;
-        st.trailing = trailing;
-        w.write_bit(true);
-        w.write_bits(u64::from(leading), 5);
-        let sig = 64 - leading - trailing;
-        // 64 significant bits do not fit in 6 bits; they are written as 0.
-        w.write_bits(u64::from(sig & 0x3f), 6);
-        w.write_bits(delta >> trailing, sig);
     }
 }
 
@@ -290,9 +261,7 @@ impl<'a> ChunkIter<'a> {
             st: State {
                 t: 0,
                 t_delta: 0,
-                v: 0,
-                leading: 0,
-                trailing: 0,
+                val: XorState::for_reading(),
             },
             pending: None,
             err,
@@ -337,13 +306,13 @@ impl<'a> ChunkIter<'a> {
         let ok = match self.read {
             0 => (|| {
                 st.t = r.read_varint()?;
-                st.v = r.read_bits(64)?;
+                st.val.v = r.read_bits(64)?;
                 Some(())
             })(),
             1 => (|| {
                 st.t_delta = r.read_uvarint()? as i64;
                 st.t = st.t.wrapping_add(st.t_delta);
-                read_value(r, st)
+                read_xor(r, &mut st.val)
             })(),
             _ => (|| {
                 let mut prefix = 0u8;
@@ -368,36 +337,15 @@ impl<'a> ChunkIter<'a> {
                 };
                 st.t_delta = st.t_delta.wrapping_add(dod);
                 st.t = st.t.wrapping_add(st.t_delta);
-                read_value(r, st)
+                read_xor(r, &mut st.val)
             })(),
         };
         if ok.is_none() {
             return self.fail();
         }
         self.read += 1;
-        Some((self.st.t, f64::from_bits(self.st.v)))
+        Some((self.st.t, f64::from_bits(self.st.val.v)))
     }
-}
-
-fn read_value(r: &mut BitReader<'_>, st: &mut State) -> Option<()> {
-    if !r.read_bit()? {
-        return Some(());
-    }
-    if r.read_bit()? {
-        st.leading = r.read_bits(5)? as u8;
-        let mut sig = r.read_bits(6)? as u8;
-        if sig == 0 {
-            sig = 64;
-        }
-        st.trailing = 64u8.checked_sub(st.leading)?.checked_sub(sig)?;
-    }
-    let sig = 64u8.checked_sub(st.leading)?.checked_sub(st.trailing)?;
-    if sig == 0 {
-        return None;
-    }
-    let bits = r.read_bits(sig)?;
-    st.v ^= bits << st.trailing;
-    Some(())
 }
 
 impl Iterator for ChunkIter<'_> {
