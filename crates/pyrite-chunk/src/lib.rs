@@ -8,11 +8,13 @@
 //! buckets; values after the first are XOR-ed with their predecessor and stored as the
 //! window of meaningful bits.
 //!
-//! This crate does no I/O and knows no histograms yet. Its invariant: timestamps within
-//! a chunk never decrease. Decoding never trusts its input: corrupt bytes end iteration
+//! Native-histogram samples go in chunks of Pyrite's own format ([`HistogramChunk`]).
+//! This crate does no I/O. Its invariant: timestamps within a chunk never decrease. Decoding never trusts its input: corrupt bytes end iteration
 //! with an error, never a panic.
 
 mod bits;
+mod hist;
 mod xor;
 
+pub use hist::{HistogramChunk, HistogramChunkBuilder, HistogramChunkIter};
 pub use xor::{Chunk, ChunkBuilder, ChunkError, ChunkIter, SAMPLES_PER_CHUNK};
