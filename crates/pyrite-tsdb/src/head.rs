@@ -218,7 +218,8 @@ impl Head {
     }
 
     /// Walks every series to total up sizes; meant for metrics scrapes and benchmarks,
-    /// not hot paths.
+    /// not hot paths. The index lock is held only to list the series, so a scrape never
+    /// holds up series creation while it walks; each series is locked on its own.
     pub fn stats(&self) -> HeadStats {
         let tenants: Vec<Arc<TenantHead>> = self.tenants.read().values().cloned().collect();
         let mut st = HeadStats {
@@ -226,11 +227,16 @@ impl Head {
             ..Default::default()
         };
         for th in tenants {
-            let index = th.index.read();
-            st.series += index.num_series();
-            st.symbols += index.symbols.len();
-            for id in 0..index.num_series() as u32 {
-                let data = index.series(id).lock();
+            let series: Vec<Arc<MemSeries>> = {
+                let index = th.index.read();
+                st.symbols += index.symbols.len();
+                (0..index.num_series() as u32)
+                    .map(|id| index.series(id).clone())
+                    .collect()
+            };
+            st.series += series.len();
+            for s in series {
+                let data = s.lock();
                 st.samples += data.num_samples();
                 st.chunk_bytes += data.chunk_bytes();
             }
