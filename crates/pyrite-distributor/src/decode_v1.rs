@@ -2,8 +2,7 @@
 //! path of ingestion. It reads label strings straight out of the request buffer into
 //! shared strings (each distinct string allocated once per request), where a generated
 //! decoder would allocate an owned `String` per label name and value first. Fields it
-//! does not use (metadata, exemplar and histogram contents) are skipped; exemplars and
-//! histograms are counted so validation can report them.
+//! does not use (metadata, exemplar contents) are skipped; exemplars are counted.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,6 +12,8 @@ use prost::encoding::decode_varint;
 use pyrite_model::{Label, Sample};
 
 use crate::decode::RawSeries;
+use crate::histogram::WireHistogram;
+use pyrite_model::histogram::Span;
 
 /// Why a body is not a valid `WriteRequest`.
 #[derive(Debug, thiserror::Error)]
@@ -95,7 +96,7 @@ fn series<'a>(mut buf: &'a [u8], strings: &mut Strings<'a>) -> Result<RawSeries,
     let mut s = RawSeries {
         labels: Vec::new(),
         samples: Vec::new(),
-        histograms: 0,
+        histograms: Vec::new(),
         exemplars: 0,
     };
     while !buf.is_empty() {
@@ -107,10 +108,7 @@ fn series<'a>(mut buf: &'a [u8], strings: &mut Strings<'a>) -> Result<RawSeries,
                 len_delimited(&mut buf)?;
                 s.exemplars += 1;
             }
-            (4, LEN) => {
-                len_delimited(&mut buf)?;
-                s.histograms += 1;
-            }
+            (4, LEN) => s.histograms.push(histogram(len_delimited(&mut buf)?)?),
             _ => skip(&mut buf, wire)?,
         }
     }
@@ -128,6 +126,87 @@ fn label<'a>(mut buf: &'a [u8], strings: &mut Strings<'a>) -> Result<Label, Deco
         }
     }
     Ok(Label::new(strings.get(name)?, strings.get(value)?))
+}
+
+fn varint(buf: &mut &[u8]) -> Result<u64, DecodeError> {
+    decode_varint(buf).map_err(|e| err(e.to_string()))
+}
+
+fn zigzag(v: u64) -> i64 {
+    ((v >> 1) as i64) ^ -((v & 1) as i64)
+}
+
+fn f64_le(buf: &mut &[u8]) -> Result<f64, DecodeError> {
+    if buf.len() < 8 {
+        return Err(err("truncated double"));
+    }
+    Ok(buf.get_f64_le())
+}
+
+/// A repeated `sint64`, packed or not.
+fn sint64s(buf: &mut &[u8], wire: u64, out: &mut Vec<i64>) -> Result<(), DecodeError> {
+    if wire == LEN {
+        let mut packed = len_delimited(buf)?;
+        while !packed.is_empty() {
+            out.push(zigzag(varint(&mut packed)?));
+        }
+    } else {
+        out.push(zigzag(varint(buf)?));
+    }
+    Ok(())
+}
+
+/// A repeated `double`, packed or not.
+fn doubles(buf: &mut &[u8], wire: u64, out: &mut Vec<f64>) -> Result<(), DecodeError> {
+    if wire == LEN {
+        let mut packed = len_delimited(buf)?;
+        while !packed.is_empty() {
+            out.push(f64_le(&mut packed)?);
+        }
+    } else {
+        out.push(f64_le(buf)?);
+    }
+    Ok(())
+}
+
+fn span(mut buf: &[u8]) -> Result<Span, DecodeError> {
+    let mut s = Span { offset: 0, length: 0 };
+    while !buf.is_empty() {
+        let (field, wire) = key(&mut buf)?;
+        match (field, wire) {
+            (1, VARINT) => s.offset = zigzag(varint(&mut buf)?) as i32,
+            (2, VARINT) => s.length = varint(&mut buf)? as u32,
+            _ => skip(&mut buf, wire)?,
+        }
+    }
+    Ok(s)
+}
+
+fn histogram(mut buf: &[u8]) -> Result<WireHistogram, DecodeError> {
+    let mut h = WireHistogram::default();
+    while !buf.is_empty() {
+        let (field, wire) = key(&mut buf)?;
+        match (field, wire) {
+            (1, VARINT) => h.count_int = Some(varint(&mut buf)?),
+            (2, FIXED64) => h.count_float = Some(f64_le(&mut buf)?),
+            (3, FIXED64) => h.sum = f64_le(&mut buf)?,
+            (4, VARINT) => h.schema = zigzag(varint(&mut buf)?) as i32,
+            (5, FIXED64) => h.zero_threshold = f64_le(&mut buf)?,
+            (6, VARINT) => h.zero_count_int = Some(varint(&mut buf)?),
+            (7, FIXED64) => h.zero_count_float = Some(f64_le(&mut buf)?),
+            (8, LEN) => h.negative_spans.push(span(len_delimited(&mut buf)?)?),
+            (9, _) => sint64s(&mut buf, wire, &mut h.negative_deltas)?,
+            (10, _) => doubles(&mut buf, wire, &mut h.negative_counts)?,
+            (11, LEN) => h.positive_spans.push(span(len_delimited(&mut buf)?)?),
+            (12, _) => sint64s(&mut buf, wire, &mut h.positive_deltas)?,
+            (13, _) => doubles(&mut buf, wire, &mut h.positive_counts)?,
+            (14, VARINT) => h.reset_hint = varint(&mut buf)? as i32,
+            (15, VARINT) => h.timestamp = varint(&mut buf)? as i64,
+            (16, _) => doubles(&mut buf, wire, &mut h.custom_values)?,
+            _ => skip(&mut buf, wire)?,
+        }
+    }
+    Ok(h)
 }
 
 fn sample(mut buf: &[u8]) -> Result<Sample, DecodeError> {
@@ -165,10 +244,89 @@ pub(crate) mod tests {
             .map(|ts| RawSeries {
                 labels: ts.labels.into_iter().map(|l| Label::new(l.name, l.value)).collect(),
                 samples: ts.samples.iter().map(|s| Sample::new(s.timestamp, s.value)).collect(),
-                histograms: ts.histograms.len(),
+                histograms: ts.histograms.into_iter().map(wire_of).collect(),
                 exemplars: ts.exemplars.len(),
             })
             .collect()
+    }
+
+    fn wire_of(h: v1::Histogram) -> WireHistogram {
+        use v1::histogram::{Count, ZeroCount};
+        let spans = |s: Vec<v1::BucketSpan>| {
+            s.into_iter()
+                .map(|x| Span {
+                    offset: x.offset,
+                    length: x.length,
+                })
+                .collect()
+        };
+        WireHistogram {
+            count_int: match h.count {
+                Some(Count::CountInt(n)) => Some(n),
+                _ => None,
+            },
+            count_float: match h.count {
+                Some(Count::CountFloat(n)) => Some(n),
+                _ => None,
+            },
+            sum: h.sum,
+            schema: h.schema,
+            zero_threshold: h.zero_threshold,
+            zero_count_int: match h.zero_count {
+                Some(ZeroCount::ZeroCountInt(n)) => Some(n),
+                _ => None,
+            },
+            zero_count_float: match h.zero_count {
+                Some(ZeroCount::ZeroCountFloat(n)) => Some(n),
+                _ => None,
+            },
+            negative_spans: spans(h.negative_spans),
+            negative_deltas: h.negative_deltas,
+            negative_counts: h.negative_counts,
+            positive_spans: spans(h.positive_spans),
+            positive_deltas: h.positive_deltas,
+            positive_counts: h.positive_counts,
+            reset_hint: h.reset_hint,
+            timestamp: h.timestamp,
+            custom_values: h.custom_values,
+        }
+    }
+
+    fn histogram_strategy() -> impl Strategy<Value = v1::Histogram> {
+        (
+            any::<bool>(),
+            any::<u32>(),
+            -4i32..=8,
+            prop::collection::vec(-5i64..5, 0..4),
+            prop::collection::vec(0.0f64..100.0, 0..4),
+            any::<i64>(),
+            0i32..4,
+        )
+            .prop_map(|(int, n, schema, deltas, counts, timestamp, hint)| {
+                let len = if int { deltas.len() } else { counts.len() } as u32;
+                v1::Histogram {
+                    count: Some(if int {
+                        v1::histogram::Count::CountInt(u64::from(n))
+                    } else {
+                        v1::histogram::Count::CountFloat(f64::from(n))
+                    }),
+                    sum: f64::from(n) / 3.0,
+                    schema,
+                    zero_threshold: 0.001,
+                    zero_count: Some(v1::histogram::ZeroCount::ZeroCountInt(1)),
+                    positive_spans: vec![v1::BucketSpan {
+                        offset: -1,
+                        length: len,
+                    }],
+                    positive_deltas: if int { deltas } else { Vec::new() },
+                    positive_counts: if int { Vec::new() } else { counts.clone() },
+                    negative_counts: if int { Vec::new() } else { counts },
+                    reset_hint: hint,
+                    timestamp,
+                    custom_values: Vec::new(),
+                    ..Default::default()
+                }
+            })
     }
 
     fn request() -> impl Strategy<Value = v1::WriteRequest> {
@@ -178,12 +336,13 @@ pub(crate) mod tests {
             prop::collection::vec(label, 0..5),
             prop::collection::vec(sample, 0..4),
             0..2usize,
+            prop::collection::vec(histogram_strategy(), 0..2),
         )
-            .prop_map(|(labels, samples, n_exemplars)| v1::TimeSeries {
+            .prop_map(|(labels, samples, n_exemplars, histograms)| v1::TimeSeries {
                 labels,
                 samples,
                 exemplars: vec![v1::Exemplar::default(); n_exemplars],
-                ..Default::default()
+                histograms,
             });
         prop::collection::vec(series, 0..6).prop_map(|timeseries| v1::WriteRequest {
             timeseries,
@@ -205,6 +364,7 @@ pub(crate) mod tests {
                     prop_assert!(a.t == b.t && (a.v == b.v || (a.v.is_nan() && b.v.is_nan())));
                 }
                 prop_assert_eq!(g.exemplars, w.exemplars);
+                prop_assert_eq!(&g.histograms, &w.histograms);
             }
         }
 

@@ -7,6 +7,7 @@
 
 mod decode;
 mod decode_v1;
+mod histogram;
 mod http;
 mod limits;
 mod validate;
@@ -20,6 +21,7 @@ use prometheus_client::registry::Registry;
 use pyrite_storage::Appendable;
 
 pub use decode::{decode_write_request, negotiate, DecodedWrite, Protocol, RawSeries};
+pub use histogram::WireHistogram;
 pub use http::routes;
 pub use limits::Limits;
 pub use validate::{check_timestamps, validate_series, Invalid};

@@ -117,7 +117,15 @@ pub fn validate_series(raw: RawSeries, limits: &Limits) -> Result<TimeSeries, In
             }
         }
     }
-    if raw.histograms > 0 {
+    for h in &raw.histograms {
+        if let Err(why) = h.clone().into_float() {
+            return Err(bad(
+                "invalid_native_histogram",
+                format!("invalid native histogram: {why}"),
+            ));
+        }
+    }
+    if !raw.histograms.is_empty() {
         return Err(bad(
             "native_histograms_unsupported",
             "native histogram samples are not supported yet".into(),
@@ -138,7 +146,7 @@ mod tests {
         RawSeries {
             labels: pairs.iter().map(|(n, v)| Label::new(*n, *v)).collect(),
             samples: vec![pyrite_model::Sample::new(1, 1.0)],
-            histograms: 0,
+            histograms: Vec::new(),
             exemplars: 0,
         }
     }
@@ -208,7 +216,10 @@ mod tests {
             "label_name_too_long"
         );
         let mut h = raw(&[("__name__", "up")]);
-        h.histograms = 1;
+        h.histograms = vec![crate::histogram::WireHistogram {
+            count_int: Some(0),
+            ..Default::default()
+        }];
         assert_eq!(
             validate_series(h, &l).unwrap_err().reason,
             "native_histograms_unsupported"

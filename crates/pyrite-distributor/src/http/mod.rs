@@ -122,7 +122,7 @@ async fn handle(
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
     for raw in decoded.series {
-        let samples = raw.samples.len() as u64 + raw.histograms as u64;
+        let samples = raw.samples.len() as u64 + raw.histograms.len() as u64;
         let checked = check_timestamps(&raw, &d.limits, now_ms).and_then(|()| validate_series(raw, &d.limits));
         match checked {
             Ok(ts) => valid.push(ts),
