@@ -49,6 +49,16 @@ impl Params {
         }
     }
 
+    /// A timestamp that must be given.
+    pub fn required_time(&self, key: &str) -> Result<i64, ApiError> {
+        match self.get(key) {
+            None => Err(ApiError::bad_data(format!(
+                "invalid parameter \"{key}\": parameter is missing"
+            ))),
+            Some(_) => self.time_or(key, 0),
+        }
+    }
+
     /// A duration in milliseconds.
     pub fn duration(&self, key: &str) -> Result<Option<i64>, ApiError> {
         self.get(key)

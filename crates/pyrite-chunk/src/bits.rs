@@ -228,3 +228,12 @@ pub(crate) fn read_xor(r: &mut BitReader<'_>, st: &mut XorState) -> Option<()> {
     st.v ^= bits << st.trailing;
     Some(())
 }
+
+/// Splits a chunk into its sample count (the 2-byte big-endian header) and a reader of
+/// the samples; a chunk too short for a header reads as empty, with the error.
+pub(crate) fn open_chunk(bytes: &[u8]) -> (usize, BitReader<'_>, Option<crate::ChunkError>) {
+    match bytes {
+        [hi, lo, rest @ ..] => (u16::from_be_bytes([*hi, *lo]) as usize, BitReader::new(rest), None),
+        _ => (0, BitReader::new(&[]), Some(crate::ChunkError::NoHeader)),
+    }
+}

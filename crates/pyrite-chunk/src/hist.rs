@@ -12,7 +12,7 @@
 use bytes::Bytes;
 use pyrite_model::histogram::{CounterResetHint, FloatHistogram, Span};
 
-use crate::bits::{put_uvarint, put_varint, read_xor, write_xor, BitReader, BitWriter, XorState};
+use crate::bits::{open_chunk, put_uvarint, put_varint, read_xor, write_xor, BitReader, BitWriter, XorState};
 use crate::ChunkError;
 
 const HEADER: usize = 2;
@@ -265,12 +265,9 @@ pub struct HistogramChunkIter<'a> {
 
 impl<'a> HistogramChunkIter<'a> {
     fn new(bytes: &'a [u8]) -> Self {
-        let (total, err) = match bytes {
-            [hi, lo, ..] => (u16::from_be_bytes([*hi, *lo]) as usize, None),
-            _ => (0, Some(ChunkError::NoHeader)),
-        };
+        let (total, r, err) = open_chunk(bytes);
         Self {
-            r: BitReader::new(bytes.get(HEADER..).unwrap_or(&[])),
+            r,
             total,
             read: 0,
             t: 0,

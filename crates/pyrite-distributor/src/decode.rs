@@ -134,51 +134,13 @@ fn from_v2(symbols: &[std::sync::Arc<str>], ts: v2::TimeSeries) -> Result<RawSer
     Ok(RawSeries {
         labels,
         samples: ts.samples.iter().map(|s| Sample::new(s.timestamp, s.value)).collect(),
-        histograms: ts.histograms.into_iter().map(from_v2_histogram).collect(),
+        histograms: ts
+            .histograms
+            .into_iter()
+            .map(|h| crate::histogram::wire_histogram!(h, v2))
+            .collect(),
         exemplars: ts.exemplars.len(),
     })
-}
-
-fn from_v2_histogram(h: v2::Histogram) -> crate::histogram::WireHistogram {
-    use v2::histogram::{Count, ZeroCount};
-    let spans = |s: Vec<v2::BucketSpan>| {
-        s.into_iter()
-            .map(|x| pyrite_model::histogram::Span {
-                offset: x.offset,
-                length: x.length,
-            })
-            .collect()
-    };
-    crate::histogram::WireHistogram {
-        count_int: match h.count {
-            Some(Count::CountInt(n)) => Some(n),
-            _ => None,
-        },
-        count_float: match h.count {
-            Some(Count::CountFloat(n)) => Some(n),
-            _ => None,
-        },
-        sum: h.sum,
-        schema: h.schema,
-        zero_threshold: h.zero_threshold,
-        zero_count_int: match h.zero_count {
-            Some(ZeroCount::ZeroCountInt(n)) => Some(n),
-            _ => None,
-        },
-        zero_count_float: match h.zero_count {
-            Some(ZeroCount::ZeroCountFloat(n)) => Some(n),
-            _ => None,
-        },
-        negative_spans: spans(h.negative_spans),
-        negative_deltas: h.negative_deltas,
-        negative_counts: h.negative_counts,
-        positive_spans: spans(h.positive_spans),
-        positive_deltas: h.positive_deltas,
-        positive_counts: h.positive_counts,
-        reset_hint: h.reset_hint,
-        timestamp: h.timestamp,
-        custom_values: h.custom_values,
-    }
 }
 
 #[cfg(test)]

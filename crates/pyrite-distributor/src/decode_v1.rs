@@ -244,52 +244,14 @@ pub(crate) mod tests {
             .map(|ts| RawSeries {
                 labels: ts.labels.into_iter().map(|l| Label::new(l.name, l.value)).collect(),
                 samples: ts.samples.iter().map(|s| Sample::new(s.timestamp, s.value)).collect(),
-                histograms: ts.histograms.into_iter().map(wire_of).collect(),
+                histograms: ts
+                    .histograms
+                    .into_iter()
+                    .map(|h| crate::histogram::wire_histogram!(h, v1))
+                    .collect(),
                 exemplars: ts.exemplars.len(),
             })
             .collect()
-    }
-
-    fn wire_of(h: v1::Histogram) -> WireHistogram {
-        use v1::histogram::{Count, ZeroCount};
-        let spans = |s: Vec<v1::BucketSpan>| {
-            s.into_iter()
-                .map(|x| Span {
-                    offset: x.offset,
-                    length: x.length,
-                })
-                .collect()
-        };
-        WireHistogram {
-            count_int: match h.count {
-                Some(Count::CountInt(n)) => Some(n),
-                _ => None,
-            },
-            count_float: match h.count {
-                Some(Count::CountFloat(n)) => Some(n),
-                _ => None,
-            },
-            sum: h.sum,
-            schema: h.schema,
-            zero_threshold: h.zero_threshold,
-            zero_count_int: match h.zero_count {
-                Some(ZeroCount::ZeroCountInt(n)) => Some(n),
-                _ => None,
-            },
-            zero_count_float: match h.zero_count {
-                Some(ZeroCount::ZeroCountFloat(n)) => Some(n),
-                _ => None,
-            },
-            negative_spans: spans(h.negative_spans),
-            negative_deltas: h.negative_deltas,
-            negative_counts: h.negative_counts,
-            positive_spans: spans(h.positive_spans),
-            positive_deltas: h.positive_deltas,
-            positive_counts: h.positive_counts,
-            reset_hint: h.reset_hint,
-            timestamp: h.timestamp,
-            custom_values: h.custom_values,
-        }
     }
 
     fn histogram_strategy() -> impl Strategy<Value = v1::Histogram> {

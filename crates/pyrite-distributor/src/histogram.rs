@@ -26,6 +26,54 @@ pub struct WireHistogram {
     pub custom_values: Vec<f64>,
 }
 
+/// Converts a generated remote-write `Histogram` into a [`WireHistogram`]. Remote write
+/// 1.0 and 2.0 generate distinct types of the same shape; `$proto` names the module.
+macro_rules! wire_histogram {
+    ($h:expr, $proto:ident) => {{
+        use $proto::histogram::{Count, ZeroCount};
+        let h = $h;
+        let spans = |s: Vec<$proto::BucketSpan>| {
+            s.into_iter()
+                .map(|x| pyrite_model::histogram::Span {
+                    offset: x.offset,
+                    length: x.length,
+                })
+                .collect()
+        };
+        $crate::histogram::WireHistogram {
+            count_int: match h.count {
+                Some(Count::CountInt(n)) => Some(n),
+                _ => None,
+            },
+            count_float: match h.count {
+                Some(Count::CountFloat(n)) => Some(n),
+                _ => None,
+            },
+            sum: h.sum,
+            schema: h.schema,
+            zero_threshold: h.zero_threshold,
+            zero_count_int: match h.zero_count {
+                Some(ZeroCount::ZeroCountInt(n)) => Some(n),
+                _ => None,
+            },
+            zero_count_float: match h.zero_count {
+                Some(ZeroCount::ZeroCountFloat(n)) => Some(n),
+                _ => None,
+            },
+            negative_spans: spans(h.negative_spans),
+            negative_deltas: h.negative_deltas,
+            negative_counts: h.negative_counts,
+            positive_spans: spans(h.positive_spans),
+            positive_deltas: h.positive_deltas,
+            positive_counts: h.positive_counts,
+            reset_hint: h.reset_hint,
+            timestamp: h.timestamp,
+            custom_values: h.custom_values,
+        }
+    }};
+}
+pub(crate) use wire_histogram;
+
 fn absolute(deltas: &[i64]) -> Result<Vec<f64>, String> {
     let mut cur: i64 = 0;
     deltas

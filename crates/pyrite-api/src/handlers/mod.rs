@@ -110,20 +110,8 @@ async fn query_range(
     let tenant = tenant(&headers)?;
     let p = params(&method, &headers, &raw, &body);
     let q = p.required("query")?;
-    let start = p.time_or("start", i64::MIN).and_then(|t| {
-        if t == i64::MIN {
-            Err(ApiError::bad_data("invalid parameter \"start\": parameter is missing"))
-        } else {
-            Ok(t)
-        }
-    })?;
-    let end = p.time_or("end", i64::MIN).and_then(|t| {
-        if t == i64::MIN {
-            Err(ApiError::bad_data("invalid parameter \"end\": parameter is missing"))
-        } else {
-            Ok(t)
-        }
-    })?;
+    let start = p.required_time("start")?;
+    let end = p.required_time("end")?;
     if end < start {
         return Err(ApiError::bad_data(
             "invalid parameter \"end\": end timestamp must not be before start time",

@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use crate::bits::{put_uvarint, put_varint, read_xor, write_xor, BitReader, BitWriter, XorState};
+use crate::bits::{open_chunk, put_uvarint, put_varint, read_xor, write_xor, BitReader, BitWriter, XorState};
 
 /// Samples per chunk before the head cuts a new one.
 pub const SAMPLES_PER_CHUNK: usize = 120;
@@ -250,12 +250,9 @@ pub struct ChunkIter<'a> {
 
 impl<'a> ChunkIter<'a> {
     fn new(bytes: &'a [u8]) -> Self {
-        let (total, err) = match bytes {
-            [hi, lo, ..] => (u16::from_be_bytes([*hi, *lo]) as usize, None),
-            _ => (0, Some(ChunkError::NoHeader)),
-        };
+        let (total, r, err) = open_chunk(bytes);
         Self {
-            r: BitReader::new(bytes.get(HEADER..).unwrap_or(&[])),
+            r,
             total,
             read: 0,
             st: State {
