@@ -66,6 +66,37 @@ fn assign_groups(grouping: &Grouping, input: &Matrix) -> (Vec<Labels>, Vec<usize
     (groups, series_group)
 }
 
+/// The aggregations that fold a group into one value, resolved once per node.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fold {
+    Sum,
+    Avg,
+    Min,
+    Max,
+    Count,
+    Group,
+    Stddev,
+    Stdvar,
+    Quantile,
+}
+
+impl Fold {
+    fn parse(op: &str) -> Result<Fold, QueryError> {
+        Ok(match op {
+            "sum" => Fold::Sum,
+            "avg" => Fold::Avg,
+            "min" => Fold::Min,
+            "max" => Fold::Max,
+            "count" => Fold::Count,
+            "group" => Fold::Group,
+            "stddev" => Fold::Stddev,
+            "stdvar" => Fold::Stdvar,
+            "quantile" => Fold::Quantile,
+            other => return Err(QueryError::BadData(format!("unknown aggregation {other}"))),
+        })
+    }
+}
+
 #[derive(Default, Clone)]
 struct Group {
     seen: bool,
@@ -124,6 +155,7 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Resul
         _ => {}
     }
 
+    let fold = Fold::parse(&op)?;
     let (labels, series_group) = assign_groups(&grouping, &input);
     let mut result: Matrix = labels
         .into_iter()
@@ -153,18 +185,18 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Resul
                     drop_name: s.drop_name,
                     ..Group::default()
                 };
-                match op.as_str() {
-                    "stddev" | "stdvar" => g.value = if f.is_nan() || f.is_infinite() { f64::NAN } else { 0.0 },
-                    "quantile" => g.values = vec![f],
-                    "group" => g.value = 1.0,
+                match fold {
+                    Fold::Stddev | Fold::Stdvar => g.value = if f.is_nan() || f.is_infinite() { f64::NAN } else { 0.0 },
+                    Fold::Quantile => g.values = vec![f],
+                    Fold::Group => g.value = 1.0,
                     _ => {}
                 }
                 continue;
             }
             g.drop_name |= s.drop_name;
-            match op.as_str() {
-                "sum" => (g.value, g.c) = inc(f, g.value, g.c),
-                "avg" => {
+            match fold {
+                Fold::Sum => (g.value, g.c) = inc(f, g.value, g.c),
+                Fold::Avg => {
                     g.count += 1.0;
                     if !g.incremental {
                         let (nv, nc) = inc(f, g.value, g.c);
@@ -179,41 +211,40 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Resul
                     let q = (g.count - 1.0) / g.count;
                     (g.mean, g.c) = inc(f / g.count, q * g.mean, q * g.c);
                 }
-                "max" => {
+                Fold::Max => {
                     if g.value < f || g.value.is_nan() {
                         g.value = f;
                     }
                 }
-                "min" => {
+                Fold::Min => {
                     if g.value > f || g.value.is_nan() {
                         g.value = f;
                     }
                 }
-                "count" => g.count += 1.0,
-                "stddev" | "stdvar" => {
+                Fold::Count => g.count += 1.0,
+                Fold::Stddev | Fold::Stdvar => {
                     g.count += 1.0;
                     let delta = f - g.mean;
                     g.mean += delta / g.count;
                     g.value += delta * (f - g.mean);
                 }
-                "quantile" => g.values.push(f),
-                "group" => {}
-                other => return Err(QueryError::BadData(format!("unknown aggregation {other}"))),
+                Fold::Quantile => g.values.push(f),
+                Fold::Group => {}
             }
         }
         for (gi, g) in groups.iter_mut().enumerate() {
             if !g.seen {
                 continue;
             }
-            let v = match op.as_str() {
-                "avg" if g.incremental => g.mean + g.c,
-                "avg" => g.value / g.count + g.c / g.count,
-                "count" => g.count,
-                "stdvar" => g.value / g.count,
-                "stddev" => (g.value / g.count).sqrt(),
-                "quantile" => quantile(q, &mut g.values),
-                "sum" => g.value + g.c,
-                _ => g.value,
+            let v = match fold {
+                Fold::Avg if g.incremental => g.mean + g.c,
+                Fold::Avg => g.value / g.count + g.c / g.count,
+                Fold::Count => g.count,
+                Fold::Stdvar => g.value / g.count,
+                Fold::Stddev => (g.value / g.count).sqrt(),
+                Fold::Quantile => quantile(q, &mut g.values),
+                Fold::Sum => g.value + g.c,
+                Fold::Min | Fold::Max | Fold::Group => g.value,
             };
             result[gi].points.push((ts, v));
             result[gi].drop_name = g.drop_name;

@@ -339,13 +339,9 @@ pub(crate) fn finish_vector(mut v: Vector) -> Result<Vector, QueryError> {
     Ok(v)
 }
 
-/// Merges series that share a label set (after a label function rewrote them), failing
-/// if they overlap in time.
-pub(crate) fn finish_matrix_keep_names(m: Matrix) -> Result<Matrix, QueryError> {
-    merge_same_labels(m)
-}
-
-fn merge_same_labels(m: Matrix) -> Result<Matrix, QueryError> {
+/// Merges series that share a label set (after names were dropped or a label function
+/// rewrote them), failing if they overlap in time.
+pub(crate) fn merge_same_labels(m: Matrix) -> Result<Matrix, QueryError> {
     let mut index: HashMap<Labels, usize> = HashMap::new();
     let mut out: Matrix = Vec::with_capacity(m.len());
     let mut merged = false;

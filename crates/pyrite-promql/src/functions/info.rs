@@ -133,6 +133,16 @@ fn combine(
         .iter()
         .map(|s| signature(s.metric.metric_name(), &s.metric))
         .collect();
+    // Each base series' join signature per info metric, computed once, not per step.
+    let base_sigs: Vec<Vec<(&String, Labels)>> = base
+        .iter()
+        .map(|s| {
+            info_names
+                .iter()
+                .map(|name| (name, signature(name, &s.metric)))
+                .collect()
+        })
+        .collect();
     let all_match_empty = data.values().flatten().all(|m| m.matches(""));
     let mut out: Matrix = Vec::new();
     let mut index: HashMap<Labels, (usize, i64)> = HashMap::new();
@@ -164,8 +174,8 @@ fn combine(
             } else {
                 let mut added: BTreeMap<String, String> = BTreeMap::new();
                 let mut seen = 0;
-                for name in &info_names {
-                    let Some(&(ii, _)) = by_sig.get(&signature(name, &s.metric)) else {
+                for (_, sig) in &base_sigs[bi] {
+                    let Some(&(ii, _)) = by_sig.get(sig) else {
                         continue;
                     };
                     seen += 1;

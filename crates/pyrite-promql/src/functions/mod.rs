@@ -10,7 +10,7 @@ use chrono::{DateTime, Datelike, Timelike};
 use promql_parser::parser::{Call, Expr};
 use pyrite_model::{Labels, METRIC_NAME};
 
-use crate::eval::{finish_matrix_keep_names, strip_parens, Evaluator};
+use crate::eval::{merge_same_labels, strip_parens, Evaluator};
 use crate::value::{Matrix, Sample, Val, Vector};
 use crate::QueryError;
 
@@ -27,9 +27,7 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, c: &Call) -> Result<Val, QueryEr
         "timestamp" => match strip_parens(args[0]) {
             Expr::VectorSelector(vs) => ev.eval_selector_timestamps(vs)?,
             _ => ev.range_eval(&args, None, |s, _| {
-                Ok(map_floats(std::mem::take(&mut s.vectors[0]), |_, _| {
-                    s.ts as f64 / 1000.0
-                }))
+                Ok(map_floats(std::mem::take(&mut s.vectors[0]), |_| s.ts as f64 / 1000.0))
             })?,
         },
         "label_replace" => label_replace(ev, &args)?,
@@ -96,7 +94,7 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, c: &Call) -> Result<Val, QueryEr
             ev.range_eval(&args, None, |s, _| {
                 let to_nearest = if has_to { s.vectors[1][0].f } else { 1.0 };
                 let inv = 1.0 / to_nearest;
-                Ok(map_floats(std::mem::take(&mut s.vectors[0]), |f, _| {
+                Ok(map_floats(std::mem::take(&mut s.vectors[0]), |f| {
                     (f * inv + 0.5).floor() / inv
                 }))
             })?
@@ -110,7 +108,7 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, c: &Call) -> Result<Val, QueryEr
             if hi < lo {
                 return Ok(Vec::new());
             }
-            Ok(map_floats(std::mem::take(&mut s.vectors[0]), |f, _| {
+            Ok(map_floats(std::mem::take(&mut s.vectors[0]), |f| {
                 go_max(lo, go_min(hi, f))
             }))
         })?,
@@ -120,7 +118,7 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, c: &Call) -> Result<Val, QueryEr
                 ev.range_eval(&[], None, |s, _| Ok(vec![Sample::scalar(s.ts, f(s.ts / 1000))]))?
             } else {
                 ev.range_eval(&args, None, |s, _| {
-                    Ok(map_floats(std::mem::take(&mut s.vectors[0]), |v, _| {
+                    Ok(map_floats(std::mem::take(&mut s.vectors[0]), |v| {
                         if v.is_nan() || v.is_infinite() {
                             return f64::NAN;
                         }
@@ -140,7 +138,7 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, c: &Call) -> Result<Val, QueryEr
                 return Err(QueryError::BadData(format!("unknown function with name {name:?}")));
             };
             ev.range_eval(&args, None, |s, _| {
-                Ok(map_floats(std::mem::take(&mut s.vectors[0]), |v, _| f(v)))
+                Ok(map_floats(std::mem::take(&mut s.vectors[0]), f))
             })?
         }
     };
@@ -148,10 +146,10 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, c: &Call) -> Result<Val, QueryEr
 }
 
 /// Applies `f` to each float sample; the result loses its metric name.
-fn map_floats(v: Vector, f: impl Fn(f64, &Labels) -> f64) -> Vector {
+fn map_floats(v: Vector, f: impl Fn(f64) -> f64) -> Vector {
     v.into_iter()
         .map(|mut s| {
-            s.f = f(s.f, &s.metric);
+            s.f = f(s.f);
             s.drop_name = true;
             s
         })
@@ -366,7 +364,7 @@ fn label_replace(ev: &mut Evaluator<'_>, args: &[&Expr]) -> Result<Matrix, Query
         let value = series.metric.get(&src).to_string();
         if let Some(caps) = regex.captures(&value) {
             let mut out = String::new();
-            caps.expand(&go_template(&repl), &mut out);
+            caps.expand(&repl, &mut out);
             let mut b = series.metric.to_builder();
             b.set(&dst, &out);
             series.metric = b.build();
@@ -375,13 +373,7 @@ fn label_replace(ev: &mut Evaluator<'_>, args: &[&Expr]) -> Result<Matrix, Query
             }
         }
     }
-    finish_matrix_keep_names(m)
-}
-
-/// Go's `Regexp.Expand` reads `$1x` as a group named `1x`; Rust's `regex` does too, so
-/// only `$$` needs no translation. Kept as a seam for template differences.
-fn go_template(t: &str) -> String {
-    t.to_string()
+    merge_same_labels(m)
 }
 
 fn label_join(ev: &mut Evaluator<'_>, args: &[&Expr]) -> Result<Matrix, QueryError> {
@@ -409,5 +401,5 @@ fn label_join(ev: &mut Evaluator<'_>, args: &[&Expr]) -> Result<Matrix, QueryErr
             series.drop_name = false;
         }
     }
-    finish_matrix_keep_names(m)
+    merge_same_labels(m)
 }

@@ -22,6 +22,8 @@ pub(super) fn try_eval(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr]) -> Re
     else {
         return Ok(None);
     };
+    let kernel =
+        kernel(name).ok_or_else(|| QueryError::BadData(format!("function {name:?} does not take a range vector")))?;
     let mut params: Vec<Vec<f64>> = Vec::new();
     for (i, a) in args.iter().enumerate() {
         if i != mi {
@@ -59,7 +61,7 @@ pub(super) fn try_eval(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr]) -> Re
     let check_counter = matches!(name, "rate" | "increase");
     let f = |_: &pyrite_model::Labels, w: &Window<'_>, _: &mut Annotations| -> Option<f64> {
         let p = |i: usize| params.get(i).map_or(f64::NAN, |v| v[w.step]);
-        apply(name, w, p)
+        kernel(w, &p)
     };
     let per_series = |metric: &pyrite_model::Labels, _: &Series, annos: &mut Annotations| {
         let n = metric.metric_name();
@@ -104,78 +106,74 @@ fn absent_over_time(ev: &Evaluator<'_>, m: Matrix, arg: &Expr) -> Matrix {
     }]
 }
 
-fn apply(name: &str, w: &Window<'_>, p: impl Fn(usize) -> f64) -> Option<f64> {
-    let pts = w.points;
-    let n = pts.len();
+/// A range function's computation over one window; `p(i)` is its `i`-th scalar argument
+/// at the window's step. `None` means no output for that step.
+type Kernel = fn(&Window<'_>, &dyn Fn(usize) -> f64) -> Option<f64>;
+
+fn last(w: &Window<'_>) -> (i64, f64) {
+    w.points[w.points.len() - 1]
+}
+
+/// The kernel of a range function, looked up once per call rather than per window.
+fn kernel(name: &str) -> Option<Kernel> {
     Some(match name {
-        "rate" => extrapolated_rate(w, true, true)?,
-        "increase" => extrapolated_rate(w, true, false)?,
-        "delta" => extrapolated_rate(w, false, false)?,
-        "irate" => instant_value(pts, true)?,
-        "idelta" => instant_value(pts, false)?,
-        "deriv" => {
-            if n < 2 {
-                return None;
-            }
-            linear_regression(pts, pts[0].0).0
-        }
-        "predict_linear" => {
-            if n < 2 {
-                return None;
-            }
-            let (slope, intercept) = linear_regression(pts, w.ts);
-            slope * p(0) + intercept
-        }
-        "changes" => pts
-            .windows(2)
-            .filter(|x| x[0].1 != x[1].1 && !(x[0].1.is_nan() && x[1].1.is_nan()))
-            .count() as f64,
-        "resets" => pts.windows(2).filter(|x| x[1].1 < x[0].1).count() as f64,
-        "avg_over_time" => avg(pts),
-        "sum_over_time" => {
+        "rate" => |w, _| extrapolated_rate(w, true, true),
+        "increase" => |w, _| extrapolated_rate(w, true, false),
+        "delta" => |w, _| extrapolated_rate(w, false, false),
+        "irate" => |w, _| instant_value(w.points, true),
+        "idelta" => |w, _| instant_value(w.points, false),
+        "deriv" => |w, _| (w.points.len() >= 2).then(|| linear_regression(w.points, w.points[0].0).0),
+        "predict_linear" => |w, p| {
+            (w.points.len() >= 2).then(|| {
+                let (slope, intercept) = linear_regression(w.points, w.ts);
+                slope * p(0) + intercept
+            })
+        },
+        "changes" => |w, _| {
+            let changed = |x: &[(i64, f64)]| x[0].1 != x[1].1 && !(x[0].1.is_nan() && x[1].1.is_nan());
+            Some(w.points.windows(2).filter(|x| changed(x)).count() as f64)
+        },
+        "resets" => |w, _| Some(w.points.windows(2).filter(|x| x[1].1 < x[0].1).count() as f64),
+        "avg_over_time" => |w, _| Some(avg(w.points)),
+        "sum_over_time" => |w, _| {
             let (mut sum, mut c) = (0.0, 0.0);
-            for &(_, v) in pts {
+            for &(_, v) in w.points {
                 (sum, c) = inc(v, sum, c);
             }
-            if sum.is_infinite() {
-                sum
-            } else {
-                sum + c
-            }
+            Some(if sum.is_infinite() { sum } else { sum + c })
+        },
+        "count_over_time" => |w, _| Some(w.points.len() as f64),
+        "min_over_time" => |w, _| Some(compare(w.points, |cur, best| cur < best || best.is_nan()).1),
+        "max_over_time" => |w, _| Some(compare(w.points, |cur, best| cur > best || best.is_nan()).1),
+        "ts_of_min_over_time" => {
+            |w, _| Some(compare(w.points, |cur, best| cur <= best || best.is_nan()).0 as f64 / 1000.0)
         }
-        "count_over_time" => n as f64,
-        "min_over_time" => compare(pts, |cur, best| cur < best || best.is_nan()).1,
-        "max_over_time" => compare(pts, |cur, best| cur > best || best.is_nan()).1,
-        "ts_of_min_over_time" => compare(pts, |cur, best| cur <= best || best.is_nan()).0 as f64 / 1000.0,
-        "ts_of_max_over_time" => compare(pts, |cur, best| cur >= best || best.is_nan()).0 as f64 / 1000.0,
-        "ts_of_first_over_time" => pts[0].0 as f64 / 1000.0,
-        "ts_of_last_over_time" => pts[n - 1].0 as f64 / 1000.0,
-        "last_over_time" => pts[n - 1].1,
-        "first_over_time" => pts[0].1,
-        "present_over_time" | "absent_over_time" => 1.0,
-        "quantile_over_time" => {
-            let mut vals: Vec<f64> = pts.iter().map(|x| x.1).collect();
-            quantile(p(0), &mut vals)
+        "ts_of_max_over_time" => {
+            |w, _| Some(compare(w.points, |cur, best| cur >= best || best.is_nan()).0 as f64 / 1000.0)
         }
-        "stddev_over_time" => variance(pts).sqrt(),
-        "stdvar_over_time" => variance(pts),
-        "mad_over_time" => {
-            if pts.iter().any(|x| x.1.is_nan()) {
+        "ts_of_first_over_time" => |w, _| Some(w.points[0].0 as f64 / 1000.0),
+        "ts_of_last_over_time" => |w, _| Some(last(w).0 as f64 / 1000.0),
+        "last_over_time" => |w, _| Some(last(w).1),
+        "first_over_time" => |w, _| Some(w.points[0].1),
+        "present_over_time" | "absent_over_time" => |_, _| Some(1.0),
+        "quantile_over_time" => |w, p| {
+            let mut vals: Vec<f64> = w.points.iter().map(|x| x.1).collect();
+            Some(quantile(p(0), &mut vals))
+        },
+        "stddev_over_time" => |w, _| Some(variance(w.points).sqrt()),
+        "stdvar_over_time" => |w, _| Some(variance(w.points)),
+        "mad_over_time" => |w, _| {
+            if w.points.iter().any(|x| x.1.is_nan()) {
                 return Some(f64::NAN);
             }
-            let mut vals: Vec<f64> = pts.iter().map(|x| x.1).collect();
+            let mut vals: Vec<f64> = w.points.iter().map(|x| x.1).collect();
             let median = quantile(0.5, &mut vals);
             for v in &mut vals {
                 *v = (*v - median).abs();
             }
-            quantile(0.5, &mut vals)
-        }
-        "double_exponential_smoothing" => {
-            if n < 2 {
-                return None;
-            }
-            smooth(pts, p(0), p(1))
-        }
+            Some(quantile(0.5, &mut vals))
+        },
+        "double_exponential_smoothing" => |w, p| (w.points.len() >= 2).then(|| smooth(w.points, p(0), p(1))),
         _ => return None,
     })
 }
