@@ -137,9 +137,7 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, c: &Call) -> Result<Val, QueryEr
             let Some(f) = math_fn(name) else {
                 return Err(QueryError::BadData(format!("unknown function with name {name:?}")));
             };
-            ev.range_eval(&args, None, |s, _| {
-                Ok(map_floats(std::mem::take(&mut s.vectors[0]), f))
-            })?
+            ev.range_eval(&args, None, |s, _| Ok(map_floats(std::mem::take(&mut s.vectors[0]), f)))?
         }
     };
     Ok(Val::Steps(m))
