@@ -249,6 +249,20 @@ impl HistogramChunk {
     pub fn iter(&self) -> HistogramChunkIter<'_> {
         HistogramChunkIter::new(&self.bytes)
     }
+
+    /// Encodes sorted samples into chunks of at most `per_chunk` samples.
+    pub fn encode_all(samples: &[(i64, FloatHistogram)], per_chunk: usize) -> Vec<HistogramChunk> {
+        samples
+            .chunks(per_chunk.clamp(1, u16::MAX as usize))
+            .map(|part| {
+                let mut b = HistogramChunkBuilder::new();
+                for (t, h) in part {
+                    b.append(*t, h);
+                }
+                b.finish()
+            })
+            .collect()
+    }
 }
 
 /// Decodes a histogram chunk; stops with [`HistogramChunkIter::err`] set on bad input.

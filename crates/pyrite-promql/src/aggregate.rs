@@ -5,12 +5,13 @@
 use std::collections::HashMap;
 
 use promql_parser::parser::{AggregateExpr, Expr, LabelModifier};
-use pyrite_model::{Labels, METRIC_NAME};
+use pyrite_model::histogram::CounterResetHint;
+use pyrite_model::{FloatHistogram, Labels, METRIC_NAME};
 
 use crate::annotations::{fmt_g, Annotations};
 use crate::eval::Evaluator;
 use crate::kahan::{inc, quantile};
-use crate::value::{Matrix, Sample, Series, StepCursors};
+use crate::value::{Matrix, Sample, Series, StepCursors, H};
 use crate::QueryError;
 
 struct Grouping {
@@ -107,6 +108,32 @@ struct Group {
     incremental: bool,
     values: Vec<f64>,
     drop_name: bool,
+    /// `sum`/`avg` of native histograms.
+    hist: Option<FloatHistogram>,
+    has_float: bool,
+    has_hist: bool,
+    /// Histograms whose bucket schemas cannot be added: the group yields nothing.
+    incompatible: bool,
+    reset_seen: bool,
+    not_reset_seen: bool,
+}
+
+impl Group {
+    fn track_hint(&mut self, h: &FloatHistogram) {
+        match h.counter_reset_hint {
+            CounterResetHint::Reset => self.reset_seen = true,
+            CounterResetHint::NotReset => self.not_reset_seen = true,
+            _ => {}
+        }
+    }
+}
+
+/// The value of series `si` at step `ts`: a float, or a histogram.
+fn take(cursors: &mut StepCursors, si: usize, s: &Series, ts: i64) -> Option<(f64, Option<H>)> {
+    match cursors.take(si, s, ts) {
+        Some(f) => Some((f, None)),
+        None => cursors.take_h(si, s, ts).map(|h| (0.0, Some(h))),
+    }
 }
 
 pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Result<Matrix, QueryError> {
@@ -124,7 +151,8 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Resul
     match op.as_str() {
         "topk" | "bottomk" | "limitk" => {
             let ks = params.unwrap_or_default();
-            return select_k(ev, &op, &grouping, &input, &steps, &ks);
+            let pos = ev.pos(&Expr::Aggregate(a.clone()));
+            return select_k(ev, &op, &grouping, &input, &steps, &ks, &pos);
         }
         "limit_ratio" => {
             let rs = params.unwrap_or_default();
@@ -156,14 +184,13 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Resul
     }
 
     let fold = Fold::parse(&op)?;
+    let expr_pos = ev.pos(&a.expr);
+    let mut annos = std::mem::take(&mut ev.annos);
+    let ignored = |annos: &mut Annotations| annos.info(format!("ignored histogram in {op} aggregation"), &expr_pos);
     let (labels, series_group) = assign_groups(&grouping, &input);
     let mut result: Matrix = labels
         .into_iter()
-        .map(|metric| Series {
-            metric,
-            points: Vec::new(),
-            drop_name: false,
-        })
+        .map(|metric| Series::floats(metric, Vec::new(), false))
         .collect();
     let mut groups = vec![Group::default(); result.len()];
     let mut cursors = StepCursors::new(input.len());
@@ -174,7 +201,9 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Resul
             g.seen = false;
         }
         for (si, s) in input.iter().enumerate() {
-            let Some(f) = cursors.take(si, s, ts) else { continue };
+            let Some((f, h)) = take(&mut cursors, si, s, ts) else {
+                continue;
+            };
             let g = &mut groups[series_group[si]];
             if !g.seen {
                 *g = Group {
@@ -186,6 +215,18 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Resul
                     ..Group::default()
                 };
                 match fold {
+                    Fold::Sum | Fold::Avg => match &h {
+                        None => g.has_float = true,
+                        Some(h) => {
+                            g.track_hint(h);
+                            g.hist = Some(FloatHistogram::clone(h));
+                            g.has_hist = true;
+                        }
+                    },
+                    Fold::Stddev | Fold::Stdvar | Fold::Quantile | Fold::Min | Fold::Max if h.is_some() => {
+                        g.seen = false;
+                        ignored(&mut annos);
+                    }
                     Fold::Stddev | Fold::Stdvar => g.value = if f.is_nan() || f.is_infinite() { f64::NAN } else { 0.0 },
                     Fold::Quantile => g.values = vec![f],
                     Fold::Group => g.value = 1.0,
@@ -193,10 +234,48 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Resul
                 }
                 continue;
             }
+            if g.incompatible {
+                continue;
+            }
             g.drop_name |= s.drop_name;
+            if let Some(h) = h {
+                match fold {
+                    Fold::Sum | Fold::Avg => {
+                        g.count += 1.0;
+                        g.has_hist = true;
+                        g.track_hint(&h);
+                        if let Some(acc) = &mut g.hist {
+                            match acc.add(&h) {
+                                Err(_) => {
+                                    annos.warn(
+                                        format!(
+                                            "vector contains a mix of histograms with exponential and custom buckets schemas for metric name {:?}",
+                                            s.metric.metric_name()
+                                        ),
+                                        &expr_pos,
+                                    );
+                                    g.incompatible = true;
+                                }
+                                Ok(c) if c.reconciled => {
+                                    crate::functions::reconciled("aggregation", &expr_pos, &mut annos);
+                                }
+                                Ok(_) => {}
+                            }
+                        }
+                    }
+                    Fold::Count => g.count += 1.0,
+                    Fold::Group => {}
+                    _ => ignored(&mut annos),
+                }
+                continue;
+            }
             match fold {
-                Fold::Sum => (g.value, g.c) = inc(f, g.value, g.c),
+                Fold::Sum => {
+                    g.has_float = true;
+                    (g.value, g.c) = inc(f, g.value, g.c);
+                }
                 Fold::Avg => {
+                    g.has_float = true;
                     g.count += 1.0;
                     if !g.incremental {
                         let (nv, nc) = inc(f, g.value, g.c);
@@ -236,6 +315,26 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Resul
             if !g.seen {
                 continue;
             }
+            if matches!(fold, Fold::Sum | Fold::Avg) && (g.has_hist || g.incompatible) {
+                if g.has_float {
+                    annos.warn("encountered a mix of histograms and floats for aggregation", &expr_pos);
+                    continue;
+                }
+                if g.incompatible {
+                    continue;
+                }
+                if g.reset_seen && g.not_reset_seen {
+                    annos.warn("conflicting counter resets during histogram aggregation", &expr_pos);
+                }
+                let Some(mut h) = g.hist.take() else { continue };
+                if fold == Fold::Avg {
+                    h.div(g.count);
+                }
+                h.compact();
+                result[gi].hists.push((ts, std::sync::Arc::new(h)));
+                result[gi].drop_name = g.drop_name;
+                continue;
+            }
             let v = match fold {
                 Fold::Avg if g.incremental => g.mean + g.c,
                 Fold::Avg => g.value / g.count + g.c / g.count,
@@ -250,9 +349,10 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Resul
             result[gi].drop_name = g.drop_name;
         }
     }
-    let n: usize = result.iter().map(|s| s.points.len()).sum();
+    ev.annos = annos;
+    let n: usize = result.iter().map(Series::len).sum();
     ev.account(n)?;
-    result.retain(|s| !s.points.is_empty());
+    result.retain(|s| !s.is_empty());
     Ok(result)
 }
 
@@ -318,6 +418,7 @@ fn select_k(
     input: &Matrix,
     steps: &[i64],
     ks: &[f64],
+    pos: &str,
 ) -> Result<Matrix, QueryError> {
     if ks.iter().any(|k| k.is_nan()) {
         return Err(QueryError::Execution("Parameter value is NaN".into()));
@@ -348,10 +449,20 @@ fn select_k(
         ev.q.check()?;
         let k = (ks[step] as i64).min(input.len() as i64);
         let mut heaps: Vec<Option<Vec<(usize, f64)>>> = vec![None; ngroups];
+        let mut hists: HashMap<usize, H> = HashMap::new();
         for (si, s) in input.iter().enumerate() {
-            let Some(f) = cursors.take(si, s, ts) else { continue };
+            let Some((f, h)) = take(&mut cursors, si, s, ts) else {
+                continue;
+            };
             if k < 1 {
                 continue;
+            }
+            if let Some(h) = h {
+                if op != "limitk" {
+                    ev.annos.info(format!("ignored histogram in {op} aggregation"), pos);
+                    continue;
+                }
+                hists.insert(si, h);
             }
             let gi = series_group[si];
             let h = heaps[gi].get_or_insert_with(Vec::new);
@@ -389,18 +500,18 @@ fn select_k(
             }
             for (si, f) in h {
                 let idx = *out_index.entry(si).or_insert_with(|| {
-                    out.push(Series {
-                        metric: input[si].metric.clone(),
-                        points: Vec::new(),
-                        drop_name: input[si].drop_name,
-                    });
+                    out.push(Series::floats(
+                        input[si].metric.clone(),
+                        Vec::new(),
+                        input[si].drop_name,
+                    ));
                     out.len() - 1
                 });
-                out[idx].points.push((ts, f));
+                out[idx].push(ts, f, hists.remove(&si));
             }
         }
     }
-    let n: usize = out.iter().map(|s| s.points.len()).sum();
+    let n: usize = out.iter().map(Series::len).sum();
     ev.account(n)?;
     Ok(out)
 }
@@ -441,12 +552,7 @@ fn count_values(ev: &mut Evaluator<'_>, a: &AggregateExpr, grouping: &Grouping) 
         }
         Ok(counts
             .into_iter()
-            .map(|(metric, f)| Sample {
-                metric,
-                t: s.ts,
-                f,
-                drop_name: false,
-            })
+            .map(|(metric, f)| Sample::float(metric, s.ts, f, false))
             .collect())
     })
 }
@@ -510,11 +616,7 @@ fn limit_ratio(
     let offsets: Vec<f64> = input.iter().map(|s| sample_offset(&s.metric)).collect();
     let mut out: Matrix = input
         .iter()
-        .map(|s| Series {
-            metric: s.metric.clone(),
-            points: Vec::new(),
-            drop_name: s.drop_name,
-        })
+        .map(|s| Series::floats(s.metric.clone(), Vec::new(), s.drop_name))
         .collect();
     let mut order: Vec<usize> = (0..input.len()).collect();
     order.sort_by_key(|&si| series_group[si]);
@@ -522,18 +624,18 @@ fn limit_ratio(
     for (step, &ts) in steps.iter().enumerate() {
         let r = rs[step].clamp(-1.0, 1.0);
         for &si in &order {
-            let Some(f) = cursors.take(si, &input[si], ts) else {
+            let Some((f, h)) = take(&mut cursors, si, &input[si], ts) else {
                 continue;
             };
             let o = offsets[si];
             if r != 0.0 && ((o >= 0.0 && o < r) || (o >= 1.0 + r && o <= 1.0)) {
-                out[si].points.push((ts, f));
+                out[si].push(ts, f, h);
             }
         }
     }
     let mut result: Matrix = order.into_iter().map(|si| std::mem::take(&mut out[si])).collect();
-    result.retain(|s| !s.points.is_empty());
-    let n: usize = result.iter().map(|s| s.points.len()).sum();
+    result.retain(|s| !s.is_empty());
+    let n: usize = result.iter().map(Series::len).sum();
     ev.account(n)?;
     Ok(result)
 }

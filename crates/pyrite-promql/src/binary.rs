@@ -6,11 +6,11 @@ use std::collections::HashMap;
 
 use promql_parser::parser::value::ValueType;
 use promql_parser::parser::{BinaryExpr, LabelModifier, VectorMatchCardinality};
-use pyrite_model::{Labels, LabelsBuilder, METRIC_NAME};
+use pyrite_model::{FloatHistogram, Labels, LabelsBuilder, METRIC_NAME};
 
 use crate::annotations::Annotations;
 use crate::eval::{Evaluator, StepArgs};
-use crate::value::{drop_metadata, Matrix, Sample, Vector};
+use crate::value::{drop_metadata, Matrix, Sample, Vector, H};
 use crate::QueryError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,6 +56,27 @@ impl Op {
         })
     }
 
+    fn symbol(self) -> &'static str {
+        match self {
+            Op::Add => "+",
+            Op::Sub => "-",
+            Op::Mul => "*",
+            Op::Div => "/",
+            Op::Mod => "%",
+            Op::Pow => "^",
+            Op::Atan2 => "atan2",
+            Op::Eq => "==",
+            Op::Ne => "!=",
+            Op::Gt => ">",
+            Op::Lt => "<",
+            Op::Ge => ">=",
+            Op::Le => "<=",
+            Op::And => "and",
+            Op::Or => "or",
+            Op::Unless => "unless",
+        }
+    }
+
     fn is_comparison(self) -> bool {
         matches!(self, Op::Eq | Op::Ne | Op::Gt | Op::Lt | Op::Ge | Op::Le)
     }
@@ -97,6 +118,103 @@ fn go_mod(x: f64, y: f64) -> f64 {
 /// Go's `math.Pow`; its special cases agree with C's `pow`.
 fn go_pow(x: f64, y: f64) -> f64 {
     x.powf(y)
+}
+
+/// The outcome of an operator on two elements, when either may be a histogram.
+struct Elem {
+    f: f64,
+    h: Option<H>,
+    keep: bool,
+    /// An info to report while keeping the result (bucket bounds were reconciled).
+    info: Option<String>,
+}
+
+/// Why an element operation yields nothing.
+enum Refused {
+    /// The operand types do not go together (an info).
+    Types(String),
+    /// The histograms cannot be combined, or their counter-reset hints collide (a warning).
+    Warn(String),
+}
+
+fn elem(op: Op, lf: f64, rf: f64, lh: Option<&H>, rh: Option<&H>) -> Result<Elem, Refused> {
+    let kind = |h: Option<&H>| if h.is_some() { "histogram" } else { "float" };
+    let refuse = || {
+        Refused::Types(format!(
+            "incompatible sample types encountered for binary operator {:?}: {} {} {}",
+            op.symbol(),
+            kind(lh),
+            op.symbol(),
+            kind(rh)
+        ))
+    };
+    let scaled = |h: &H, f: f64, div: bool| {
+        let mut h = FloatHistogram::clone(h);
+        if div {
+            h.div(f);
+        } else {
+            h.mul(f);
+        }
+        h.compact();
+        Elem {
+            f: 0.0,
+            h: Some(std::sync::Arc::new(h)),
+            keep: true,
+            info: None,
+        }
+    };
+    match (lh, rh) {
+        (None, None) => {
+            let (f, keep) = apply(op, lf, rf);
+            Ok(Elem {
+                f,
+                h: None,
+                keep,
+                info: None,
+            })
+        }
+        (None, Some(h)) if op == Op::Mul => Ok(scaled(h, lf, false)),
+        (Some(h), None) if op == Op::Mul => Ok(scaled(h, rf, false)),
+        (Some(h), None) if op == Op::Div => Ok(scaled(h, rf, true)),
+        (Some(l), Some(r)) => match op {
+            Op::Add | Op::Sub => {
+                let mut h = FloatHistogram::clone(l);
+                let (res, what) = if op == Op::Add {
+                    (h.add(r), "addition")
+                } else {
+                    (h.sub(r), "subtraction")
+                };
+                let c = res.map_err(|_| {
+                    Refused::Warn(format!(
+                        "incompatible bucket layout encountered for binary operator {}",
+                        op.symbol()
+                    ))
+                })?;
+                if c.reset_collision {
+                    return Err(Refused::Warn(format!(
+                        "conflicting counter resets during histogram {what}"
+                    )));
+                }
+                h.compact();
+                Ok(Elem {
+                    f: 0.0,
+                    h: Some(std::sync::Arc::new(h)),
+                    keep: true,
+                    info: c
+                        .reconciled
+                        .then(|| format!("mismatched custom buckets were reconciled during {what}")),
+                })
+            }
+            Op::Eq | Op::Ne => Ok(Elem {
+                f: 0.0,
+                h: Some(l.clone()),
+                keep: l.equals(r) == (op == Op::Eq),
+                info: None,
+            }),
+            _ => Err(refuse()),
+        },
+        _ => Err(refuse()),
+    }
 }
 
 fn btof(b: bool) -> f64 {
@@ -182,23 +300,30 @@ pub(crate) fn eval_binary(ev: &mut Evaluator<'_>, b: &BinaryExpr) -> Result<Matr
         (ValueType::Vector, ValueType::Vector) => {
             let m = matching_of(b, op);
             let sigf = |l: &Labels| signature(&m, l);
+            let pos = ev.pos(&promql_parser::parser::Expr::Binary(b.clone()));
             ev.range_eval(&[&b.lhs, &b.rhs], Some(&sigf), |s, annos| match op {
                 Op::And => Ok(vector_and(s)),
                 Op::Or => Ok(vector_or(s)),
                 Op::Unless => Ok(vector_unless(s)),
-                _ => vector_binop(op, s, &m, return_bool, annos),
+                _ => vector_binop(op, s, &m, return_bool, annos, &pos),
             })
         }
-        (ValueType::Vector, ValueType::Scalar) => ev.range_eval(&[&b.lhs, &b.rhs], None, |s, _| {
-            let r = s.vectors[1][0].f;
-            let lhs = std::mem::take(&mut s.vectors[0]);
-            Ok(vector_scalar(op, lhs, r, false, return_bool))
-        }),
-        (ValueType::Scalar, ValueType::Vector) => ev.range_eval(&[&b.lhs, &b.rhs], None, |s, _| {
-            let l = s.vectors[0][0].f;
-            let rhs = std::mem::take(&mut s.vectors[1]);
-            Ok(vector_scalar(op, rhs, l, true, return_bool))
-        }),
+        (ValueType::Vector, ValueType::Scalar) => {
+            let pos = ev.pos(&promql_parser::parser::Expr::Binary(b.clone()));
+            ev.range_eval(&[&b.lhs, &b.rhs], None, |s, annos| {
+                let r = s.vectors[1][0].f;
+                let lhs = std::mem::take(&mut s.vectors[0]);
+                Ok(vector_scalar(op, lhs, r, false, return_bool, annos, &pos))
+            })
+        }
+        (ValueType::Scalar, ValueType::Vector) => {
+            let pos = ev.pos(&promql_parser::parser::Expr::Binary(b.clone()));
+            ev.range_eval(&[&b.lhs, &b.rhs], None, |s, annos| {
+                let l = s.vectors[0][0].f;
+                let rhs = std::mem::take(&mut s.vectors[1]);
+                Ok(vector_scalar(op, rhs, l, true, return_bool, annos, &pos))
+            })
+        }
         _ => Err(QueryError::BadData(format!(
             "binary operator {} is not defined between these operand types",
             b.op
@@ -206,13 +331,42 @@ pub(crate) fn eval_binary(ev: &mut Evaluator<'_>, b: &BinaryExpr) -> Result<Matr
     }
 }
 
-fn vector_scalar(op: Op, vec: Vector, scalar: f64, swap: bool, return_bool: bool) -> Vector {
+fn vector_scalar(
+    op: Op,
+    vec: Vector,
+    scalar: f64,
+    swap: bool,
+    return_bool: bool,
+    annos: &mut Annotations,
+    pos: &str,
+) -> Vector {
     let mut out = Vec::with_capacity(vec.len());
     for mut s in vec {
         let (l, r) = if swap { (scalar, s.f) } else { (s.f, scalar) };
-        let (mut v, mut keep) = apply(op, l, r);
+        let (mut v, mut keep, mut h) = if s.h.is_none() {
+            let (v, keep) = apply(op, l, r);
+            (v, keep, None)
+        } else {
+            let (lh, rh) = if swap {
+                (None, s.h.as_ref())
+            } else {
+                (s.h.as_ref(), None)
+            };
+            match elem(op, l, r, lh, rh) {
+                Ok(e) => (e.f, e.keep, e.h),
+                Err(Refused::Types(msg)) => {
+                    annos.info(msg, pos);
+                    continue;
+                }
+                Err(Refused::Warn(msg)) => {
+                    annos.warn(msg, pos);
+                    continue;
+                }
+            }
+        };
         if op.is_comparison() && swap {
             v = r;
+            h = s.h.clone();
         }
         if return_bool {
             v = btof(keep);
@@ -220,6 +374,7 @@ fn vector_scalar(op: Op, vec: Vector, scalar: f64, swap: bool, return_bool: bool
         }
         if keep {
             s.f = v;
+            s.h = h;
             if op.changes_schema() || return_bool {
                 s.drop_name = true;
             }
@@ -268,7 +423,8 @@ fn vector_binop(
     s: &mut StepArgs,
     m: &Matching,
     return_bool: bool,
-    _annos: &mut Annotations,
+    annos: &mut Annotations,
+    pos: &str,
 ) -> Result<Vector, QueryError> {
     let (mut lhs, mut rhs) = (std::mem::take(&mut s.vectors[0]), std::mem::take(&mut s.vectors[1]));
     let (mut lsig, mut rsig) = (std::mem::take(&mut s.sigs[0]), std::mem::take(&mut s.sigs[1]));
@@ -307,12 +463,35 @@ fn vector_binop(
         let Some(&ri) = right.get(sig) else { continue };
         let rs = &rhs[ri];
         let (mut fl, mut fr) = (ls.f, rs.f);
+        let (mut hl, mut hr) = (ls.h.as_ref(), rs.h.as_ref());
         if m.card == Card::OneToMany {
             std::mem::swap(&mut fl, &mut fr);
+            std::mem::swap(&mut hl, &mut hr);
         }
-        let (mut v, keep) = apply(op, fl, fr);
+        let (mut v, keep, mut h) = if hl.is_none() && hr.is_none() {
+            let (v, keep) = apply(op, fl, fr);
+            (v, keep, None)
+        } else {
+            match elem(op, fl, fr, hl, hr) {
+                Ok(e) => {
+                    if let Some(info) = e.info {
+                        annos.info(info, pos);
+                    }
+                    (e.f, e.keep, e.h)
+                }
+                Err(Refused::Types(msg)) => {
+                    annos.info(msg, pos);
+                    continue;
+                }
+                Err(Refused::Warn(msg)) => {
+                    annos.warn(msg, pos);
+                    continue;
+                }
+            }
+        };
         if return_bool {
             v = btof(keep);
+            h = None;
         }
         let metric = result_metric(&ls.metric, &rs.metric, op, m);
         if m.card == Card::OneToOne {
@@ -334,6 +513,7 @@ fn vector_binop(
             metric,
             t: s.ts,
             f: v,
+            h,
             drop_name: return_bool,
         });
     }

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use promql_parser::parser::value::ValueType;
-use pyrite_model::Labels;
+use pyrite_model::{FloatHistogram, Labels};
 use pyrite_storage::{Queryable, StorageError};
 
 /// Engine limits and defaults.
@@ -52,19 +52,23 @@ impl Default for EngineOptions {
     }
 }
 
-/// One series' value at one instant.
+/// One series' value at one instant: a float, or with `h` a native histogram (then
+/// `v` is meaningless).
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstantSample {
     pub labels: Labels,
     pub t: i64,
     pub v: f64,
+    pub h: Option<FloatHistogram>,
 }
 
-/// One series' values over a range.
+/// One series' values over a range: float points and native-histogram points, each in
+/// time order, never at the same timestamp.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RangeSeries {
     pub labels: Labels,
     pub samples: Vec<(i64, f64)>,
+    pub histograms: Vec<(i64, FloatHistogram)>,
 }
 
 /// The value of a query.

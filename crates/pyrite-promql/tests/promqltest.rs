@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use promql_parser::parser::{self, Expr};
-use pyrite_model::{matches_all, Labels, STALE_NAN_BITS};
+use pyrite_model::{matches_all, FloatHistogram, Labels, STALE_NAN_BITS};
 use pyrite_promql::{Engine, EngineOptions, QueryResult, Value};
 use pyrite_storage::MemQueryable;
 use script::{Command, Eval, ExpectKind, Expected, Point};
@@ -42,7 +42,9 @@ const STABLE: &[&str] = &[
 struct FileReport {
     passed: usize,
     failed: Vec<String>,
-    histogram: usize,
+    /// Cases involving native histograms, counted apart.
+    hist_passed: usize,
+    hist_failed: Vec<String>,
     skipped: Vec<String>,
 }
 
@@ -70,17 +72,18 @@ fn almost_equal(a: f64, b: f64) -> bool {
 fn load(env: &mut Env, interval: i64, series: &[script::SeriesDesc], with_nhcb: bool) {
     for s in series {
         let mut floats = Vec::new();
-        let mut has_hist = false;
+        let mut hists = Vec::new();
         for (i, p) in s.points.iter().enumerate() {
             let t = i as i64 * interval;
             match p {
                 Point::Omitted => {}
                 Point::Float(v) => floats.push((t, *v)),
-                Point::Histogram(_) => has_hist = true,
+                Point::Histogram(h, _) => hists.push((t, (**h).clone())),
             }
         }
-        if has_hist {
+        if !hists.is_empty() {
             env.histogram_series.push(s.labels.clone());
+            env.store.add_histograms(TENANT, s.labels.clone(), &hists);
         }
         if !floats.is_empty() {
             env.store.add(TENANT, s.labels.clone(), &floats);
@@ -184,6 +187,39 @@ fn check_annotations(e: &Eval, res: &QueryResult) -> Result<(), String> {
     Ok(())
 }
 
+/// Prometheus's comparison of native histograms (after compaction): same schema, zero
+/// threshold and custom bounds, counts and buckets equal within the tolerance, and the
+/// counter-reset hint only when the expectation names one.
+fn histograms_match(want: &FloatHistogram, got: &FloatHistogram, hint_set: bool) -> bool {
+    let (mut want, mut got) = (want.clone(), got.clone());
+    want.compact();
+    got.compact();
+    let buckets_match = |a: Vec<pyrite_model::histogram::Bucket>, b: Vec<pyrite_model::histogram::Bucket>| {
+        a.len() == b.len()
+            && a.iter()
+                .zip(&b)
+                .all(|(x, y)| x.index == y.index && almost_equal(x.count, y.count))
+    };
+    want.schema == got.schema
+        && almost_equal(want.count, got.count)
+        && almost_equal(want.sum, got.sum)
+        && (!want.uses_custom_buckets() || want.custom_values == got.custom_values)
+        && want.zero_threshold == got.zero_threshold
+        && almost_equal(want.zero_count, got.zero_count)
+        && buckets_match(want.positive(), got.positive())
+        && buckets_match(want.negative(), got.negative())
+        && (!hint_set || want.counter_reset_hint == got.counter_reset_hint)
+}
+
+/// A float or histogram value against the expected point.
+fn value_matches(want: &Point, f: f64, h: Option<&FloatHistogram>) -> bool {
+    match (want, h) {
+        (Point::Float(w), None) => almost_equal(*w, f),
+        (Point::Histogram(w, hint_set), Some(h)) => histograms_match(w, h, *hint_set),
+        _ => false,
+    }
+}
+
 fn fmt_f(v: f64) -> String {
     if v.to_bits() == STALE_NAN_BITS {
         "stale".into()
@@ -216,7 +252,10 @@ fn compare(e: &Eval, res: &QueryResult) -> Result<(), String> {
                     want.len(),
                     got.len(),
                     got.iter()
-                        .map(|s| format!("{} {}", s.labels, fmt_f(s.v)))
+                        .map(|s| match &s.h {
+                            Some(h) => format!("{} {h:?}", s.labels),
+                            None => format!("{} {}", s.labels, fmt_f(s.v)),
+                        })
                         .collect::<Vec<_>>()
                 ));
             }
@@ -227,17 +266,15 @@ fn compare(e: &Eval, res: &QueryResult) -> Result<(), String> {
                 if ordered && pos != i {
                     return Err(format!("series {} at position {pos}, expected {i}", w.labels));
                 }
-                let want_v = match w.points.first() {
-                    Some(Point::Float(v)) => *v,
-                    other => return Err(format!("unexpected expected point {other:?}")),
+                let Some(want_p) = w.points.first() else {
+                    return Err(format!("{}: no expected value", w.labels));
                 };
-                if !almost_equal(want_v, got[pos].v) {
-                    return Err(format!(
-                        "{}: expected {}, got {}",
-                        w.labels,
-                        fmt_f(want_v),
-                        fmt_f(got[pos].v)
-                    ));
+                if !value_matches(want_p, got[pos].v, got[pos].h.as_ref()) {
+                    let got_s = match &got[pos].h {
+                        Some(h) => format!("{h:?}"),
+                        None => fmt_f(got[pos].v),
+                    };
+                    return Err(format!("{}: expected {want_p:?}, got {got_s}", w.labels));
                 }
             }
             Ok(())
@@ -261,22 +298,24 @@ fn compare(e: &Eval, res: &QueryResult) -> Result<(), String> {
                 let Some(g) = got.iter().find(|g| g.labels == w.labels) else {
                     return Err(format!("missing series {}", w.labels));
                 };
-                let want_pts: Vec<(i64, f64)> = w
+                let want_pts: Vec<(i64, &Point)> = w
                     .points
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, p)| match p {
-                        Point::Float(v) => Some((start + i as i64 * step, *v)),
-                        _ => None,
-                    })
+                    .filter(|(_, p)| !matches!(p, Point::Omitted))
+                    .map(|(i, p)| (start + i as i64 * step, p))
                     .collect();
-                if want_pts.len() != g.samples.len()
+                let mut got_pts: Vec<(i64, f64, Option<&FloatHistogram>)> =
+                    g.samples.iter().map(|&(t, f)| (t, f, None)).collect();
+                got_pts.extend(g.histograms.iter().map(|(t, h)| (*t, 0.0, Some(h))));
+                got_pts.sort_by_key(|p| p.0);
+                if want_pts.len() != got_pts.len()
                     || want_pts
                         .iter()
-                        .zip(&g.samples)
-                        .any(|(a, b)| a.0 != b.0 || !almost_equal(a.1, b.1))
+                        .zip(&got_pts)
+                        .any(|(a, b)| a.0 != b.0 || !value_matches(a.1, b.1, b.2))
                 {
-                    return Err(format!("{}: expected {want_pts:?}, got {:?}", w.labels, g.samples));
+                    return Err(format!("{}: expected {want_pts:?}, got {got_pts:?}", w.labels));
                 }
             }
             Ok(())
@@ -360,17 +399,16 @@ fn prometheus_promql_test_scripts() {
                 }
                 Command::Eval(e) => {
                     let id = format!("{name}.test:{} `{}`", e.line, e.query);
-                    if e.text_has_histogram || reads_histograms(&env, &e.query) {
-                        report.histogram += 1;
-                        continue;
-                    }
                     if start_times {
                         report.skipped.push(format!("{id}: needs start timestamps (@st lines)"));
                         continue;
                     }
-                    match run_case(&env, &rt, &e) {
-                        Ok(()) => report.passed += 1,
-                        Err(why) => report.failed.push(format!("{id}: {why}")),
+                    let histogram = e.text_has_histogram || reads_histograms(&env, &e.query);
+                    match (run_case(&env, &rt, &e), histogram) {
+                        (Ok(()), false) => report.passed += 1,
+                        (Ok(()), true) => report.hist_passed += 1,
+                        (Err(why), false) => report.failed.push(format!("{id}: {why}")),
+                        (Err(why), true) => report.hist_failed.push(format!("{id}: {why}")),
                     }
                 }
             }
@@ -378,8 +416,8 @@ fn prometheus_promql_test_scripts() {
     }
     let mut stable_failures = 0;
     println!(
-        "{:<24} {:>7} {:>7} {:>10} {:>8}  kind",
-        "file", "passed", "failed", "histogram", "skipped"
+        "{:<24} {:>7} {:>7} {:>12} {:>12} {:>8}  kind",
+        "file", "passed", "failed", "hist passed", "hist failed", "skipped"
     );
     for (name, r) in &reports {
         let stable = STABLE.contains(&name.as_str());
@@ -387,23 +425,26 @@ fn prometheus_promql_test_scripts() {
             stable_failures += r.failed.len() + r.skipped.len();
         }
         println!(
-            "{:<24} {:>7} {:>7} {:>10} {:>8}  {}",
+            "{:<24} {:>7} {:>7} {:>12} {:>12} {:>8}  {}",
             name,
             r.passed,
             r.failed.len(),
-            r.histogram,
+            r.hist_passed,
+            r.hist_failed.len(),
             r.skipped.len(),
             if stable { "stable" } else { "experimental" }
         );
     }
-    for (name, r) in &reports {
+    for r in reports.values() {
         for f in &r.failed {
             println!("FAILED {f}");
+        }
+        for f in &r.hist_failed {
+            println!("FAILED (native histograms) {f}");
         }
         for s in &r.skipped {
             println!("NOT RUN {s}");
         }
-        let _ = name;
     }
     assert_eq!(
         stable_failures, 0,

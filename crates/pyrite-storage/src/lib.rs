@@ -18,8 +18,8 @@ mod mem;
 mod write;
 
 use async_trait::async_trait;
-use pyrite_chunk::{Chunk, ChunkIter};
-use pyrite_model::{Labels, Matcher};
+use pyrite_chunk::{Chunk, ChunkIter, HistogramChunk};
+use pyrite_model::{FloatHistogram, Labels, Matcher};
 
 pub use mem::MemQueryable;
 pub use write::{AppendError, AppendOutcome, Appendable};
@@ -63,16 +63,44 @@ pub enum StorageError {
 }
 
 /// One series and its chunks for the requested range.
+///
+/// A series holds float samples, native-histogram samples, or both at different times
+/// (a scrape target may switch a metric between the two). Each kind has its own chunks;
+/// no timestamp appears in both. Stale markers are always float samples.
 #[derive(Debug, Clone)]
 pub struct Series {
     pub labels: Labels,
-    /// In time order, non-overlapping, no duplicate timestamps.
+    /// Float samples: in time order, non-overlapping, no duplicate timestamps.
     pub chunks: Vec<Chunk>,
+    /// Native-histogram samples, with the same ordering rules.
+    pub histograms: Vec<HistogramChunk>,
 }
 
 impl Series {
     pub fn new(labels: Labels, chunks: Vec<Chunk>) -> Self {
-        Self { labels, chunks }
+        Self {
+            labels,
+            chunks,
+            histograms: Vec::new(),
+        }
+    }
+
+    pub fn with_histograms(mut self, histograms: Vec<HistogramChunk>) -> Self {
+        self.histograms = histograms;
+        self
+    }
+
+    /// Decodes the histogram samples with timestamps in `[mint, maxt]`, in time order.
+    /// Chunks outside the range are never decoded.
+    pub fn histograms_in(&self, mint: i64, maxt: i64) -> Vec<(i64, FloatHistogram)> {
+        let mut out = Vec::new();
+        for c in &self.histograms {
+            if c.max_time() < mint || c.min_time() > maxt {
+                continue;
+            }
+            out.extend(c.iter().filter(|(t, _)| (mint..=maxt).contains(t)));
+        }
+        out
     }
 
     /// Streams every sample of the series in time order.
@@ -85,9 +113,10 @@ impl Series {
         }
     }
 
-    /// Number of samples held, without decoding.
+    /// Number of samples held (both kinds), without decoding.
     pub fn num_samples(&self) -> usize {
-        self.chunks.iter().map(Chunk::len).sum()
+        self.chunks.iter().map(Chunk::len).sum::<usize>()
+            + self.histograms.iter().map(HistogramChunk::len).sum::<usize>()
     }
 }
 

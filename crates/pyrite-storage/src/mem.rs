@@ -5,12 +5,18 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use async_trait::async_trait;
 use parking_lot::RwLock;
-use pyrite_chunk::{Chunk, SAMPLES_PER_CHUNK};
-use pyrite_model::{matches_all, Labels, Matcher};
+use pyrite_chunk::{Chunk, HistogramChunk, SAMPLES_PER_CHUNK};
+use pyrite_model::{matches_all, FloatHistogram, Labels, Matcher};
 
 use crate::{Queryable, SelectHints, Series, StorageError};
 
-type TenantSeries = BTreeMap<Labels, BTreeMap<i64, f64>>;
+#[derive(Debug, Clone)]
+enum MemSample {
+    Float(f64),
+    Histogram(Box<FloatHistogram>),
+}
+
+type TenantSeries = BTreeMap<Labels, BTreeMap<i64, MemSample>>;
 
 /// Series kept as sorted sample vectors, per tenant.
 #[derive(Default)]
@@ -25,13 +31,25 @@ impl MemQueryable {
 
     /// Adds samples to a series; a sample at an existing timestamp replaces it.
     pub fn add(&self, tenant: &str, labels: Labels, samples: &[(i64, f64)]) {
+        self.insert(tenant, labels, samples.iter().map(|&(t, v)| (t, MemSample::Float(v))));
+    }
+
+    /// Adds native-histogram samples; a sample at an existing timestamp replaces it.
+    pub fn add_histograms(&self, tenant: &str, labels: Labels, samples: &[(i64, FloatHistogram)]) {
+        let samples = samples
+            .iter()
+            .map(|(t, h)| (*t, MemSample::Histogram(Box::new(h.clone()))));
+        self.insert(tenant, labels, samples);
+    }
+
+    fn insert(&self, tenant: &str, labels: Labels, samples: impl Iterator<Item = (i64, MemSample)>) {
         let mut tenants = self.tenants.write();
         let series = tenants
             .entry(tenant.to_string())
             .or_default()
             .entry(labels)
             .or_default();
-        series.extend(samples.iter().copied());
+        series.extend(samples);
     }
 
     /// Drops every series of every tenant.
@@ -45,7 +63,7 @@ impl MemQueryable {
         matchers: &[Matcher],
         start: i64,
         end: i64,
-        mut f: impl FnMut(&Labels, &BTreeMap<i64, f64>) -> Option<R>,
+        mut f: impl FnMut(&Labels, &BTreeMap<i64, MemSample>) -> Option<R>,
     ) -> Vec<R> {
         let tenants = self.tenants.read();
         let Some(series) = tenants.get(tenant) else {
@@ -69,11 +87,18 @@ impl Queryable for MemQueryable {
     ) -> Result<Vec<Series>, StorageError> {
         Ok(
             self.matching(tenant, matchers, hints.start, hints.end, |labels, samples| {
-                let samples: Vec<(i64, f64)> = samples.range(hints.start..=hints.end).map(|(t, v)| (*t, *v)).collect();
-                Some(Series::new(
-                    labels.clone(),
-                    Chunk::encode_all(&samples, SAMPLES_PER_CHUNK),
-                ))
+                let mut floats = Vec::new();
+                let mut histograms = Vec::new();
+                for (t, s) in samples.range(hints.start..=hints.end) {
+                    match s {
+                        MemSample::Float(v) => floats.push((*t, *v)),
+                        MemSample::Histogram(h) => histograms.push((*t, (**h).clone())),
+                    }
+                }
+                Some(
+                    Series::new(labels.clone(), Chunk::encode_all(&floats, SAMPLES_PER_CHUNK))
+                        .with_histograms(HistogramChunk::encode_all(&histograms, SAMPLES_PER_CHUNK)),
+                )
             }),
         )
     }
@@ -140,5 +165,26 @@ mod tests {
             .is_empty());
         assert_eq!(q.label_values("t1", "__name__", 0, 100, &[]).await.unwrap(), ["a", "b"]);
         assert_eq!(q.label_names("t2", 0, 100, &[]).await.unwrap(), ["__name__"]);
+    }
+
+    #[tokio::test]
+    async fn histogram_and_float_samples_come_back_in_their_own_chunks() {
+        let q = MemQueryable::new();
+        let l = Labels::from_pairs(&[("__name__", "h")]);
+        let h = FloatHistogram {
+            count: 3.0,
+            sum: 4.5,
+            ..FloatHistogram::default()
+        };
+        q.add("t", l.clone(), &[(10, 1.0), (40, 2.0)]);
+        q.add_histograms("t", l.clone(), &[(20, h.clone()), (30, h.clone())]);
+        let got = q
+            .select("t", SelectHints::new(0, 35), &[Matcher::equal("__name__", "h")])
+            .await
+            .unwrap();
+        assert_eq!(got[0].iter().collect::<Vec<_>>(), [(10, 1.0)]);
+        assert_eq!(got[0].histograms_in(0, 100), [(20, h.clone()), (30, h.clone())]);
+        assert_eq!(got[0].histograms_in(25, 100), [(30, h)]);
+        assert_eq!(got[0].num_samples(), 3);
     }
 }

@@ -70,6 +70,15 @@ pub enum HistogramError {
     IncompatibleSchema,
 }
 
+/// What adding or subtracting two histograms ran into, beside the result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Combined {
+    /// Custom bucket bounds differed and were reconciled to the ones both share.
+    pub reconciled: bool,
+    /// One side said "counter reset" and the other "no counter reset".
+    pub reset_collision: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct FloatHistogram {
     pub counter_reset_hint: CounterResetHint,
@@ -531,12 +540,14 @@ impl FloatHistogram {
         self.zero_threshold = t;
     }
 
-    fn combine(&mut self, other: &FloatHistogram, sign: f64) -> Result<(), HistogramError> {
+    fn combine(&mut self, other: &FloatHistogram, sign: f64) -> Result<Combined, HistogramError> {
         if self.uses_custom_buckets() != other.uses_custom_buckets() {
             return Err(HistogramError::IncompatibleSchema);
         }
+        let reset_collision = self.adjust_counter_reset(other);
         let mut other = other.clone();
-        if self.uses_custom_buckets() && self.custom_values != other.custom_values {
+        let reconcile = self.uses_custom_buckets() && self.custom_values != other.custom_values;
+        if reconcile {
             // Mismatched custom bounds: keep the bounds both have, merging the others.
             let common: Vec<f64> = self
                 .custom_values
@@ -575,7 +586,33 @@ impl FloatHistogram {
             }
             (*mine.0, *mine.1) = from_map(&m);
         }
-        Ok(())
+        Ok(Combined {
+            reconciled: reconcile,
+            reset_collision,
+        })
+    }
+
+    /// The hint of a sum: equal hints stay, a gauge makes a gauge, anything else
+    /// becomes unknown; `true` when a reset met a not-reset (a conflict worth a warning).
+    fn adjust_counter_reset(&mut self, other: &FloatHistogram) -> bool {
+        use CounterResetHint::*;
+        match (self.counter_reset_hint, other.counter_reset_hint) {
+            (a, b) if a == b => false,
+            (Gauge, _) => false,
+            (_, Gauge) => {
+                self.counter_reset_hint = Gauge;
+                false
+            }
+            (Unknown, _) => false,
+            (_, Unknown) => {
+                self.counter_reset_hint = Unknown;
+                false
+            }
+            _ => {
+                self.counter_reset_hint = Unknown;
+                true
+            }
+        }
     }
 
     /// Merges custom buckets so only `bounds` (a subset of the current ones) remain.
@@ -590,15 +627,15 @@ impl FloatHistogram {
     }
 
     /// `self += other`, at the coarser of the two schemas and the wider zero bucket.
-    pub fn add(&mut self, other: &FloatHistogram) -> Result<(), HistogramError> {
+    pub fn add(&mut self, other: &FloatHistogram) -> Result<Combined, HistogramError> {
         self.combine(other, 1.0)
     }
 
     /// `self -= other`; the result is a gauge histogram.
-    pub fn sub(&mut self, other: &FloatHistogram) -> Result<(), HistogramError> {
-        self.combine(other, -1.0)?;
+    pub fn sub(&mut self, other: &FloatHistogram) -> Result<Combined, HistogramError> {
+        let c = self.combine(other, -1.0)?;
         self.counter_reset_hint = CounterResetHint::Gauge;
-        Ok(())
+        Ok(c)
     }
 
     /// Same schema, zero bucket, count, sum and bucket counts (empty buckets ignored).

@@ -155,11 +155,11 @@ impl<'q> Evaluator<'q> {
             Expr::Paren(p) => self.eval(&p.expr),
             Expr::NumberLiteral(n) => {
                 let v = n.val;
-                Ok(Val::Steps(vec![Series {
-                    metric: Labels::empty(),
-                    points: self.steps().map(|t| (t, v)).collect(),
-                    drop_name: false,
-                }]))
+                Ok(Val::Steps(vec![Series::floats(
+                    Labels::empty(),
+                    self.steps().map(|t| (t, v)).collect(),
+                    false,
+                )]))
             }
             Expr::StringLiteral(s) => Ok(Val::String(s.val.clone())),
             Expr::VectorSelector(vs) => Ok(Val::Steps(self.eval_vector_selector(vs)?)),
@@ -171,6 +171,9 @@ impl<'q> Evaluator<'q> {
                     s.drop_name = true;
                     for p in &mut s.points {
                         p.1 = -p.1;
+                    }
+                    for (_, h) in &mut s.hists {
+                        Arc::make_mut(h).mul(-1.0);
                     }
                 }
                 Ok(Val::Steps(m))
@@ -256,16 +259,22 @@ impl<'q> Evaluator<'q> {
                 let mut v = Vector::new();
                 let mut sigs = Vec::new();
                 for (si, s) in m.iter().enumerate() {
-                    if let Some(f) = cursors[i].take(si, s, ts) {
-                        v.push(Sample {
-                            metric: s.metric.clone(),
-                            t: ts,
-                            f,
-                            drop_name: s.drop_name,
-                        });
-                        if signature.is_some() {
-                            sigs.push(series_sigs[i][si]);
-                        }
+                    let (f, h) = match cursors[i].take(si, s, ts) {
+                        Some(f) => (f, None),
+                        None => match cursors[i].take_h(si, s, ts) {
+                            Some(h) => (0.0, Some(h)),
+                            None => continue,
+                        },
+                    };
+                    v.push(Sample {
+                        metric: s.metric.clone(),
+                        t: ts,
+                        f,
+                        h,
+                        drop_name: s.drop_name,
+                    });
+                    if signature.is_some() {
+                        sigs.push(series_sigs[i][si]);
                     }
                 }
                 step.vectors.push(v);
@@ -277,10 +286,10 @@ impl<'q> Evaluator<'q> {
                 self.annos.merge(annos);
                 return Ok(result
                     .into_iter()
-                    .map(|s| Series {
-                        metric: s.metric,
-                        points: vec![(ts, s.f)],
-                        drop_name: s.drop_name,
+                    .map(|s| {
+                        let mut out = Series::floats(s.metric, Vec::new(), s.drop_name);
+                        out.push(ts, s.f, s.h);
+                        out
                     })
                     .collect());
             }
@@ -291,16 +300,14 @@ impl<'q> Evaluator<'q> {
                             return Err(QueryError::Execution(DUPLICATE_LABELSET.into()));
                         }
                         *last = ts;
-                        out[*idx].points.push((ts, s.f));
+                        out[*idx].push(ts, s.f, s.h);
                         out[*idx].drop_name = s.drop_name;
                     }
                     None => {
                         index.insert(s.metric.clone(), (out.len(), ts));
-                        out.push(Series {
-                            metric: s.metric,
-                            points: vec![(ts, s.f)],
-                            drop_name: s.drop_name,
-                        });
+                        let mut series = Series::floats(s.metric, Vec::new(), s.drop_name);
+                        series.push(ts, s.f, s.h);
+                        out.push(series);
                     }
                 }
             }
@@ -349,6 +356,7 @@ pub(crate) fn merge_same_labels(m: Matrix) -> Result<Matrix, QueryError> {
         match index.get(&s.metric) {
             Some(&i) => {
                 out[i].points.extend(s.points);
+                out[i].hists.extend(s.hists);
                 out[i].drop_name &= s.drop_name;
                 merged = true;
             }
@@ -361,7 +369,14 @@ pub(crate) fn merge_same_labels(m: Matrix) -> Result<Matrix, QueryError> {
     if merged {
         for s in &mut out {
             s.points.sort_by_key(|p| p.0);
-            if s.points.windows(2).any(|w| w[0].0 == w[1].0) {
+            s.hists.sort_by_key(|p| p.0);
+            let clash = s.points.windows(2).any(|w| w[0].0 == w[1].0)
+                || s.hists.windows(2).any(|w| w[0].0 == w[1].0)
+                || (!s.hists.is_empty()
+                    && s.points
+                        .iter()
+                        .any(|p| s.hists.binary_search_by_key(&p.0, |h| h.0).is_ok()));
+            if clash {
                 return Err(QueryError::Execution(DUPLICATE_LABELSET.into()));
             }
         }
@@ -389,6 +404,7 @@ pub(crate) fn evaluate(
                 .map(|s| RangeSeries {
                     labels: s.metric,
                     samples: s.points,
+                    histograms: s.hists.into_iter().map(|(t, h)| (t, Arc::unwrap_or_clone(h))).collect(),
                 })
                 .collect(),
         ))
@@ -406,10 +422,16 @@ pub(crate) fn evaluate(
                 let v: Vector = m
                     .into_iter()
                     .filter_map(|s| {
-                        s.points.first().map(|p| Sample {
+                        let (f, h) = match (s.points.first(), s.hists.first()) {
+                            (Some(p), _) => (p.1, None),
+                            (None, Some(h)) => (0.0, Some(h.1.clone())),
+                            (None, None) => return None,
+                        };
+                        Some(Sample {
                             metric: s.metric,
                             t: start,
-                            f: p.1,
+                            f,
+                            h,
                             drop_name: s.drop_name,
                         })
                     })
@@ -421,6 +443,7 @@ pub(crate) fn evaluate(
                             labels: s.metric,
                             t: s.t,
                             v: s.f,
+                            h: s.h.map(Arc::unwrap_or_clone),
                         })
                         .collect(),
                 )

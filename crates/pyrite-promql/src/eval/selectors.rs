@@ -7,7 +7,7 @@ use pyrite_storage::SelectHints;
 
 use super::{millis, offset_ms, Evaluator};
 use crate::selector::{instant_values, selector_matchers};
-use crate::value::{Matrix, Series};
+use crate::value::{Matrix, Series, H};
 use crate::QueryError;
 
 /// Where a range function's windows come from.
@@ -27,6 +27,12 @@ pub(crate) struct RangeArg {
     pub at: Option<i64>,
 }
 
+/// What a range function makes of one window.
+pub(crate) enum Out {
+    F(f64),
+    H(H),
+}
+
 /// One window handed to a range function.
 pub(crate) struct Window<'a> {
     /// Evaluation step time.
@@ -37,7 +43,10 @@ pub(crate) struct Window<'a> {
     pub start: i64,
     pub end: i64,
     pub range: i64,
+    /// Float samples in the window.
     pub points: &'a [(i64, f64)],
+    /// Native-histogram samples in the window.
+    pub hists: &'a [(i64, H)],
 }
 
 impl Evaluator<'_> {
@@ -100,21 +109,50 @@ impl Evaluator<'_> {
         for s in &series {
             self.q.check()?;
             let samples = decode(s, mint, hi);
-            let values = instant_values(&samples, &reads, self.lookback);
-            let points: Vec<(i64, f64)> = steps
-                .iter()
-                .zip(values)
-                .filter_map(|(&t, v)| v.map(|(st, f)| (t, if timestamps { st as f64 / 1000.0 } else { f })))
-                .collect();
-            if points.is_empty() {
+            let mut series = Series::floats(s.labels.clone(), Vec::new(), timestamps);
+            if s.histograms.is_empty() {
+                let values = instant_values(&samples, &reads, self.lookback);
+                series.points = steps
+                    .iter()
+                    .zip(values)
+                    .filter_map(|(&t, v)| v.map(|(st, f)| (t, if timestamps { st as f64 / 1000.0 } else { f })))
+                    .collect();
+            } else {
+                let hists = decode_hists(s, mint, hi);
+                let (mut fi, mut hj) = (0usize, 0usize);
+                for (&t, &read) in steps.iter().zip(&reads) {
+                    while fi < samples.len() && samples[fi].0 <= read {
+                        fi += 1;
+                    }
+                    while hj < hists.len() && hists[hj].0 <= read {
+                        hj += 1;
+                    }
+                    let f = fi.checked_sub(1).map(|j| samples[j]);
+                    let h = hj.checked_sub(1).map(|j| &hists[j]);
+                    let fresh = |st: i64| st > read - self.lookback;
+                    match (f, h) {
+                        // The newer kind wins; an older float is never fresher.
+                        (f, Some((ht, hv))) if f.is_none_or(|f| f.0 < *ht) && fresh(*ht) => {
+                            if timestamps {
+                                series.points.push((t, *ht as f64 / 1000.0));
+                            } else {
+                                series.hists.push((t, hv.clone()));
+                            }
+                        }
+                        (Some((ft, fv)), _) if fresh(ft) && !is_stale_nan(fv) => {
+                            series
+                                .points
+                                .push((t, if timestamps { ft as f64 / 1000.0 } else { fv }));
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            if series.is_empty() {
                 continue;
             }
-            self.account(points.len())?;
-            out.push(Series {
-                metric: s.labels.clone(),
-                points,
-                drop_name: timestamps,
-            });
+            self.account(series.len())?;
+            out.push(series);
         }
         Ok(out)
     }
@@ -153,31 +191,40 @@ impl Evaluator<'_> {
         let ts = self.start;
         let end = self.read_time(arg.at, arg.offset, ts);
         let start = end - arg.range;
-        let mut handle = |metric: &Labels, drop_name: bool, pts: &[(i64, f64)]| {
+        let mut handle = |metric: &Labels, drop_name: bool, pts: &[(i64, f64)], hists: &[(i64, H)]| {
             let from = pts.partition_point(|p| p.0 <= start);
             let to = pts.partition_point(|p| p.0 <= end);
             let points: Vec<(i64, f64)> = pts[from..to].iter().copied().filter(|p| !is_stale_nan(p.1)).collect();
-            if !points.is_empty() {
-                out.push(Series {
-                    metric: metric.clone(),
-                    points,
-                    drop_name,
-                });
+            let from = hists.partition_point(|p| p.0 <= start);
+            let to = hists.partition_point(|p| p.0 <= end);
+            let series = Series {
+                metric: metric.clone(),
+                points,
+                hists: hists[from..to].to_vec(),
+                drop_name,
+            };
+            if !series.is_empty() {
+                out.push(series);
             }
         };
         match &arg.source {
             RangeSource::Store(series) => {
                 for s in series {
-                    handle(&s.labels, false, &decode(s, start + 1, end));
+                    handle(
+                        &s.labels,
+                        false,
+                        &decode(s, start + 1, end),
+                        &decode_hists(s, start + 1, end),
+                    );
                 }
             }
             RangeSource::Computed(m) => {
                 for s in m {
-                    handle(&s.metric, s.drop_name, &s.points);
+                    handle(&s.metric, s.drop_name, &s.points, &s.hists);
                 }
             }
         }
-        let n = out.iter().map(|s| s.points.len()).sum();
+        let n = out.iter().map(Series::len).sum();
         self.account(n)?;
         Ok(out)
     }
@@ -187,7 +234,7 @@ impl Evaluator<'_> {
     pub fn for_each_window(
         &mut self,
         arg: &RangeArg,
-        mut f: impl FnMut(&Labels, &Window<'_>, &mut crate::annotations::Annotations) -> Option<f64>,
+        mut f: impl FnMut(&Labels, &Window<'_>, &mut crate::annotations::Annotations) -> Option<Out>,
         mut per_series: impl FnMut(&Labels, &Series, &mut crate::annotations::Annotations),
         drop_name: bool,
     ) -> Result<Matrix, QueryError> {
@@ -196,68 +243,95 @@ impl Evaluator<'_> {
         let last_end = self.read_time(arg.at, arg.offset, steps[steps.len() - 1]);
         let mut out = Vec::new();
         let mut annos = std::mem::take(&mut self.annos);
-        let mut one =
-            |metric: &Labels, input_drop: bool, pts: &[(i64, f64)], annos: &mut crate::annotations::Annotations| {
-                let pts: Vec<(i64, f64)> = pts.iter().copied().filter(|p| !is_stale_nan(p.1)).collect();
-                let mut points = Vec::new();
-                let (mut from, mut to) = (0usize, 0usize);
-                for (i, &ts) in steps.iter().enumerate() {
-                    let end = self.read_time(arg.at, arg.offset, ts);
-                    let start = end - arg.range;
-                    while from < pts.len() && pts[from].0 <= start {
-                        from += 1;
-                    }
-                    to = to.max(from);
-                    while to < pts.len() && pts[to].0 <= end {
-                        to += 1;
-                    }
-                    if from == to {
-                        continue;
-                    }
-                    let w = Window {
-                        ts,
-                        step: i,
-                        start,
-                        end,
-                        range: arg.range,
-                        points: &pts[from..to],
-                    };
-                    if let Some(v) = f(metric, &w, annos) {
-                        points.push((ts, v));
+        let mut one = |metric: &Labels,
+                       input_drop: bool,
+                       pts: &[(i64, f64)],
+                       hists: &[(i64, H)],
+                       annos: &mut crate::annotations::Annotations| {
+            let pts: Vec<(i64, f64)> = pts.iter().copied().filter(|p| !is_stale_nan(p.1)).collect();
+            let mut series = Series::floats(metric.clone(), Vec::new(), drop_name || input_drop);
+            let (mut from, mut to) = (0usize, 0usize);
+            let (mut hfrom, mut hto) = (0usize, 0usize);
+            for (i, &ts) in steps.iter().enumerate() {
+                let end = self.read_time(arg.at, arg.offset, ts);
+                let start = end - arg.range;
+                while from < pts.len() && pts[from].0 <= start {
+                    from += 1;
+                }
+                to = to.max(from);
+                while to < pts.len() && pts[to].0 <= end {
+                    to += 1;
+                }
+                while hfrom < hists.len() && hists[hfrom].0 <= start {
+                    hfrom += 1;
+                }
+                hto = hto.max(hfrom);
+                while hto < hists.len() && hists[hto].0 <= end {
+                    hto += 1;
+                }
+                if from == to && hfrom == hto {
+                    continue;
+                }
+                let w = Window {
+                    ts,
+                    step: i,
+                    start,
+                    end,
+                    range: arg.range,
+                    points: &pts[from..to],
+                    hists: &hists[hfrom..hto],
+                };
+                if let Some(v) = f(metric, &w, annos) {
+                    match v {
+                        Out::F(v) => series.points.push((ts, v)),
+                        Out::H(h) => series.hists.push((ts, h)),
                     }
                 }
-                if !points.is_empty() {
-                    let s = Series {
-                        metric: metric.clone(),
-                        points,
-                        drop_name: drop_name || input_drop,
-                    };
-                    per_series(metric, &s, annos);
-                    out.push(s);
-                }
-            };
+            }
+            if !series.is_empty() {
+                per_series(metric, &series, annos);
+                out.push(series);
+            }
+        };
         match &arg.source {
             RangeSource::Store(series) => {
                 for s in series {
                     self.q.check()?;
-                    let pts = decode(s, first_end - arg.range + 1, last_end);
-                    one(&s.labels, false, &pts, &mut annos);
+                    let (mint, maxt) = (first_end - arg.range + 1, last_end);
+                    one(
+                        &s.labels,
+                        false,
+                        &decode(s, mint, maxt),
+                        &decode_hists(s, mint, maxt),
+                        &mut annos,
+                    );
                 }
             }
             RangeSource::Computed(m) => {
                 for s in m {
-                    one(&s.metric, s.drop_name, &s.points, &mut annos);
+                    one(&s.metric, s.drop_name, &s.points, &s.hists, &mut annos);
                 }
             }
         }
         self.annos = annos;
-        let n = out.iter().map(|s| s.points.len()).sum();
+        let n = out.iter().map(Series::len).sum();
         self.account(n)?;
         Ok(out)
     }
 }
 
-/// Decodes a stored series' samples in `[mint, maxt]`.
+/// Decodes a stored series' histogram samples in `[mint, maxt]`.
+pub(crate) fn decode_hists(s: &pyrite_storage::Series, mint: i64, maxt: i64) -> Vec<(i64, H)> {
+    if s.histograms.is_empty() {
+        return Vec::new();
+    }
+    s.histograms_in(mint, maxt)
+        .into_iter()
+        .map(|(t, h)| (t, std::sync::Arc::new(h)))
+        .collect()
+}
+
+/// Decodes a stored series' float samples in `[mint, maxt]`.
 pub(crate) fn decode(s: &pyrite_storage::Series, mint: i64, maxt: i64) -> Vec<(i64, f64)> {
     let mut it = s.iter();
     it.seek(mint);

@@ -1,16 +1,17 @@
-//! Classic (bucketed) histograms: `histogram_quantile`, `histogram_quantiles` and
-//! `histogram_fraction` over `le`-labelled cumulative bucket series.
+//! `histogram_quantile`, `histogram_quantiles` and `histogram_fraction`, over native
+//! histograms and over classic `le`-labelled cumulative bucket series.
 
 use std::collections::HashMap;
 
 use promql_parser::parser::Expr;
-use pyrite_model::{Labels, LabelsBuilder};
+use pyrite_model::histogram::NanObservations;
+use pyrite_model::{FloatHistogram, Labels, LabelsBuilder};
 
 use super::string_arg;
 use crate::annotations::{fmt_g, Annotations};
 use crate::eval::Evaluator;
 use crate::kahan::almost_equal;
-use crate::value::{Matrix, Sample, Vector};
+use crate::value::{Matrix, Sample, Vector, H};
 use crate::QueryError;
 
 const BUCKET_LABEL: &str = "le";
@@ -21,11 +22,62 @@ struct Grouped {
     buckets: Vec<(f64, f64)>,
 }
 
-/// Groups bucket samples by their labels without `le`, in order of appearance.
+/// An annotation text naming the metric when there is one.
+fn with_metric(msg: &str, metric: &Labels) -> String {
+    match metric.metric_name() {
+        "" => msg.to_string(),
+        name => format!("{msg} for metric name {name:?}"),
+    }
+}
+
+/// Native-histogram samples of `v` and its classic bucket groups. A native histogram
+/// whose labels equal a classic group's is ambiguous: both are dropped, with a warning.
+fn split<'v>(v: &'v Vector, annos: &mut Annotations, pos: &str) -> (Vec<(&'v Labels, &'v H)>, Vec<Grouped>) {
+    let mut groups = group_buckets(v, annos, pos);
+    let mut natives = Vec::new();
+    for s in v {
+        let Some(h) = &s.h else { continue };
+        if let Some(i) = groups.iter().position(|g| g.metric == s.metric) {
+            annos.warn(
+                with_metric("vector contains a mix of classic and native histograms", &s.metric),
+                pos,
+            );
+            groups.remove(i);
+            continue;
+        }
+        natives.push((&s.metric, h));
+    }
+    (natives, groups)
+}
+
+/// A native histogram's quantile, with the infos NaN observations call for.
+fn native_quantile(q: f64, h: &FloatHistogram, metric: &Labels, annos: &mut Annotations, pos: &str) -> f64 {
+    let r = h.quantile(q);
+    match r.nan_observations {
+        NanObservations::None => {}
+        NanObservations::ResultIsNan => annos.info(
+            with_metric(
+                "input to histogram_quantile has NaN observations, result is NaN",
+                metric,
+            ),
+            pos,
+        ),
+        NanObservations::SkewedHigher => annos.info(
+            with_metric(
+                "input to histogram_quantile has NaN observations, result is skewed higher",
+                metric,
+            ),
+            pos,
+        ),
+    }
+    r.value
+}
+
+/// Groups classic bucket samples by their labels without `le`, in order of appearance.
 fn group_buckets(v: &Vector, annos: &mut Annotations, pos: &str) -> Vec<Grouped> {
     let mut out: Vec<Grouped> = Vec::new();
     let mut index: HashMap<Labels, usize> = HashMap::new();
-    for s in v {
+    for s in v.iter().filter(|s| s.h.is_none()) {
         let le = s.metric.get(BUCKET_LABEL);
         let Some(ub) = parse_go_float(le) else {
             annos.warn(
@@ -82,14 +134,14 @@ pub(super) fn eval(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr]) -> Result
             ev.range_eval(args, None, |s, annos| {
                 let q = s.vectors[0].first().map_or(f64::NAN, |x| x.f);
                 let mut out = Vec::new();
-                for g in group_buckets(&s.vectors[1], annos, &pos) {
+                let (natives, groups) = split(&s.vectors[1], annos, &pos);
+                for (metric, h) in natives {
+                    let v = native_quantile(q, h, metric, annos, &pos);
+                    out.push(Sample::float(metric.clone(), s.ts, v, true));
+                }
+                for g in groups {
                     let v = quantile_of(q, g.buckets, &g.metric, annos, &pos);
-                    out.push(Sample {
-                        metric: g.metric,
-                        t: s.ts,
-                        f: v,
-                        drop_name: true,
-                    });
+                    out.push(Sample::float(g.metric, s.ts, v, true));
                 }
                 Ok(out)
             })
@@ -108,20 +160,22 @@ pub(super) fn eval(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr]) -> Result
             let interval = ev.interval;
             ev.range_eval(&args[..1], None, |s, annos| {
                 let step = ((s.ts - start) / interval) as usize;
-                let groups = group_buckets(&s.vectors[0], annos, &pos);
+                let (natives, groups) = split(&s.vectors[0], annos, &pos);
                 let mut out = Vec::new();
                 for qs in &q_steps {
                     let q = qs[step];
+                    let with_q = |metric: &Labels| {
+                        let mut b: LabelsBuilder = metric.to_builder();
+                        b.set(&label, &format_openmetrics_float(q));
+                        b.build()
+                    };
+                    for (metric, h) in &natives {
+                        let v = native_quantile(q, h, metric, annos, &pos);
+                        out.push(Sample::float(with_q(metric), s.ts, v, true));
+                    }
                     for g in &groups {
                         let v = quantile_of(q, g.buckets.clone(), &g.metric, annos, &pos);
-                        let mut b: LabelsBuilder = g.metric.to_builder();
-                        b.set(&label, &format_openmetrics_float(q));
-                        out.push(Sample {
-                            metric: b.build(),
-                            t: s.ts,
-                            f: v,
-                            drop_name: true,
-                        });
+                        out.push(Sample::float(with_q(&g.metric), s.ts, v, true));
                     }
                 }
                 Ok(out)
@@ -133,14 +187,23 @@ pub(super) fn eval(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr]) -> Result
                 let lower = s.vectors[0].first().map_or(f64::NAN, |x| x.f);
                 let upper = s.vectors[1].first().map_or(f64::NAN, |x| x.f);
                 let mut out = Vec::new();
-                for g in group_buckets(&s.vectors[2], annos, &pos) {
+                let (natives, groups) = split(&s.vectors[2], annos, &pos);
+                for (metric, h) in natives {
+                    let (v, nans) = h.fraction(lower, upper);
+                    if nans {
+                        annos.info(
+                            with_metric(
+                                "input to histogram_fraction has NaN observations, which are excluded from all fractions",
+                                metric,
+                            ),
+                            &pos,
+                        );
+                    }
+                    out.push(Sample::float(metric.clone(), s.ts, v, true));
+                }
+                for g in groups {
                     let v = bucket_fraction(lower, upper, g.buckets);
-                    out.push(Sample {
-                        metric: g.metric,
-                        t: s.ts,
-                        f: v,
-                        drop_name: true,
-                    });
+                    out.push(Sample::float(g.metric, s.ts, v, true));
                 }
                 Ok(out)
             })

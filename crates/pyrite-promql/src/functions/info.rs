@@ -168,7 +168,13 @@ fn combine(
             }
         }
         for (bi, s) in base.iter().enumerate() {
-            let Some(v) = bc.take(bi, s, ts) else { continue };
+            let (v, h) = match bc.take(bi, s, ts) {
+                Some(v) => (v, None),
+                None => match bc.take_h(bi, s, ts) {
+                    Some(h) => (0.0, Some(h)),
+                    None => continue,
+                },
+            };
             let metric = if ignore.contains(&bi) {
                 s.metric.clone()
             } else {
@@ -209,20 +215,18 @@ fn combine(
                         return Err(QueryError::Execution(DUPLICATE_LABELSET.into()));
                     }
                     *last = ts;
-                    out[*idx].points.push((ts, v));
+                    out[*idx].push(ts, v, h);
                 }
                 None => {
                     index.insert(metric.clone(), (out.len(), ts));
-                    out.push(Series {
-                        metric,
-                        points: vec![(ts, v)],
-                        drop_name: s.drop_name,
-                    });
+                    let mut series = Series::floats(metric, Vec::new(), s.drop_name);
+                    series.push(ts, v, h);
+                    out.push(series);
                 }
             }
         }
     }
-    let n = out.iter().map(|s| s.points.len()).sum();
+    let n = out.iter().map(Series::len).sum();
     ev.account(n)?;
     Ok(out)
 }

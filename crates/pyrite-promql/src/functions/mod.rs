@@ -5,6 +5,9 @@
 mod histogram;
 mod info;
 mod range;
+mod range_hist;
+
+pub(crate) use range_hist::reconciled;
 
 use chrono::{DateTime, Datelike, Timelike};
 use promql_parser::parser::{Call, Expr};
@@ -53,8 +56,10 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, c: &Call) -> Result<Val, QueryEr
         "pi" => ev.range_eval(&[], None, |s, _| Ok(vec![Sample::scalar(s.ts, std::f64::consts::PI)]))?,
         "vector" => ev.range_eval(&args, None, |s, _| Ok(vec![Sample::scalar(s.ts, s.vectors[0][0].f)]))?,
         "scalar" => ev.range_eval(&args, None, |s, _| {
-            let v = match s.vectors[0].as_slice() {
-                [one] => one.f,
+            // Histograms are not numbers here: only a single float converts.
+            let mut floats = s.vectors[0].iter().filter(|x| x.h.is_none());
+            let v = match (floats.next(), floats.next()) {
+                (Some(one), None) => one.f,
                 _ => f64::NAN,
             };
             Ok(vec![Sample::scalar(s.ts, v)])
@@ -63,12 +68,7 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, c: &Call) -> Result<Val, QueryEr
             let labels = absent_labels(args[0]);
             ev.range_eval(&args, None, |s, _| {
                 Ok(if s.vectors[0].is_empty() {
-                    vec![Sample {
-                        metric: labels.clone(),
-                        t: s.ts,
-                        f: 1.0,
-                        drop_name: false,
-                    }]
+                    vec![Sample::float(labels.clone(), s.ts, 1.0, false)]
                 } else {
                     Vec::new()
                 })
@@ -130,7 +130,19 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, c: &Call) -> Result<Val, QueryEr
         "histogram_quantile" | "histogram_fraction" | "histogram_quantiles" => histogram::eval(ev, name, &args)?,
         "histogram_count" | "histogram_sum" | "histogram_avg" | "histogram_stddev" | "histogram_stdvar" => {
             // Only native histograms carry these; float samples yield nothing.
-            ev.range_eval(&args, None, |_, _| Ok(Vec::new()))?
+            let f: fn(&pyrite_model::FloatHistogram) -> f64 = match name {
+                "histogram_count" => |h| h.count,
+                "histogram_sum" => |h| h.sum,
+                "histogram_avg" => |h| h.sum / h.count,
+                "histogram_stddev" => |h| h.variance().sqrt(),
+                _ => |h| h.variance(),
+            };
+            ev.range_eval(&args, None, |s, _| {
+                Ok(std::mem::take(&mut s.vectors[0])
+                    .into_iter()
+                    .filter_map(|x| x.h.as_deref().map(|h| Sample::float(x.metric.clone(), x.t, f(h), true)))
+                    .collect())
+            })?
         }
         "info" => info::eval(ev, &args)?,
         _ => {
@@ -143,9 +155,11 @@ pub(crate) fn eval_call(ev: &mut Evaluator<'_>, c: &Call) -> Result<Val, QueryEr
     Ok(Val::Steps(m))
 }
 
-/// Applies `f` to each float sample; the result loses its metric name.
+/// Applies `f` to each float sample (histogram samples are dropped); the result loses
+/// its metric name.
 fn map_floats(v: Vector, f: impl Fn(f64) -> f64) -> Vector {
     v.into_iter()
+        .filter(|s| s.h.is_none())
         .map(|mut s| {
             s.f = f(s.f);
             s.drop_name = true;
@@ -286,6 +300,10 @@ fn absent_labels(e: &Expr) -> Labels {
 }
 
 fn sort_vector(name: &str, v: &mut Vector, labels: &[String]) {
+    if name == "sort" || name == "sort_desc" {
+        // Only floats have an order by value.
+        v.retain(|s| s.h.is_none());
+    }
     match name {
         "sort" => go_insertion_sort(v, |a, b| b.f.is_nan() || a.f < b.f),
         "sort_desc" => go_insertion_sort(v, |a, b| b.f.is_nan() || a.f > b.f),

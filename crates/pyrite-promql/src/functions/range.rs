@@ -7,8 +7,9 @@ use std::collections::HashSet;
 use promql_parser::parser::Expr;
 
 use super::absent_labels;
+use super::range_hist::{self, HistCtx};
 use crate::annotations::{fmt_g, Annotations};
-use crate::eval::selectors::Window;
+use crate::eval::selectors::{Out, Window};
 use crate::eval::{strip_parens, Evaluator};
 use crate::kahan::{inc, quantile};
 use crate::value::{Matrix, Series};
@@ -59,13 +60,26 @@ pub(super) fn try_eval(ev: &mut Evaluator<'_>, name: &str, args: &[&Expr]) -> Re
     }
     let drop_name = !matches!(name, "last_over_time" | "first_over_time");
     let check_counter = matches!(name, "rate" | "increase");
-    let f = |_: &pyrite_model::Labels, w: &Window<'_>, _: &mut Annotations| -> Option<f64> {
+    let f = |metric: &pyrite_model::Labels, w: &Window<'_>, annos: &mut Annotations| -> Option<Out> {
         let p = |i: usize| params.get(i).map_or(f64::NAN, |v| v[w.step]);
-        kernel(w, &p)
+        if !w.hists.is_empty() {
+            let cx = HistCtx {
+                metric_name: metric.metric_name(),
+                pos: &arg_pos,
+            };
+            if let Ok(out) = range_hist::eval(name, w, &cx, annos) {
+                return out;
+            }
+        }
+        if w.points.is_empty() {
+            return None;
+        }
+        kernel(w, &p).map(Out::F)
     };
-    let per_series = |metric: &pyrite_model::Labels, _: &Series, annos: &mut Annotations| {
+    let per_series = |metric: &pyrite_model::Labels, s: &Series, annos: &mut Annotations| {
         let n = metric.metric_name();
         if check_counter
+            && !s.points.is_empty()
             && !n.is_empty()
             && !n.ends_with("_total")
             && !n.ends_with("_sum")
@@ -91,6 +105,10 @@ fn absent_over_time(ev: &Evaluator<'_>, m: Matrix, arg: &Expr) -> Matrix {
         return Vec::new();
     }
     let found: HashSet<i64> = m.iter().flat_map(|s| s.points.iter().map(|p| p.0)).collect();
+    debug_assert!(
+        m.iter().all(|s| s.hists.is_empty()),
+        "absent_over_time's kernel yields floats"
+    );
     let points: Vec<(i64, f64)> = ev.steps().filter(|t| !found.contains(t)).map(|t| (t, 1.0)).collect();
     if points.is_empty() {
         return Vec::new();
@@ -99,11 +117,7 @@ fn absent_over_time(ev: &Evaluator<'_>, m: Matrix, arg: &Expr) -> Matrix {
         Expr::MatrixSelector(_) => absent_labels(arg),
         _ => pyrite_model::Labels::empty(),
     };
-    vec![Series {
-        metric,
-        points,
-        drop_name: true,
-    }]
+    vec![Series::floats(metric, points, true)]
 }
 
 /// A range function's computation over one window; `p(i)` is its `i`-th scalar argument

@@ -10,7 +10,9 @@ use pyrite_model::{Labels, STALE_NAN};
 pub enum Point {
     Omitted,
     Float(f64),
-    Histogram(Box<FloatHistogram>),
+    /// A native histogram, and whether its text set a counter-reset hint (only then
+    /// is the hint compared).
+    Histogram(Box<FloatHistogram>, bool),
 }
 
 #[derive(Debug, Clone)]
@@ -379,13 +381,14 @@ pub fn parse_points(s: &str) -> Result<Vec<Point>, String> {
             // `{{h}}`, `{{h}}xN`, `{{a}}+{{b}}xN`, `{{a}}-{{b}}xN`.
             let first_end = tok.find("}}").map(|i| i + 2).ok_or("bad histogram")?;
             let first = parse_histogram(&tok[..first_end])?;
+            let hint_set = tok[..first_end].contains("counter_reset_hint");
             let rest = &tok[first_end..];
             if rest.is_empty() {
-                out.push(Point::Histogram(Box::new(first)));
+                out.push(Point::Histogram(Box::new(first), hint_set));
             } else if let Some(n) = rest.strip_prefix('x') {
                 let n: usize = n.parse().map_err(|_| format!("bad repeat in {tok:?}"))?;
                 for _ in 0..=n {
-                    out.push(Point::Histogram(Box::new(first.clone())));
+                    out.push(Point::Histogram(Box::new(first.clone()), hint_set));
                 }
             } else {
                 // `{{a}}+{{b}}xN` / `{{a}}-{{b}}xN`: a, then b added (subtracted) N times.
@@ -396,7 +399,7 @@ pub fn parse_points(s: &str) -> Result<Vec<Point>, String> {
                     .and_then(|n| n.parse().ok())
                     .ok_or(format!("bad repeat in {tok:?}"))?;
                 let mut cur = first;
-                out.push(Point::Histogram(Box::new(cur.clone())));
+                out.push(Point::Histogram(Box::new(cur.clone()), hint_set));
                 for _ in 0..n {
                     let r = if rest.starts_with('-') {
                         cur.sub(&increment)
@@ -405,7 +408,7 @@ pub fn parse_points(s: &str) -> Result<Vec<Point>, String> {
                     };
                     r.map_err(|e| format!("{tok:?}: {e}"))?;
                     cur.counter_reset_hint = first_hint(&tok[..first_end]);
-                    out.push(Point::Histogram(Box::new(cur.clone())));
+                    out.push(Point::Histogram(Box::new(cur.clone()), hint_set));
                 }
             }
             continue;
