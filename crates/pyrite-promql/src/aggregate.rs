@@ -10,7 +10,7 @@ use pyrite_model::{FloatHistogram, Labels, METRIC_NAME};
 
 use crate::annotations::{fmt_g, Annotations};
 use crate::eval::Evaluator;
-use crate::kahan::{inc, quantile};
+use crate::kahan::{inc, quantile, HistogramAcc};
 use crate::value::{Matrix, Sample, Series, StepCursors, H};
 use crate::QueryError;
 
@@ -109,7 +109,7 @@ struct Group {
     values: Vec<f64>,
     drop_name: bool,
     /// `sum`/`avg` of native histograms.
-    hist: Option<FloatHistogram>,
+    hist: Option<HistogramAcc>,
     has_float: bool,
     has_hist: bool,
     /// Histograms whose bucket schemas cannot be added: the group yields nothing.
@@ -219,7 +219,7 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Resul
                         None => g.has_float = true,
                         Some(h) => {
                             g.track_hint(h);
-                            g.hist = Some(FloatHistogram::clone(h));
+                            g.hist = Some(HistogramAcc::new(h));
                             g.has_hist = true;
                         }
                     },
@@ -245,7 +245,12 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Resul
                         g.has_hist = true;
                         g.track_hint(&h);
                         if let Some(acc) = &mut g.hist {
-                            match acc.add(&h) {
+                            let added = if fold == Fold::Avg {
+                                acc.add_to_mean(&h)
+                            } else {
+                                acc.add(&h)
+                            };
+                            match added {
                                 Err(_) => {
                                     annos.warn(
                                         format!(
@@ -326,10 +331,8 @@ pub(crate) fn eval_aggregate(ev: &mut Evaluator<'_>, a: &AggregateExpr) -> Resul
                 if g.reset_seen && g.not_reset_seen {
                     annos.warn("conflicting counter resets during histogram aggregation", &expr_pos);
                 }
-                let Some(mut h) = g.hist.take() else { continue };
-                if fold == Fold::Avg {
-                    h.div(g.count);
-                }
+                let Some(acc) = g.hist.take() else { continue };
+                let mut h = if fold == Fold::Avg { acc.mean() } else { acc.sum() };
                 h.compact();
                 result[gi].hists.push((ts, std::sync::Arc::new(h)));
                 result[gi].drop_name = g.drop_name;
@@ -540,7 +543,11 @@ fn count_values(ev: &mut Evaluator<'_>, a: &AggregateExpr, grouping: &Grouping) 
         let mut idx: HashMap<Labels, usize> = HashMap::new();
         for x in &s.vectors[0] {
             let mut b = x.metric.to_builder();
-            b.set(&label, &format_value_label(x.f));
+            let value = match &x.h {
+                Some(h) => h.to_string(),
+                None => format_value_label(x.f),
+            };
+            b.set(&label, &value);
             let gl = g.group_labels(&b.build());
             match idx.get(&gl) {
                 Some(&i) => counts[i].1 += 1.0,

@@ -1,6 +1,9 @@
 //! Compensated (Neumaier) summation and the quantile helpers shared by aggregations
 //! and functions.
 
+use pyrite_model::histogram::{Combined, HistogramError};
+use pyrite_model::FloatHistogram;
+
 /// Adds `inc` to the running `sum` with compensation `c`; returns the new pair.
 #[inline]
 pub(crate) fn inc(inc: f64, sum: f64, c: f64) -> (f64, f64) {
@@ -81,5 +84,86 @@ mod tests {
         assert_eq!(quantile(0.0, &mut [3.0, 1.0]), 1.0);
         assert!(quantile(0.5, &mut []).is_nan());
         assert_eq!(quantile(2.0, &mut [1.0]), f64::INFINITY);
+    }
+}
+
+/// A running compensated sum, or mean, of native histograms. A mean is kept as a sum
+/// until that overflows, then incrementally, exactly as for floats.
+#[derive(Clone)]
+pub(crate) struct HistogramAcc {
+    sum: FloatHistogram,
+    comp: Option<FloatHistogram>,
+    /// Set once the mean is computed incrementally.
+    mean: Option<FloatHistogram>,
+    count: f64,
+}
+
+impl HistogramAcc {
+    pub fn new(first: &FloatHistogram) -> Self {
+        Self {
+            sum: first.clone(),
+            comp: None,
+            mean: None,
+            count: 1.0,
+        }
+    }
+
+    /// Adds `h` to the sum.
+    pub fn add(&mut self, h: &FloatHistogram) -> Result<Combined, HistogramError> {
+        self.count += 1.0;
+        self.sum.kahan_add(h, &mut self.comp)
+    }
+
+    /// Adds `h` to the mean.
+    pub fn add_to_mean(&mut self, h: &FloatHistogram) -> Result<Combined, HistogramError> {
+        self.count += 1.0;
+        let n = self.count;
+        if self.mean.is_none() {
+            let (mut sum, mut comp) = (self.sum.clone(), self.comp.clone());
+            let r = sum.kahan_add(h, &mut comp)?;
+            if !sum.has_overflow() {
+                (self.sum, self.comp) = (sum, comp);
+                return Ok(r);
+            }
+            let mut mean = self.sum.clone();
+            mean.div(n - 1.0);
+            self.mean = Some(mean);
+            if let Some(c) = &mut self.comp {
+                c.div(n - 1.0);
+            }
+        }
+        let q = (n - 1.0) / n;
+        if let Some(c) = &mut self.comp {
+            c.mul(q);
+        }
+        let mut part = h.clone();
+        part.div(n);
+        let mean = self.mean.as_mut().expect("set above");
+        mean.mul(q);
+        mean.kahan_add(&part, &mut self.comp)
+    }
+
+    pub fn sum(self) -> FloatHistogram {
+        let mut sum = self.sum;
+        if let Some(c) = &self.comp {
+            let _ = sum.add(c);
+        }
+        sum
+    }
+
+    pub fn mean(self) -> FloatHistogram {
+        if let Some(mut mean) = self.mean {
+            if let Some(c) = &self.comp {
+                let _ = mean.add(c);
+            }
+            return mean;
+        }
+        let mut sum = self.sum;
+        sum.div(self.count);
+        if let Some(mut c) = self.comp {
+            c.div(self.count);
+            let _ = sum.add(&c);
+        }
+        sum
     }
 }

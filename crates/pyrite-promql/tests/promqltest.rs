@@ -6,6 +6,8 @@
 //! experimental flags, are counted separately as the next targets. The test fails if
 //! any stable, float-only case fails. Run with `--nocapture` to see the table.
 
+#[path = "promqltest/nhcb.rs"]
+mod nhcb;
 #[path = "promqltest/script.rs"]
 mod script;
 
@@ -88,13 +90,11 @@ fn load(env: &mut Env, interval: i64, series: &[script::SeriesDesc], with_nhcb: 
         if !floats.is_empty() {
             env.store.add(TENANT, s.labels.clone(), &floats);
         }
-        if with_nhcb {
-            // The converted native histogram series: name without `_bucket`, no `le`.
-            let name = s.labels.metric_name();
-            let base = name.strip_suffix("_bucket").unwrap_or(name);
-            let mut b = s.labels.without(&["le"]).to_builder();
-            b.set("__name__", base);
-            env.histogram_series.push(b.build());
+    }
+    if with_nhcb {
+        for (labels, samples) in nhcb::convert(series, interval) {
+            env.histogram_series.push(labels.clone());
+            env.store.add_histograms(TENANT, labels, &samples);
         }
     }
 }

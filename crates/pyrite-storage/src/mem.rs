@@ -89,10 +89,25 @@ impl Queryable for MemQueryable {
             self.matching(tenant, matchers, hints.start, hints.end, |labels, samples| {
                 let mut floats = Vec::new();
                 let mut histograms = Vec::new();
-                for (t, s) in samples.range(hints.start..=hints.end) {
+                // Hints are those the series' own sequence gives, so start from its
+                // beginning (as a store's chunks would have recorded them).
+                let mut prev: Option<&FloatHistogram> = None;
+                for (t, s) in samples.range(..=hints.end) {
                     match s {
-                        MemSample::Float(v) => floats.push((*t, *v)),
-                        MemSample::Histogram(h) => histograms.push((*t, (**h).clone())),
+                        MemSample::Float(v) => {
+                            prev = None;
+                            if *t >= hints.start {
+                                floats.push((*t, *v));
+                            }
+                        }
+                        MemSample::Histogram(h) => {
+                            if *t >= hints.start {
+                                let mut stored = (**h).clone();
+                                stored.counter_reset_hint = h.stored_hint(prev);
+                                histograms.push((*t, stored));
+                            }
+                            prev = Some(h);
+                        }
                     }
                 }
                 Some(

@@ -440,18 +440,39 @@ impl FloatHistogram {
         }
     }
 
-    /// Scales every count and the sum (`rate` divides, `increase` extrapolates).
+    /// Scales every count and the sum (`rate` divides, `increase` extrapolates); a
+    /// negative factor makes a gauge.
     pub fn mul(&mut self, factor: f64) -> &mut Self {
         self.zero_count *= factor;
         self.count *= factor;
         self.sum *= factor;
         self.positive_buckets.iter_mut().for_each(|b| *b *= factor);
         self.negative_buckets.iter_mut().for_each(|b| *b *= factor);
+        if factor < 0.0 {
+            self.counter_reset_hint = CounterResetHint::Gauge;
+        }
         self
     }
 
+    /// Divides every count and the sum; dividing by zero leaves infinite totals and no
+    /// buckets, and a negative divisor makes a gauge.
     pub fn div(&mut self, divisor: f64) -> &mut Self {
-        self.mul(1.0 / divisor)
+        self.zero_count /= divisor;
+        self.count /= divisor;
+        self.sum /= divisor;
+        if divisor == 0.0 {
+            self.positive_spans.clear();
+            self.positive_buckets.clear();
+            self.negative_spans.clear();
+            self.negative_buckets.clear();
+            return self;
+        }
+        self.positive_buckets.iter_mut().for_each(|b| *b /= divisor);
+        self.negative_buckets.iter_mut().for_each(|b| *b /= divisor);
+        if divisor < 0.0 {
+            self.counter_reset_hint = CounterResetHint::Gauge;
+        }
+        self
     }
 
     /// Drops empty buckets and merges the spans that leaves adjacent.
@@ -540,12 +561,9 @@ impl FloatHistogram {
         self.zero_threshold = t;
     }
 
-    fn combine(&mut self, other: &FloatHistogram, sign: f64) -> Result<Combined, HistogramError> {
-        if self.uses_custom_buckets() != other.uses_custom_buckets() {
-            return Err(HistogramError::IncompatibleSchema);
-        }
-        let reset_collision = self.adjust_counter_reset(other);
-        let mut other = other.clone();
+    /// Brings `self` and `other` to one layout: the custom bounds both have, the coarser
+    /// schema, the wider zero bucket. `true` when custom bounds had to be reconciled.
+    fn align(&mut self, other: &mut FloatHistogram) -> bool {
         let reconcile = self.uses_custom_buckets() && self.custom_values != other.custom_values;
         if reconcile {
             // Mismatched custom bounds: keep the bounds both have, merging the others.
@@ -565,6 +583,16 @@ impl FloatHistogram {
         self.widen_zero_bucket(t);
         other.widen_zero_bucket(self.zero_threshold);
         self.widen_zero_bucket(other.zero_threshold);
+        reconcile
+    }
+
+    fn combine(&mut self, other: &FloatHistogram, sign: f64) -> Result<Combined, HistogramError> {
+        if self.uses_custom_buckets() != other.uses_custom_buckets() {
+            return Err(HistogramError::IncompatibleSchema);
+        }
+        let reset_collision = self.adjust_counter_reset(other);
+        let mut other = other.clone();
+        let reconcile = self.align(&mut other);
         self.zero_count += sign * other.zero_count;
         self.count += sign * other.count;
         self.sum += sign * other.sum;
@@ -654,6 +682,28 @@ impl FloatHistogram {
                 == nonzero(to_map(&other.negative_spans, &other.negative_buckets))
     }
 
+    /// The counter-reset hint this sample carries once stored after `previous` (the
+    /// series' preceding sample if that was a histogram), as Prometheus's TSDB hands it
+    /// back: gauges stay gauges and explicit resets stay resets; a series' first
+    /// histogram, and one whose counts went down (it starts a new chunk, whose first
+    /// sample reads back as unknown), know nothing; any other is not a reset.
+    pub fn stored_hint(&self, previous: Option<&FloatHistogram>) -> CounterResetHint {
+        match (self.counter_reset_hint, previous) {
+            (CounterResetHint::Gauge, _) => CounterResetHint::Gauge,
+            (CounterResetHint::Reset, _) => CounterResetHint::Reset,
+            (_, None) => CounterResetHint::Unknown,
+            (_, Some(prev)) => {
+                let mut probe = self.clone();
+                probe.counter_reset_hint = CounterResetHint::Unknown;
+                if probe.detect_reset(prev) {
+                    CounterResetHint::Unknown
+                } else {
+                    CounterResetHint::NotReset
+                }
+            }
+        }
+    }
+
     /// Whether going from `previous` to `self` means the counter was reset: a hint says
     /// so, or the count, the zero bucket or any bucket went down, or the resolution rose.
     pub fn detect_reset(&self, previous: &FloatHistogram) -> bool {
@@ -712,6 +762,11 @@ impl FloatHistogram {
         false
     }
 }
+
+mod display;
+mod kahan;
+
+pub use display::go_float;
 
 #[cfg(test)]
 mod tests;

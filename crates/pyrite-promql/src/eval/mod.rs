@@ -64,6 +64,9 @@ pub(crate) struct Evaluator<'q> {
     /// Samples currently held by this query, checked against `max_samples`.
     pub samples: usize,
     pub annos: Annotations,
+    /// Histograms read below here only feed `histogram_count`/`_sum`/`_avg`: their
+    /// buckets are not needed (see `selectors::decode_hists`).
+    pub stats_only: bool,
 }
 
 pub(crate) fn millis(d: &Duration) -> i64 {
@@ -110,6 +113,7 @@ impl<'q> Evaluator<'q> {
             lookback: millis(&q.opts.lookback_delta),
             samples: 0,
             annos: Annotations::default(),
+            stats_only: false,
         }
     }
 
@@ -180,7 +184,17 @@ impl<'q> Evaluator<'q> {
             }
             Expr::Binary(b) => Ok(Val::Steps(crate::binary::eval_binary(self, b)?)),
             Expr::Aggregate(a) => Ok(Val::Steps(crate::aggregate::eval_aggregate(self, a)?)),
-            Expr::Call(c) => crate::functions::eval_call(self, c),
+            Expr::Call(c) => {
+                let outer = self.stats_only;
+                match c.func.name {
+                    "histogram_count" | "histogram_sum" | "histogram_avg" => self.stats_only = true,
+                    "histogram_quantile" | "histogram_quantiles" | "histogram_fraction" => self.stats_only = false,
+                    _ => {}
+                }
+                let v = crate::functions::eval_call(self, c);
+                self.stats_only = outer;
+                v
+            }
             Expr::Extension(_) => Err(QueryError::BadData("extension expressions are not supported".into())),
         }
     }

@@ -2,6 +2,7 @@
 //! as top-level values, and the sliding windows range functions consume.
 
 use promql_parser::parser::{MatrixSelector, VectorSelector};
+use pyrite_model::histogram::CounterResetHint;
 use pyrite_model::{is_stale_nan, Labels, Matcher};
 use pyrite_storage::SelectHints;
 
@@ -25,6 +26,17 @@ pub(crate) struct RangeArg {
     pub range: i64,
     pub offset: i64,
     pub at: Option<i64>,
+}
+
+/// What an instant selector yields per step.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Read {
+    /// The sample's value.
+    Values,
+    /// The sample's timestamp in seconds (`timestamp()`).
+    Timestamps,
+    /// The timestamp, where a histogram sample is an error (`info()`'s info series).
+    FloatTimestamps,
 }
 
 /// What a range function makes of one window.
@@ -82,13 +94,13 @@ impl Evaluator<'_> {
 
     pub fn eval_vector_selector(&mut self, vs: &VectorSelector) -> Result<Matrix, QueryError> {
         let groups = selector_matchers(vs)?;
-        self.eval_instant(&groups, self.at_time(&vs.at), offset_ms(&vs.offset), false)
+        self.eval_instant(&groups, self.at_time(&vs.at), offset_ms(&vs.offset), Read::Values)
     }
 
     /// The per-step sample timestamps of a selector (for `timestamp()`).
     pub fn eval_selector_timestamps(&mut self, vs: &VectorSelector) -> Result<Matrix, QueryError> {
         let groups = selector_matchers(vs)?;
-        self.eval_instant(&groups, self.at_time(&vs.at), offset_ms(&vs.offset), true)
+        self.eval_instant(&groups, self.at_time(&vs.at), offset_ms(&vs.offset), Read::Timestamps)
     }
 
     /// Evaluates matcher groups as an instant selector at every step: each series' newest
@@ -98,8 +110,9 @@ impl Evaluator<'_> {
         groups: &[Vec<Matcher>],
         at: Option<i64>,
         offset: i64,
-        timestamps: bool,
+        mode: Read,
     ) -> Result<Matrix, QueryError> {
+        let timestamps = mode != Read::Values;
         let steps: Vec<i64> = self.steps().collect();
         let reads: Vec<i64> = steps.iter().map(|&t| self.read_time(at, offset, t)).collect();
         let (lo, hi) = (reads[0], reads[reads.len() - 1]);
@@ -118,7 +131,7 @@ impl Evaluator<'_> {
                     .filter_map(|(&t, v)| v.map(|(st, f)| (t, if timestamps { st as f64 / 1000.0 } else { f })))
                     .collect();
             } else {
-                let hists = decode_hists(s, mint, hi);
+                let hists = decode_hists(s, mint, hi, self.stats_only);
                 let (mut fi, mut hj) = (0usize, 0usize);
                 for (&t, &read) in steps.iter().zip(&reads) {
                     while fi < samples.len() && samples[fi].0 <= read {
@@ -133,6 +146,9 @@ impl Evaluator<'_> {
                     match (f, h) {
                         // The newer kind wins; an older float is never fresher.
                         (f, Some((ht, hv))) if f.is_none_or(|f| f.0 < *ht) && fresh(*ht) => {
+                            if mode == Read::FloatTimestamps {
+                                return Err(QueryError::Execution("info sample should be float".into()));
+                            }
                             if timestamps {
                                 series.points.push((t, *ht as f64 / 1000.0));
                             } else {
@@ -214,7 +230,7 @@ impl Evaluator<'_> {
                         &s.labels,
                         false,
                         &decode(s, start + 1, end),
-                        &decode_hists(s, start + 1, end),
+                        &decode_hists(s, start + 1, end, self.stats_only),
                     );
                 }
             }
@@ -239,6 +255,7 @@ impl Evaluator<'_> {
         drop_name: bool,
     ) -> Result<Matrix, QueryError> {
         let steps: Vec<i64> = self.steps().collect();
+        let stats_only = self.stats_only;
         let first_end = self.read_time(arg.at, arg.offset, steps[0]);
         let last_end = self.read_time(arg.at, arg.offset, steps[steps.len() - 1]);
         let mut out = Vec::new();
@@ -302,7 +319,7 @@ impl Evaluator<'_> {
                         &s.labels,
                         false,
                         &decode(s, mint, maxt),
-                        &decode_hists(s, mint, maxt),
+                        &decode_hists(s, mint, maxt, stats_only),
                         &mut annos,
                     );
                 }
@@ -320,15 +337,44 @@ impl Evaluator<'_> {
     }
 }
 
-/// Decodes a stored series' histogram samples in `[mint, maxt]`.
-pub(crate) fn decode_hists(s: &pyrite_storage::Series, mint: i64, maxt: i64) -> Vec<(i64, H)> {
+/// Decodes a stored series' histogram samples in `[mint, maxt]`. With `stats_only`
+/// (the values only feed `histogram_count`/`_sum`/`_avg`) each keeps just its count,
+/// sum and schema, and an unknown counter-reset hint is settled against the sample
+/// decoded before it, as Prometheus's statistics-only decoding does.
+pub(crate) fn decode_hists(s: &pyrite_storage::Series, mint: i64, maxt: i64, stats_only: bool) -> Vec<(i64, H)> {
     if s.histograms.is_empty() {
         return Vec::new();
     }
-    s.histograms_in(mint, maxt)
-        .into_iter()
-        .map(|(t, h)| (t, std::sync::Arc::new(h)))
-        .collect()
+    let hists = s.histograms_in(mint, maxt);
+    if !stats_only {
+        return hists.into_iter().map(|(t, h)| (t, std::sync::Arc::new(h))).collect();
+    }
+    let mut out = Vec::with_capacity(hists.len());
+    let mut prev: Option<&pyrite_model::FloatHistogram> = None;
+    for (t, h) in &hists {
+        let mut hint = h.counter_reset_hint;
+        if hint == CounterResetHint::Unknown {
+            if let Some(p) = prev {
+                hint = if h.detect_reset(p) {
+                    CounterResetHint::Reset
+                } else {
+                    CounterResetHint::NotReset
+                };
+            }
+        }
+        out.push((
+            *t,
+            std::sync::Arc::new(pyrite_model::FloatHistogram {
+                counter_reset_hint: hint,
+                schema: h.schema,
+                count: h.count,
+                sum: h.sum,
+                ..Default::default()
+            }),
+        ));
+        prev = Some(h);
+    }
+    out
 }
 
 /// Decodes a stored series' float samples in `[mint, maxt]`.

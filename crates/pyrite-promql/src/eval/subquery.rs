@@ -36,9 +36,10 @@ impl Evaluator<'_> {
         } else {
             let mut child = Evaluator::new(self.q, start, end, step);
             child.samples = self.samples;
-            let m = child.eval_steps(&sq.expr)?;
+            let mut m = child.eval_steps(&sq.expr)?;
             self.samples = child.samples;
             self.annos.merge(std::mem::take(&mut child.annos));
+            forget_reset_hints(&mut m);
             m
         };
         Ok(RangeArg {
@@ -58,5 +59,22 @@ impl Evaluator<'_> {
         }
         let arg = self.range_arg_from_subquery(sq)?;
         self.windows_as_matrix(arg)
+    }
+}
+
+/// A subquery may skip the sample a reset hint was recorded on, or return it at several
+/// steps: its histograms' reset and not-reset hints no longer describe the sequence it
+/// yields, so they become unknown and resets are detected from the counts, as for floats.
+fn forget_reset_hints(m: &mut Matrix) {
+    use pyrite_model::histogram::CounterResetHint;
+    for s in m {
+        for (_, h) in &mut s.hists {
+            if matches!(
+                h.counter_reset_hint,
+                CounterResetHint::Reset | CounterResetHint::NotReset
+            ) {
+                std::sync::Arc::make_mut(h).counter_reset_hint = CounterResetHint::Unknown;
+            }
+        }
     }
 }

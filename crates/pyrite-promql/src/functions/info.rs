@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use promql_parser::parser::Expr;
 use pyrite_model::{Labels, MatchOp, Matcher, METRIC_NAME};
 
+use crate::eval::selectors::Read;
 use crate::eval::{offset_ms, strip_parens, Evaluator, DUPLICATE_LABELSET};
 use crate::selector::matcher_groups;
 use crate::value::{Matrix, Series, StepCursors};
@@ -108,7 +109,7 @@ pub(super) fn eval(ev: &mut Evaluator<'_>, args: &[&Expr]) -> Result<Matrix, Que
         ms.extend(data.values().flatten().cloned());
         ms.extend(effective_name_matchers(&info_names));
         // Each step sees the newest info sample; its value is that sample's time.
-        ev.eval_instant(&[ms], at, offset, true)?
+        ev.eval_instant(&[ms], at, offset, Read::FloatTimestamps)?
     };
     combine(ev, base, info, &ignore, &data)
 }

@@ -10,6 +10,7 @@ use pyrite_model::FloatHistogram;
 
 use crate::annotations::Annotations;
 use crate::eval::selectors::{Out, Window};
+use crate::kahan::HistogramAcc;
 use crate::value::H;
 
 /// Where a histogram-related annotation points and which metric it names.
@@ -353,18 +354,19 @@ fn count_changes(w: &Window<'_>, resets: bool) -> f64 {
 
 /// `sum_over_time` (or with `avg` the mean) of histogram samples.
 fn sum_over_time(hists: &[(i64, H)], avg: bool, cx: &HistCtx<'_>, annos: &mut Annotations) -> Option<H> {
-    let mut sum = copy(&hists[0].1);
+    let mut acc = HistogramAcc::new(&hists[0].1);
     let (mut reset, mut not_reset) = (false, false);
     let mut track = |h: &FloatHistogram| match h.counter_reset_hint {
         CounterResetHint::Reset => reset = true,
         CounterResetHint::NotReset => not_reset = true,
         _ => {}
     };
-    track(&sum);
+    track(&hists[0].1);
     let mut reconciled_any = false;
     for (_, h) in &hists[1..] {
         track(h);
-        match sum.add(h) {
+        let added = if avg { acc.add_to_mean(h) } else { acc.add(h) };
+        match added {
             Err(_) => {
                 cx.mixed_schemas(annos);
                 return None;
@@ -378,8 +380,5 @@ fn sum_over_time(hists: &[(i64, H)], avg: bool, cx: &HistCtx<'_>, annos: &mut An
     if reconciled_any {
         reconciled("aggregation", cx.pos, annos);
     }
-    if avg {
-        sum.div(hists.len() as f64);
-    }
-    Some(Arc::new(sum))
+    Some(Arc::new(if avg { acc.mean() } else { acc.sum() }))
 }

@@ -332,9 +332,8 @@ fn parse_histogram(s: &str) -> Result<FloatHistogram, String> {
         }];
         h.negative_buckets = neg;
     }
-    h.count = count.unwrap_or_else(|| {
-        h.zero_count + h.positive_buckets.iter().sum::<f64>() + h.negative_buckets.iter().sum::<f64>()
-    });
+    // An unwritten count is zero, whatever the buckets hold (as Prometheus parses it).
+    h.count = count.unwrap_or(0.0);
     Ok(h)
 }
 
