@@ -31,6 +31,10 @@ pub(crate) enum Op {
     And,
     Or,
     Unless,
+    /// `</`: a histogram without its observations above the value.
+    TrimUpper,
+    /// `>/`: a histogram without its observations below the value.
+    TrimLower,
 }
 
 impl Op {
@@ -74,7 +78,13 @@ impl Op {
             Op::And => "and",
             Op::Or => "or",
             Op::Unless => "unless",
+            Op::TrimUpper => "</",
+            Op::TrimLower => ">/",
         }
+    }
+
+    fn is_trim(self) -> bool {
+        matches!(self, Op::TrimUpper | Op::TrimLower)
     }
 
     fn is_comparison(self) -> bool {
@@ -106,7 +116,8 @@ fn apply(op: Op, l: f64, r: f64) -> (f64, bool) {
         Op::Lt => (l, l < r),
         Op::Ge => (l, l >= r),
         Op::Le => (l, l <= r),
-        Op::And | Op::Or | Op::Unless => (l, true),
+        // Trims only apply to histograms; `elem` refuses floats before this.
+        Op::And | Op::Or | Op::Unless | Op::TrimUpper | Op::TrimLower => (l, true),
     }
 }
 
@@ -163,7 +174,23 @@ fn elem(op: Op, lf: f64, rf: f64, lh: Option<&H>, rh: Option<&H>) -> Result<Elem
             info: None,
         }
     };
+    let trim = match op {
+        Op::TrimUpper => Some(true),
+        Op::TrimLower => Some(false),
+        _ => None,
+    };
     match (lh, rh) {
+        (Some(h), None) if trim.is_some() => {
+            let mut h = FloatHistogram::clone(h);
+            h.trim(rf, trim == Some(true));
+            Ok(Elem {
+                f: 0.0,
+                h: Some(std::sync::Arc::new(h)),
+                keep: true,
+                info: None,
+            })
+        }
+        _ if trim.is_some() => Err(refuse()),
         (None, None) => {
             let (f, keep) = apply(op, lf, rf);
             Ok(Elem {
@@ -287,7 +314,11 @@ fn signature(m: &Matching, l: &Labels) -> Labels {
 }
 
 pub(crate) fn eval_binary(ev: &mut Evaluator<'_>, b: &BinaryExpr) -> Result<Matrix, QueryError> {
-    let op = Op::parse(&b.op.to_string())?;
+    let op = match ev.q.trims.get(&crate::trim::key(b)) {
+        Some(crate::trim::Trim::Upper) => Op::TrimUpper,
+        Some(crate::trim::Trim::Lower) => Op::TrimLower,
+        None => Op::parse(&b.op.to_string())?,
+    };
     let return_bool = b.modifier.as_ref().is_some_and(|m| m.return_bool);
     let (lt, rt) = (b.lhs.value_type(), b.rhs.value_type());
     match (lt, rt) {
@@ -343,7 +374,7 @@ fn vector_scalar(
     let mut out = Vec::with_capacity(vec.len());
     for mut s in vec {
         let (l, r) = if swap { (scalar, s.f) } else { (s.f, scalar) };
-        let (mut v, mut keep, mut h) = if s.h.is_none() {
+        let (mut v, mut keep, mut h) = if s.h.is_none() && !op.is_trim() {
             let (v, keep) = apply(op, l, r);
             (v, keep, None)
         } else {
@@ -468,7 +499,7 @@ fn vector_binop(
             std::mem::swap(&mut fl, &mut fr);
             std::mem::swap(&mut hl, &mut hr);
         }
-        let (mut v, keep, mut h) = if hl.is_none() && hr.is_none() {
+        let (mut v, keep, mut h) = if hl.is_none() && hr.is_none() && !op.is_trim() {
             let (v, keep) = apply(op, fl, fr);
             (v, keep, None)
         } else {

@@ -10,6 +10,7 @@ mod functions;
 mod kahan;
 mod rawbytes;
 mod selector;
+mod trim;
 mod value;
 
 pub use selector::selector_matchers;
@@ -216,11 +217,16 @@ impl Engine {
             query: query.to_string(),
             deadline: std::time::Instant::now() + self.opts.timeout,
             canceled: canceled.clone(),
+            trims: trim::TrimOps::new(),
         };
         // Parsing happens on the blocking thread too: whatever goes wrong in there, even a
         // panic, becomes this query's error and never takes the server's runtime with it.
         let task = tokio::task::spawn_blocking(move || {
-            let expr = parse(&ctx.query, step)?;
+            let (expr, trims) = parse(&ctx.query, step)?;
+            // The tree stays where it is from here on: trim operators are known by the
+            // addresses of their nodes.
+            let trims = trim::mark(&expr, &trims)?;
+            let ctx = eval::QueryCtx { trims, ..ctx };
             eval::evaluate(&ctx, &expr, start, end, step)
         });
         match tokio::time::timeout(self.opts.timeout, task).await {
@@ -234,8 +240,8 @@ impl Engine {
     }
 }
 
-fn parse(query: &str, step: i64) -> Result<promql_parser::parser::Expr, QueryError> {
-    let encoded = rawbytes::encode(query);
+fn parse(query: &str, step: i64) -> Result<(promql_parser::parser::Expr, Vec<Option<trim::Trim>>), QueryError> {
+    let (encoded, trims) = trim::rewrite(&rawbytes::encode(query));
     // The parser crate panics on some malformed input (a duration too large for a
     // `Duration`, found by fuzzing); that is still the query's fault, not ours.
     let parsed = std::panic::catch_unwind(|| promql_parser::parser::parse(&encoded)).map_err(|p| {
@@ -256,7 +262,7 @@ fn parse(query: &str, step: i64) -> Result<promql_parser::parser::Expr, QueryErr
             )));
         }
     }
-    Ok(expr)
+    Ok((expr, trims))
 }
 
 fn type_name(t: ValueType) -> &'static str {

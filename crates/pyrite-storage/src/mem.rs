@@ -198,8 +198,14 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(got[0].iter().collect::<Vec<_>>(), [(10, 1.0)]);
-        assert_eq!(got[0].histograms_in(0, 100), [(20, h.clone()), (30, h.clone())]);
-        assert_eq!(got[0].histograms_in(25, 100), [(30, h)]);
+        // Hints read back as a TSDB records them: nothing known after a float sample,
+        // "not a reset" after an equal histogram.
+        let after = FloatHistogram {
+            counter_reset_hint: pyrite_model::histogram::CounterResetHint::NotReset,
+            ..h.clone()
+        };
+        assert_eq!(got[0].histograms_in(0, 100), [(20, h.clone()), (30, after.clone())]);
+        assert_eq!(got[0].histograms_in(25, 100), [(30, after)]);
         assert_eq!(got[0].num_samples(), 3);
     }
 }

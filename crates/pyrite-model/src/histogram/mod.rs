@@ -765,6 +765,7 @@ impl FloatHistogram {
 
 mod display;
 mod kahan;
+mod trim;
 
 pub use display::go_float;
 

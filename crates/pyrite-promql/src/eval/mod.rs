@@ -40,6 +40,8 @@ pub(crate) struct QueryCtx {
     pub query: String,
     pub deadline: Instant,
     pub canceled: Arc<AtomicBool>,
+    /// The comparison nodes that stand for the trim operators `</` and `>/`.
+    pub trims: crate::trim::TrimOps,
 }
 
 impl QueryCtx {
@@ -182,7 +184,16 @@ impl<'q> Evaluator<'q> {
                 }
                 Ok(Val::Steps(m))
             }
-            Expr::Binary(b) => Ok(Val::Steps(crate::binary::eval_binary(self, b)?)),
+            Expr::Binary(b) => {
+                // A trim needs whole histograms below it.
+                let outer = self.stats_only;
+                if self.q.trims.contains_key(&crate::trim::key(b)) {
+                    self.stats_only = false;
+                }
+                let m = crate::binary::eval_binary(self, b);
+                self.stats_only = outer;
+                Ok(Val::Steps(m?))
+            }
             Expr::Aggregate(a) => Ok(Val::Steps(crate::aggregate::eval_aggregate(self, a)?)),
             Expr::Call(c) => {
                 let outer = self.stats_only;
