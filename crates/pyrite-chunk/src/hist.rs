@@ -223,6 +223,12 @@ pub struct HistogramChunk {
 }
 
 impl HistogramChunk {
+    /// A chunk from bytes and the time range its sender reported, without decoding.
+    /// Bad bytes are still safe: iteration ends with an error, it never panics.
+    pub fn from_parts(bytes: Bytes, min_t: i64, max_t: i64) -> HistogramChunk {
+        HistogramChunk { bytes, min_t, max_t }
+    }
+
     pub fn bytes(&self) -> &Bytes {
         &self.bytes
     }

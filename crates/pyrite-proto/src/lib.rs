@@ -1,6 +1,7 @@
 //! Generated protobuf code only: the Prometheus remote-write 1.0 (`prometheus.*`) and
-//! 2.0 (`io.prometheus.write.v2.*`) messages, compiled from `proto/` at build time.
-//! Pyrite's internal gRPC definitions will live here too.
+//! 2.0 (`io.prometheus.write.v2.*`) messages, and Pyrite's internal gRPC services
+//! (`pyrite.ingester.v1`: pushes and reads between components, Raft between replicas),
+//! compiled from `proto/` at build time.
 
 #![allow(clippy::all, missing_docs)]
 
@@ -12,4 +13,9 @@ pub mod prometheus {
 /// Remote-write 2.0: `io.prometheus.write.v2.Request` and its types.
 pub mod write_v2 {
     include!(concat!(env!("OUT_DIR"), "/io.prometheus.write.v2.rs"));
+}
+
+/// Pyrite's internal services: the ingester (push, select, labels) and Raft.
+pub mod ingester {
+    include!(concat!(env!("OUT_DIR"), "/pyrite.ingester.v1.rs"));
 }

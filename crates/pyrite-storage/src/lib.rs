@@ -15,6 +15,8 @@
 //! durable.
 
 mod mem;
+mod merge;
+pub mod wire;
 mod write;
 
 use async_trait::async_trait;
@@ -22,6 +24,7 @@ use pyrite_chunk::{Chunk, ChunkIter, HistogramChunk};
 use pyrite_model::{FloatHistogram, Labels, Matcher};
 
 pub use mem::MemQueryable;
+pub use merge::merge_series;
 pub use write::{AppendError, AppendOutcome, Appendable};
 
 /// What a reader wants from a selector: the inclusive time range whose samples it will

@@ -198,6 +198,22 @@ impl Chunk {
         })
     }
 
+    /// A chunk from bytes and the time range its sender reported, without decoding
+    /// (for chunks received from another Pyrite component). Bad bytes are still safe:
+    /// iteration ends with an error, it never panics.
+    pub fn from_parts(bytes: Bytes, min_t: i64, max_t: i64) -> Chunk {
+        let count = match bytes.as_ref() {
+            [hi, lo, ..] => u16::from_be_bytes([*hi, *lo]),
+            _ => 0,
+        };
+        Chunk {
+            bytes,
+            count,
+            min_t,
+            max_t,
+        }
+    }
+
     pub fn bytes(&self) -> &Bytes {
         &self.bytes
     }

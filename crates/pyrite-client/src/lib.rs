@@ -1,0 +1,185 @@
+//! Reaching ingester shards. A [`ShardClient`] knows the ring (which ingesters hold a
+//! shard's replicas), keeps one lazily connected gRPC channel per ingester, remembers
+//! each shard's last known leader, and runs a call against the leader: a replica that
+//! is not the leader answers with the leader's identity and the call follows it; an
+//! unreachable replica is skipped; the whole attempt is bounded by a deadline. Reads
+//! that may be served by any replica use [`ShardClient::call_any`].
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
+use pyrite_proto::ingester::ingester_client::IngesterClient;
+use pyrite_ring::{Ring, ShardId};
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Status};
+
+/// Metadata a non-leader replica answers with.
+pub const LEADER_ID: &str = "pyrite-leader-id";
+pub const LEADER_ADDR: &str = "pyrite-leader-addr";
+
+/// One lazily connected gRPC channel per address, shared by every caller.
+#[derive(Clone, Default)]
+pub struct Channels(Arc<RwLock<HashMap<String, Channel>>>);
+
+impl Channels {
+    pub fn get(&self, addr: &str) -> Result<Channel, Status> {
+        if let Some(c) = self.0.read().get(addr) {
+            return Ok(c.clone());
+        }
+        let channel = Endpoint::from_shared(format!("http://{addr}"))
+            .map_err(|e| Status::invalid_argument(format!("bad ingester address {addr:?}: {e}")))?
+            .connect_timeout(Duration::from_secs(1))
+            .tcp_nodelay(true)
+            .connect_lazy();
+        self.0.write().insert(addr.to_string(), channel.clone());
+        Ok(channel)
+    }
+}
+
+/// A "not the leader" answer, with whatever it says about the leader.
+pub fn not_leader(leader: Option<(u64, &str)>) -> Status {
+    let mut s = Status::failed_precondition("not the shard's leader");
+    if let Some((id, addr)) = leader {
+        if let (Ok(id), Ok(addr)) = (id.to_string().parse(), addr.parse()) {
+            s.metadata_mut().insert(LEADER_ID, id);
+            s.metadata_mut().insert(LEADER_ADDR, addr);
+        }
+    }
+    s
+}
+
+fn leader_of(s: &Status) -> Option<u64> {
+    s.metadata().get(LEADER_ID)?.to_str().ok()?.parse().ok()
+}
+
+/// Whether trying another replica (or again later) may succeed.
+fn retryable(s: &Status) -> bool {
+    matches!(
+        s.code(),
+        Code::Unavailable | Code::FailedPrecondition | Code::DeadlineExceeded | Code::Aborted | Code::NotFound
+    ) || (s.code() == Code::Unknown && s.message().contains("transport"))
+}
+
+/// Calls ingester shards, following leaders.
+#[derive(Clone)]
+pub struct ShardClient {
+    ring: Arc<RwLock<Ring>>,
+    channels: Channels,
+    leaders: Arc<RwLock<HashMap<ShardId, u64>>>,
+    /// How long one call may spend finding a leader and retrying.
+    pub deadline: Duration,
+}
+
+impl ShardClient {
+    pub fn new(ring: Arc<RwLock<Ring>>, channels: Channels) -> Self {
+        Self {
+            ring,
+            channels,
+            leaders: Arc::default(),
+            deadline: Duration::from_secs(10),
+        }
+    }
+
+    pub fn ring(&self) -> Arc<RwLock<Ring>> {
+        self.ring.clone()
+    }
+
+    /// Replicas to try, the believed leader first.
+    fn candidates(&self, shard: ShardId) -> Vec<(u64, String)> {
+        let mut replicas = self.ring.read().desc().replica_addrs(shard);
+        if let Some(leader) = self.leaders.read().get(&shard) {
+            if let Some(i) = replicas.iter().position(|r| r.0 == *leader) {
+                replicas.swap(0, i);
+            }
+        }
+        replicas
+    }
+
+    /// Runs `f` on the shard's leader, following redirects and skipping unreachable
+    /// replicas until it succeeds, fails for good, or the deadline passes.
+    pub async fn call_leader<T, F, Fut>(&self, shard: ShardId, mut f: F) -> Result<T, Status>
+    where
+        F: FnMut(IngesterClient<Channel>) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
+        let start = Instant::now();
+        let mut backoff = Duration::from_millis(20);
+        let mut last = Status::unavailable(format!("shard {shard} has no replicas"));
+        while start.elapsed() < self.deadline {
+            let candidates = self.candidates(shard);
+            if candidates.is_empty() {
+                return Err(last);
+            }
+            let mut redirected = false;
+            for (id, addr) in candidates {
+                let client = IngesterClient::new(self.channels.get(&addr)?)
+                    .max_decoding_message_size(usize::MAX)
+                    .max_encoding_message_size(usize::MAX);
+                match f(client).await {
+                    Ok(v) => {
+                        self.leaders.write().insert(shard, id);
+                        return Ok(v);
+                    }
+                    Err(s) if !retryable(&s) => return Err(s),
+                    Err(s) => {
+                        if let Some(leader) = leader_of(&s) {
+                            if leader != id {
+                                self.leaders.write().insert(shard, leader);
+                                redirected = true;
+                                last = s;
+                                break;
+                            }
+                        }
+                        last = s;
+                    }
+                }
+            }
+            if !redirected {
+                // Nobody leads right now (an election is running): wait a little.
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_millis(500));
+            }
+        }
+        Err(Status::unavailable(format!(
+            "shard {shard}: no leader answered within {:?}: {}",
+            self.deadline,
+            last.message()
+        )))
+    }
+
+    /// Runs `f` on any reachable replica of the shard, the believed leader first.
+    pub async fn call_any<T, F, Fut>(&self, shard: ShardId, mut f: F) -> Result<T, Status>
+    where
+        F: FnMut(IngesterClient<Channel>) -> Fut,
+        Fut: Future<Output = Result<T, Status>>,
+    {
+        let mut last = Status::unavailable(format!("shard {shard} has no replicas"));
+        for (_, addr) in self.candidates(shard) {
+            let client = IngesterClient::new(self.channels.get(&addr)?).max_decoding_message_size(usize::MAX);
+            match f(client).await {
+                Ok(v) => return Ok(v),
+                Err(s) if !retryable(&s) => return Err(s),
+                Err(s) => last = s,
+            }
+        }
+        Err(last)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_leader_answers_carry_the_leader() {
+        let s = not_leader(Some((3, "127.0.0.3:9095")));
+        assert_eq!(s.code(), Code::FailedPrecondition);
+        assert_eq!(leader_of(&s), Some(3));
+        assert!(retryable(&s));
+        assert_eq!(leader_of(&not_leader(None)), None);
+        assert!(!retryable(&Status::invalid_argument("bad sample")));
+    }
+}

@@ -1,0 +1,179 @@
+//! The querier's store: [`ShardedQueryable`] implements [`Queryable`] over the ingester
+//! shards. Every read goes to every shard (so data written before a ring change is
+//! never hidden), in parallel, and the answers are merged into one sorted list.
+//!
+//! Reads are linearizable by default: each shard's leader confirms its leadership
+//! with a quorum before answering (a read index), so a query issued after a successful
+//! push sees it. [`Consistency::Follower`] lets any replica answer from what it has
+//! applied, trading that guarantee for latency.
+
+use async_trait::async_trait;
+use futures::future::try_join_all;
+use pyrite_client::ShardClient;
+use pyrite_model::Matcher;
+use pyrite_proto::ingester as pb;
+use pyrite_storage::wire::{matchers_to_proto, series_from_proto};
+use pyrite_storage::{merge_series, Queryable, SelectHints, Series, StorageError};
+use tonic::{Code, Status};
+
+/// How shard reads are served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Consistency {
+    /// By the leader, after a read index: sees every acknowledged write.
+    #[default]
+    Linearizable,
+    /// By any replica, from what it has applied.
+    Follower,
+}
+
+impl Consistency {
+    fn to_proto(self) -> i32 {
+        match self {
+            Consistency::Linearizable => pb::Consistency::Linearizable as i32,
+            Consistency::Follower => pb::Consistency::Follower as i32,
+        }
+    }
+}
+
+/// Maps a gRPC failure onto the storage error classes the API turns into statuses.
+pub fn storage_error(s: Status) -> StorageError {
+    match s.code() {
+        Code::InvalidArgument => StorageError::BadRequest(s.message().to_string()),
+        Code::ResourceExhausted => StorageError::LimitExceeded(s.message().to_string()),
+        Code::Cancelled => StorageError::Canceled,
+        Code::Unavailable | Code::DeadlineExceeded | Code::FailedPrecondition => {
+            StorageError::Unavailable(s.message().to_string())
+        }
+        _ => StorageError::Internal(s.message().to_string()),
+    }
+}
+
+/// Reads every ingester shard.
+#[derive(Clone)]
+pub struct ShardedQueryable {
+    client: ShardClient,
+    consistency: Consistency,
+}
+
+impl ShardedQueryable {
+    pub fn new(client: ShardClient, consistency: Consistency) -> Self {
+        Self { client, consistency }
+    }
+
+    /// Runs `f` against every shard at once, as the consistency asks.
+    async fn each_shard<T, F, Fut>(&self, f: F) -> Result<Vec<T>, StorageError>
+    where
+        F: Fn(u32, pb::ingester_client::IngesterClient<tonic::transport::Channel>) -> Fut + Clone,
+        Fut: std::future::Future<Output = Result<T, Status>>,
+    {
+        let shards = self.client.ring().read().shard_ids();
+        let calls = shards.into_iter().map(|shard| {
+            let f = f.clone();
+            async move {
+                let call = |c| f(shard, c);
+                match self.consistency {
+                    Consistency::Linearizable => self.client.call_leader(shard, call).await,
+                    Consistency::Follower => self.client.call_any(shard, call).await,
+                }
+            }
+        });
+        try_join_all(calls).await.map_err(storage_error)
+    }
+}
+
+#[async_trait]
+impl Queryable for ShardedQueryable {
+    async fn select(
+        &self,
+        tenant: &str,
+        hints: SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Series>, StorageError> {
+        let matchers = matchers_to_proto(matchers);
+        let consistency = self.consistency.to_proto();
+        let per_shard = self
+            .each_shard(|shard, mut c| {
+                let req = pb::SelectRequest {
+                    shard,
+                    tenant: tenant.to_string(),
+                    start: hints.start,
+                    end: hints.end,
+                    matchers: matchers.clone(),
+                    consistency,
+                };
+                async move {
+                    let mut stream = c.select(req).await?.into_inner();
+                    let mut out = Vec::new();
+                    while let Some(batch) = stream.message().await? {
+                        out.extend(batch.series);
+                    }
+                    Ok(out)
+                }
+            })
+            .await?;
+        let mut all = Vec::new();
+        for s in per_shard.into_iter().flatten() {
+            all.push(series_from_proto(s)?);
+        }
+        Ok(merge_series(all))
+    }
+
+    async fn label_names(
+        &self,
+        tenant: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        let matchers = matchers_to_proto(matchers);
+        let consistency = self.consistency.to_proto();
+        let per_shard = self
+            .each_shard(|shard, mut c| {
+                let req = pb::LabelNamesRequest {
+                    shard,
+                    tenant: tenant.to_string(),
+                    start,
+                    end,
+                    matchers: matchers.clone(),
+                    consistency,
+                };
+                async move { Ok(c.label_names(req).await?.into_inner().names) }
+            })
+            .await?;
+        Ok(sorted_union(per_shard))
+    }
+
+    async fn label_values(
+        &self,
+        tenant: &str,
+        name: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        let matchers = matchers_to_proto(matchers);
+        let consistency = self.consistency.to_proto();
+        let per_shard = self
+            .each_shard(|shard, mut c| {
+                let req = pb::LabelValuesRequest {
+                    shard,
+                    tenant: tenant.to_string(),
+                    name: name.to_string(),
+                    start,
+                    end,
+                    matchers: matchers.clone(),
+                    consistency,
+                };
+                async move { Ok(c.label_values(req).await?.into_inner().values) }
+            })
+            .await?;
+        Ok(sorted_union(per_shard))
+    }
+}
+
+fn sorted_union(lists: Vec<Vec<String>>) -> Vec<String> {
+    let mut all: Vec<String> = lists.into_iter().flatten().collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}

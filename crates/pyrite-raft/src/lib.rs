@@ -1,0 +1,68 @@
+//! Ingester shards as Raft groups (openraft). A shard's replicas agree on one log of
+//! write commands; that log, kept on disk with a configurable fsync policy, *is* the
+//! write-ahead log, and the state machine applying it is the shard's in-memory head.
+//!
+//! This crate owns the pieces every replica shares and knows nothing of samples: the
+//! Raft type configuration ([`TypeConfig`]), the opaque [`Command`] a log entry carries,
+//! the on-disk log store ([`log_store`]), and the state machine ([`state_machine`]) that
+//! hands each committed command to an [`App`] (the ingester's head) and snapshots it so
+//! the log can be purged and a new or lagging replica can catch up.
+
+pub mod log_store;
+pub mod network;
+pub mod state_machine;
+
+use std::io::Cursor;
+
+use serde::{Deserialize, Serialize};
+
+/// A replica's id: unique per ingester process across the cluster.
+pub type NodeId = u64;
+
+/// One write command, opaque to Raft: the application encodes and decodes it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Command(#[serde(with = "serde_bytes")] pub Vec<u8>);
+
+/// What applying a command reports back to the writer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Applied {
+    /// Samples the command stored.
+    pub samples: u64,
+    /// Why the application refused part of the command (duplicates, out-of-order…),
+    /// for the writer to turn into a client error. Refusals are deterministic, so every
+    /// replica refuses the same.
+    pub rejected: Option<String>,
+}
+
+openraft::declare_raft_types!(
+    /// Raft types of an ingester shard.
+    pub TypeConfig:
+        D = Command,
+        R = Applied,
+        NodeId = NodeId,
+        Node = openraft::BasicNode,
+        Entry = openraft::Entry<TypeConfig>,
+        SnapshotData = Cursor<Vec<u8>>,
+        AsyncRuntime = openraft::TokioRuntime,
+);
+
+/// The application a shard's state machine drives: Pyrite's head for one shard.
+/// Every method is deterministic in its inputs, so all replicas end in the same state.
+pub trait App: Send + Sync + 'static {
+    /// Applies one committed command.
+    fn apply(&self, command: &[u8]) -> Applied;
+    /// The whole state, for a snapshot.
+    fn snapshot(&self) -> Vec<u8>;
+    /// Replaces the whole state with a snapshot's.
+    fn restore(&self, snapshot: &[u8]) -> Result<(), String>;
+}
+
+/// Serializes a value for the log and the wire (MessagePack: compact, and commands
+/// stay raw bytes).
+pub fn encode<T: Serialize>(v: &T) -> Result<Vec<u8>, rmp_serde::encode::Error> {
+    rmp_serde::to_vec(v)
+}
+
+pub fn decode<'a, T: Deserialize<'a>>(b: &'a [u8]) -> Result<T, rmp_serde::decode::Error> {
+    rmp_serde::from_slice(b)
+}

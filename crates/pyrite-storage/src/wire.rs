@@ -1,0 +1,136 @@
+//! Series, matchers and labels to and from the internal gRPC messages, so every
+//! component that reads or serves a store over the network converts the same way.
+
+use bytes::Bytes;
+use pyrite_chunk::{Chunk, HistogramChunk};
+use pyrite_model::{Label, Labels, MatchOp, Matcher};
+use pyrite_proto::ingester as pb;
+
+use crate::{Series, StorageError};
+
+pub fn matchers_to_proto(ms: &[Matcher]) -> Vec<pb::Matcher> {
+    ms.iter()
+        .map(|m| pb::Matcher {
+            r#type: match m.op {
+                MatchOp::Equal => pb::matcher::Type::Eq,
+                MatchOp::NotEqual => pb::matcher::Type::Neq,
+                MatchOp::Regex => pb::matcher::Type::Re,
+                MatchOp::NotRegex => pb::matcher::Type::Nre,
+            } as i32,
+            name: m.name.clone(),
+            value: m.value.clone(),
+        })
+        .collect()
+}
+
+/// Matchers from a request; a bad regex or type is the caller's fault.
+pub fn matchers_from_proto(ms: &[pb::Matcher]) -> Result<Vec<Matcher>, StorageError> {
+    ms.iter()
+        .map(|m| {
+            let op = match pb::matcher::Type::try_from(m.r#type) {
+                Ok(pb::matcher::Type::Eq) => MatchOp::Equal,
+                Ok(pb::matcher::Type::Neq) => MatchOp::NotEqual,
+                Ok(pb::matcher::Type::Re) => MatchOp::Regex,
+                Ok(pb::matcher::Type::Nre) => MatchOp::NotRegex,
+                Err(_) => return Err(StorageError::BadRequest(format!("unknown matcher type {}", m.r#type))),
+            };
+            Matcher::new(op, m.name.clone(), m.value.clone()).map_err(|e| StorageError::BadRequest(e.to_string()))
+        })
+        .collect()
+}
+
+pub fn labels_to_proto(l: &Labels) -> Vec<pb::Label> {
+    l.iter()
+        .map(|l| pb::Label {
+            name: l.name.to_string(),
+            value: l.value.to_string(),
+        })
+        .collect()
+}
+
+/// Labels as sent: sorted by the sender, but checked, since order is what every
+/// reader's merge relies on.
+pub fn labels_from_proto(ls: Vec<pb::Label>) -> Result<Labels, StorageError> {
+    let labels: Vec<Label> = ls.into_iter().map(|l| Label::new(l.name, l.value)).collect();
+    if labels.windows(2).any(|w| w[0].name >= w[1].name) {
+        return Err(StorageError::Internal("series labels arrived unsorted".into()));
+    }
+    Ok(Labels::from_sorted_unchecked(labels))
+}
+
+pub fn series_to_proto(s: &Series) -> pb::Series {
+    pb::Series {
+        labels: labels_to_proto(&s.labels),
+        float_chunks: s
+            .chunks
+            .iter()
+            .map(|c| pb::Chunk {
+                min_time: c.min_time(),
+                max_time: c.max_time(),
+                data: c.bytes().clone(),
+            })
+            .collect(),
+        histogram_chunks: s
+            .histograms
+            .iter()
+            .map(|c| pb::Chunk {
+                min_time: c.min_time(),
+                max_time: c.max_time(),
+                data: c.bytes().clone(),
+            })
+            .collect(),
+    }
+}
+
+pub fn series_from_proto(s: pb::Series) -> Result<Series, StorageError> {
+    let chunk = |c: pb::Chunk| -> (Bytes, i64, i64) { (c.data, c.min_time, c.max_time) };
+    Ok(Series {
+        labels: labels_from_proto(s.labels)?,
+        chunks: s
+            .float_chunks
+            .into_iter()
+            .map(|c| {
+                let (b, lo, hi) = chunk(c);
+                Chunk::from_parts(b, lo, hi)
+            })
+            .collect(),
+        histograms: s
+            .histogram_chunks
+            .into_iter()
+            .map(|c| {
+                let (b, lo, hi) = chunk(c);
+                HistogramChunk::from_parts(b, lo, hi)
+            })
+            .collect(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_and_matchers_round_trip() {
+        let samples: Vec<(i64, f64)> = (0..300).map(|i| (i * 15_000, i as f64)).collect();
+        let s = Series::new(
+            Labels::from_pairs(&[("__name__", "up"), ("job", "node")]),
+            Chunk::encode_all(&samples, 120),
+        );
+        let back = series_from_proto(series_to_proto(&s)).unwrap();
+        assert_eq!(back.labels, s.labels);
+        assert_eq!(back.iter().collect::<Vec<_>>(), samples);
+        assert_eq!(back.num_samples(), 300);
+
+        let ms = vec![
+            Matcher::equal("job", "node"),
+            Matcher::new(MatchOp::Regex, "instance", "a.*").unwrap(),
+        ];
+        assert_eq!(matchers_from_proto(&matchers_to_proto(&ms)).unwrap(), ms);
+        let bad = pb::Matcher {
+            r#type: 2,
+            name: "x".into(),
+            value: "(".into(),
+        };
+        assert!(matches!(matchers_from_proto(&[bad]), Err(StorageError::BadRequest(_))));
+    }
+}
