@@ -5,6 +5,7 @@
 //! Nothing here mocks a peer; the Prometheus binaries come from Debian's packages,
 //! installed by the test command.
 
+pub mod cluster;
 pub mod http;
 pub mod process;
 pub mod remote_write;

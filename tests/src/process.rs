@@ -89,6 +89,27 @@ impl Peer {
         Ok(())
     }
 
+    /// SIGSTOP: the process stops answering but keeps its sockets, as a hung or
+    /// partitioned node does; [`Peer::resume`] lets it run on.
+    pub fn pause(&self) -> anyhow::Result<()> {
+        self.signal("-STOP")
+    }
+
+    pub fn resume(&self) -> anyhow::Result<()> {
+        self.signal("-CONT")
+    }
+
+    fn signal(&self, sig: &str) -> anyhow::Result<()> {
+        let Some(pid) = self.pid() else {
+            bail!("{} is not running", self.name)
+        };
+        let st = Command::new("kill").args([sig, &pid.to_string()]).status()?;
+        if !st.success() {
+            bail!("kill {sig} {pid} failed");
+        }
+        Ok(())
+    }
+
     /// SIGTERM, then wait for a clean exit.
     pub fn terminate(&mut self, timeout: Duration) -> anyhow::Result<std::process::ExitStatus> {
         let Some(mut c) = self.child.take() else {
@@ -139,18 +160,24 @@ impl Pyrite {
     /// Starts `pyrite --target=all` on `ip` with data under `data_dir`, and waits until
     /// it is ready.
     pub fn start(ip: Ipv4Addr, data_dir: &Path, extra_args: &[&str]) -> anyhow::Result<Self> {
+        let p = Self::spawn_unready(ip, data_dir, extra_args)?;
+        p.wait_ready(Duration::from_secs(60))?;
+        Ok(p)
+    }
+
+    /// Starts the process without waiting for readiness (peers that need each other
+    /// to become ready are started together, then waited on).
+    pub fn spawn_unready(ip: Ipv4Addr, data_dir: &Path, extra_args: &[&str]) -> anyhow::Result<Self> {
         let http_port = free_port(ip);
         let extra_args: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
         let peer = Self::spawn(ip, http_port, data_dir, &extra_args)?;
-        let p = Self {
+        Ok(Self {
             peer,
             ip,
             http_port,
             data_dir: data_dir.to_path_buf(),
             extra_args,
-        };
-        p.wait_ready(Duration::from_secs(60))?;
-        Ok(p)
+        })
     }
 
     fn spawn(ip: Ipv4Addr, port: u16, data_dir: &Path, extra: &[String]) -> anyhow::Result<Peer> {

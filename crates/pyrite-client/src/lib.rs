@@ -71,6 +71,9 @@ pub struct ShardClient {
     leaders: Arc<RwLock<HashMap<ShardId, u64>>>,
     /// How long one call may spend finding a leader and retrying.
     pub deadline: Duration,
+    /// How long one replica gets to answer before the next is tried (a hung or cut-off
+    /// replica keeps its connection open and never answers).
+    pub attempt_timeout: Duration,
 }
 
 impl ShardClient {
@@ -80,6 +83,7 @@ impl ShardClient {
             channels,
             leaders: Arc::default(),
             deadline: Duration::from_secs(10),
+            attempt_timeout: Duration::from_secs(2),
         }
     }
 
@@ -118,7 +122,7 @@ impl ShardClient {
                 let client = IngesterClient::new(self.channels.get(&addr)?)
                     .max_decoding_message_size(usize::MAX)
                     .max_encoding_message_size(usize::MAX);
-                match f(client).await {
+                match self.attempt(f(client)).await {
                     Ok(v) => {
                         self.leaders.write().insert(shard, id);
                         return Ok(v);
@@ -150,6 +154,16 @@ impl ShardClient {
         )))
     }
 
+    async fn attempt<T>(&self, call: impl Future<Output = Result<T, Status>>) -> Result<T, Status> {
+        match tokio::time::timeout(self.attempt_timeout, call).await {
+            Ok(r) => r,
+            Err(_) => Err(Status::deadline_exceeded(format!(
+                "no answer within {:?}",
+                self.attempt_timeout
+            ))),
+        }
+    }
+
     /// Runs `f` on any reachable replica of the shard, the believed leader first.
     pub async fn call_any<T, F, Fut>(&self, shard: ShardId, mut f: F) -> Result<T, Status>
     where
@@ -159,7 +173,7 @@ impl ShardClient {
         let mut last = Status::unavailable(format!("shard {shard} has no replicas"));
         for (_, addr) in self.candidates(shard) {
             let client = IngesterClient::new(self.channels.get(&addr)?).max_decoding_message_size(usize::MAX);
-            match f(client).await {
+            match self.attempt(f(client)).await {
                 Ok(v) => return Ok(v),
                 Err(s) if !retryable(&s) => return Err(s),
                 Err(s) => last = s,

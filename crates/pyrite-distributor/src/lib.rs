@@ -10,6 +10,7 @@ mod decode_v1;
 mod histogram;
 mod http;
 mod limits;
+mod router;
 mod validate;
 
 use std::sync::Arc;
@@ -24,6 +25,7 @@ pub use decode::{decode_write_request, negotiate, DecodedWrite, Protocol, RawSer
 pub use histogram::WireHistogram;
 pub use http::routes;
 pub use limits::Limits;
+pub use router::{CommandEncoder, ShardRouter};
 pub use validate::{check_timestamps, validate_series, Invalid};
 
 /// Why a push failed, with the HTTP status the sender sees.

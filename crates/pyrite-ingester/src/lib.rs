@@ -5,11 +5,19 @@
 //!
 //! The ingester implements [`pyrite_storage::Appendable`] for writes and
 //! [`pyrite_storage::Queryable`] for reads. It owns no HTTP.
+//!
+//! In a cluster the same head sits behind Raft instead: a [`ShardHost`] holds this
+//! node's replica of each shard it is given (the Raft log is then the write-ahead log)
+//! and [`IngesterService`] serves pushes and reads over gRPC.
 
 mod codec;
 mod ingester;
+mod service;
+mod shards;
 mod wal;
 
 pub use codec::{decode as decode_record, encode as encode_record, CodecError, WriteRecord};
 pub use ingester::{Ingester, IngesterError, IngesterOptions};
+pub use service::IngesterService;
+pub use shards::{RaftOptions, ShardError, ShardHost};
 pub use wal::{FileLog, FsyncPolicy, LogError, WalOptions, WriteLog};

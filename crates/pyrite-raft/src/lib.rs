@@ -12,6 +12,9 @@ pub mod log_store;
 pub mod network;
 pub mod state_machine;
 
+#[cfg(test)]
+mod tests;
+
 use std::io::Cursor;
 
 use serde::{Deserialize, Serialize};
@@ -28,10 +31,11 @@ pub struct Command(#[serde(with = "serde_bytes")] pub Vec<u8>);
 pub struct Applied {
     /// Samples the command stored.
     pub samples: u64,
-    /// Why the application refused part of the command (duplicates, out-of-order…),
-    /// for the writer to turn into a client error. Refusals are deterministic, so every
-    /// replica refuses the same.
-    pub rejected: Option<String>,
+    /// Samples the application refused (duplicates, out-of-order…), and the first few
+    /// reasons, for the writer to report. Refusals are deterministic, so every replica
+    /// refuses the same.
+    pub rejected: u64,
+    pub rejections: Vec<String>,
 }
 
 openraft::declare_raft_types!(

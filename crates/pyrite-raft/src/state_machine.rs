@@ -1,1 +1,197 @@
+//! The state machine of a shard: hands each committed command to the [`App`] (the
+//! shard's head) and keeps what Raft needs beside it — the last applied log id and the
+//! membership. Snapshots are the app's whole state plus that metadata, kept in one file
+//! replaced atomically; on open the app is restored from it, so Raft replays only the
+//! entries after it.
 
+use std::fs::{self, File};
+use std::io::{self, Cursor, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use openraft::storage::{RaftStateMachine, Snapshot};
+use openraft::{
+    BasicNode, EntryPayload, ErrorSubject, ErrorVerb, LogId, OptionalSend, RaftSnapshotBuilder, SnapshotMeta,
+    StorageError, StorageIOError, StoredMembership,
+};
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use crate::{decode, encode, App, Applied, NodeId, TypeConfig};
+
+type Entry = openraft::Entry<TypeConfig>;
+
+#[derive(Debug, Clone, Default)]
+struct Applying {
+    last_applied: Option<LogId<NodeId>>,
+    membership: StoredMembership<NodeId, BasicNode>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredSnapshot {
+    meta: SnapshotMeta<NodeId, BasicNode>,
+    #[serde(with = "serde_bytes")]
+    data: Vec<u8>,
+}
+
+struct Inner<A: App> {
+    app: Arc<A>,
+    dir: PathBuf,
+    state: Mutex<Applying>,
+}
+
+/// A shard's state machine over an [`App`]; cheap to clone.
+pub struct StateMachine<A: App> {
+    inner: Arc<Inner<A>>,
+}
+
+impl<A: App> Clone for StateMachine<A> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+fn sm_err(verb: ErrorVerb, e: impl std::fmt::Display) -> StorageError<NodeId> {
+    let e = io::Error::other(e.to_string());
+    StorageIOError::new(ErrorSubject::StateMachine, verb, &e).into()
+}
+
+impl<A: App> StateMachine<A> {
+    /// Opens the state machine under `dir`, restoring `app` from the saved snapshot.
+    pub fn open(dir: &Path, app: Arc<A>) -> io::Result<StateMachine<A>> {
+        fs::create_dir_all(dir)?;
+        let sm = StateMachine {
+            inner: Arc::new(Inner {
+                app,
+                dir: dir.to_path_buf(),
+                state: Mutex::new(Applying::default()),
+            }),
+        };
+        if let Some(snap) = sm.read_snapshot()? {
+            sm.inner.app.restore(&snap.data).map_err(io::Error::other)?;
+            *sm.inner.state.lock() = Applying {
+                last_applied: snap.meta.last_log_id,
+                membership: snap.meta.last_membership.clone(),
+            };
+        }
+        Ok(sm)
+    }
+
+    fn snapshot_path(&self) -> PathBuf {
+        self.inner.dir.join("snapshot")
+    }
+
+    fn read_snapshot(&self) -> io::Result<Option<StoredSnapshot>> {
+        match fs::read(self.snapshot_path()) {
+            Ok(b) => decode(&b)
+                .map(Some)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("snapshot: {e}"))),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn write_snapshot(&self, snap: &StoredSnapshot) -> io::Result<()> {
+        let bytes = encode(snap).map_err(io::Error::other)?;
+        let tmp = self.inner.dir.join("snapshot.tmp");
+        let mut f = File::create(&tmp)?;
+        f.write_all(&bytes)?;
+        f.sync_all()?;
+        fs::rename(&tmp, self.snapshot_path())?;
+        File::open(&self.inner.dir)?.sync_all()
+    }
+}
+
+impl<A: App> RaftSnapshotBuilder<TypeConfig> for StateMachine<A> {
+    async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
+        // The state and the metadata must match: hold the lock while the app is copied.
+        let (data, applying) = {
+            let state = self.inner.state.lock();
+            (self.inner.app.snapshot(), state.clone())
+        };
+        let id = applying
+            .last_applied
+            .map_or_else(|| "empty".to_string(), |l| format!("{}-{}", l.leader_id, l.index));
+        let meta = SnapshotMeta {
+            last_log_id: applying.last_applied,
+            last_membership: applying.membership,
+            snapshot_id: id,
+        };
+        let stored = StoredSnapshot { meta, data };
+        self.write_snapshot(&stored).map_err(|e| sm_err(ErrorVerb::Write, e))?;
+        Ok(Snapshot {
+            meta: stored.meta,
+            snapshot: Box::new(Cursor::new(stored.data)),
+        })
+    }
+}
+
+impl<A: App> RaftStateMachine<TypeConfig> for StateMachine<A> {
+    type SnapshotBuilder = Self;
+
+    async fn applied_state(
+        &mut self,
+    ) -> Result<(Option<LogId<NodeId>>, StoredMembership<NodeId, BasicNode>), StorageError<NodeId>> {
+        let s = self.inner.state.lock();
+        Ok((s.last_applied, s.membership.clone()))
+    }
+
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Applied>, StorageError<NodeId>>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut out = Vec::new();
+        let mut state = self.inner.state.lock();
+        for entry in entries {
+            state.last_applied = Some(entry.log_id);
+            match entry.payload {
+                EntryPayload::Blank => out.push(Applied::default()),
+                EntryPayload::Normal(cmd) => out.push(self.inner.app.apply(&cmd.0)),
+                EntryPayload::Membership(m) => {
+                    state.membership = StoredMembership::new(Some(entry.log_id), m);
+                    out.push(Applied::default());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn get_snapshot_builder(&mut self) -> Self {
+        self.clone()
+    }
+
+    async fn begin_receiving_snapshot(&mut self) -> Result<Box<Cursor<Vec<u8>>>, StorageError<NodeId>> {
+        Ok(Box::new(Cursor::new(Vec::new())))
+    }
+
+    async fn install_snapshot(
+        &mut self,
+        meta: &SnapshotMeta<NodeId, BasicNode>,
+        snapshot: Box<Cursor<Vec<u8>>>,
+    ) -> Result<(), StorageError<NodeId>> {
+        let data = snapshot.into_inner();
+        let mut state = self.inner.state.lock();
+        self.inner.app.restore(&data).map_err(|e| sm_err(ErrorVerb::Write, e))?;
+        *state = Applying {
+            last_applied: meta.last_log_id,
+            membership: meta.last_membership.clone(),
+        };
+        drop(state);
+        self.write_snapshot(&StoredSnapshot {
+            meta: meta.clone(),
+            data,
+        })
+        .map_err(|e| sm_err(ErrorVerb::Write, e))
+    }
+
+    async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {
+        let snap = self.read_snapshot().map_err(|e| sm_err(ErrorVerb::Read, e))?;
+        Ok(snap.map(|s| Snapshot {
+            meta: s.meta,
+            snapshot: Box::new(Cursor::new(s.data)),
+        }))
+    }
+}

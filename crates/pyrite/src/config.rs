@@ -26,6 +26,77 @@ pub struct Config {
     pub ingester: pyrite_ingester::IngesterOptions,
     pub distributor: pyrite_distributor::Limits,
     pub querier: QuerierConfig,
+    pub cluster: ClusterConfig,
+}
+
+/// Running as a cluster: which ingesters exist, how series are sharded and replicated,
+/// and who this process is. Left empty, every component runs in one process over a
+/// local head (the embedded default).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// The ingesters, as `id=host:grpc_port` pairs separated by commas
+    /// (`1=ingester-1:9095,2=ingester-2:9095,3=ingester-3:9095`). Every process of a
+    /// cluster is given the same list; it decides the ring.
+    pub ingesters: String,
+    /// This process's ingester id (ingester targets only).
+    pub node_id: u64,
+    /// Shards the series space is split into.
+    pub shards: u32,
+    /// Replicas per shard (a shard's Raft group size).
+    pub replication_factor: usize,
+    /// How queriers read shards: `linearizable` (leader with a read index: reads see
+    /// every acknowledged write) or `follower` (any replica: faster, may lag).
+    pub read_consistency: String,
+    /// Raft heartbeat and election timeouts.
+    pub raft_heartbeat: Dur,
+    pub raft_election_timeout: Dur,
+    /// fsync the Raft log before acknowledging (`true`), or leave it to the OS.
+    pub raft_fsync: bool,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        Self {
+            ingesters: String::new(),
+            node_id: 0,
+            shards: 4,
+            replication_factor: 3,
+            read_consistency: "linearizable".into(),
+            raft_heartbeat: Dur(Duration::from_millis(100)),
+            raft_election_timeout: Dur(Duration::from_millis(1000)),
+            raft_fsync: true,
+        }
+    }
+}
+
+impl ClusterConfig {
+    pub fn enabled(&self) -> bool {
+        !self.ingesters.trim().is_empty()
+    }
+
+    /// The ring every process of the cluster derives from the same settings.
+    pub fn ring(&self) -> anyhow::Result<pyrite_ring::Ring> {
+        let mut ingesters = Vec::new();
+        for part in self.ingesters.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (id, addr) = part
+                .split_once('=')
+                .ok_or_else(|| anyhow!("--cluster.ingesters: {part:?} is not id=host:port"))?;
+            let id: u64 = id
+                .trim()
+                .parse()
+                .with_context(|| format!("--cluster.ingesters: bad id in {part:?}"))?;
+            ingesters.push(pyrite_ring::Ingester {
+                id,
+                addr: addr.trim().to_string(),
+            });
+        }
+        if self.shards == 0 {
+            bail!("--cluster.shards must be at least 1");
+        }
+        let desc = pyrite_ring::RingDesc::even(ingesters, self.shards, self.replication_factor);
+        Ok(pyrite_ring::Ring::new(desc)?)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

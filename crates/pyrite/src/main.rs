@@ -1,6 +1,7 @@
 //! The `pyrite` binary: parses flags and configuration, starts the components its
 //! `--target` names, serves HTTP, and shuts down gracefully on SIGTERM or SIGINT.
 
+mod cluster;
 mod config;
 mod metrics;
 mod modules;
@@ -53,7 +54,7 @@ fn init_logging(cfg: &Config) -> anyhow::Result<()> {
 }
 
 async fn run(cfg: Config) -> anyhow::Result<()> {
-    let modules = modules::resolve(&cfg.target)?;
+    let modules = modules::resolve(&cfg.target, cfg.cluster.enabled())?;
     let mut registry = Registry::default();
     registry.register_collector(Box::new(metrics::ProcessCollector::new()));
     let http_metrics = metrics::HttpMetrics::register(&mut registry);
@@ -79,16 +80,18 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
 
     // Components start while /ready already answers (503 until they are up).
     let mut component_registry = Registry::default();
-    let services = modules::init(&cfg, &modules, &mut component_registry).await?;
+    let mut services = modules::init(&cfg, &modules, &mut component_registry).await?;
     let _ = shared.component_registry.set(component_registry);
-    let _ = shared.components.set(server::instrument(services.router, http_metrics));
+    let _ = shared
+        .components
+        .set(server::instrument(std::mem::take(&mut services.router), http_metrics));
     shared.ready.store(true, Ordering::Release);
     tracing::info!(modules = ?modules, "Pyrite is ready");
 
     let served = server.await.context("HTTP server task failed")?;
     tracing::info!("HTTP server stopped; shutting down components");
     shared.ready.store(false, Ordering::Release);
-    drop(services.ingester);
+    services.shutdown().await;
     served.context("HTTP server failed")
 }
 

@@ -98,8 +98,9 @@ fn entry(m: Module) -> &'static Entry {
         .expect("every module has a registry entry")
 }
 
-/// Expands a `--target` value into the modules to start, dependencies first.
-pub fn resolve(target: &str) -> anyhow::Result<Vec<Module>> {
+/// Expands a `--target` value into the modules to start, dependencies first. In a
+/// cluster, components reach each other over gRPC, so none pulls in another.
+pub fn resolve(target: &str, clustered: bool) -> anyhow::Result<Vec<Module>> {
     let mut wanted = BTreeSet::new();
     for name in target.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         if name == "all" {
@@ -118,19 +119,20 @@ pub fn resolve(target: &str) -> anyhow::Result<Vec<Module>> {
     if wanted.is_empty() {
         bail!("no target given");
     }
-    // Until components talk over gRPC, the write and read paths need the ingester in
-    // the same process.
+    // In one process the write and read paths need the ingester beside them.
     let mut order: Vec<Module> = Vec::new();
-    fn visit(m: Module, order: &mut Vec<Module>) {
-        for d in entry(m).deps {
-            visit(*d, order);
+    fn visit(m: Module, order: &mut Vec<Module>, clustered: bool) {
+        if !clustered {
+            for d in entry(m).deps {
+                visit(*d, order, clustered);
+            }
         }
         if !order.contains(&m) {
             order.push(m);
         }
     }
     for m in wanted {
-        visit(m, &mut order);
+        visit(m, &mut order, clustered);
     }
     Ok(order)
 }
@@ -139,10 +141,29 @@ pub fn resolve(target: &str) -> anyhow::Result<Vec<Module>> {
 pub struct Services {
     pub router: Router,
     pub ingester: Option<Arc<Ingester>>,
+    pub cluster: Option<crate::cluster::Cluster>,
+}
+
+impl Services {
+    pub async fn shutdown(self) {
+        drop(self.ingester);
+        if let Some(c) = self.cluster {
+            c.shutdown().await;
+        }
+    }
 }
 
 /// Starts `modules` in order. Slow starts (log replay) happen here, before readiness.
 pub async fn init(cfg: &Config, modules: &[Module], registry: &mut Registry) -> anyhow::Result<Services> {
+    if cfg.cluster.enabled() {
+        let mut cluster = crate::cluster::init(cfg, modules, registry).await?;
+        let router = std::mem::take(&mut cluster.router);
+        return Ok(Services {
+            router,
+            ingester: None,
+            cluster: Some(cluster),
+        });
+    }
     let mut router = Router::new();
     let mut ingester: Option<Arc<Ingester>> = None;
     for m in modules {
@@ -179,7 +200,11 @@ pub async fn init(cfg: &Config, modules: &[Module], registry: &mut Registry) -> 
             other => bail!("component {:?} cannot start in this release", entry(*other).name),
         }
     }
-    Ok(Services { router, ingester })
+    Ok(Services {
+        router,
+        ingester,
+        cluster: None,
+    })
 }
 
 pub fn build_info() -> BuildInfo {
@@ -200,15 +225,19 @@ mod tests {
     #[test]
     fn all_expands_to_available_components_in_dependency_order() {
         assert_eq!(
-            resolve("all").unwrap(),
+            resolve("all", false).unwrap(),
             [Module::Ingester, Module::Distributor, Module::Querier]
         );
-        assert_eq!(resolve("querier").unwrap(), [Module::Ingester, Module::Querier]);
-        assert!(resolve("store-gateway")
+        assert_eq!(resolve("querier", false).unwrap(), [Module::Ingester, Module::Querier]);
+        assert_eq!(resolve("querier", true).unwrap(), [Module::Querier]);
+        assert!(resolve("store-gateway", false)
             .unwrap_err()
             .to_string()
             .contains("not available"));
-        assert!(resolve("bogus").unwrap_err().to_string().contains("known targets"));
-        assert!(resolve("").is_err());
+        assert!(resolve("bogus", false)
+            .unwrap_err()
+            .to_string()
+            .contains("known targets"));
+        assert!(resolve("", false).is_err());
     }
 }

@@ -1,0 +1,95 @@
+//! The `Ingester` gRPC service: pushes go to the shard's Raft group, reads to its head.
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::Stream;
+use pyrite_proto::ingester as pb;
+use pyrite_proto::ingester::ingester_server::Ingester as IngesterRpc;
+use pyrite_storage::wire::{matchers_from_proto, series_to_proto};
+use pyrite_storage::{SelectHints, StorageError};
+use tonic::{Request, Response, Status};
+
+use crate::shards::ShardHost;
+
+/// Series per streamed `SelectResponse` message.
+const SERIES_PER_MESSAGE: usize = 256;
+
+#[derive(Clone)]
+pub struct IngesterService {
+    host: Arc<ShardHost>,
+}
+
+impl IngesterService {
+    pub fn new(host: Arc<ShardHost>) -> Self {
+        Self { host }
+    }
+}
+
+fn bad(e: StorageError) -> Status {
+    match e {
+        StorageError::BadRequest(m) => Status::invalid_argument(m),
+        other => Status::internal(other.to_string()),
+    }
+}
+
+fn linearizable(c: i32) -> bool {
+    c != pb::Consistency::Follower as i32
+}
+
+type SelectStream = Pin<Box<dyn Stream<Item = Result<pb::SelectResponse, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl IngesterRpc for IngesterService {
+    async fn push(&self, req: Request<pb::PushRequest>) -> Result<Response<pb::PushResponse>, Status> {
+        let req = req.into_inner();
+        let applied = self.host.push(req.shard, req.command.to_vec()).await?;
+        Ok(Response::new(pb::PushResponse {
+            samples: applied.samples,
+            rejected: applied.rejected,
+            rejections: applied.rejections,
+        }))
+    }
+
+    type SelectStream = SelectStream;
+
+    async fn select(&self, req: Request<pb::SelectRequest>) -> Result<Response<SelectStream>, Status> {
+        let req = req.into_inner();
+        let matchers = matchers_from_proto(&req.matchers).map_err(bad)?;
+        let head = self.host.head(req.shard, linearizable(req.consistency)).await?;
+        let series = head.select_series(&req.tenant, SelectHints::new(req.start, req.end), &matchers);
+        let batches: Vec<Result<pb::SelectResponse, Status>> = series
+            .chunks(SERIES_PER_MESSAGE)
+            .map(|part| {
+                Ok(pb::SelectResponse {
+                    series: part.iter().map(series_to_proto).collect(),
+                })
+            })
+            .collect();
+        Ok(Response::new(Box::pin(futures::stream::iter(batches))))
+    }
+
+    async fn label_names(
+        &self,
+        req: Request<pb::LabelNamesRequest>,
+    ) -> Result<Response<pb::LabelNamesResponse>, Status> {
+        let req = req.into_inner();
+        let matchers = matchers_from_proto(&req.matchers).map_err(bad)?;
+        let head = self.host.head(req.shard, linearizable(req.consistency)).await?;
+        Ok(Response::new(pb::LabelNamesResponse {
+            names: head.label_names(&req.tenant, req.start, req.end, &matchers),
+        }))
+    }
+
+    async fn label_values(
+        &self,
+        req: Request<pb::LabelValuesRequest>,
+    ) -> Result<Response<pb::LabelValuesResponse>, Status> {
+        let req = req.into_inner();
+        let matchers = matchers_from_proto(&req.matchers).map_err(bad)?;
+        let head = self.host.head(req.shard, linearizable(req.consistency)).await?;
+        Ok(Response::new(pb::LabelValuesResponse {
+            values: head.label_values(&req.tenant, &req.name, req.start, req.end, &matchers),
+        }))
+    }
+}

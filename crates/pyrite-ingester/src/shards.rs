@@ -1,0 +1,255 @@
+//! An ingester in a cluster: the replicas of every shard the ring assigns to this
+//! node, each a Raft group whose log is the write-ahead log and whose state machine is
+//! a head of its own. Writes are accepted by a shard's leader and acknowledged once a
+//! quorum has them on disk; reads are served from the head, after a read index when
+//! they must see every acknowledged write.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use openraft::error::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, RaftError};
+use openraft::{BasicNode, Raft, SnapshotPolicy};
+use parking_lot::RwLock;
+use pyrite_client::{not_leader, Channels};
+use pyrite_raft::log_store::{FsyncPolicy, LogStore};
+use pyrite_raft::network::{Groups, GrpcNetwork};
+use pyrite_raft::state_machine::StateMachine;
+use pyrite_raft::{App, Applied, Command, NodeId, TypeConfig};
+use pyrite_ring::{Ring, ShardId};
+use pyrite_tsdb::{Head, HeadOptions};
+use tonic::Status;
+
+use crate::codec;
+
+/// Raft timing and durability for every shard on this node.
+#[derive(Debug, Clone)]
+pub struct RaftOptions {
+    pub heartbeat_ms: u64,
+    pub election_timeout_min_ms: u64,
+    pub election_timeout_max_ms: u64,
+    pub fsync: FsyncPolicy,
+}
+
+impl Default for RaftOptions {
+    fn default() -> Self {
+        Self {
+            heartbeat_ms: 100,
+            election_timeout_min_ms: 500,
+            election_timeout_max_ms: 1000,
+            fsync: FsyncPolicy::Always,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ShardError {
+    #[error("shard {0}: {1}")]
+    Open(ShardId, String),
+}
+
+/// A shard's head as its Raft state machine sees it.
+struct HeadApp {
+    head: Arc<Head>,
+}
+
+impl App for HeadApp {
+    fn apply(&self, command: &[u8]) -> Applied {
+        match codec::decode(command) {
+            Ok(w) => {
+                let out = self.head.apply(&w.tenant, &w.series);
+                Applied {
+                    samples: out.samples_written,
+                    rejected: out.samples_rejected,
+                    rejections: out.rejections,
+                }
+            }
+            // Every replica decodes the same bytes the same way, so they all refuse it.
+            Err(e) => Applied {
+                samples: 0,
+                rejected: 1,
+                rejections: vec![format!("undecodable write: {e}")],
+            },
+        }
+    }
+
+    fn snapshot(&self) -> Vec<u8> {
+        // Shard logs are not purged yet, so a replica that falls behind catches up from
+        // the log and no snapshot is ever requested.
+        Vec::new()
+    }
+
+    fn restore(&self, snapshot: &[u8]) -> Result<(), String> {
+        if snapshot.is_empty() {
+            return Ok(());
+        }
+        Err("head snapshots are not supported yet".into())
+    }
+}
+
+struct Replica {
+    raft: Raft<TypeConfig>,
+    head: Arc<Head>,
+}
+
+/// The shard replicas hosted by one ingester.
+pub struct ShardHost {
+    node_id: NodeId,
+    ring: Arc<RwLock<Ring>>,
+    groups: Groups,
+    replicas: RwLock<HashMap<ShardId, Arc<Replica>>>,
+}
+
+fn forward(f: &ForwardToLeader<NodeId, BasicNode>) -> Status {
+    match (&f.leader_id, &f.leader_node) {
+        (Some(id), Some(node)) => not_leader(Some((*id, node.addr.as_str()))),
+        _ => not_leader(None),
+    }
+}
+
+impl ShardHost {
+    /// A host with no shards open yet: serve its [`ShardHost::groups`] over gRPC first,
+    /// so peers can reach this node while [`ShardHost::open_shards`] runs.
+    pub fn new(node_id: NodeId, ring: Arc<RwLock<Ring>>) -> Arc<ShardHost> {
+        Arc::new(ShardHost {
+            node_id,
+            ring,
+            groups: Groups::default(),
+            replicas: RwLock::default(),
+        })
+    }
+
+    /// Opens (or creates) every shard replica the ring gives this node, under `dir`,
+    /// replaying each shard's log into its head. A brand-new shard is initialised by its
+    /// first replica; the others join when it contacts them.
+    pub async fn open_shards(
+        &self,
+        dir: &Path,
+        head: &HeadOptions,
+        opts: &RaftOptions,
+        channels: &Channels,
+    ) -> Result<(), ShardError> {
+        let shards = self.ring.read().desc().shards_of(self.node_id);
+        for shard in shards {
+            self.open_shard(dir, shard, head, opts, channels).await?;
+        }
+        Ok(())
+    }
+
+    pub fn node_id(&self) -> NodeId {
+        self.node_id
+    }
+
+    async fn open_shard(
+        &self,
+        dir: &Path,
+        shard: ShardId,
+        head_opts: &HeadOptions,
+        opts: &RaftOptions,
+        channels: &Channels,
+    ) -> Result<(), ShardError> {
+        let err = |e: String| ShardError::Open(shard, e);
+        let shard_dir: PathBuf = dir.join(format!("shard-{shard}"));
+        let config = openraft::Config {
+            cluster_name: format!("pyrite-shard-{shard}"),
+            heartbeat_interval: opts.heartbeat_ms,
+            election_timeout_min: opts.election_timeout_min_ms,
+            election_timeout_max: opts.election_timeout_max_ms,
+            snapshot_policy: SnapshotPolicy::Never,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| err(e.to_string()))?;
+        let head = Arc::new(Head::new(head_opts.clone()));
+        let log = LogStore::open(&shard_dir.join("log"), opts.fsync).map_err(|e| err(e.to_string()))?;
+        let sm = StateMachine::open(&shard_dir.join("state"), Arc::new(HeadApp { head: head.clone() }))
+            .map_err(|e| err(e.to_string()))?;
+        let network = GrpcNetwork::new(shard, channels.clone());
+        let raft = Raft::new(self.node_id, Arc::new(config), network, log, sm)
+            .await
+            .map_err(|e| err(e.to_string()))?;
+        let members: std::collections::BTreeMap<NodeId, BasicNode> = self
+            .ring
+            .read()
+            .desc()
+            .replica_addrs(shard)
+            .into_iter()
+            .map(|(id, addr)| (id, BasicNode { addr }))
+            .collect();
+        if members.keys().next() == Some(&self.node_id) {
+            // Refused harmlessly when the shard already has a log.
+            match raft.initialize(members).await {
+                Ok(()) => tracing::info!(shard, "initialised shard"),
+                Err(RaftError::APIError(_)) => {}
+                Err(e) => return Err(err(e.to_string())),
+            }
+        }
+        self.groups.write().insert(shard, raft.clone());
+        self.replicas.write().insert(shard, Arc::new(Replica { raft, head }));
+        Ok(())
+    }
+
+    /// The Raft groups, for the `Raft` gRPC service.
+    pub fn groups(&self) -> Groups {
+        self.groups.clone()
+    }
+
+    pub fn ring(&self) -> Arc<RwLock<Ring>> {
+        self.ring.clone()
+    }
+
+    fn replica(&self, shard: ShardId) -> Result<Arc<Replica>, Status> {
+        self.replicas
+            .read()
+            .get(&shard)
+            .cloned()
+            .ok_or_else(|| Status::not_found(format!("no replica of shard {shard} on node {}", self.node_id)))
+    }
+
+    /// Commits a write command to a shard (this node must lead it).
+    pub async fn push(&self, shard: ShardId, command: Vec<u8>) -> Result<Applied, Status> {
+        let r = self.replica(shard)?;
+        match r.raft.client_write(Command(command)).await {
+            Ok(resp) => Ok(resp.data),
+            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(forward(&f)),
+            Err(e) => Err(Status::unavailable(format!("shard {shard}: {e}"))),
+        }
+    }
+
+    /// A shard's head for reading; with `linearizable`, only once this node has
+    /// confirmed it leads and has applied everything committed before the read.
+    pub async fn head(&self, shard: ShardId, linearizable: bool) -> Result<Arc<Head>, Status> {
+        let r = self.replica(shard)?;
+        if linearizable {
+            match r.raft.ensure_linearizable().await {
+                Ok(_) => {}
+                Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => return Err(forward(&f)),
+                Err(e) => return Err(Status::unavailable(format!("shard {shard}: {e}"))),
+            }
+        }
+        Ok(r.head.clone())
+    }
+
+    /// Every head on this node (for metrics).
+    pub fn heads(&self) -> Vec<(ShardId, Arc<Head>)> {
+        self.replicas.read().iter().map(|(s, r)| (*s, r.head.clone())).collect()
+    }
+
+    /// The current leader of each local shard, as this node believes.
+    pub async fn leaders(&self) -> Vec<(ShardId, Option<NodeId>)> {
+        let replicas: Vec<(ShardId, Arc<Replica>)> =
+            self.replicas.read().iter().map(|(s, r)| (*s, r.clone())).collect();
+        let mut out = Vec::new();
+        for (s, r) in replicas {
+            out.push((s, r.raft.current_leader().await));
+        }
+        out
+    }
+
+    pub async fn shutdown(&self) {
+        let replicas: Vec<Arc<Replica>> = self.replicas.read().values().cloned().collect();
+        for r in replicas {
+            let _ = r.raft.shutdown().await;
+        }
+    }
+}
