@@ -121,6 +121,14 @@ fn acknowledged_writes_survive_leader_loss_and_a_paused_replica() -> anyhow::Res
             );
         }
     }
+    // Every ingester holds a replica of every shard here, so each has every series.
+    let metrics = reqwest::blocking::get(cluster.ingesters[2].url("/metrics"))?.text()?;
+    let series: f64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("pyrite_ingester_memory_series "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0);
+    assert_eq!(series, SERIES as f64, "ingester 3's heads hold every series");
     // The ring page names every shard.
     let ring: serde_json::Value = reqwest::blocking::get(cluster.ingesters[2].url("/ring"))?.json()?;
     assert_eq!(ring["ring"]["shards"].as_object().map(|o| o.len()), Some(4), "{ring}");

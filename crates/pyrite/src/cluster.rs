@@ -108,6 +108,10 @@ pub async fn init(cfg: &Config, modules: &[Module], registry: &mut Registry) -> 
                 host.open_shards(&cfg.data.dir.join("shards"), &cfg.ingester.head, &opts, &channels)
                     .await
                     .context("opening shard replicas")?;
+                let heads_of = host.clone();
+                registry.register_collector(Box::new(crate::metrics::HeadCollector(Box::new(move || {
+                    heads_of.heads().into_iter().map(|(_, h)| h).collect()
+                }))));
                 cluster.router = Router::new().route("/ring", get(ring_page)).with_state(RingState {
                     ring: ring.clone(),
                     host: Some(host.clone()),

@@ -84,7 +84,14 @@ impl prometheus_client::collector::Collector for ProcessCollector {
 }
 
 /// The head's size and what it took or refused, read at scrape time.
-pub struct HeadCollector(pub Arc<Head>);
+/// The heads of this process (one, or one per shard replica), summed in the metrics.
+pub struct HeadCollector(pub Box<dyn Fn() -> Vec<Arc<Head>> + Send + Sync>);
+
+impl HeadCollector {
+    pub fn single(head: Arc<Head>) -> Self {
+        Self(Box::new(move || vec![head.clone()]))
+    }
+}
 
 impl std::fmt::Debug for HeadCollector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -94,7 +101,16 @@ impl std::fmt::Debug for HeadCollector {
 
 impl prometheus_client::collector::Collector for HeadCollector {
     fn encode(&self, mut enc: DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let st = self.0.stats();
+        let heads = (self.0)();
+        let mut st = pyrite_tsdb::HeadStats::default();
+        for h in &heads {
+            let s = h.stats();
+            st.series += s.series;
+            // A tenant has series in most shards: count it once.
+            st.tenants = st.tenants.max(s.tenants);
+            st.samples += s.samples;
+            st.chunk_bytes += s.chunk_bytes;
+        }
         gauge(
             &mut enc,
             "pyrite_ingester_memory_series",
@@ -119,25 +135,26 @@ impl prometheus_client::collector::Collector for HeadCollector {
             "Encoded bytes of the head's chunks.",
             st.chunk_bytes as f64,
         )?;
-        let c = self.0.counters();
-        let load = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        let sum = |f: fn(&pyrite_tsdb::HeadCounters) -> &std::sync::atomic::AtomicU64| -> u64 {
+            heads.iter().map(|h| f(h.counters()).load(Ordering::Relaxed)).sum()
+        };
         counter(
             &mut enc,
             "pyrite_ingester_ingested_samples",
             "Samples appended to the head.",
-            load(&c.samples_appended),
+            sum(|c| &c.samples_appended),
         )?;
         counter(
             &mut enc,
             "pyrite_ingester_series_created",
             "Series created in the head.",
-            load(&c.series_created),
+            sum(|c| &c.series_created),
         )?;
         let refused = [
-            ("sample_out_of_order", load(&c.samples_out_of_order)),
-            ("sample_too_old", load(&c.samples_too_old)),
-            ("sample_duplicate_timestamp", load(&c.samples_duplicate_timestamp)),
-            ("per_tenant_series_limit", load(&c.series_limited)),
+            ("sample_out_of_order", sum(|c| &c.samples_out_of_order)),
+            ("sample_too_old", sum(|c| &c.samples_too_old)),
+            ("sample_duplicate_timestamp", sum(|c| &c.samples_duplicate_timestamp)),
+            ("per_tenant_series_limit", sum(|c| &c.series_limited)),
         ];
         let mut fam = enc.encode_descriptor(
             "pyrite_ingester_refused_samples",

@@ -176,7 +176,7 @@ pub async fn init(cfg: &Config, modules: &[Module], registry: &mut Registry) -> 
                     .context("ingester start-up task failed")?
                     .context("opening the ingester")?;
                 let ing = Arc::new(ing);
-                registry.register_collector(Box::new(HeadCollector(ing.head().clone())));
+                registry.register_collector(Box::new(HeadCollector::single(ing.head().clone())));
                 ingester = Some(ing);
             }
             Module::Distributor => {
