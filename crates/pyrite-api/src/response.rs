@@ -3,8 +3,8 @@
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use pyrite_model::Labels;
-use pyrite_promql::{QueryError, QueryResult, Value};
+use pyrite_model::FloatHistogram;
+use pyrite_promql::{InstantSample, QueryError, QueryResult, RangeSeries, Value};
 use serde::Serialize;
 use serde_json::{json, Value as Json};
 
@@ -126,19 +126,91 @@ impl Serialize for Point {
     }
 }
 
+/// A native histogram as Prometheus's API writes it: count, sum, and the non-empty
+/// buckets as `[boundary rule, lower, upper, count]`, where the rule says which ends are
+/// closed (0: upper only, 1: lower only, 3: both — the zero bucket).
+struct Histogram<'a>(&'a FloatHistogram);
+
+impl Serialize for Histogram<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let h = self.0;
+        let zt = h.zero_threshold;
+        let mut buckets: Vec<(u8, f64, f64, f64)> = Vec::new();
+        for b in h.negative().iter().rev().filter(|b| b.count != 0.0) {
+            buckets.push((1, b.lower, b.upper, b.count));
+        }
+        if h.zero_count != 0.0 {
+            buckets.push((3, -zt, zt, h.zero_count));
+        }
+        for b in h.positive().iter().filter(|b| b.count != 0.0) {
+            buckets.push((0, b.lower, b.upper, b.count));
+        }
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("count", &format_value(h.count))?;
+        m.serialize_entry("sum", &format_value(h.sum))?;
+        if !buckets.is_empty() {
+            let rows: Vec<(u8, String, String, String)> = buckets
+                .into_iter()
+                .map(|(rule, lo, hi, c)| (rule, format_value(lo), format_value(hi), format_value(c)))
+                .collect();
+            m.serialize_entry("buckets", &rows)?;
+        }
+        m.end()
+    }
+}
+
+/// One `[time, {histogram}]` pair.
+struct HistogramPoint<'a>(i64, &'a FloatHistogram);
+
+impl Serialize for HistogramPoint<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeTuple;
+        let mut t = s.serialize_tuple(2)?;
+        t.serialize_element(&Time(self.0))?;
+        t.serialize_element(&Histogram(self.1))?;
+        t.end()
+    }
+}
+
 /// The `data` object of a query answer, serialized without building a JSON tree.
 pub struct QueryData<'a>(pub &'a QueryResult);
 
-#[derive(Serialize)]
-struct VectorItem<'a> {
-    metric: &'a Labels,
-    value: Point,
+/// A vector element: `value` for a float, `histogram` for a native histogram.
+struct VectorItem<'a>(&'a InstantSample);
+
+impl Serialize for VectorItem<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let x = self.0;
+        let mut m = s.serialize_map(Some(2))?;
+        m.serialize_entry("metric", &x.labels)?;
+        match &x.h {
+            Some(h) => m.serialize_entry("histogram", &HistogramPoint(x.t, h))?,
+            None => m.serialize_entry("value", &Point(x.t, x.v))?,
+        }
+        m.end()
+    }
 }
 
-#[derive(Serialize)]
-struct MatrixItem<'a> {
-    metric: &'a Labels,
-    values: Points<'a>,
+/// A matrix series: `values` and `histograms`, each only when it has points.
+struct MatrixItem<'a>(&'a RangeSeries);
+
+impl Serialize for MatrixItem<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let x = self.0;
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("metric", &x.labels)?;
+        if !x.samples.is_empty() || x.histograms.is_empty() {
+            m.serialize_entry("values", &Points(&x.samples))?;
+        }
+        if !x.histograms.is_empty() {
+            let hs: Vec<HistogramPoint> = x.histograms.iter().map(|(t, h)| HistogramPoint(*t, h)).collect();
+            m.serialize_entry("histograms", &hs)?;
+        }
+        m.end()
+    }
 }
 
 struct Points<'a>(&'a [(i64, f64)]);
@@ -164,24 +236,12 @@ impl Serialize for QueryData<'_> {
             }
             Value::Vector(samples) => {
                 m.serialize_entry("resultType", "vector")?;
-                let items: Vec<VectorItem> = samples
-                    .iter()
-                    .map(|x| VectorItem {
-                        metric: &x.labels,
-                        value: Point(x.t, x.v),
-                    })
-                    .collect();
+                let items: Vec<VectorItem> = samples.iter().map(VectorItem).collect();
                 m.serialize_entry("result", &items)?;
             }
             Value::Matrix(series) => {
                 m.serialize_entry("resultType", "matrix")?;
-                let items: Vec<MatrixItem> = series
-                    .iter()
-                    .map(|x| MatrixItem {
-                        metric: &x.labels,
-                        values: Points(&x.samples),
-                    })
-                    .collect();
+                let items: Vec<MatrixItem> = series.iter().map(MatrixItem).collect();
                 m.serialize_entry("result", &items)?;
             }
         }
@@ -211,5 +271,50 @@ mod tests {
         assert_eq!(format_time(5).to_string(), "0.005");
         assert_eq!(format_time(-1500).to_string(), "-1.5");
         assert_eq!(format_time(1_500).to_string(), "1.5");
+    }
+
+    #[test]
+    fn histograms_render_in_prometheus_shape() {
+        use pyrite_model::histogram::Span;
+        use pyrite_model::Labels;
+        let h = FloatHistogram {
+            count: 6.0,
+            sum: 3.5,
+            zero_threshold: 0.001,
+            zero_count: 1.0,
+            positive_spans: vec![Span { offset: 0, length: 2 }],
+            positive_buckets: vec![2.0, 0.0],
+            negative_spans: vec![Span { offset: 1, length: 1 }],
+            negative_buckets: vec![3.0],
+            ..FloatHistogram::default()
+        };
+        let r = QueryResult {
+            value: Value::Vector(vec![InstantSample {
+                labels: Labels::from_pairs(&[("__name__", "h")]),
+                t: 1_000,
+                v: 0.0,
+                h: Some(h.clone()),
+            }]),
+            warnings: vec![],
+            infos: vec![],
+        };
+        assert_eq!(
+            query_data(&r),
+            serde_json::json!({"resultType": "vector", "result": [{"metric": {"__name__": "h"},
+                "histogram": [1, {"count": "6", "sum": "3.5", "buckets": [
+                    [1, "-2", "-1", "3"], [3, "-0.001", "0.001", "1"], [0, "0.5", "1", "2"]]}]}]})
+        );
+        let r = QueryResult {
+            value: Value::Matrix(vec![RangeSeries {
+                labels: Labels::empty(),
+                samples: vec![],
+                histograms: vec![(2_000, h)],
+            }]),
+            warnings: vec![],
+            infos: vec![],
+        };
+        let got = query_data(&r);
+        assert!(got["result"][0].get("values").is_none(), "{got}");
+        assert_eq!(got["result"][0]["histograms"][0][1]["count"], "6");
     }
 }
