@@ -46,6 +46,9 @@ struct IngestArgs {
     /// Target samples/s; flat out when absent.
     #[arg(long)]
     rate: Option<f64>,
+    /// Also measure a three-ingester, replication-factor-3 cluster.
+    #[arg(long)]
+    cluster: bool,
 }
 
 #[derive(Subcommand)]
@@ -97,10 +100,12 @@ fn ingest_bench(a: &IngestArgs) -> anyhow::Result<()> {
     let now = now_ms();
     let mut results = Vec::new();
     // One system at a time, each on an otherwise idle machine.
-    for start in [
-        systems::start_pyrite as fn(&std::path::Path) -> anyhow::Result<systems::System>,
-        systems::start_prometheus,
-    ] {
+    let mut starts: Vec<fn(&std::path::Path) -> anyhow::Result<systems::System>> =
+        vec![systems::start_pyrite, systems::start_prometheus];
+    if a.cluster {
+        starts.push(systems::start_pyrite_cluster);
+    }
+    for start in starts {
         let dir = tempfile::tempdir()?;
         let sys = start(dir.path())?;
         eprintln!(
@@ -122,24 +127,35 @@ fn ingest_bench(a: &IngestArgs) -> anyhow::Result<()> {
         a.protocol,
         a.churn
     );
-    println!("| figure | Pyrite | Prometheus | ratio |");
-    println!("|---|---|---|---|");
-    let row = |name: &str, x: f64, y: f64| println!("| {name} | {x:.3} | {y:.3} | {:.2} |", x / y);
-    row("samples/s (wall)", p.samples_per_s(), m.samples_per_s());
+    let c = results.get(2);
+    if c.is_some() {
+        println!("| figure | Pyrite | Prometheus | ratio | Pyrite 3 ingesters, RF 3 | ratio |");
+        println!("|---|---|---|---|---|---|");
+    } else {
+        println!("| figure | Pyrite | Prometheus | ratio |");
+        println!("|---|---|---|---|");
+    }
+    let row = |name: &str, f: fn(&ingest::Outcome) -> f64| {
+        let (x, y) = (f(p), f(m));
+        match c {
+            Some(c) => println!(
+                "| {name} | {x:.3} | {y:.3} | {:.2} | {:.3} | {:.2} |",
+                x / y,
+                f(c),
+                f(c) / y
+            ),
+            None => println!("| {name} | {x:.3} | {y:.3} | {:.2} |", x / y),
+        }
+    };
+    row("samples/s (wall)", ingest::Outcome::samples_per_s);
     row(
         "server CPU-seconds per million samples",
-        p.cpu_s_per_million(),
-        m.cpu_s_per_million(),
+        ingest::Outcome::cpu_s_per_million,
     );
-    row(
-        "resident bytes per active series",
-        p.bytes_per_series(),
-        m.bytes_per_series(),
-    );
+    row("resident bytes per active series", ingest::Outcome::bytes_per_series);
     row(
         "write-ahead log bytes per sample",
-        p.wal_bytes_per_sample(),
-        m.wal_bytes_per_sample(),
+        ingest::Outcome::wal_bytes_per_sample,
     );
     Ok(())
 }
@@ -165,6 +181,7 @@ fn main() -> anyhow::Result<()> {
                     protocol: Protocol::V1,
                     churn: 0.0,
                     rate: None,
+                    cluster: series <= 100_000,
                 };
                 ingest_bench(&a)?;
             }

@@ -13,28 +13,36 @@ pub struct System {
     pub base: String,
     /// Remote-write URL.
     pub write_url: String,
-    /// Where the system keeps its write-ahead log.
+    /// Where the system keeps its write-ahead log (a cluster: every Raft log under it).
     pub wal_dir: PathBuf,
-    child: Child,
+    /// The processes: one, or every process of a cluster.
+    children: Vec<Child>,
 }
 
 impl System {
-    /// CPU seconds (user + system) the process has used so far.
+    /// CPU seconds (user + system) the processes have used so far.
     pub fn cpu_seconds(&self) -> anyhow::Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        // Fields after the parenthesised command name; utime and stime are 14th and 15th.
-        let rest = stat.rsplit_once(')').map(|(_, r)| r).context("stat format")?;
-        let f: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: f64 = f[11].parse::<f64>()? + f[12].parse::<f64>()?;
-        Ok(ticks / 100.0)
+        let mut total = 0.0;
+        for c in &self.children {
+            let stat = std::fs::read_to_string(format!("/proc/{}/stat", c.id()))?;
+            // Fields after the parenthesised command name; utime and stime are 14th and 15th.
+            let rest = stat.rsplit_once(')').map(|(_, r)| r).context("stat format")?;
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            total += (f[11].parse::<f64>()? + f[12].parse::<f64>()?) / 100.0;
+        }
+        Ok(total)
     }
 
-    /// Resident memory in bytes.
+    /// Resident memory in bytes, over all processes.
     pub fn rss_bytes(&self) -> anyhow::Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("VmRSS")?;
-        let kb: u64 = line.split_whitespace().nth(1).context("VmRSS value")?.parse()?;
-        Ok(kb * 1024)
+        let mut total = 0;
+        for c in &self.children {
+            let status = std::fs::read_to_string(format!("/proc/{}/status", c.id()))?;
+            let line = status.lines().find(|l| l.starts_with("VmRSS:")).context("VmRSS")?;
+            let kb: u64 = line.split_whitespace().nth(1).context("VmRSS value")?.parse()?;
+            total += kb * 1024;
+        }
+        Ok(total)
     }
 }
 
@@ -52,8 +60,10 @@ pub fn dir_bytes(dir: &Path) -> u64 {
 
 impl Drop for System {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
     }
 }
 
@@ -115,7 +125,61 @@ pub fn start_pyrite(dir: &Path) -> anyhow::Result<System> {
         write_url: format!("{base}/api/v1/push"),
         base,
         wal_dir: dir.join("pyrite/ingester/wal"),
-        child,
+        children: vec![child],
+    })
+}
+
+/// A three-ingester cluster (four shards, three replicas each, fsync on) behind one
+/// distributor: the write path a replicated deployment pays for.
+pub fn start_pyrite_cluster(dir: &Path) -> anyhow::Result<System> {
+    let grpc: Vec<u16> = (0..3).map(|_| free_port()).collect::<anyhow::Result<_>>()?;
+    let list: Vec<String> = (0..3).map(|i| format!("{}=127.0.0.1:{}", i + 1, grpc[i])).collect();
+    let common = [
+        format!("--cluster.ingesters={}", list.join(",")),
+        "--cluster.shards=4".to_string(),
+        "--cluster.replication-factor=3".to_string(),
+        "--server.http-listen-address=127.0.0.1".to_string(),
+        "--log.level=warn".to_string(),
+    ];
+    let spawn = |extra: Vec<String>, data: PathBuf| -> anyhow::Result<(Child, String)> {
+        let port = free_port()?;
+        let child = Command::new(pyrite_bin()?)
+            .args(&common)
+            .args(&extra)
+            .arg(format!("--server.http-listen-port={port}"))
+            .arg(format!("--data.dir={}", data.display()))
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .context("starting pyrite")?;
+        Ok((child, format!("http://127.0.0.1:{port}")))
+    };
+    let mut children = Vec::new();
+    let mut bases = Vec::new();
+    for (i, port) in grpc.iter().enumerate() {
+        let (c, base) = spawn(
+            vec![
+                "--target=ingester".into(),
+                format!("--cluster.node-id={}", i + 1),
+                format!("--server.grpc-listen-port={port}"),
+            ],
+            dir.join(format!("ingester-{}", i + 1)),
+        )?;
+        children.push(c);
+        bases.push(base);
+    }
+    for (c, base) in children.iter_mut().zip(&bases) {
+        wait_ready(&format!("{base}/ready"), c)?;
+    }
+    let (mut d, base) = spawn(vec!["--target=distributor".into()], dir.join("distributor"))?;
+    wait_ready(&format!("{base}/ready"), &mut d)?;
+    children.push(d);
+    Ok(System {
+        name: "pyrite-rf3",
+        write_url: format!("{base}/api/v1/push"),
+        base,
+        wal_dir: dir.to_path_buf(),
+        children,
     })
 }
 
@@ -140,6 +204,6 @@ pub fn start_prometheus(dir: &Path) -> anyhow::Result<System> {
         write_url: format!("{base}/api/v1/write"),
         base,
         wal_dir: dir.join("prometheus/wal"),
-        child,
+        children: vec![child],
     })
 }

@@ -38,13 +38,19 @@ pub fn check_timestamps(raw: &RawSeries, limits: &Limits, now_ms: i64) -> Result
         return Ok(());
     }
     let latest = now_ms.saturating_add((limits.creation_grace_period_seconds as i64).saturating_mul(1000));
-    match raw.samples.iter().find(|s| s.t > latest) {
+    let too_new = raw
+        .samples
+        .iter()
+        .map(|s| s.t)
+        .chain(raw.histograms.iter().map(|h| h.timestamp))
+        .find(|t| *t > latest);
+    match too_new {
         None => Ok(()),
-        Some(s) => Err(Invalid {
+        Some(t) => Err(Invalid {
             reason: "too_far_in_future",
             message: format!(
                 "sample timestamp {} is more than {} s ahead of the receiver's clock (creation_grace_period_seconds) for series {}",
-                s.t,
+                t,
                 limits.creation_grace_period_seconds,
                 describe(&raw.labels)
             ),
@@ -117,24 +123,25 @@ pub fn validate_series(raw: RawSeries, limits: &Limits) -> Result<TimeSeries, In
             }
         }
     }
+    let mut histograms = Vec::with_capacity(raw.histograms.len());
     for h in &raw.histograms {
-        if let Err(why) = h.clone().into_float() {
-            return Err(bad(
-                "invalid_native_histogram",
-                format!("invalid native histogram: {why}"),
-            ));
+        match h.clone().into_float() {
+            Ok(th) => histograms.push(th),
+            Err(why) => {
+                return Err(bad(
+                    "invalid_native_histogram",
+                    format!("invalid native histogram: {why}"),
+                ))
+            }
         }
     }
-    if !raw.histograms.is_empty() {
-        return Err(bad(
-            "native_histograms_unsupported",
-            "native histogram samples are not supported yet".into(),
-        ));
-    }
+    // A sender may list histogram samples out of order; the store wants them sorted.
+    histograms.sort_by_key(|h| h.0);
     let labels = Labels::from_sorted_unchecked(raw.labels.into_iter().filter(|l| !l.value.is_empty()).collect());
     Ok(TimeSeries {
         labels,
         samples: raw.samples,
+        histograms,
     })
 }
 
@@ -215,15 +222,22 @@ mod tests {
             reason(&[("__name__", "up"), ("abcd", "1")], &tight),
             "label_name_too_long"
         );
+        // A well-formed native histogram is accepted; one whose spans do not account
+        // for its buckets is refused.
         let mut h = raw(&[("__name__", "up")]);
         h.histograms = vec![crate::histogram::WireHistogram {
-            count_int: Some(0),
+            count_int: Some(3),
+            positive_spans: vec![pyrite_model::histogram::Span { offset: 0, length: 2 }],
+            positive_deltas: vec![1, 1],
+            timestamp: 5,
             ..Default::default()
         }];
-        assert_eq!(
-            validate_series(h, &l).unwrap_err().reason,
-            "native_histograms_unsupported"
-        );
+        let ts = validate_series(h.clone(), &l).unwrap();
+        assert_eq!(ts.histograms.len(), 1);
+        assert_eq!(ts.histograms[0].0, 5);
+        assert_eq!(ts.histograms[0].1.positive_buckets, [1.0, 2.0]);
+        h.histograms[0].positive_deltas = vec![1];
+        assert_eq!(validate_series(h, &l).unwrap_err().reason, "invalid_native_histogram");
     }
 
     #[test]

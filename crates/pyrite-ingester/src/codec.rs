@@ -1,11 +1,17 @@
 //! The encoding of one write (tenant + series + samples) as a log record.
 //!
 //! Layout before compression: tenant, series count, and per series its labels and its
-//! samples (zig-zag varint timestamp deltas, raw little-endian value bits). The whole
+//! samples (zig-zag varint timestamp deltas, raw little-endian value bits). A write that
+//! carries native histograms is marked by a leading zero byte (no tenant is empty) and a
+//! format version, and each series then also lists its histogram samples. The whole
 //! record is snappy-compressed. Decoding never trusts lengths it reads: every count is
 //! checked against the bytes left, so a torn or corrupt record is an error, not a panic.
 
-use pyrite_model::{Label, Labels, Sample, TimeSeries};
+use pyrite_model::histogram::{CounterResetHint, Span};
+use pyrite_model::{FloatHistogram, Label, Labels, Sample, TimeSeries};
+
+/// Format version of records that carry histograms.
+const WITH_HISTOGRAMS: u8 = 2;
 
 /// A write as recorded in the log.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,6 +30,10 @@ pub enum CodecError {
 
 pub fn encode(tenant: &str, series: &[TimeSeries]) -> Vec<u8> {
     let mut raw = Vec::with_capacity(64 + series.len() * 64);
+    let histograms = series.iter().any(|s| !s.histograms.is_empty());
+    if histograms {
+        raw.extend_from_slice(&[0, WITH_HISTOGRAMS]);
+    }
     put_bytes(&mut raw, tenant.as_bytes());
     put_uvarint(&mut raw, series.len() as u64);
     for ts in series {
@@ -39,6 +49,15 @@ pub fn encode(tenant: &str, series: &[TimeSeries]) -> Vec<u8> {
             prev = s.t;
             raw.extend_from_slice(&s.v.to_bits().to_le_bytes());
         }
+        if histograms {
+            put_uvarint(&mut raw, ts.histograms.len() as u64);
+            let mut prev = 0i64;
+            for (t, h) in &ts.histograms {
+                put_uvarint(&mut raw, zigzag(t.wrapping_sub(prev)));
+                prev = *t;
+                put_histogram(&mut raw, h);
+            }
+        }
     }
     // Compressing a Vec we built ourselves cannot fail short of allocation failure.
     snap::raw::Encoder::new().compress_vec(&raw).unwrap_or(raw)
@@ -49,6 +68,13 @@ pub fn decode(record: &[u8]) -> Result<WriteRecord, CodecError> {
         .decompress_vec(record)
         .map_err(|e| CodecError::Snappy(e.to_string()))?;
     let mut r = Reader { buf: &raw };
+    let histograms = raw.first() == Some(&0);
+    if histograms {
+        r.array::<1>()?;
+        if r.array::<1>()? != [WITH_HISTOGRAMS] {
+            return Err(CodecError::Corrupt("unknown record version"));
+        }
+    }
     let tenant = r.string()?;
     let n_series = r.count(2)?;
     let mut series = Vec::with_capacity(n_series);
@@ -71,15 +97,60 @@ pub fn decode(record: &[u8]) -> Result<WriteRecord, CodecError> {
             let v = f64::from_bits(u64::from_le_bytes(r.array()?));
             samples.push(Sample { t, v });
         }
+        let mut hists = Vec::new();
+        if histograms {
+            let n = r.count(40)?;
+            let mut t = 0i64;
+            for _ in 0..n {
+                t = t.wrapping_add(unzigzag(r.uvarint()?));
+                hists.push((t, r.histogram()?));
+            }
+        }
         series.push(TimeSeries {
             labels: Labels::from_sorted_unchecked(labels),
             samples,
+            histograms: hists,
         });
     }
     if !r.buf.is_empty() {
         return Err(CodecError::Corrupt("trailing bytes"));
     }
     Ok(WriteRecord { tenant, series })
+}
+
+fn put_f64(buf: &mut Vec<u8>, v: f64) {
+    buf.extend_from_slice(&v.to_bits().to_le_bytes());
+}
+
+fn put_spans(buf: &mut Vec<u8>, spans: &[Span], buckets: &[f64]) {
+    put_uvarint(buf, spans.len() as u64);
+    for s in spans {
+        put_uvarint(buf, zigzag(i64::from(s.offset)));
+        put_uvarint(buf, u64::from(s.length));
+    }
+    put_uvarint(buf, buckets.len() as u64);
+    for b in buckets {
+        put_f64(buf, *b);
+    }
+}
+
+fn put_histogram(buf: &mut Vec<u8>, h: &FloatHistogram) {
+    buf.push(match h.counter_reset_hint {
+        CounterResetHint::Unknown => 0,
+        CounterResetHint::Reset => 1,
+        CounterResetHint::NotReset => 2,
+        CounterResetHint::Gauge => 3,
+    });
+    put_uvarint(buf, zigzag(i64::from(h.schema)));
+    for v in [h.zero_threshold, h.zero_count, h.count, h.sum] {
+        put_f64(buf, v);
+    }
+    put_spans(buf, &h.positive_spans, &h.positive_buckets);
+    put_spans(buf, &h.negative_spans, &h.negative_buckets);
+    put_uvarint(buf, h.custom_values.len() as u64);
+    for v in &h.custom_values {
+        put_f64(buf, *v);
+    }
 }
 
 fn zigzag(v: i64) -> u64 {
@@ -140,6 +211,53 @@ impl Reader<'_> {
         String::from_utf8(s.to_vec()).map_err(|_| CodecError::Corrupt("string is not UTF-8"))
     }
 
+    fn f64(&mut self) -> Result<f64, CodecError> {
+        Ok(f64::from_bits(u64::from_le_bytes(self.array()?)))
+    }
+
+    fn floats(&mut self) -> Result<Vec<f64>, CodecError> {
+        let n = self.count(8)?;
+        (0..n).map(|_| self.f64()).collect()
+    }
+
+    fn spans(&mut self) -> Result<(Vec<Span>, Vec<f64>), CodecError> {
+        let n = self.count(2)?;
+        let mut spans = Vec::with_capacity(n);
+        for _ in 0..n {
+            let offset = i32::try_from(unzigzag(self.uvarint()?)).map_err(|_| CodecError::Corrupt("span offset"))?;
+            let length = u32::try_from(self.uvarint()?).map_err(|_| CodecError::Corrupt("span length"))?;
+            spans.push(Span { offset, length });
+        }
+        Ok((spans, self.floats()?))
+    }
+
+    fn histogram(&mut self) -> Result<FloatHistogram, CodecError> {
+        let hint = match self.array::<1>()?[0] {
+            0 => CounterResetHint::Unknown,
+            1 => CounterResetHint::Reset,
+            2 => CounterResetHint::NotReset,
+            3 => CounterResetHint::Gauge,
+            _ => return Err(CodecError::Corrupt("counter reset hint")),
+        };
+        let schema = i32::try_from(unzigzag(self.uvarint()?)).map_err(|_| CodecError::Corrupt("schema"))?;
+        let (zero_threshold, zero_count, count, sum) = (self.f64()?, self.f64()?, self.f64()?, self.f64()?);
+        let (positive_spans, positive_buckets) = self.spans()?;
+        let (negative_spans, negative_buckets) = self.spans()?;
+        Ok(FloatHistogram {
+            counter_reset_hint: hint,
+            schema,
+            zero_threshold,
+            zero_count,
+            count,
+            sum,
+            positive_spans,
+            positive_buckets,
+            negative_spans,
+            negative_buckets,
+            custom_values: self.floats()?,
+        })
+    }
+
     fn array<const N: usize>(&mut self) -> Result<[u8; N], CodecError> {
         if self.buf.len() < N {
             return Err(CodecError::Corrupt("value cut short"));
@@ -158,19 +276,43 @@ mod tests {
 
     fn sample_write() -> Vec<TimeSeries> {
         vec![
-            TimeSeries {
-                labels: Labels::from_pairs(&[("__name__", "up"), ("job", "node")]),
-                samples: vec![
+            TimeSeries::floats(
+                Labels::from_pairs(&[("__name__", "up"), ("job", "node")]),
+                vec![
                     Sample::new(1000, 1.0),
                     Sample::new(16000, f64::NAN),
                     Sample::new(-5, pyrite_model::STALE_NAN),
                 ],
-            },
-            TimeSeries {
-                labels: Labels::from_pairs(&[("__name__", "x")]),
-                samples: vec![Sample::new(i64::MIN, f64::INFINITY), Sample::new(i64::MAX, -0.0)],
-            },
+            ),
+            TimeSeries::floats(
+                Labels::from_pairs(&[("__name__", "x")]),
+                vec![Sample::new(i64::MIN, f64::INFINITY), Sample::new(i64::MAX, -0.0)],
+            ),
         ]
+    }
+
+    #[test]
+    fn histograms_round_trip() {
+        let h = FloatHistogram {
+            counter_reset_hint: CounterResetHint::Gauge,
+            schema: -53,
+            count: 5.0,
+            sum: 12.5,
+            positive_spans: vec![Span { offset: 0, length: 2 }],
+            positive_buckets: vec![2.0, 3.0],
+            custom_values: vec![1.0],
+            ..FloatHistogram::default()
+        };
+        let mut series = sample_write();
+        series[1].histograms = vec![(7, h.clone()), (9, FloatHistogram::default())];
+        let enc = encode("t", &series);
+        let rec = decode(&enc).unwrap();
+        assert_eq!(rec.series[1].histograms, series[1].histograms);
+        assert!(rec.series[0].histograms.is_empty());
+        assert_eq!(rec.series[0].samples.len(), 3);
+        for cut in 0..enc.len() {
+            assert!(decode(&enc[..cut]).is_err(), "cut at {cut}");
+        }
     }
 
     #[test]

@@ -189,10 +189,10 @@ mod tests {
     use super::*;
 
     fn write(name: &str, samples: &[(i64, f64)]) -> Vec<TimeSeries> {
-        vec![TimeSeries {
-            labels: Labels::from_pairs(&[("__name__", name)]),
-            samples: samples.iter().map(|(t, v)| Sample::new(*t, *v)).collect(),
-        }]
+        vec![TimeSeries::floats(
+            Labels::from_pairs(&[("__name__", name)]),
+            samples.iter().map(|(t, v)| Sample::new(*t, *v)).collect(),
+        )]
     }
 
     async fn read(ing: &Ingester, tenant: &str, name: &str) -> Vec<(i64, f64)> {

@@ -1,4 +1,4 @@
-//! Float samples and Prometheus's staleness marker.
+//! Samples, Prometheus's staleness marker, and the series a write carries.
 
 /// Bit pattern Prometheus writes when a series disappears from a scrape.
 /// It is one particular NaN; ordinary NaN values must not be mistaken for it.
@@ -31,11 +31,29 @@ impl Sample {
     }
 }
 
-/// A series and samples for it, in time order: the unit of a write.
+/// A series and samples for it, in time order: the unit of a write. Float samples and
+/// native-histogram samples are kept apart; a timestamp carries one or the other.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimeSeries {
     pub labels: crate::Labels,
     pub samples: Vec<Sample>,
+    pub histograms: Vec<(i64, crate::FloatHistogram)>,
+}
+
+impl TimeSeries {
+    /// A series with float samples only.
+    pub fn floats(labels: crate::Labels, samples: Vec<Sample>) -> Self {
+        Self {
+            labels,
+            samples,
+            histograms: Vec::new(),
+        }
+    }
+
+    /// Samples of both kinds.
+    pub fn num_samples(&self) -> usize {
+        self.samples.len() + self.histograms.len()
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ fn head() -> Head {
                         ("mode", mode),
                     ]),
                     samples: vec![Sample { t: 1_000, v: 1.0 }],
+                    histograms: Vec::new(),
                 });
             }
         }

@@ -19,6 +19,27 @@ use serde::{Deserialize, Serialize};
 use crate::index::Index;
 use crate::series::{Appended, SeriesData};
 
+/// One sample of a write, either kind.
+enum Sample<'a> {
+    F(f64),
+    H(&'a pyrite_model::FloatHistogram),
+}
+
+/// A series' float and histogram samples in one time-ordered stream (each input is in
+/// order; at equal timestamps floats come first, so the histogram is then refused).
+fn merge_by_time<'a>(
+    floats: impl Iterator<Item = (i64, Sample<'a>)>,
+    hists: impl Iterator<Item = (i64, Sample<'a>)>,
+) -> impl Iterator<Item = (i64, Sample<'a>)> {
+    let mut f = floats.peekable();
+    let mut h = hists.peekable();
+    std::iter::from_fn(move || match (f.peek(), h.peek()) {
+        (Some(a), Some(b)) if b.0 < a.0 => h.next(),
+        (Some(_), _) => f.next(),
+        (None, _) => h.next(),
+    })
+}
+
 /// Head settings.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -105,8 +126,8 @@ impl Head {
             let Some(series) = self.get_or_create(&th, &ts.labels) else {
                 self.counters
                     .series_limited
-                    .fetch_add(ts.samples.len() as u64, Ordering::Relaxed);
-                for _ in &ts.samples {
+                    .fetch_add(ts.num_samples() as u64, Ordering::Relaxed);
+                for _ in 0..ts.num_samples() {
                     outcome.reject(|| {
                         format!(
                             "per-tenant series limit of {} reached, series {} refused",
@@ -117,8 +138,14 @@ impl Head {
                 continue;
             };
             let mut data = series.lock();
-            for s in &ts.samples {
-                match data.append(s.t, s.v, self.opts.out_of_order_window_ms) {
+            let floats = ts.samples.iter().map(|s| (s.t, Sample::F(s.v)));
+            let hists = ts.histograms.iter().map(|(t, h)| (*t, Sample::H(h)));
+            for (t, sample) in merge_by_time(floats, hists) {
+                let appended = match sample {
+                    Sample::F(v) => data.append(t, v, self.opts.out_of_order_window_ms),
+                    Sample::H(h) => data.append_histogram(t, h),
+                };
+                match appended {
                     Ok(Appended::New) => outcome.samples_written += 1,
                     Ok(Appended::Duplicate) => {
                         self.counters.samples_duplicate.fetch_add(1, Ordering::Relaxed);
@@ -131,7 +158,7 @@ impl Head {
                             crate::SampleRejection::DuplicateTimestamp => &self.counters.samples_duplicate_timestamp,
                         };
                         counter.fetch_add(1, Ordering::Relaxed);
-                        outcome.reject(|| format!("{} at timestamp {} for series {}", r.reason(), s.t, ts.labels));
+                        outcome.reject(|| format!("{} at timestamp {t} for series {}", r.reason(), ts.labels));
                     }
                 }
             }
@@ -175,8 +202,11 @@ impl Head {
         let mut out: Vec<Series> = picked
             .into_iter()
             .filter_map(|(labels, s)| {
-                let chunks = s.lock().chunks_in(hints.start, hints.end);
-                (!chunks.is_empty()).then(|| Series::new(labels, chunks))
+                let data = s.lock();
+                let chunks = data.chunks_in(hints.start, hints.end);
+                let histograms = data.histogram_chunks_in(hints.start, hints.end);
+                (!chunks.is_empty() || !histograms.is_empty())
+                    .then(|| Series::new(labels, chunks).with_histograms(histograms))
             })
             .collect();
         out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
@@ -285,10 +315,10 @@ mod tests {
     use super::*;
 
     fn ts(pairs: &[(&str, &str)], samples: &[(i64, f64)]) -> TimeSeries {
-        TimeSeries {
-            labels: Labels::from_pairs(pairs),
-            samples: samples.iter().map(|(t, v)| Sample::new(*t, *v)).collect(),
-        }
+        TimeSeries::floats(
+            Labels::from_pairs(pairs),
+            samples.iter().map(|(t, v)| Sample::new(*t, *v)).collect(),
+        )
     }
 
     #[test]

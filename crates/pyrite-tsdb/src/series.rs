@@ -7,7 +7,8 @@
 
 use std::collections::BTreeMap;
 
-use pyrite_chunk::{Chunk, ChunkBuilder, SAMPLES_PER_CHUNK};
+use pyrite_chunk::{Chunk, ChunkBuilder, HistogramChunk, HistogramChunkBuilder, SAMPLES_PER_CHUNK};
+use pyrite_model::FloatHistogram;
 
 /// Why one sample was refused. Each is the sender's problem (a 400), never retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +49,17 @@ pub(crate) struct SeriesData {
     // Boxed so series without out-of-order samples (nearly all) pay one pointer, not a map.
     #[allow(clippy::box_collection)]
     ooo: Option<Box<BTreeMap<i64, f64>>>,
+    /// Native-histogram samples, for the series that have any.
+    hist: Option<Box<HistogramData>>,
+}
+
+/// A series' native-histogram samples: in order only (no out-of-order window).
+#[derive(Default)]
+struct HistogramData {
+    sealed: Vec<HistogramChunk>,
+    open: HistogramChunkBuilder,
+    /// The newest histogram sample, for duplicates and reset hints.
+    last: Option<(i64, FloatHistogram)>,
 }
 
 /// What an append did, when it did not fail.
@@ -59,7 +71,79 @@ pub(crate) enum Appended {
 }
 
 impl SeriesData {
+    /// Timestamp of the newest histogram sample, if any.
+    fn last_histogram_t(&self) -> Option<i64> {
+        self.hist.as_ref().and_then(|h| h.last.as_ref().map(|l| l.0))
+    }
+
+    /// Appends a native-histogram sample. Histograms are accepted in order only: after
+    /// the series' newest sample of either kind. Its counter-reset hint becomes the one a
+    /// reader is told (see [`FloatHistogram::stored_hint`]).
+    pub fn append_histogram(&mut self, t: i64, h: &FloatHistogram) -> Result<Appended, SampleRejection> {
+        let last_float = self.last.map(|l| l.0);
+        if let Some((lt, lh)) = self.hist.as_ref().and_then(|d| d.last.as_ref()) {
+            if t == *lt {
+                let mut probe = h.clone();
+                probe.counter_reset_hint = lh.counter_reset_hint;
+                return if lh.equals(&probe) {
+                    Ok(Appended::Duplicate)
+                } else {
+                    Err(SampleRejection::DuplicateTimestamp)
+                };
+            }
+        }
+        let newest = last_float.max(self.last_histogram_t());
+        match newest {
+            Some(n) if t == n => return Err(SampleRejection::DuplicateTimestamp),
+            Some(n) if t < n => return Err(SampleRejection::OutOfOrder),
+            _ => {}
+        }
+        let data = self.hist.get_or_insert_with(Default::default);
+        // The previous sample counts for reset detection only if it was a histogram.
+        let prev = match (&data.last, last_float) {
+            (Some((ht, ph)), lf) if lf.is_none_or(|f| f < *ht) => Some(ph),
+            _ => None,
+        };
+        let mut stored = h.clone();
+        stored.counter_reset_hint = h.stored_hint(prev);
+        if data.open.len() >= SAMPLES_PER_CHUNK {
+            let full = std::mem::take(&mut data.open);
+            data.sealed.push(full.finish());
+        }
+        data.open.append(t, &stored);
+        data.last = Some((t, stored));
+        Ok(Appended::New)
+    }
+
+    /// Histogram chunks covering `[start, end]`.
+    pub fn histogram_chunks_in(&self, start: i64, end: i64) -> Vec<HistogramChunk> {
+        let Some(d) = &self.hist else { return Vec::new() };
+        let first = d.sealed.partition_point(|c| c.max_time() < start);
+        let mut out: Vec<HistogramChunk> = d.sealed[first..]
+            .iter()
+            .take_while(|c| c.min_time() <= end)
+            .cloned()
+            .collect();
+        if !d.open.is_empty() {
+            let snap = d.open.snapshot();
+            if snap.max_time() >= start && snap.min_time() <= end {
+                out.push(snap);
+            }
+        }
+        out
+    }
+
     pub fn append(&mut self, t: i64, v: f64, ooo_window: i64) -> Result<Appended, SampleRejection> {
+        if let Some(ht) = self.last_histogram_t() {
+            // After a histogram, a float must be newer too (no mixing at one timestamp).
+            if t <= ht && self.last.is_none_or(|l| l.0 < ht) {
+                return Err(if t == ht {
+                    SampleRejection::DuplicateTimestamp
+                } else {
+                    SampleRejection::OutOfOrder
+                });
+            }
+        }
         let bits = v.to_bits();
         match self.last {
             Some((last_t, last_bits)) if t == last_t => {
@@ -125,7 +209,9 @@ impl SeriesData {
             (Some(min), Some((max, _))) => min <= end && max >= start,
             _ => false,
         };
-        in_order || self.ooo.as_ref().is_some_and(|o| o.range(start..=end).next().is_some())
+        in_order
+            || self.ooo.as_ref().is_some_and(|o| o.range(start..=end).next().is_some())
+            || !self.histogram_chunks_in(start, end).is_empty()
     }
 
     fn first_time(&self) -> Option<i64> {
@@ -136,11 +222,20 @@ impl SeriesData {
     }
 
     pub fn num_samples(&self) -> usize {
-        self.sealed.iter().map(Chunk::len).sum::<usize>() + self.open.len() + self.ooo.as_ref().map_or(0, |o| o.len())
+        let hist = self.hist.as_ref().map_or(0, |h| {
+            h.sealed.iter().map(HistogramChunk::len).sum::<usize>() + h.open.len()
+        });
+        self.sealed.iter().map(Chunk::len).sum::<usize>()
+            + self.open.len()
+            + self.ooo.as_ref().map_or(0, |o| o.len())
+            + hist
     }
 
     pub fn chunk_bytes(&self) -> usize {
-        self.sealed.iter().map(|c| c.bytes().len()).sum::<usize>() + self.open.size_bytes()
+        let hist = self.hist.as_ref().map_or(0, |h| {
+            h.sealed.iter().map(|c| c.bytes().len()).sum::<usize>() + h.open.size_bytes()
+        });
+        self.sealed.iter().map(|c| c.bytes().len()).sum::<usize>() + self.open.size_bytes() + hist
     }
 }
 
@@ -201,6 +296,46 @@ mod tests {
         d.append(20, pyrite_model::STALE_NAN, 0).unwrap();
         assert_eq!(d.append(20, pyrite_model::STALE_NAN, 0), Ok(Appended::Duplicate));
         assert_eq!(d.append(20, f64::NAN, 0), Err(SampleRejection::DuplicateTimestamp));
+    }
+
+    #[test]
+    fn histograms_append_in_order_with_reset_hints() {
+        use pyrite_model::histogram::CounterResetHint;
+        let h = |count: f64| FloatHistogram {
+            count,
+            sum: count,
+            ..FloatHistogram::default()
+        };
+        let mut d = SeriesData::default();
+        d.append(10, 1.0, 0).unwrap();
+        assert_eq!(d.append_histogram(20, &h(5.0)), Ok(Appended::New));
+        assert_eq!(d.append_histogram(20, &h(5.0)), Ok(Appended::Duplicate));
+        assert_eq!(
+            d.append_histogram(20, &h(6.0)),
+            Err(SampleRejection::DuplicateTimestamp)
+        );
+        assert_eq!(d.append_histogram(10, &h(6.0)), Err(SampleRejection::OutOfOrder));
+        assert_eq!(d.append_histogram(5, &h(6.0)), Err(SampleRejection::OutOfOrder));
+        assert_eq!(d.append(15, 1.0, 0), Err(SampleRejection::OutOfOrder));
+        d.append_histogram(30, &h(7.0)).unwrap();
+        d.append_histogram(40, &h(2.0)).unwrap();
+        let got: Vec<(i64, FloatHistogram)> = d
+            .histogram_chunks_in(0, 100)
+            .iter()
+            .flat_map(|c| c.iter().collect::<Vec<_>>())
+            .collect();
+        let hints: Vec<CounterResetHint> = got.iter().map(|(_, h)| h.counter_reset_hint).collect();
+        // After a float nothing is known; then "not a reset"; a drop reads as unknown.
+        assert_eq!(
+            hints,
+            [
+                CounterResetHint::Unknown,
+                CounterResetHint::NotReset,
+                CounterResetHint::Unknown
+            ]
+        );
+        assert_eq!(d.num_samples(), 4);
+        assert!(d.has_data_in(35, 45));
     }
 
     #[test]

@@ -101,7 +101,11 @@ async fn handle(
     d.metrics.received_requests.get_or_create(&tl).inc();
 
     let n_series = decoded.series.len();
-    let n_samples: usize = decoded.series.iter().map(|s| s.samples.len()).sum();
+    let n_samples: usize = decoded
+        .series
+        .iter()
+        .map(|s| s.samples.len() + s.histograms.len())
+        .sum();
     if d.limits.max_series_per_request > 0 && n_series > d.limits.max_series_per_request {
         return Err(PushError::bad(format!(
             "request has {n_series} series, more than the limit of {} (max_series_per_request)",
@@ -137,7 +141,7 @@ async fn handle(
             }
         }
     }
-    let valid_samples: usize = valid.iter().map(|s| s.samples.len()).sum();
+    let valid_samples: usize = valid.iter().map(|s| s.num_samples()).sum();
     d.metrics
         .received_samples
         .get_or_create(&tl)
