@@ -48,3 +48,37 @@ pub fn matrix_samples(data: &Value) -> anyhow::Result<Vec<MatrixSeries>> {
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(out)
 }
+
+/// Checks that every acknowledged batch `k` of a load wrote, to each series
+/// `{series="i"}` (`0 ≤ i < series`), the value `k * 100 + i` at `base + k` seconds:
+/// the shape the durability tests write.
+pub fn assert_all_acknowledged(
+    found: Vec<MatrixSeries>,
+    acked: &[i64],
+    base: i64,
+    series: usize,
+) -> anyhow::Result<()> {
+    use std::collections::BTreeMap;
+    if found.len() != series {
+        bail!("expected {series} series, found {}", found.len());
+    }
+    let mut by_series: BTreeMap<usize, BTreeMap<i64, String>> = BTreeMap::new();
+    for (metric, points) in found {
+        let m: Value = serde_json::from_str(&metric)?;
+        let i: usize = m["series"].as_str().unwrap_or_default().parse()?;
+        for (t, v) in points {
+            by_series.entry(i).or_default().insert((t * 1000.0).round() as i64, v);
+        }
+    }
+    for k in acked {
+        let t = base + k * 1000;
+        for i in 0..series {
+            let want = (k * 100 + i as i64).to_string();
+            let got = by_series.get(&i).and_then(|s| s.get(&t));
+            if got != Some(&want) {
+                bail!("acknowledged sample k={k} series={i} at {t}: expected {want}, found {got:?}");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,13 +1,12 @@
 //! Every sample a push acknowledged is found again after `kill -9` and restart, while
 //! writes were in flight at the moment of the kill.
 
-use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pyrite_cluster_tests::http::{api_get, enc, matrix_samples};
+use pyrite_cluster_tests::http::{api_get, assert_all_acknowledged, enc, matrix_samples};
 use pyrite_cluster_tests::remote_write::{encode, push, series};
 use pyrite_cluster_tests::{wait_until, Pyrite};
 
@@ -78,27 +77,7 @@ fn acknowledged_samples_survive_kill_9() -> anyhow::Result<()> {
         enc(&format!("crash_test[{range_s}s]"))
     ));
     let found = matrix_samples(&api_get(&url)?)?;
-    assert_eq!(found.len(), SERIES, "every series is back");
-
-    let mut by_series: BTreeMap<usize, BTreeMap<i64, String>> = BTreeMap::new();
-    for (metric, points) in found {
-        let m: serde_json::Value = serde_json::from_str(&metric)?;
-        let i: usize = m["series"].as_str().unwrap_or_default().parse()?;
-        for (t, v) in points {
-            by_series.entry(i).or_default().insert((t * 1000.0).round() as i64, v);
-        }
-    }
-    for k in &acked {
-        let t = base + k * 1000;
-        for i in 0..SERIES {
-            let got = by_series.get(&i).and_then(|s| s.get(&t));
-            assert_eq!(
-                got.map(String::as_str),
-                Some((k * 100 + i as i64).to_string().as_str()),
-                "acknowledged sample k={k} series={i} at {t}"
-            );
-        }
-    }
+    assert_all_acknowledged(found, &acked, base, SERIES)?;
     Ok(())
 }
 

@@ -3,13 +3,12 @@
 //! killed and while a replica is paused, every acknowledged sample is readable
 //! afterwards, and a read issued after a successful push sees it.
 
-use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use pyrite_cluster_tests::cluster::Cluster;
-use pyrite_cluster_tests::http::{api_get, enc, matrix_samples};
+use pyrite_cluster_tests::http::{api_get, assert_all_acknowledged, enc, matrix_samples};
 use pyrite_cluster_tests::remote_write::{encode, push, series};
 use pyrite_cluster_tests::wait_until;
 
@@ -101,26 +100,7 @@ fn acknowledged_writes_survive_leader_loss_and_a_paused_replica() -> anyhow::Res
         enc(&format!("raft_test[{}s]", last + 10))
     );
     let found = matrix_samples(&api_get(&url)?)?;
-    assert_eq!(found.len(), SERIES, "every series is there");
-    let mut by_series: BTreeMap<usize, BTreeMap<i64, String>> = BTreeMap::new();
-    for (metric, points) in found {
-        let m: serde_json::Value = serde_json::from_str(&metric)?;
-        let i: usize = m["series"].as_str().unwrap_or_default().parse()?;
-        for (t, v) in points {
-            by_series.entry(i).or_default().insert((t * 1000.0).round() as i64, v);
-        }
-    }
-    for k in &acked {
-        let t = BASE + k * 1000;
-        for i in 0..SERIES {
-            let got = by_series.get(&i).and_then(|s| s.get(&t));
-            assert_eq!(
-                got.map(String::as_str),
-                Some((k * 100 + i as i64).to_string().as_str()),
-                "acknowledged sample k={k} series={i}"
-            );
-        }
-    }
+    assert_all_acknowledged(found, &acked, BASE, SERIES)?;
     // Every ingester holds a replica of every shard here, so each has every series.
     let metrics = reqwest::blocking::get(cluster.ingesters[2].url("/metrics"))?.text()?;
     let series: f64 = metrics

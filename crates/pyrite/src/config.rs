@@ -48,7 +48,8 @@ pub struct ClusterConfig {
     /// How queriers read shards: `linearizable` (leader with a read index: reads see
     /// every acknowledged write) or `follower` (any replica: faster, may lag).
     pub read_consistency: String,
-    /// Raft heartbeat and election timeouts.
+    /// Raft heartbeat interval (also how long one replication call may take) and
+    /// election timeout (about how long a shard is without a leader after losing one).
     pub raft_heartbeat: Dur,
     pub raft_election_timeout: Dur,
     /// fsync the Raft log before acknowledging (`true`), or leave it to the OS.
@@ -63,8 +64,8 @@ impl Default for ClusterConfig {
             shards: 4,
             replication_factor: 3,
             read_consistency: "linearizable".into(),
-            raft_heartbeat: Dur(Duration::from_millis(100)),
-            raft_election_timeout: Dur(Duration::from_millis(1000)),
+            raft_heartbeat: Dur(Duration::from_millis(250)),
+            raft_election_timeout: Dur(Duration::from_millis(1500)),
             raft_fsync: true,
         }
     }
