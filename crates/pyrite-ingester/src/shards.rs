@@ -18,6 +18,7 @@ use pyrite_raft::state_machine::StateMachine;
 use pyrite_raft::{App, Applied, Command, NodeId, TypeConfig};
 use pyrite_ring::{Ring, ShardId};
 use pyrite_tsdb::{Head, HeadOptions};
+use tokio::sync::{mpsc, oneshot};
 use tonic::Status;
 
 use crate::codec;
@@ -90,6 +91,54 @@ impl App for HeadApp {
 struct Replica {
     raft: Raft<TypeConfig>,
     head: Arc<Head>,
+    /// Writes waiting for the next log entry (see [`batch_writes`]).
+    writes: mpsc::Sender<PendingWrite>,
+}
+
+type PendingWrite = (Vec<u8>, oneshot::Sender<Result<Applied, Status>>);
+
+/// Most writes, and bytes, folded into one log entry.
+const MAX_BATCH_WRITES: usize = 128;
+const MAX_BATCH_BYTES: usize = 16 << 20;
+
+/// Feeds a shard's Raft group: one entry at a time, holding every write that arrived
+/// while the previous entry was being committed (group commit, as the single-process
+/// log does), so a busy shard pays one replication round and one fsync per batch.
+async fn batch_writes(shard: ShardId, raft: Raft<TypeConfig>, mut rx: mpsc::Receiver<PendingWrite>) {
+    while let Some(first) = rx.recv().await {
+        let mut bytes = first.0.len();
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH_WRITES && bytes < MAX_BATCH_BYTES {
+            match rx.try_recv() {
+                Ok(w) => {
+                    bytes += w.0.len();
+                    batch.push(w);
+                }
+                Err(_) => break,
+            }
+        }
+        let (commands, waiting): (Vec<_>, Vec<_>) = batch
+            .into_iter()
+            .map(|(c, tx)| (serde_bytes::ByteBuf::from(c), tx))
+            .unzip();
+        match raft.client_write(Command(commands)).await {
+            Ok(resp) => {
+                let mut results = resp.data.into_iter();
+                for tx in waiting {
+                    let _ = tx.send(Ok(results.next().unwrap_or_default()));
+                }
+            }
+            Err(e) => {
+                let status = match e {
+                    RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => forward(&f),
+                    other => Status::unavailable(format!("shard {shard}: {other}")),
+                };
+                for tx in waiting {
+                    let _ = tx.send(Err(status.clone()));
+                }
+            }
+        }
+    }
 }
 
 /// The shard replicas hosted by one ingester.
@@ -185,7 +234,11 @@ impl ShardHost {
             }
         }
         self.groups.write().insert(shard, raft.clone());
-        self.replicas.write().insert(shard, Arc::new(Replica { raft, head }));
+        let (writes, queued) = mpsc::channel(4 * MAX_BATCH_WRITES);
+        tokio::spawn(batch_writes(shard, raft.clone(), queued));
+        self.replicas
+            .write()
+            .insert(shard, Arc::new(Replica { raft, head, writes }));
         Ok(())
     }
 
@@ -209,11 +262,13 @@ impl ShardHost {
     /// Commits a write command to a shard (this node must lead it).
     pub async fn push(&self, shard: ShardId, command: Vec<u8>) -> Result<Applied, Status> {
         let r = self.replica(shard)?;
-        match r.raft.client_write(Command(command)).await {
-            Ok(resp) => Ok(resp.data),
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(forward(&f)),
-            Err(e) => Err(Status::unavailable(format!("shard {shard}: {e}"))),
-        }
+        let (tx, rx) = oneshot::channel();
+        r.writes
+            .send((command, tx))
+            .await
+            .map_err(|_| Status::unavailable(format!("shard {shard} is shutting down")))?;
+        rx.await
+            .map_err(|_| Status::unavailable(format!("shard {shard} is shutting down")))?
     }
 
     /// A shard's head for reading; with `linearizable`, only once this node has

@@ -22,9 +22,18 @@ use serde::{Deserialize, Serialize};
 /// A replica's id: unique per ingester process across the cluster.
 pub type NodeId = u64;
 
-/// One write command, opaque to Raft: the application encodes and decodes it.
+/// What one log entry carries: one or more write commands, each opaque to Raft (the
+/// application encodes and decodes them). Writes that arrive while the previous entry
+/// is being committed travel together, so a busy shard pays one entry, one replication
+/// round and one fsync for many writes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Command(#[serde(with = "serde_bytes")] pub Vec<u8>);
+pub struct Command(pub Vec<serde_bytes::ByteBuf>);
+
+impl Command {
+    pub fn one(command: Vec<u8>) -> Command {
+        Command(vec![serde_bytes::ByteBuf::from(command)])
+    }
+}
 
 /// What applying a command reports back to the writer.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -42,7 +51,8 @@ openraft::declare_raft_types!(
     /// Raft types of an ingester shard.
     pub TypeConfig:
         D = Command,
-        R = Applied,
+        // One result per command of the entry.
+        R = Vec<Applied>,
         NodeId = NodeId,
         Node = openraft::BasicNode,
         Entry = openraft::Entry<TypeConfig>,

@@ -138,7 +138,7 @@ impl<A: App> RaftStateMachine<TypeConfig> for StateMachine<A> {
         Ok((s.last_applied, s.membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Applied>, StorageError<NodeId>>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<Applied>>, StorageError<NodeId>>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -148,11 +148,11 @@ impl<A: App> RaftStateMachine<TypeConfig> for StateMachine<A> {
         for entry in entries {
             state.last_applied = Some(entry.log_id);
             match entry.payload {
-                EntryPayload::Blank => out.push(Applied::default()),
-                EntryPayload::Normal(cmd) => out.push(self.inner.app.apply(&cmd.0)),
+                EntryPayload::Blank => out.push(Vec::new()),
+                EntryPayload::Normal(cmd) => out.push(cmd.0.iter().map(|c| self.inner.app.apply(c)).collect()),
                 EntryPayload::Membership(m) => {
                     state.membership = StoredMembership::new(Some(entry.log_id), m);
-                    out.push(Applied::default());
+                    out.push(Vec::new());
                 }
             }
         }

@@ -56,7 +56,7 @@ fn openraft_storage_suite() {
 fn entry(term: u64, index: u64, data: &[u8]) -> Entry<TypeConfig> {
     Entry {
         log_id: LogId::new(CommittedLeaderId::new(term, 1), index),
-        payload: EntryPayload::Normal(Command(data.to_vec())),
+        payload: EntryPayload::Normal(Command::one(data.to_vec())),
     }
 }
 
@@ -98,7 +98,7 @@ async fn the_log_survives_a_restart_and_a_torn_tail() {
     assert_eq!(got.len(), 12);
     for (e, i) in got.iter().zip(6..) {
         assert_eq!(e.log_id.index, i);
-        assert_eq!(e.payload, EntryPayload::Normal(Command(vec![i as u8; 30])));
+        assert_eq!(e.payload, EntryPayload::Normal(Command::one(vec![i as u8; 30])));
     }
     // Appending after the restart continues the log.
     append(&mut log, vec![entry(2, 18, b"x")]).await;
@@ -122,4 +122,21 @@ async fn a_snapshot_restores_the_app_on_open() {
     assert_eq!(*again.0.lock(), vec![b"a".to_vec(), b"b".to_vec()]);
     let (applied, _) = sm.applied_state().await.unwrap();
     assert_eq!(applied.map(|l| l.index), Some(2));
+}
+
+#[tokio::test]
+async fn an_entry_applies_each_of_its_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = Arc::new(Recorder::default());
+    let mut sm = StateMachine::open(dir.path(), app.clone()).unwrap();
+    let batch = Entry {
+        log_id: LogId::new(CommittedLeaderId::new(1, 1), 1),
+        payload: EntryPayload::Normal(Command(vec![
+            serde_bytes::ByteBuf::from(b"a".to_vec()),
+            serde_bytes::ByteBuf::from(b"b".to_vec()),
+        ])),
+    };
+    let results = sm.apply(vec![batch, entry(1, 2, b"c")]).await.unwrap();
+    assert_eq!(results.iter().map(Vec::len).collect::<Vec<_>>(), [2, 1]);
+    assert_eq!(*app.0.lock(), vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
 }
