@@ -11,20 +11,34 @@ pub struct Cluster {
     pub ingesters: Vec<Pyrite>,
     pub distributors: Vec<Pyrite>,
     pub queriers: Vec<Pyrite>,
+    dir: std::path::PathBuf,
+    /// Flags every process shares (the ingester list is the founding one).
+    common: Vec<String>,
+    next_ip: Ipv4Addr,
+}
+
+/// How many of each process a test cluster has.
+#[derive(Debug, Clone, Copy)]
+pub struct Topology {
+    pub ingesters: usize,
+    pub shards: u32,
+    /// Replicas per shard.
+    pub rf: usize,
+    pub distributors: usize,
+    pub queriers: usize,
 }
 
 impl Cluster {
-    /// Starts `ingesters` ingesters holding `shards` shards with `rf` replicas each, then
-    /// `distributors` distributors and `queriers` queriers, all on `127.0.0.{base}+`.
-    pub fn start(
-        dir: &Path,
-        base: u8,
-        ingesters: usize,
-        shards: u32,
-        rf: usize,
-        distributors: usize,
-        queriers: usize,
-    ) -> anyhow::Result<Cluster> {
+    /// Starts the topology's ingesters, then its distributors and queriers, all on
+    /// `127.0.0.{base}+`, every process with the `extra` flags too.
+    pub fn start(dir: &Path, base: u8, topology: Topology, extra: &[&str]) -> anyhow::Result<Cluster> {
+        let Topology {
+            ingesters,
+            shards,
+            rf,
+            distributors,
+            queriers,
+        } = topology;
         let ips: Vec<Ipv4Addr> = (0..ingesters + distributors + queriers)
             .map(|i| Ipv4Addr::new(127, 0, 0, base + i as u8))
             .collect();
@@ -39,6 +53,8 @@ impl Cluster {
             "--cluster.raft-heartbeat=100ms".to_string(),
             "--cluster.raft-election-timeout=500ms".to_string(),
         ];
+        let mut common = common;
+        common.extend(extra.iter().map(|s| s.to_string()));
         // Ingesters first, all at once: each waits for its peers to elect leaders.
         let mut pending = Vec::new();
         for i in 0..ingesters {
@@ -71,10 +87,55 @@ impl Cluster {
         for k in 0..queriers {
             q.push(start("querier", ips[ingesters + distributors + k], k + 1)?);
         }
+        let last = ips.last().copied().unwrap_or(Ipv4Addr::new(127, 0, 0, base));
         Ok(Cluster {
             ingesters: pending,
             distributors: d,
             queriers: q,
+            dir: dir.to_path_buf(),
+            common,
+            next_ip: Ipv4Addr::from(u32::from(last) + 1),
         })
+    }
+
+    /// Starts ingester `id`, not among the founding ones: it joins the running cluster
+    /// (it holds no replicas until the ring gives it some).
+    pub fn add_ingester(&mut self, id: u64) -> anyhow::Result<&Pyrite> {
+        let ip = self.next_ip;
+        self.next_ip = Ipv4Addr::from(u32::from(ip) + 1);
+        let grpc = free_port(ip);
+        let mut args = self.common.clone();
+        args.extend([
+            "--target=ingester".to_string(),
+            format!("--cluster.node-id={id}"),
+            format!("--server.grpc-listen-address={ip}"),
+            format!("--server.grpc-listen-port={grpc}"),
+        ]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let p = Pyrite::start(ip, &self.dir.join(format!("ingester-{id}")), &args)?;
+        self.ingesters.push(p);
+        Ok(self.ingesters.last().expect("just pushed"))
+    }
+
+    /// Kills every process at once, starts them all again, and waits until each is
+    /// ready.
+    pub fn restart_all(&mut self) -> anyhow::Result<()> {
+        for p in self.all_mut() {
+            p.peer.kill9()?;
+        }
+        for p in self.all_mut() {
+            p.kill9_and_respawn()?;
+        }
+        for p in self.all_mut() {
+            p.wait_ready(Duration::from_secs(120))?;
+        }
+        Ok(())
+    }
+
+    fn all_mut(&mut self) -> impl Iterator<Item = &mut Pyrite> {
+        self.ingesters
+            .iter_mut()
+            .chain(self.distributors.iter_mut())
+            .chain(self.queriers.iter_mut())
     }
 }

@@ -7,6 +7,7 @@
 
 pub mod cluster;
 pub mod http;
+pub mod load;
 pub mod process;
 pub mod remote_write;
 

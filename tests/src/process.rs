@@ -208,8 +208,15 @@ impl Pyrite {
 
     /// SIGKILL, then start again on the same address and data, and wait for readiness.
     pub fn kill9_and_restart(&mut self) -> anyhow::Result<()> {
+        self.kill9_and_respawn()?;
+        self.wait_ready(Duration::from_secs(120))
+    }
+
+    /// SIGKILL, then start again on the same address and data without waiting (peers
+    /// that need each other restart together).
+    pub fn kill9_and_respawn(&mut self) -> anyhow::Result<()> {
         self.peer.kill9()?;
         self.peer = Self::spawn(self.ip, self.http_port, &self.data_dir, &self.extra_args)?;
-        self.wait_ready(Duration::from_secs(120))
+        Ok(())
     }
 }

@@ -3,36 +3,36 @@
 //! killed and while a replica is paused, every acknowledged sample is readable
 //! afterwards, and a read issued after a successful push sees it.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use pyrite_cluster_tests::cluster::Cluster;
+use pyrite_cluster_tests::cluster::{Cluster, Topology};
 use pyrite_cluster_tests::http::{api_get, assert_all_acknowledged, enc, matrix_samples};
-use pyrite_cluster_tests::remote_write::{encode, push, series};
+use pyrite_cluster_tests::load::{numbered_batch, Load};
+use pyrite_cluster_tests::remote_write::push;
 use pyrite_cluster_tests::wait_until;
 
 const SERIES: usize = 24;
 const BASE: i64 = 1_700_000_000_000;
 
 fn batch(k: i64) -> Vec<u8> {
-    let t = BASE + k * 1000;
-    encode(
-        (0..SERIES)
-            .map(|i| {
-                series(
-                    &[("__name__", "raft_test"), ("series", &i.to_string())],
-                    &[(t, (k * 100 + i as i64) as f64)],
-                )
-            })
-            .collect(),
-    )
+    numbered_batch("raft_test", SERIES, BASE, k)
 }
 
 #[test]
 fn acknowledged_writes_survive_leader_loss_and_a_paused_replica() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
-    let mut cluster = Cluster::start(tmp.path(), 21, 3, 4, 3, 2, 1)?;
+    let mut cluster = Cluster::start(
+        tmp.path(),
+        21,
+        Topology {
+            ingesters: 3,
+            shards: 4,
+            rf: 3,
+            distributors: 2,
+            queriers: 1,
+        },
+        &[],
+    )?;
     let push_urls: Vec<String> = cluster.distributors.iter().map(|d| d.url("/api/v1/push")).collect();
     let querier = cluster.queriers[0].url("");
 
@@ -48,51 +48,31 @@ fn acknowledged_writes_survive_leader_loss_and_a_paused_replica() -> anyhow::Res
     assert_eq!(v["result"][0]["value"][1], serde_json::json!(SERIES.to_string()), "{v}");
 
     // Writers alternate between the distributors; acknowledged batches are recorded.
-    let acked: Arc<Mutex<Vec<i64>>> = Arc::new(Mutex::new(vec![0]));
-    let acked_count = Arc::new(AtomicUsize::new(1));
-    let stop = Arc::new(AtomicBool::new(false));
-    let writer = {
-        let (acked, acked_count, stop, urls) = (acked.clone(), acked_count.clone(), stop.clone(), push_urls.clone());
-        std::thread::spawn(move || {
-            let client = reqwest::blocking::Client::builder()
-                .timeout(Duration::from_secs(15))
-                .build()
-                .unwrap();
-            let mut k = 1i64;
-            while !stop.load(Ordering::Relaxed) {
-                let url = &urls[k as usize % urls.len()];
-                if let Ok((204, _)) = push(&client, url, None, batch(k)) {
-                    acked.lock().unwrap().push(k);
-                    acked_count.fetch_add(1, Ordering::Relaxed);
-                }
-                k += 1;
-            }
-        })
-    };
-    let more = |n: usize, what: &str| -> anyhow::Result<()> {
-        let before = acked_count.load(Ordering::Relaxed);
-        wait_until(what, Duration::from_secs(60), || {
-            Ok((acked_count.load(Ordering::Relaxed) >= before + n).then_some(()))
-        })
-    };
-
-    more(100, "100 acknowledged writes")?;
-    // Ingester 1 initialised every shard and leads them: kill it mid-stream.
+    let load = Load::start(push_urls.clone(), batch, vec![0]);
+    load.wait_more(100, "100 acknowledged writes")?;
+    // Ingester 1 founded shards 0 and 3 and leads at least one shard: kill it
+    // mid-stream.
+    let ring_url = cluster.ingesters[0].url("/ring");
+    wait_until("ingester 1 to lead a shard", Duration::from_secs(30), || {
+        let ring: serde_json::Value = reqwest::blocking::get(&ring_url)?.json()?;
+        let leads = ring["local_leaders"]
+            .as_array()
+            .map_or(0, |l| l.iter().filter(|s| s["leader"] == serde_json::json!(1)).count());
+        Ok((leads > 0).then_some(()))
+    })?;
     cluster.ingesters[0].peer.kill9()?;
-    more(100, "writes to resume under new leaders")?;
+    load.wait_more(100, "writes to resume under new leaders")?;
     cluster.ingesters[0].kill9_and_restart()?;
-    more(50, "writes with the restarted ingester back")?;
+    load.wait_more(50, "writes with the restarted ingester back")?;
 
     // A paused replica (as if cut off) neither blocks writes nor loses them.
     cluster.ingesters[1].peer.pause()?;
-    more(100, "writes while a replica is paused")?;
+    load.wait_more(100, "writes while a replica is paused")?;
     cluster.ingesters[1].peer.resume()?;
-    more(50, "writes after the replica resumed")?;
-    stop.store(true, Ordering::Relaxed);
-    writer.join().expect("writer thread");
+    load.wait_more(50, "writes after the replica resumed")?;
+    let acked = load.stop();
 
     // Every acknowledged sample is there.
-    let acked = acked.lock().unwrap().clone();
     let last = *acked.iter().max().expect("acknowledged writes");
     let at = (BASE + last * 1000) as f64 / 1000.0;
     let url = format!(
@@ -111,6 +91,6 @@ fn acknowledged_writes_survive_leader_loss_and_a_paused_replica() -> anyhow::Res
     assert_eq!(series, SERIES as f64, "ingester 3's heads hold every series");
     // The ring page names every shard.
     let ring: serde_json::Value = reqwest::blocking::get(cluster.ingesters[2].url("/ring"))?.json()?;
-    assert_eq!(ring["ring"]["shards"].as_object().map(|o| o.len()), Some(4), "{ring}");
+    assert_eq!(ring["ring"]["shards"].as_array().map(Vec::len), Some(4), "{ring}");
     Ok(())
 }

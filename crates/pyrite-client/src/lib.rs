@@ -4,6 +4,10 @@
 //! is not the leader answers with the leader's identity and the call follows it; an
 //! unreachable replica is skipped; the whole attempt is bounded by a deadline. Reads
 //! that may be served by any replica use [`ShardClient::call_any`].
+//!
+//! The ring itself is kept by the metadata group on the first ingesters; a client
+//! refreshes its copy from there ([`ShardClient::refresh_ring`]) and sends ring changes
+//! to that group's leader ([`ShardClient::change_ring`]).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -11,8 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use parking_lot::RwLock;
+use pyrite_proto::ingester as pb;
 use pyrite_proto::ingester::ingester_client::IngesterClient;
-use pyrite_ring::{Ring, ShardId};
+use pyrite_ring::change::RingChange;
+use pyrite_ring::{Ring, RingDesc, ShardId, META_GROUP};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
@@ -51,8 +57,11 @@ pub fn not_leader(leader: Option<(u64, &str)>) -> Status {
     s
 }
 
-fn leader_of(s: &Status) -> Option<u64> {
-    s.metadata().get(LEADER_ID)?.to_str().ok()?.parse().ok()
+/// The leader a "not the leader" answer names: its id and address.
+fn leader_of(s: &Status) -> Option<(u64, String)> {
+    let id = s.metadata().get(LEADER_ID)?.to_str().ok()?.parse().ok()?;
+    let addr = s.metadata().get(LEADER_ADDR)?.to_str().ok()?.to_string();
+    Some((id, addr))
 }
 
 /// Whether trying another replica (or again later) may succeed.
@@ -68,7 +77,8 @@ fn retryable(s: &Status) -> bool {
 pub struct ShardClient {
     ring: Arc<RwLock<Ring>>,
     channels: Channels,
-    leaders: Arc<RwLock<HashMap<ShardId, u64>>>,
+    /// Each group's believed leader, id and address (it may be newer than the ring).
+    leaders: Arc<RwLock<HashMap<ShardId, (u64, String)>>>,
     /// How long one call may spend finding a leader and retrying.
     pub deadline: Duration,
     /// How long one replica gets to answer before the next is tried (a hung or cut-off
@@ -91,13 +101,17 @@ impl ShardClient {
         self.ring.clone()
     }
 
-    /// Replicas to try, the believed leader first.
+    pub fn channels(&self) -> Channels {
+        self.channels.clone()
+    }
+
+    /// Replicas to try, the believed leader first (even one the ring does not list
+    /// yet: this client's copy of the ring may lag a move).
     fn candidates(&self, shard: ShardId) -> Vec<(u64, String)> {
         let mut replicas = self.ring.read().desc().replica_addrs(shard);
         if let Some(leader) = self.leaders.read().get(&shard) {
-            if let Some(i) = replicas.iter().position(|r| r.0 == *leader) {
-                replicas.swap(0, i);
-            }
+            replicas.retain(|r| r.0 != leader.0);
+            replicas.insert(0, leader.clone());
         }
         replicas
     }
@@ -124,13 +138,13 @@ impl ShardClient {
                     .max_encoding_message_size(usize::MAX);
                 match self.attempt(f(client)).await {
                     Ok(v) => {
-                        self.leaders.write().insert(shard, id);
+                        self.leaders.write().insert(shard, (id, addr));
                         return Ok(v);
                     }
                     Err(s) if !retryable(&s) => return Err(s),
                     Err(s) => {
                         if let Some(leader) = leader_of(&s) {
-                            if leader != id {
+                            if leader.0 != id {
                                 self.leaders.write().insert(shard, leader);
                                 redirected = true;
                                 last = s;
@@ -181,6 +195,56 @@ impl ShardClient {
         }
         Err(last)
     }
+
+    /// Fetches the ring from the metadata group and adopts it if it is newer than this
+    /// client's; returns the new description when it changed.
+    pub async fn refresh_ring(&self) -> Result<Option<RingDesc>, Status> {
+        let reply = self
+            .call_any(
+                META_GROUP,
+                |mut c| async move { c.get_ring(pb::GetRingRequest {}).await },
+            )
+            .await?;
+        self.adopt(&reply.into_inner().ring)
+    }
+
+    /// Commits a ring change through the metadata group's leader; returns the ring
+    /// after it (adopted here too). A change the ring refuses is `InvalidArgument`.
+    pub async fn change_ring(&self, change: &RingChange) -> Result<RingDesc, Status> {
+        let change = serde_json::to_string(change).map_err(|e| Status::internal(e.to_string()))?;
+        let reply = self
+            .call_leader(META_GROUP, |mut c| {
+                let change = change.clone();
+                async move { c.change_ring(pb::ChangeRingRequest { change }).await }
+            })
+            .await?;
+        let ring = reply.into_inner().ring;
+        self.adopt(&ring)?;
+        parse_ring(&ring)
+    }
+
+    /// Replaces this client's ring with `json` if that is newer.
+    pub fn adopt(&self, json: &str) -> Result<Option<RingDesc>, Status> {
+        self.adopt_desc(parse_ring(json)?)
+    }
+
+    /// Replaces this client's ring with `desc` if that is newer.
+    pub fn adopt_desc(&self, desc: RingDesc) -> Result<Option<RingDesc>, Status> {
+        if desc.version <= self.ring.read().desc().version {
+            return Ok(None);
+        }
+        let ring = Ring::new(desc.clone()).map_err(|e| Status::internal(format!("invalid ring: {e}")))?;
+        let mut current = self.ring.write();
+        if desc.version <= current.desc().version {
+            return Ok(None);
+        }
+        *current = ring;
+        Ok(Some(desc))
+    }
+}
+
+fn parse_ring(json: &str) -> Result<RingDesc, Status> {
+    serde_json::from_str(json).map_err(|e| Status::internal(format!("undecodable ring: {e}")))
 }
 
 #[cfg(test)]
@@ -191,7 +255,7 @@ mod tests {
     fn not_leader_answers_carry_the_leader() {
         let s = not_leader(Some((3, "127.0.0.3:9095")));
         assert_eq!(s.code(), Code::FailedPrecondition);
-        assert_eq!(leader_of(&s), Some(3));
+        assert_eq!(leader_of(&s), Some((3, "127.0.0.3:9095".to_string())));
         assert!(retryable(&s));
         assert_eq!(leader_of(&not_leader(None)), None);
         assert!(!retryable(&Status::invalid_argument("bad sample")));

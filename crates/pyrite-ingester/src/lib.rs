@@ -8,10 +8,12 @@
 //!
 //! In a cluster the same head sits behind Raft instead: a [`ShardHost`] holds this
 //! node's replica of each shard it is given (the Raft log is then the write-ahead log)
-//! and [`IngesterService`] serves pushes and reads over gRPC.
+//! and [`IngesterService`] serves pushes and reads over gRPC. Which shards a node
+//! holds follows the ring, kept by the metadata group ([`membership`]).
 
 mod codec;
 mod ingester;
+pub mod membership;
 mod service;
 mod shards;
 mod wal;
@@ -19,5 +21,5 @@ mod wal;
 pub use codec::{decode as decode_record, encode as encode_record, CodecError, WriteRecord};
 pub use ingester::{Ingester, IngesterError, IngesterOptions};
 pub use service::IngesterService;
-pub use shards::{RaftOptions, ShardError, ShardHost};
+pub use shards::{HostSettings, RaftOptions, ShardError, ShardHost};
 pub use wal::{FileLog, FsyncPolicy, LogError, WalOptions, WriteLog};

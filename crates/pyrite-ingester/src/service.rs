@@ -92,4 +92,15 @@ impl IngesterRpc for IngesterService {
             values: head.label_values(&req.tenant, &req.name, req.start, req.end, &matchers),
         }))
     }
+
+    async fn get_ring(&self, _req: Request<pb::GetRingRequest>) -> Result<Response<pb::RingReply>, Status> {
+        Ok(Response::new(pb::RingReply {
+            ring: self.host.ring_json(),
+        }))
+    }
+
+    async fn change_ring(&self, req: Request<pb::ChangeRingRequest>) -> Result<Response<pb::RingReply>, Status> {
+        let ring = self.host.change_ring(&req.into_inner().change).await?;
+        Ok(Response::new(pb::RingReply { ring }))
+    }
 }

@@ -5,13 +5,13 @@
 //! they must see every acknowledged write.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use openraft::error::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, RaftError};
 use openraft::{BasicNode, Raft, SnapshotPolicy};
 use parking_lot::RwLock;
-use pyrite_client::{not_leader, Channels};
+use pyrite_client::{not_leader, ShardClient};
 use pyrite_raft::log_store::{FsyncPolicy, LogStore};
 use pyrite_raft::network::{Groups, GrpcNetwork};
 use pyrite_raft::state_machine::StateMachine;
@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use tonic::Status;
 
 use crate::codec;
+use crate::membership::MetaReplica;
 
 /// Raft timing and durability for every shard on this node.
 #[derive(Debug, Clone)]
@@ -30,6 +31,10 @@ pub struct RaftOptions {
     pub election_timeout_min_ms: u64,
     pub election_timeout_max_ms: u64,
     pub fsync: FsyncPolicy,
+    /// A group snapshots its state every this many log entries and purges the log
+    /// before the snapshot (keeping at most 1000 entries for slightly lagging
+    /// replicas); 0 never does.
+    pub snapshot_entries: u64,
 }
 
 impl Default for RaftOptions {
@@ -39,6 +44,7 @@ impl Default for RaftOptions {
             election_timeout_min_ms: 500,
             election_timeout_max_ms: 1000,
             fsync: FsyncPolicy::Always,
+            snapshot_entries: 10_000,
         }
     }
 }
@@ -75,21 +81,16 @@ impl App for HeadApp {
     }
 
     fn snapshot(&self) -> Vec<u8> {
-        // Shard logs are not purged yet, so a replica that falls behind catches up from
-        // the log and no snapshot is ever requested.
-        Vec::new()
+        self.head.snapshot()
     }
 
     fn restore(&self, snapshot: &[u8]) -> Result<(), String> {
-        if snapshot.is_empty() {
-            return Ok(());
-        }
-        Err("head snapshots are not supported yet".into())
+        self.head.restore(snapshot).map_err(|e| e.to_string())
     }
 }
 
-struct Replica {
-    raft: Raft<TypeConfig>,
+pub(crate) struct Replica {
+    pub(crate) raft: Raft<TypeConfig>,
     head: Arc<Head>,
     /// Writes waiting for the next log entry (see [`batch_writes`]).
     writes: mpsc::Sender<PendingWrite>,
@@ -141,46 +142,93 @@ async fn batch_writes(shard: ShardId, raft: Raft<TypeConfig>, mut rx: mpsc::Rece
     }
 }
 
-/// The shard replicas hosted by one ingester.
-pub struct ShardHost {
-    node_id: NodeId,
-    ring: Arc<RwLock<Ring>>,
-    groups: Groups,
-    replicas: RwLock<HashMap<ShardId, Arc<Replica>>>,
+/// Where and how this node keeps its replicas.
+#[derive(Clone)]
+pub struct HostSettings {
+    /// Each group's log and state live under `dir/shard-<id>` (`dir/meta` for the
+    /// metadata group).
+    pub dir: PathBuf,
+    pub head: HeadOptions,
+    pub raft: RaftOptions,
 }
 
-fn forward(f: &ForwardToLeader<NodeId, BasicNode>) -> Status {
+/// The shard replicas hosted by one ingester, and its replica of the metadata group
+/// when it holds one.
+pub struct ShardHost {
+    pub(crate) node_id: NodeId,
+    pub(crate) ring: Arc<RwLock<Ring>>,
+    /// Reaches other ingesters (the metadata group's leader, for ring changes).
+    pub(crate) client: ShardClient,
+    pub(crate) settings: HostSettings,
+    pub(crate) groups: Groups,
+    pub(crate) replicas: RwLock<HashMap<ShardId, Arc<Replica>>>,
+    pub(crate) meta: RwLock<Option<MetaReplica>>,
+    /// Shards whose membership this node (as leader) is changing right now.
+    pub(crate) converging: parking_lot::Mutex<std::collections::HashSet<ShardId>>,
+}
+
+pub(crate) fn forward(f: &ForwardToLeader<NodeId, BasicNode>) -> Status {
     match (&f.leader_id, &f.leader_node) {
         (Some(id), Some(node)) => not_leader(Some((*id, node.addr.as_str()))),
         _ => not_leader(None),
     }
 }
 
+/// The Raft configuration of a group.
+pub(crate) fn raft_config(name: String, opts: &RaftOptions) -> Result<Arc<openraft::Config>, String> {
+    openraft::Config {
+        cluster_name: name,
+        heartbeat_interval: opts.heartbeat_ms,
+        election_timeout_min: opts.election_timeout_min_ms,
+        election_timeout_max: opts.election_timeout_max_ms,
+        snapshot_policy: match opts.snapshot_entries {
+            0 => SnapshotPolicy::Never,
+            n => SnapshotPolicy::LogsSinceLast(n),
+        },
+        max_in_snapshot_log_to_keep: opts.snapshot_entries.min(1000),
+        ..Default::default()
+    }
+    .validate()
+    .map(Arc::new)
+    .map_err(|e| e.to_string())
+}
+
+/// Initialises a brand-new group with `members`; refused harmlessly when the group
+/// already has a log.
+pub(crate) async fn initialize(raft: &Raft<TypeConfig>, members: Vec<(NodeId, String)>) -> Result<(), String> {
+    let members: std::collections::BTreeMap<NodeId, BasicNode> =
+        members.into_iter().map(|(id, addr)| (id, BasicNode { addr })).collect();
+    match raft.initialize(members).await {
+        Ok(()) => Ok(()),
+        Err(RaftError::APIError(_)) => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 impl ShardHost {
-    /// A host with no shards open yet: serve its [`ShardHost::groups`] over gRPC first,
-    /// so peers can reach this node while [`ShardHost::open_shards`] runs.
-    pub fn new(node_id: NodeId, ring: Arc<RwLock<Ring>>) -> Arc<ShardHost> {
+    /// A host with no groups open yet: serve its [`ShardHost::groups`] over gRPC first,
+    /// so peers can reach this node while [`ShardHost::open_shards`] runs. The client
+    /// must share `ring`.
+    pub fn new(node_id: NodeId, client: ShardClient, settings: HostSettings) -> Arc<ShardHost> {
         Arc::new(ShardHost {
             node_id,
-            ring,
+            ring: client.ring(),
+            client,
+            settings,
             groups: Groups::default(),
             replicas: RwLock::default(),
+            meta: RwLock::default(),
+            converging: Default::default(),
         })
     }
 
-    /// Opens (or creates) every shard replica the ring gives this node, under `dir`,
-    /// replaying each shard's log into its head. A brand-new shard is initialised by its
-    /// first replica; the others join when it contacts them.
-    pub async fn open_shards(
-        &self,
-        dir: &Path,
-        head: &HeadOptions,
-        opts: &RaftOptions,
-        channels: &Channels,
-    ) -> Result<(), ShardError> {
+    /// Opens (or creates) every shard replica the ring gives this node, replaying each
+    /// shard's log into its head. A brand-new shard is initialised by its founder; the
+    /// other replicas join when it contacts them.
+    pub async fn open_shards(&self) -> Result<(), ShardError> {
         let shards = self.ring.read().desc().shards_of(self.node_id);
         for shard in shards {
-            self.open_shard(dir, shard, head, opts, channels).await?;
+            self.open_shard(shard).await?;
         }
         Ok(())
     }
@@ -189,49 +237,33 @@ impl ShardHost {
         self.node_id
     }
 
-    async fn open_shard(
-        &self,
-        dir: &Path,
-        shard: ShardId,
-        head_opts: &HeadOptions,
-        opts: &RaftOptions,
-        channels: &Channels,
-    ) -> Result<(), ShardError> {
+    fn shard_dir(&self, shard: ShardId) -> PathBuf {
+        self.settings.dir.join(format!("shard-{shard}"))
+    }
+
+    pub(crate) async fn open_shard(&self, shard: ShardId) -> Result<(), ShardError> {
         let err = |e: String| ShardError::Open(shard, e);
-        let shard_dir: PathBuf = dir.join(format!("shard-{shard}"));
-        let config = openraft::Config {
-            cluster_name: format!("pyrite-shard-{shard}"),
-            heartbeat_interval: opts.heartbeat_ms,
-            election_timeout_min: opts.election_timeout_min_ms,
-            election_timeout_max: opts.election_timeout_max_ms,
-            snapshot_policy: SnapshotPolicy::Never,
-            ..Default::default()
-        }
-        .validate()
-        .map_err(|e| err(e.to_string()))?;
-        let head = Arc::new(Head::new(head_opts.clone()));
+        let shard_dir = self.shard_dir(shard);
+        let opts = &self.settings.raft;
+        let config = raft_config(format!("pyrite-shard-{shard}"), opts).map_err(err)?;
+        let head = Arc::new(Head::new(self.settings.head.clone()));
         let log = LogStore::open(&shard_dir.join("log"), opts.fsync).map_err(|e| err(e.to_string()))?;
         let sm = StateMachine::open(&shard_dir.join("state"), Arc::new(HeadApp { head: head.clone() }))
             .map_err(|e| err(e.to_string()))?;
-        let network = GrpcNetwork::new(shard, channels.clone());
-        let raft = Raft::new(self.node_id, Arc::new(config), network, log, sm)
+        let network = GrpcNetwork::new(shard, self.client.channels());
+        let raft = Raft::new(self.node_id, config, network, log, sm)
             .await
             .map_err(|e| err(e.to_string()))?;
-        let members: std::collections::BTreeMap<NodeId, BasicNode> = self
-            .ring
-            .read()
-            .desc()
-            .replica_addrs(shard)
-            .into_iter()
-            .map(|(id, addr)| (id, BasicNode { addr }))
-            .collect();
-        if members.keys().next() == Some(&self.node_id) {
-            // Refused harmlessly when the shard already has a log.
-            match raft.initialize(members).await {
-                Ok(()) => tracing::info!(shard, "initialised shard"),
-                Err(RaftError::APIError(_)) => {}
-                Err(e) => return Err(err(e.to_string())),
-            }
+        let (founder, members) = {
+            let ring = self.ring.read();
+            let desc = ring.desc();
+            (
+                desc.shards.get(&shard).and_then(|s| s.founder),
+                desc.replica_addrs(shard),
+            )
+        };
+        if founder == Some(self.node_id) {
+            initialize(&raft, members).await.map_err(err)?;
         }
         self.groups.write().insert(shard, raft.clone());
         let (writes, queued) = mpsc::channel(4 * MAX_BATCH_WRITES);
@@ -239,7 +271,22 @@ impl ShardHost {
         self.replicas
             .write()
             .insert(shard, Arc::new(Replica { raft, head, writes }));
+        tracing::info!(shard, "opened shard replica");
         Ok(())
+    }
+
+    /// Stops this node's replica of a shard it no longer holds and deletes its data.
+    pub(crate) async fn close_shard(&self, shard: ShardId) {
+        self.groups.write().remove(&shard);
+        let replica = self.replicas.write().remove(&shard);
+        if let Some(r) = replica {
+            let _ = r.raft.shutdown().await;
+        }
+        match std::fs::remove_dir_all(self.shard_dir(shard)) {
+            Ok(()) => tracing::info!(shard, "removed shard replica"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(shard, error = %e, "could not delete a removed shard replica"),
+        }
     }
 
     /// The Raft groups, for the `Raft` gRPC service.
@@ -305,6 +352,10 @@ impl ShardHost {
         let replicas: Vec<Arc<Replica>> = self.replicas.read().values().cloned().collect();
         for r in replicas {
             let _ = r.raft.shutdown().await;
+        }
+        let meta = self.meta.read().as_ref().map(|m| m.raft.clone());
+        if let Some(raft) = meta {
+            let _ = raft.shutdown().await;
         }
     }
 }

@@ -184,7 +184,9 @@ impl<A: App> RaftStateMachine<TypeConfig> for StateMachine<A> {
             meta: meta.clone(),
             data,
         })
-        .map_err(|e| sm_err(ErrorVerb::Write, e))
+        .map_err(|e| sm_err(ErrorVerb::Write, e))?;
+        tracing::info!(dir = %self.inner.dir.display(), snapshot = %meta.snapshot_id, "installed a snapshot from the leader");
+        Ok(())
     }
 
     async fn get_current_snapshot(&mut self) -> Result<Option<Snapshot<TypeConfig>>, StorageError<NodeId>> {

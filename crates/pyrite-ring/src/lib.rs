@@ -9,7 +9,11 @@
 //! only about `1/n` of the series when an `n`-th shard joins.
 //!
 //! The [`RingDesc`] also says which ingesters hold each shard's replicas; it is the
-//! cluster's membership, versioned so that a newer description always wins.
+//! cluster's membership, versioned so that a newer description always wins. It is kept
+//! by a small Raft group of its own, the metadata group ([`META_GROUP`]), and changed
+//! only through [`RingChange`]s committed there (see [`change`]).
+
+pub mod change;
 
 use std::collections::BTreeMap;
 
@@ -18,6 +22,13 @@ use serde::{Deserialize, Serialize};
 
 /// A shard's id.
 pub type ShardId = u32;
+
+/// The Raft group id of the metadata group, whose state is the [`RingDesc`]. It travels
+/// on the same Raft transport as the shards, under an id no shard can have.
+pub const META_GROUP: ShardId = ShardId::MAX;
+
+/// How many of the first ingesters hold the metadata group.
+pub const META_VOTERS: usize = 3;
 
 /// One ingester process.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,18 +43,52 @@ pub struct Ingester {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shard {
     pub id: ShardId,
-    /// Node ids of the replicas (the shard's Raft voters).
+    /// Node ids of the replicas: the voters the shard's Raft group is to have.
     pub replicas: Vec<u64>,
+    /// Former replicas that may still be voters: the shard's leader has not yet
+    /// confirmed the membership change that removes them. They keep their replica (and
+    /// clients keep trying them) until it has.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub leaving: Vec<u64>,
+    /// The replica that initialises the shard's Raft group; set when the shard is
+    /// created and cleared once its replicas change, so a replica added later never
+    /// starts a group of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub founder: Option<u64>,
 }
 
-/// The cluster's placement: ingesters, shards and their replicas.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+impl Shard {
+    /// A new shard, initialised by its first replica.
+    pub fn new(id: ShardId, replicas: Vec<u64>) -> Shard {
+        let founder = replicas.first().copied();
+        Shard {
+            id,
+            replicas,
+            leaving: Vec::new(),
+            founder,
+        }
+    }
+
+    /// Whether the ingester holds (or still holds) a replica of this shard.
+    pub fn hosted_by(&self, ingester: u64) -> bool {
+        self.replicas.contains(&ingester) || self.leaving.contains(&ingester)
+    }
+}
+
+/// The cluster's placement: ingesters, shards and their replicas. The default, version
+/// 0, is the empty description a metadata group starts from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RingDesc {
     /// Raised on every change; a higher version replaces a lower one.
     pub version: u64,
     pub tokens_per_shard: u32,
+    #[serde(with = "by_id")]
     pub ingesters: BTreeMap<u64, Ingester>,
+    #[serde(with = "by_id")]
     pub shards: BTreeMap<ShardId, Shard>,
+    /// The ingesters holding the metadata group (fixed when the cluster is created).
+    #[serde(default)]
+    pub meta: Vec<u64>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -56,23 +101,32 @@ pub enum RingError {
     NoReplicas(ShardId),
     #[error("tokens_per_shard must be at least 1")]
     NoTokens,
+    #[error("no shard {0}")]
+    UnknownShard(ShardId),
+    #[error("shard {0} lists replica {1} twice")]
+    DuplicateReplica(ShardId, u64),
+    #[error("ingester {0} already has address {1}")]
+    AddressTaken(u64, String),
 }
 
 impl RingDesc {
     /// `shards` shards over `ingesters`, each replicated `replication_factor` times on
-    /// consecutive ingesters (by id order), so replicas spread evenly.
-    pub fn even(ingesters: Vec<Ingester>, shards: u32, replication_factor: usize) -> RingDesc {
+    /// consecutive ingesters (by id order), so replicas (and the founders, which lead
+    /// first) spread evenly; the first [`META_VOTERS`] ingesters hold the metadata group.
+    pub fn even(mut ingesters: Vec<Ingester>, shards: u32, replication_factor: usize) -> RingDesc {
+        ingesters.sort_by_key(|i| i.id);
         let ids: Vec<u64> = ingesters.iter().map(|i| i.id).collect();
         let rf = replication_factor.clamp(1, ids.len().max(1));
         let shards = (0..shards)
             .map(|s| {
                 let replicas = (0..rf).map(|r| ids[(s as usize + r) % ids.len()]).collect();
-                (s, Shard { id: s, replicas })
+                (s, Shard::new(s, replicas))
             })
             .collect();
         RingDesc {
             version: 1,
             tokens_per_shard: 128,
+            meta: ids.iter().take(META_VOTERS).copied().collect(),
             ingesters: ingesters.into_iter().map(|i| (i.id, i)).collect(),
             shards,
         }
@@ -90,30 +144,40 @@ impl RingDesc {
             if s.replicas.is_empty() {
                 return Err(RingError::NoReplicas(s.id));
             }
-            if let Some(bad) = s.replicas.iter().find(|r| !self.ingesters.contains_key(r)) {
+            if let Some(bad) = s
+                .replicas
+                .iter()
+                .chain(&s.leaving)
+                .find(|r| !self.ingesters.contains_key(r))
+            {
                 return Err(RingError::UnknownIngester(s.id, *bad));
             }
         }
         Ok(())
     }
 
-    /// The shards an ingester holds a replica of.
+    /// The shards an ingester holds a replica of (leaving ones included).
     pub fn shards_of(&self, ingester: u64) -> Vec<ShardId> {
         self.shards
             .values()
-            .filter(|s| s.replicas.contains(&ingester))
+            .filter(|s| s.hosted_by(ingester))
             .map(|s| s.id)
             .collect()
     }
 
-    /// gRPC addresses of a shard's replicas.
-    pub fn replica_addrs(&self, shard: ShardId) -> Vec<(u64, String)> {
-        self.shards.get(&shard).map_or_else(Vec::new, |s| {
-            s.replicas
-                .iter()
-                .filter_map(|id| self.ingesters.get(id).map(|i| (*id, i.addr.clone())))
-                .collect()
-        })
+    /// gRPC addresses of a group's replicas (leaving ones last); for [`META_GROUP`],
+    /// of the metadata group's.
+    pub fn replica_addrs(&self, group: ShardId) -> Vec<(u64, String)> {
+        let ids: Vec<u64> = if group == META_GROUP {
+            self.meta.clone()
+        } else {
+            self.shards
+                .get(&group)
+                .map_or_else(Vec::new, |s| s.replicas.iter().chain(&s.leaving).copied().collect())
+        };
+        ids.into_iter()
+            .filter_map(|id| self.ingesters.get(&id).map(|i| (id, i.addr.clone())))
+            .collect()
     }
 }
 
@@ -123,6 +187,45 @@ pub struct Ring {
     desc: RingDesc,
     /// `(token, shard)`, sorted by token.
     tokens: Vec<(u64, ShardId)>,
+}
+
+/// Maps keyed by their values' ids travel as lists of the values (JSON object keys are
+/// strings, which integer keys do not survive everywhere serde goes).
+mod by_id {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    pub trait Keyed {
+        type Key: Ord;
+        fn key(&self) -> Self::Key;
+    }
+
+    impl Keyed for super::Ingester {
+        type Key = u64;
+        fn key(&self) -> u64 {
+            self.id
+        }
+    }
+
+    impl Keyed for super::Shard {
+        type Key = super::ShardId;
+        fn key(&self) -> super::ShardId {
+            self.id
+        }
+    }
+
+    pub fn serialize<S: Serializer, V: Keyed + Serialize>(m: &BTreeMap<V::Key, V>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(m.values())
+    }
+
+    pub fn deserialize<'de, D, V>(d: D) -> Result<BTreeMap<V::Key, V>, D::Error>
+    where
+        D: Deserializer<'de>,
+        V: Keyed + Deserialize<'de>,
+    {
+        Ok(Vec::<V>::deserialize(d)?.into_iter().map(|v| (v.key(), v)).collect())
+    }
 }
 
 /// A shard's `i`-th token: a hash of the shard id and `i` only, so it never moves.
@@ -192,9 +295,14 @@ mod tests {
             assert_eq!(r.len(), 3, "three distinct replicas");
         }
         assert_eq!(d.shards_of(1).len(), 6);
+        // Founders rotate, so first leaders spread over the ingesters.
+        let founders: Vec<_> = d.shards.values().map(|s| s.founder.unwrap()).collect();
+        assert_eq!(founders, [1, 2, 3, 1, 2, 3]);
         let d = RingDesc::even(ingesters(3), 6, 1);
         assert_eq!(d.shards_of(1), [0, 3]);
         assert_eq!(d.replica_addrs(1), [(2, "127.0.0.2:9095".to_string())]);
+        assert_eq!(d.meta, [1, 2, 3]);
+        assert_eq!(d.replica_addrs(META_GROUP).len(), 3);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use pyrite_storage::{AppendOutcome, Queryable, SelectHints, Series, StorageError
 use serde::{Deserialize, Serialize};
 
 use crate::index::Index;
-use crate::series::{Appended, SeriesData};
+use crate::series::{Appended, SeriesData, SeriesSnap};
 
 /// One sample of a write, either kind.
 enum Sample<'a> {
@@ -38,6 +38,30 @@ fn merge_by_time<'a>(
         (Some(_), _) => f.next(),
         (None, _) => h.next(),
     })
+}
+
+const SNAPSHOT_FORMAT: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct HeadSnap {
+    format: u32,
+    tenants: Vec<TenantSnap>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct TenantSnap {
+    tenant: String,
+    series: Vec<(Vec<(String, String)>, SeriesSnap)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SnapshotError {
+    #[error("undecodable head snapshot: {0}")]
+    Decode(String),
+    #[error("head snapshot format {0} is not known")]
+    Format(u32),
+    #[error("corrupt chunk in a head snapshot: {0}")]
+    Chunk(#[from] pyrite_chunk::ChunkError),
 }
 
 /// Head settings.
@@ -247,6 +271,67 @@ impl Head {
         values
     }
 
+    /// The whole head as bytes: every tenant's series with their chunks, newest samples
+    /// and out-of-order buffers (see [`Head::restore`]). Writes must be held off while
+    /// it runs for the copy to be one point in the log.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let mut tenants: Vec<(String, Arc<TenantHead>)> = self
+            .tenants
+            .read()
+            .iter()
+            .map(|(n, t)| (n.clone(), t.clone()))
+            .collect();
+        tenants.sort_by(|a, b| a.0.cmp(&b.0));
+        let snap = HeadSnap {
+            format: SNAPSHOT_FORMAT,
+            tenants: tenants
+                .into_iter()
+                .map(|(tenant, th)| {
+                    let index = th.index.read();
+                    let series = (0..index.num_series() as u32)
+                        .map(|id| {
+                            let labels = index.labels(id);
+                            let pairs = labels
+                                .iter()
+                                .map(|l| (l.name.to_string(), l.value.to_string()))
+                                .collect();
+                            (pairs, index.series(id).lock().snapshot())
+                        })
+                        .collect();
+                    TenantSnap { tenant, series }
+                })
+                .collect(),
+        };
+        rmp_serde::to_vec(&snap).expect("a head snapshot always serializes")
+    }
+
+    /// Replaces the whole head with a snapshot's (empty bytes: an empty head). The
+    /// restored head accepts and refuses later writes exactly as the one snapshotted.
+    pub fn restore(&self, bytes: &[u8]) -> Result<(), SnapshotError> {
+        let mut tenants = HashMap::new();
+        if !bytes.is_empty() {
+            let snap: HeadSnap = rmp_serde::from_slice(bytes).map_err(|e| SnapshotError::Decode(e.to_string()))?;
+            if snap.format != SNAPSHOT_FORMAT {
+                return Err(SnapshotError::Format(snap.format));
+            }
+            for t in snap.tenants {
+                let th = TenantHead::default();
+                {
+                    let mut index = th.index.write();
+                    for (pairs, data) in t.series {
+                        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+                        let labels = Labels::from_pairs(&pairs);
+                        let data = SeriesData::restore(data)?;
+                        index.insert(labels.stable_hash(), &labels, |_| Mutex::new(data));
+                    }
+                }
+                tenants.insert(t.tenant, Arc::new(th));
+            }
+        }
+        *self.tenants.write() = tenants;
+        Ok(())
+    }
+
     /// Walks every series to total up sizes; meant for metrics scrapes and benchmarks,
     /// not hot paths. The index lock is held only to list the series, so a scrape never
     /// holds up series creation while it walks; each series is locked on its own.
@@ -393,5 +478,89 @@ mod tests {
         assert_eq!(head.label_names("t", 1000, 6000, &[]), ["__name__", "i"]);
         let st = head.stats();
         assert_eq!((st.tenants, st.series, st.samples), (1, 2, 3));
+    }
+
+    /// One series as plain values: labels, `(t, value bits)`, `(t, histogram)`.
+    type Plain = (String, Vec<(i64, u64)>, Vec<(i64, String)>);
+
+    /// Everything a head holds for one tenant, as plain values.
+    fn contents(head: &Head, tenant: &str) -> Vec<Plain> {
+        head.select_series(
+            tenant,
+            SelectHints::all(),
+            &[Matcher::new(MatchOp::Regex, "__name__", ".+").unwrap()],
+        )
+        .into_iter()
+        .map(|s| {
+            let floats = s.iter().map(|(t, v)| (t, v.to_bits())).collect();
+            let hists = s
+                .histograms_in(i64::MIN, i64::MAX)
+                .into_iter()
+                .map(|(t, h)| (t, format!("{h:?}")))
+                .collect();
+            (s.labels.to_string(), floats, hists)
+        })
+        .collect()
+    }
+
+    #[test]
+    fn a_restored_snapshot_is_the_same_head() {
+        let opts = HeadOptions {
+            out_of_order_window_ms: 1000,
+            ..Default::default()
+        };
+        let head = Head::new(opts.clone());
+        // Sealed and open chunks, a staleness marker, out-of-order samples, histograms.
+        let many: Vec<(i64, f64)> = (0..300).map(|i| (i * 10, i as f64 * 1.5)).collect();
+        head.apply("a", &[ts(&[("__name__", "m"), ("i", "1")], &many)]);
+        head.apply(
+            "a",
+            &[ts(&[("__name__", "m"), ("i", "1")], &[(2995, 7.0), (2985, 8.0)])],
+        );
+        let stale = f64::from_bits(0x7ff0_0000_0000_0002);
+        head.apply("b", &[ts(&[("__name__", "up")], &[(5, 1.0), (6, stale)])]);
+        let h = |count: f64| pyrite_model::FloatHistogram {
+            count,
+            sum: count * 2.0,
+            ..pyrite_model::FloatHistogram::default()
+        };
+        let mut hs = ts(&[("__name__", "h")], &[]);
+        hs.histograms = (0..130).map(|i| (i * 10, h(i as f64))).collect();
+        head.apply("b", &[hs]);
+
+        let restored = Head::new(opts);
+        restored.apply("stale", &[ts(&[("__name__", "gone")], &[(1, 1.0)])]);
+        restored.restore(&head.snapshot()).unwrap();
+        for t in ["a", "b"] {
+            assert_eq!(contents(&restored, t), contents(&head, t), "tenant {t}");
+        }
+        assert!(contents(&restored, "stale").is_empty(), "restoring replaces everything");
+        assert_eq!(restored.stats().series, head.stats().series);
+        assert_eq!(restored.stats().chunk_bytes, head.stats().chunk_bytes);
+
+        // Later writes are taken and refused the same way by both.
+        let mut next = vec![
+            ts(
+                &[("__name__", "m"), ("i", "1")],
+                &[(2990, 1.0), (2985, 8.0), (2985, 9.0), (100, 1.0), (3000, 1.0)],
+            ),
+            ts(&[("__name__", "up")], &[(6, 1.0), (7, 2.0)]),
+        ];
+        let mut more = ts(&[("__name__", "h")], &[]);
+        more.histograms = vec![(1290, h(1.0)), (1300, h(0.5))];
+        next.push(more);
+        let (a, b) = (head.apply("a", &next), restored.apply("a", &next));
+        assert_eq!((a.samples_written, a.rejections), (b.samples_written, b.rejections));
+        let (a, b) = (head.apply("b", &next), restored.apply("b", &next));
+        assert_eq!((a.samples_written, a.rejections), (b.samples_written, b.rejections));
+        for t in ["a", "b"] {
+            assert_eq!(
+                contents(&restored, t),
+                contents(&head, t),
+                "tenant {t} after more writes"
+            );
+        }
+        assert!(Head::default().restore(b"garbage").is_err());
+        Head::default().restore(&[]).unwrap();
     }
 }

@@ -7,8 +7,9 @@
 
 use std::collections::BTreeMap;
 
-use pyrite_chunk::{Chunk, ChunkBuilder, HistogramChunk, HistogramChunkBuilder, SAMPLES_PER_CHUNK};
+use pyrite_chunk::{Chunk, ChunkBuilder, ChunkError, HistogramChunk, HistogramChunkBuilder, SAMPLES_PER_CHUNK};
 use pyrite_model::FloatHistogram;
+use serde::{Deserialize, Serialize};
 
 /// Why one sample was refused. Each is the sender's problem (a 400), never retried.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -258,6 +259,125 @@ fn merge_out_of_order(chunks: &[Chunk], ooo: &BTreeMap<i64, f64>, start: i64, en
     }
     merged.extend(extra.map(|(t, v)| (*t, *v)));
     Chunk::encode_all(&merged, SAMPLES_PER_CHUNK)
+}
+
+/// A chunk as a snapshot keeps it.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct ChunkSnap {
+    #[serde(with = "serde_bytes")]
+    bytes: Vec<u8>,
+    min_t: i64,
+    max_t: i64,
+}
+
+impl ChunkSnap {
+    fn of(c: &Chunk) -> ChunkSnap {
+        ChunkSnap {
+            bytes: c.bytes().to_vec(),
+            min_t: c.min_time(),
+            max_t: c.max_time(),
+        }
+    }
+
+    fn of_hist(c: &HistogramChunk) -> ChunkSnap {
+        ChunkSnap {
+            bytes: c.bytes().to_vec(),
+            min_t: c.min_time(),
+            max_t: c.max_time(),
+        }
+    }
+
+    fn chunk(self) -> Chunk {
+        Chunk::from_parts(self.bytes.into(), self.min_t, self.max_t)
+    }
+
+    fn hist_chunk(self) -> HistogramChunk {
+        HistogramChunk::from_parts(self.bytes.into(), self.min_t, self.max_t)
+    }
+}
+
+/// A series' whole state: sealed chunks as they are, the open chunk (rebuilt on
+/// restore by appending its samples again, which yields the same bytes), the newest
+/// sample and the out-of-order buffer, so a restored series accepts and refuses later
+/// samples exactly as the original would have.
+#[derive(Serialize, Deserialize)]
+pub(crate) struct SeriesSnap {
+    sealed: Vec<ChunkSnap>,
+    open: Option<ChunkSnap>,
+    last: Option<(i64, u64)>,
+    /// `(t, value bits)`.
+    ooo: Vec<(i64, u64)>,
+    hist: Option<HistSnap>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct HistSnap {
+    sealed: Vec<ChunkSnap>,
+    open: Option<ChunkSnap>,
+}
+
+impl SeriesData {
+    pub(crate) fn snapshot(&self) -> SeriesSnap {
+        let open = (!self.open.is_empty()).then(|| ChunkSnap::of(&self.open.snapshot()));
+        SeriesSnap {
+            sealed: self.sealed.iter().map(ChunkSnap::of).collect(),
+            open,
+            last: self.last,
+            ooo: self
+                .ooo
+                .as_ref()
+                .map_or_else(Vec::new, |o| o.iter().map(|(t, v)| (*t, v.to_bits())).collect()),
+            hist: self.hist.as_ref().map(|h| HistSnap {
+                sealed: h.sealed.iter().map(ChunkSnap::of_hist).collect(),
+                open: (!h.open.is_empty()).then(|| ChunkSnap::of_hist(&h.open.snapshot())),
+            }),
+        }
+    }
+
+    pub(crate) fn restore(snap: SeriesSnap) -> Result<SeriesData, ChunkError> {
+        let mut open = ChunkBuilder::default();
+        if let Some(c) = snap.open {
+            let c = c.chunk();
+            let mut it = c.iter();
+            for (t, v) in it.by_ref() {
+                open.append(t, v);
+            }
+            if let Some(e) = it.err() {
+                return Err(e.clone());
+            }
+        }
+        let ooo: BTreeMap<i64, f64> = snap.ooo.into_iter().map(|(t, b)| (t, f64::from_bits(b))).collect();
+        let hist = match snap.hist {
+            None => None,
+            Some(h) => {
+                let sealed: Vec<HistogramChunk> = h.sealed.into_iter().map(ChunkSnap::hist_chunk).collect();
+                let mut open = HistogramChunkBuilder::default();
+                let mut last = None;
+                let open_chunk = h.open.map(ChunkSnap::hist_chunk);
+                if let Some(c) = &open_chunk {
+                    let mut it = c.iter();
+                    for (t, fh) in it.by_ref() {
+                        open.append(t, &fh);
+                        last = Some((t, fh));
+                    }
+                    if let Some(e) = it.err() {
+                        return Err(e.clone());
+                    }
+                }
+                if last.is_none() {
+                    last = sealed.last().and_then(|c| c.iter().last());
+                }
+                Some(Box::new(HistogramData { sealed, open, last }))
+            }
+        };
+        Ok(SeriesData {
+            sealed: snap.sealed.into_iter().map(ChunkSnap::chunk).collect(),
+            open,
+            last: snap.last,
+            ooo: (!ooo.is_empty()).then(|| Box::new(ooo)),
+            hist,
+        })
+    }
 }
 
 #[cfg(test)]

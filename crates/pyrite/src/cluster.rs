@@ -8,20 +8,23 @@ use std::time::Duration;
 
 use anyhow::{bail, Context};
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use parking_lot::RwLock;
 use prometheus_client::registry::Registry;
 use pyrite_api::ApiState;
 use pyrite_client::{Channels, ShardClient};
-use pyrite_ingester::{IngesterService, RaftOptions, ShardHost};
+use pyrite_ingester::membership::load_ring;
+use pyrite_ingester::{HostSettings, IngesterService, RaftOptions, ShardHost};
 use pyrite_promql::Engine;
 use pyrite_proto::ingester::ingester_server::IngesterServer;
 use pyrite_proto::ingester::raft_server::RaftServer;
 use pyrite_querier::{Consistency, ShardedQueryable};
 use pyrite_raft::log_store::FsyncPolicy;
 use pyrite_raft::network::RaftService;
+use pyrite_ring::change::RingChange;
 use pyrite_ring::Ring;
 use serde::Deserialize;
 use tokio::sync::oneshot;
@@ -48,26 +51,89 @@ impl Cluster {
     }
 }
 
+/// How often every process looks for a newer ring.
+const RING_REFRESH: Duration = Duration::from_millis(500);
+
+fn ring_routes(state: RingState) -> Router {
+    Router::new()
+        .route("/ring", get(ring_page))
+        .route("/ring/changes", post(change_ring))
+        .with_state(state)
+}
+
 pub async fn init(cfg: &Config, modules: &[Module], registry: &mut Registry) -> anyhow::Result<Cluster> {
-    let ring = Arc::new(RwLock::new(cfg.cluster.ring().context("building the ring")?));
+    // The flags give the ring a new cluster starts with; an ingester that has followed
+    // the ring before resumes from the one it kept.
+    let mut initial = cfg.cluster.ring().context("building the ring")?;
+    let shards_dir = cfg.data.dir.join("shards");
+    if modules.contains(&Module::Ingester) {
+        if let Some(saved) = load_ring(&shards_dir).context("reading the kept ring")? {
+            if saved.version > initial.desc().version {
+                initial = Ring::new(saved).context("the kept ring")?;
+            }
+        }
+    }
+    let ring = Arc::new(RwLock::new(initial));
     let channels = Channels::default();
     let client = ShardClient::new(ring.clone(), channels.clone());
     let mut cluster = Cluster {
-        router: Router::new().route("/ring", get(ring_page)).with_state(RingState {
-            ring: ring.clone(),
+        router: ring_routes(RingState {
+            client: client.clone(),
             host: None,
         }),
         shards: None,
         grpc_stop: None,
     };
+    if !modules.contains(&Module::Ingester) {
+        // Learn the current ring before serving, then keep following it.
+        match tokio::time::timeout(Duration::from_secs(5), client.refresh_ring()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e.message(), "could not fetch the ring yet; using the flags' ring"),
+            Err(_) => tracing::warn!("could not fetch the ring yet; using the flags' ring"),
+        }
+        let follower = client.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(RING_REFRESH).await;
+                if let Err(e) = follower.refresh_ring().await {
+                    tracing::debug!(error = %e.message(), "refreshing the ring");
+                }
+            }
+        });
+    }
     for m in modules {
         match m {
             Module::Ingester => {
                 let node_id = cfg.cluster.node_id;
-                if !ring.read().desc().ingesters.contains_key(&node_id) {
-                    bail!("--cluster.node-id={node_id} is not among --cluster.ingesters");
+                let listed = ring.read().desc().ingesters.get(&node_id).map(|i| i.addr.clone());
+                let advertise = match (cfg.cluster.advertise_address.as_str(), listed.as_ref()) {
+                    ("", Some(addr)) => addr.clone(),
+                    ("", None) => format!("{}:{}", cfg.server.grpc_listen_address, cfg.server.grpc_listen_port),
+                    (addr, _) => addr.to_string(),
+                };
+                if advertise.starts_with("0.0.0.0:") {
+                    bail!("ingester {node_id} is not in --cluster.ingesters: give it --cluster.advertise-address");
                 }
-                let host = ShardHost::new(node_id, ring.clone());
+                if node_id == 0 {
+                    bail!("--cluster.node-id must be set (and unique) on an ingester");
+                }
+                let opts = RaftOptions {
+                    heartbeat_ms: cfg.cluster.raft_heartbeat.0.as_millis() as u64,
+                    election_timeout_min_ms: cfg.cluster.raft_election_timeout.0.as_millis() as u64,
+                    election_timeout_max_ms: 2 * cfg.cluster.raft_election_timeout.0.as_millis() as u64,
+                    fsync: if cfg.cluster.raft_fsync {
+                        FsyncPolicy::Always
+                    } else {
+                        FsyncPolicy::Never
+                    },
+                    snapshot_entries: cfg.cluster.raft_snapshot_entries,
+                };
+                let settings = HostSettings {
+                    dir: shards_dir.clone(),
+                    head: cfg.ingester.head.clone(),
+                    raft: opts,
+                };
+                let host = ShardHost::new(node_id, client.clone(), settings);
                 let addr: SocketAddr = format!("{}:{}", cfg.server.grpc_listen_address, cfg.server.grpc_listen_port)
                     .parse()
                     .with_context(|| format!("invalid gRPC listen address {}", cfg.server.grpc_listen_address))?;
@@ -95,25 +161,21 @@ pub async fn init(cfg: &Config, modules: &[Module], registry: &mut Registry) -> 
                     }
                 });
                 tracing::info!(%addr, node_id, "serving gRPC");
-                let opts = RaftOptions {
-                    heartbeat_ms: cfg.cluster.raft_heartbeat.0.as_millis() as u64,
-                    election_timeout_min_ms: cfg.cluster.raft_election_timeout.0.as_millis() as u64,
-                    election_timeout_max_ms: 2 * cfg.cluster.raft_election_timeout.0.as_millis() as u64,
-                    fsync: if cfg.cluster.raft_fsync {
-                        FsyncPolicy::Always
-                    } else {
-                        FsyncPolicy::Never
-                    },
-                };
-                host.open_shards(&cfg.data.dir.join("shards"), &cfg.ingester.head, &opts, &channels)
-                    .await
-                    .context("opening shard replicas")?;
+                host.open_meta().await.context("opening the metadata group")?;
+                host.open_shards().await.context("opening shard replicas")?;
+                if listed.is_none() {
+                    tracing::info!(node_id, %advertise, "joining the cluster");
+                    host.join(&advertise, Duration::from_secs(120))
+                        .await
+                        .map_err(|e| anyhow::anyhow!("joining the cluster: {}", e.message()))?;
+                }
+                tokio::spawn(host.clone().follow_ring(RING_REFRESH));
                 let heads_of = host.clone();
                 registry.register_collector(Box::new(crate::metrics::HeadCollector(Box::new(move || {
                     heads_of.heads().into_iter().map(|(_, h)| h).collect()
                 }))));
-                cluster.router = Router::new().route("/ring", get(ring_page)).with_state(RingState {
-                    ring: ring.clone(),
+                cluster.router = ring_routes(RingState {
+                    client: client.clone(),
                     host: Some(host.clone()),
                 });
                 cluster.shards = Some(host);
@@ -145,8 +207,32 @@ pub async fn init(cfg: &Config, modules: &[Module], registry: &mut Registry) -> 
 
 #[derive(Clone)]
 struct RingState {
-    ring: Arc<RwLock<Ring>>,
+    client: ShardClient,
     host: Option<Arc<ShardHost>>,
+}
+
+/// `POST /ring/changes`: commits a ring change given as JSON, e.g.
+/// `{"op": "set_replicas", "shard": 0, "replicas": [2, 3, 4]}` or
+/// `{"op": "add_shard", "replicas": [4, 1, 2]}`; answers the new ring.
+async fn change_ring(State(s): State<RingState>, body: axum::body::Bytes) -> Response {
+    let change: RingChange = match serde_json::from_slice(&body) {
+        Ok(c) => c,
+        Err(e) => return (StatusCode::BAD_REQUEST, format!("invalid ring change: {e}\n")).into_response(),
+    };
+    if matches!(change, RingChange::Bootstrap { .. } | RingChange::Settled { .. }) {
+        return (
+            StatusCode::BAD_REQUEST,
+            "bootstrap and settled are the cluster's own changes\n",
+        )
+            .into_response();
+    }
+    match s.client.change_ring(&change).await {
+        Ok(desc) => Json(desc).into_response(),
+        Err(e) if e.code() == tonic::Code::InvalidArgument => {
+            (StatusCode::BAD_REQUEST, format!("{}\n", e.message())).into_response()
+        }
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("{}\n", e.message())).into_response(),
+    }
 }
 
 #[derive(Deserialize)]
@@ -157,7 +243,7 @@ struct RingQuery {
 /// `GET /ring`: the ring as JSON, or `?format=html` as a page; on an ingester also the
 /// leader of each local shard as this node sees it.
 async fn ring_page(State(s): State<RingState>, Query(q): Query<RingQuery>) -> Response {
-    let desc = s.ring.read().desc().clone();
+    let desc = s.client.ring().read().desc().clone();
     let mut leaders = Vec::new();
     if let Some(host) = &s.host {
         let probe = tokio::time::timeout(Duration::from_secs(2), host.leaders()).await;
@@ -169,7 +255,10 @@ async fn ring_page(State(s): State<RingState>, Query(q): Query<RingQuery>) -> Re
             "<p>version {}, {} tokens per shard</p>",
             desc.version, desc.tokens_per_shard
         ));
-        html.push_str("<table border=1><tr><th>shard</th><th>replicas</th><th>leader (as seen here)</th></tr>");
+        html.push_str(&format!("<p>metadata group: {:?}</p>", desc.meta));
+        html.push_str(
+            "<table border=1><tr><th>shard</th><th>replicas</th><th>leaving</th><th>leader (as seen here)</th></tr>",
+        );
         for shard in desc.shards.values() {
             let replicas: Vec<String> = shard
                 .replicas
@@ -184,9 +273,10 @@ async fn ring_page(State(s): State<RingState>, Query(q): Query<RingQuery>) -> Re
                 .find(|(s, _)| *s == shard.id)
                 .map_or("-".to_string(), |(_, l)| l.map_or("none".into(), |l| l.to_string()));
             html.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{:?}</td><td>{}</td></tr>",
                 shard.id,
                 replicas.join(", "),
+                shard.leaving,
                 leader
             ));
         }

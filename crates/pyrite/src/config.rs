@@ -39,8 +39,12 @@ pub struct ClusterConfig {
     /// (`1=ingester-1:9095,2=ingester-2:9095,3=ingester-3:9095`). Every process of a
     /// cluster is given the same list; it decides the ring.
     pub ingesters: String,
-    /// This process's ingester id (ingester targets only).
+    /// This process's ingester id (ingester targets only). An id not in `ingesters`
+    /// joins the running cluster those ingesters form, at `advertise_address`.
     pub node_id: u64,
+    /// The `host:port` other processes reach this ingester's gRPC at. Defaults to its
+    /// entry in `ingesters`, else the gRPC listen address and port.
+    pub advertise_address: String,
     /// Shards the series space is split into.
     pub shards: u32,
     /// Replicas per shard (a shard's Raft group size).
@@ -54,6 +58,9 @@ pub struct ClusterConfig {
     pub raft_election_timeout: Dur,
     /// fsync the Raft log before acknowledging (`true`), or leave it to the OS.
     pub raft_fsync: bool,
+    /// Snapshot each shard's head every this many Raft log entries and purge the log
+    /// before it; a replica too far behind catches up from the snapshot. 0: never.
+    pub raft_snapshot_entries: u64,
 }
 
 impl Default for ClusterConfig {
@@ -61,12 +68,14 @@ impl Default for ClusterConfig {
         Self {
             ingesters: String::new(),
             node_id: 0,
+            advertise_address: String::new(),
             shards: 4,
             replication_factor: 3,
             read_consistency: "linearizable".into(),
             raft_heartbeat: Dur(Duration::from_millis(250)),
             raft_election_timeout: Dur(Duration::from_millis(1500)),
             raft_fsync: true,
+            raft_snapshot_entries: 10_000,
         }
     }
 }
