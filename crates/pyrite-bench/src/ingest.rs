@@ -33,6 +33,8 @@ pub struct Outcome {
     pub rss_bytes: u64,
     pub wal_bytes: u64,
     pub active_series: usize,
+    /// Every push's latency, as the sender saw it (retries included), sorted.
+    pub push_latencies: Vec<Duration>,
 }
 
 impl Outcome {
@@ -47,6 +49,20 @@ impl Outcome {
     }
     pub fn wal_bytes_per_sample(&self) -> f64 {
         self.wal_bytes as f64 / self.samples as f64
+    }
+    fn push_quantile_ms(&self, q: f64) -> f64 {
+        let n = self.push_latencies.len();
+        if n == 0 {
+            return f64::NAN;
+        }
+        let i = ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
+        self.push_latencies[i].as_secs_f64() * 1000.0
+    }
+    pub fn push_p50_ms(&self) -> f64 {
+        self.push_quantile_ms(0.5)
+    }
+    pub fn push_p99_ms(&self) -> f64 {
+        self.push_quantile_ms(0.99)
     }
 }
 
@@ -74,7 +90,7 @@ pub fn run(sys: &System, series: &[GenSeries], load: &Load, now_ms: i64) -> anyh
     } else {
         Protocol::V1
     };
-    let result: anyhow::Result<()> = std::thread::scope(|scope| {
+    let result: anyhow::Result<Vec<Duration>> = std::thread::scope(|scope| {
         let mut workers = Vec::new();
         for w in 0..load.concurrency {
             let sent = sent.clone();
@@ -83,12 +99,13 @@ pub fn run(sys: &System, series: &[GenSeries], load: &Load, now_ms: i64) -> anyh
                 .enumerate()
                 .filter(|(i, _)| i % load.concurrency == w)
                 .collect();
-            workers.push(scope.spawn(move || -> anyhow::Result<()> {
+            workers.push(scope.spawn(move || -> anyhow::Result<Vec<Duration>> {
                 let client = reqwest::blocking::Client::builder()
                     .timeout(Duration::from_secs(120))
                     .build()?;
                 let worker_start = Instant::now();
                 let mut worker_sent = 0u64;
+                let mut latencies = Vec::new();
                 for round in 0..load.rounds {
                     let t = start_ms + round as i64 * interval_ms;
                     for chunk in mine.chunks(load.batch.max(1)) {
@@ -96,7 +113,9 @@ pub fn run(sys: &System, series: &[GenSeries], load: &Load, now_ms: i64) -> anyh
                         let churn: Vec<Option<String>> =
                             chunk.iter().map(|(i, _)| churn_value(*i, round, load.churn)).collect();
                         let body = encode_round(&refs, &churn, round, t, load.interval_s as f64, protocol);
+                        let pushed = Instant::now();
                         post(&client, sys, body, protocol)?;
+                        latencies.push(pushed.elapsed());
                         worker_sent += refs.len() as u64;
                         sent.fetch_add(refs.len() as u64, Ordering::Relaxed);
                         if let Some(r) = per_worker_rate {
@@ -107,7 +126,7 @@ pub fn run(sys: &System, series: &[GenSeries], load: &Load, now_ms: i64) -> anyh
                         }
                     }
                 }
-                Ok(())
+                Ok(latencies)
             }));
         }
         // Live figures while the clients run.
@@ -122,12 +141,14 @@ pub fn run(sys: &System, series: &[GenSeries], load: &Load, now_ms: i64) -> anyh
                 last = (Instant::now(), n);
             }
         }
+        let mut all = Vec::new();
         for w in workers {
-            w.join().map_err(|_| anyhow::anyhow!("load worker panicked"))??;
+            all.extend(w.join().map_err(|_| anyhow::anyhow!("load worker panicked"))??);
         }
-        Ok(())
+        Ok(all)
     });
-    result?;
+    let mut push_latencies = result?;
+    push_latencies.sort_unstable();
     let wall_s = started.elapsed().as_secs_f64();
     let cpu_s = sys.cpu_seconds()? - cpu0;
     // Let background work (compaction of buffers, GC) settle before reading memory.
@@ -141,6 +162,7 @@ pub fn run(sys: &System, series: &[GenSeries], load: &Load, now_ms: i64) -> anyh
         rss_bytes: sys.rss_bytes()?,
         wal_bytes: dir_bytes(&sys.wal_dir),
         active_series,
+        push_latencies,
     })
 }
 

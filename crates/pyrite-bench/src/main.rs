@@ -157,6 +157,8 @@ fn ingest_bench(a: &IngestArgs) -> anyhow::Result<()> {
         "write-ahead log bytes per sample",
         ingest::Outcome::wal_bytes_per_sample,
     );
+    row("push latency p50 (ms)", ingest::Outcome::push_p50_ms);
+    row("push latency p99 (ms)", ingest::Outcome::push_p99_ms);
     Ok(())
 }
 
