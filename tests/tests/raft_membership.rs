@@ -63,11 +63,12 @@ fn replicas_move_to_a_new_ingester_and_a_full_restart_loses_nothing() -> anyhow:
     let push_urls = vec![cluster.distributors[0].url("/api/v1/push")];
     let querier = cluster.queriers[0].url("");
     let load = Load::start(push_urls.clone(), batch, Vec::new());
-    load.wait_more(50, "writes before the change")?;
 
-    // A fourth ingester joins; the ring lists it but gives it nothing yet.
+    // A fourth ingester joins as soon as the cluster is up (maybe before the founding
+    // ring is committed: it retries); the ring lists it but gives it nothing yet.
     let four = cluster.add_ingester(4)?;
     let four_dir = four.data_dir.clone();
+    load.wait_more(50, "writes before the change")?;
     let r = ring(&cluster.queriers[0].url("/ring"))?;
     let v0 = r["ring"]["version"].as_u64().unwrap_or(0);
     let changes = cluster.distributors[0].url("/ring/changes");

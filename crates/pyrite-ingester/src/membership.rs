@@ -152,6 +152,10 @@ impl ShardHost {
             Some(m) => (m.raft.clone(), m.app.clone()),
             None => return Err(pyrite_client::not_leader(None)),
         };
+        if app.desc.read().version == 0 && !matches!(change, RingChange::Bootstrap { .. }) {
+            // The founding ring is moments away (see `sync_ring`): worth a retry.
+            return Err(Status::unavailable("the cluster's ring is not bootstrapped yet"));
+        }
         let bytes = serde_json::to_vec(change).map_err(|e| Status::internal(e.to_string()))?;
         match raft.client_write(Command::one(bytes)).await {
             Ok(resp) => {

@@ -54,6 +54,9 @@ impl RingDesc {
             *self = ring.clone();
             return Ok(true);
         }
+        if self.version == 0 {
+            return Err(RingError::NotBootstrapped);
+        }
         let mut next = self.clone();
         let changed = match change {
             RingChange::Bootstrap { .. } => unreachable!("handled above"),
@@ -142,6 +145,11 @@ mod tests {
     #[test]
     fn bootstrap_only_once() {
         let mut d = RingDesc::default();
+        let early = RingChange::AddIngester {
+            id: 4,
+            addr: "a:1".into(),
+        };
+        assert_eq!(d.apply(&early).unwrap_err(), RingError::NotBootstrapped);
         assert!(d.apply(&RingChange::Bootstrap { ring: ring() }).unwrap());
         assert_eq!(d, ring());
         let mut other = ring();

@@ -107,6 +107,8 @@ pub enum RingError {
     DuplicateReplica(ShardId, u64),
     #[error("ingester {0} already has address {1}")]
     AddressTaken(u64, String),
+    #[error("the cluster's ring is not bootstrapped yet")]
+    NotBootstrapped,
 }
 
 impl RingDesc {
