@@ -46,14 +46,13 @@ impl Cluster {
         let list: Vec<String> = (0..ingesters)
             .map(|i| format!("{}={}:{}", i + 1, ips[i], grpc[i]))
             .collect();
-        let common = vec![
+        let mut common = vec![
             format!("--cluster.ingesters={}", list.join(",")),
             format!("--cluster.shards={shards}"),
             format!("--cluster.replication-factor={rf}"),
             "--cluster.raft-heartbeat=100ms".to_string(),
             "--cluster.raft-election-timeout=500ms".to_string(),
         ];
-        let mut common = common;
         common.extend(extra.iter().map(|s| s.to_string()));
         // Ingesters first, all at once: each waits for its peers to elect leaders.
         let mut pending = Vec::new();

@@ -208,6 +208,17 @@ impl ShardClient {
         self.adopt(&reply.into_inner().ring)
     }
 
+    /// Refreshes the ring every `every` until the process ends (for processes that hold
+    /// no replica of the metadata group and place or find series by the ring).
+    pub async fn follow_ring(self, every: Duration) {
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(e) = self.refresh_ring().await {
+                tracing::debug!(error = %e.message(), "refreshing the ring");
+            }
+        }
+    }
+
     /// Commits a ring change through the metadata group's leader; returns the ring
     /// after it (adopted here too). A change the ring refuses is `InvalidArgument`.
     pub async fn change_ring(&self, change: &RingChange) -> Result<RingDesc, Status> {

@@ -91,15 +91,7 @@ pub async fn init(cfg: &Config, modules: &[Module], registry: &mut Registry) -> 
             Ok(Err(e)) => tracing::warn!(error = %e.message(), "could not fetch the ring yet; using the flags' ring"),
             Err(_) => tracing::warn!("could not fetch the ring yet; using the flags' ring"),
         }
-        let follower = client.clone();
-        tokio::spawn(async move {
-            loop {
-                tokio::time::sleep(RING_REFRESH).await;
-                if let Err(e) = follower.refresh_ring().await {
-                    tracing::debug!(error = %e.message(), "refreshing the ring");
-                }
-            }
-        });
+        tokio::spawn(client.clone().follow_ring(RING_REFRESH));
     }
     for m in modules {
         match m {
