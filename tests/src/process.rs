@@ -169,7 +169,15 @@ impl Pyrite {
     /// to become ready are started together, then waited on).
     pub fn spawn_unready(ip: Ipv4Addr, data_dir: &Path, extra_args: &[&str]) -> anyhow::Result<Self> {
         let http_port = free_port(ip);
-        let extra_args: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
+        let mut extra_args: Vec<String> = extra_args.iter().map(|s| s.to_string()).collect();
+        let distributor_or_querier = extra_args
+            .iter()
+            .any(|a| a == "--target=distributor" || a == "--target=querier");
+        if !distributor_or_querier && !extra_args.iter().any(|a| a.starts_with("--server.grpc-listen-port")) {
+            // Its own shards' gRPC, on a port of its own (kept across restarts).
+            extra_args.push(format!("--server.grpc-listen-address={ip}"));
+            extra_args.push(format!("--server.grpc-listen-port={}", free_port(ip)));
+        }
         let peer = Self::spawn(ip, http_port, data_dir, &extra_args)?;
         Ok(Self {
             peer,

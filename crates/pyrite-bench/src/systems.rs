@@ -111,6 +111,7 @@ pub fn start_pyrite(dir: &Path) -> anyhow::Result<System> {
     let mut child = Command::new(pyrite_bin()?)
         .arg("--server.http-listen-address=127.0.0.1")
         .arg(format!("--server.http-listen-port={port}"))
+        .arg("--server.grpc-listen-address=127.0.0.1")
         .arg(format!("--server.grpc-listen-port={}", free_port()?))
         .arg(format!("--data.dir={}", dir.join("pyrite").display()))
         .arg("--log.level=warn")
@@ -124,7 +125,7 @@ pub fn start_pyrite(dir: &Path) -> anyhow::Result<System> {
         name: "pyrite",
         write_url: format!("{base}/api/v1/push"),
         base,
-        wal_dir: dir.join("pyrite/ingester/wal"),
+        wal_dir: dir.join("pyrite/shards"),
         children: vec![child],
     })
 }

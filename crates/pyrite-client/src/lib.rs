@@ -7,7 +7,10 @@
 //!
 //! The ring itself is kept by the metadata group on the first ingesters; a client
 //! refreshes its copy from there ([`ShardClient::refresh_ring`]) and sends ring changes
-//! to that group's leader ([`ShardClient::change_ring`]).
+//! to that group's leader ([`ShardClient::change_ring`]). [`errors`] says what a failed
+//! call means to the write and read paths.
+
+pub mod errors;
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -4,16 +4,13 @@
 //! every part is committed. Part failures map to what senders expect: refused samples
 //! are the sender's (400), an unreachable shard is ours and retried (5xx).
 
-use std::collections::HashMap;
-
 use async_trait::async_trait;
 use futures::future::join_all;
+use pyrite_client::errors::{append_error, worst};
 use pyrite_client::ShardClient;
 use pyrite_model::TimeSeries;
 use pyrite_proto::ingester::PushRequest;
-use pyrite_ring::ShardId;
 use pyrite_storage::{AppendError, AppendOutcome, Appendable};
-use tonic::Code;
 
 /// Encodes one shard's part of a write as the command its Raft log stores.
 pub type CommandEncoder = fn(&str, &[TimeSeries]) -> Vec<u8>;
@@ -32,14 +29,7 @@ impl ShardRouter {
 #[async_trait]
 impl Appendable for ShardRouter {
     async fn append(&self, tenant: &str, series: Vec<TimeSeries>) -> Result<AppendOutcome, AppendError> {
-        let mut parts: HashMap<ShardId, Vec<TimeSeries>> = HashMap::new();
-        {
-            let ring = self.client.ring();
-            let ring = ring.read();
-            for s in series {
-                parts.entry(ring.shard_for(tenant, &s.labels)).or_default().push(s);
-            }
-        }
+        let parts = self.client.ring().read().split(tenant, series);
         let calls = parts.into_iter().map(|(shard, part)| {
             let command: bytes::Bytes = (self.encode)(tenant, &part).into();
             async move {
@@ -64,15 +54,7 @@ impl Appendable for ShardRouter {
                     samples_rejected: resp.rejected,
                     rejections: resp.rejections,
                 }),
-                Err(s) => match s.code() {
-                    // The ingester could not read what we sent: our fault, not the sender's.
-                    Code::InvalidArgument => failure = Some(AppendError::Internal(s.message().to_string())),
-                    Code::ResourceExhausted => failure = Some(AppendError::Limit(s.message().to_string())),
-                    Code::Internal => failure = Some(AppendError::Internal(s.message().to_string())),
-                    _ => {
-                        failure.get_or_insert(AppendError::Unavailable(s.message().to_string()));
-                    }
-                },
+                Err(s) => failure = worst(failure, append_error(s)),
             }
         }
         match failure {

@@ -1,25 +1,28 @@
-//! Pyrite's ingester: the head made durable. Writes go to a write-ahead log first and
-//! are applied to the head in log order by one writer thread; on start the log is
-//! replayed. The log sits behind [`WriteLog`] so a shard's Raft log can replace the
-//! local file log without the head noticing.
-//!
-//! The ingester implements [`pyrite_storage::Appendable`] for writes and
-//! [`pyrite_storage::Queryable`] for reads. It owns no HTTP.
-//!
-//! In a cluster the same head sits behind Raft instead: a [`ShardHost`] holds this
-//! node's replica of each shard it is given (the Raft log is then the write-ahead log)
-//! and [`IngesterService`] serves pushes and reads over gRPC. Which shards a node
-//! holds follows the ring, kept by the metadata group ([`membership`]).
+//! Pyrite's ingester: the head made durable and replicated. A [`ShardHost`] holds this
+//! node's replica of each shard the ring gives it, each a Raft group whose log is the
+//! write-ahead log and whose state machine is a head of its own; [`IngesterService`]
+//! serves pushes and reads over gRPC, and [`LocalShards`] reaches the same shards
+//! in-process (the single-process Pyrite, where every shard is a one-replica group).
+//! Which shards a node holds follows the ring, kept by the metadata group
+//! ([`membership`]). The ingester owns no HTTP.
 
 mod codec;
-mod ingester;
+mod local;
 pub mod membership;
 mod service;
 mod shards;
-mod wal;
+
+use pyrite_tsdb::HeadOptions;
+use serde::{Deserialize, Serialize};
 
 pub use codec::{decode as decode_record, encode as encode_record, CodecError, WriteRecord};
-pub use ingester::{Ingester, IngesterError, IngesterOptions};
+pub use local::LocalShards;
 pub use service::IngesterService;
 pub use shards::{HostSettings, RaftOptions, ShardError, ShardHost};
-pub use wal::{FileLog, FsyncPolicy, LogError, WalOptions, WriteLog};
+
+/// Ingester settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngesterOptions {
+    pub head: HeadOptions,
+}

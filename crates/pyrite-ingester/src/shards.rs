@@ -332,6 +332,21 @@ impl ShardHost {
         Ok(r.head.clone())
     }
 
+    /// Waits until this node leads every shard it holds (a single-process Pyrite, whose
+    /// shards have this node as their only voter, is ready only then).
+    pub async fn wait_to_lead_all(&self, timeout: std::time::Duration) -> Result<(), ShardError> {
+        let replicas: Vec<(ShardId, Arc<Replica>)> =
+            self.replicas.read().iter().map(|(s, r)| (*s, r.clone())).collect();
+        for (shard, r) in replicas {
+            r.raft
+                .wait(Some(timeout))
+                .current_leader(self.node_id, "this node leads the shard")
+                .await
+                .map_err(|e| ShardError::Open(shard, format!("no leadership within {timeout:?}: {e}")))?;
+        }
+        Ok(())
+    }
+
     /// Every head on this node (for metrics).
     pub fn heads(&self) -> Vec<(ShardId, Arc<Head>)> {
         self.replicas.read().iter().map(|(s, r)| (*s, r.head.clone())).collect()

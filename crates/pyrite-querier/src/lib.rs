@@ -9,12 +9,13 @@
 
 use async_trait::async_trait;
 use futures::future::try_join_all;
+use pyrite_client::errors::storage_error;
 use pyrite_client::ShardClient;
 use pyrite_model::Matcher;
 use pyrite_proto::ingester as pb;
 use pyrite_storage::wire::{matchers_to_proto, series_from_proto};
 use pyrite_storage::{merge_series, Queryable, SelectHints, Series, StorageError};
-use tonic::{Code, Status};
+use tonic::Status;
 
 /// How shard reads are served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -32,19 +33,6 @@ impl Consistency {
             Consistency::Linearizable => pb::Consistency::Linearizable as i32,
             Consistency::Follower => pb::Consistency::Follower as i32,
         }
-    }
-}
-
-/// Maps a gRPC failure onto the storage error classes the API turns into statuses.
-pub fn storage_error(s: Status) -> StorageError {
-    match s.code() {
-        Code::InvalidArgument => StorageError::BadRequest(s.message().to_string()),
-        Code::ResourceExhausted => StorageError::LimitExceeded(s.message().to_string()),
-        Code::Cancelled => StorageError::Canceled,
-        Code::Unavailable | Code::DeadlineExceeded | Code::FailedPrecondition => {
-            StorageError::Unavailable(s.message().to_string())
-        }
-        _ => StorageError::Internal(s.message().to_string()),
     }
 }
 

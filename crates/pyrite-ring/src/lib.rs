@@ -17,7 +17,7 @@ pub mod change;
 
 use std::collections::BTreeMap;
 
-use pyrite_model::Labels;
+use pyrite_model::{Labels, TimeSeries};
 use serde::{Deserialize, Serialize};
 
 /// A shard's id.
@@ -265,6 +265,15 @@ impl Ring {
     /// The shard a tenant's series belongs to.
     pub fn shard_for(&self, tenant: &str, labels: &Labels) -> ShardId {
         self.shard_for_hash(labels.series_hash(tenant))
+    }
+
+    /// A tenant's write split by the shard owning each series.
+    pub fn split(&self, tenant: &str, series: Vec<TimeSeries>) -> BTreeMap<ShardId, Vec<TimeSeries>> {
+        let mut parts: BTreeMap<ShardId, Vec<TimeSeries>> = BTreeMap::new();
+        for s in series {
+            parts.entry(self.shard_for(tenant, &s.labels)).or_default().push(s);
+        }
+        parts
     }
 
     /// Every shard id, for reads that fan out to all of them.

@@ -1,6 +1,8 @@
-//! Wiring for a cluster (`cluster.ingesters` set): ingesters host Raft shard replicas
-//! and serve gRPC; distributors and queriers reach them through the ring. Every
-//! component can run alone (`--target=distributor`) or with others in one process.
+//! Wiring for a cluster: ingesters host Raft shard replicas and serve gRPC; distributors
+//! and queriers reach them through the ring. Every component can run alone
+//! (`--target=distributor`) or with others in one process. A standalone process (no
+//! `--cluster.ingesters`) is a one-ingester cluster whose distributor and querier reach
+//! its shards in-process.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -16,8 +18,9 @@ use parking_lot::RwLock;
 use prometheus_client::registry::Registry;
 use pyrite_api::ApiState;
 use pyrite_client::{Channels, ShardClient};
+use pyrite_distributor::ShardRouter;
 use pyrite_ingester::membership::load_ring;
-use pyrite_ingester::{HostSettings, IngesterService, RaftOptions, ShardHost};
+use pyrite_ingester::{HostSettings, IngesterService, LocalShards, RaftOptions, ShardHost};
 use pyrite_promql::Engine;
 use pyrite_proto::ingester::ingester_server::IngesterServer;
 use pyrite_proto::ingester::raft_server::RaftServer;
@@ -26,6 +29,7 @@ use pyrite_raft::log_store::FsyncPolicy;
 use pyrite_raft::network::RaftService;
 use pyrite_ring::change::RingChange;
 use pyrite_ring::Ring;
+use pyrite_storage::{Appendable, Queryable};
 use serde::Deserialize;
 use tokio::sync::oneshot;
 
@@ -61,7 +65,12 @@ fn ring_routes(state: RingState) -> Router {
         .with_state(state)
 }
 
-pub async fn init(cfg: &Config, modules: &[Module], registry: &mut Registry) -> anyhow::Result<Cluster> {
+pub async fn init(
+    cfg: &Config,
+    modules: &[Module],
+    standalone: bool,
+    registry: &mut Registry,
+) -> anyhow::Result<Cluster> {
     // The flags give the ring a new cluster starts with; an ingester that has followed
     // the ring before resumes from the one it kept.
     let mut initial = cfg.cluster.ring().context("building the ring")?;
@@ -161,6 +170,11 @@ pub async fn init(cfg: &Config, modules: &[Module], registry: &mut Registry) -> 
                         .await
                         .map_err(|e| anyhow::anyhow!("joining the cluster: {}", e.message()))?;
                 }
+                if standalone {
+                    host.wait_to_lead_all(Duration::from_secs(60))
+                        .await
+                        .context("electing this process leader of its own shards")?;
+                }
                 tokio::spawn(host.clone().follow_ring(RING_REFRESH));
                 let heads_of = host.clone();
                 registry.register_collector(Box::new(crate::metrics::HeadCollector(Box::new(move || {
@@ -174,8 +188,11 @@ pub async fn init(cfg: &Config, modules: &[Module], registry: &mut Registry) -> 
                 cluster.grpc_stop = Some(stop);
             }
             Module::Distributor => {
-                let router = pyrite_distributor::ShardRouter::new(client.clone(), pyrite_ingester::encode_record);
-                let dist = pyrite_distributor::Distributor::new(cfg.distributor.clone(), Arc::new(router), registry);
+                let store: Arc<dyn Appendable> = match (&cluster.shards, standalone) {
+                    (Some(host), true) => Arc::new(LocalShards::new(host.clone())),
+                    _ => Arc::new(ShardRouter::new(client.clone(), pyrite_ingester::encode_record)),
+                };
+                let dist = pyrite_distributor::Distributor::new(cfg.distributor.clone(), store, registry);
                 cluster.router = cluster.router.merge(pyrite_distributor::routes(Arc::new(dist)));
             }
             Module::Querier => {
@@ -184,8 +201,12 @@ pub async fn init(cfg: &Config, modules: &[Module], registry: &mut Registry) -> 
                     "follower" => Consistency::Follower,
                     other => bail!("--cluster.read-consistency={other:?}: use linearizable or follower"),
                 };
+                let store: Arc<dyn Queryable> = match (&cluster.shards, standalone) {
+                    (Some(host), true) => Arc::new(LocalShards::new(host.clone())),
+                    _ => Arc::new(ShardedQueryable::new(client.clone(), consistency)),
+                };
                 let state = ApiState {
-                    store: Arc::new(ShardedQueryable::new(client.clone(), consistency)),
+                    store,
                     engine: Engine::new(cfg.querier.engine_options()),
                     build_info: build_info(),
                 };

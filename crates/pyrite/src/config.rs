@@ -30,8 +30,9 @@ pub struct Config {
 }
 
 /// Running as a cluster: which ingesters exist, how series are sharded and replicated,
-/// and who this process is. Left empty, every component runs in one process over a
-/// local head (the embedded default).
+/// and who this process is. With `ingesters` left empty, every component runs in one
+/// process (the embedded default): one shard, a one-replica Raft group on this node, the
+/// Raft settings below applying to it (`POST /ring/changes` can add shards later).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ClusterConfig {
@@ -83,6 +84,20 @@ impl Default for ClusterConfig {
 impl ClusterConfig {
     pub fn enabled(&self) -> bool {
         !self.ingesters.trim().is_empty()
+    }
+
+    /// The cluster a single process forms by itself: ingester 1 at `grpc_addr` holding
+    /// one shard of one replica. (More shards only add log writes and fsyncs when one
+    /// process applies them all: measured in docs/performance.md.)
+    pub fn standalone(&self, grpc_addr: &str) -> ClusterConfig {
+        ClusterConfig {
+            ingesters: format!("1={grpc_addr}"),
+            node_id: 1,
+            advertise_address: grpc_addr.to_string(),
+            shards: 1,
+            replication_factor: 1,
+            ..self.clone()
+        }
     }
 
     /// The ring every process of the cluster derives from the same settings.
@@ -446,7 +461,7 @@ mod tests {
             panic!()
         };
         assert!(h.contains("--server.http-listen-port"));
-        assert!(h.contains("--ingester.wal.fsync"));
+        assert!(h.contains("--cluster.raft-fsync"));
         assert!(h.contains("--querier.lookback-delta"));
     }
 

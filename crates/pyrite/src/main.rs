@@ -40,8 +40,13 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn init_logging(cfg: &Config) -> anyhow::Result<()> {
-    let filter =
-        EnvFilter::try_new(&cfg.log.level).with_context(|| format!("invalid --log.level {:?}", cfg.log.level))?;
+    // openraft narrates every election and membership step at info; Pyrite logs what
+    // matters of those itself, so a plain level keeps openraft to warnings.
+    let directive = match cfg.log.level.as_str() {
+        level @ ("info" | "warn" | "error") => format!("{level},openraft=warn"),
+        other => other.to_string(),
+    };
+    let filter = EnvFilter::try_new(&directive).with_context(|| format!("invalid --log.level {:?}", cfg.log.level))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

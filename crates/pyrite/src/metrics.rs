@@ -83,15 +83,9 @@ impl prometheus_client::collector::Collector for ProcessCollector {
     }
 }
 
-/// The head's size and what it took or refused, read at scrape time.
-/// The heads of this process (one, or one per shard replica), summed in the metrics.
+/// The heads' size and what they took or refused, read at scrape time: every shard
+/// replica's head of this process, summed.
 pub struct HeadCollector(pub Box<dyn Fn() -> Vec<Arc<Head>> + Send + Sync>);
-
-impl HeadCollector {
-    pub fn single(head: Arc<Head>) -> Self {
-        Self(Box::new(move || vec![head.clone()]))
-    }
-}
 
 impl std::fmt::Debug for HeadCollector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -5,18 +5,13 @@
 //! Adding a component means adding its entry here and its `init` arm; nothing else in
 //! the binary changes.
 
-use std::collections::BTreeSet;
-use std::sync::Arc;
-
-use anyhow::{bail, Context};
+use anyhow::bail;
 use axum::Router;
 use prometheus_client::registry::Registry;
-use pyrite_api::{ApiState, BuildInfo};
-use pyrite_ingester::Ingester;
-use pyrite_promql::Engine;
+use pyrite_api::BuildInfo;
+use std::collections::BTreeSet;
 
 use crate::config::Config;
-use crate::metrics::HeadCollector;
 
 /// Every component the binary knows, whether it runs yet or not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -140,71 +135,38 @@ pub fn resolve(target: &str, clustered: bool) -> anyhow::Result<Vec<Module>> {
 /// Started components: the routes they serve and what must be shut down.
 pub struct Services {
     pub router: Router,
-    pub ingester: Option<Arc<Ingester>>,
-    pub cluster: Option<crate::cluster::Cluster>,
+    cluster: crate::cluster::Cluster,
 }
 
 impl Services {
     pub async fn shutdown(self) {
-        drop(self.ingester);
-        if let Some(c) = self.cluster {
-            c.shutdown().await;
-        }
+        self.cluster.shutdown().await;
     }
 }
 
 /// Starts `modules` in order. Slow starts (log replay) happen here, before readiness.
+/// Without `--cluster.ingesters` the process is a cluster of its own: one ingester
+/// holding every shard as a one-replica Raft group, reached in-process.
 pub async fn init(cfg: &Config, modules: &[Module], registry: &mut Registry) -> anyhow::Result<Services> {
-    if cfg.cluster.enabled() {
-        let mut cluster = crate::cluster::init(cfg, modules, registry).await?;
-        let router = std::mem::take(&mut cluster.router);
-        return Ok(Services {
-            router,
-            ingester: None,
-            cluster: Some(cluster),
-        });
-    }
-    let mut router = Router::new();
-    let mut ingester: Option<Arc<Ingester>> = None;
-    for m in modules {
-        match m {
-            Module::Ingester => {
-                let dir = cfg.data.dir.join("ingester").join("wal");
-                let opts = cfg.ingester.clone();
-                let ing = tokio::task::spawn_blocking(move || Ingester::open(&dir, opts))
-                    .await
-                    .context("ingester start-up task failed")?
-                    .context("opening the ingester")?;
-                let ing = Arc::new(ing);
-                registry.register_collector(Box::new(HeadCollector::single(ing.head().clone())));
-                ingester = Some(ing);
-            }
-            Module::Distributor => {
-                let Some(ing) = &ingester else {
-                    bail!("the distributor needs an ingester")
-                };
-                let dist = pyrite_distributor::Distributor::new(cfg.distributor.clone(), ing.clone(), registry);
-                router = router.merge(pyrite_distributor::routes(Arc::new(dist)));
-            }
-            Module::Querier => {
-                let Some(ing) = &ingester else {
-                    bail!("the querier needs an ingester")
-                };
-                let state = ApiState {
-                    store: ing.clone(),
-                    engine: Engine::new(cfg.querier.engine_options()),
-                    build_info: build_info(),
-                };
-                router = router.merge(pyrite_api::routes(Arc::new(state)));
-            }
-            other => bail!("component {:?} cannot start in this release", entry(*other).name),
-        }
-    }
-    Ok(Services {
-        router,
-        ingester,
-        cluster: None,
-    })
+    let mut cluster = if cfg.cluster.enabled() {
+        crate::cluster::init(cfg, modules, false, registry).await?
+    } else {
+        let mut cfg = cfg.clone();
+        cfg.cluster = cfg.cluster.standalone(&standalone_grpc_addr(&cfg));
+        crate::cluster::init(&cfg, modules, true, registry).await?
+    };
+    let router = std::mem::take(&mut cluster.router);
+    Ok(Services { router, cluster })
+}
+
+/// Where a single process's own gRPC is reached: its listen address, or loopback when
+/// it listens on every interface.
+fn standalone_grpc_addr(cfg: &Config) -> String {
+    let host = match cfg.server.grpc_listen_address.as_str() {
+        "" | "0.0.0.0" | "::" => "127.0.0.1",
+        h => h,
+    };
+    format!("{host}:{}", cfg.server.grpc_listen_port)
 }
 
 pub fn build_info() -> BuildInfo {

@@ -1,0 +1,217 @@
+//! The shards of a single-process Pyrite, reached without the network: writes are split
+//! by the ring and committed to each shard's Raft group on this node; reads go to every
+//! local shard's head after a read index, and are merged. This is what `--target=all`
+//! puts behind its distributor and querier, with one replica per shard.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use futures::future::{join_all, try_join_all};
+use pyrite_client::errors::{append_error, storage_error, worst};
+use pyrite_model::{Matcher, TimeSeries};
+use pyrite_ring::ShardId;
+use pyrite_storage::{
+    merge_series, AppendError, AppendOutcome, Appendable, Queryable, SelectHints, Series, StorageError,
+};
+use pyrite_tsdb::Head;
+
+use crate::codec;
+use crate::shards::ShardHost;
+
+/// Every shard of the ring, hosted by this process.
+#[derive(Clone)]
+pub struct LocalShards {
+    host: Arc<ShardHost>,
+}
+
+impl LocalShards {
+    pub fn new(host: Arc<ShardHost>) -> Self {
+        Self { host }
+    }
+
+    /// Every shard's head, each confirmed current by its leader.
+    async fn heads(&self) -> Result<Vec<Arc<Head>>, StorageError> {
+        let shards = self.host.ring().read().shard_ids();
+        let reads = shards.into_iter().map(|s| self.host.head(s, true));
+        try_join_all(reads).await.map_err(storage_error)
+    }
+}
+
+#[async_trait]
+impl Appendable for LocalShards {
+    async fn append(&self, tenant: &str, series: Vec<TimeSeries>) -> Result<AppendOutcome, AppendError> {
+        let parts = self.host.ring().read().split(tenant, series);
+        let pushes = parts.into_iter().map(|(shard, part): (ShardId, Vec<TimeSeries>)| {
+            let command = codec::encode(tenant, &part);
+            self.host.push(shard, command)
+        });
+        let mut outcome = AppendOutcome::default();
+        let mut failure = None;
+        for r in join_all(pushes).await {
+            match r {
+                Ok(applied) => outcome.merge(AppendOutcome {
+                    samples_written: applied.samples,
+                    samples_rejected: applied.rejected,
+                    rejections: applied.rejections,
+                }),
+                Err(s) => failure = worst(failure, append_error(s)),
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(outcome),
+        }
+    }
+}
+
+#[async_trait]
+impl Queryable for LocalShards {
+    async fn select(
+        &self,
+        tenant: &str,
+        hints: SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Series>, StorageError> {
+        let mut all = Vec::new();
+        for head in self.heads().await? {
+            all.extend(head.select(tenant, hints, matchers).await?);
+        }
+        Ok(merge_series(all))
+    }
+
+    async fn label_names(
+        &self,
+        tenant: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        let mut all = Vec::new();
+        for head in self.heads().await? {
+            all.extend(Queryable::label_names(head.as_ref(), tenant, start, end, matchers).await?);
+        }
+        Ok(sorted_unique(all))
+    }
+
+    async fn label_values(
+        &self,
+        tenant: &str,
+        name: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        let mut all = Vec::new();
+        for head in self.heads().await? {
+            all.extend(Queryable::label_values(head.as_ref(), tenant, name, start, end, matchers).await?);
+        }
+        Ok(sorted_unique(all))
+    }
+}
+
+fn sorted_unique(mut v: Vec<String>) -> Vec<String> {
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use parking_lot::RwLock;
+    use pyrite_client::{Channels, ShardClient};
+    use pyrite_model::{Labels, Sample};
+    use pyrite_ring::{Ingester, Ring, RingDesc};
+
+    use super::*;
+    use crate::shards::{HostSettings, RaftOptions};
+
+    /// A single-process host: `shards` one-replica groups under `dir`.
+    async fn open(dir: &std::path::Path, shards: u32) -> (Arc<ShardHost>, LocalShards) {
+        let me = Ingester {
+            id: 1,
+            addr: "127.0.0.1:1".into(),
+        };
+        let ring = Ring::new(RingDesc::even(vec![me], shards, 1)).unwrap();
+        let client = ShardClient::new(Arc::new(RwLock::new(ring)), Channels::default());
+        let settings = HostSettings {
+            dir: dir.to_path_buf(),
+            head: Default::default(),
+            raft: RaftOptions::default(),
+        };
+        let host = ShardHost::new(1, client, settings);
+        host.open_shards().await.unwrap();
+        host.wait_to_lead_all(Duration::from_secs(10)).await.unwrap();
+        (host.clone(), LocalShards::new(host))
+    }
+
+    fn write(name: &str, samples: &[(i64, f64)]) -> Vec<TimeSeries> {
+        vec![TimeSeries::floats(
+            Labels::from_pairs(&[("__name__", name)]),
+            samples.iter().map(|(t, v)| Sample::new(*t, *v)).collect(),
+        )]
+    }
+
+    async fn read(store: &LocalShards, tenant: &str, name: &str) -> Vec<(i64, f64)> {
+        let got = store
+            .select(tenant, SelectHints::all(), &[Matcher::equal("__name__", name)])
+            .await
+            .unwrap();
+        got.iter().flat_map(|s| s.iter().collect::<Vec<_>>()).collect()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn acknowledged_writes_survive_reopen_and_tenants_stay_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (host, store) = open(dir.path(), 3).await;
+            let out = store.append("t", write("m", &[(1, 1.0), (2, 2.0)])).await.unwrap();
+            assert_eq!(out.samples_written, 2);
+            let out = store.append("t", write("m", &[(1, 5.0), (3, 3.0)])).await.unwrap();
+            assert_eq!((out.samples_written, out.samples_rejected), (1, 1));
+            store.append("other", write("m", &[(9, 9.0)])).await.unwrap();
+            host.shutdown().await;
+        }
+        let (_host, store) = open(dir.path(), 3).await;
+        assert_eq!(read(&store, "t", "m").await, [(1, 1.0), (2, 2.0), (3, 3.0)]);
+        assert_eq!(read(&store, "other", "m").await, [(9, 9.0)]);
+        assert_eq!(
+            store
+                .label_values("t", "__name__", i64::MIN, i64::MAX, &[])
+                .await
+                .unwrap(),
+            ["m"]
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writers_across_shards_are_all_applied() {
+        let dir = tempfile::tempdir().unwrap();
+        let (host, store) = open(dir.path(), 4).await;
+        let mut tasks = Vec::new();
+        for w in 0..8 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                for i in 0..50 {
+                    store
+                        .append("t", write(&format!("m{w}"), &[(i, i as f64)]))
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        for w in 0..8 {
+            assert_eq!(read(&store, "t", &format!("m{w}")).await.len(), 50);
+        }
+        // The series landed on more than one shard, and every head together holds all.
+        let heads = host.heads();
+        assert!(heads.iter().filter(|(_, h)| h.stats().samples > 0).count() > 1);
+        assert_eq!(heads.iter().map(|(_, h)| h.stats().samples).sum::<usize>(), 400);
+        let names = store.label_names("t", i64::MIN, i64::MAX, &[]).await.unwrap();
+        assert_eq!(names, ["__name__"]);
+    }
+}
