@@ -7,7 +7,7 @@
 //! randomness.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -40,11 +40,12 @@ fn merge_by_time<'a>(
     })
 }
 
-const SNAPSHOT_FORMAT: u32 = 1;
+const SNAPSHOT_FORMAT: u32 = 2;
 
 #[derive(Serialize, Deserialize)]
 struct HeadSnap {
     format: u32,
+    min_valid_time: i64,
     tenants: Vec<TenantSnap>,
 }
 
@@ -100,25 +101,101 @@ pub struct HeadCounters {
     pub samples_duplicate: AtomicU64,
     pub samples_out_of_order: AtomicU64,
     pub samples_too_old: AtomicU64,
+    pub samples_out_of_bounds: AtomicU64,
     pub samples_duplicate_timestamp: AtomicU64,
     pub series_limited: AtomicU64,
     pub series_created: AtomicU64,
 }
 
 /// In-memory series of every tenant.
-#[derive(Default)]
 pub struct Head {
     opts: HeadOptions,
     tenants: RwLock<HashMap<String, Arc<TenantHead>>>,
     counters: HeadCounters,
+    /// Samples older than this are refused: their range is (being) cut into a block.
+    min_valid_time: AtomicI64,
+}
+
+impl Default for Head {
+    fn default() -> Self {
+        Self::new(HeadOptions::default())
+    }
 }
 
 impl Head {
     pub fn new(opts: HeadOptions) -> Self {
         Self {
             opts,
-            ..Default::default()
+            tenants: RwLock::default(),
+            counters: HeadCounters::default(),
+            min_valid_time: AtomicI64::new(i64::MIN),
         }
+    }
+
+    /// The oldest timestamp the head still accepts.
+    pub fn min_valid_time(&self) -> i64 {
+        self.min_valid_time.load(Ordering::Acquire)
+    }
+
+    /// Refuses samples older than `t` from now on (never moves back). Called in log
+    /// order, so every replica refuses the same samples.
+    pub fn seal_before(&self, t: i64) {
+        self.min_valid_time.fetch_max(t, Ordering::AcqRel);
+    }
+
+    /// Seals before `t` and drops the data wholly before it (it is in blocks now):
+    /// whole chunks end before `t` go, a chunk that straddles `t` stays, and series left
+    /// empty leave the index.
+    pub fn truncate_before(&self, t: i64) {
+        self.seal_before(t);
+        let tenants: Vec<(String, Arc<TenantHead>)> = self
+            .tenants
+            .read()
+            .iter()
+            .map(|(n, th)| (n.clone(), th.clone()))
+            .collect();
+        let mut emptied = Vec::new();
+        for (name, th) in tenants {
+            let mut index = th.index.write();
+            let kept = index.retain(|s| s.lock().drop_before(t));
+            if kept.num_series() == 0 {
+                emptied.push(name);
+            }
+            *index = kept;
+        }
+        let mut all = self.tenants.write();
+        for name in emptied {
+            if all.get(&name).is_some_and(|th| th.index.read().num_series() == 0) {
+                all.remove(&name);
+            }
+        }
+    }
+
+    /// The tenants with series in the head.
+    pub fn tenant_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.tenants.read().keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// The oldest and newest sample timestamps in the head (walks every series).
+    pub fn time_bounds(&self) -> Option<(i64, i64)> {
+        let tenants: Vec<Arc<TenantHead>> = self.tenants.read().values().cloned().collect();
+        let mut bounds: Option<(i64, i64)> = None;
+        for th in tenants {
+            let series: Vec<Arc<MemSeries>> = {
+                let index = th.index.read();
+                (0..index.num_series() as u32)
+                    .map(|id| index.series(id).clone())
+                    .collect()
+            };
+            for s in series {
+                if let Some((lo, hi)) = s.lock().time_bounds() {
+                    bounds = Some(bounds.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+                }
+            }
+        }
+        bounds
     }
 
     pub fn options(&self) -> &HeadOptions {
@@ -164,10 +241,15 @@ impl Head {
             let mut data = series.lock();
             let floats = ts.samples.iter().map(|s| (s.t, Sample::F(s.v)));
             let hists = ts.histograms.iter().map(|(t, h)| (*t, Sample::H(h)));
+            let min_valid = self.min_valid_time();
             for (t, sample) in merge_by_time(floats, hists) {
-                let appended = match sample {
-                    Sample::F(v) => data.append(t, v, self.opts.out_of_order_window_ms),
-                    Sample::H(h) => data.append_histogram(t, h),
+                let appended = if t < min_valid {
+                    Err(crate::SampleRejection::OutOfBounds)
+                } else {
+                    match sample {
+                        Sample::F(v) => data.append(t, v, self.opts.out_of_order_window_ms),
+                        Sample::H(h) => data.append_histogram(t, h),
+                    }
                 };
                 match appended {
                     Ok(Appended::New) => outcome.samples_written += 1,
@@ -179,6 +261,7 @@ impl Head {
                         let counter = match r {
                             crate::SampleRejection::OutOfOrder => &self.counters.samples_out_of_order,
                             crate::SampleRejection::TooOld => &self.counters.samples_too_old,
+                            crate::SampleRejection::OutOfBounds => &self.counters.samples_out_of_bounds,
                             crate::SampleRejection::DuplicateTimestamp => &self.counters.samples_duplicate_timestamp,
                         };
                         counter.fetch_add(1, Ordering::Relaxed);
@@ -284,6 +367,7 @@ impl Head {
         tenants.sort_by(|a, b| a.0.cmp(&b.0));
         let snap = HeadSnap {
             format: SNAPSHOT_FORMAT,
+            min_valid_time: self.min_valid_time(),
             tenants: tenants
                 .into_iter()
                 .map(|(tenant, th)| {
@@ -309,11 +393,13 @@ impl Head {
     /// restored head accepts and refuses later writes exactly as the one snapshotted.
     pub fn restore(&self, bytes: &[u8]) -> Result<(), SnapshotError> {
         let mut tenants = HashMap::new();
+        let mut min_valid_time = i64::MIN;
         if !bytes.is_empty() {
             let snap: HeadSnap = rmp_serde::from_slice(bytes).map_err(|e| SnapshotError::Decode(e.to_string()))?;
             if snap.format != SNAPSHOT_FORMAT {
                 return Err(SnapshotError::Format(snap.format));
             }
+            min_valid_time = snap.min_valid_time;
             for t in snap.tenants {
                 let th = TenantHead::default();
                 {
@@ -329,6 +415,7 @@ impl Head {
             }
         }
         *self.tenants.write() = tenants;
+        self.min_valid_time.store(min_valid_time, Ordering::Release);
         Ok(())
     }
 
@@ -417,6 +504,49 @@ mod tests {
         assert_eq!(a[0].iter().collect::<Vec<_>>(), [(1, 1.0)]);
         assert!(head.select_series("c", SelectHints::all(), &m).is_empty());
         assert_eq!(head.label_values("b", "__name__", i64::MIN, i64::MAX, &[]), ["up"]);
+    }
+
+    #[test]
+    fn sealing_refuses_old_samples_and_truncating_drops_flushed_chunks() {
+        let head = Head::default();
+        let long: Vec<(i64, f64)> = (0..600).map(|i| (i * 10, i as f64)).collect();
+        head.apply("t", &[ts(&[("__name__", "long")], &long)]);
+        head.apply("t", &[ts(&[("__name__", "old")], &[(5, 1.0), (15, 2.0)])]);
+        head.apply("u", &[ts(&[("__name__", "old")], &[(7, 1.0)])]);
+        assert_eq!(head.time_bounds(), Some((0, 5990)));
+        assert_eq!(head.tenant_names(), ["t", "u"]);
+
+        head.seal_before(3000);
+        let out = head.apply("t", &[ts(&[("__name__", "long")], &[(2990, 1.0), (6000, 2.0)])]);
+        assert_eq!((out.samples_written, out.samples_rejected), (1, 1));
+        assert!(out.rejections[0].contains("out of bounds"));
+        assert_eq!(head.counters().samples_out_of_bounds.load(Ordering::Relaxed), 1);
+        head.seal_before(100); // never moves back
+        assert_eq!(head.min_valid_time(), 3000);
+
+        head.truncate_before(3000);
+        // "old" is gone (and tenant u with it); "long" keeps the chunks reaching 3000.
+        assert_eq!(head.tenant_names(), ["t"]);
+        let all = head.select_series("t", SelectHints::all(), &[]);
+        assert_eq!(all.len(), 1);
+        let kept: Vec<(i64, f64)> = all[0].iter().collect();
+        assert_eq!(kept.last(), Some(&(6000, 2.0)));
+        assert!(kept.first().unwrap().0 <= 3000, "the chunk straddling 3000 stays whole");
+        assert!(kept.first().unwrap().0 > 0, "chunks wholly before 3000 are gone");
+        // Later writes find the surviving series; the series index still works.
+        head.apply("t", &[ts(&[("__name__", "long")], &[(6010, 3.0)])]);
+        head.apply("t", &[ts(&[("__name__", "new")], &[(6010, 3.0)])]);
+        assert_eq!(
+            head.label_values("t", "__name__", i64::MIN, i64::MAX, &[]),
+            ["long", "new"]
+        );
+
+        // The bound travels in snapshots.
+        let copy = Head::default();
+        copy.restore(&head.snapshot()).unwrap();
+        assert_eq!(copy.min_valid_time(), 3000);
+        let out = copy.apply("t", &[ts(&[("__name__", "x")], &[(10, 1.0)])]);
+        assert_eq!(out.samples_rejected, 1);
     }
 
     #[test]

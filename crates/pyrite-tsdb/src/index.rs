@@ -87,8 +87,31 @@ impl<S> Index<S> {
                 .all(|((n, v), l)| self.symbols.resolve(*n) == &*l.name && self.symbols.resolve(*v) == &*l.value)
     }
 
+    /// An index of the series `keep` retains, the same series objects under new ids
+    /// (symbols of dropped series are left behind).
+    pub fn retain(&self, mut keep: impl FnMut(&S) -> bool) -> Index<S> {
+        let mut out = Index {
+            symbols: Symbols::default(),
+            series: Vec::new(),
+            by_hash: HashMap::new(),
+            postings: HashMap::new(),
+        };
+        for id in 0..self.series.len() as u32 {
+            if keep(self.series(id)) {
+                let labels = self.labels(id);
+                out.insert_shared(labels.stable_hash(), &labels, self.series(id).clone());
+            }
+        }
+        out
+    }
+
     /// Adds a new series; the caller checked it is absent.
     pub fn insert(&mut self, hash: u64, labels: &Labels, make: impl FnOnce(u32) -> S) -> Arc<S> {
+        let id = self.series.len() as u32;
+        self.insert_shared(hash, labels, Arc::new(make(id)))
+    }
+
+    fn insert_shared(&mut self, hash: u64, labels: &Labels, series: Arc<S>) -> Arc<S> {
         let id = self.series.len() as u32;
         let syms: SymLabels = labels
             .iter()
@@ -97,7 +120,6 @@ impl<S> Index<S> {
         for (n, v) in syms.iter() {
             self.postings.entry(*n).or_default().entry(*v).or_default().push(id);
         }
-        let series = Arc::new(make(id));
         self.series.push((syms, series.clone()));
         self.by_hash.entry(hash).or_default().push(id);
         series

@@ -18,6 +18,8 @@ pub enum SampleRejection {
     OutOfOrder,
     /// Older than the series' newest sample by more than the out-of-order window.
     TooOld,
+    /// Older than the head keeps: that time range is cut into a block already.
+    OutOfBounds,
     /// Same timestamp as an existing sample, different value.
     DuplicateTimestamp,
 }
@@ -27,6 +29,7 @@ impl SampleRejection {
         match self {
             SampleRejection::OutOfOrder => "out of order sample",
             SampleRejection::TooOld => "too old sample: older than the out-of-order window",
+            SampleRejection::OutOfBounds => "out of bounds: older than the time range the head still holds",
             SampleRejection::DuplicateTimestamp => "duplicate sample for timestamp with a different value",
         }
     }
@@ -36,6 +39,7 @@ impl SampleRejection {
         match self {
             SampleRejection::OutOfOrder => "sample_out_of_order",
             SampleRejection::TooOld => "sample_too_old",
+            SampleRejection::OutOfBounds => "sample_out_of_bounds",
             SampleRejection::DuplicateTimestamp => "sample_duplicate_timestamp",
         }
     }
@@ -72,6 +76,52 @@ pub(crate) enum Appended {
 }
 
 impl SeriesData {
+    /// Drops every chunk (and out-of-order sample) wholly before `t`: that data is in a
+    /// block now. A chunk that reaches `t` or later stays whole. Returns whether the
+    /// series still holds anything.
+    pub(crate) fn drop_before(&mut self, t: i64) -> bool {
+        self.sealed.retain(|c| c.max_time() >= t);
+        if self.open.max_time().is_some_and(|m| m < t) {
+            self.open = ChunkBuilder::default();
+        }
+        if let Some(ooo) = &mut self.ooo {
+            ooo.retain(|ts, _| *ts >= t);
+            if ooo.is_empty() {
+                self.ooo = None;
+            }
+        }
+        if let Some(h) = &mut self.hist {
+            h.sealed.retain(|c| c.max_time() >= t);
+            if !h.open.is_empty() && h.open.snapshot().max_time() < t {
+                h.open = HistogramChunkBuilder::default();
+            }
+            if h.sealed.is_empty() && h.open.is_empty() {
+                self.hist = None;
+            }
+        }
+        !self.sealed.is_empty() || !self.open.is_empty() || self.ooo.is_some() || self.hist.is_some()
+    }
+
+    /// The oldest and newest timestamps held, of either kind.
+    pub(crate) fn time_bounds(&self) -> Option<(i64, i64)> {
+        let mut lo = self.sealed.first().map(|c| c.min_time()).or(self.open.min_time());
+        let mut hi = self.last.map(|l| l.0);
+        if let Some(ooo) = &self.ooo {
+            lo = lo.into_iter().chain(ooo.keys().next().copied()).min();
+            hi = hi.into_iter().chain(ooo.keys().next_back().copied()).max();
+        }
+        if let Some(h) = &self.hist {
+            let hlo = h
+                .sealed
+                .first()
+                .map(|c| c.min_time())
+                .or_else(|| (!h.open.is_empty()).then(|| h.open.snapshot().min_time()));
+            lo = lo.into_iter().chain(hlo).min();
+            hi = hi.into_iter().chain(h.last.as_ref().map(|l| l.0)).max();
+        }
+        Some((lo?, hi?))
+    }
+
     /// Timestamp of the newest histogram sample, if any.
     fn last_histogram_t(&self) -> Option<i64> {
         self.hist.as_ref().and_then(|h| h.last.as_ref().map(|l| l.0))

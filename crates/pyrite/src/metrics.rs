@@ -147,6 +147,7 @@ impl prometheus_client::collector::Collector for HeadCollector {
         let refused = [
             ("sample_out_of_order", sum(|c| &c.samples_out_of_order)),
             ("sample_too_old", sum(|c| &c.samples_too_old)),
+            ("sample_out_of_bounds", sum(|c| &c.samples_out_of_bounds)),
             ("sample_duplicate_timestamp", sum(|c| &c.samples_duplicate_timestamp)),
             ("per_tenant_series_limit", sum(|c| &c.series_limited)),
         ];
