@@ -5,7 +5,16 @@ use serde_json::Value;
 
 /// GETs `url` and returns the `data` of a successful Prometheus API answer.
 pub fn api_get(url: &str) -> anyhow::Result<Value> {
-    let resp = reqwest::blocking::get(url).with_context(|| format!("GET {url}"))?;
+    api_get_as(url, None)
+}
+
+/// [`api_get`] as a tenant (`X-Scope-OrgID`), or the default tenant with `None`.
+pub fn api_get_as(url: &str, tenant: Option<&str>) -> anyhow::Result<Value> {
+    let mut req = reqwest::blocking::Client::new().get(url);
+    if let Some(t) = tenant {
+        req = req.header("X-Scope-OrgID", t);
+    }
+    let resp = req.send().with_context(|| format!("GET {url}"))?;
     let status = resp.status();
     let body: Value = resp.json().with_context(|| format!("decoding answer of {url}"))?;
     if !status.is_success() || body["status"] != "success" {

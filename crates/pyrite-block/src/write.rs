@@ -55,6 +55,7 @@ impl Default for WriteOptions {
 }
 
 /// An encoded block file and what it holds.
+#[derive(Clone)]
 pub struct Encoded {
     pub bytes: Bytes,
     pub stats: BlockStats,

@@ -7,6 +7,8 @@
 //! ([`membership`]). The ingester owns no HTTP.
 
 mod codec;
+mod command;
+mod flush;
 mod local;
 pub mod membership;
 mod service;
@@ -15,7 +17,9 @@ mod shards;
 use pyrite_tsdb::HeadOptions;
 use serde::{Deserialize, Serialize};
 
-pub use codec::{decode as decode_record, encode as encode_record, CodecError, WriteRecord};
+pub use codec::{CodecError, WriteRecord};
+pub use command::{decode as decode_command, encode_write as encode_record, ShardCommand};
+pub use flush::BlockSettings;
 pub use local::LocalShards;
 pub use service::IngesterService;
 pub use shards::{HostSettings, RaftOptions, ShardError, ShardHost};

@@ -11,11 +11,11 @@ use pyrite_client::errors::{append_error, storage_error, worst};
 use pyrite_model::{Matcher, TimeSeries};
 use pyrite_ring::ShardId;
 use pyrite_storage::{
-    merge_series, AppendError, AppendOutcome, Appendable, Queryable, SelectHints, Series, StorageError,
+    merge_series, sorted_union, AppendError, AppendOutcome, Appendable, Queryable, SelectHints, Series, StorageError,
 };
 use pyrite_tsdb::Head;
 
-use crate::codec;
+use crate::command;
 use crate::shards::ShardHost;
 
 /// Every shard of the ring, hosted by this process.
@@ -42,7 +42,7 @@ impl Appendable for LocalShards {
     async fn append(&self, tenant: &str, series: Vec<TimeSeries>) -> Result<AppendOutcome, AppendError> {
         let parts = self.host.ring().read().split(tenant, series);
         let pushes = parts.into_iter().map(|(shard, part): (ShardId, Vec<TimeSeries>)| {
-            let command = codec::encode(tenant, &part);
+            let command = command::encode_write(tenant, &part);
             self.host.push(shard, command)
         });
         let mut outcome = AppendOutcome::default();
@@ -90,7 +90,7 @@ impl Queryable for LocalShards {
         for head in self.heads().await? {
             all.extend(Queryable::label_names(head.as_ref(), tenant, start, end, matchers).await?);
         }
-        Ok(sorted_unique(all))
+        Ok(sorted_union(vec![all]))
     }
 
     async fn label_values(
@@ -105,14 +105,8 @@ impl Queryable for LocalShards {
         for head in self.heads().await? {
             all.extend(Queryable::label_values(head.as_ref(), tenant, name, start, end, matchers).await?);
         }
-        Ok(sorted_unique(all))
+        Ok(sorted_union(vec![all]))
     }
-}
-
-fn sorted_unique(mut v: Vec<String>) -> Vec<String> {
-    v.sort_unstable();
-    v.dedup();
-    v
 }
 
 #[cfg(test)]
@@ -139,6 +133,7 @@ mod tests {
             dir: dir.to_path_buf(),
             head: Default::default(),
             raft: RaftOptions::default(),
+            blocks: None,
         };
         let host = ShardHost::new(1, client, settings);
         host.open_shards().await.unwrap();

@@ -21,7 +21,8 @@ use pyrite_tsdb::{Head, HeadOptions};
 use tokio::sync::{mpsc, oneshot};
 use tonic::Status;
 
-use crate::codec;
+use crate::command::{self, ShardCommand};
+use crate::flush::BlockSettings;
 use crate::membership::MetaReplica;
 
 /// Raft timing and durability for every shard on this node.
@@ -62,14 +63,22 @@ struct HeadApp {
 
 impl App for HeadApp {
     fn apply(&self, command: &[u8]) -> Applied {
-        match codec::decode(command) {
-            Ok(w) => {
+        match command::decode(command) {
+            Ok(ShardCommand::Write(w)) => {
                 let out = self.head.apply(&w.tenant, &w.series);
                 Applied {
                     samples: out.samples_written,
                     rejected: out.samples_rejected,
                     rejections: out.rejections,
                 }
+            }
+            Ok(ShardCommand::Seal { before }) => {
+                self.head.seal_before(before);
+                Applied::default()
+            }
+            Ok(ShardCommand::Flushed { before }) => {
+                self.head.truncate_before(before);
+                Applied::default()
             }
             // Every replica decodes the same bytes the same way, so they all refuse it.
             Err(e) => Applied {
@@ -91,7 +100,7 @@ impl App for HeadApp {
 
 pub(crate) struct Replica {
     pub(crate) raft: Raft<TypeConfig>,
-    head: Arc<Head>,
+    pub(crate) head: Arc<Head>,
     /// Writes waiting for the next log entry (see [`batch_writes`]).
     writes: mpsc::Sender<PendingWrite>,
 }
@@ -150,6 +159,8 @@ pub struct HostSettings {
     pub dir: PathBuf,
     pub head: HeadOptions,
     pub raft: RaftOptions,
+    /// Where and how shards this node leads cut blocks; `None`: they never do.
+    pub blocks: Option<BlockSettings>,
 }
 
 /// The shard replicas hosted by one ingester, and its replica of the metadata group

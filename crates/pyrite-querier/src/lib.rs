@@ -14,7 +14,7 @@ use pyrite_client::ShardClient;
 use pyrite_model::Matcher;
 use pyrite_proto::ingester as pb;
 use pyrite_storage::wire::{matchers_to_proto, series_from_proto};
-use pyrite_storage::{merge_series, Queryable, SelectHints, Series, StorageError};
+use pyrite_storage::{merge_series, sorted_union, Queryable, SelectHints, Series, StorageError};
 use tonic::Status;
 
 /// How shard reads are served.
@@ -157,11 +157,4 @@ impl Queryable for ShardedQueryable {
             .await?;
         Ok(sorted_union(per_shard))
     }
-}
-
-fn sorted_union(lists: Vec<Vec<String>>) -> Vec<String> {
-    let mut all: Vec<String> = lists.into_iter().flatten().collect();
-    all.sort_unstable();
-    all.dedup();
-    all
 }

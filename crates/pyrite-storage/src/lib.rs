@@ -14,6 +14,7 @@
 //! Writes: validated series go to an [`Appendable`], which acknowledges only what is
 //! durable.
 
+mod fanout;
 mod mem;
 mod merge;
 pub mod wire;
@@ -23,6 +24,7 @@ use async_trait::async_trait;
 use pyrite_chunk::{Chunk, ChunkIter, HistogramChunk};
 use pyrite_model::{FloatHistogram, Labels, Matcher};
 
+pub use fanout::{sorted_union, Fanout};
 pub use mem::MemQueryable;
 pub use merge::merge_series;
 pub use write::{AppendError, AppendOutcome, Appendable};

@@ -46,6 +46,7 @@ const SNAPSHOT_FORMAT: u32 = 2;
 struct HeadSnap {
     format: u32,
     min_valid_time: i64,
+    truncated_before: i64,
     tenants: Vec<TenantSnap>,
 }
 
@@ -114,6 +115,8 @@ pub struct Head {
     counters: HeadCounters,
     /// Samples older than this are refused: their range is (being) cut into a block.
     min_valid_time: AtomicI64,
+    /// Data older than this was dropped: it is in blocks.
+    truncated_before: AtomicI64,
 }
 
 impl Default for Head {
@@ -129,7 +132,13 @@ impl Head {
             tenants: RwLock::default(),
             counters: HeadCounters::default(),
             min_valid_time: AtomicI64::new(i64::MIN),
+            truncated_before: AtomicI64::new(i64::MIN),
         }
+    }
+
+    /// The bound of the last truncation: everything older is in blocks.
+    pub fn truncated_before(&self) -> i64 {
+        self.truncated_before.load(Ordering::Acquire)
     }
 
     /// The oldest timestamp the head still accepts.
@@ -148,6 +157,7 @@ impl Head {
     /// empty leave the index.
     pub fn truncate_before(&self, t: i64) {
         self.seal_before(t);
+        self.truncated_before.fetch_max(t, Ordering::AcqRel);
         let tenants: Vec<(String, Arc<TenantHead>)> = self
             .tenants
             .read()
@@ -368,6 +378,7 @@ impl Head {
         let snap = HeadSnap {
             format: SNAPSHOT_FORMAT,
             min_valid_time: self.min_valid_time(),
+            truncated_before: self.truncated_before(),
             tenants: tenants
                 .into_iter()
                 .map(|(tenant, th)| {
@@ -393,13 +404,14 @@ impl Head {
     /// restored head accepts and refuses later writes exactly as the one snapshotted.
     pub fn restore(&self, bytes: &[u8]) -> Result<(), SnapshotError> {
         let mut tenants = HashMap::new();
-        let mut min_valid_time = i64::MIN;
+        let (mut min_valid_time, mut truncated_before) = (i64::MIN, i64::MIN);
         if !bytes.is_empty() {
             let snap: HeadSnap = rmp_serde::from_slice(bytes).map_err(|e| SnapshotError::Decode(e.to_string()))?;
             if snap.format != SNAPSHOT_FORMAT {
                 return Err(SnapshotError::Format(snap.format));
             }
             min_valid_time = snap.min_valid_time;
+            truncated_before = snap.truncated_before;
             for t in snap.tenants {
                 let th = TenantHead::default();
                 {
@@ -416,6 +428,7 @@ impl Head {
         }
         *self.tenants.write() = tenants;
         self.min_valid_time.store(min_valid_time, Ordering::Release);
+        self.truncated_before.store(truncated_before, Ordering::Release);
         Ok(())
     }
 
@@ -544,7 +557,7 @@ mod tests {
         // The bound travels in snapshots.
         let copy = Head::default();
         copy.restore(&head.snapshot()).unwrap();
-        assert_eq!(copy.min_valid_time(), 3000);
+        assert_eq!((copy.min_valid_time(), copy.truncated_before()), (3000, 3000));
         let out = copy.apply("t", &[ts(&[("__name__", "x")], &[(10, 1.0)])]);
         assert_eq!(out.samples_rejected, 1);
     }

@@ -29,7 +29,8 @@ use pyrite_raft::log_store::FsyncPolicy;
 use pyrite_raft::network::RaftService;
 use pyrite_ring::change::RingChange;
 use pyrite_ring::Ring;
-use pyrite_storage::{Appendable, Queryable};
+use pyrite_storage::{Appendable, Fanout, Queryable};
+use pyrite_storegateway::BucketStore;
 use serde::Deserialize;
 use tokio::sync::oneshot;
 
@@ -83,6 +84,7 @@ pub async fn init(
         }
     }
     let ring = Arc::new(RwLock::new(initial));
+    let bucket = crate::blocks::open_bucket(cfg)?;
     let channels = Channels::default();
     let client = ShardClient::new(ring.clone(), channels.clone());
     let mut cluster = Cluster {
@@ -133,6 +135,7 @@ pub async fn init(
                     dir: shards_dir.clone(),
                     head: cfg.ingester.head.clone(),
                     raft: opts,
+                    blocks: bucket.clone().map(|b| crate::blocks::block_settings(cfg, b)),
                 };
                 let host = ShardHost::new(node_id, client.clone(), settings);
                 let addr: SocketAddr = format!("{}:{}", cfg.server.grpc_listen_address, cfg.server.grpc_listen_port)
@@ -176,6 +179,7 @@ pub async fn init(
                         .context("electing this process leader of its own shards")?;
                 }
                 tokio::spawn(host.clone().follow_ring(RING_REFRESH));
+                tokio::spawn(host.clone().cut_blocks());
                 let heads_of = host.clone();
                 registry.register_collector(Box::new(crate::metrics::HeadCollector(Box::new(move || {
                     heads_of.heads().into_iter().map(|(_, h)| h).collect()
@@ -201,10 +205,15 @@ pub async fn init(
                     "follower" => Consistency::Follower,
                     other => bail!("--cluster.read-consistency={other:?}: use linearizable or follower"),
                 };
-                let store: Arc<dyn Queryable> = match (&cluster.shards, standalone) {
+                let mut store: Arc<dyn Queryable> = match (&cluster.shards, standalone) {
                     (Some(host), true) => Arc::new(LocalShards::new(host.clone())),
                     _ => Arc::new(ShardedQueryable::new(client.clone(), consistency)),
                 };
+                if let Some(bucket) = &bucket {
+                    // Recent data from the heads, older data from the blocks, merged.
+                    let blocks = BucketStore::new(bucket.clone(), cfg.blocks.sync_interval.0);
+                    store = Arc::new(Fanout::new(vec![store, Arc::new(blocks)]));
+                }
                 let state = ApiState {
                     store,
                     engine: Engine::new(cfg.querier.engine_options()),

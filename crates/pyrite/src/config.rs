@@ -27,6 +27,40 @@ pub struct Config {
     pub distributor: pyrite_distributor::Limits,
     pub querier: QuerierConfig,
     pub cluster: ClusterConfig,
+    pub blocks: BlocksConfig,
+}
+
+/// Blocks: where the data older than the heads keep lives, and when heads cut it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BlocksConfig {
+    /// The bucket: `filesystem` (a directory, `dir`), `memory` (lost on exit; tests),
+    /// or `none` (heads keep everything; nothing is cut).
+    pub backend: String,
+    /// The `filesystem` bucket's directory; empty: `<data.dir>/blocks`.
+    pub dir: String,
+    /// Time range of a block cut from a head.
+    pub range: Dur,
+    /// How often a shard's leader looks for a range to cut.
+    pub check_interval: Dur,
+    /// How long cut data stays in the heads after its upload; at least `sync_interval`,
+    /// so readers have found the blocks before the heads let go.
+    pub flush_delay: Dur,
+    /// How often readers look for new blocks of a tenant.
+    pub sync_interval: Dur,
+}
+
+impl Default for BlocksConfig {
+    fn default() -> Self {
+        Self {
+            backend: "filesystem".into(),
+            dir: String::new(),
+            range: Dur(Duration::from_secs(2 * 3600)),
+            check_interval: Dur(Duration::from_secs(60)),
+            flush_delay: Dur(Duration::from_secs(30)),
+            sync_interval: Dur(Duration::from_secs(15)),
+        }
+    }
 }
 
 /// Running as a cluster: which ingesters exist, how series are sharded and replicated,

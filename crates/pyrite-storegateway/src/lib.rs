@@ -1,0 +1,239 @@
+//! Serving blocks. A [`BucketStore`] is the [`Queryable`] over a bucket's blocks: it
+//! learns a tenant's blocks from the bucket index, plus a listing for blocks newer than
+//! the index (at most once per sync interval, never per query), opens each block once
+//! (its footer and label columns kept in memory) and fetches chunk pages by byte range.
+//! The single process puts it beside its head; a store gateway serves it over gRPC.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures::future::try_join_all;
+use object_store::path::Path;
+use object_store::ObjectStore;
+use parking_lot::Mutex;
+use pyrite_block::bucket;
+use pyrite_block::{BlockError, BlockMeta, BlockReader};
+use pyrite_model::Matcher;
+use pyrite_storage::{merge_series, sorted_union, Queryable, SelectHints, Series, StorageError};
+use ulid::Ulid;
+
+struct TenantView {
+    synced: Instant,
+    blocks: Vec<BlockMeta>,
+}
+
+/// The blocks of every tenant in one bucket.
+pub struct BucketStore {
+    bucket: Arc<dyn ObjectStore>,
+    sync_interval: Duration,
+    tenants: Mutex<HashMap<String, Arc<TenantView>>>,
+    readers: Mutex<HashMap<Ulid, Arc<BlockReader>>>,
+}
+
+fn unavailable(e: BlockError) -> StorageError {
+    match e {
+        BlockError::Store(e) => StorageError::Unavailable(format!("object storage: {e}")),
+        other => StorageError::Internal(other.to_string()),
+    }
+}
+
+impl BucketStore {
+    pub fn new(bucket: Arc<dyn ObjectStore>, sync_interval: Duration) -> Self {
+        Self {
+            bucket,
+            sync_interval,
+            tenants: Mutex::default(),
+            readers: Mutex::default(),
+        }
+    }
+
+    /// The tenant's live blocks as of the last sync (syncing first when that is older
+    /// than the sync interval).
+    pub async fn blocks(&self, tenant: &str) -> Result<Vec<BlockMeta>, BlockError> {
+        let known = self.tenants.lock().get(tenant).cloned();
+        if let Some(v) = &known {
+            if v.synced.elapsed() < self.sync_interval {
+                return Ok(v.blocks.clone());
+            }
+        }
+        let blocks = self.sync(tenant, known.as_deref()).await?;
+        self.tenants.lock().insert(
+            tenant.to_string(),
+            Arc::new(TenantView {
+                synced: Instant::now(),
+                blocks: blocks.clone(),
+            }),
+        );
+        Ok(blocks)
+    }
+
+    /// The index, then one listing of the tenant's directory: metas are fetched only
+    /// for blocks neither the index nor the last sync knew; blocks gone from the bucket
+    /// or marked for deletion are left out.
+    async fn sync(&self, tenant: &str, last: Option<&TenantView>) -> Result<Vec<BlockMeta>, BlockError> {
+        let index = bucket::read_index(self.bucket.as_ref(), tenant).await?;
+        let mut known: HashMap<Ulid, BlockMeta> = index.blocks.iter().map(|m| (m.ulid, m.clone())).collect();
+        if let Some(last) = last {
+            known.extend(last.blocks.iter().map(|m| (m.ulid, m.clone())));
+        }
+        let listed = self.bucket.list_with_delimiter(Some(&Path::from(tenant))).await?;
+        let mut blocks = Vec::new();
+        for dir in &listed.common_prefixes {
+            let Some(ulid) = dir.filename().and_then(|n| n.parse::<Ulid>().ok()) else {
+                continue;
+            };
+            if index.deletion_marks.contains_key(&ulid) {
+                continue;
+            }
+            match known.remove(&ulid) {
+                Some(meta) => blocks.push(meta),
+                None => {
+                    if let Some(meta) = bucket::read_meta(self.bucket.as_ref(), tenant, ulid).await? {
+                        blocks.push(meta);
+                    }
+                }
+            }
+        }
+        blocks.sort_by_key(|m| (m.min_time, m.ulid));
+        let live: Vec<Ulid> = blocks.iter().map(|b| b.ulid).collect();
+        self.readers
+            .lock()
+            .retain(|id, r| r.meta().tenant != tenant || live.contains(id));
+        Ok(blocks)
+    }
+
+    async fn reader(&self, meta: &BlockMeta) -> Result<Arc<BlockReader>, BlockError> {
+        if let Some(r) = self.readers.lock().get(&meta.ulid) {
+            return Ok(r.clone());
+        }
+        let opened = Arc::new(BlockReader::open(self.bucket.clone(), meta.clone()).await?);
+        tracing::debug!(block = %meta.ulid, index_bytes = opened.index_bytes(), "opened a block");
+        Ok(self.readers.lock().entry(meta.ulid).or_insert(opened).clone())
+    }
+
+    /// Open readers of the tenant's blocks overlapping `[start, end]`.
+    async fn readers_for(&self, tenant: &str, start: i64, end: i64) -> Result<Vec<Arc<BlockReader>>, StorageError> {
+        let blocks = self.blocks(tenant).await.map_err(unavailable)?;
+        let wanted = blocks.iter().filter(|b| b.overlaps(start, end));
+        try_join_all(wanted.map(|b| self.reader(b))).await.map_err(unavailable)
+    }
+}
+
+#[async_trait]
+impl Queryable for BucketStore {
+    async fn select(
+        &self,
+        tenant: &str,
+        hints: SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Series>, StorageError> {
+        let readers = self.readers_for(tenant, hints.start, hints.end).await?;
+        let answers = try_join_all(readers.iter().map(|r| r.select(hints.start, hints.end, matchers)))
+            .await
+            .map_err(unavailable)?;
+        Ok(merge_series(answers.into_iter().flatten().collect()))
+    }
+
+    async fn label_names(
+        &self,
+        tenant: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        let readers = self.readers_for(tenant, start, end).await?;
+        Ok(sorted_union(readers.iter().map(|r| r.label_names(matchers)).collect()))
+    }
+
+    async fn label_values(
+        &self,
+        tenant: &str,
+        name: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        let readers = self.readers_for(tenant, start, end).await?;
+        Ok(sorted_union(
+            readers.iter().map(|r| r.label_values(name, matchers)).collect(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use object_store::memory::InMemory;
+    use pyrite_block::meta::FORMAT_VERSION;
+    use pyrite_block::{cut_block_id, encode, BlockStats, Compaction, WriteOptions};
+    use pyrite_chunk::Chunk;
+    use pyrite_model::Labels;
+
+    use super::*;
+
+    async fn put_block(bucket: &dyn ObjectStore, tenant: &str, shard: u32, samples: &[(i64, f64)]) -> BlockMeta {
+        let s = Series::new(
+            Labels::from_pairs(&[("__name__", "m")]),
+            Chunk::encode_all(samples, 120),
+        );
+        let ulid = cut_block_id(tenant, shard, 0, 1000);
+        let meta = BlockMeta {
+            ulid,
+            version: FORMAT_VERSION,
+            tenant: tenant.into(),
+            min_time: 0,
+            max_time: 1000,
+            stats: BlockStats::default(),
+            compaction: Compaction {
+                level: 1,
+                sources: vec![ulid],
+            },
+            shards: vec![shard],
+            files: vec![],
+        };
+        bucket::upload(bucket, meta, encode(vec![s], &WriteOptions::default()).unwrap())
+            .await
+            .unwrap()
+    }
+
+    fn samples(got: &[Series]) -> Vec<(i64, f64)> {
+        got.iter().flat_map(|s| s.iter().collect::<Vec<_>>()).collect()
+    }
+
+    #[tokio::test]
+    async fn blocks_are_found_by_index_and_listing_merged_and_kept_per_tenant() {
+        let bucket: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        // Shard 0's block is indexed; shard 1's arrived after the index was written.
+        let first = put_block(bucket.as_ref(), "t", 0, &[(10, 1.0), (20, 2.0)]).await;
+        bucket::refresh_index(bucket.as_ref(), "t", 1).await.unwrap();
+        put_block(bucket.as_ref(), "t", 1, &[(20, 2.0), (30, 3.0)]).await;
+        put_block(bucket.as_ref(), "other", 0, &[(10, 9.0)]).await;
+
+        let store = BucketStore::new(bucket.clone(), Duration::ZERO);
+        let m = [Matcher::equal("__name__", "m")];
+        let got = store.select("t", SelectHints::new(0, 100), &m).await.unwrap();
+        assert_eq!(
+            samples(&got),
+            [(10, 1.0), (20, 2.0), (30, 3.0)],
+            "merged, each timestamp once"
+        );
+        assert_eq!(
+            samples(&store.select("other", SelectHints::new(0, 100), &m).await.unwrap()),
+            [(10, 9.0)]
+        );
+        assert!(store
+            .select("t", SelectHints::new(5000, 6000), &m)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.label_values("t", "__name__", 0, 100, &[]).await.unwrap(), ["m"]);
+
+        // A block marked for deletion is no longer read.
+        let mut index = bucket::read_index(bucket.as_ref(), "t").await.unwrap();
+        index.deletion_marks.insert(first.ulid, 1);
+        bucket::write_index(bucket.as_ref(), "t", &index).await.unwrap();
+        let got = store.select("t", SelectHints::new(0, 100), &m).await.unwrap();
+        assert_eq!(samples(&got), [(20, 2.0), (30, 3.0)]);
+    }
+}
