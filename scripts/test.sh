@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Pyrite's whole test suite, installing what the tests need first:
-# Debian's prometheus, prometheus-node-exporter and prometheus-alertmanager packages.
+# Debian's prometheus, prometheus-node-exporter and prometheus-alertmanager packages, and
+# s3s-fs (a real S3 server, from crates.io) for the block tests.
 # The cargo target dir lives outside the clone so repeated runs reuse the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,6 +21,8 @@ if [ "${#need_pkgs[@]}" -gt 0 ]; then
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
 fi
 command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
+# 0.14.1: the newest s3s-fs that builds with this machine's Rust.
+command -v s3s-fs >/dev/null || cargo install s3s-fs --version 0.14.1 --features binary --locked
 
 echo "== format"
 cargo fmt --all -- --check

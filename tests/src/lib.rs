@@ -2,13 +2,14 @@
 //! Prometheus peers) on loopback addresses, waits on their readiness endpoints, and
 //! tears everything down — processes and directories — even when a test fails.
 //!
-//! Nothing here mocks a peer; the Prometheus binaries come from Debian's packages,
-//! installed by the test command.
+//! Nothing here mocks a peer; the Prometheus binaries come from Debian's packages and
+//! the S3 server is `s3s-fs`, all installed by the test command.
 
 pub mod cluster;
 pub mod http;
 pub mod load;
 pub mod process;
 pub mod remote_write;
+pub mod s3;
 
 pub use process::{free_port, pyrite_bin, wait_until, Peer, Pyrite};

@@ -10,10 +10,7 @@ use futures::future::{join_all, try_join_all};
 use pyrite_client::errors::{append_error, storage_error, worst};
 use pyrite_model::{Matcher, TimeSeries};
 use pyrite_ring::ShardId;
-use pyrite_storage::{
-    merge_series, sorted_union, AppendError, AppendOutcome, Appendable, Queryable, SelectHints, Series, StorageError,
-};
-use pyrite_tsdb::Head;
+use pyrite_storage::{AppendError, AppendOutcome, Appendable, Fanout, Queryable, SelectHints, Series, StorageError};
 
 use crate::command;
 use crate::shards::ShardHost;
@@ -29,11 +26,14 @@ impl LocalShards {
         Self { host }
     }
 
-    /// Every shard's head, each confirmed current by its leader.
-    async fn heads(&self) -> Result<Vec<Arc<Head>>, StorageError> {
+    /// Every shard's head, each confirmed current by its leader, as one store.
+    async fn heads(&self) -> Result<Fanout, StorageError> {
         let shards = self.host.ring().read().shard_ids();
         let reads = shards.into_iter().map(|s| self.host.head(s, true));
-        try_join_all(reads).await.map_err(storage_error)
+        let heads = try_join_all(reads).await.map_err(storage_error)?;
+        Ok(Fanout::new(
+            heads.into_iter().map(|h| h as Arc<dyn Queryable>).collect(),
+        ))
     }
 }
 
@@ -72,11 +72,7 @@ impl Queryable for LocalShards {
         hints: SelectHints,
         matchers: &[Matcher],
     ) -> Result<Vec<Series>, StorageError> {
-        let mut all = Vec::new();
-        for head in self.heads().await? {
-            all.extend(head.select(tenant, hints, matchers).await?);
-        }
-        Ok(merge_series(all))
+        self.heads().await?.select(tenant, hints, matchers).await
     }
 
     async fn label_names(
@@ -86,11 +82,7 @@ impl Queryable for LocalShards {
         end: i64,
         matchers: &[Matcher],
     ) -> Result<Vec<String>, StorageError> {
-        let mut all = Vec::new();
-        for head in self.heads().await? {
-            all.extend(Queryable::label_names(head.as_ref(), tenant, start, end, matchers).await?);
-        }
-        Ok(sorted_union(vec![all]))
+        self.heads().await?.label_names(tenant, start, end, matchers).await
     }
 
     async fn label_values(
@@ -101,11 +93,10 @@ impl Queryable for LocalShards {
         end: i64,
         matchers: &[Matcher],
     ) -> Result<Vec<String>, StorageError> {
-        let mut all = Vec::new();
-        for head in self.heads().await? {
-            all.extend(Queryable::label_values(head.as_ref(), tenant, name, start, end, matchers).await?);
-        }
-        Ok(sorted_union(vec![all]))
+        self.heads()
+            .await?
+            .label_values(tenant, name, start, end, matchers)
+            .await
     }
 }
 

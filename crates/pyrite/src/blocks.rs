@@ -2,11 +2,13 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{bail, Context};
+use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::local::LocalFileSystem;
 use object_store::memory::InMemory;
-use object_store::ObjectStore;
+use object_store::{ObjectStore, RetryConfig};
 use pyrite_ingester::BlockSettings;
 
 use crate::config::Config;
@@ -34,9 +36,39 @@ pub fn open_bucket(cfg: &Config) -> anyhow::Result<Option<Arc<dyn ObjectStore>>>
                 .with_context(|| format!("opening the bucket directory {}", dir.display()))?;
             Arc::new(store.with_automatic_cleanup(true))
         }
-        other => bail!("--blocks.backend={other:?}: use filesystem, memory or none"),
+        "s3" => Arc::new(s3(&b.s3)?),
+        other => bail!("--blocks.backend={other:?}: use filesystem, s3, memory or none"),
     };
     Ok(Some(store))
+}
+
+fn s3(c: &crate::config::S3Config) -> anyhow::Result<AmazonS3> {
+    if c.bucket.is_empty() {
+        bail!("--blocks.backend=s3 needs --blocks.s3.bucket");
+    }
+    let mut b = AmazonS3Builder::new()
+        .with_bucket_name(&c.bucket)
+        .with_region(if c.region.is_empty() { "us-east-1" } else { &c.region })
+        .with_virtual_hosted_style_request(c.virtual_hosted_style)
+        // A bucket that is away for a while is retried by the block cutter, which keeps
+        // its data in the head until the upload succeeds; requests themselves give up
+        // soon so a query is not held for minutes.
+        .with_retry(RetryConfig {
+            max_retries: 3,
+            retry_timeout: Duration::from_secs(10),
+            ..Default::default()
+        });
+    if !c.endpoint.is_empty() {
+        b = b
+            .with_endpoint(&c.endpoint)
+            .with_allow_http(c.endpoint.starts_with("http://"));
+    }
+    if !c.access_key_id.is_empty() {
+        b = b
+            .with_access_key_id(&c.access_key_id)
+            .with_secret_access_key(&c.secret_access_key);
+    }
+    b.build().context("configuring the S3 bucket")
 }
 
 /// How ingesters cut blocks into `bucket`.

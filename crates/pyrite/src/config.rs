@@ -34,11 +34,12 @@ pub struct Config {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BlocksConfig {
-    /// The bucket: `filesystem` (a directory, `dir`), `memory` (lost on exit; tests),
-    /// or `none` (heads keep everything; nothing is cut).
+    /// The bucket: `filesystem` (a directory, `dir`), `s3` (any S3-compatible server,
+    /// `s3`), `memory` (lost on exit; tests), or `none` (heads keep everything).
     pub backend: String,
     /// The `filesystem` bucket's directory; empty: `<data.dir>/blocks`.
     pub dir: String,
+    pub s3: S3Config,
     /// Time range of a block cut from a head.
     pub range: Dur,
     /// How often a shard's leader looks for a range to cut.
@@ -50,11 +51,26 @@ pub struct BlocksConfig {
     pub sync_interval: Dur,
 }
 
+/// An S3-compatible bucket.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3Config {
+    /// `http(s)://host:port`; empty: AWS's endpoint for `region`.
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    /// Address buckets as `bucket.host` (AWS) rather than `host/bucket` (most others).
+    pub virtual_hosted_style: bool,
+}
+
 impl Default for BlocksConfig {
     fn default() -> Self {
         Self {
             backend: "filesystem".into(),
             dir: String::new(),
+            s3: S3Config::default(),
             range: Dur(Duration::from_secs(2 * 3600)),
             check_interval: Dur(Duration::from_secs(60)),
             flush_delay: Dur(Duration::from_secs(30)),
