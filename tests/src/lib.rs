@@ -5,6 +5,7 @@
 //! Nothing here mocks a peer; the Prometheus binaries come from Debian's packages and
 //! the S3 server is `s3s-fs`, all installed by the test command.
 
+pub mod blocks;
 pub mod cluster;
 pub mod http;
 pub mod load;
