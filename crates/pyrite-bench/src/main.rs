@@ -2,6 +2,7 @@
 //! both the same samples, and prints their figures with the ratio. Each subcommand
 //! starts both systems itself.
 
+mod blocks;
 mod data;
 mod ingest;
 mod query;
@@ -72,6 +73,15 @@ enum Cmd {
         /// Range-query windows in hours, each at most --hours.
         #[arg(long, value_delimiter = ',', default_value = "1")]
         windows: Vec<u64>,
+    },
+    /// Block size: bytes per sample of the first two-hour block each system cuts.
+    Blocks {
+        /// node_exporter-like hosts (~113 series each).
+        #[arg(long, default_value_t = 100)]
+        hosts: usize,
+        /// Sample interval in seconds.
+        #[arg(long, default_value_t = 15)]
+        interval: u64,
     },
     /// The default run: ingestion at 10k, 100k and 1M series, then query latency over
     /// 1, 3 and 6 hour ranges.
@@ -172,6 +182,7 @@ fn main() -> anyhow::Result<()> {
             runs,
             windows,
         } => query::run(hosts, hours, interval, runs, &windows),
+        Cmd::Blocks { hosts, interval } => blocks::run(hosts, interval),
         Cmd::All => {
             for (series, rounds) in [(10_000, 60), (100_000, 30), (1_000_000, 10)] {
                 let a = IngestArgs {

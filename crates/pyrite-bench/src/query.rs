@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::systems::{self, System};
 use crate::{data, now_ms};
 
-fn push_all(client: &reqwest::blocking::Client, sys: &System, bodies: &[Vec<u8>]) -> anyhow::Result<Duration> {
+pub fn push_all(client: &reqwest::blocking::Client, sys: &System, bodies: &[Vec<u8>]) -> anyhow::Result<Duration> {
     let started = Instant::now();
     for (i, body) in bodies.iter().enumerate() {
         let resp = client
@@ -42,7 +42,7 @@ fn get(client: &reqwest::blocking::Client, url: &str) -> anyhow::Result<Value> {
     Ok(body["data"].clone())
 }
 
-fn enc(s: &str) -> String {
+pub fn enc(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
@@ -51,13 +51,13 @@ fn enc(s: &str) -> String {
         .collect()
 }
 
-struct Q {
-    name: &'static str,
-    expr: &'static str,
-    range: bool,
+pub struct Q {
+    pub name: &'static str,
+    pub expr: &'static str,
+    pub range: bool,
 }
 
-const QUERIES: &[Q] = &[
+pub const QUERIES: &[Q] = &[
     Q {
         name: "cpu by host (range)",
         expr: r#"sum by (instance) (rate(node_cpu_seconds_total{mode!="idle"}[5m]))"#,
@@ -115,7 +115,37 @@ fn median(mut v: Vec<f64>) -> f64 {
     }
 }
 
-fn time_query(client: &reqwest::blocking::Client, url: &str) -> anyhow::Result<(f64, usize)> {
+/// Median latency (ms) and result size of the same query on two systems: two warm-up
+/// runs each, then `runs` timed runs alternating which system goes first.
+pub fn compare(
+    client: &reqwest::blocking::Client,
+    pu: &str,
+    mu: &str,
+    runs: usize,
+) -> anyhow::Result<((f64, usize), (f64, usize))> {
+    for _ in 0..2 {
+        time_query(client, pu)?;
+        time_query(client, mu)?;
+    }
+    let (mut p, mut m) = (Vec::new(), Vec::new());
+    let (mut pn, mut mn) = (0, 0);
+    for r in 0..runs {
+        // Alternate who goes first so neither always runs on a warmer machine.
+        let (x, y) = if r % 2 == 0 {
+            let x = time_query(client, pu)?;
+            (x, time_query(client, mu)?)
+        } else {
+            let y = time_query(client, mu)?;
+            (time_query(client, pu)?, y)
+        };
+        (pn, mn) = (x.1, y.1);
+        p.push(x.0);
+        m.push(y.0);
+    }
+    Ok(((median(p), pn), (median(m), mn)))
+}
+
+pub fn time_query(client: &reqwest::blocking::Client, url: &str) -> anyhow::Result<(f64, usize)> {
     let t = Instant::now();
     let data = get(client, url)?;
     let ms = t.elapsed().as_secs_f64() * 1000.0;
@@ -192,29 +222,7 @@ pub fn run(hosts: usize, hours: u64, interval: u64, runs: usize, windows: &[u64]
                 }
             };
             let (pu, mu) = (url(&pyrite), url(&prometheus));
-            for _ in 0..2 {
-                time_query(&client, &pu)?;
-                time_query(&client, &mu)?;
-            }
-            let (mut p, mut m) = (Vec::new(), Vec::new());
-            let (mut pn, mut mn) = (0, 0);
-            for r in 0..runs {
-                // Alternate who goes first so neither always runs on a warmer machine.
-                if r % 2 == 0 {
-                    let x = time_query(&client, &pu)?;
-                    let y = time_query(&client, &mu)?;
-                    (pn, mn) = (x.1, y.1);
-                    p.push(x.0);
-                    m.push(y.0);
-                } else {
-                    let y = time_query(&client, &mu)?;
-                    let x = time_query(&client, &pu)?;
-                    (pn, mn) = (x.1, y.1);
-                    p.push(x.0);
-                    m.push(y.0);
-                }
-            }
-            let (pm, mm) = (median(p), median(m));
+            let ((pm, pn), (mm, mn)) = compare(&client, &pu, &mu, runs)?;
             ratios.push(pm / mm);
             if q.range {
                 ptotal += pm;

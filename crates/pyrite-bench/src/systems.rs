@@ -107,6 +107,11 @@ pub fn pyrite_bin() -> anyhow::Result<PathBuf> {
 }
 
 pub fn start_pyrite(dir: &Path) -> anyhow::Result<System> {
+    start_pyrite_with(dir, &[])
+}
+
+/// `--target=all` with extra flags.
+pub fn start_pyrite_with(dir: &Path, extra: &[&str]) -> anyhow::Result<System> {
     let port = free_port()?;
     let mut child = Command::new(pyrite_bin()?)
         .arg("--server.http-listen-address=127.0.0.1")
@@ -115,6 +120,7 @@ pub fn start_pyrite(dir: &Path) -> anyhow::Result<System> {
         .arg(format!("--server.grpc-listen-port={}", free_port()?))
         .arg(format!("--data.dir={}", dir.join("pyrite").display()))
         .arg("--log.level=warn")
+        .args(extra)
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()
