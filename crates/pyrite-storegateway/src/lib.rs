@@ -2,7 +2,14 @@
 //! learns a tenant's blocks from the bucket index, plus a listing for blocks newer than
 //! the index (at most once per sync interval, never per query), opens each block once
 //! (its footer and label columns kept in memory) and fetches chunk pages by byte range.
-//! The single process puts it beside its head; a store gateway serves it over gRPC.
+//! The single process puts it beside its head; a store gateway serves it over gRPC
+//! ([`service`]), and queriers reach gateways through [`GatewayQueryable`], which places
+//! each block on `replication_factor` gateways and fails over between them.
+
+pub mod client;
+pub mod service;
+
+pub use client::GatewayQueryable;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -113,12 +120,79 @@ impl BucketStore {
         Ok(self.readers.lock().entry(meta.ulid).or_insert(opened).clone())
     }
 
-    /// Open readers of the tenant's blocks overlapping `[start, end]`.
-    async fn readers_for(&self, tenant: &str, start: i64, end: i64) -> Result<Vec<Arc<BlockReader>>, StorageError> {
-        let blocks = self.blocks(tenant).await.map_err(unavailable)?;
+    /// Open readers of the tenant's blocks overlapping `[start, end]` (of those named in
+    /// `only`, when given; a named block this store has not synced yet is looked up).
+    async fn readers_for(
+        &self,
+        tenant: &str,
+        start: i64,
+        end: i64,
+        only: Option<&[Ulid]>,
+    ) -> Result<Vec<Arc<BlockReader>>, StorageError> {
+        let mut blocks = self.blocks(tenant).await.map_err(unavailable)?;
+        if let Some(ids) = only {
+            blocks.retain(|b| ids.contains(&b.ulid));
+            for id in ids {
+                if !blocks.iter().any(|b| b.ulid == *id) {
+                    // Newer than this store's view; a block deleted since is skipped.
+                    let meta = bucket::read_meta(self.bucket.as_ref(), tenant, *id).await;
+                    blocks.extend(meta.map_err(unavailable)?);
+                }
+            }
+        }
         let wanted = blocks.iter().filter(|b| b.overlaps(start, end));
         try_join_all(wanted.map(|b| self.reader(b))).await.map_err(unavailable)
     }
+
+    /// Series of the named blocks (what a store gateway is asked).
+    pub async fn select_blocks(
+        &self,
+        tenant: &str,
+        ids: &[Ulid],
+        hints: SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Series>, StorageError> {
+        let readers = self.readers_for(tenant, hints.start, hints.end, Some(ids)).await?;
+        select_from(&readers, hints, matchers).await
+    }
+
+    pub async fn label_names_blocks(
+        &self,
+        tenant: &str,
+        ids: &[Ulid],
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        let readers = self.readers_for(tenant, start, end, Some(ids)).await?;
+        Ok(sorted_union(readers.iter().map(|r| r.label_names(matchers)).collect()))
+    }
+
+    pub async fn label_values_blocks(
+        &self,
+        tenant: &str,
+        ids: &[Ulid],
+        name: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        let readers = self.readers_for(tenant, start, end, Some(ids)).await?;
+        Ok(sorted_union(
+            readers.iter().map(|r| r.label_values(name, matchers)).collect(),
+        ))
+    }
+}
+
+async fn select_from(
+    readers: &[Arc<BlockReader>],
+    hints: SelectHints,
+    matchers: &[Matcher],
+) -> Result<Vec<Series>, StorageError> {
+    let answers = try_join_all(readers.iter().map(|r| r.select(hints.start, hints.end, matchers)))
+        .await
+        .map_err(unavailable)?;
+    Ok(merge_series(answers.into_iter().flatten().collect()))
 }
 
 #[async_trait]
@@ -129,11 +203,8 @@ impl Queryable for BucketStore {
         hints: SelectHints,
         matchers: &[Matcher],
     ) -> Result<Vec<Series>, StorageError> {
-        let readers = self.readers_for(tenant, hints.start, hints.end).await?;
-        let answers = try_join_all(readers.iter().map(|r| r.select(hints.start, hints.end, matchers)))
-            .await
-            .map_err(unavailable)?;
-        Ok(merge_series(answers.into_iter().flatten().collect()))
+        let readers = self.readers_for(tenant, hints.start, hints.end, None).await?;
+        select_from(&readers, hints, matchers).await
     }
 
     async fn label_names(
@@ -143,7 +214,7 @@ impl Queryable for BucketStore {
         end: i64,
         matchers: &[Matcher],
     ) -> Result<Vec<String>, StorageError> {
-        let readers = self.readers_for(tenant, start, end).await?;
+        let readers = self.readers_for(tenant, start, end, None).await?;
         Ok(sorted_union(readers.iter().map(|r| r.label_names(matchers)).collect()))
     }
 
@@ -155,7 +226,7 @@ impl Queryable for BucketStore {
         end: i64,
         matchers: &[Matcher],
     ) -> Result<Vec<String>, StorageError> {
-        let readers = self.readers_for(tenant, start, end).await?;
+        let readers = self.readers_for(tenant, start, end, None).await?;
         Ok(sorted_union(
             readers.iter().map(|r| r.label_values(name, matchers)).collect(),
         ))

@@ -24,13 +24,15 @@ use pyrite_ingester::{HostSettings, IngesterService, LocalShards, RaftOptions, S
 use pyrite_promql::Engine;
 use pyrite_proto::ingester::ingester_server::IngesterServer;
 use pyrite_proto::ingester::raft_server::RaftServer;
+use pyrite_proto::ingester::store_gateway_server::StoreGatewayServer;
 use pyrite_querier::{Consistency, ShardedQueryable};
 use pyrite_raft::log_store::FsyncPolicy;
 use pyrite_raft::network::RaftService;
 use pyrite_ring::change::RingChange;
 use pyrite_ring::Ring;
 use pyrite_storage::{Appendable, Fanout, Queryable};
-use pyrite_storegateway::BucketStore;
+use pyrite_storegateway::service::GatewayService;
+use pyrite_storegateway::{BucketStore, GatewayQueryable};
 use serde::Deserialize;
 use tokio::sync::oneshot;
 
@@ -95,7 +97,7 @@ pub async fn init(
         shards: None,
         grpc_stop: None,
     };
-    if !modules.contains(&Module::Ingester) {
+    if !modules.contains(&Module::Ingester) && !standalone {
         // Learn the current ring before serving, then keep following it.
         match tokio::time::timeout(Duration::from_secs(5), client.refresh_ring()).await {
             Ok(Ok(_)) => {}
@@ -210,9 +212,17 @@ pub async fn init(
                     _ => Arc::new(ShardedQueryable::new(client.clone(), consistency)),
                 };
                 if let Some(bucket) = &bucket {
-                    // Recent data from the heads, older data from the blocks, merged.
-                    let blocks = BucketStore::new(bucket.clone(), cfg.blocks.sync_interval.0);
-                    store = Arc::new(Fanout::new(vec![store, Arc::new(blocks)]));
+                    // Recent data from the heads, older data from the blocks (through the
+                    // store gateways when there are any), merged.
+                    let blocks = Arc::new(BucketStore::new(bucket.clone(), cfg.blocks.sync_interval.0));
+                    let gateways = cfg.store_gateway.addresses();
+                    let blocks: Arc<dyn Queryable> = if gateways.is_empty() || standalone {
+                        blocks
+                    } else {
+                        let rf = cfg.store_gateway.replication_factor;
+                        Arc::new(GatewayQueryable::new(blocks, gateways, rf, channels.clone()))
+                    };
+                    store = Arc::new(Fanout::new(vec![store, blocks]));
                 }
                 let state = ApiState {
                     store,
@@ -220,6 +230,41 @@ pub async fn init(
                     build_info: build_info(),
                 };
                 cluster.router = cluster.router.merge(pyrite_api::routes(Arc::new(state)));
+            }
+            // Beside an ingester (one process, or `all` in a cluster) the querier reads the
+            // bucket itself; gateways serve from processes of their own.
+            Module::StoreGateway if modules.contains(&Module::Ingester) => {
+                tracing::info!("no separate store gateway here: this process's querier reads the bucket itself");
+            }
+            Module::StoreGateway => {
+                let Some(bucket) = &bucket else {
+                    bail!("the store gateway needs a bucket (--blocks.backend)");
+                };
+                let store = Arc::new(BucketStore::new(bucket.clone(), cfg.blocks.sync_interval.0));
+                let addr: SocketAddr = format!("{}:{}", cfg.server.grpc_listen_address, cfg.server.grpc_listen_port)
+                    .parse()
+                    .with_context(|| format!("invalid gRPC listen address {}", cfg.server.grpc_listen_address))?;
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding gRPC on {addr}"))?;
+                let (stop, stopped) = oneshot::channel::<()>();
+                let service = StoreGatewayServer::new(GatewayService::new(store))
+                    .max_decoding_message_size(usize::MAX)
+                    .max_encoding_message_size(usize::MAX);
+                tokio::spawn(async move {
+                    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+                    let served = tonic::transport::Server::builder()
+                        .add_service(service)
+                        .serve_with_incoming_shutdown(incoming, async {
+                            let _ = stopped.await;
+                        })
+                        .await;
+                    if let Err(e) = served {
+                        tracing::error!(error = %e, "gRPC server failed");
+                    }
+                });
+                tracing::info!(%addr, "store gateway serving gRPC");
+                cluster.grpc_stop = Some(stop);
             }
             other => bail!("component {other:?} cannot start in this release"),
         }

@@ -28,6 +28,38 @@ pub struct Config {
     pub querier: QuerierConfig,
     pub cluster: ClusterConfig,
     pub blocks: BlocksConfig,
+    pub store_gateway: StoreGatewayConfig,
+}
+
+/// Store gateways, as queriers reach them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreGatewayConfig {
+    /// The gateways' gRPC addresses (`host:port`, comma-separated). Empty: queriers read
+    /// blocks from the bucket themselves.
+    pub addresses: String,
+    /// Gateways each block is placed on: a read survives losing all but one of them.
+    pub replication_factor: usize,
+}
+
+impl Default for StoreGatewayConfig {
+    fn default() -> Self {
+        Self {
+            addresses: String::new(),
+            replication_factor: 2,
+        }
+    }
+}
+
+impl StoreGatewayConfig {
+    pub fn addresses(&self) -> Vec<String> {
+        self.addresses
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
 }
 
 /// Blocks: where the data older than the heads keep lives, and when heads cut it.

@@ -64,7 +64,7 @@ const REGISTRY: &[Entry] = &[
         module: Module::StoreGateway,
         name: "store-gateway",
         deps: &[],
-        available: false,
+        available: true,
     },
     Entry {
         module: Module::Compactor,
@@ -188,11 +188,16 @@ mod tests {
     fn all_expands_to_available_components_in_dependency_order() {
         assert_eq!(
             resolve("all", false).unwrap(),
-            [Module::Ingester, Module::Distributor, Module::Querier]
+            [
+                Module::Ingester,
+                Module::Distributor,
+                Module::Querier,
+                Module::StoreGateway
+            ]
         );
         assert_eq!(resolve("querier", false).unwrap(), [Module::Ingester, Module::Querier]);
         assert_eq!(resolve("querier", true).unwrap(), [Module::Querier]);
-        assert!(resolve("store-gateway", false)
+        assert!(resolve("compactor", false)
             .unwrap_err()
             .to_string()
             .contains("not available"));
