@@ -10,7 +10,9 @@ use crate::http::{api_get_as, enc, matrix_samples, MatrixSeries};
 use crate::remote_write::{encode, push, series};
 use crate::{wait_until, Pyrite};
 
-pub const BASE: i64 = 1_699_999_980_000;
+/// A multiple of the block range (1m) and of the compaction range the tests use (3m),
+/// so blocks and merged blocks line up with the pushed minutes.
+pub const BASE: i64 = 1_699_999_920_000;
 /// Ten minutes of samples, one every two seconds.
 pub const SECONDS: i64 = 600;
 pub const STEP: i64 = 2;

@@ -8,8 +8,8 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use pyrite_cluster_tests::blocks::{
-    check_refuse_restart_check, head_samples, push_all, wait_cut_and_flushed, BLOCK_ARGS, SECONDS, SERIES, STEP,
-    TENANTS,
+    blocks_of, check_all, check_refuse_restart_check, head_samples, push_all, wait_cut_and_flushed, BLOCK_ARGS,
+    SECONDS, SERIES, STEP, TENANTS,
 };
 use pyrite_cluster_tests::s3::S3Server;
 use pyrite_cluster_tests::{wait_until, Pyrite};
@@ -51,4 +51,61 @@ fn blocks_go_to_a_real_s3_server_and_wait_out_its_absence() -> anyhow::Result<()
     s3.peer.resume()?;
     wait_cut_and_flushed(&[&p], &s3.bucket_dir)?;
     check_refuse_restart_check(&mut p)
+}
+
+#[test]
+fn the_compactor_merges_blocks_and_reads_stay_whole() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let data = tmp.path().join("data");
+    let mut args: Vec<&str> = BLOCK_ARGS.to_vec();
+    args.extend([
+        "--compactor.ranges=3m",
+        "--compactor.interval=200ms",
+        "--compactor.deletion-delay=1s",
+    ]);
+    let mut p = Pyrite::start(Ipv4Addr::new(127, 0, 0, 34), &data, &args)?;
+    push_all(&p.url("/api/v1/push"))?;
+    // Nine one-minute blocks per tenant: the windows [0, 3m) and [3m, 6m) are complete
+    // (data goes on past them) and are merged; [6m, 9m) is not, its three blocks stay.
+    // The merged sources are deleted after the delay.
+    let bucket = data.join("blocks");
+    let levels = |tenant: &str| {
+        let mut l: Vec<u64> = blocks_of(&bucket, tenant)
+            .iter()
+            .filter_map(|b| b["compaction"]["level"].as_u64())
+            .collect();
+        l.sort();
+        l
+    };
+    let dirs = |tenant: &str| {
+        std::fs::read_dir(bucket.join(tenant))
+            .map_or(0, |d| d.filter(|e| e.as_ref().is_ok_and(|e| e.path().is_dir())).count())
+    };
+    wait_until(
+        "two merged blocks and three cut ones per tenant, sources deleted",
+        Duration::from_secs(90),
+        || {
+            Ok(TENANTS
+                .iter()
+                .all(|t| levels(t) == [1, 1, 1, 2, 2] && dirs(t) == 5)
+                .then_some(()))
+        },
+    )?;
+    for tenant in TENANTS {
+        for b in blocks_of(&bucket, tenant)
+            .iter()
+            .filter(|b| b["compaction"]["level"] == 2)
+        {
+            assert_eq!(
+                b["stats"]["samples"],
+                SERIES * 90,
+                "{tenant}: three minutes of every series"
+            );
+            assert_eq!(b["compaction"]["sources"].as_array().map(Vec::len), Some(3));
+        }
+    }
+    check_all(&p.url(""))?;
+    p.kill9_and_restart()?;
+    check_all(&p.url(""))?;
+    Ok(())
 }

@@ -18,6 +18,7 @@ use parking_lot::RwLock;
 use prometheus_client::registry::Registry;
 use pyrite_api::ApiState;
 use pyrite_client::{Channels, ShardClient};
+use pyrite_compactor::{Compactor, CompactorOptions};
 use pyrite_distributor::ShardRouter;
 use pyrite_ingester::membership::load_ring;
 use pyrite_ingester::{HostSettings, IngesterService, LocalShards, RaftOptions, ShardHost};
@@ -265,6 +266,18 @@ pub async fn init(
                 });
                 tracing::info!(%addr, "store gateway serving gRPC");
                 cluster.grpc_stop = Some(stop);
+            }
+            Module::Compactor => {
+                let Some(bucket) = &bucket else {
+                    bail!("the compactor needs a bucket (--blocks.backend)");
+                };
+                let opts = CompactorOptions {
+                    ranges: cfg.compactor.ranges(cfg.blocks.range.0)?,
+                    retention: cfg.compactor.retention.0,
+                    deletion_delay: cfg.compactor.deletion_delay.0,
+                };
+                let compactor = Compactor::new(bucket.clone(), opts);
+                tokio::spawn(compactor.run(cfg.compactor.interval.0));
             }
             other => bail!("component {other:?} cannot start in this release"),
         }

@@ -29,6 +29,49 @@ pub struct Config {
     pub cluster: ClusterConfig,
     pub blocks: BlocksConfig,
     pub store_gateway: StoreGatewayConfig,
+    pub compactor: CompactorConfig,
+}
+
+/// The compactor: merging blocks into larger ranges, retention, deletion.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CompactorConfig {
+    /// Ranges blocks are merged into, after the cut range (`blocks.range`), comma-separated.
+    pub ranges: String,
+    /// Blocks wholly older than this are deleted; 0s keeps everything.
+    pub retention: Dur,
+    /// How long a block marked for deletion stays readable (running queries and readers
+    /// that have not synced yet may still use it).
+    pub deletion_delay: Dur,
+    /// How often a compaction pass runs.
+    pub interval: Dur,
+}
+
+impl Default for CompactorConfig {
+    fn default() -> Self {
+        Self {
+            ranges: "12h,24h".into(),
+            retention: Dur(Duration::ZERO),
+            deletion_delay: Dur(Duration::from_secs(2 * 3600)),
+            interval: Dur(Duration::from_secs(300)),
+        }
+    }
+}
+
+impl CompactorConfig {
+    /// Every range, the cut range first.
+    pub fn ranges(&self, cut: Duration) -> anyhow::Result<Vec<Duration>> {
+        let mut out = vec![cut];
+        for r in self.ranges.split(',').map(str::trim).filter(|r| !r.is_empty()) {
+            let ms = pyrite_api::parse_duration(r).map_err(|e| anyhow!("--compactor.ranges: {r:?}: {e}"))?;
+            let d = Duration::from_millis(ms.max(0) as u64);
+            if d <= *out.last().expect("starts with the cut range") {
+                bail!("--compactor.ranges must grow, each longer than the one before and than --blocks.range");
+            }
+            out.push(d);
+        }
+        Ok(out)
+    }
 }
 
 /// Store gateways, as queriers reach them.

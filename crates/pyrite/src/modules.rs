@@ -70,7 +70,7 @@ const REGISTRY: &[Entry] = &[
         module: Module::Compactor,
         name: "compactor",
         deps: &[],
-        available: false,
+        available: true,
     },
     Entry {
         module: Module::Ruler,
@@ -192,12 +192,13 @@ mod tests {
                 Module::Ingester,
                 Module::Distributor,
                 Module::Querier,
-                Module::StoreGateway
+                Module::StoreGateway,
+                Module::Compactor
             ]
         );
         assert_eq!(resolve("querier", false).unwrap(), [Module::Ingester, Module::Querier]);
         assert_eq!(resolve("querier", true).unwrap(), [Module::Querier]);
-        assert!(resolve("compactor", false)
+        assert!(resolve("ruler", false)
             .unwrap_err()
             .to_string()
             .contains("not available"));

@@ -1,0 +1,330 @@
+//! The compactor: keeps each tenant's blocks few and large, and old data gone.
+//!
+//! One pass over a tenant ([`Compactor::run_once`]):
+//! 1. blocks whose data a higher-level block already holds (its `sources` include theirs)
+//!    get a deletion mark, as do blocks older than the tenant's retention;
+//! 2. for each compaction range after the first (12h, then 24h by default), the live blocks
+//!    that fit one aligned window are merged into one block — once the window is complete,
+//!    that is, once the tenant has data beyond it — and the sources are marked;
+//! 3. blocks marked longer ago than the deletion delay are deleted.
+//!
+//! Marks live in the tenant's bucket index, where readers look; a block is deleted only
+//! after the delay, so a query that started before the mark never finds it gone. A merged
+//! block's id is derived from its sources, so two compactors running at once write the
+//! same block under the same name; the rest of a pass is idempotent too.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use object_store::ObjectStore;
+use pyrite_block::bucket::{self, BucketIndex};
+use pyrite_block::cut::trim;
+use pyrite_block::meta::FORMAT_VERSION;
+use pyrite_block::{BlockError, BlockMeta, BlockReader, BlockStats, Compaction, WriteOptions};
+use pyrite_model::{MatchOp, Matcher};
+use pyrite_storage::merge_series;
+use ulid::Ulid;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CompactorError {
+    #[error(transparent)]
+    Block(#[from] BlockError),
+    #[error("compaction task failed: {0}")]
+    Task(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct CompactorOptions {
+    /// Block ranges, shortest first: the first is what ingesters cut; each later one is
+    /// a level blocks are merged into.
+    pub ranges: Vec<Duration>,
+    /// Blocks wholly older than this are deleted; zero keeps everything.
+    pub retention: Duration,
+    /// How long a marked block stays readable before it is deleted.
+    pub deletion_delay: Duration,
+}
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Report {
+    pub compacted: usize,
+    pub marked: usize,
+    pub deleted: usize,
+}
+
+pub struct Compactor {
+    bucket: Arc<dyn ObjectStore>,
+    opts: CompactorOptions,
+}
+
+fn ms(d: Duration) -> i64 {
+    d.as_millis() as i64
+}
+
+/// The id of the block merged from `sources`: the window's start as time, a hash of the
+/// sources as the rest.
+pub fn merged_block_id(window_start: i64, sources: &[Ulid]) -> Ulid {
+    let mut key = Vec::with_capacity(sources.len() * 16);
+    for s in sources {
+        key.extend_from_slice(&s.to_bytes());
+    }
+    let random = xxhash_rust::xxh3::xxh3_128(&key) & ((1u128 << 80) - 1);
+    Ulid::from_parts(window_start.max(0) as u64, random)
+}
+
+/// Whether `b`'s data is all in `by` (a higher level holding every one of its sources).
+fn covered(b: &BlockMeta, by: &BlockMeta) -> bool {
+    by.ulid != b.ulid
+        && by.compaction.level > b.compaction.level
+        && b.compaction.sources.iter().all(|s| by.compaction.sources.contains(s))
+}
+
+impl Compactor {
+    pub fn new(bucket: Arc<dyn ObjectStore>, opts: CompactorOptions) -> Self {
+        Self { bucket, opts }
+    }
+
+    /// Runs passes every `every` until the process ends.
+    pub async fn run(self, every: Duration) {
+        loop {
+            tokio::time::sleep(every).await;
+            let now = now_ms();
+            match self.run_once(now).await {
+                Ok(r) if r != Report::default() => tracing::info!(?r, "compaction pass"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "compaction pass failed; retrying at the next"),
+            }
+        }
+    }
+
+    /// One pass over every tenant at time `now` (ms).
+    pub async fn run_once(&self, now: i64) -> Result<Report, CompactorError> {
+        let mut report = Report::default();
+        for tenant in bucket::tenants(self.bucket.as_ref()).await? {
+            self.tenant_pass(&tenant, now, &mut report).await?;
+        }
+        Ok(report)
+    }
+
+    async fn tenant_pass(&self, tenant: &str, now: i64, report: &mut Report) -> Result<(), CompactorError> {
+        let store = self.bucket.as_ref();
+        let mut index = bucket::refresh_index(store, tenant, now).await?;
+        self.mark(&mut index, now, report);
+        let newest = index.blocks.iter().map(|b| b.max_time).max().unwrap_or(i64::MIN);
+        for range in self.opts.ranges.iter().skip(1).map(|r| ms(*r).max(1)) {
+            let mut windows: BTreeMap<i64, Vec<BlockMeta>> = BTreeMap::new();
+            for b in index.live_blocks() {
+                let start = b.min_time.div_euclid(range) * range;
+                if b.max_time <= start + range && b.max_time - b.min_time < range {
+                    windows.entry(start).or_default().push(b.clone());
+                }
+            }
+            for (start, blocks) in windows {
+                if blocks.len() < 2 || start + range >= newest {
+                    continue;
+                }
+                let merged = self.merge(tenant, start, &blocks).await?;
+                tracing::info!(tenant, block = %merged.ulid, sources = blocks.len(), level = merged.compaction.level, "compacted blocks");
+                report.compacted += 1;
+                index.blocks.push(merged);
+                self.mark(&mut index, now, report);
+            }
+        }
+        let delay = ms(self.opts.deletion_delay);
+        let due: Vec<Ulid> = index
+            .deletion_marks
+            .iter()
+            .filter(|(_, at)| now - **at >= delay)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in due {
+            bucket::delete_block(store, tenant, id).await?;
+            index.deletion_marks.remove(&id);
+            index.blocks.retain(|b| b.ulid != id);
+            report.deleted += 1;
+        }
+        index.updated_at = now;
+        bucket::write_index(store, tenant, &index).await?;
+        Ok(())
+    }
+
+    /// Marks blocks a higher level holds, and blocks past retention.
+    fn mark(&self, index: &mut BucketIndex, now: i64, report: &mut Report) {
+        let retention = ms(self.opts.retention);
+        let mut newly = Vec::new();
+        for b in index.live_blocks() {
+            let expired = retention > 0 && b.max_time <= now - retention;
+            if expired || index.blocks.iter().any(|by| covered(b, by)) {
+                newly.push(b.ulid);
+            }
+        }
+        for id in newly {
+            index.deletion_marks.insert(id, now);
+            report.marked += 1;
+        }
+    }
+
+    /// Merges `blocks` of one window into a block one level above the highest of them.
+    async fn merge(&self, tenant: &str, start: i64, blocks: &[BlockMeta]) -> Result<BlockMeta, CompactorError> {
+        let everything = [Matcher::new(MatchOp::NotEqual, "__name__", "").expect("a plain matcher")];
+        let mut series = Vec::new();
+        for b in blocks {
+            let reader = BlockReader::open(self.bucket.clone(), b.clone()).await?;
+            series.extend(reader.select(i64::MIN, i64::MAX, &everything).await?);
+        }
+        let min_time = blocks.iter().map(|b| b.min_time).min().unwrap_or(start);
+        let max_time = blocks.iter().map(|b| b.max_time).max().unwrap_or(start);
+        let encoded = tokio::task::spawn_blocking(move || {
+            let merged: Vec<_> = merge_series(series)
+                .iter()
+                .filter_map(|s| trim(s, min_time, max_time))
+                .collect();
+            pyrite_block::encode(merged, &WriteOptions::default())
+        })
+        .await
+        .map_err(|e| CompactorError::Task(e.to_string()))??;
+        let mut sources: Vec<Ulid> = blocks
+            .iter()
+            .flat_map(|b| b.compaction.sources.iter().copied())
+            .collect();
+        sources.sort();
+        sources.dedup();
+        let mut shards: Vec<u32> = blocks.iter().flat_map(|b| b.shards.iter().copied()).collect();
+        shards.sort_unstable();
+        shards.dedup();
+        let meta = BlockMeta {
+            ulid: merged_block_id(start, &sources),
+            version: FORMAT_VERSION,
+            tenant: tenant.to_string(),
+            min_time,
+            max_time,
+            stats: BlockStats::default(),
+            compaction: Compaction {
+                level: blocks.iter().map(|b| b.compaction.level).max().unwrap_or(1) + 1,
+                sources,
+            },
+            shards,
+            files: Vec::new(),
+        };
+        Ok(bucket::upload(self.bucket.as_ref(), meta, encoded).await?)
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use object_store::memory::InMemory;
+    use pyrite_block::cut_block_id;
+    use pyrite_chunk::Chunk;
+    use pyrite_model::Labels;
+    use pyrite_storage::Series;
+
+    use super::*;
+
+    const H: i64 = 3_600_000;
+
+    /// A level-1 block of shard `shard` for `[start, start + 2h)`: series `m` with a
+    /// sample every minute.
+    async fn cut(bucket: &dyn ObjectStore, shard: u32, start: i64) -> BlockMeta {
+        let samples: Vec<(i64, f64)> = (0..120)
+            .map(|i| (start + i * 60_000, (start / 60_000 + i) as f64))
+            .collect();
+        let s = Series::new(
+            Labels::from_pairs(&[("__name__", "m")]),
+            Chunk::encode_all(&samples, 120),
+        );
+        let ulid = cut_block_id("t", shard, start, start + 2 * H);
+        let meta = BlockMeta {
+            ulid,
+            version: FORMAT_VERSION,
+            tenant: "t".into(),
+            min_time: start,
+            max_time: start + 2 * H,
+            stats: BlockStats::default(),
+            compaction: Compaction {
+                level: 1,
+                sources: vec![ulid],
+            },
+            shards: vec![shard],
+            files: vec![],
+        };
+        let encoded = pyrite_block::encode(vec![s], &WriteOptions::default()).unwrap();
+        bucket::upload(bucket, meta, encoded).await.unwrap()
+    }
+
+    fn opts(retention: Duration) -> CompactorOptions {
+        CompactorOptions {
+            ranges: vec![Duration::from_secs(2 * 3600), Duration::from_secs(12 * 3600)],
+            retention,
+            deletion_delay: Duration::from_secs(3600),
+        }
+    }
+
+    async fn samples(bucket: &Arc<dyn ObjectStore>, meta: &BlockMeta) -> Vec<(i64, f64)> {
+        let r = BlockReader::open(bucket.clone(), meta.clone()).await.unwrap();
+        let got = r
+            .select(i64::MIN, i64::MAX, &[Matcher::equal("__name__", "m")])
+            .await
+            .unwrap();
+        got.iter().flat_map(|s| s.iter().collect::<Vec<_>>()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_complete_window_is_merged_then_its_sources_deleted_after_the_delay() {
+        let bucket: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let mut want = Vec::new();
+        for k in 0..6 {
+            let b = cut(bucket.as_ref(), 0, k * 2 * H).await;
+            want.extend(samples(&bucket, &b).await);
+        }
+        // Only once the tenant has data past the 12h window is it complete.
+        let c = Compactor::new(bucket.clone(), opts(Duration::ZERO));
+        assert_eq!(c.run_once(13 * H).await.unwrap().compacted, 0);
+        cut(bucket.as_ref(), 1, 12 * H).await;
+
+        // Two compactors at once write the same block and the same marks.
+        let other = Compactor::new(bucket.clone(), opts(Duration::ZERO));
+        let (a, b) = tokio::join!(c.run_once(15 * H), other.run_once(15 * H));
+        assert_eq!((a.unwrap().compacted, b.unwrap().compacted), (1, 1));
+        let index = bucket::read_index(bucket.as_ref(), "t").await.unwrap();
+        let live: Vec<&BlockMeta> = index.live_blocks().collect();
+        assert_eq!(live.len(), 2, "the merged block and the block after the window");
+        let merged = live.iter().find(|m| m.compaction.level == 2).unwrap();
+        assert_eq!((merged.min_time, merged.max_time), (0, 12 * H));
+        assert_eq!(merged.compaction.sources.len(), 6);
+        assert_eq!(samples(&bucket, merged).await, want);
+        assert_eq!(index.deletion_marks.len(), 6);
+        assert_eq!(
+            bucket::list_blocks(bucket.as_ref(), "t").await.unwrap().len(),
+            8,
+            "marked, not yet deleted"
+        );
+
+        // After the deletion delay the sources are gone from the bucket and the index.
+        let r = c.run_once(15 * H + H).await.unwrap();
+        assert_eq!((r.compacted, r.deleted), (0, 6));
+        assert_eq!(bucket::list_blocks(bucket.as_ref(), "t").await.unwrap().len(), 2);
+        let index = bucket::read_index(bucket.as_ref(), "t").await.unwrap();
+        assert!(index.deletion_marks.is_empty());
+        assert_eq!(index.blocks.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn blocks_past_retention_are_marked_then_deleted() {
+        let bucket: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        cut(bucket.as_ref(), 0, 0).await;
+        let young = cut(bucket.as_ref(), 0, 48 * H).await;
+        let c = Compactor::new(bucket.clone(), opts(Duration::from_secs(24 * 3600)));
+        let r = c.run_once(50 * H).await.unwrap();
+        assert_eq!((r.marked, r.deleted), (1, 0));
+        let r = c.run_once(52 * H).await.unwrap();
+        assert_eq!(r.deleted, 1);
+        assert_eq!(bucket::list_blocks(bucket.as_ref(), "t").await.unwrap(), [young]);
+    }
+}
