@@ -257,6 +257,15 @@ impl ShardClient {
     }
 }
 
+/// Every series of a streamed `Select` answer (an ingester's or a store gateway's).
+pub async fn collect_series(mut stream: tonic::Streaming<pb::SelectResponse>) -> Result<Vec<pb::Series>, Status> {
+    let mut out = Vec::new();
+    while let Some(batch) = stream.message().await? {
+        out.extend(batch.series);
+    }
+    Ok(out)
+}
+
 fn parse_ring(json: &str) -> Result<RingDesc, Status> {
     serde_json::from_str(json).map_err(|e| Status::internal(format!("undecodable ring: {e}")))
 }

@@ -2,7 +2,8 @@
 //!
 //! One pass over a tenant ([`Compactor::run_once`]):
 //! 1. blocks whose data a higher-level block already holds (its `sources` include theirs)
-//!    get a deletion mark, as do blocks older than the tenant's retention;
+//!    get a deletion mark, as do blocks older than the tenant's retention (its own, or
+//!    the default);
 //! 2. for each compaction range after the first (12h, then 24h by default), the live blocks
 //!    that fit one aligned window are merged into one block — once the window is complete,
 //!    that is, once the tenant has data beyond it — and the sources are marked;
@@ -41,6 +42,8 @@ pub struct CompactorOptions {
     pub ranges: Vec<Duration>,
     /// Blocks wholly older than this are deleted; zero keeps everything.
     pub retention: Duration,
+    /// Tenants whose retention differs from `retention`.
+    pub tenant_retention: std::collections::HashMap<String, Duration>,
     /// How long a marked block stays readable before it is deleted.
     pub deletion_delay: Duration,
 }
@@ -110,7 +113,8 @@ impl Compactor {
     async fn tenant_pass(&self, tenant: &str, now: i64, report: &mut Report) -> Result<(), CompactorError> {
         let store = self.bucket.as_ref();
         let mut index = bucket::refresh_index(store, tenant, now).await?;
-        self.mark(&mut index, now, report);
+        let retention = ms(*self.opts.tenant_retention.get(tenant).unwrap_or(&self.opts.retention));
+        self.mark(&mut index, now, retention, report);
         let newest = index.blocks.iter().map(|b| b.max_time).max().unwrap_or(i64::MIN);
         for range in self.opts.ranges.iter().skip(1).map(|r| ms(*r).max(1)) {
             let mut windows: BTreeMap<i64, Vec<BlockMeta>> = BTreeMap::new();
@@ -128,7 +132,7 @@ impl Compactor {
                 tracing::info!(tenant, block = %merged.ulid, sources = blocks.len(), level = merged.compaction.level, "compacted blocks");
                 report.compacted += 1;
                 index.blocks.push(merged);
-                self.mark(&mut index, now, report);
+                self.mark(&mut index, now, retention, report);
             }
         }
         let delay = ms(self.opts.deletion_delay);
@@ -150,8 +154,7 @@ impl Compactor {
     }
 
     /// Marks blocks a higher level holds, and blocks past retention.
-    fn mark(&self, index: &mut BucketIndex, now: i64, report: &mut Report) {
-        let retention = ms(self.opts.retention);
+    fn mark(&self, index: &mut BucketIndex, now: i64, retention: i64, report: &mut Report) {
         let mut newly = Vec::new();
         for b in index.live_blocks() {
             let expired = retention > 0 && b.max_time <= now - retention;
@@ -262,6 +265,7 @@ mod tests {
         CompactorOptions {
             ranges: vec![Duration::from_secs(2 * 3600), Duration::from_secs(12 * 3600)],
             retention,
+            tenant_retention: Default::default(),
             deletion_delay: Duration::from_secs(3600),
         }
     }
@@ -326,5 +330,14 @@ mod tests {
         let r = c.run_once(52 * H).await.unwrap();
         assert_eq!(r.deleted, 1);
         assert_eq!(bucket::list_blocks(bucket.as_ref(), "t").await.unwrap(), [young]);
+
+        // A tenant of its own retention: a shorter one deletes the young block too; the
+        // global one would have kept it.
+        let mut o = opts(Duration::from_secs(24 * 3600));
+        o.tenant_retention.insert("t".into(), Duration::from_secs(3600));
+        let short = Compactor::new(bucket.clone(), o);
+        assert_eq!(short.run_once(52 * H).await.unwrap().marked, 1);
+        assert_eq!(short.run_once(54 * H).await.unwrap().deleted, 1);
+        assert!(bucket::list_blocks(bucket.as_ref(), "t").await.unwrap().is_empty());
     }
 }

@@ -10,7 +10,7 @@
 use async_trait::async_trait;
 use futures::future::try_join_all;
 use pyrite_client::errors::storage_error;
-use pyrite_client::ShardClient;
+use pyrite_client::{collect_series, ShardClient};
 use pyrite_model::Matcher;
 use pyrite_proto::ingester as pb;
 use pyrite_storage::wire::{matchers_to_proto, series_from_proto};
@@ -89,14 +89,7 @@ impl Queryable for ShardedQueryable {
                     matchers: matchers.clone(),
                     consistency,
                 };
-                async move {
-                    let mut stream = c.select(req).await?.into_inner();
-                    let mut out = Vec::new();
-                    while let Some(batch) = stream.message().await? {
-                        out.extend(batch.series);
-                    }
-                    Ok(out)
-                }
+                async move { collect_series(c.select(req).await?.into_inner()).await }
             })
             .await?;
         let mut all = Vec::new();

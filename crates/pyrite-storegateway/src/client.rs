@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use pyrite_client::errors::storage_error;
-use pyrite_client::Channels;
+use pyrite_client::{collect_series, Channels};
 use pyrite_model::Matcher;
 use pyrite_proto::ingester as pb;
 use pyrite_proto::ingester::store_gateway_client::StoreGatewayClient;
@@ -150,14 +150,7 @@ impl Queryable for GatewayQueryable {
         let parts = self
             .each_gateway(tenant, hints.start, hints.end, |mut c, ids| {
                 let req = Self::request(tenant, ids, hints.start, hints.end, &m);
-                async move {
-                    let mut stream = c.select(req).await?.into_inner();
-                    let mut got = Vec::new();
-                    while let Some(batch) = stream.message().await? {
-                        got.extend(batch.series);
-                    }
-                    Ok(got)
-                }
+                async move { collect_series(c.select(req).await?.into_inner()).await }
             })
             .await?;
         let mut all = Vec::new();

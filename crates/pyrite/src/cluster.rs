@@ -141,32 +141,19 @@ pub async fn init(
                     blocks: bucket.clone().map(|b| crate::blocks::block_settings(cfg, b)),
                 };
                 let host = ShardHost::new(node_id, client.clone(), settings);
-                let addr: SocketAddr = format!("{}:{}", cfg.server.grpc_listen_address, cfg.server.grpc_listen_port)
-                    .parse()
-                    .with_context(|| format!("invalid gRPC listen address {}", cfg.server.grpc_listen_address))?;
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("binding gRPC on {addr}"))?;
-                let (stop, stopped) = oneshot::channel::<()>();
                 let ingester = IngesterServer::new(IngesterService::new(host.clone()))
                     .max_decoding_message_size(usize::MAX)
                     .max_encoding_message_size(usize::MAX);
                 let raft = RaftServer::new(RaftService::new(host.groups()))
                     .max_decoding_message_size(usize::MAX)
                     .max_encoding_message_size(usize::MAX);
-                tokio::spawn(async move {
-                    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-                    let served = tonic::transport::Server::builder()
+                let (addr, stop) = serve_grpc(
+                    cfg,
+                    tonic::transport::Server::builder()
                         .add_service(ingester)
-                        .add_service(raft)
-                        .serve_with_incoming_shutdown(incoming, async {
-                            let _ = stopped.await;
-                        })
-                        .await;
-                    if let Err(e) = served {
-                        tracing::error!(error = %e, "gRPC server failed");
-                    }
-                });
+                        .add_service(raft),
+                )
+                .await?;
                 tracing::info!(%addr, node_id, "serving gRPC");
                 host.open_meta().await.context("opening the metadata group")?;
                 host.open_shards().await.context("opening shard replicas")?;
@@ -242,28 +229,10 @@ pub async fn init(
                     bail!("the store gateway needs a bucket (--blocks.backend)");
                 };
                 let store = Arc::new(BucketStore::new(bucket.clone(), cfg.blocks.sync_interval.0));
-                let addr: SocketAddr = format!("{}:{}", cfg.server.grpc_listen_address, cfg.server.grpc_listen_port)
-                    .parse()
-                    .with_context(|| format!("invalid gRPC listen address {}", cfg.server.grpc_listen_address))?;
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .with_context(|| format!("binding gRPC on {addr}"))?;
-                let (stop, stopped) = oneshot::channel::<()>();
                 let service = StoreGatewayServer::new(GatewayService::new(store))
                     .max_decoding_message_size(usize::MAX)
                     .max_encoding_message_size(usize::MAX);
-                tokio::spawn(async move {
-                    let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
-                    let served = tonic::transport::Server::builder()
-                        .add_service(service)
-                        .serve_with_incoming_shutdown(incoming, async {
-                            let _ = stopped.await;
-                        })
-                        .await;
-                    if let Err(e) = served {
-                        tracing::error!(error = %e, "gRPC server failed");
-                    }
-                });
+                let (addr, stop) = serve_grpc(cfg, tonic::transport::Server::builder().add_service(service)).await?;
                 tracing::info!(%addr, "store gateway serving gRPC");
                 cluster.grpc_stop = Some(stop);
             }
@@ -274,6 +243,7 @@ pub async fn init(
                 let opts = CompactorOptions {
                     ranges: cfg.compactor.ranges(cfg.blocks.range.0)?,
                     retention: cfg.compactor.retention.0,
+                    tenant_retention: cfg.compactor.tenant_retention()?,
                     deletion_delay: cfg.compactor.deletion_delay.0,
                 };
                 let compactor = Compactor::new(bucket.clone(), opts);
@@ -283,6 +253,33 @@ pub async fn init(
         }
     }
     Ok(cluster)
+}
+
+/// Serves `services` on the configured gRPC address until the returned sender is used or
+/// dropped.
+async fn serve_grpc(
+    cfg: &Config,
+    services: tonic::transport::server::Router,
+) -> anyhow::Result<(SocketAddr, oneshot::Sender<()>)> {
+    let addr: SocketAddr = format!("{}:{}", cfg.server.grpc_listen_address, cfg.server.grpc_listen_port)
+        .parse()
+        .with_context(|| format!("invalid gRPC listen address {}", cfg.server.grpc_listen_address))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding gRPC on {addr}"))?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    tokio::spawn(async move {
+        let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+        let served = services
+            .serve_with_incoming_shutdown(incoming, async {
+                let _ = stopped.await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "gRPC server failed");
+        }
+    });
+    Ok((addr, stop))
 }
 
 #[derive(Clone)]

@@ -40,6 +40,9 @@ pub struct CompactorConfig {
     pub ranges: String,
     /// Blocks wholly older than this are deleted; 0s keeps everything.
     pub retention: Dur,
+    /// Per-tenant retention overriding `retention`: `tenant=duration` pairs,
+    /// comma-separated (`team-a=30d,team-b=0s`).
+    pub tenant_retention: String,
     /// How long a block marked for deletion stays readable (running queries and readers
     /// that have not synced yet may still use it).
     pub deletion_delay: Dur,
@@ -52,6 +55,7 @@ impl Default for CompactorConfig {
         Self {
             ranges: "12h,24h".into(),
             retention: Dur(Duration::ZERO),
+            tenant_retention: String::new(),
             deletion_delay: Dur(Duration::from_secs(2 * 3600)),
             interval: Dur(Duration::from_secs(300)),
         }
@@ -59,6 +63,25 @@ impl Default for CompactorConfig {
 }
 
 impl CompactorConfig {
+    /// The per-tenant retention overrides.
+    pub fn tenant_retention(&self) -> anyhow::Result<std::collections::HashMap<String, Duration>> {
+        let mut out = std::collections::HashMap::new();
+        for pair in self
+            .tenant_retention
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+        {
+            let (tenant, d) = pair
+                .split_once('=')
+                .ok_or_else(|| anyhow!("--compactor.tenant-retention: {pair:?} is not tenant=duration"))?;
+            let ms = pyrite_api::parse_duration(d.trim())
+                .map_err(|e| anyhow!("--compactor.tenant-retention: {pair:?}: {e}"))?;
+            out.insert(tenant.trim().to_string(), Duration::from_millis(ms.max(0) as u64));
+        }
+        Ok(out)
+    }
+
     /// Every range, the cut range first.
     pub fn ranges(&self, cut: Duration) -> anyhow::Result<Vec<Duration>> {
         let mut out = vec![cut];
