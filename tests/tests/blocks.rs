@@ -2,13 +2,14 @@
 //! cuts and uploads a block per tenant and range, drops the flushed data from its head,
 //! refuses samples older than what it keeps, and every acknowledged sample is read back
 //! exactly once (from the blocks, the head, or both merged), before and after `kill -9`;
-//! on a filesystem bucket and on a real S3 server (`s3s-fs`), also while it is paused.
+//! on a filesystem bucket and on a real S3 server (`s3s-fs`), also while it is paused;
+//! and the compactor merges blocks in S3 without a sample lost or doubled.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use pyrite_cluster_tests::blocks::{
-    blocks_of, check_all, check_refuse_restart_check, head_samples, push_all, wait_cut_and_flushed, BLOCK_ARGS,
+    blocks_of, check_all, check_refuse_restart_check, head_samples, push_all, tail, wait_cut_and_flushed, BLOCK_ARGS,
     SECONDS, SERIES, STEP, TENANTS,
 };
 use pyrite_cluster_tests::s3::S3Server;
@@ -54,21 +55,23 @@ fn blocks_go_to_a_real_s3_server_and_wait_out_its_absence() -> anyhow::Result<()
 }
 
 #[test]
-fn the_compactor_merges_blocks_and_reads_stay_whole() -> anyhow::Result<()> {
+fn the_compactor_merges_blocks_in_s3_and_reads_stay_whole() -> anyhow::Result<()> {
     let tmp = tempfile::tempdir()?;
-    let data = tmp.path().join("data");
-    let mut args: Vec<&str> = BLOCK_ARGS.to_vec();
+    let s3 = S3Server::start(Ipv4Addr::new(127, 0, 0, 35), tmp.path(), "pyrite-blocks")?;
+    let mut args: Vec<String> = BLOCK_ARGS.iter().map(|a| a.to_string()).collect();
+    args.extend(s3.pyrite_args());
     args.extend([
-        "--compactor.ranges=3m",
-        "--compactor.interval=200ms",
-        "--compactor.deletion-delay=1s",
+        "--compactor.ranges=3m".to_string(),
+        "--compactor.interval=200ms".to_string(),
+        "--compactor.deletion-delay=1s".to_string(),
     ]);
-    let mut p = Pyrite::start(Ipv4Addr::new(127, 0, 0, 34), &data, &args)?;
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut p = Pyrite::start(Ipv4Addr::new(127, 0, 0, 34), &tmp.path().join("data"), &args)?;
     push_all(&p.url("/api/v1/push"))?;
     // Nine one-minute blocks per tenant: the windows [0, 3m) and [3m, 6m) are complete
     // (data goes on past them) and are merged; [6m, 9m) is not, its three blocks stay.
     // The merged sources are deleted after the delay.
-    let bucket = data.join("blocks");
+    let bucket = s3.bucket_dir.clone();
     let levels = |tenant: &str| {
         let mut l: Vec<u64> = blocks_of(&bucket, tenant)
             .iter()
@@ -77,9 +80,15 @@ fn the_compactor_merges_blocks_and_reads_stay_whole() -> anyhow::Result<()> {
         l.sort();
         l
     };
+    // Block directories still holding an object (the S3 server leaves deleted blocks'
+    // directories behind, empty).
     let dirs = |tenant: &str| {
-        std::fs::read_dir(bucket.join(tenant))
-            .map_or(0, |d| d.filter(|e| e.as_ref().is_ok_and(|e| e.path().is_dir())).count())
+        let holds_objects = |dir: &std::path::Path| std::fs::read_dir(dir).is_ok_and(|mut d| d.any(|_| true));
+        std::fs::read_dir(bucket.join(tenant)).map_or(0, |d| {
+            d.filter_map(Result::ok)
+                .filter(|e| e.path().is_dir() && holds_objects(&e.path()))
+                .count()
+        })
     };
     wait_until(
         "two merged blocks and three cut ones per tenant, sources deleted",
@@ -90,7 +99,14 @@ fn the_compactor_merges_blocks_and_reads_stay_whole() -> anyhow::Result<()> {
                 .all(|t| levels(t) == [1, 1, 1, 2, 2] && dirs(t) == 5)
                 .then_some(()))
         },
-    )?;
+    )
+    .map_err(|e| {
+        let (l, d) = (levels(TENANTS[0]), dirs(TENANTS[0]));
+        e.context(format!(
+            "levels {l:?}, directories {d}\n{}",
+            tail(&p.peer.log_text(), 15)
+        ))
+    })?;
     for tenant in TENANTS {
         for b in blocks_of(&bucket, tenant)
             .iter()
