@@ -13,8 +13,8 @@ use pyrite_client::errors::storage_error;
 use pyrite_client::{collect_series, ShardClient};
 use pyrite_model::Matcher;
 use pyrite_proto::ingester as pb;
-use pyrite_storage::wire::{matchers_to_proto, series_from_proto};
-use pyrite_storage::{merge_series, sorted_union, Queryable, SelectHints, Series, StorageError};
+use pyrite_storage::wire::{matchers_to_proto, merged_from_proto};
+use pyrite_storage::{sorted_union, Queryable, SelectHints, Series, StorageError};
 use tonic::Status;
 
 /// How shard reads are served.
@@ -92,11 +92,7 @@ impl Queryable for ShardedQueryable {
                 async move { collect_series(c.select(req).await?.into_inner()).await }
             })
             .await?;
-        let mut all = Vec::new();
-        for s in per_shard.into_iter().flatten() {
-            all.push(series_from_proto(s)?);
-        }
-        Ok(merge_series(all))
+        merged_from_proto(per_shard)
     }
 
     async fn label_names(

@@ -82,6 +82,16 @@ pub fn series_to_proto(s: &Series) -> pb::Series {
     }
 }
 
+/// The series several stores answered on the wire, decoded and merged into one sorted
+/// list (a series found in more than one answer comes back once).
+pub fn merged_from_proto(answers: Vec<Vec<pb::Series>>) -> Result<Vec<Series>, StorageError> {
+    let mut all = Vec::new();
+    for s in answers.into_iter().flatten() {
+        all.push(series_from_proto(s)?);
+    }
+    Ok(crate::merge_series(all))
+}
+
 pub fn series_from_proto(s: pb::Series) -> Result<Series, StorageError> {
     let chunk = |c: pb::Chunk| -> (Bytes, i64, i64) { (c.data, c.min_time, c.max_time) };
     Ok(Series {

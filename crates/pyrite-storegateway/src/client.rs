@@ -16,8 +16,8 @@ use pyrite_client::{collect_series, Channels};
 use pyrite_model::Matcher;
 use pyrite_proto::ingester as pb;
 use pyrite_proto::ingester::store_gateway_client::StoreGatewayClient;
-use pyrite_storage::wire::{matchers_to_proto, series_from_proto};
-use pyrite_storage::{merge_series, sorted_union, Queryable, SelectHints, Series, StorageError};
+use pyrite_storage::wire::{matchers_to_proto, merged_from_proto};
+use pyrite_storage::{sorted_union, Queryable, SelectHints, Series, StorageError};
 use tonic::transport::Channel;
 use tonic::Status;
 use ulid::Ulid;
@@ -153,11 +153,7 @@ impl Queryable for GatewayQueryable {
                 async move { collect_series(c.select(req).await?.into_inner()).await }
             })
             .await?;
-        let mut all = Vec::new();
-        for s in parts.into_iter().flatten() {
-            all.push(series_from_proto(s)?);
-        }
-        Ok(merge_series(all))
+        merged_from_proto(parts)
     }
 
     async fn label_names(
