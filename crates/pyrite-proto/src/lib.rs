@@ -1,6 +1,7 @@
 //! Generated protobuf code only: the Prometheus remote-write 1.0 (`prometheus.*`) and
 //! 2.0 (`io.prometheus.write.v2.*`) messages, and Pyrite's internal gRPC services
-//! (`pyrite.ingester.v1`: pushes and reads between components, Raft between replicas),
+//! (`pyrite.ingester.v1`: pushes and reads between components, Raft between replicas;
+//! `pyrite.frontend.v1`: queriers pulling work from the query frontend),
 //! compiled from `proto/` at build time.
 
 #![allow(clippy::all, missing_docs)]
@@ -18,4 +19,9 @@ pub mod write_v2 {
 /// Pyrite's internal services: the ingester (push, select, labels) and Raft.
 pub mod ingester {
     include!(concat!(env!("OUT_DIR"), "/pyrite.ingester.v1.rs"));
+}
+
+/// The query frontend's service, which queriers' workers connect to for work.
+pub mod frontend {
+    include!(concat!(env!("OUT_DIR"), "/pyrite.frontend.v1.rs"));
 }

@@ -17,6 +17,7 @@
 mod fanout;
 mod mem;
 mod merge;
+pub mod shard;
 pub mod wire;
 mod write;
 
@@ -27,6 +28,7 @@ use pyrite_model::{FloatHistogram, Labels, Matcher};
 pub use fanout::{sorted_union, Fanout};
 pub use mem::MemQueryable;
 pub use merge::merge_series;
+pub use shard::QueryShards;
 pub use write::{AppendError, AppendOutcome, Appendable};
 
 /// What a reader wants from a selector: the inclusive time range whose samples it will

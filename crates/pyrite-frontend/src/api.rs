@@ -1,0 +1,219 @@
+//! The frontend's HTTP face: the Prometheus query API under `/api/v1` and
+//! `/prometheus/api/v1`, as the querier serves it, so Grafana points here instead.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use pyrite_api::Params;
+use pyrite_model::{validate_tenant, DEFAULT_TENANT, TENANT_HEADER};
+
+use crate::downstream::{Reply, Request};
+use crate::error_reply;
+use crate::frontend::{Frontend, QueryStats};
+
+/// The API routes, answered through `frontend`.
+pub fn routes(frontend: Arc<Frontend>) -> Router {
+    let api = Router::new()
+        .route("/query", get(query).post(query))
+        .route("/query_range", get(query_range).post(query_range))
+        .route("/series", get(series).post(series))
+        .route("/labels", get(labels).post(labels))
+        .route("/label/{name}/values", get(label_values))
+        .route("/metadata", get(metadata))
+        .route("/query_exemplars", get(exemplars).post(exemplars))
+        .route("/status/buildinfo", get(buildinfo))
+        .with_state(frontend);
+    Router::new()
+        .nest("/api/v1", api.clone())
+        .nest("/prometheus/api/v1", api)
+}
+
+fn respond(r: Reply) -> Response {
+    let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [(header::CONTENT_TYPE, "application/json")], r.body).into_response()
+}
+
+fn tenant(headers: &HeaderMap) -> Result<String, Reply> {
+    let Some(v) = headers.get(TENANT_HEADER) else {
+        return Ok(DEFAULT_TENANT.to_string());
+    };
+    let bad = |m: String| error_reply(400, "bad_data", &m);
+    let v = v
+        .to_str()
+        .map_err(|_| bad(format!("{TENANT_HEADER} header is not valid text")))?;
+    if v.contains('|') {
+        return Err(bad("queries across several tenants are not supported".into()));
+    }
+    validate_tenant(v).map_err(|e| bad(e.to_string()))?;
+    Ok(v.to_string())
+}
+
+/// The request's parameters (query string and, for a form POST, the body), parsed and
+/// as the URL-encoded text a querier gets.
+fn params(method: &Method, headers: &HeaderMap, raw: &Option<String>, body: &Bytes) -> (Params, String) {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    let form = (method == Method::POST && is_form).then_some(body.as_ref());
+    let mut text = raw.clone().unwrap_or_default();
+    if let Some(f) = form.and_then(|f| std::str::from_utf8(f).ok()) {
+        if !text.is_empty() && !f.is_empty() {
+            text.push('&');
+        }
+        text.push_str(f);
+    }
+    (Params::parse(raw.as_deref(), form), text)
+}
+
+fn no_store(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CACHE_CONTROL)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("no-store"))
+}
+
+/// Adds the frontend's statistics to a successful answer's `data.stats` when the
+/// client asked (`stats=all`, as Prometheus takes it).
+fn with_stats(r: Reply, p: &Params, stats: &QueryStats, started: Instant) -> Reply {
+    if p.get("stats").is_none() || !r.ok() {
+        return r;
+    }
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&r.body) else {
+        return r;
+    };
+    if let Some(data) = v.get_mut("data").and_then(|d| d.as_object_mut()) {
+        let mut s = data.remove("stats").unwrap_or_else(|| serde_json::json!({}));
+        if let Some(o) = s.as_object_mut() {
+            o.insert("frontend".into(), stats.json(started.elapsed().as_secs_f64()));
+        }
+        data.insert("stats".into(), s);
+    }
+    Reply {
+        status: r.status,
+        body: serde_json::to_vec(&v).unwrap_or_default().into(),
+    }
+}
+
+async fn query(
+    State(f): State<Arc<Frontend>>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let tenant = match tenant(&headers) {
+        Ok(t) => t,
+        Err(r) => return respond(r),
+    };
+    let (p, text) = params(&method, &headers, &raw, &body);
+    let stats = QueryStats::default();
+    let req = Request {
+        tenant: tenant.clone(),
+        path: "/api/v1/query".into(),
+        params: text,
+    };
+    let reply = f.instant(&tenant, &p, req, &stats).await;
+    f.observe(&tenant, "query", started);
+    respond(with_stats(reply, &p, &stats, started))
+}
+
+async fn query_range(
+    State(f): State<Arc<Frontend>>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let started = Instant::now();
+    let tenant = match tenant(&headers) {
+        Ok(t) => t,
+        Err(r) => return respond(r),
+    };
+    let (p, text) = params(&method, &headers, &raw, &body);
+    let stats = QueryStats::default();
+    let req = Request {
+        tenant: tenant.clone(),
+        path: "/api/v1/query_range".into(),
+        params: text,
+    };
+    let reply = f.range(&tenant, &p, req, !no_store(&headers), &stats).await;
+    f.observe(&tenant, "query_range", started);
+    respond(with_stats(reply, &p, &stats, started))
+}
+
+/// Requests the frontend does not change: passed to a querier as they are.
+async fn pass(f: &Frontend, path: &str, endpoint: &str, headers: &HeaderMap, params: String) -> Response {
+    let started = Instant::now();
+    let tenant = match tenant(headers) {
+        Ok(t) => t,
+        Err(r) => return respond(r),
+    };
+    let req = Request {
+        tenant: tenant.clone(),
+        path: path.to_string(),
+        params,
+    };
+    let reply = f.pass(req, &QueryStats::default()).await;
+    f.observe(&tenant, endpoint, started);
+    respond(reply)
+}
+
+async fn series(
+    State(f): State<Arc<Frontend>>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let (_, text) = params(&method, &headers, &raw, &body);
+    pass(&f, "/api/v1/series", "series", &headers, text).await
+}
+
+async fn labels(
+    State(f): State<Arc<Frontend>>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let (_, text) = params(&method, &headers, &raw, &body);
+    pass(&f, "/api/v1/labels", "labels", &headers, text).await
+}
+
+async fn label_values(
+    State(f): State<Arc<Frontend>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Response {
+    let encoded: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
+    let path = format!("/api/v1/label/{encoded}/values");
+    pass(&f, &path, "label_values", &headers, raw.unwrap_or_default()).await
+}
+
+async fn metadata(State(f): State<Arc<Frontend>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
+    pass(&f, "/api/v1/metadata", "metadata", &headers, raw.unwrap_or_default()).await
+}
+
+async fn exemplars(
+    State(f): State<Arc<Frontend>>,
+    method: Method,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> Response {
+    let (_, text) = params(&method, &headers, &raw, &body);
+    pass(&f, "/api/v1/query_exemplars", "query_exemplars", &headers, text).await
+}
+
+async fn buildinfo(State(f): State<Arc<Frontend>>, headers: HeaderMap) -> Response {
+    pass(&f, "/api/v1/status/buildinfo", "buildinfo", &headers, String::new()).await
+}

@@ -1,0 +1,143 @@
+//! Query sharding's read side: a selector carrying the pseudo-matcher
+//! `__query_shard__="<i>_of_<n>"` reads only the series whose label hash falls in shard
+//! `i` of `n` (1-based, as the query frontend writes it). [`QueryShards`] wraps any store:
+//! it takes the pseudo-matcher out before the store sees it and keeps the series of that
+//! shard. Every series belongs to exactly one shard of any `n`, which is what lets the
+//! frontend add up shard-local answers; the hash is [`Labels::stable_hash`], so every
+//! querier agrees on it.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use pyrite_model::{Labels, MatchOp, Matcher};
+
+use crate::{Queryable, SelectHints, Series, StorageError};
+
+/// The pseudo-label naming a query shard.
+pub const QUERY_SHARD_LABEL: &str = "__query_shard__";
+
+/// The matcher value for shard `index` (0-based) of `count`: `"<index+1>_of_<count>"`.
+pub fn query_shard_value(index: u32, count: u32) -> String {
+    format!("{}_of_{count}", index + 1)
+}
+
+/// Whether `labels` falls in shard `index` (0-based) of `count`.
+pub fn in_query_shard(labels: &Labels, index: u32, count: u32) -> bool {
+    count <= 1 || labels.stable_hash() % u64::from(count) == u64::from(index)
+}
+
+/// Splits the shard pseudo-matcher off `matchers`: the rest, and the 0-based shard and
+/// count if one was given.
+pub fn take_query_shard(matchers: &[Matcher]) -> Result<(Vec<Matcher>, Option<(u32, u32)>), StorageError> {
+    let mut rest = Vec::with_capacity(matchers.len());
+    let mut shard = None;
+    for m in matchers {
+        if m.name != QUERY_SHARD_LABEL {
+            rest.push(m.clone());
+            continue;
+        }
+        let bad = || StorageError::BadRequest(format!("invalid {QUERY_SHARD_LABEL} matcher {:?}", m.value));
+        if m.op != MatchOp::Equal {
+            return Err(bad());
+        }
+        let (i, n) = m.value.split_once("_of_").ok_or_else(bad)?;
+        let (i, n): (u32, u32) = (i.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+        if i == 0 || i > n {
+            return Err(bad());
+        }
+        shard = Some((i - 1, n));
+    }
+    Ok((rest, shard))
+}
+
+/// A store that understands the shard pseudo-matcher (see the module docs).
+pub struct QueryShards {
+    inner: Arc<dyn Queryable>,
+}
+
+impl QueryShards {
+    pub fn new(inner: Arc<dyn Queryable>) -> Self {
+        Self { inner }
+    }
+}
+
+#[async_trait]
+impl Queryable for QueryShards {
+    async fn select(
+        &self,
+        tenant: &str,
+        hints: SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Series>, StorageError> {
+        let (rest, shard) = take_query_shard(matchers)?;
+        let mut series = self.inner.select(tenant, hints, &rest).await?;
+        if let Some((i, n)) = shard {
+            series.retain(|s| in_query_shard(&s.labels, i, n));
+        }
+        Ok(series)
+    }
+
+    async fn label_names(
+        &self,
+        tenant: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        let (rest, _) = take_query_shard(matchers)?;
+        self.inner.label_names(tenant, start, end, &rest).await
+    }
+
+    async fn label_values(
+        &self,
+        tenant: &str,
+        name: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<String>, StorageError> {
+        let (rest, _) = take_query_shard(matchers)?;
+        self.inner.label_values(tenant, name, start, end, &rest).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::MemQueryable;
+
+    #[tokio::test]
+    async fn shards_partition_the_series() {
+        let mem = Arc::new(MemQueryable::new());
+        for i in 0..50 {
+            mem.add(
+                "t",
+                Labels::from_pairs(&[("__name__", "x"), ("i", &i.to_string())]),
+                &[(0, 1.0)],
+            );
+        }
+        let store = QueryShards::new(mem);
+        let name = Matcher::equal("__name__", "x");
+        let mut seen = Vec::new();
+        for i in 0..4 {
+            let shard = Matcher::equal(QUERY_SHARD_LABEL, query_shard_value(i, 4));
+            let got = store
+                .select("t", SelectHints::all(), &[name.clone(), shard])
+                .await
+                .unwrap();
+            assert!(!got.is_empty() && got.len() < 50, "shard {i} holds a part");
+            seen.extend(got.into_iter().map(|s| s.labels));
+        }
+        seen.sort();
+        let all: Vec<Labels> = store
+            .select("t", SelectHints::all(), &[name])
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.labels)
+            .collect();
+        assert_eq!(seen, all, "every series in exactly one shard");
+        let bad = Matcher::equal(QUERY_SHARD_LABEL, "5_of_4");
+        assert!(store.select("t", SelectHints::all(), &[bad]).await.is_err());
+    }
+}
