@@ -4,8 +4,10 @@
 use serde::{Deserialize, Serialize};
 use ulid::Ulid;
 
-/// Version of the block layout this crate writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the block layout this crate writes; it reads every version up to it.
+/// 1: float chunks XOR only. 2: float chunks whose values are all integers may be
+/// integer-delta chunks (`__kind__` 2). The columns are the same in both.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The file holding a block's series and chunks.
 pub const DATA_FILE: &str = "series.parquet";

@@ -21,12 +21,14 @@ use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuil
 use parquet::arrow::ProjectionMask;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
-use pyrite_chunk::{Chunk, HistogramChunk};
+use pyrite_chunk::{delta, Chunk, ChunkBuilder, HistogramChunk};
 use pyrite_model::{Label, Labels, MatchOp, Matcher};
 use pyrite_storage::Series;
 
-use crate::meta::{BlockMeta, DATA_FILE};
-use crate::write::{CHUNK_COL, KIND_COL, KIND_HISTOGRAM, MAX_TIME_COL, MIN_TIME_COL, SERIES_COL};
+use crate::meta::{BlockMeta, DATA_FILE, FORMAT_VERSION};
+use crate::write::{
+    CHUNK_COL, KIND_COL, KIND_FLOAT, KIND_HISTOGRAM, KIND_INTEGER, MAX_TIME_COL, MIN_TIME_COL, SERIES_COL,
+};
 use crate::BlockError;
 
 struct SeriesEntry {
@@ -56,6 +58,12 @@ pub struct BlockReader {
 impl BlockReader {
     /// Opens the block `meta` describes, reading its index into memory.
     pub async fn open(store: Arc<dyn ObjectStore>, meta: BlockMeta) -> Result<BlockReader, BlockError> {
+        if meta.version > FORMAT_VERSION {
+            return Err(BlockError::Invalid(format!(
+                "block {} has format version {}; this reader knows up to {FORMAT_VERSION}",
+                meta.ulid, meta.version
+            )));
+        }
         let path = Path::from(format!("{}/{DATA_FILE}", meta.dir()));
         let mut reader = BucketFile {
             store: store.clone(),
@@ -195,6 +203,7 @@ impl BlockReader {
         let candidates = self.matching(matchers);
         let mut chunks = chunks.into_iter();
         let mut out = Vec::with_capacity(wanted.len());
+        let mut scratch = Vec::new();
         for (i, rows) in wanted {
             let mut floats = Vec::new();
             let mut hists = Vec::new();
@@ -203,15 +212,32 @@ impl BlockReader {
                     .next()
                     .ok_or_else(|| BlockError::Invalid("block returned too few chunks".into()))?;
                 let info = self.rows[r];
-                if info.kind == KIND_HISTOGRAM {
-                    hists.push(HistogramChunk::from_parts(bytes, info.min_t, info.max_t));
-                } else {
-                    floats.push(Chunk::from_parts(bytes, info.min_t, info.max_t));
+                match info.kind {
+                    KIND_FLOAT => floats.push(Chunk::from_parts(bytes, info.min_t, info.max_t)),
+                    KIND_HISTOGRAM => hists.push(HistogramChunk::from_parts(bytes, info.min_t, info.max_t)),
+                    KIND_INTEGER => floats.push(self.integer_to_xor(&bytes, &mut scratch)?),
+                    k => {
+                        return Err(BlockError::Invalid(format!(
+                            "block {}: unknown chunk kind {k}",
+                            self.meta.ulid
+                        )))
+                    }
                 }
             }
             out.push(Series::new(candidates[i].labels.clone(), floats).with_histograms(hists));
         }
         Ok(out)
+    }
+
+    /// An integer chunk as the XOR chunk every reader downstream takes; `scratch` holds
+    /// the decoded samples and is reused across chunks.
+    fn integer_to_xor(&self, bytes: &[u8], scratch: &mut Vec<(i64, f64)>) -> Result<Chunk, BlockError> {
+        delta::decode(bytes, scratch).map_err(|e| BlockError::Invalid(format!("block {}: {e}", self.meta.ulid)))?;
+        let mut b = ChunkBuilder::new();
+        for &(t, v) in scratch.iter() {
+            b.append(t, v);
+        }
+        Ok(b.finish())
     }
 
     /// The chunk bytes of `rows` (ascending), in that order.
@@ -354,6 +380,8 @@ mod tests {
     use pyrite_model::{FloatHistogram, Labels, Matcher};
     use pyrite_storage::Series;
 
+    use proptest::prelude::Strategy;
+
     use super::*;
     use crate::bucket;
     use crate::cut::{trim, BLOCK_SAMPLES_PER_CHUNK};
@@ -430,6 +458,7 @@ mod tests {
             rows_per_group: 64,
             rows_per_page: 8,
             zstd_level: 3,
+            integer_chunks: true,
         };
         let (store, meta, data) = written(&opts).await;
         assert_eq!(meta.stats.series, data.len() as u64);
@@ -490,6 +519,157 @@ mod tests {
             block.label_values("mode", &[Matcher::equal("__name__", "up")]),
             Vec::<String>::new()
         );
+    }
+
+    fn bits(s: &Series) -> Vec<(i64, u64)> {
+        s.iter().map(|(t, v)| (t, v.to_bits())).collect()
+    }
+
+    async fn round_trip(data: Vec<Series>, opts: &WriteOptions) -> (BlockReader, Vec<Series>) {
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let meta = bucket::upload(store.as_ref(), meta("t", 0, 1), encode(data, opts).unwrap())
+            .await
+            .unwrap();
+        let block = BlockReader::open(store, meta).await.unwrap();
+        let all = block
+            .select(
+                i64::MIN,
+                i64::MAX,
+                &[Matcher::new(pyrite_model::MatchOp::Regex, "__name__", ".+").unwrap()],
+            )
+            .await
+            .unwrap();
+        (block, all)
+    }
+
+    fn kinds(block: &BlockReader, name: &str) -> Vec<u8> {
+        let s = block.matching(&[Matcher::equal("__name__", name)]);
+        s.iter()
+            .flat_map(|s| s.rows.clone())
+            .map(|r| block.rows[r].kind)
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn integer_chunks_only_where_exact() {
+        let stale = f64::from_bits(0x7ff0_0000_0000_0002);
+        type Shape = (&'static str, fn(i64) -> f64);
+        let shapes: [Shape; 5] = [
+            ("ints", |i| (i * 1_000_003) as f64 - 5e8),
+            ("fractions", |i| i as f64 * 0.25),
+            ("stale_in_first_chunk", |i| {
+                if i == 100 {
+                    f64::from_bits(0x7ff0_0000_0000_0002)
+                } else {
+                    i as f64
+                }
+            }),
+            ("negative_zero", |_| -0.0),
+            ("beyond_2_53", |i| 2f64.powi(60) + (i * 4096) as f64),
+        ];
+        let data: Vec<Series> = shapes
+            .iter()
+            .map(|(name, f)| {
+                let samples: Vec<(i64, f64)> = (0..400).map(|i| (i * 15_000 + i % 3, f(i))).collect();
+                Series::new(
+                    Labels::from_pairs(&[("__name__", name)]),
+                    Chunk::encode_all(&samples, BLOCK_SAMPLES_PER_CHUNK),
+                )
+            })
+            .collect();
+        assert!(stale.is_nan());
+        let (block, all) = round_trip(data.clone(), &WriteOptions::default()).await;
+        assert_eq!(kinds(&block, "ints"), [KIND_INTEGER, KIND_INTEGER]);
+        assert_eq!(kinds(&block, "fractions"), [KIND_FLOAT, KIND_FLOAT]);
+        assert_eq!(kinds(&block, "stale_in_first_chunk"), [KIND_FLOAT, KIND_INTEGER]);
+        assert_eq!(kinds(&block, "negative_zero"), [KIND_FLOAT, KIND_FLOAT]);
+        assert_eq!(kinds(&block, "beyond_2_53"), [KIND_FLOAT, KIND_FLOAT]);
+        for s in &all {
+            let want = data.iter().find(|d| d.labels == s.labels).unwrap();
+            assert_eq!(bits(s), bits(want), "{:?}", s.labels);
+            assert_eq!(s.chunks.iter().map(Chunk::len).collect::<Vec<_>>(), [240, 160]);
+        }
+        let xor_only = WriteOptions {
+            integer_chunks: false,
+            ..Default::default()
+        };
+        let (block, _) = round_trip(data, &xor_only).await;
+        assert_eq!(kinds(&block, "ints"), [KIND_FLOAT, KIND_FLOAT]);
+    }
+
+    /// A block written by format version 1 (before integer chunks), kept as it was
+    /// written: counter_total (integers), gauge (fractions), with_stale (integers and a
+    /// stale marker every 50 samples), latency (histograms); 300 samples each.
+    #[tokio::test]
+    async fn version_1_blocks_still_read() {
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let mut m = meta("t", 0, 4_500_000);
+        m.version = 1;
+        let bytes = bytes::Bytes::from_static(include_bytes!("../testdata/v1-series.parquet"));
+        let stats = BlockStats {
+            series: 4,
+            samples: 1200,
+            chunks: 8,
+        };
+        let m = bucket::upload(store.as_ref(), m, crate::write::Encoded { bytes, stats })
+            .await
+            .unwrap();
+        let block = BlockReader::open(store, m).await.unwrap();
+        let got = block
+            .select(i64::MIN, i64::MAX, &[Matcher::equal("job", "v1")])
+            .await
+            .unwrap();
+        let stale = f64::from_bits(0x7ff0_0000_0000_0002).to_bits();
+        let want = |name: &str, i: i64| match name {
+            "counter_total" => ((i * 7) as f64).to_bits(),
+            "gauge" => (i as f64 * 0.25).to_bits(),
+            _ if i % 50 == 49 => stale,
+            _ => (i as f64).to_bits(),
+        };
+        assert_eq!(got.len(), 4);
+        for s in &got {
+            let name = s.labels.metric_name();
+            if name == "latency" {
+                assert_eq!(s.histograms_in(i64::MIN, i64::MAX).len(), 300);
+                continue;
+            }
+            let expected: Vec<(i64, u64)> = (0..300).map(|i| (i * 15_000, want(name, i))).collect();
+            assert_eq!(bits(s), expected, "{name}");
+        }
+    }
+
+    #[tokio::test]
+    async fn blocks_of_a_newer_format_are_refused() {
+        let (store, mut m, _) = written(&WriteOptions::default()).await;
+        m.version = FORMAT_VERSION + 1;
+        assert!(matches!(BlockReader::open(store, m).await, Err(BlockError::Invalid(_))));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Any float samples (integers, fractions, NaNs and stale markers mixed) read
+        /// back from a block bit for bit, whichever kinds their chunks were stored as.
+        #[test]
+        fn float_samples_round_trip_through_blocks(
+            values in proptest::collection::vec(
+                proptest::prop_oneof![
+                    (-1000i64..1000).prop_map(|v| v as f64),
+                    (-(1i64 << 53)..=1i64 << 53).prop_map(|v| v as f64),
+                    proptest::prelude::any::<u64>().prop_map(f64::from_bits),
+                    proptest::prelude::Just(f64::from_bits(0x7ff0_0000_0000_0002)),
+                ],
+                1..700,
+            ),
+            gaps in proptest::collection::vec(0i64..100_000, 700),
+        ) {
+            let mut t = 0;
+            let samples: Vec<(i64, f64)> = values.iter().zip(&gaps).map(|(v, g)| { t += g; (t, *v) }).collect();
+            let s = Series::new(Labels::from_pairs(&[("__name__", "m")]), Chunk::encode_all(&samples, BLOCK_SAMPLES_PER_CHUNK));
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let (_, all) = rt.block_on(round_trip(vec![s.clone()], &WriteOptions::default()));
+            proptest::prop_assert_eq!(all.len(), 1);
+            proptest::prop_assert_eq!(bits(&all[0]), bits(&s));
+        }
     }
 
     #[tokio::test]

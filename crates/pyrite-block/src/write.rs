@@ -3,9 +3,14 @@
 //! One row per chunk. The columns are the block's label names (each a dictionary-encoded
 //! string column, null where a series lacks the label; `__name__` first), then
 //! `__series__` (the series' ordinal), `__kind__` (0: float XOR chunk, 1: native-histogram
-//! chunk), `__min_time__`, `__max_time__` and `__chunk__` (the chunk's bytes). Rows are
-//! sorted by metric name, then labels, then kind and time, so a series' chunks are
-//! contiguous and row-group and page statistics on `__name__` prune by metric name.
+//! chunk, 2: integer-delta float chunk), `__min_time__`, `__max_time__` and `__chunk__`
+//! (the chunk's bytes). Rows are sorted by metric name, then labels, then kind and time,
+//! so a series' chunks are contiguous and row-group and page statistics on `__name__`
+//! prune by metric name.
+//!
+//! A float chunk is stored as an integer-delta chunk when all its values are exact
+//! integers and that encoding is smaller, else as the XOR chunk it came as. The choice
+//! depends only on the samples, so the same samples always give the same bytes.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -18,9 +23,10 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
-use pyrite_chunk::{Chunk, HistogramChunk};
+use pyrite_chunk::delta;
 use pyrite_storage::Series;
 
+use crate::cut::BLOCK_SAMPLES_PER_CHUNK;
 use crate::meta::BlockStats;
 use crate::BlockError;
 
@@ -31,8 +37,13 @@ pub const MAX_TIME_COL: &str = "__max_time__";
 pub const CHUNK_COL: &str = "__chunk__";
 const FIXED: [&str; 5] = [SERIES_COL, KIND_COL, MIN_TIME_COL, MAX_TIME_COL, CHUNK_COL];
 
+/// A float chunk in Prometheus's XOR encoding.
 pub const KIND_FLOAT: u8 = 0;
+/// A native-histogram chunk ([`pyrite_chunk::HistogramChunk`]).
 pub const KIND_HISTOGRAM: u8 = 1;
+/// A float chunk whose values are all integers, in [`pyrite_chunk::delta`]'s encoding
+/// (format version 2 on).
+pub const KIND_INTEGER: u8 = 2;
 
 /// How a block file is laid out.
 #[derive(Debug, Clone)]
@@ -42,6 +53,9 @@ pub struct WriteOptions {
     /// Rows per data page: the unit a reader fetches chunks in.
     pub rows_per_page: usize,
     pub zstd_level: i32,
+    /// Store float chunks whose values are all integers as integer-delta chunks where
+    /// smaller (format version 2). Off writes only XOR float chunks.
+    pub integer_chunks: bool,
 }
 
 impl Default for WriteOptions {
@@ -50,6 +64,7 @@ impl Default for WriteOptions {
             rows_per_group: 64 * 1024,
             rows_per_page: 512,
             zstd_level: 3,
+            integer_chunks: true,
         }
     }
 }
@@ -100,16 +115,12 @@ pub fn encode(mut series: Vec<Series>, opts: &WriteOptions) -> Result<Encoded, B
         series: series.len() as u64,
         ..Default::default()
     };
+    // Scratch reused across chunks: a float chunk's samples and its integer encoding.
+    let mut samples: Vec<(i64, f64)> = Vec::with_capacity(BLOCK_SAMPLES_PER_CHUNK);
+    let mut dense: Vec<u8> = Vec::new();
     for (i, s) in series.iter().enumerate() {
-        let floats = s
-            .chunks
-            .iter()
-            .map(|c: &Chunk| (KIND_FLOAT, c.min_time(), c.max_time(), c.bytes(), c.len()));
-        let hists = s
-            .histograms
-            .iter()
-            .map(|c: &HistogramChunk| (KIND_HISTOGRAM, c.min_time(), c.max_time(), c.bytes(), c.len()));
-        for (k, lo, hi, bytes, len) in floats.chain(hists) {
+        let rows = s.chunks.len() + s.histograms.len();
+        for r in 0..rows {
             for (col, name) in labels.iter_mut().zip(&label_cols) {
                 match s.labels.get(name) {
                     "" => col.append_null(),
@@ -117,10 +128,35 @@ pub fn encode(mut series: Vec<Series>, opts: &WriteOptions) -> Result<Encoded, B
                 }
             }
             ordinal.append_value(i as u32);
+            let (k, lo, hi, len) = match s.chunks.get(r) {
+                Some(c) => {
+                    samples.clear();
+                    dense.clear();
+                    if opts.integer_chunks {
+                        samples.extend(c.iter());
+                    }
+                    // The denser encoding where it carries the values exactly and is smaller.
+                    if opts.integer_chunks
+                        && samples.len() == c.len()
+                        && delta::encode(&samples, &mut dense)
+                        && dense.len() < c.bytes().len()
+                    {
+                        chunk.append_value(&dense);
+                        (KIND_INTEGER, c.min_time(), c.max_time(), c.len())
+                    } else {
+                        chunk.append_value(c.bytes());
+                        (KIND_FLOAT, c.min_time(), c.max_time(), c.len())
+                    }
+                }
+                None => {
+                    let h = &s.histograms[r - s.chunks.len()];
+                    chunk.append_value(h.bytes());
+                    (KIND_HISTOGRAM, h.min_time(), h.max_time(), h.len())
+                }
+            };
             kind.append_value(k);
             min_t.append_value(lo);
             max_t.append_value(hi);
-            chunk.append_value(bytes);
             stats.chunks += 1;
             stats.samples += len as u64;
         }
@@ -148,15 +184,21 @@ pub fn encode(mut series: Vec<Series>, opts: &WriteOptions) -> Result<Encoded, B
 
     let level = ZstdLevel::try_new(opts.zstd_level).map_err(|e| BlockError::Invalid(e.to_string()))?;
     let chunk_col = ColumnPath::from(CHUNK_COL);
+    let series_col = ColumnPath::from(SERIES_COL);
     let props = WriterProperties::builder()
         .set_compression(Compression::ZSTD(level))
         .set_max_row_group_row_count(Some(opts.rows_per_group.max(1)))
         .set_data_page_row_count_limit(opts.rows_per_page.max(1))
         .set_statistics_enabled(EnabledStatistics::Page)
-        // Chunk bytes are already compressed and unique: no dictionary, no statistics.
+        // Chunk bytes are unique: no dictionary, no statistics. zstd still pays on them:
+        // integer chunks are byte-aligned groups whose headers repeat.
         .set_column_dictionary_enabled(chunk_col.clone(), false)
         .set_column_encoding(chunk_col.clone(), Encoding::PLAIN)
         .set_column_statistics_enabled(chunk_col, EnabledStatistics::None)
+        // Ordinals ascend by 0 or 1 per row: delta-packed they take a few bits a row,
+        // where a dictionary of them cost more than all label columns together.
+        .set_column_dictionary_enabled(series_col.clone(), false)
+        .set_column_encoding(series_col, Encoding::DELTA_BINARY_PACKED)
         .build();
     let mut writer = ArrowWriter::try_new(Vec::new(), schema, Some(props))?;
     writer.write(&batch)?;

@@ -9,10 +9,13 @@
 //! window of meaningful bits.
 //!
 //! Native-histogram samples go in chunks of Pyrite's own format ([`HistogramChunk`]).
+//! Blocks store float chunks whose values are all integers in a denser encoding of their
+//! own ([`delta`]); they are XOR chunks again once read.
 //! This crate does no I/O. Its invariant: timestamps within a chunk never decrease. Decoding never trusts its input: corrupt bytes end iteration
 //! with an error, never a panic.
 
 mod bits;
+pub mod delta;
 mod hist;
 mod xor;
 
