@@ -2,6 +2,8 @@
 # Runs Pyrite's whole test suite, installing what the tests need first:
 # Debian's prometheus, prometheus-node-exporter and prometheus-alertmanager packages, and
 # s3s-fs (a real S3 server, from crates.io) for the block tests.
+# With a Docker engine and docker-compose, the compose cluster test (docker_cluster)
+# builds FROM scratch images from the debug build and breaks a cluster of containers.
 # The cargo target dir lives outside the clone so repeated runs reuse the build.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +34,15 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== build"
 cargo build --workspace --all-targets
+
+echo "== docker"
+if ! command -v docker-compose >/dev/null; then
+  echo "docker-compose is not installed: docker_cluster will report itself skipped"
+elif ! docker info >/dev/null 2>&1; then
+  echo "no Docker engine reachable: docker_cluster will report itself skipped"
+else
+  echo "Docker engine $(docker info --format '{{.ServerVersion}}'): docker_cluster runs the compose cluster"
+fi
 
 echo "== tests"
 cargo nextest run --workspace --no-fail-fast "$@"

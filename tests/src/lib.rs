@@ -7,6 +7,7 @@
 
 pub mod blocks;
 pub mod cluster;
+pub mod docker;
 pub mod http;
 pub mod load;
 pub mod process;
