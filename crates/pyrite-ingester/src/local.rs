@@ -12,7 +12,6 @@ use pyrite_model::{Matcher, TimeSeries};
 use pyrite_ring::ShardId;
 use pyrite_storage::{AppendError, AppendOutcome, Appendable, Fanout, Queryable, SelectHints, Series, StorageError};
 
-use crate::command;
 use crate::shards::ShardHost;
 
 /// Every shard of the ring, hosted by this process.
@@ -41,10 +40,9 @@ impl LocalShards {
 impl Appendable for LocalShards {
     async fn append(&self, tenant: &str, series: Vec<TimeSeries>) -> Result<AppendOutcome, AppendError> {
         let parts = self.host.ring().read().split(tenant, series);
-        let pushes = parts.into_iter().map(|(shard, part): (ShardId, Vec<TimeSeries>)| {
-            let command = command::encode_write(tenant, &part);
-            self.host.push(shard, command)
-        });
+        let pushes = parts
+            .into_iter()
+            .map(|(shard, part): (ShardId, Vec<TimeSeries>)| self.host.push_write(shard, tenant, part));
         let mut outcome = AppendOutcome::default();
         let mut failure = None;
         for r in join_all(pushes).await {
@@ -157,8 +155,12 @@ mod tests {
             let out = store.append("t", write("m", &[(1, 5.0), (3, 3.0)])).await.unwrap();
             assert_eq!((out.samples_written, out.samples_rejected), (1, 1));
             store.append("other", write("m", &[(9, 9.0)])).await.unwrap();
+            // Applied from the writes as given (nothing of them is kept once applied)…
+            assert_eq!(read(&store, "t", "m").await, [(1, 1.0), (2, 2.0), (3, 3.0)]);
+            assert_eq!(host.prepared_writes(), 0);
             host.shutdown().await;
         }
+        // …and from the log's bytes on replay: the same heads.
         let (_host, store) = open(dir.path(), 3).await;
         assert_eq!(read(&store, "t", "m").await, [(1, 1.0), (2, 2.0), (3, 3.0)]);
         assert_eq!(read(&store, "other", "m").await, [(9, 9.0)]);

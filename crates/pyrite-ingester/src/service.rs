@@ -43,7 +43,7 @@ type SelectStream = Pin<Box<dyn Stream<Item = Result<pb::SelectResponse, Status>
 impl IngesterRpc for IngesterService {
     async fn push(&self, req: Request<pb::PushRequest>) -> Result<Response<pb::PushResponse>, Status> {
         let req = req.into_inner();
-        let applied = self.host.push(req.shard, req.command.to_vec()).await?;
+        let applied = self.host.push(req.shard, req.command).await?;
         Ok(Response::new(pb::PushResponse {
             samples: applied.samples,
             rejected: applied.rejected,

@@ -8,10 +8,12 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use openraft::error::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, RaftError};
 use openraft::{BasicNode, Raft, SnapshotPolicy};
 use parking_lot::RwLock;
 use pyrite_client::{not_leader, ShardClient};
+use pyrite_model::TimeSeries;
 use pyrite_raft::log_store::{FsyncPolicy, LogStore};
 use pyrite_raft::network::{Groups, GrpcNetwork};
 use pyrite_raft::state_machine::StateMachine;
@@ -57,21 +59,83 @@ pub enum ShardError {
 }
 
 /// A shard's head as its Raft state machine sees it.
+///
+/// A write this node proposes itself (in one process, every write) is already decoded
+/// when it is encoded for the log. It is kept beside the command ([`HeadApp::prepare`])
+/// and applied as it is, instead of being decoded back from the log's bytes: commands
+/// travel through Raft as shared buffers, so the command the state machine is handed is
+/// the very buffer that was prepared, recognised by its address. The prepared entry
+/// holds that buffer, so no other buffer can have the address while the entry lives,
+/// and what is applied is exactly what decoding the bytes would give (the codec
+/// round-trips bit for bit); every other replica, and replay, decodes.
 struct HeadApp {
     head: Arc<Head>,
+    prepared: parking_lot::Mutex<HashMap<usize, Prepared>>,
+}
+
+struct Prepared {
+    command: Bytes,
+    tenant: String,
+    series: Vec<TimeSeries>,
+}
+
+/// Forgets a prepared write when its push is over, applied or not.
+struct PreparedGuard<'a> {
+    app: &'a HeadApp,
+    key: usize,
+}
+
+impl Drop for PreparedGuard<'_> {
+    fn drop(&mut self) {
+        self.app.prepared.lock().remove(&self.key);
+    }
+}
+
+impl HeadApp {
+    fn new(head: Arc<Head>) -> Self {
+        Self {
+            head,
+            prepared: Default::default(),
+        }
+    }
+
+    fn prepare(&self, command: &Bytes, tenant: &str, series: Vec<TimeSeries>) -> PreparedGuard<'_> {
+        let key = command.as_ptr() as usize;
+        let prepared = Prepared {
+            command: command.clone(),
+            tenant: tenant.to_string(),
+            series,
+        };
+        self.prepared.lock().insert(key, prepared);
+        PreparedGuard { app: self, key }
+    }
+
+    fn take_prepared(&self, command: &[u8]) -> Option<Prepared> {
+        let mut prepared = self.prepared.lock();
+        let key = command.as_ptr() as usize;
+        match prepared.get(&key) {
+            Some(p) if p.command.len() == command.len() => prepared.remove(&key),
+            _ => None,
+        }
+    }
+
+    fn write(&self, tenant: &str, series: &[TimeSeries]) -> Applied {
+        let out = self.head.apply(tenant, series);
+        Applied {
+            samples: out.samples_written,
+            rejected: out.samples_rejected,
+            rejections: out.rejections,
+        }
+    }
 }
 
 impl App for HeadApp {
     fn apply(&self, command: &[u8]) -> Applied {
+        if let Some(p) = self.take_prepared(command) {
+            return self.write(&p.tenant, &p.series);
+        }
         match command::decode(command) {
-            Ok(ShardCommand::Write(w)) => {
-                let out = self.head.apply(&w.tenant, &w.series);
-                Applied {
-                    samples: out.samples_written,
-                    rejected: out.samples_rejected,
-                    rejections: out.rejections,
-                }
-            }
+            Ok(ShardCommand::Write(w)) => self.write(&w.tenant, &w.series),
             Ok(ShardCommand::Seal { before }) => {
                 self.head.seal_before(before);
                 Applied::default()
@@ -101,21 +165,31 @@ impl App for HeadApp {
 pub(crate) struct Replica {
     pub(crate) raft: Raft<TypeConfig>,
     pub(crate) head: Arc<Head>,
+    app: Arc<HeadApp>,
     /// Writes waiting for the next log entry (see [`batch_writes`]).
     writes: mpsc::Sender<PendingWrite>,
 }
 
-type PendingWrite = (Vec<u8>, oneshot::Sender<Result<Applied, Status>>);
+type PendingWrite = (Bytes, oneshot::Sender<Result<Applied, Status>>);
 
 /// Most writes, and bytes, folded into one log entry.
 const MAX_BATCH_WRITES: usize = 128;
 const MAX_BATCH_BYTES: usize = 16 << 20;
+/// Entries a shard has in flight at once: while one is being synced and applied, the
+/// next is already being appended, and writes arriving meanwhile wait for the one
+/// after (group commit).
+const ENTRIES_IN_FLIGHT: usize = 2;
 
-/// Feeds a shard's Raft group: one entry at a time, holding every write that arrived
-/// while the previous entry was being committed (group commit, as the single-process
-/// log does), so a busy shard pays one replication round and one fsync per batch.
+/// Feeds a shard's Raft group: each entry holds every write that arrived while the
+/// entries before it were being committed, so a busy shard pays one replication round
+/// and one fsync per batch.
 async fn batch_writes(shard: ShardId, raft: Raft<TypeConfig>, mut rx: mpsc::Receiver<PendingWrite>) {
-    while let Some(first) = rx.recv().await {
+    let in_flight = Arc::new(tokio::sync::Semaphore::new(ENTRIES_IN_FLIGHT));
+    loop {
+        let Ok(permit) = in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        let Some(first) = rx.recv().await else { return };
         let mut bytes = first.0.len();
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH_WRITES && bytes < MAX_BATCH_BYTES {
@@ -127,25 +201,30 @@ async fn batch_writes(shard: ShardId, raft: Raft<TypeConfig>, mut rx: mpsc::Rece
                 Err(_) => break,
             }
         }
-        let (commands, waiting): (Vec<_>, Vec<_>) = batch
-            .into_iter()
-            .map(|(c, tx)| (serde_bytes::ByteBuf::from(c), tx))
-            .unzip();
-        match raft.client_write(Command(commands)).await {
-            Ok(resp) => {
-                let mut results = resp.data.into_iter();
-                for tx in waiting {
-                    let _ = tx.send(Ok(results.next().unwrap_or_default()));
-                }
+        let raft = raft.clone();
+        tokio::spawn(async move {
+            commit_batch(shard, &raft, batch).await;
+            drop(permit);
+        });
+    }
+}
+
+async fn commit_batch(shard: ShardId, raft: &Raft<TypeConfig>, batch: Vec<PendingWrite>) {
+    let (commands, waiting): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+    match raft.client_write(Command(commands)).await {
+        Ok(resp) => {
+            let mut results = resp.data.into_iter();
+            for tx in waiting {
+                let _ = tx.send(Ok(results.next().unwrap_or_default()));
             }
-            Err(e) => {
-                let status = match e {
-                    RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => forward(&f),
-                    other => Status::unavailable(format!("shard {shard}: {other}")),
-                };
-                for tx in waiting {
-                    let _ = tx.send(Err(status.clone()));
-                }
+        }
+        Err(e) => {
+            let status = match e {
+                RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => forward(&f),
+                other => Status::unavailable(format!("shard {shard}: {other}")),
+            };
+            for tx in waiting {
+                let _ = tx.send(Err(status.clone()));
             }
         }
     }
@@ -259,8 +338,8 @@ impl ShardHost {
         let config = raft_config(format!("pyrite-shard-{shard}"), opts).map_err(err)?;
         let head = Arc::new(Head::new(self.settings.head.clone()));
         let log = LogStore::open(&shard_dir.join("log"), opts.fsync).map_err(|e| err(e.to_string()))?;
-        let sm = StateMachine::open(&shard_dir.join("state"), Arc::new(HeadApp { head: head.clone() }))
-            .map_err(|e| err(e.to_string()))?;
+        let app = Arc::new(HeadApp::new(head.clone()));
+        let sm = StateMachine::open(&shard_dir.join("state"), app.clone()).map_err(|e| err(e.to_string()))?;
         let network = GrpcNetwork::new(shard, self.client.channels());
         let raft = Raft::new(self.node_id, config, network, log, sm)
             .await
@@ -279,9 +358,15 @@ impl ShardHost {
         self.groups.write().insert(shard, raft.clone());
         let (writes, queued) = mpsc::channel(4 * MAX_BATCH_WRITES);
         tokio::spawn(batch_writes(shard, raft.clone(), queued));
-        self.replicas
-            .write()
-            .insert(shard, Arc::new(Replica { raft, head, writes }));
+        self.replicas.write().insert(
+            shard,
+            Arc::new(Replica {
+                raft,
+                head,
+                app,
+                writes,
+            }),
+        );
         tracing::info!(shard, "opened shard replica");
         Ok(())
     }
@@ -318,8 +403,21 @@ impl ShardHost {
     }
 
     /// Commits a write command to a shard (this node must lead it).
-    pub async fn push(&self, shard: ShardId, command: Vec<u8>) -> Result<Applied, Status> {
+    pub async fn push(&self, shard: ShardId, command: impl Into<Bytes>) -> Result<Applied, Status> {
         let r = self.replica(shard)?;
+        Self::submit(shard, &r, command.into()).await
+    }
+
+    /// Commits a write of `series` to a shard this node leads; the head applies the
+    /// series as given rather than decoding them back from the log.
+    pub async fn push_write(&self, shard: ShardId, tenant: &str, series: Vec<TimeSeries>) -> Result<Applied, Status> {
+        let r = self.replica(shard)?;
+        let command = Bytes::from(command::encode_write(tenant, &series));
+        let _prepared = r.app.prepare(&command, tenant, series);
+        Self::submit(shard, &r, command).await
+    }
+
+    async fn submit(shard: ShardId, r: &Replica, command: Bytes) -> Result<Applied, Status> {
         let (tx, rx) = oneshot::channel();
         r.writes
             .send((command, tx))
@@ -356,6 +454,12 @@ impl ShardHost {
                 .map_err(|e| ShardError::Open(shard, format!("no leadership within {timeout:?}: {e}")))?;
         }
         Ok(())
+    }
+
+    /// Writes prepared for their heads and not applied or given up yet.
+    #[cfg(test)]
+    pub(crate) fn prepared_writes(&self) -> usize {
+        self.replicas.read().values().map(|r| r.app.prepared.lock().len()).sum()
     }
 
     /// Every head on this node (for metrics).

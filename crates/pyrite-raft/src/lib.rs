@@ -26,12 +26,16 @@ pub type NodeId = u64;
 /// application encodes and decodes them). Writes that arrive while the previous entry
 /// is being committed travel together, so a busy shard pays one entry, one replication
 /// round and one fsync for many writes.
+///
+/// Commands are shared buffers: the entry Raft keeps in memory, the one the state
+/// machine applies and the writer's own copy are one allocation, so passing an entry
+/// along never copies its bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Command(pub Vec<serde_bytes::ByteBuf>);
+pub struct Command(pub Vec<bytes::Bytes>);
 
 impl Command {
-    pub fn one(command: Vec<u8>) -> Command {
-        Command(vec![serde_bytes::ByteBuf::from(command)])
+    pub fn one(command: impl Into<bytes::Bytes>) -> Command {
+        Command(vec![command.into()])
     }
 }
 

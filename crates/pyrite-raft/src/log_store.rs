@@ -10,6 +10,16 @@
 //! On open the segments are scanned and checked: a torn record at the end of the last
 //! segment (a crash mid-append, never acknowledged) is cut off; damage anywhere else is
 //! an error, never silently skipped.
+//!
+//! Two things keep the log off the write path's critical section. The newest entries
+//! stay in memory (a tail bounded by bytes; commands are shared buffers, so this costs
+//! no copies) and are handed back from there when the state machine applies them or a
+//! follower is sent them, so an entry is encoded once and never read back or decoded
+//! while it is fresh. And fsyncs run on a flusher thread of the log's own: an append
+//! writes its records, queues the fsync and returns, and Raft is told the entries are
+//! durable only when the flusher has synced them; every append queued while one fsync
+//! runs shares the next. The invariant: an entry is reported durable only after an
+//! fsync that began after its bytes were written.
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -18,7 +28,7 @@ use std::io::{self, Read, Write};
 use std::ops::{Bound, RangeBounds};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{ErrorSubject, ErrorVerb, LogId, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote};
@@ -44,6 +54,17 @@ pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
 
 const HEADER: usize = 8;
 
+/// Bytes of the newest entries kept in memory for the state machine and replication.
+const TAIL_BYTES: usize = 64 << 20;
+
+/// One append's fsync, queued for the flusher: the segments it wrote to, and whom to
+/// tell when they are on disk.
+struct Flush {
+    /// By segment (its first index).
+    files: Vec<(u64, File)>,
+    done: LogFlushed<TypeConfig>,
+}
+
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]
 struct Meta {
     vote: Option<Vote<NodeId>>,
@@ -68,12 +89,16 @@ struct Loc {
 
 struct Inner {
     dir: PathBuf,
-    fsync: FsyncPolicy,
     segment_bytes: u64,
     /// By first index.
     segments: BTreeMap<u64, Segment>,
     index: BTreeMap<u64, Loc>,
     meta: Meta,
+    /// The newest entries and their record sizes, oldest first out.
+    tail: BTreeMap<u64, (Entry, usize)>,
+    tail_bytes: usize,
+    /// Where appends queue their fsyncs; only with [`FsyncPolicy::Always`].
+    flusher: Option<mpsc::Sender<Flush>>,
 }
 
 /// A shard's Raft log; cheap to clone (clones share the files).
@@ -117,15 +142,20 @@ impl LogStore {
         firsts.sort_unstable();
         let mut inner = Inner {
             dir: dir.to_path_buf(),
-            fsync,
             segment_bytes: segment_bytes.max(1),
             segments: BTreeMap::new(),
             index: BTreeMap::new(),
             meta,
+            tail: BTreeMap::new(),
+            tail_bytes: 0,
+            flusher: None,
         };
         for (i, first) in firsts.iter().enumerate() {
             let last = i + 1 == firsts.len();
             inner.load_segment(*first, last)?;
+        }
+        if fsync == FsyncPolicy::Always {
+            inner.flusher = Some(spawn_flusher(dir)?);
         }
         Ok(LogStore {
             inner: Arc::new(Mutex::new(inner)),
@@ -216,6 +246,9 @@ impl Inner {
     }
 
     fn read(&self, idx: u64) -> io::Result<Entry> {
+        if let Some((entry, _)) = self.tail.get(&idx) {
+            return Ok(entry.clone());
+        }
         let loc = self
             .index
             .get(&idx)
@@ -229,9 +262,13 @@ impl Inner {
         decode(&buf).map_err(|e| bad(format!("log entry {idx}: {e}")))
     }
 
-    fn append(&mut self, entries: Vec<Entry>) -> io::Result<()> {
+    /// Writes `entries`' records (not yet synced) and keeps the entries in the tail;
+    /// returns the segments written to, which must be synced before the entries count
+    /// as durable.
+    fn append(&mut self, entries: Vec<Entry>) -> io::Result<Vec<u64>> {
         // Group records per segment so each segment gets one write.
         let mut pending: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut written = Vec::new();
         for entry in entries {
             let idx = entry.log_id.index;
             let rec = encode(&entry).map_err(|e| bad(e.to_string()))?;
@@ -240,7 +277,7 @@ impl Inner {
             let seg = match current {
                 Some((first, len)) if len + buffered < self.segment_bytes => first,
                 _ => {
-                    self.flush_pending(&mut pending)?;
+                    self.write_pending(&mut pending, &mut written)?;
                     let path = self.segment_path(idx);
                     let file = OpenOptions::new().create(true).read(true).append(true).open(&path)?;
                     self.segments.insert(idx, Segment { path, file, len: 0 });
@@ -266,20 +303,62 @@ impl Inner {
                     log_id: entry.log_id,
                 },
             );
+            self.keep_in_tail(entry, rec.len());
         }
-        self.flush_pending(&mut pending)
+        self.write_pending(&mut pending, &mut written)?;
+        Ok(written)
     }
 
-    fn flush_pending(&mut self, pending: &mut Vec<(u64, Vec<u8>)>) -> io::Result<()> {
+    fn write_pending(&mut self, pending: &mut Vec<(u64, Vec<u8>)>, written: &mut Vec<u64>) -> io::Result<()> {
         for (seg, buf) in pending.drain(..) {
             let s = self.segments.get_mut(&seg).expect("segment exists");
             s.file.write_all(&buf)?;
             s.len += buf.len() as u64;
-            if self.fsync == FsyncPolicy::Always {
-                s.file.sync_data()?;
+            if !written.contains(&seg) {
+                written.push(seg);
             }
         }
         Ok(())
+    }
+
+    fn keep_in_tail(&mut self, entry: Entry, bytes: usize) {
+        let idx = entry.log_id.index;
+        if let Some((_, old)) = self.tail.insert(idx, (entry, bytes)) {
+            self.tail_bytes -= old;
+        }
+        self.tail_bytes += bytes;
+        while self.tail_bytes > TAIL_BYTES {
+            let Some((_, (_, b))) = self.tail.pop_first() else {
+                break;
+            };
+            self.tail_bytes -= b;
+        }
+    }
+
+    fn recount_tail(&mut self) {
+        self.tail_bytes = self.tail.values().map(|(_, b)| b).sum();
+    }
+
+    /// Makes the appended `segments` durable, then reports to `done`: on the flusher
+    /// thread when there is one, at once when the policy leaves syncing to the OS.
+    fn sync_then(&self, segments: &[u64], done: LogFlushed<TypeConfig>) {
+        let Some(flusher) = &self.flusher else {
+            done.log_io_completed(Ok(()));
+            return;
+        };
+        let files: io::Result<Vec<(u64, File)>> = segments
+            .iter()
+            .filter_map(|first| self.segments.get(first).map(|s| (*first, s)))
+            .map(|(first, s)| Ok((first, s.file.try_clone()?)))
+            .collect();
+        let files = match files {
+            Ok(f) => f,
+            Err(e) => return done.log_io_completed(Err(e)),
+        };
+        if let Err(mpsc::SendError(job)) = flusher.send(Flush { files, done }) {
+            job.done
+                .log_io_completed(Err(io::Error::other("the Raft log's flusher has stopped")));
+        }
     }
 
     /// Removes entries at and after `from`.
@@ -288,6 +367,8 @@ impl Inner {
             return Ok(());
         };
         self.index.split_off(&from);
+        self.tail.split_off(&from);
+        self.recount_tail();
         let later: Vec<u64> = self.segments.range(first_gone.segment + 1..).map(|(f, _)| *f).collect();
         for f in later {
             if let Some(s) = self.segments.remove(&f) {
@@ -313,6 +394,9 @@ impl Inner {
         self.save_meta(true)?;
         let keep = self.index.split_off(&(upto.index + 1));
         self.index = keep;
+        let keep = self.tail.split_off(&(upto.index + 1));
+        self.tail = keep;
+        self.recount_tail();
         let firsts: Vec<u64> = self.segments.keys().copied().collect();
         for (i, first) in firsts.iter().enumerate() {
             // A segment is done when the next one starts at or before the purge point.
@@ -325,6 +409,44 @@ impl Inner {
         }
         Ok(())
     }
+}
+
+/// Starts the thread that fsyncs a log's appends: it takes every queued append at
+/// once, syncs each file they wrote once, and then reports each append, in order.
+fn spawn_flusher(dir: &Path) -> io::Result<mpsc::Sender<Flush>> {
+    let (tx, rx) = mpsc::channel::<Flush>();
+    let name = dir
+        .parent()
+        .and_then(|p| p.file_name())
+        .map_or_else(|| "raft-log".to_string(), |n| format!("fsync-{}", n.to_string_lossy()));
+    std::thread::Builder::new().name(name).spawn(move || {
+        while let Ok(first) = rx.recv() {
+            let mut jobs = vec![first];
+            jobs.extend(rx.try_iter());
+            let mut synced: Vec<u64> = Vec::new();
+            let mut result = Ok(());
+            for (segment, file) in jobs.iter().flat_map(|j| &j.files) {
+                // Every handle of a segment is the same file: one sync covers them all.
+                if synced.contains(segment) {
+                    continue;
+                }
+                if let Err(e) = file.sync_data() {
+                    result = Err(e);
+                    break;
+                }
+                synced.push(*segment);
+            }
+            let failed = result.as_ref().err().map(|e| (e.kind(), e.to_string()));
+            for job in jobs {
+                let r = match &failed {
+                    None => Ok(()),
+                    Some((kind, msg)) => Err(io::Error::new(*kind, msg.clone())),
+                };
+                job.done.log_io_completed(r);
+            }
+        }
+    })?;
+    Ok(tx)
 }
 
 /// The record starting at `off`, if whole and intact.
@@ -411,10 +533,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let entries: Vec<Entry> = entries.into_iter().collect();
-        let result = self.inner.lock().append(entries);
-        match result {
-            Ok(()) => {
-                callback.log_io_completed(Ok(()));
+        let mut inner = self.inner.lock();
+        match inner.append(entries) {
+            Ok(segments) => {
+                inner.sync_then(&segments, callback);
                 Ok(())
             }
             Err(e) => {
