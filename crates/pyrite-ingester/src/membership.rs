@@ -113,7 +113,9 @@ impl ShardHost {
         let config = raft_config("pyrite-meta".into(), &self.settings.raft).map_err(err)?;
         let app = Arc::new(RingApp::default());
         let log = LogStore::open(&dir.join("log"), self.settings.raft.fsync).map_err(|e| err(e.to_string()))?;
-        let sm = StateMachine::open(&dir.join("state"), app.clone()).map_err(|e| err(e.to_string()))?;
+        let sm = StateMachine::open(&dir.join("state"), app.clone())
+            .map_err(|e| err(e.to_string()))?
+            .releasing(&log);
         let network = GrpcNetwork::new(META_GROUP, self.client.channels());
         let raft = Raft::new(self.node_id, config, network, log, sm)
             .await

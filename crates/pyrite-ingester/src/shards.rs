@@ -339,7 +339,9 @@ impl ShardHost {
         let head = Arc::new(Head::new(self.settings.head.clone()));
         let log = LogStore::open(&shard_dir.join("log"), opts.fsync).map_err(|e| err(e.to_string()))?;
         let app = Arc::new(HeadApp::new(head.clone()));
-        let sm = StateMachine::open(&shard_dir.join("state"), app.clone()).map_err(|e| err(e.to_string()))?;
+        let sm = StateMachine::open(&shard_dir.join("state"), app.clone())
+            .map_err(|e| err(e.to_string()))?
+            .releasing(&log);
         let network = GrpcNetwork::new(shard, self.client.channels());
         let raft = Raft::new(self.node_id, config, network, log, sm)
             .await

@@ -12,9 +12,9 @@
 //! an error, never silently skipped.
 //!
 //! Two things keep the log off the write path's critical section. The newest entries
-//! stay in memory (a tail bounded by bytes; commands are shared buffers, so this costs
-//! no copies) and are handed back from there when the state machine applies them or a
-//! follower is sent them, so an entry is encoded once and never read back or decoded
+//! stay in memory until applied (a tail bounded by bytes; commands are shared buffers,
+//! so this costs no copies) and are handed back from there when the state machine
+//! applies them or a follower is sent them, so an entry is encoded once and never read back or decoded
 //! while it is fresh. And fsyncs run on a flusher thread of the log's own: an append
 //! writes its records, queues the fsync and returns, and Raft is told the entries are
 //! durable only when the flusher has synced them; every append queued while one fsync
@@ -54,8 +54,10 @@ pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
 
 const HEADER: usize = 8;
 
-/// Bytes of the newest entries kept in memory for the state machine and replication.
-const TAIL_BYTES: usize = 64 << 20;
+/// Most bytes of fresh entries kept in memory. Entries leave the tail once applied
+/// ([`LogStore::release_applied`]); the cap bounds it when applying falls behind. A
+/// follower that needs an entry no longer in the tail is sent it read back from disk.
+const TAIL_BYTES: usize = 8 << 20;
 
 /// One append's fsync, queued for the flusher: the segments it wrote to, and whom to
 /// tell when they are on disk.
@@ -160,6 +162,20 @@ impl LogStore {
         Ok(LogStore {
             inner: Arc::new(Mutex::new(inner)),
         })
+    }
+}
+
+impl LogStore {
+    /// The state machine has applied every entry up to `upto`: they leave the tail.
+    pub fn release_applied(&self, upto: u64) {
+        let mut inner = self.inner.lock();
+        while let Some(entry) = inner.tail.first_entry() {
+            if *entry.key() > upto {
+                break;
+            }
+            let (_, bytes) = entry.remove();
+            inner.tail_bytes -= bytes;
+        }
     }
 }
 

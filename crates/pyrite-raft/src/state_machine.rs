@@ -17,6 +17,7 @@ use openraft::{
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
+use crate::log_store::LogStore;
 use crate::{decode, encode, App, Applied, NodeId, TypeConfig};
 
 type Entry = openraft::Entry<TypeConfig>;
@@ -38,6 +39,8 @@ struct Inner<A: App> {
     app: Arc<A>,
     dir: PathBuf,
     state: Mutex<Applying>,
+    /// The group's log, told what has been applied so it can let go of those entries.
+    log: std::sync::OnceLock<LogStore>,
 }
 
 /// A shard's state machine over an [`App`]; cheap to clone.
@@ -67,6 +70,7 @@ impl<A: App> StateMachine<A> {
                 app,
                 dir: dir.to_path_buf(),
                 state: Mutex::new(Applying::default()),
+                log: std::sync::OnceLock::new(),
             }),
         };
         if let Some(snap) = sm.read_snapshot()? {
@@ -77,6 +81,13 @@ impl<A: App> StateMachine<A> {
             };
         }
         Ok(sm)
+    }
+
+    /// Tells `log` (the group's own log) whenever entries have been applied, so it keeps
+    /// only fresh entries in memory.
+    pub fn releasing(self, log: &LogStore) -> Self {
+        let _ = self.inner.log.set(log.clone());
+        self
     }
 
     fn snapshot_path(&self) -> PathBuf {
@@ -145,7 +156,9 @@ impl<A: App> RaftStateMachine<TypeConfig> for StateMachine<A> {
     {
         let mut out = Vec::new();
         let mut state = self.inner.state.lock();
+        let mut last = None;
         for entry in entries {
+            last = Some(entry.log_id.index);
             state.last_applied = Some(entry.log_id);
             match entry.payload {
                 EntryPayload::Blank => out.push(Vec::new()),
@@ -155,6 +168,10 @@ impl<A: App> RaftStateMachine<TypeConfig> for StateMachine<A> {
                     out.push(Vec::new());
                 }
             }
+        }
+        drop(state);
+        if let (Some(log), Some(last)) = (self.inner.log.get(), last) {
+            log.release_applied(last);
         }
         Ok(out)
     }

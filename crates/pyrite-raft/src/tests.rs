@@ -62,7 +62,7 @@ fn openraft_storage_suite_with_fsync() {
 }
 
 #[tokio::test]
-async fn fresh_entries_come_back_from_memory_in_their_own_buffers() {
+async fn fresh_entries_come_back_from_memory_until_applied() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("log");
     let commands: Vec<bytes::Bytes> = (1..=3u8).map(|i| bytes::Bytes::from(vec![i; 100])).collect();
@@ -84,6 +84,12 @@ async fn fresh_entries_come_back_from_memory_in_their_own_buffers() {
     for (e, c) in fresh.iter().zip(&commands) {
         assert_eq!(ptr(e), c.as_ptr(), "served from memory, not decoded again");
     }
+    // Applied entries leave memory; they are still read, from the disk.
+    log.release_applied(2);
+    let after = log.try_get_log_entries(1..4).await.unwrap();
+    assert_eq!(after, fresh);
+    assert_ne!(ptr(&after[1]), commands[1].as_ptr());
+    assert_eq!(ptr(&after[2]), commands[2].as_ptr());
     drop(log);
     // After a restart the same entries come from the disk, equal but decoded anew.
     let mut log = LogStore::open(&path, FsyncPolicy::Always).unwrap();
