@@ -3,13 +3,14 @@
 //! refuses samples older than what it keeps, and every acknowledged sample is read back
 //! exactly once (from the blocks, the head, or both merged), before and after `kill -9`;
 //! on a filesystem bucket and on a real S3 server (`s3s-fs`), also while it is paused;
-//! and the compactor merges blocks in S3 without a sample lost or doubled.
+//! and the compactor merges blocks in S3 without a sample lost or doubled, and deletes a
+//! tenant's blocks past its own retention.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use pyrite_cluster_tests::blocks::{
-    blocks_of, check_all, check_refuse_restart_check, head_samples, push_all, tail, wait_cut_and_flushed, BLOCK_ARGS,
+    blocks_of, check_all, check_refuse_restart_check, check_tenant, head_samples, push_all, tail, wait_cut_and_flushed, BLOCK_ARGS, KEPT,
     SECONDS, SERIES, STEP, TENANTS,
 };
 use pyrite_cluster_tests::s3::S3Server;
@@ -123,5 +124,42 @@ fn the_compactor_merges_blocks_in_s3_and_reads_stay_whole() -> anyhow::Result<()
     check_all(&p.url(""))?;
     p.kill9_and_restart()?;
     check_all(&p.url(""))?;
+    Ok(())
+}
+
+#[test]
+fn blocks_past_a_tenants_retention_leave_s3() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let s3 = S3Server::start(Ipv4Addr::new(127, 0, 0, 37), tmp.path(), "pyrite-blocks")?;
+    let mut args: Vec<String> = BLOCK_ARGS.iter().map(|a| a.to_string()).collect();
+    args.extend(s3.pyrite_args());
+    // The data set is from 2023: a day of retention for team-b puts every block of its
+    // past it, while team-a keeps everything.
+    args.extend([
+        format!("--compactor.tenant-retention={}=1d", TENANTS[1]),
+        "--compactor.interval=200ms".to_string(),
+        "--compactor.deletion-delay=1s".to_string(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut p = Pyrite::start(Ipv4Addr::new(127, 0, 0, 36), &tmp.path().join("data"), &args)?;
+    push_all(&p.url("/api/v1/push"))?;
+    let bucket = s3.bucket_dir.clone();
+    wait_until(
+        "team-a's nine blocks kept, every block of team-b deleted",
+        Duration::from_secs(90),
+        || {
+            let kept = blocks_of(&bucket, TENANTS[0]).len() == 9;
+            let deleted = blocks_of(&bucket, TENANTS[1]).is_empty();
+            Ok((kept && deleted && head_samples(&p)? == KEPT).then_some(()))
+        },
+    )
+    .map_err(|e| e.context(tail(&p.peer.log_text(), 15)))?;
+    // team-b still has what its head keeps (its last chunk, from 480 s on); nothing
+    // older comes back from anywhere.
+    check_tenant(&p.url(""), 0, 0)?;
+    check_tenant(&p.url(""), 1, 480)?;
+    p.kill9_and_restart()?;
+    check_tenant(&p.url(""), 0, 0)?;
+    check_tenant(&p.url(""), 1, 480)?;
     Ok(())
 }
