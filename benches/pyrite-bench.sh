@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds release Pyrite and pyrite-bench, then runs pyrite-bench: with no arguments the
-# default comparison run (`all`: ingestion at 10k/100k/1M series and query latency vs
-# Prometheus, about 3 minutes on 2 cores); otherwise the given subcommand and flags.
+# default comparison run (`all`: ingestion at 10k/100k/1M series, a 3-ingester RF 3 cluster
+# at 100k/1M, query latency over head data, block size and query latency over a block, all
+# vs Prometheus); otherwise the given subcommand and flags.
 #
 #   benches/pyrite-bench.sh                 # everything, tables on stdout
 #   benches/pyrite-bench.sh ingest --series 200000 --protocol v2 --churn 0.01

@@ -83,8 +83,9 @@ enum Cmd {
         #[arg(long, default_value_t = 15)]
         interval: u64,
     },
-    /// The default run: ingestion at 10k, 100k and 1M series, then query latency over
-    /// 1, 3 and 6 hour ranges.
+    /// The default run: ingestion at 10k, 100k and 1M series (at 100k and 1M also a
+    /// three-ingester RF 3 cluster), query latency over 1, 3 and 6 hour ranges, then
+    /// block size and query latency over a block.
     All,
 }
 
@@ -194,11 +195,12 @@ fn main() -> anyhow::Result<()> {
                     protocol: Protocol::V1,
                     churn: 0.0,
                     rate: None,
-                    cluster: series <= 100_000,
+                    cluster: series >= 100_000,
                 };
                 ingest_bench(&a)?;
             }
-            query::run(40, 6, 15, 11, &[1, 3, 6])
+            query::run(40, 6, 15, 11, &[1, 3, 6])?;
+            blocks::run(100, 15)
         }
     }
 }
