@@ -4,18 +4,33 @@
 # starts docker-compose.yml and waits until every service is healthy.
 #
 #   deploy/up.sh                 # build and start
+#   PYRITE_BIN=path/to/pyrite deploy/up.sh   # images from a pyrite binary built already
 #   docker-compose down          # stop (add -v to delete the volumes: Raft logs, bucket)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# The Prometheus agent and node-exporter images are Debian's binaries.
+need_pkgs=()
+[ -x /usr/bin/prometheus ] || need_pkgs+=(prometheus)
+[ -x /usr/bin/prometheus-node-exporter ] || need_pkgs+=(prometheus-node-exporter)
+if [ "${#need_pkgs[@]}" -gt 0 ]; then
+  echo "== installing ${need_pkgs[*]}"
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
+fi
 command -v s3s-fs >/dev/null || [ -x "$HOME/.cargo/bin/s3s-fs" ] ||
   cargo install s3s-fs --version 0.14.1 --features binary --locked
 
-echo "== cargo build --release -p pyrite"
-cargo build --release -p pyrite
-echo "== images"
-PYRITE_BIN="$CARGO_TARGET_DIR/release/pyrite" deploy/build-images.sh
+if [ -z "${PYRITE_BIN:-}" ]; then
+  echo "== cargo build --release -p pyrite"
+  cargo build --release -p pyrite
+  export PYRITE_BIN="$CARGO_TARGET_DIR/release/pyrite"
+fi
+echo "== images (pyrite from $PYRITE_BIN)"
+deploy/build-images.sh
 echo "== docker-compose up"
 # `up -d` returns once every dependency a service waits on is healthy.
 docker-compose up -d
