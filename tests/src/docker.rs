@@ -117,6 +117,44 @@ impl Compose {
         cmd
     }
 
+    /// Takes down the projects named `<prefix><pid>` whose test process is gone: a test
+    /// killed outright (its Drop never ran) leaves its containers and volumes behind.
+    /// Projects of test processes still running, here or in another checkout, are left.
+    pub fn reap_stale(prefix: &str) {
+        let Ok(out) = Command::new("docker")
+            .args([
+                "ps",
+                "-a",
+                "--filter",
+                "label=com.docker.compose.project",
+                "--format",
+                "{{.Label \"com.docker.compose.project\"}}",
+            ])
+            .output()
+        else {
+            return;
+        };
+        let mut projects: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|p| p.starts_with(prefix))
+            .map(String::from)
+            .collect();
+        projects.sort();
+        projects.dedup();
+        for p in projects {
+            let Ok(pid) = p[prefix.len()..].parse::<u32>() else {
+                continue;
+            };
+            if std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                continue;
+            }
+            eprintln!("taking down {p}, left behind by a test process that is gone");
+            let mut stale = Compose::new(&p);
+            stale.up = true;
+            drop(stale);
+        }
+    }
+
     /// Runs `docker-compose <args>` in the project; its output on success.
     pub fn run(&self, args: &[&str]) -> anyhow::Result<String> {
         let out = self

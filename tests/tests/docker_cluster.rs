@@ -240,6 +240,7 @@ fn compose_cluster_keeps_acknowledged_writes_through_kill_pause_partition_and_re
     KNOWN_BASE.get_or_init(|| (now - 20 * 60 * 1000) / 60_000 * 60_000);
     LOAD_BASE.get_or_init(|| (now - 15 * 60 * 1000) / 1000 * 1000);
 
+    Compose::reap_stale("pyrite-dt-");
     Compose::build_images()?;
     let mut c = Compose::new(&format!("pyrite-dt-{}", std::process::id()));
     // The frontend's service joins when its target exists (see docker-compose.yml).
