@@ -229,6 +229,7 @@ mod tests {
         assert_eq!(xs, vec![ext(100, 300)]);
         let xs = insert(xs, ext(500, 600), 10);
         assert_eq!(xs.len(), 2);
+        assert_eq!(decode(&encode(&xs)), xs, "extents survive the byte store");
     }
 
     #[tokio::test]

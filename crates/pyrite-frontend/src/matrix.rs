@@ -23,9 +23,32 @@ pub struct SeriesPoints {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Matrix {
     /// Keyed by the label set, which orders series as the querier does.
+    #[serde(with = "series_list")]
     pub series: BTreeMap<BTreeMap<String, String>, SeriesPoints>,
     pub warnings: Vec<String>,
     pub infos: Vec<String>,
+}
+
+/// Series keyed by label sets, kept (in the cache) as a list of pairs: JSON map keys
+/// are strings only.
+mod series_list {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use super::SeriesPoints;
+
+    type Series = BTreeMap<BTreeMap<String, String>, SeriesPoints>;
+
+    pub fn serialize<S: Serializer>(m: &Series, s: S) -> Result<S::Ok, S::Error> {
+        let pairs: Vec<(&BTreeMap<String, String>, &SeriesPoints)> = m.iter().collect();
+        pairs.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Series, D::Error> {
+        let pairs: Vec<(BTreeMap<String, String>, SeriesPoints)> = Vec::deserialize(d)?;
+        Ok(pairs.into_iter().collect())
+    }
 }
 
 /// A point's timestamp in milliseconds.

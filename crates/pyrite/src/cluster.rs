@@ -31,7 +31,7 @@ use pyrite_raft::log_store::FsyncPolicy;
 use pyrite_raft::network::RaftService;
 use pyrite_ring::change::RingChange;
 use pyrite_ring::Ring;
-use pyrite_storage::{Appendable, Fanout, Queryable};
+use pyrite_storage::{Appendable, Fanout, QueryShards, Queryable};
 use pyrite_storegateway::service::GatewayService;
 use pyrite_storegateway::{BucketStore, GatewayQueryable};
 use serde::Deserialize;
@@ -87,6 +87,13 @@ pub async fn init(
         }
     }
     let ring = Arc::new(RwLock::new(initial));
+    // The frontend's queue exists from the start: an ingester in the same process
+    // serves the frontend's gRPC on its own server.
+    let frontend = if modules.contains(&Module::QueryFrontend) {
+        Some(crate::frontend::Parts::new(cfg, registry)?)
+    } else {
+        None
+    };
     let bucket = crate::blocks::open_bucket(cfg)?;
     let channels = Channels::default();
     let client = ShardClient::new(ring.clone(), channels.clone());
@@ -147,13 +154,13 @@ pub async fn init(
                 let raft = RaftServer::new(RaftService::new(host.groups()))
                     .max_decoding_message_size(usize::MAX)
                     .max_encoding_message_size(usize::MAX);
-                let (addr, stop) = serve_grpc(
-                    cfg,
-                    tonic::transport::Server::builder()
-                        .add_service(ingester)
-                        .add_service(raft),
-                )
-                .await?;
+                let mut grpc = tonic::transport::Server::builder()
+                    .add_service(ingester)
+                    .add_service(raft);
+                if let Some(f) = &frontend {
+                    grpc = grpc.add_service(f.grpc_service());
+                }
+                let (addr, stop) = serve_grpc(cfg, grpc).await?;
                 tracing::info!(%addr, node_id, "serving gRPC");
                 host.open_meta().await.context("opening the metadata group")?;
                 host.open_shards().await.context("opening shard replicas")?;
@@ -212,12 +219,33 @@ pub async fn init(
                     };
                     store = Arc::new(Fanout::new(vec![store, blocks]));
                 }
+                // Selectors may name a query shard (`__query_shard__`): the frontend's
+                // sharded queries read only their shard's series.
+                let store: Arc<dyn Queryable> = Arc::new(QueryShards::new(store));
                 let state = ApiState {
                     store,
                     engine: Engine::new(cfg.querier.engine_options()),
                     build_info: build_info(),
                 };
-                cluster.router = cluster.router.merge(pyrite_api::routes(Arc::new(state)));
+                let api = pyrite_api::routes(Arc::new(state));
+                crate::frontend::start_querier_workers(cfg, modules, api.clone(), registry);
+                // Beside a frontend, the frontend answers the API and this querier works
+                // for it.
+                if !modules.contains(&Module::QueryFrontend) {
+                    cluster.router = cluster.router.merge(api);
+                }
+            }
+            Module::QueryFrontend => {
+                let Some(f) = &frontend else {
+                    bail!("the frontend's parts were not set up");
+                };
+                cluster.router = cluster.router.merge(f.routes());
+                if !modules.contains(&Module::Ingester) {
+                    let (addr, stop) =
+                        serve_grpc(cfg, tonic::transport::Server::builder().add_service(f.grpc_service())).await?;
+                    tracing::info!(%addr, "query frontend serving gRPC for querier workers");
+                    cluster.grpc_stop = Some(stop);
+                }
             }
             // Beside an ingester (one process, or `all` in a cluster) the querier reads the
             // bucket itself; gateways serve from processes of their own.

@@ -26,6 +26,7 @@ pub struct Config {
     pub ingester: pyrite_ingester::IngesterOptions,
     pub distributor: pyrite_distributor::Limits,
     pub querier: QuerierConfig,
+    pub query_frontend: pyrite_frontend::FrontendConfig,
     pub cluster: ClusterConfig,
     pub blocks: BlocksConfig,
     pub store_gateway: StoreGatewayConfig,
@@ -336,6 +337,11 @@ pub struct QuerierConfig {
     pub enable_experimental_functions: bool,
     /// Step of subqueries written without one (`rate(x[1h:])`).
     pub default_subquery_step: Dur,
+    /// The query frontend's gRPC address (`host:port`) to pull work from; empty: none
+    /// (in a process that also runs the frontend, its own).
+    pub frontend_address: String,
+    /// Frontend requests this querier runs at once (its workers, each pulling one).
+    pub max_concurrent: usize,
 }
 
 impl Default for QuerierConfig {
@@ -348,6 +354,8 @@ impl Default for QuerierConfig {
             max_points_per_series: e.max_points_per_series,
             enable_experimental_functions: e.enable_experimental_functions,
             default_subquery_step: Dur(e.default_subquery_step),
+            frontend_address: String::new(),
+            max_concurrent: 4,
         }
     }
 }
@@ -611,6 +619,24 @@ mod tests {
         assert!(h.contains("--server.http-listen-port"));
         assert!(h.contains("--cluster.raft-fsync"));
         assert!(h.contains("--querier.lookback-delta"));
+        assert!(h.contains("--query-frontend.split-interval"));
+        assert!(h.contains("--querier.frontend-address"));
+    }
+
+    #[test]
+    fn frontend_flags_are_typed_like_their_defaults() {
+        let c = run(&[
+            "--query-frontend.split-interval=1h",
+            "--query-frontend.query-shards=8",
+            "--query-frontend.align-queries-with-step=true",
+            "--querier.max-concurrent=2",
+        ])
+        .unwrap();
+        assert_eq!(c.query_frontend.split_interval, pyrite_frontend::Millis(3_600_000));
+        assert_eq!(c.query_frontend.query_shards, 8);
+        assert!(c.query_frontend.align_queries_with_step);
+        assert_eq!(c.querier.max_concurrent, 2);
+        assert!(run(&["--query-frontend.split-interval=soon"]).is_err());
     }
 
     #[test]

@@ -4,6 +4,7 @@
 mod blocks;
 mod cluster;
 mod config;
+mod frontend;
 mod metrics;
 mod modules;
 mod server;

@@ -33,6 +33,8 @@ struct Entry {
     /// Whether the component can run in this release; the rest are named so targets
     /// are stable, and refused with a clear message until they land.
     available: bool,
+    /// Whether `all` runs it.
+    in_all: bool,
 }
 
 const REGISTRY: &[Entry] = &[
@@ -41,48 +43,59 @@ const REGISTRY: &[Entry] = &[
         name: "ingester",
         deps: &[],
         available: true,
+        in_all: true,
     },
     Entry {
         module: Module::Distributor,
         name: "distributor",
         deps: &[Module::Ingester],
         available: true,
+        in_all: true,
     },
     Entry {
         module: Module::Querier,
         name: "querier",
         deps: &[Module::Ingester],
         available: true,
+        in_all: true,
     },
     Entry {
         module: Module::QueryFrontend,
         name: "query-frontend",
-        deps: &[Module::Querier],
-        available: false,
+        // A frontend needs no querier beside it: queriers anywhere pull its work.
+        deps: &[],
+        available: true,
+        // `all` answers queries straight from its querier, as before the frontend
+        // existed; `--target=all,query-frontend` puts the frontend in front of it.
+        in_all: false,
     },
     Entry {
         module: Module::StoreGateway,
         name: "store-gateway",
         deps: &[],
         available: true,
+        in_all: true,
     },
     Entry {
         module: Module::Compactor,
         name: "compactor",
         deps: &[],
         available: true,
+        in_all: true,
     },
     Entry {
         module: Module::Ruler,
         name: "ruler",
         deps: &[Module::Querier],
         available: false,
+        in_all: true,
     },
     Entry {
         module: Module::Alertmanager,
         name: "alertmanager",
         deps: &[],
         available: false,
+        in_all: true,
     },
 ];
 
@@ -99,7 +112,7 @@ pub fn resolve(target: &str, clustered: bool) -> anyhow::Result<Vec<Module>> {
     let mut wanted = BTreeSet::new();
     for name in target.split(',').map(str::trim).filter(|s| !s.is_empty()) {
         if name == "all" {
-            wanted.extend(REGISTRY.iter().filter(|e| e.available).map(|e| e.module));
+            wanted.extend(REGISTRY.iter().filter(|e| e.available && e.in_all).map(|e| e.module));
             continue;
         }
         let Some(e) = REGISTRY.iter().find(|e| e.name == name) else {
@@ -198,6 +211,13 @@ mod tests {
         );
         assert_eq!(resolve("querier", false).unwrap(), [Module::Ingester, Module::Querier]);
         assert_eq!(resolve("querier", true).unwrap(), [Module::Querier]);
+        assert_eq!(resolve("query-frontend", false).unwrap(), [Module::QueryFrontend]);
+        let both = resolve("all,query-frontend", false).unwrap();
+        let at = |m| both.iter().position(|x| *x == m).unwrap();
+        assert!(
+            at(Module::QueryFrontend) > at(Module::Querier),
+            "the frontend starts after the querier it fronts"
+        );
         assert!(resolve("ruler", false)
             .unwrap_err()
             .to_string()

@@ -1,0 +1,93 @@
+//! Wiring the query frontend and the querier's side of it: the queue, cache and
+//! routes of a `query-frontend` target, and the workers a querier runs to pull work
+//! from a frontend (`--querier.frontend-address`, or this process's own frontend).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::bail;
+use axum::Router;
+use prometheus_client::registry::Registry;
+use pyrite_frontend::{
+    CacheBackend, Frontend, FrontendMetrics, FrontendService, LruCache, Queue, Queued, RouterExecutor, WorkerMetrics,
+};
+use pyrite_proto::frontend::frontend_server::FrontendServer;
+
+use crate::config::Config;
+use crate::modules::Module;
+
+/// A frontend's pieces, made before any component starts.
+pub struct Parts {
+    queue: Arc<Queue>,
+    frontend: Arc<Frontend>,
+    metrics: FrontendMetrics,
+}
+
+impl Parts {
+    pub fn new(cfg: &Config, registry: &mut Registry) -> anyhow::Result<Self> {
+        let fc = &cfg.query_frontend;
+        if let Err(e) = fc.validate() {
+            bail!(e);
+        }
+        let metrics = FrontendMetrics::register(registry);
+        let queue = Queue::new(fc.max_outstanding_requests_per_tenant, metrics.clone());
+        let down = Arc::new(Queued {
+            queue: queue.clone(),
+            max_retries: fc.max_retries,
+            timeout: fc.queue_timeout.duration().max(Duration::from_secs(1)),
+            metrics: metrics.clone(),
+        });
+        let cache: Option<Arc<dyn CacheBackend>> = match fc.results_cache_backend.as_str() {
+            "inmemory" => Some(Arc::new(LruCache::new(fc.results_cache_max_size_bytes as usize))),
+            "none" | "" => None,
+            other => bail!("--query-frontend.results-cache-backend={other:?}: use inmemory or none"),
+        };
+        let frontend = Frontend::new(
+            fc.clone(),
+            cfg.querier.engine_options(),
+            down,
+            cache,
+            metrics.clone(),
+        );
+        Ok(Self {
+            queue,
+            frontend: Arc::new(frontend),
+            metrics,
+        })
+    }
+
+    pub fn routes(&self) -> Router {
+        pyrite_frontend::routes(self.frontend.clone())
+    }
+
+    pub fn grpc_service(&self) -> FrontendServer<FrontendService> {
+        FrontendServer::new(FrontendService::new(self.queue.clone(), self.metrics.clone()))
+            .max_decoding_message_size(usize::MAX)
+            .max_encoding_message_size(usize::MAX)
+    }
+}
+
+/// Starts the querier's workers when there is a frontend to work for.
+pub fn start_querier_workers(cfg: &Config, modules: &[Module], api: Router, registry: &mut Registry) {
+    let address = match cfg.querier.frontend_address.as_str() {
+        "" if modules.contains(&Module::QueryFrontend) => {
+            let host = match cfg.server.grpc_listen_address.as_str() {
+                "" | "0.0.0.0" | "::" => "127.0.0.1",
+                h => h,
+            };
+            format!("{host}:{}", cfg.server.grpc_listen_port)
+        }
+        "" => return,
+        a => a.to_string(),
+    };
+    let id = format!("{}:{}", cfg.server.http_listen_address, cfg.server.http_listen_port);
+    let metrics = WorkerMetrics::register(registry);
+    tracing::info!(frontend = %address, workers = cfg.querier.max_concurrent, "pulling work from the query frontend");
+    pyrite_frontend::start_workers(
+        &address,
+        cfg.querier.max_concurrent,
+        &id,
+        Arc::new(RouterExecutor(api)),
+        metrics,
+    );
+}
