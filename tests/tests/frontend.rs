@@ -30,7 +30,9 @@ struct Setup {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as i64)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// The value of series `i` of `job` at `t`: a counter, integer so sums are exact.
@@ -82,7 +84,11 @@ fn start(dir_name: &str, ip: u8, frontend_args: &[&str], querier_args: &[&str]) 
     let mut qa = vec![format!("--querier.frontend-address={fe_ip}:{fe_grpc}")];
     qa.extend(querier_args.iter().map(|s| s.to_string()));
     let qa: Vec<&str> = qa.iter().map(String::as_str).collect();
-    let querier = Pyrite::start(Ipv4Addr::new(127, 0, 0, ip + 1), &tmp.path().join(format!("{dir_name}-all")), &qa)?;
+    let querier = Pyrite::start(
+        Ipv4Addr::new(127, 0, 0, ip + 1),
+        &tmp.path().join(format!("{dir_name}-all")),
+        &qa,
+    )?;
     let workers: f64 = querier_args
         .iter()
         .find_map(|a| a.strip_prefix("--querier.max-concurrent="))
@@ -218,8 +224,14 @@ fn cached_results_stay_correct_as_new_data_arrives() -> anyhow::Result<()> {
     };
     same_through_both(&s, &path, "anonymous")?;
     let first = stats(&path)?;
-    assert!(first["resultsCacheHits"].as_u64() >= Some(3), "old parts come from the cache: {first}");
-    assert!(first["resultsCacheMisses"].as_u64() >= Some(1), "the recent part is computed: {first}");
+    assert!(
+        first["resultsCacheHits"].as_u64() >= Some(3),
+        "old parts come from the cache: {first}"
+    );
+    assert!(
+        first["resultsCacheMisses"].as_u64() >= Some(1),
+        "the recent part is computed: {first}"
+    );
 
     push_range(&s.querier, None, s.now - 90_000, s.now)?;
     same_through_both(&s, &path, "anonymous")?;
@@ -297,21 +309,34 @@ fn two_tenants_share_a_slow_querier_fairly() -> anyhow::Result<()> {
 
 #[test]
 fn a_client_that_goes_away_cancels_its_query_on_the_querier() -> anyhow::Result<()> {
-    let s = start("cancel", 167, &["--query-frontend.split-interval=0s"], &["--querier.max-concurrent=1"])?;
+    let s = start(
+        "cancel",
+        167,
+        &["--query-frontend.split-interval=0s"],
+        &["--querier.max-concurrent=1"],
+    )?;
     push_range(&s.querier, None, s.now - 4 * 3_600_000, s.now)?;
     // Minutes of work for the querier, in one request (no splitting, not shardable).
-    let q = range("quantile_over_time(0.5, req_total[1h:10ms])", s.now - 2 * 3_600_000, s.now);
+    let q = range(
+        "quantile_over_time(0.5, req_total[1h:10ms])",
+        s.now - 2 * 3_600_000,
+        s.now,
+    );
     let gone = reqwest::blocking::Client::builder()
         .timeout(Duration::from_millis(1500))
         .build()?
         .get(s.frontend.url(&q))
         .send();
     assert!(gone.is_err(), "the query outlasts the client's patience");
-    wait_until("the querier to drop the canceled query", Duration::from_secs(30), || {
-        let canceled = metric(&s.querier, "pyrite_querier_worker_canceled_total")?;
-        let running = metric(&s.querier, "pyrite_querier_worker_in_flight")?;
-        Ok((canceled >= 1.0 && running == 0.0).then_some(()))
-    })?;
+    wait_until(
+        "the querier to drop the canceled query",
+        Duration::from_secs(30),
+        || {
+            let canceled = metric(&s.querier, "pyrite_querier_worker_canceled_total")?;
+            let running = metric(&s.querier, "pyrite_querier_worker_in_flight")?;
+            Ok((canceled >= 1.0 && running == 0.0).then_some(()))
+        },
+    )?;
     // The querier is free again: the next query is answered.
     same_through_both(&s, &range("sum(req_total)", s.now - 3_600_000, s.now), "anonymous")?;
     Ok(())

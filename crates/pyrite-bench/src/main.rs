@@ -4,6 +4,7 @@
 
 mod blocks;
 mod data;
+mod frontend;
 mod ingest;
 mod query;
 mod systems;
@@ -73,6 +74,21 @@ enum Cmd {
         /// Range-query windows in hours, each at most --hours.
         #[arg(long, value_delimiter = ',', default_value = "1")]
         windows: Vec<u64>,
+    },
+    /// Query frontend: a multi-day dashboard query repeated, cold and warm, sharded and not.
+    Frontend {
+        /// node_exporter-like hosts (~113 series each), one sample a minute.
+        #[arg(long, default_value_t = 5)]
+        hosts: usize,
+        /// Days of history loaded and queried.
+        #[arg(long, default_value_t = 7)]
+        days: u64,
+        /// Query step in seconds.
+        #[arg(long, default_value_t = 300)]
+        step: u64,
+        /// Timed runs per case.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
     },
     /// Block size: bytes per sample of the first two-hour block each system cuts.
     Blocks {
@@ -184,6 +200,12 @@ fn main() -> anyhow::Result<()> {
             windows,
         } => query::run(hosts, hours, interval, runs, &windows),
         Cmd::Blocks { hosts, interval } => blocks::run(hosts, interval),
+        Cmd::Frontend {
+            hosts,
+            days,
+            step,
+            runs,
+        } => frontend::run(hosts, days, step, runs),
         Cmd::All => {
             for (series, rounds) in [(10_000, 60), (100_000, 30), (1_000_000, 10)] {
                 let a = IngestArgs {

@@ -42,13 +42,7 @@ impl Parts {
             "none" | "" => None,
             other => bail!("--query-frontend.results-cache-backend={other:?}: use inmemory or none"),
         };
-        let frontend = Frontend::new(
-            fc.clone(),
-            cfg.querier.engine_options(),
-            down,
-            cache,
-            metrics.clone(),
-        );
+        let frontend = Frontend::new(fc.clone(), cfg.querier.engine_options(), down, cache, metrics.clone());
         Ok(Self {
             queue,
             frontend: Arc::new(frontend),
