@@ -5,7 +5,7 @@
 #
 #   deploy/up.sh                 # build and start
 #   PYRITE_BIN=path/to/pyrite deploy/up.sh   # images from a pyrite binary built already
-#   docker-compose down          # stop (add -v to delete the volumes: Raft logs, bucket)
+#   docker-compose down --remove-orphans   # stop (-v also deletes the volumes: Raft logs, bucket)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,10 +31,18 @@ if [ -z "${PYRITE_BIN:-}" ]; then
 fi
 echo "== images (pyrite from $PYRITE_BIN)"
 deploy/build-images.sh
-echo "== docker-compose up"
+# The query frontend joins when the binary has it (docker-compose.yml, profile frontend).
+compose=(docker-compose)
+if "$PYRITE_BIN" --help | grep -q -- --querier.frontend-address; then
+  compose+=(-f docker-compose.yml -f deploy/compose.frontend.yml --profile frontend)
+  front="http://localhost:${PYRITE_FRONTEND_PORT:-9009}"
+else
+  front="http://localhost:${PYRITE_QUERIER_1_PORT:-9020} (a querier: this pyrite has no query frontend)"
+fi
+echo "== ${compose[*]} up -d"
 # `up -d` returns once every dependency a service waits on is healthy.
-docker-compose up -d
-for s in $(docker-compose ps -q); do
+"${compose[@]}" up -d
+for s in $("${compose[@]}" ps -q); do
   name=$(docker inspect --format '{{.Name}}' "$s")
   for _ in $(seq 120); do
     h=$(docker inspect --format '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$s")
@@ -46,7 +54,7 @@ done
 cat <<URLS
 
 Pyrite is up.
-  Grafana data source (query frontend)  http://localhost:${PYRITE_FRONTEND_PORT:-9009}  (profile 'frontend'; until then a querier: http://localhost:${PYRITE_QUERIER_1_PORT:-9020})
+  Grafana data source (query frontend)  $front
   remote write (distributors)           http://localhost:${PYRITE_DISTRIBUTOR_1_PORT:-9010}/api/v1/push, :${PYRITE_DISTRIBUTOR_2_PORT:-9011}
   ring                                  http://localhost:${PYRITE_INGESTER_1_PORT:-9001}/ring?format=html
   Pyrite's own metrics                  http://localhost:${PYRITE_INGESTER_1_PORT:-9001}/metrics (every service serves /metrics)
