@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds release Pyrite and pyrite-bench, then runs pyrite-bench: with no arguments the
 # default comparison run (`all`: ingestion at 10k/100k/1M series, a 3-ingester RF 3 cluster
-# at 100k/1M, query latency over head data, block size and query latency over a block, all
+# at 100k, query latency over head data, block size and query latency over a block, all
 # vs Prometheus); otherwise the given subcommand and flags.
 #
 #   benches/pyrite-bench.sh                 # everything, tables on stdout

@@ -99,7 +99,7 @@ enum Cmd {
         #[arg(long, default_value_t = 15)]
         interval: u64,
     },
-    /// The default run: ingestion at 10k, 100k and 1M series (at 100k and 1M also a
+    /// The default run: ingestion at 10k, 100k and 1M series (at 100k also a
     /// three-ingester RF 3 cluster), query latency over 1, 3 and 6 hour ranges, then
     /// block size and query latency over a block.
     All,
@@ -217,7 +217,7 @@ fn main() -> anyhow::Result<()> {
                     protocol: Protocol::V1,
                     churn: 0.0,
                     rate: None,
-                    cluster: series >= 100_000,
+                    cluster: series == 100_000,
                 };
                 ingest_bench(&a)?;
             }
