@@ -2,7 +2,9 @@
 //! compiler, so building Pyrite needs no `protoc`.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
+    // Read at run time, not compile time: clones of the repository that share a target
+    // directory share this script's binary, and each must compile its own definitions.
+    let root = std::path::PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let files = [
         "prometheus/types.proto",
         "prometheus/remote.proto",

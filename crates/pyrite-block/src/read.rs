@@ -21,7 +21,7 @@ use parquet::arrow::async_reader::{AsyncFileReader, ParquetRecordBatchStreamBuil
 use parquet::arrow::ProjectionMask;
 use parquet::errors::ParquetError;
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
-use pyrite_chunk::{delta, Chunk, ChunkBuilder, HistogramChunk};
+use pyrite_chunk::{Chunk, HistogramChunk};
 use pyrite_model::{Label, Labels, MatchOp, Matcher};
 use pyrite_storage::Series;
 
@@ -203,7 +203,6 @@ impl BlockReader {
         let candidates = self.matching(matchers);
         let mut chunks = chunks.into_iter();
         let mut out = Vec::with_capacity(wanted.len());
-        let mut scratch = Vec::new();
         for (i, rows) in wanted {
             let mut floats = Vec::new();
             let mut hists = Vec::new();
@@ -215,7 +214,7 @@ impl BlockReader {
                 match info.kind {
                     KIND_FLOAT => floats.push(Chunk::from_parts(bytes, info.min_t, info.max_t)),
                     KIND_HISTOGRAM => hists.push(HistogramChunk::from_parts(bytes, info.min_t, info.max_t)),
-                    KIND_INTEGER => floats.push(self.integer_to_xor(&bytes, &mut scratch)?),
+                    KIND_INTEGER => floats.push(Chunk::from_integer_parts(bytes, info.min_t, info.max_t)),
                     k => {
                         return Err(BlockError::Invalid(format!(
                             "block {}: unknown chunk kind {k}",
@@ -227,17 +226,6 @@ impl BlockReader {
             out.push(Series::new(candidates[i].labels.clone(), floats).with_histograms(hists));
         }
         Ok(out)
-    }
-
-    /// An integer chunk as the XOR chunk every reader downstream takes; `scratch` holds
-    /// the decoded samples and is reused across chunks.
-    fn integer_to_xor(&self, bytes: &[u8], scratch: &mut Vec<(i64, f64)>) -> Result<Chunk, BlockError> {
-        delta::decode(bytes, scratch).map_err(|e| BlockError::Invalid(format!("block {}: {e}", self.meta.ulid)))?;
-        let mut b = ChunkBuilder::new();
-        for &(t, v) in scratch.iter() {
-            b.append(t, v);
-        }
-        Ok(b.finish())
     }
 
     /// The chunk bytes of `rows` (ascending), in that order.

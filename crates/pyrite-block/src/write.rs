@@ -23,7 +23,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
-use pyrite_chunk::delta;
+use pyrite_chunk::{delta, ChunkBuilder, Encoding as ChunkEncoding};
 use pyrite_storage::Series;
 
 use crate::cut::BLOCK_SAMPLES_PER_CHUNK;
@@ -132,20 +132,30 @@ pub fn encode(mut series: Vec<Series>, opts: &WriteOptions) -> Result<Encoded, B
                 Some(c) => {
                     samples.clear();
                     dense.clear();
-                    if opts.integer_chunks {
+                    let integer = c.encoding() == ChunkEncoding::IntegerDelta;
+                    if opts.integer_chunks || integer {
                         samples.extend(c.iter());
                     }
+                    // A chunk read from a block may be integer-encoded: compare, and fall
+                    // back to, its XOR form.
+                    let xor = if integer {
+                        let mut b = ChunkBuilder::new();
+                        samples.iter().for_each(|&(t, v)| b.append(t, v));
+                        b.finish()
+                    } else {
+                        c.clone()
+                    };
                     // The denser encoding where it carries the values exactly and is smaller.
                     if opts.integer_chunks
                         && samples.len() == c.len()
                         && delta::encode(&samples, &mut dense)
-                        && dense.len() < c.bytes().len()
+                        && dense.len() < xor.bytes().len()
                     {
                         chunk.append_value(&dense);
                         (KIND_INTEGER, c.min_time(), c.max_time(), c.len())
                     } else {
-                        chunk.append_value(c.bytes());
-                        (KIND_FLOAT, c.min_time(), c.max_time(), c.len())
+                        chunk.append_value(xor.bytes());
+                        (KIND_FLOAT, c.min_time(), c.max_time(), xor.len())
                     }
                 }
                 None => {

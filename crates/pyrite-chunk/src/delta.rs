@@ -103,6 +103,12 @@ fn put_groups(out: &mut Vec<u8>, n: usize, delta: impl Fn(usize) -> i64) {
     }
 }
 
+/// The sample count an integer chunk starts with, if it is readable.
+pub fn sample_count(bytes: &[u8]) -> Option<u16> {
+    let mut r = Reader { bytes, pos: 0 };
+    r.uvarint().ok().and_then(|n| u16::try_from(n).ok())
+}
+
 /// Decodes an integer chunk into `out` (cleared first; reuse it across chunks).
 pub fn decode(bytes: &[u8], out: &mut Vec<(i64, f64)>) -> Result<(), DeltaError> {
     out.clear();

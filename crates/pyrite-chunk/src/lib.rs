@@ -10,7 +10,8 @@
 //!
 //! Native-histogram samples go in chunks of Pyrite's own format ([`HistogramChunk`]).
 //! Blocks store float chunks whose values are all integers in a denser encoding of their
-//! own ([`delta`]); they are XOR chunks again once read.
+//! own ([`delta`]); a [`Chunk`] read from a block keeps that [`Encoding`] and iterates it
+//! directly.
 //! This crate does no I/O. Its invariant: timestamps within a chunk never decrease. Decoding never trusts its input: corrupt bytes end iteration
 //! with an error, never a panic.
 
@@ -20,4 +21,4 @@ mod hist;
 mod xor;
 
 pub use hist::{HistogramChunk, HistogramChunkBuilder, HistogramChunkIter};
-pub use xor::{Chunk, ChunkBuilder, ChunkError, ChunkIter, SAMPLES_PER_CHUNK};
+pub use xor::{Chunk, ChunkBuilder, ChunkError, ChunkIter, Encoding, SAMPLES_PER_CHUNK};

@@ -2,11 +2,15 @@
 //! component that reads or serves a store over the network converts the same way.
 
 use bytes::Bytes;
-use pyrite_chunk::{Chunk, HistogramChunk};
+use pyrite_chunk::{Chunk, Encoding, HistogramChunk};
 use pyrite_model::{Label, Labels, MatchOp, Matcher};
 use pyrite_proto::ingester as pb;
 
 use crate::{Series, StorageError};
+
+/// `Chunk.encoding` on the wire.
+const ENCODING_XOR: u32 = 0;
+const ENCODING_INTEGER_DELTA: u32 = 1;
 
 pub fn matchers_to_proto(ms: &[Matcher]) -> Vec<pb::Matcher> {
     ms.iter()
@@ -68,6 +72,10 @@ pub fn series_to_proto(s: &Series) -> pb::Series {
                 min_time: c.min_time(),
                 max_time: c.max_time(),
                 data: c.bytes().clone(),
+                encoding: match c.encoding() {
+                    Encoding::Xor => ENCODING_XOR,
+                    Encoding::IntegerDelta => ENCODING_INTEGER_DELTA,
+                },
             })
             .collect(),
         histogram_chunks: s
@@ -77,6 +85,7 @@ pub fn series_to_proto(s: &Series) -> pb::Series {
                 min_time: c.min_time(),
                 max_time: c.max_time(),
                 data: c.bytes().clone(),
+                encoding: ENCODING_XOR,
             })
             .collect(),
     }
@@ -94,16 +103,20 @@ pub fn merged_from_proto(answers: Vec<Vec<pb::Series>>) -> Result<Vec<Series>, S
 
 pub fn series_from_proto(s: pb::Series) -> Result<Series, StorageError> {
     let chunk = |c: pb::Chunk| -> (Bytes, i64, i64) { (c.data, c.min_time, c.max_time) };
+    let floats = s
+        .float_chunks
+        .into_iter()
+        .map(|c| match c.encoding {
+            ENCODING_XOR => Ok(Chunk::from_parts(c.data, c.min_time, c.max_time)),
+            ENCODING_INTEGER_DELTA => Ok(Chunk::from_integer_parts(c.data, c.min_time, c.max_time)),
+            e => Err(StorageError::Internal(format!(
+                "a chunk arrived in unknown encoding {e}"
+            ))),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Series {
         labels: labels_from_proto(s.labels)?,
-        chunks: s
-            .float_chunks
-            .into_iter()
-            .map(|c| {
-                let (b, lo, hi) = chunk(c);
-                Chunk::from_parts(b, lo, hi)
-            })
-            .collect(),
+        chunks: floats,
         histograms: s
             .histogram_chunks
             .into_iter()

@@ -1,4 +1,7 @@
-//! The XOR chunk: builder (appends), immutable chunk, and streaming iterator.
+//! The XOR chunk: builder (appends), immutable chunk, and streaming iterator. A chunk
+//! read from a block may instead hold an integer-delta encoding ([`crate::delta`]); it
+//! carries its [`Encoding`], and its iterator decodes either, so readers never pay to
+//! turn one into the other.
 
 use bytes::Bytes;
 
@@ -17,6 +20,18 @@ pub enum ChunkError {
     Truncated { decoded: usize, expected: usize },
     #[error("chunk timestamps go backwards at sample {0}")]
     Unordered(usize),
+    #[error(transparent)]
+    Delta(#[from] crate::delta::DeltaError),
+}
+
+/// How a chunk's bytes encode its samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encoding {
+    /// Prometheus's XOR chunk format: every chunk the head builds, and the wire's.
+    #[default]
+    Xor,
+    /// Integer deltas ([`crate::delta`]): only chunks read from blocks.
+    IntegerDelta,
 }
 
 /// Encoder state shared by the builder; kept so appends are O(1).
@@ -157,6 +172,7 @@ impl ChunkBuilder {
             count: self.count,
             min_t: self.min_t,
             max_t: self.state.t,
+            encoding: Encoding::Xor,
         }
     }
 }
@@ -168,6 +184,7 @@ pub struct Chunk {
     count: u16,
     min_t: i64,
     max_t: i64,
+    encoding: Encoding,
 }
 
 impl Chunk {
@@ -195,6 +212,7 @@ impl Chunk {
             bytes,
             min_t,
             max_t,
+            encoding: Encoding::Xor,
         })
     }
 
@@ -211,11 +229,29 @@ impl Chunk {
             count,
             min_t,
             max_t,
+            encoding: Encoding::Xor,
+        }
+    }
+
+    /// An integer-delta chunk ([`crate::delta`]) from a block, with the time range the
+    /// block records for it. Bad bytes are safe: iteration ends with an error.
+    pub fn from_integer_parts(bytes: Bytes, min_t: i64, max_t: i64) -> Chunk {
+        let count = crate::delta::sample_count(&bytes).unwrap_or(0);
+        Chunk {
+            bytes,
+            count,
+            min_t,
+            max_t,
+            encoding: Encoding::IntegerDelta,
         }
     }
 
     pub fn bytes(&self) -> &Bytes {
         &self.bytes
+    }
+
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
     }
 
     pub fn len(&self) -> usize {
@@ -235,7 +271,10 @@ impl Chunk {
     }
 
     pub fn iter(&self) -> ChunkIter<'_> {
-        ChunkIter::new(&self.bytes)
+        match self.encoding {
+            Encoding::Xor => ChunkIter::new(&self.bytes),
+            Encoding::IntegerDelta => ChunkIter::integers(&self.bytes),
+        }
     }
 
     /// Encodes sorted samples into chunks of at most `per_chunk` samples.
@@ -253,7 +292,8 @@ impl Chunk {
     }
 }
 
-/// Streaming decoder; no allocation per sample.
+/// Streaming decoder; no allocation per sample (an integer-delta chunk is decoded
+/// whole into one buffer when iteration starts).
 #[derive(Debug, Clone)]
 pub struct ChunkIter<'a> {
     r: BitReader<'a>,
@@ -262,6 +302,8 @@ pub struct ChunkIter<'a> {
     st: State,
     pending: Option<(i64, f64)>,
     err: Option<ChunkError>,
+    /// An integer-delta chunk's samples, served by position (`read`).
+    decoded: Option<Vec<(i64, f64)>>,
 }
 
 impl<'a> ChunkIter<'a> {
@@ -278,7 +320,23 @@ impl<'a> ChunkIter<'a> {
             },
             pending: None,
             err,
+            decoded: None,
         }
+    }
+
+    fn integers(bytes: &'a [u8]) -> Self {
+        let mut it = Self::new(&[]);
+        let mut samples = Vec::new();
+        match crate::delta::decode(bytes, &mut samples) {
+            Ok(()) => it.err = None,
+            Err(e) => {
+                samples.clear();
+                it.err = Some(e.into());
+            }
+        }
+        it.total = samples.len();
+        it.decoded = Some(samples);
+        it
     }
 
     /// Advances so the next sample returned is the first with timestamp `>= t`.
@@ -313,6 +371,11 @@ impl<'a> ChunkIter<'a> {
     fn decode_next(&mut self) -> Option<(i64, f64)> {
         if self.read >= self.total || self.err.is_some() {
             return None;
+        }
+        if let Some(samples) = &self.decoded {
+            let s = samples[self.read];
+            self.read += 1;
+            return Some(s);
         }
         let r = &mut self.r;
         let st = &mut self.st;
