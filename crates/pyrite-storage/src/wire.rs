@@ -144,6 +144,17 @@ mod tests {
         assert_eq!(back.iter().collect::<Vec<_>>(), samples);
         assert_eq!(back.num_samples(), 300);
 
+        // A block's integer chunk crosses the wire as it is.
+        let mut dense = Vec::new();
+        assert!(pyrite_chunk::delta::encode(&samples, &mut dense));
+        let ints = Series::new(
+            s.labels.clone(),
+            vec![Chunk::from_integer_parts(dense.into(), 0, 299 * 15_000)],
+        );
+        let back = series_from_proto(series_to_proto(&ints)).unwrap();
+        assert_eq!(back.chunks[0].encoding(), Encoding::IntegerDelta);
+        assert_eq!(back.iter().collect::<Vec<_>>(), samples);
+
         let ms = vec![
             Matcher::equal("job", "node"),
             Matcher::new(MatchOp::Regex, "instance", "a.*").unwrap(),

@@ -184,3 +184,23 @@ proptest! {
         let _ = it.err();
     }
 }
+
+#[test]
+fn integer_chunks_iterate_and_seek_like_xor_ones() {
+    let samples: Vec<(i64, f64)> = (0..240).map(|i| (1_000 + i * 15_000, (i * i) as f64)).collect();
+    let mut dense = Vec::new();
+    assert!(crate::delta::encode(&samples, &mut dense));
+    let c = Chunk::from_integer_parts(Bytes::from(dense), samples[0].0, samples[239].0);
+    assert_eq!(c.encoding(), Encoding::IntegerDelta);
+    assert_eq!(c.len(), 240);
+    assert_eq!(c.iter().collect::<Vec<_>>(), samples);
+    let mut it = c.iter();
+    it.seek(1_000 + 100 * 15_000 - 1);
+    assert_eq!(it.next(), Some(samples[100]));
+    assert_eq!(it.count(), 139);
+    // Damaged bytes end iteration with an error instead of samples.
+    let bad = Chunk::from_integer_parts(Bytes::from_static(&[5, 1]), 0, 0);
+    let mut it = bad.iter();
+    assert_eq!(it.next(), None);
+    assert!(it.err().is_some());
+}
