@@ -31,14 +31,8 @@ if [ -z "${PYRITE_BIN:-}" ]; then
 fi
 echo "== images (pyrite from $PYRITE_BIN)"
 deploy/build-images.sh
-# The query frontend joins when the binary has it (docker-compose.yml, profile frontend).
 compose=(docker-compose)
-if "$PYRITE_BIN" --help | grep -q -- --querier.frontend-address; then
-  compose+=(-f docker-compose.yml -f deploy/compose.frontend.yml --profile frontend)
-  front="http://localhost:${PYRITE_FRONTEND_PORT:-9009}"
-else
-  front="http://localhost:${PYRITE_QUERIER_1_PORT:-9020} (a querier: this pyrite has no query frontend)"
-fi
+front="http://localhost:${PYRITE_FRONTEND_PORT:-9009}"
 echo "== ${compose[*]} up -d"
 # `up -d` returns once every dependency a service waits on is healthy.
 "${compose[@]}" up -d

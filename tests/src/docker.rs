@@ -40,15 +40,6 @@ pub fn unavailable() -> Option<String> {
     }
 }
 
-/// Whether the `pyrite` binary under test has the query frontend (`--target=query-frontend`,
-/// which queriers reach with `--querier.frontend-address`).
-pub fn binary_has_frontend() -> bool {
-    Command::new(pyrite_bin())
-        .arg("--help")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("--querier.frontend-address"))
-}
-
 /// The repository root (where `docker-compose.yml` is).
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -80,10 +71,6 @@ pub const IMAGE_TAG: &str = "docker-test";
 /// One compose project of the repository's docker-compose.yml.
 pub struct Compose {
     pub project: String,
-    /// Compose files after docker-compose.yml (overrides), relative to the repository.
-    files: Vec<String>,
-    /// Compose profiles every command runs with (so `down` also takes their services).
-    profiles: Vec<String>,
     env: BTreeMap<String, String>,
     ports: BTreeMap<&'static str, u16>,
     up: bool,
@@ -115,18 +102,10 @@ impl Compose {
         env.insert("PYRITE_IMAGE_TAG".into(), IMAGE_TAG.into());
         Compose {
             project: project.to_string(),
-            files: Vec::new(),
-            profiles: Vec::new(),
             env,
             ports,
             up: false,
         }
-    }
-
-    /// Adds an override file (relative to the repository) after docker-compose.yml.
-    pub fn with_file(mut self, file: &str) -> Compose {
-        self.files.push(file.to_string());
-        self
     }
 
     fn command(&self, args: &[&str]) -> Command {
@@ -138,12 +117,6 @@ impl Compose {
             "-f",
             "docker-compose.yml",
         ]);
-        for f in &self.files {
-            cmd.args(["-f", f]);
-        }
-        for p in &self.profiles {
-            cmd.args(["--profile", p]);
-        }
         cmd.args(args);
         cmd
     }
@@ -198,12 +171,10 @@ impl Compose {
         Ok(String::from_utf8_lossy(&out.stdout).into_owned())
     }
 
-    /// `docker-compose up -d` (with the `frontend` profile's services too when
-    /// `profiles` says so), which returns once every service's dependencies are
+    /// `docker-compose up -d`, which returns once every service's dependencies are
     /// healthy; then waits until every service is.
-    pub fn up(&mut self, profiles: &[&str]) -> anyhow::Result<()> {
+    pub fn up(&mut self) -> anyhow::Result<()> {
         self.up = true;
-        self.profiles = profiles.iter().map(|p| p.to_string()).collect();
         self.run(&["up", "-d", "--no-build"])?;
         for s in self.services()? {
             self.wait_healthy(&s, Duration::from_secs(120))?;
@@ -229,11 +200,6 @@ impl Compose {
             bail!("no container for {service}");
         }
         Ok(id)
-    }
-
-    /// Whether `service` has a container (services of an unused profile have none).
-    pub fn has(&self, service: &str) -> bool {
-        self.container(service).is_ok()
     }
 
     /// The project's network, as `docker network` names it.

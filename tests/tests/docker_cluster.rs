@@ -2,8 +2,7 @@
 //! 3 replicas, 2 queriers, 2 store gateways, a compactor, an S3 server, node-exporter and
 //! a Prometheus agent) built from the `pyrite` binary under test, broken the ways
 //! production breaks. A known data set goes in through both distributors and is read
-//! back through the query frontend (through querier-1 when the binary under test has no
-//! frontend yet); then, under a steady write load, an ingester leading a shard is
+//! back through the query frontend; then, under a steady write load, an ingester leading a shard is
 //! `docker kill`ed, another shard's leader is `docker pause`d, a third is cut off the
 //! network (`docker network disconnect`), and every service is restarted in turn. After
 //! each, writes have resumed and every acknowledged sample reads back exactly. The
@@ -243,21 +242,9 @@ fn compose_cluster_keeps_acknowledged_writes_through_kill_pause_partition_and_re
     Compose::reap_stale("pyrite-dt-");
     Compose::build_images()?;
     let mut c = Compose::new(&format!("pyrite-dt-{}", std::process::id()));
-    // The frontend's service joins when the binary has its target (docker-compose.yml).
-    if docker::binary_has_frontend() {
-        c = c.with_file("deploy/compose.frontend.yml");
-        c.up(&["frontend"])?;
-    } else {
-        c.up(&[])?;
-    }
+    c.up()?;
     eprintln!("cluster up and healthy after {:.1}s", started.elapsed().as_secs_f64());
-    let read = if c.has("query-frontend") {
-        eprintln!("{TEST}: reading through the query frontend");
-        c.url("query-frontend", "")
-    } else {
-        eprintln!("{TEST}: no query-frontend service running; reading through querier-1");
-        c.url("querier-1", "")
-    };
+    let read = c.url("query-frontend", "");
     let push_urls = vec![
         c.url("distributor-1", "/api/v1/push"),
         c.url("distributor-2", "/api/v1/push"),
