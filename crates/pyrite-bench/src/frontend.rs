@@ -110,7 +110,13 @@ pub fn run(hosts: usize, days: u64, step: u64, repeats: usize) -> anyhow::Result
         "\n## Query frontend: a {days}-day dashboard query ({} series, step {step}s)\n",
         series.len()
     );
-    println!("`{QUERY}`, median of {repeats} runs\n");
+    let answered = serde_json::from_str::<serde_json::Value>(&want)?["data"]["result"]
+        .as_array()
+        .map_or(0, Vec::len);
+    if answered == 0 {
+        bail!("the querier answered no series");
+    }
+    println!("`{QUERY}` ({answered} series answered), median of {repeats} runs\n");
     println!("| path | ms | vs querier alone |");
     println!("|---|---|---|");
     println!("| querier alone | {alone:.1} | 1.00 |");

@@ -13,6 +13,9 @@ pub fn tenant(t: &str) -> TenantLabels {
     vec![("tenant".to_string(), t.to_string())]
 }
 
+/// Histograms by label set, each with the frontend's buckets.
+pub type Histograms = Family<Vec<(String, String)>, Histogram, fn() -> Histogram>;
+
 fn duration_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 18))
 }
@@ -27,8 +30,8 @@ pub struct FrontendMetrics {
     pub sharded_queries: Family<TenantLabels, Counter>,
     pub shard_queries: Family<TenantLabels, Counter>,
     pub retries: Family<TenantLabels, Counter>,
-    pub query_duration: Family<Vec<(String, String)>, Histogram, fn() -> Histogram>,
-    pub queue_duration: Family<TenantLabels, Histogram, fn() -> Histogram>,
+    pub query_duration: Histograms,
+    pub queue_duration: Histograms,
     pub connected_workers: Gauge,
 }
 

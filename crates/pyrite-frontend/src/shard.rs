@@ -271,7 +271,7 @@ fn rewrite(e: &Expr, shards: u32, out: &mut Vec<Embedded>) -> Option<Expr> {
         Expr::Call(c) => {
             let mut c = c.clone();
             for a in &mut c.args.args {
-                *a = Box::new(rewrite(a, shards, out)?);
+                **a = rewrite(a, shards, out)?;
             }
             Expr::Call(c)
         }

@@ -26,9 +26,11 @@ pub fn in_query_shard(labels: &Labels, index: u32, count: u32) -> bool {
     count <= 1 || labels.stable_hash() % u64::from(count) == u64::from(index)
 }
 
-/// Splits the shard pseudo-matcher off `matchers`: the rest, and the 0-based shard and
-/// count if one was given.
-pub fn take_query_shard(matchers: &[Matcher]) -> Result<(Vec<Matcher>, Option<(u32, u32)>), StorageError> {
+/// The other matchers, and the 0-based shard and count if one was named.
+pub type WithoutShard = (Vec<Matcher>, Option<(u32, u32)>);
+
+/// Splits the shard pseudo-matcher off `matchers`.
+pub fn take_query_shard(matchers: &[Matcher]) -> Result<WithoutShard, StorageError> {
     let mut rest = Vec::with_capacity(matchers.len());
     let mut shard = None;
     for m in matchers {
