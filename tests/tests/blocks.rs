@@ -10,8 +10,8 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 use pyrite_cluster_tests::blocks::{
-    blocks_of, check_all, check_refuse_restart_check, check_tenant, head_samples, push_all, tail, wait_cut_and_flushed, BLOCK_ARGS, KEPT,
-    SECONDS, SERIES, STEP, TENANTS,
+    blocks_of, check_all, check_refuse_restart_check, check_tenant, head_samples, push_all, tail, wait_cut_and_flushed,
+    BLOCK_ARGS, KEPT, SECONDS, SERIES, STEP, TENANTS,
 };
 use pyrite_cluster_tests::s3::S3Server;
 use pyrite_cluster_tests::{wait_until, Pyrite};
