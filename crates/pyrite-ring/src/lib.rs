@@ -270,6 +270,13 @@ impl Ring {
     /// A tenant's write split by the shard owning each series.
     pub fn split(&self, tenant: &str, series: Vec<TimeSeries>) -> BTreeMap<ShardId, Vec<TimeSeries>> {
         let mut parts: BTreeMap<ShardId, Vec<TimeSeries>> = BTreeMap::new();
+        // One shard (a single process, as it starts) owns every series: nothing to hash.
+        if let [only] = self.shard_ids()[..] {
+            if !series.is_empty() {
+                parts.insert(only, series);
+            }
+            return parts;
+        }
         for s in series {
             parts.entry(self.shard_for(tenant, &s.labels)).or_default().push(s);
         }

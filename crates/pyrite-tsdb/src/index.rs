@@ -6,6 +6,7 @@
 //! Nothing here touches samples.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use pyrite_model::{Label, Labels, MatchOp, Matcher};
@@ -53,6 +54,49 @@ impl Symbols {
     }
 }
 
+/// Hashes a key that is already a good 64-bit hash (a label set's) as itself.
+#[derive(Default)]
+pub(crate) struct Prehashed(u64);
+
+impl Hasher for Prehashed {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u64 keys are hashed with this; fold anything else in all the same.
+        for b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(*b);
+        }
+    }
+
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+/// The series ids sharing one label-set hash: nearly always exactly one.
+enum HashIds {
+    One(u32),
+    Colliding(Vec<u32>),
+}
+
+impl HashIds {
+    fn ids(&self) -> &[u32] {
+        match self {
+            HashIds::One(id) => std::slice::from_ref(id),
+            HashIds::Colliding(ids) => ids,
+        }
+    }
+
+    fn push(&mut self, id: u32) {
+        match self {
+            HashIds::One(first) => *self = HashIds::Colliding(vec![*first, id]),
+            HashIds::Colliding(ids) => ids.push(id),
+        }
+    }
+}
+
 /// Postings of one tenant, and the series table they point into.
 #[derive(Default)]
 pub(crate) struct Index<S> {
@@ -60,7 +104,7 @@ pub(crate) struct Index<S> {
     /// Series by id; ids are indexes into this table.
     series: Vec<(SymLabels, Arc<S>)>,
     /// Series ids by label-set hash (collisions resolved by comparing labels).
-    by_hash: HashMap<u64, Vec<u32>>,
+    by_hash: HashMap<u64, HashIds, BuildHasherDefault<Prehashed>>,
     /// name → value → sorted series ids.
     postings: HashMap<Sym, HashMap<Sym, Vec<u32>>>,
 }
@@ -73,7 +117,8 @@ impl<S> Index<S> {
     /// The series with exactly these labels, if any.
     pub fn find(&self, hash: u64, labels: &Labels) -> Option<&Arc<S>> {
         let ids = self.by_hash.get(&hash)?;
-        ids.iter()
+        ids.ids()
+            .iter()
             .map(|id| &self.series[*id as usize])
             .find(|(syms, _)| self.same_labels(syms, labels))
             .map(|(_, s)| s)
@@ -93,7 +138,7 @@ impl<S> Index<S> {
         let mut out = Index {
             symbols: Symbols::default(),
             series: Vec::new(),
-            by_hash: HashMap::new(),
+            by_hash: HashMap::default(),
             postings: HashMap::new(),
         };
         for id in 0..self.series.len() as u32 {
@@ -121,7 +166,10 @@ impl<S> Index<S> {
             self.postings.entry(*n).or_default().entry(*v).or_default().push(id);
         }
         self.series.push((syms, series.clone()));
-        self.by_hash.entry(hash).or_default().push(id);
+        self.by_hash
+            .entry(hash)
+            .and_modify(|ids| ids.push(id))
+            .or_insert(HashIds::One(id));
         series
     }
 
@@ -350,6 +398,21 @@ mod tests {
         assert_eq!(sel(&ix, &[(NotEqual, "mode", "idle")]), [0, 1, 2]);
         assert!(sel(&ix, &[(Equal, "__name__", "nope")]).is_empty());
         assert!(sel(&ix, &[(Equal, "nolabel", "x")]).is_empty());
+    }
+
+    #[test]
+    fn series_sharing_a_hash_are_told_apart() {
+        let mut ix: Index<u32> = Index::default();
+        let a = Labels::from_pairs(&[("__name__", "a")]);
+        let b = Labels::from_pairs(&[("__name__", "b")]);
+        let c = Labels::from_pairs(&[("__name__", "c")]);
+        ix.insert(7, &a, |id| id);
+        ix.insert(7, &b, |id| id);
+        ix.insert(7, &c, |id| id);
+        assert_eq!(ix.find(7, &a).map(|s| **s), Some(0));
+        assert_eq!(ix.find(7, &b).map(|s| **s), Some(1));
+        assert_eq!(ix.find(7, &c).map(|s| **s), Some(2));
+        assert!(ix.find(8, &a).is_none());
     }
 
     #[test]
