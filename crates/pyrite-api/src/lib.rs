@@ -12,7 +12,7 @@ mod params;
 mod response;
 mod selector;
 
-pub use handlers::{routes, ApiState, BuildInfo};
+pub use handlers::{form_body, query_tenant, routes, ApiState, BuildInfo};
 pub use params::{parse_duration, parse_time, Params};
 pub use response::{format_time, format_value, query_data, ApiError};
 pub use selector::parse_selector;

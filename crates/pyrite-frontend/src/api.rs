@@ -11,7 +11,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use pyrite_api::Params;
-use pyrite_model::{validate_tenant, DEFAULT_TENANT, TENANT_HEADER};
 
 use crate::downstream::{Reply, Request};
 use crate::error_reply;
@@ -40,28 +39,13 @@ fn respond(r: Reply) -> Response {
 }
 
 fn tenant(headers: &HeaderMap) -> Result<String, Reply> {
-    let Some(v) = headers.get(TENANT_HEADER) else {
-        return Ok(DEFAULT_TENANT.to_string());
-    };
-    let bad = |m: String| error_reply(400, "bad_data", &m);
-    let v = v
-        .to_str()
-        .map_err(|_| bad(format!("{TENANT_HEADER} header is not valid text")))?;
-    if v.contains('|') {
-        return Err(bad("queries across several tenants are not supported".into()));
-    }
-    validate_tenant(v).map_err(|e| bad(e.to_string()))?;
-    Ok(v.to_string())
+    pyrite_api::query_tenant(headers).map_err(|m| error_reply(400, "bad_data", &m))
 }
 
 /// The request's parameters (query string and, for a form POST, the body), parsed and
 /// as the URL-encoded text a querier gets.
 fn params(method: &Method, headers: &HeaderMap, raw: &Option<String>, body: &Bytes) -> (Params, String) {
-    let is_form = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let form = (method == Method::POST && is_form).then_some(body.as_ref());
+    let form = pyrite_api::form_body(method, headers, body);
     let mut text = raw.clone().unwrap_or_default();
     if let Some(f) = form.and_then(|f| std::str::from_utf8(f).ok()) {
         if !text.is_empty() && !f.is_empty() {
@@ -108,21 +92,7 @@ async fn query(
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Response {
-    let started = Instant::now();
-    let tenant = match tenant(&headers) {
-        Ok(t) => t,
-        Err(r) => return respond(r),
-    };
-    let (p, text) = params(&method, &headers, &raw, &body);
-    let stats = QueryStats::default();
-    let req = Request {
-        tenant: tenant.clone(),
-        path: "/api/v1/query".into(),
-        params: text,
-    };
-    let reply = f.instant(&tenant, &p, req, &stats).await;
-    f.observe(&tenant, "query", started);
-    respond(with_stats(reply, &p, &stats, started))
+    evaluate(&f, Endpoint::Instant, &method, &headers, &raw, &body).await
 }
 
 async fn query_range(
@@ -132,20 +102,45 @@ async fn query_range(
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Response {
+    evaluate(&f, Endpoint::Range, &method, &headers, &raw, &body).await
+}
+
+#[derive(Clone, Copy)]
+enum Endpoint {
+    Instant,
+    Range,
+}
+
+/// A PromQL query, instant or range, through the frontend, with its stats when asked.
+async fn evaluate(
+    f: &Frontend,
+    endpoint: Endpoint,
+    method: &Method,
+    headers: &HeaderMap,
+    raw: &Option<String>,
+    body: &Bytes,
+) -> Response {
     let started = Instant::now();
-    let tenant = match tenant(&headers) {
+    let tenant = match tenant(headers) {
         Ok(t) => t,
         Err(r) => return respond(r),
     };
-    let (p, text) = params(&method, &headers, &raw, &body);
+    let (p, text) = params(method, headers, raw, body);
     let stats = QueryStats::default();
+    let (path, name) = match endpoint {
+        Endpoint::Instant => ("/api/v1/query", "query"),
+        Endpoint::Range => ("/api/v1/query_range", "query_range"),
+    };
     let req = Request {
         tenant: tenant.clone(),
-        path: "/api/v1/query_range".into(),
+        path: path.into(),
         params: text,
     };
-    let reply = f.range(&tenant, &p, req, !no_store(&headers), &stats).await;
-    f.observe(&tenant, "query_range", started);
+    let reply = match endpoint {
+        Endpoint::Instant => f.instant(&tenant, &p, req, &stats).await,
+        Endpoint::Range => f.range(&tenant, &p, req, !no_store(headers), &stats).await,
+    };
+    f.observe(&tenant, name, started);
     respond(with_stats(reply, &p, &stats, started))
 }
 

@@ -56,26 +56,36 @@ pub fn routes(state: Arc<ApiState>) -> Router {
 }
 
 fn tenant(headers: &HeaderMap) -> Result<String, ApiError> {
+    query_tenant(headers).map_err(ApiError::bad_data)
+}
+
+/// The tenant a query is for (`X-Scope-OrgID`, default `anonymous`); the message says
+/// why a header is refused. Every query API (querier and frontend) reads it this way.
+pub fn query_tenant(headers: &HeaderMap) -> Result<String, String> {
     let Some(v) = headers.get(TENANT_HEADER) else {
         return Ok(DEFAULT_TENANT.to_string());
     };
     let v = v
         .to_str()
-        .map_err(|_| ApiError::bad_data(format!("{TENANT_HEADER} header is not valid text")))?;
+        .map_err(|_| format!("{TENANT_HEADER} header is not valid text"))?;
     if v.contains('|') {
-        return Err(ApiError::bad_data("queries across several tenants are not supported"));
+        return Err("queries across several tenants are not supported".into());
     }
-    validate_tenant(v).map_err(|e| ApiError::bad_data(e.to_string()))?;
+    validate_tenant(v).map_err(|e| e.to_string())?;
     Ok(v.to_string())
 }
 
-fn params(method: &Method, headers: &HeaderMap, query: &Option<String>, body: &Bytes) -> Params {
+/// The body of a request when it carries form parameters (a form-encoded POST).
+pub fn form_body<'a>(method: &Method, headers: &HeaderMap, body: &'a Bytes) -> Option<&'a [u8]> {
     let is_form = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
-    let form = (method == Method::POST && is_form).then_some(body.as_ref());
-    Params::parse(query.as_deref(), form)
+    (method == Method::POST && is_form).then_some(body.as_ref())
+}
+
+fn params(method: &Method, headers: &HeaderMap, query: &Option<String>, body: &Bytes) -> Params {
+    Params::parse(query.as_deref(), form_body(method, headers, body))
 }
 
 fn now_ms() -> i64 {
