@@ -99,12 +99,17 @@ pub fn run(hosts: usize, days: u64, step: u64, repeats: usize) -> anyhow::Result
     let step_ms = (step * 1000) as i64;
     let q_end = end / step_ms * step_ms;
     let q_start = q_end - days as i64 * 86_400_000;
-    let path = format!(
-        "/api/v1/query_range?query={}&start={}&end={}&step={step}",
-        enc(QUERY),
-        q_start / 1000,
-        q_end / 1000
-    );
+    let path_to = |end: i64| {
+        format!(
+            "/api/v1/query_range?query={}&start={}&end={}&step={step}",
+            enc(QUERY),
+            q_start / 1000,
+            end / 1000
+        )
+    };
+    let path = path_to(q_end);
+    // The same dashboard an hour earlier: every step older than the freshness cutoff.
+    let past = path_to(q_end - 3_600_000);
     let (alone, want) = runs(&client, &format!("{}{path}", querier.base), false, repeats)?;
     println!(
         "\n## Query frontend: a {days}-day dashboard query ({} series, step {step}s)\n",
@@ -128,6 +133,7 @@ pub fn run(hosts: usize, days: u64, step: u64, repeats: usize) -> anyhow::Result
         timed(&client, &url, false)?;
         let (warm, body) = runs(&client, &url, false, repeats)?;
         same(&want, &body)?;
+        let (past_warm, _) = runs(&client, &format!("{}{past}", fe.base), false, repeats)?;
         let label = if shards > 1 {
             format!("{shards} shards")
         } else {
@@ -138,6 +144,11 @@ pub fn run(hosts: usize, days: u64, step: u64, repeats: usize) -> anyhow::Result
             "| frontend, {label}, warm | {warm:.1} | {:.2} (cold/warm {:.1}×) |",
             warm / alone,
             cold / warm
+        );
+        println!(
+            "| frontend, {label}, warm, ending 1 h ago | {past_warm:.1} | {:.2} (cold/warm {:.1}×) |",
+            past_warm / alone,
+            cold / past_warm
         );
         drop(fe);
     }

@@ -10,12 +10,10 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::matrix::{bin, Matrix};
 use async_trait::async_trait;
 use bytes::Bytes;
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
-
-use crate::matrix::Matrix;
 
 /// A byte store the results cache keeps its entries in.
 #[async_trait]
@@ -92,7 +90,7 @@ impl CacheBackend for LruCache {
 }
 
 /// A cached step range `[start, end]` and its answer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Extent {
     pub start: i64,
     pub end: i64,
@@ -119,12 +117,40 @@ pub fn key(tenant: &str, query: &str, step: i64, part_start: i64, interval: i64)
     )
 }
 
+/// The first byte of an entry: the version of its layout.
+const FORMAT: u8 = 1;
+
+/// An entry's extents; none if it is not one this version wrote (a miss, then).
 pub fn decode(bytes: &[u8]) -> Vec<Extent> {
-    serde_json::from_slice(bytes).unwrap_or_default()
+    let read = || {
+        let (&version, rest) = bytes.split_first()?;
+        if version != FORMAT {
+            return None;
+        }
+        let mut r = bin::Reader(rest);
+        let extents = (0..r.u32()?)
+            .map(|_| {
+                Some(Extent {
+                    start: r.i64()?,
+                    end: r.i64()?,
+                    matrix: r.matrix()?,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        r.0.is_empty().then_some(extents)
+    };
+    read().unwrap_or_default()
 }
 
 pub fn encode(extents: &[Extent]) -> Bytes {
-    Bytes::from(serde_json::to_vec(extents).unwrap_or_default())
+    let mut out = vec![FORMAT];
+    bin::put_u32(&mut out, extents.len());
+    for x in extents {
+        bin::put_i64(&mut out, x.start);
+        bin::put_i64(&mut out, x.end);
+        bin::put_matrix(&mut out, &x.matrix);
+    }
+    Bytes::from(out)
 }
 
 /// Splits `[start, end]` (steps `step` apart, on the extents' grid) into cached and
@@ -180,18 +206,18 @@ pub fn insert(mut extents: Vec<Extent>, new: Extent, step: i64) -> Vec<Extent> {
 mod tests {
     use super::*;
     use crate::matrix::SeriesPoints;
-    use serde_json::json;
 
     fn m(points: &[i64]) -> Matrix {
+        let mut values = crate::matrix::Points::default();
+        for t in points {
+            values.push_raw(&format!("[{},\"{t}\"]", *t as f64 / 1000.0)).unwrap();
+        }
         let mut series = BTreeMap::new();
         series.insert(
             BTreeMap::from([("a".to_string(), "1".to_string())]),
             SeriesPoints {
-                values: points
-                    .iter()
-                    .map(|t| json!([*t as f64 / 1000.0, t.to_string()]))
-                    .collect(),
-                histograms: Vec::new(),
+                values,
+                histograms: Default::default(),
             },
         );
         Matrix {
@@ -230,6 +256,7 @@ mod tests {
         let xs = insert(xs, ext(500, 600), 10);
         assert_eq!(xs.len(), 2);
         assert_eq!(decode(&encode(&xs)), xs, "extents survive the byte store");
+        assert!(decode(b"{}").is_empty(), "an entry of another layout is a miss");
     }
 
     #[tokio::test]

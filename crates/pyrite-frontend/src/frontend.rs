@@ -18,7 +18,7 @@ use pyrite_promql::{Engine, EngineOptions};
 use crate::cache::{self, CacheBackend, Extent, Piece};
 use crate::downstream::{Downstream, Reply, Request};
 use crate::exec::{self, Sharded, When};
-use crate::matrix::{Answer, Matrix};
+use crate::matrix::Matrix;
 use crate::metrics::{tenant as tl, FrontendMetrics};
 use crate::split;
 use crate::{error_reply, FrontendConfig, FrontendError};
@@ -351,8 +351,10 @@ fn to_matrix(reply: Reply) -> PieceResult {
     if !reply.ok() {
         return Err(reply);
     }
-    let parsed = Answer::parse(&reply.body).ok().and_then(|a| Matrix::from_answer(&a));
-    parsed.ok_or(reply)
+    match Matrix::parse(&reply.body) {
+        Ok(Some(m)) => Ok(m),
+        _ => Err(reply),
+    }
 }
 
 impl From<FrontendError> for Reply {

@@ -1,61 +1,123 @@
 //! Range-query answers as the frontend handles them: the series of a `matrix` answer
-//! with their points kept exactly as the querier wrote them (`[time, "value"]` and
-//! `[time, {histogram}]`), so splitting, caching and merging never re-encode a value.
+//! with each point kept as the exact JSON text the querier wrote (`[time,"value"]` or
+//! `[time,{histogram}]`) beside its timestamp, so splitting, caching and merging copy
+//! bytes and never re-encode a value.
 //!
 //! Invariant: within a [`Matrix`], each series' points are in time order and a matrix
 //! covers one contiguous step range; merging assumes the parts it joins do not overlap.
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use serde_json::value::RawValue;
 use serde_json::Value;
 
 use crate::FrontendError;
 
-/// One series of a matrix.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SeriesPoints {
-    pub values: Vec<Value>,
-    pub histograms: Vec<Value>,
+/// A run of points in time order, each as its JSON text.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Points {
+    times: Vec<i64>,
+    /// Where each point's text ends in `text`.
+    ends: Vec<u32>,
+    text: Vec<u8>,
 }
+
+impl Points {
+    pub fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+
+    /// Adds one point's JSON text; `None` if it is not `[time, …]`.
+    pub fn push_raw(&mut self, raw: &str) -> Option<()> {
+        self.times.push(raw_time(raw)?);
+        self.text.extend_from_slice(raw.as_bytes());
+        self.ends.push(u32::try_from(self.text.len()).ok()?);
+        Some(())
+    }
+
+    fn start_of(&self, i: usize) -> usize {
+        if i == 0 {
+            0
+        } else {
+            self.ends[i - 1] as usize
+        }
+    }
+
+    /// The points with timestamps in `[start, end]`.
+    pub fn slice(&self, start: i64, end: i64) -> Points {
+        let from = self.times.partition_point(|&t| t < start);
+        let to = self.times.partition_point(|&t| t <= end);
+        if from >= to {
+            return Points::default();
+        }
+        let base = self.start_of(from);
+        let stop = self.ends[to - 1] as usize;
+        Points {
+            times: self.times[from..to].to_vec(),
+            ends: self.ends[from..to].iter().map(|e| e - base as u32).collect(),
+            text: self.text[base..stop].to_vec(),
+        }
+    }
+
+    /// Appends points that all come later.
+    pub fn append(&mut self, later: Points) {
+        if self.is_empty() {
+            *self = later;
+            return;
+        }
+        let base = self.text.len() as u32;
+        self.times.extend_from_slice(&later.times);
+        self.ends.extend(later.ends.iter().map(|e| e + base));
+        self.text.extend_from_slice(&later.text);
+    }
+
+    /// Writes the points as a JSON array.
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.push(b'[');
+        let mut at = 0;
+        for (i, &end) in self.ends.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(&self.text[at..end as usize]);
+            at = end as usize;
+        }
+        out.push(b']');
+    }
+
+    pub fn times(&self) -> &[i64] {
+        &self.times
+    }
+}
+
+/// The timestamp (in milliseconds) of a point's text `[seconds, …]`.
+fn raw_time(raw: &str) -> Option<i64> {
+    let rest = raw.trim_start().strip_prefix('[')?;
+    let secs: f64 = rest[..rest.find(',')?].trim().parse().ok()?;
+    Some((secs * 1000.0).round() as i64)
+}
+
+/// One series of a matrix.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SeriesPoints {
+    pub values: Points,
+    pub histograms: Points,
+}
+
+pub type Metric = BTreeMap<String, String>;
 
 /// A matrix answer (or part of one) with its annotations.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Matrix {
     /// Keyed by the label set, which orders series as the querier does.
-    #[serde(with = "series_list")]
-    pub series: BTreeMap<BTreeMap<String, String>, SeriesPoints>,
+    pub series: BTreeMap<Metric, SeriesPoints>,
     pub warnings: Vec<String>,
     pub infos: Vec<String>,
-}
-
-/// Series keyed by label sets, kept (in the cache) as a list of pairs: JSON map keys
-/// are strings only.
-mod series_list {
-    use std::collections::BTreeMap;
-
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    use super::SeriesPoints;
-
-    type Series = BTreeMap<BTreeMap<String, String>, SeriesPoints>;
-
-    pub fn serialize<S: Serializer>(m: &Series, s: S) -> Result<S::Ok, S::Error> {
-        let pairs: Vec<(&BTreeMap<String, String>, &SeriesPoints)> = m.iter().collect();
-        pairs.serialize(s)
-    }
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Series, D::Error> {
-        let pairs: Vec<(BTreeMap<String, String>, SeriesPoints)> = Vec::deserialize(d)?;
-        Ok(pairs.into_iter().collect())
-    }
-}
-
-/// A point's timestamp in milliseconds.
-pub fn point_time(p: &Value) -> i64 {
-    p.get(0)
-        .and_then(Value::as_f64)
-        .map_or(i64::MIN, |s| (s * 1000.0).round() as i64)
 }
 
 /// A successful answer's body, split into `data` and annotations.
@@ -65,97 +127,141 @@ pub struct Answer {
     pub infos: Vec<String>,
 }
 
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
-        .unwrap_or_default()
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    status: String,
+    #[serde(borrow)]
+    data: Option<&'a RawValue>,
+    #[serde(default)]
+    warnings: Vec<String>,
+    #[serde(default)]
+    infos: Vec<String>,
+}
+
+impl<'a> Envelope<'a> {
+    fn parse(body: &'a [u8]) -> Result<(&'a RawValue, Vec<String>, Vec<String>), FrontendError> {
+        let e: Envelope = serde_json::from_slice(body).map_err(|e| FrontendError::BadAnswer(e.to_string()))?;
+        match (e.status.as_str(), e.data) {
+            ("success", Some(data)) => Ok((data, e.warnings, e.infos)),
+            _ => Err(FrontendError::BadAnswer("answer is not a success".into())),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct RawData<'a> {
+    #[serde(rename = "resultType")]
+    result_type: String,
+    #[serde(borrow)]
+    result: Vec<RawSeries<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RawSeries<'a> {
+    metric: Metric,
+    #[serde(borrow, default)]
+    values: Vec<&'a RawValue>,
+    #[serde(borrow, default)]
+    histograms: Vec<&'a RawValue>,
 }
 
 impl Answer {
     pub fn parse(body: &[u8]) -> Result<Answer, FrontendError> {
-        let v: Value = serde_json::from_slice(body).map_err(|e| FrontendError::BadAnswer(e.to_string()))?;
-        if v["status"] != "success" {
-            return Err(FrontendError::BadAnswer("answer is not a success".into()));
-        }
-        Ok(Answer {
-            data: v["data"].clone(),
-            warnings: strings(&v["warnings"]),
-            infos: strings(&v["infos"]),
-        })
+        let (data, warnings, infos) = Envelope::parse(body)?;
+        let data = serde_json::from_str(data.get()).map_err(|e| FrontendError::BadAnswer(e.to_string()))?;
+        Ok(Answer { data, warnings, infos })
     }
 
     /// The body of a successful API answer, as the querier writes it.
     pub fn encode(data: &Value, warnings: &[String], infos: &[String]) -> Vec<u8> {
-        let mut m = serde_json::Map::new();
-        m.insert("status".into(), "success".into());
-        m.insert("data".into(), data.clone());
-        if !warnings.is_empty() {
-            m.insert("warnings".into(), warnings.into());
-        }
-        if !infos.is_empty() {
-            m.insert("infos".into(), infos.into());
-        }
-        // serde_json orders keys; the envelope's order does not matter to clients.
-        serde_json::to_vec(&Value::Object(m)).unwrap_or_default()
+        let mut out = Vec::new();
+        write_envelope(&mut out, warnings, infos, |out| {
+            serde_json::to_writer(out, data).expect("writing JSON to a Vec cannot fail")
+        });
+        out
     }
 }
 
+/// `{"status":"success","data":…,"warnings":[…],"infos":[…]}` with `data` written by
+/// `data`; empty annotation lists are left out.
+fn write_envelope(out: &mut Vec<u8>, warnings: &[String], infos: &[String], data: impl FnOnce(&mut Vec<u8>)) {
+    out.extend_from_slice(br#"{"status":"success","data":"#);
+    data(out);
+    for (name, list) in [("warnings", warnings), ("infos", infos)] {
+        if !list.is_empty() {
+            out.extend_from_slice(format!(r#","{name}":"#).as_bytes());
+            serde_json::to_writer(&mut *out, list).expect("writing JSON to a Vec cannot fail");
+        }
+    }
+    out.push(b'}');
+}
+
 impl Matrix {
-    /// Reads the `data` of a range query's answer; `None` when it is not a matrix.
-    pub fn from_answer(a: &Answer) -> Option<Matrix> {
-        if a.data["resultType"] != "matrix" {
-            return None;
+    /// Reads a range query's answer; `Ok(None)` when it is not a matrix or a point is
+    /// not `[time, …]`.
+    pub fn parse(body: &[u8]) -> Result<Option<Matrix>, FrontendError> {
+        let (data, warnings, infos) = Envelope::parse(body)?;
+        let data: RawData = serde_json::from_str(data.get()).map_err(|e| FrontendError::BadAnswer(e.to_string()))?;
+        if data.result_type != "matrix" {
+            return Ok(None);
         }
         let mut series = BTreeMap::new();
-        for s in a.data["result"].as_array()? {
-            let metric: BTreeMap<String, String> = serde_json::from_value(s["metric"].clone()).ok()?;
-            let points = SeriesPoints {
-                values: s["values"].as_array().cloned().unwrap_or_default(),
-                histograms: s["histograms"].as_array().cloned().unwrap_or_default(),
-            };
-            series.insert(metric, points);
+        for s in data.result {
+            let mut p = SeriesPoints::default();
+            for (raw, into) in [(&s.values, &mut p.values), (&s.histograms, &mut p.histograms)] {
+                for v in raw {
+                    if into.push_raw(v.get()).is_none() {
+                        return Ok(None);
+                    }
+                }
+            }
+            series.insert(s.metric, p);
         }
-        Some(Matrix {
+        Ok(Some(Matrix {
             series,
-            warnings: a.warnings.clone(),
-            infos: a.infos.clone(),
-        })
+            warnings,
+            infos,
+        }))
     }
 
-    /// The `data` object of this matrix.
-    pub fn data(&self) -> Value {
-        let result: Vec<Value> = self
+    /// The body of the API answer holding this matrix.
+    pub fn body(&self) -> Vec<u8> {
+        let size: usize = self
             .series
-            .iter()
-            .map(|(metric, p)| {
-                let mut m = serde_json::Map::new();
-                m.insert("metric".into(), serde_json::to_value(metric).unwrap_or_default());
+            .values()
+            .map(|p| p.values.text.len() + p.histograms.text.len() + 2 * (p.values.len() + p.histograms.len()))
+            .sum();
+        let mut out = Vec::with_capacity(size + 64 * self.series.len() + 128);
+        write_envelope(&mut out, &self.warnings, &self.infos, |out| {
+            out.extend_from_slice(br#"{"resultType":"matrix","result":["#);
+            for (i, (metric, p)) in self.series.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                out.extend_from_slice(br#"{"metric":"#);
+                serde_json::to_writer(&mut *out, metric).expect("writing JSON to a Vec cannot fail");
                 if !p.values.is_empty() || p.histograms.is_empty() {
-                    m.insert("values".into(), Value::Array(p.values.clone()));
+                    out.extend_from_slice(br#","values":"#);
+                    p.values.write_json(out);
                 }
                 if !p.histograms.is_empty() {
-                    m.insert("histograms".into(), Value::Array(p.histograms.clone()));
+                    out.extend_from_slice(br#","histograms":"#);
+                    p.histograms.write_json(out);
                 }
-                Value::Object(m)
-            })
-            .collect();
-        serde_json::json!({"resultType": "matrix", "result": result})
-    }
-
-    pub fn body(&self) -> Vec<u8> {
-        Answer::encode(&self.data(), &self.warnings, &self.infos)
+                out.push(b'}');
+            }
+            out.extend_from_slice(b"]}");
+        });
+        out
     }
 
     /// Appends `later`, whose points all come after this matrix's. Annotations are
     /// kept once each.
     pub fn append(&mut self, later: Matrix) {
         for (metric, p) in later.series {
-            let e = self.series.entry(metric).or_insert_with(|| SeriesPoints {
-                values: Vec::new(),
-                histograms: Vec::new(),
-            });
-            e.values.extend(p.values);
-            e.histograms.extend(p.histograms);
+            let e = self.series.entry(metric).or_default();
+            e.values.append(p.values);
+            e.histograms.append(p.histograms);
         }
         for w in later.warnings {
             if !self.warnings.contains(&w) {
@@ -171,19 +277,13 @@ impl Matrix {
 
     /// The points with timestamps in `[start, end]`; series left without points go.
     pub fn slice(&self, start: i64, end: i64) -> Matrix {
-        let keep = |pts: &[Value]| -> Vec<Value> {
-            pts.iter()
-                .filter(|p| (start..=end).contains(&point_time(p)))
-                .cloned()
-                .collect()
-        };
         let series = self
             .series
             .iter()
             .filter_map(|(m, p)| {
                 let s = SeriesPoints {
-                    values: keep(&p.values),
-                    histograms: keep(&p.histograms),
+                    values: p.values.slice(start, end),
+                    histograms: p.histograms.slice(start, end),
                 };
                 (!s.values.is_empty() || !s.histograms.is_empty()).then(|| (m.clone(), s))
             })
@@ -194,10 +294,120 @@ impl Matrix {
             infos: self.infos.clone(),
         }
     }
+}
 
-    /// Rough size in bytes, for the cache's budget.
-    pub fn size_bytes(&self) -> usize {
-        serde_json::to_vec(self).map_or(0, |v| v.len())
+/// The cache's byte form of matrices: length-prefixed, little-endian, read back with
+/// every length checked.
+pub mod bin {
+    use super::{Matrix, Metric, Points, SeriesPoints};
+
+    pub fn put_u32(out: &mut Vec<u8>, v: usize) {
+        out.extend_from_slice(&(v as u32).to_le_bytes());
+    }
+
+    pub fn put_i64(out: &mut Vec<u8>, v: i64) {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+
+    fn put_str(out: &mut Vec<u8>, s: &str) {
+        put_u32(out, s.len());
+        out.extend_from_slice(s.as_bytes());
+    }
+
+    fn put_strings(out: &mut Vec<u8>, list: &[String]) {
+        put_u32(out, list.len());
+        list.iter().for_each(|s| put_str(out, s));
+    }
+
+    fn put_points(out: &mut Vec<u8>, p: &Points) {
+        put_u32(out, p.times.len());
+        p.times.iter().for_each(|&t| put_i64(out, t));
+        p.ends.iter().for_each(|&e| put_u32(out, e as usize));
+        put_u32(out, p.text.len());
+        out.extend_from_slice(&p.text);
+    }
+
+    pub fn put_matrix(out: &mut Vec<u8>, m: &Matrix) {
+        put_strings(out, &m.warnings);
+        put_strings(out, &m.infos);
+        put_u32(out, m.series.len());
+        for (metric, p) in &m.series {
+            put_u32(out, metric.len());
+            for (k, v) in metric {
+                put_str(out, k);
+                put_str(out, v);
+            }
+            put_points(out, &p.values);
+            put_points(out, &p.histograms);
+        }
+    }
+
+    /// Reads what the `put_` functions wrote.
+    pub struct Reader<'a>(pub &'a [u8]);
+
+    impl Reader<'_> {
+        fn take(&mut self, n: usize) -> Option<&[u8]> {
+            if n > self.0.len() {
+                return None;
+            }
+            let (head, rest) = self.0.split_at(n);
+            self.0 = rest;
+            Some(head)
+        }
+
+        pub fn u32(&mut self) -> Option<usize> {
+            Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?) as usize)
+        }
+
+        pub fn i64(&mut self) -> Option<i64> {
+            Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
+        }
+
+        fn string(&mut self) -> Option<String> {
+            let n = self.u32()?;
+            String::from_utf8(self.take(n)?.to_vec()).ok()
+        }
+
+        fn strings(&mut self) -> Option<Vec<String>> {
+            (0..self.u32()?).map(|_| self.string()).collect()
+        }
+
+        fn points(&mut self) -> Option<Points> {
+            let n = self.u32()?;
+            let times: Vec<i64> = self.take(n.checked_mul(8)?)?.chunks_exact(8).map(le_i64).collect();
+            let ends: Vec<u32> = self.take(n.checked_mul(4)?)?.chunks_exact(4).map(le_u32).collect();
+            let len = self.u32()?;
+            let text = self.take(len)?.to_vec();
+            let ordered = ends.windows(2).all(|w| w[0] <= w[1]) && ends.last().is_none_or(|&e| e as usize == len);
+            (ordered && std::str::from_utf8(&text).is_ok()).then_some(Points { times, ends, text })
+        }
+
+        pub fn matrix(&mut self) -> Option<Matrix> {
+            let warnings = self.strings()?;
+            let infos = self.strings()?;
+            let mut m = Matrix {
+                warnings,
+                infos,
+                ..Matrix::default()
+            };
+            for _ in 0..self.u32()? {
+                let metric: Metric = (0..self.u32()?)
+                    .map(|_| Some((self.string()?, self.string()?)))
+                    .collect::<Option<_>>()?;
+                let values = self.points()?;
+                let histograms = self.points()?;
+                m.series.insert(metric, SeriesPoints { values, histograms });
+            }
+            Some(m)
+        }
+    }
+
+    fn le_i64(b: &[u8]) -> i64 {
+        i64::from_le_bytes(b.try_into().unwrap_or_default())
+    }
+
+    fn le_u32(b: &[u8]) -> u32 {
+        u32::from_le_bytes(b.try_into().unwrap_or_default())
     }
 }
 
@@ -206,7 +416,7 @@ mod tests {
     use super::*;
 
     fn answer(body: &str) -> Matrix {
-        Matrix::from_answer(&Answer::parse(body.as_bytes()).unwrap()).unwrap()
+        Matrix::parse(body.as_bytes()).unwrap().unwrap()
     }
 
     #[test]
@@ -230,7 +440,32 @@ mod tests {
         );
         let s = m.slice(2000, 3000);
         assert_eq!(s.series.len(), 1);
-        assert_eq!(s.series.values().next().unwrap().values.len(), 2);
-        assert_eq!(point_time(&serde_json::json!([3.5, "1"])), 3500);
+        assert_eq!(s.series.values().next().unwrap().values.times(), [2000, 3000]);
+        assert_eq!(raw_time(r#"[3.5,"1"]"#), Some(3500));
+        assert_eq!(raw_time(r#" [ 1.001 , {"count":"1"}]"#), Some(1001));
+    }
+
+    #[test]
+    fn histograms_and_values_keep_their_text() {
+        let text = r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"h"},"values":[[1,"2"]],"histograms":[[2,{"count":"3","sum":"1.5","buckets":[[0,"0","1","3"]]}]]}]}}"#;
+        let m = answer(text);
+        assert_eq!(String::from_utf8(m.body()).unwrap(), text);
+        let mut bytes = Vec::new();
+        bin::put_matrix(&mut bytes, &m);
+        assert_eq!(bin::Reader(&bytes).matrix(), Some(m));
+        assert_eq!(
+            bin::Reader(&bytes[..bytes.len() - 1]).matrix(),
+            None,
+            "a cut entry is no entry"
+        );
+    }
+
+    #[test]
+    fn what_is_not_a_matrix_is_told_apart() {
+        let vector = r#"{"status":"success","data":{"resultType":"vector","result":[]}}"#;
+        assert!(Matrix::parse(vector.as_bytes()).unwrap().is_none());
+        let bad_point = r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[5]}]}}"#;
+        assert!(Matrix::parse(bad_point.as_bytes()).unwrap().is_none());
+        assert!(Matrix::parse(br#"{"status":"error","error":"x"}"#).is_err());
     }
 }
