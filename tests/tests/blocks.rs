@@ -4,7 +4,8 @@
 //! exactly once (from the blocks, the head, or both merged), before and after `kill -9`;
 //! on a filesystem bucket and on a real S3 server (`s3s-fs`), also while it is paused;
 //! and the compactor merges blocks in S3 without a sample lost or doubled, and deletes a
-//! tenant's blocks past its own retention.
+//! tenant's blocks past its own retention. Without a bucket (`--blocks.backend=none`)
+//! one process starts and keeps everything in its head.
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
@@ -13,8 +14,30 @@ use pyrite_cluster_tests::blocks::{
     blocks_of, check_all, check_refuse_restart_check, check_tenant, head_samples, push_all, tail, wait_cut_and_flushed,
     BLOCK_ARGS, KEPT, SECONDS, SERIES, STEP, TENANTS,
 };
+use pyrite_cluster_tests::http::api_get;
+use pyrite_cluster_tests::remote_write;
 use pyrite_cluster_tests::s3::S3Server;
 use pyrite_cluster_tests::{wait_until, Pyrite};
+
+#[test]
+fn one_process_without_a_bucket_keeps_its_data_in_the_head() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let data = tmp.path().join("data");
+    let p = Pyrite::start(Ipv4Addr::new(127, 0, 0, 38), &data, &["--blocks.backend=none"])?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64;
+    let body = remote_write::encode(vec![remote_write::series(
+        &[("__name__", "up"), ("job", "x")],
+        &[(now, 7.0)],
+    )]);
+    let (status, text) = remote_write::push(&reqwest::blocking::Client::new(), &p.url("/api/v1/push"), None, body)?;
+    assert_eq!(status, 204, "{text}");
+    let answer = api_get(&p.url(&format!("/api/v1/query?query=up&time={}", now as f64 / 1000.0)))?;
+    assert_eq!(answer["result"][0]["value"][1], "7", "{answer}");
+    assert!(!data.join("blocks").exists(), "no bucket was made");
+    Ok(())
+}
 
 #[test]
 fn blocks_are_cut_flushed_and_read_back() -> anyhow::Result<()> {

@@ -264,6 +264,10 @@ pub async fn init(
                 tracing::info!(%addr, "store gateway serving gRPC");
                 cluster.grpc_stop = Some(stop);
             }
+            // `all` without a bucket keeps its blocks nowhere: nothing to compact.
+            Module::Compactor if bucket.is_none() && modules.contains(&Module::Ingester) => {
+                tracing::info!("no bucket (--blocks.backend=none): no compactor");
+            }
             Module::Compactor => {
                 let Some(bucket) = &bucket else {
                     bail!("the compactor needs a bucket (--blocks.backend)");
