@@ -61,7 +61,10 @@ fn bench(c: &mut Criterion) {
         Matcher::equal("instance", "host-1:9100"),
     ];
     let broad = [Matcher::equal("__name__", "node_cpu_seconds_total")];
-    let select = |b: &BlockReader, ms: &[Matcher]| rt.block_on(b.select(i64::MIN, i64::MAX, ms)).expect("select");
+    let select = |b: &BlockReader, ms: &[Matcher]| {
+        rt.block_on(b.select(pyrite_storage::SelectHints::all(), ms))
+            .expect("select")
+    };
     let broad_samples = samples(&select(&block, &broad));
     eprintln!(
         "block: {} series, {} samples, {} bytes ({} XOR only); broad select: {} series, {broad_samples} samples",

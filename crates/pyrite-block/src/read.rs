@@ -23,7 +23,7 @@ use parquet::errors::ParquetError;
 use parquet::file::metadata::{PageIndexPolicy, ParquetMetaData, ParquetMetaDataReader};
 use pyrite_chunk::{Chunk, HistogramChunk};
 use pyrite_model::{Label, Labels, MatchOp, Matcher};
-use pyrite_storage::Series;
+use pyrite_storage::{SelectHints, Series};
 
 use crate::meta::{BlockMeta, DATA_FILE, FORMAT_VERSION};
 use crate::write::{
@@ -178,12 +178,14 @@ impl BlockReader {
         matchers.iter().all(|m| m.matches(s.labels.get(&m.name)))
     }
 
-    /// The series matching `matchers` with their chunks overlapping `[start, end]`; the
-    /// chunk bytes are fetched from the bucket, page by page, only where needed.
-    pub async fn select(&self, start: i64, end: i64, matchers: &[Matcher]) -> Result<Vec<Series>, BlockError> {
+    /// The series matching `matchers` (of the hints' query shard, if one is named) with
+    /// their chunks overlapping the hints' range; the chunk bytes are fetched from the
+    /// bucket, page by page, only where needed.
+    pub async fn select(&self, hints: SelectHints, matchers: &[Matcher]) -> Result<Vec<Series>, BlockError> {
+        let SelectHints { start, end, .. } = hints;
         let mut wanted: Vec<(usize, Vec<usize>)> = Vec::new();
         for (i, s) in self.matching(matchers).iter().enumerate() {
-            if !Self::matches(s, matchers) {
+            if !Self::matches(s, matchers) || !hints.wants(&s.labels) {
                 continue;
             }
             let rows: Vec<usize> = s
@@ -456,8 +458,7 @@ mod tests {
 
         let all = block
             .select(
-                i64::MIN,
-                i64::MAX,
+                SelectHints::new(i64::MIN, i64::MAX),
                 &[Matcher::new(pyrite_model::MatchOp::Regex, "__name__", ".+").unwrap()],
             )
             .await
@@ -474,8 +475,7 @@ mod tests {
 
         let one = block
             .select(
-                0,
-                100_000,
+                SelectHints::new(0, 100_000),
                 &[Matcher::equal("__name__", "up"), Matcher::equal("instance", "h7")],
             )
             .await
@@ -487,15 +487,25 @@ mod tests {
         assert_eq!(samples(&one[0])[..2], [(0, 0.0), (15_000, 7.0)]);
 
         let none = block
-            .select(0, 100, &[Matcher::equal("__name__", "absent")])
+            .select(SelectHints::new(0, 100), &[Matcher::equal("__name__", "absent")])
             .await
             .unwrap();
         assert!(none.is_empty());
         let users = block
-            .select(i64::MIN, i64::MAX, &[Matcher::equal("mode", "user")])
+            .select(SelectHints::new(i64::MIN, i64::MAX), &[Matcher::equal("mode", "user")])
             .await
             .unwrap();
         assert_eq!(users.len(), 50);
+        let shard = pyrite_model::QueryShard { index: 1, count: 4 };
+        let part = block
+            .select(
+                SelectHints::all().with_shard(Some(shard)),
+                &[Matcher::equal("mode", "user")],
+            )
+            .await
+            .unwrap();
+        assert!(!part.is_empty() && part.len() < 50);
+        assert_eq!(part.len(), users.iter().filter(|s| shard.contains(&s.labels)).count());
         assert!(users.iter().all(|s| s.labels.metric_name() == "cpu_seconds_total"));
 
         assert_eq!(block.label_names(&[]), ["__name__", "instance", "mode"]);
@@ -521,8 +531,7 @@ mod tests {
         let block = BlockReader::open(store, meta).await.unwrap();
         let all = block
             .select(
-                i64::MIN,
-                i64::MAX,
+                SelectHints::new(i64::MIN, i64::MAX),
                 &[Matcher::new(pyrite_model::MatchOp::Regex, "__name__", ".+").unwrap()],
             )
             .await
@@ -604,7 +613,7 @@ mod tests {
             .unwrap();
         let block = BlockReader::open(store, m).await.unwrap();
         let got = block
-            .select(i64::MIN, i64::MAX, &[Matcher::equal("job", "v1")])
+            .select(SelectHints::new(i64::MIN, i64::MAX), &[Matcher::equal("job", "v1")])
             .await
             .unwrap();
         let stale = f64::from_bits(0x7ff0_0000_0000_0002).to_bits();

@@ -174,7 +174,7 @@ impl Compactor {
         let mut series = Vec::new();
         for b in blocks {
             let reader = BlockReader::open(self.bucket.clone(), b.clone()).await?;
-            series.extend(reader.select(i64::MIN, i64::MAX, &everything).await?);
+            series.extend(reader.select(pyrite_storage::SelectHints::all(), &everything).await?);
         }
         let min_time = blocks.iter().map(|b| b.min_time).min().unwrap_or(start);
         let max_time = blocks.iter().map(|b| b.max_time).max().unwrap_or(start);
@@ -273,7 +273,7 @@ mod tests {
     async fn samples(bucket: &Arc<dyn ObjectStore>, meta: &BlockMeta) -> Vec<(i64, f64)> {
         let r = BlockReader::open(bucket.clone(), meta.clone()).await.unwrap();
         let got = r
-            .select(i64::MIN, i64::MAX, &[Matcher::equal("__name__", "m")])
+            .select(pyrite_storage::SelectHints::all(), &[Matcher::equal("__name__", "m")])
             .await
             .unwrap();
         got.iter().flat_map(|s| s.iter().collect::<Vec<_>>()).collect()

@@ -16,10 +16,9 @@ use pyrite_chunk::{Chunk, SAMPLES_PER_CHUNK};
 use pyrite_model::{Labels, Matcher, STALE_NAN};
 use pyrite_promql::Engine;
 use pyrite_storage::{Queryable, SelectHints, Series, StorageError};
-use serde_json::Value;
 
 use crate::downstream::{Downstream, Reply, Request};
-use crate::matrix::Answer;
+use crate::matrix::{encode_answer, float_point, RawAnswer};
 use crate::shard::{EmbeddedSeries, Plan, EMBEDDED_ID, SHARD_TAG};
 use crate::FrontendError;
 
@@ -61,42 +60,28 @@ impl Queryable for EmbeddedStore {
     }
 }
 
-fn parse_float(v: &Value) -> Option<f64> {
-    match v.as_str()? {
-        "NaN" => Some(f64::NAN),
-        "+Inf" => Some(f64::INFINITY),
-        "-Inf" => Some(f64::NEG_INFINITY),
-        s => s.parse().ok(),
-    }
-}
-
-fn point(p: &Value) -> Option<(i64, f64)> {
-    let t = (p.get(0)?.as_f64()? * 1000.0).round() as i64;
-    Some((t, parse_float(p.get(1)?)?))
-}
-
 /// The series of one shard answer, or `None` if it cannot be read back exactly.
-fn read_back(answer: &Answer, shard: usize, tag: bool, when: When) -> Option<Vec<Series>> {
-    let data = &answer.data;
-    let mut out = Vec::new();
-    for s in data["result"].as_array()? {
-        if s.get("histogram").is_some() || s.get("histograms").is_some() {
+fn read_back(answer: &RawAnswer, shard: usize, tag: bool, when: When) -> Option<Vec<Series>> {
+    let mut out = Vec::with_capacity(answer.result.len());
+    for s in &answer.result {
+        if s.histogram.is_some() || !s.histograms.is_empty() {
             return None;
         }
-        let metric: BTreeMap<String, String> = serde_json::from_value(s["metric"].clone()).ok()?;
-        let mut pairs: Vec<(String, String)> = metric.into_iter().collect();
+        let shard_text = shard.to_string();
+        let mut pairs: Vec<(&str, &str)> = s.metric.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         if tag {
-            pairs.push((SHARD_TAG.to_string(), shard.to_string()));
+            pairs.push((SHARD_TAG, &shard_text));
         }
         let labels = Labels::from_pairs(&pairs);
-        let samples: Vec<(i64, f64)> = match (when, data["resultType"].as_str()?) {
-            (When::Instant(_), "vector") => vec![point(&s["value"])?],
+        let samples: Vec<(i64, f64)> = match (when, answer.result_type.as_str()) {
+            (When::Instant(_), "vector") => vec![float_point(s.value?)?],
             (When::Range { end, step, .. }, "matrix") => {
-                let pts: Vec<(i64, f64)> = s["values"].as_array()?.iter().map(point).collect::<Option<_>>()?;
-                let mut with_stale = Vec::with_capacity(pts.len() + 1);
-                for (i, &(t, v)) in pts.iter().enumerate() {
+                let mut with_stale = Vec::with_capacity(s.values.len() + 1);
+                let mut points = s.values.iter().map(|p| float_point(p)).peekable();
+                while let Some(p) = points.next() {
+                    let (t, v) = p?;
                     with_stale.push((t, v));
-                    let next = pts.get(i + 1).map(|p| p.0);
+                    let next = points.peek().and_then(|p| p.map(|p| p.0));
                     if next != Some(t + step) && t + step <= end {
                         with_stale.push((t + step, STALE_NAN));
                     }
@@ -205,7 +190,7 @@ pub async fn run(
         if !reply.ok() {
             return Ok(Sharded::Unsupported);
         }
-        let answer = Answer::parse(&reply.body)?;
+        let answer = RawAnswer::parse(&reply.body)?;
         let Some(series) = read_back(&answer, shard, tag, when) else {
             return Ok(Sharded::Unsupported);
         };
@@ -233,7 +218,7 @@ pub async fn run(
     add_unique(&mut infos, result.infos, &plan.outer, query);
     Ok(Sharded::Done(Reply {
         status: 200,
-        body: Answer::encode(&data, &warnings, &infos).into(),
+        body: encode_answer(&data, &warnings, &infos).into(),
     }))
 }
 

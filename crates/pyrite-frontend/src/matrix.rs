@@ -120,13 +120,6 @@ pub struct Matrix {
     pub infos: Vec<String>,
 }
 
-/// A successful answer's body, split into `data` and annotations.
-pub struct Answer {
-    pub data: Value,
-    pub warnings: Vec<String>,
-    pub infos: Vec<String>,
-}
-
 #[derive(Deserialize)]
 struct Envelope<'a> {
     status: String,
@@ -138,16 +131,6 @@ struct Envelope<'a> {
     infos: Vec<String>,
 }
 
-impl<'a> Envelope<'a> {
-    fn parse(body: &'a [u8]) -> Result<(&'a RawValue, Vec<String>, Vec<String>), FrontendError> {
-        let e: Envelope = serde_json::from_slice(body).map_err(|e| FrontendError::BadAnswer(e.to_string()))?;
-        match (e.status.as_str(), e.data) {
-            ("success", Some(data)) => Ok((data, e.warnings, e.infos)),
-            _ => Err(FrontendError::BadAnswer("answer is not a success".into())),
-        }
-    }
-}
-
 #[derive(Deserialize)]
 struct RawData<'a> {
     #[serde(rename = "resultType")]
@@ -156,30 +139,64 @@ struct RawData<'a> {
     result: Vec<RawSeries<'a>>,
 }
 
+/// One series of a vector or matrix answer, its points as their JSON text.
 #[derive(Deserialize)]
-struct RawSeries<'a> {
-    metric: Metric,
+pub struct RawSeries<'a> {
+    pub metric: Metric,
     #[serde(borrow, default)]
-    values: Vec<&'a RawValue>,
+    pub value: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    histograms: Vec<&'a RawValue>,
+    pub histogram: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub values: Vec<&'a RawValue>,
+    #[serde(borrow, default)]
+    pub histograms: Vec<&'a RawValue>,
 }
 
-impl Answer {
-    pub fn parse(body: &[u8]) -> Result<Answer, FrontendError> {
-        let (data, warnings, infos) = Envelope::parse(body)?;
-        let data = serde_json::from_str(data.get()).map_err(|e| FrontendError::BadAnswer(e.to_string()))?;
-        Ok(Answer { data, warnings, infos })
-    }
+/// A successful vector or matrix answer, read without decoding its points.
+pub struct RawAnswer<'a> {
+    pub result_type: String,
+    pub result: Vec<RawSeries<'a>>,
+    pub warnings: Vec<String>,
+    pub infos: Vec<String>,
+}
 
-    /// The body of a successful API answer, as the querier writes it.
-    pub fn encode(data: &Value, warnings: &[String], infos: &[String]) -> Vec<u8> {
-        let mut out = Vec::new();
-        write_envelope(&mut out, warnings, infos, |out| {
-            serde_json::to_writer(out, data).expect("writing JSON to a Vec cannot fail")
-        });
-        out
+impl<'a> RawAnswer<'a> {
+    pub fn parse(body: &'a [u8]) -> Result<Self, FrontendError> {
+        let bad = |e: serde_json::Error| FrontendError::BadAnswer(e.to_string());
+        let e: Envelope = serde_json::from_slice(body).map_err(bad)?;
+        let (true, Some(data)) = (e.status == "success", e.data) else {
+            return Err(FrontendError::BadAnswer("answer is not a success".into()));
+        };
+        let data: RawData = serde_json::from_str(data.get()).map_err(bad)?;
+        Ok(RawAnswer {
+            result_type: data.result_type,
+            result: data.result,
+            warnings: e.warnings,
+            infos: e.infos,
+        })
     }
+}
+
+/// A float point's text `[seconds,"value"]` as milliseconds and value.
+pub fn float_point(raw: &RawValue) -> Option<(i64, f64)> {
+    let (secs, v): (f64, &str) = serde_json::from_str(raw.get()).ok()?;
+    let v = match v {
+        "NaN" => f64::NAN,
+        "+Inf" => f64::INFINITY,
+        "-Inf" => f64::NEG_INFINITY,
+        s => s.parse().ok()?,
+    };
+    Some(((secs * 1000.0).round() as i64, v))
+}
+
+/// The body of a successful API answer with `data` as given.
+pub fn encode_answer(data: &Value, warnings: &[String], infos: &[String]) -> Vec<u8> {
+    let mut out = Vec::new();
+    write_envelope(&mut out, warnings, infos, |out| {
+        serde_json::to_writer(out, data).expect("writing JSON to a Vec cannot fail")
+    });
+    out
 }
 
 /// `{"status":"success","data":…,"warnings":[…],"infos":[…]}` with `data` written by
@@ -200,13 +217,17 @@ impl Matrix {
     /// Reads a range query's answer; `Ok(None)` when it is not a matrix or a point is
     /// not `[time, …]`.
     pub fn parse(body: &[u8]) -> Result<Option<Matrix>, FrontendError> {
-        let (data, warnings, infos) = Envelope::parse(body)?;
-        let data: RawData = serde_json::from_str(data.get()).map_err(|e| FrontendError::BadAnswer(e.to_string()))?;
-        if data.result_type != "matrix" {
+        let RawAnswer {
+            result_type,
+            result,
+            warnings,
+            infos,
+        } = RawAnswer::parse(body)?;
+        if result_type != "matrix" {
             return Ok(None);
         }
         let mut series = BTreeMap::new();
-        for s in data.result {
+        for s in result {
             let mut p = SeriesPoints::default();
             for (raw, into) in [(&s.values, &mut p.values), (&s.histograms, &mut p.histograms)] {
                 for v in raw {
@@ -443,6 +464,10 @@ mod tests {
         assert_eq!(s.series.values().next().unwrap().values.times(), [2000, 3000]);
         assert_eq!(raw_time(r#"[3.5,"1"]"#), Some(3500));
         assert_eq!(raw_time(r#" [ 1.001 , {"count":"1"}]"#), Some(1001));
+        let raw = |s: &str| float_point(&RawValue::from_string(s.to_string()).unwrap());
+        assert_eq!(raw(r#"[1.5,"-Inf"]"#), Some((1500, f64::NEG_INFINITY)));
+        assert_eq!(raw(r#"[2,"0.1"]"#), Some((2000, 0.1)));
+        assert_eq!(raw(r#"[2,{"count":"1"}]"#), None);
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use futures::Stream;
 use pyrite_proto::ingester as pb;
 use pyrite_proto::ingester::ingester_server::Ingester as IngesterRpc;
-use pyrite_storage::wire::{matchers_from_proto, series_to_proto};
+use pyrite_storage::wire::{matchers_from_proto, query_shard_from_proto, series_to_proto};
 use pyrite_storage::{SelectHints, StorageError};
 use tonic::{Request, Response, Status};
 
@@ -56,8 +56,10 @@ impl IngesterRpc for IngesterService {
     async fn select(&self, req: Request<pb::SelectRequest>) -> Result<Response<SelectStream>, Status> {
         let req = req.into_inner();
         let matchers = matchers_from_proto(&req.matchers).map_err(bad)?;
+        let shard = query_shard_from_proto(req.query_shard).map_err(bad)?;
         let head = self.host.head(req.shard, linearizable(req.consistency)).await?;
-        let series = head.select_series(&req.tenant, SelectHints::new(req.start, req.end), &matchers);
+        let hints = SelectHints::new(req.start, req.end).with_shard(shard);
+        let series = head.select_series(&req.tenant, hints, &matchers);
         let batches: Vec<Result<pb::SelectResponse, Status>> = series
             .chunks(SERIES_PER_MESSAGE)
             .map(|part| {

@@ -1,5 +1,6 @@
 //! The vocabulary every Pyrite component shares: label sets, samples, native histograms,
-//! label matchers, tenants and the series hash that places a series on the ring.
+//! label matchers, tenants, the series hash that places a series on the ring and the
+//! series-hash shards of query sharding.
 //!
 //! This crate does no I/O and knows nothing about encodings or storage. Its one invariant:
 //! a [`Labels`] value is always sorted by label name with no duplicate names and no empty
@@ -8,11 +9,13 @@
 pub mod histogram;
 mod labels;
 mod matcher;
+mod query_shard;
 mod sample;
 mod tenant;
 
 pub use histogram::FloatHistogram;
 pub use labels::{is_valid_label_name, is_valid_metric_name, Label, Labels, LabelsBuilder, METRIC_NAME};
 pub use matcher::{matches_all, MatchOp, Matcher, MatcherError};
+pub use query_shard::QueryShard;
 pub use sample::{is_stale_nan, Sample, TimeSeries, STALE_NAN, STALE_NAN_BITS};
 pub use tenant::{validate_tenant, TenantError, DEFAULT_TENANT, TENANT_HEADER};

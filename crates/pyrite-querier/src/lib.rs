@@ -13,7 +13,7 @@ use pyrite_client::errors::storage_error;
 use pyrite_client::{collect_series, ShardClient};
 use pyrite_model::Matcher;
 use pyrite_proto::ingester as pb;
-use pyrite_storage::wire::{matchers_to_proto, merged_from_proto};
+use pyrite_storage::wire::{matchers_to_proto, merged_from_proto, query_shard_to_proto};
 use pyrite_storage::{sorted_union, Queryable, SelectHints, Series, StorageError};
 use tonic::Status;
 
@@ -88,6 +88,7 @@ impl Queryable for ShardedQueryable {
                     end: hints.end,
                     matchers: matchers.clone(),
                     consistency,
+                    query_shard: query_shard_to_proto(hints.shard),
                 };
                 async move { collect_series(c.select(req).await?.into_inner()).await }
             })

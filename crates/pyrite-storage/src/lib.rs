@@ -23,7 +23,7 @@ mod write;
 
 use async_trait::async_trait;
 use pyrite_chunk::{Chunk, ChunkIter, HistogramChunk};
-use pyrite_model::{FloatHistogram, Labels, Matcher};
+use pyrite_model::{FloatHistogram, Labels, Matcher, QueryShard};
 
 pub use fanout::{sorted_union, Fanout};
 pub use mem::MemQueryable;
@@ -32,24 +32,39 @@ pub use shard::QueryShards;
 pub use write::{AppendError, AppendOutcome, Appendable};
 
 /// What a reader wants from a selector: the inclusive time range whose samples it will
-/// look at. Stores may return samples outside the range (whole chunks); readers filter.
+/// look at, and maybe one query shard of the series. Stores may return samples outside
+/// the range (whole chunks); readers filter. A store should leave out the series outside
+/// the shard before it reads their chunks; one that cannot is still correct, because
+/// [`QueryShards`] drops them after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SelectHints {
     pub start: i64,
     pub end: i64,
+    pub shard: Option<QueryShard>,
 }
 
 impl SelectHints {
     pub fn new(start: i64, end: i64) -> Self {
-        Self { start, end }
+        Self {
+            start,
+            end,
+            shard: None,
+        }
     }
 
     /// The whole time axis.
     pub fn all() -> Self {
-        Self {
-            start: i64::MIN,
-            end: i64::MAX,
-        }
+        Self::new(i64::MIN, i64::MAX)
+    }
+
+    /// The same hints for the series of one query shard.
+    pub fn with_shard(self, shard: Option<QueryShard>) -> Self {
+        Self { shard, ..self }
+    }
+
+    /// Whether a series with these labels is wanted (it is in the shard, if one is named).
+    pub fn wants(&self, labels: &Labels) -> bool {
+        self.shard.is_none_or(|s| s.contains(labels))
     }
 }
 

@@ -87,6 +87,9 @@ impl Queryable for MemQueryable {
     ) -> Result<Vec<Series>, StorageError> {
         Ok(
             self.matching(tenant, matchers, hints.start, hints.end, |labels, samples| {
+                if !hints.wants(labels) {
+                    return None;
+                }
                 let mut floats = Vec::new();
                 let mut histograms = Vec::new();
                 // Hints are those the series' own sequence gives, so start from its

@@ -1,15 +1,15 @@
 //! Query sharding's read side: a selector carrying the pseudo-matcher
 //! `__query_shard__="<i>_of_<n>"` reads only the series whose label hash falls in shard
 //! `i` of `n` (1-based, as the query frontend writes it). [`QueryShards`] wraps any store:
-//! it takes the pseudo-matcher out before the store sees it and keeps the series of that
-//! shard. Every series belongs to exactly one shard of any `n`, which is what lets the
-//! frontend add up shard-local answers; the hash is [`Labels::stable_hash`], so every
-//! querier agrees on it.
+//! it takes the pseudo-matcher out and hands the store the shard in its
+//! [`SelectHints`], so heads and blocks skip the other shards' series before reading their
+//! chunks; it keeps only the shard's series of whatever the store answers. See
+//! [`QueryShard`] for why shard-local answers add up.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use pyrite_model::{Labels, MatchOp, Matcher};
+use pyrite_model::{MatchOp, Matcher, QueryShard};
 
 use crate::{Queryable, SelectHints, Series, StorageError};
 
@@ -21,13 +21,8 @@ pub fn query_shard_value(index: u32, count: u32) -> String {
     format!("{}_of_{count}", index + 1)
 }
 
-/// Whether `labels` falls in shard `index` (0-based) of `count`.
-pub fn in_query_shard(labels: &Labels, index: u32, count: u32) -> bool {
-    count <= 1 || labels.stable_hash() % u64::from(count) == u64::from(index)
-}
-
-/// The other matchers, and the 0-based shard and count if one was named.
-pub type WithoutShard = (Vec<Matcher>, Option<(u32, u32)>);
+/// The other matchers, and the shard if one was named.
+pub type WithoutShard = (Vec<Matcher>, Option<QueryShard>);
 
 /// Splits the shard pseudo-matcher off `matchers`.
 pub fn take_query_shard(matchers: &[Matcher]) -> Result<WithoutShard, StorageError> {
@@ -47,7 +42,7 @@ pub fn take_query_shard(matchers: &[Matcher]) -> Result<WithoutShard, StorageErr
         if i == 0 || i > n {
             return Err(bad());
         }
-        shard = Some((i - 1, n));
+        shard = Some(QueryShard { index: i - 1, count: n });
     }
     Ok((rest, shard))
 }
@@ -72,10 +67,9 @@ impl Queryable for QueryShards {
         matchers: &[Matcher],
     ) -> Result<Vec<Series>, StorageError> {
         let (rest, shard) = take_query_shard(matchers)?;
+        let hints = hints.with_shard(shard.or(hints.shard));
         let mut series = self.inner.select(tenant, hints, &rest).await?;
-        if let Some((i, n)) = shard {
-            series.retain(|s| in_query_shard(&s.labels, i, n));
-        }
+        series.retain(|s| hints.wants(&s.labels));
         Ok(series)
     }
 
@@ -107,6 +101,7 @@ impl Queryable for QueryShards {
 mod tests {
     use super::*;
     use crate::MemQueryable;
+    use pyrite_model::Labels;
 
     #[tokio::test]
     async fn shards_partition_the_series() {

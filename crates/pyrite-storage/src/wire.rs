@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use pyrite_chunk::{Chunk, Encoding, HistogramChunk};
-use pyrite_model::{Label, Labels, MatchOp, Matcher};
+use pyrite_model::{Label, Labels, MatchOp, Matcher, QueryShard};
 use pyrite_proto::ingester as pb;
 
 use crate::{Series, StorageError};
@@ -11,6 +11,28 @@ use crate::{Series, StorageError};
 /// `Chunk.encoding` on the wire.
 const ENCODING_XOR: u32 = 0;
 const ENCODING_INTEGER_DELTA: u32 = 1;
+
+pub fn query_shard_to_proto(s: Option<QueryShard>) -> Option<pb::QueryShard> {
+    s.map(|s| pb::QueryShard {
+        index: s.index,
+        count: s.count,
+    })
+}
+
+/// A query shard off the wire; one whose index is not below its count is refused.
+pub fn query_shard_from_proto(s: Option<pb::QueryShard>) -> Result<Option<QueryShard>, StorageError> {
+    match s {
+        None => Ok(None),
+        Some(s) if s.index < s.count => Ok(Some(QueryShard {
+            index: s.index,
+            count: s.count,
+        })),
+        Some(s) => Err(StorageError::BadRequest(format!(
+            "query shard {} of {} does not exist",
+            s.index, s.count
+        ))),
+    }
+}
 
 pub fn matchers_to_proto(ms: &[Matcher]) -> Vec<pb::Matcher> {
     ms.iter()

@@ -16,7 +16,7 @@ use pyrite_client::{collect_series, Channels};
 use pyrite_model::Matcher;
 use pyrite_proto::ingester as pb;
 use pyrite_proto::ingester::store_gateway_client::StoreGatewayClient;
-use pyrite_storage::wire::{matchers_to_proto, merged_from_proto};
+use pyrite_storage::wire::{matchers_to_proto, merged_from_proto, query_shard_to_proto};
 use pyrite_storage::{sorted_union, Queryable, SelectHints, Series, StorageError};
 use tonic::transport::Channel;
 use tonic::Status;
@@ -134,6 +134,7 @@ impl GatewayQueryable {
             end,
             matchers: matchers.to_vec(),
             name: String::new(),
+            query_shard: None,
         }
     }
 }
@@ -149,7 +150,8 @@ impl Queryable for GatewayQueryable {
         let m = matchers_to_proto(matchers);
         let parts = self
             .each_gateway(tenant, hints.start, hints.end, |mut c, ids| {
-                let req = Self::request(tenant, ids, hints.start, hints.end, &m);
+                let mut req = Self::request(tenant, ids, hints.start, hints.end, &m);
+                req.query_shard = query_shard_to_proto(hints.shard);
                 async move { collect_series(c.select(req).await?.into_inner()).await }
             })
             .await?;

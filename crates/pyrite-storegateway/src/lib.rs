@@ -189,7 +189,7 @@ async fn select_from(
     hints: SelectHints,
     matchers: &[Matcher],
 ) -> Result<Vec<Series>, StorageError> {
-    let answers = try_join_all(readers.iter().map(|r| r.select(hints.start, hints.end, matchers)))
+    let answers = try_join_all(readers.iter().map(|r| r.select(hints, matchers)))
         .await
         .map_err(unavailable)?;
     Ok(merge_series(answers.into_iter().flatten().collect()))

@@ -7,7 +7,7 @@ use futures::Stream;
 use pyrite_model::Matcher;
 use pyrite_proto::ingester as pb;
 use pyrite_proto::ingester::store_gateway_server::StoreGateway;
-use pyrite_storage::wire::{matchers_from_proto, series_to_proto};
+use pyrite_storage::wire::{matchers_from_proto, query_shard_from_proto, series_to_proto};
 use pyrite_storage::{SelectHints, StorageError};
 use tonic::{Request, Response, Status};
 use ulid::Ulid;
@@ -60,9 +60,11 @@ impl StoreGateway for GatewayService {
     async fn select(&self, req: Request<pb::BlocksRequest>) -> Result<Response<SelectStream>, Status> {
         let req = req.into_inner();
         let (ids, matchers) = parse(&req)?;
+        let shard = query_shard_from_proto(req.query_shard).map_err(status)?;
+        let hints = SelectHints::new(req.start, req.end).with_shard(shard);
         let series = self
             .store
-            .select_blocks(&req.tenant, &ids, SelectHints::new(req.start, req.end), &matchers)
+            .select_blocks(&req.tenant, &ids, hints, &matchers)
             .await
             .map_err(status)?;
         let batches: Vec<Result<pb::SelectResponse, Status>> = series

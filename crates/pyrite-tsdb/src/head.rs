@@ -313,7 +313,9 @@ impl Head {
             index
                 .select(matchers)
                 .into_iter()
-                .map(|id| (index.labels(id), index.series(id).clone()))
+                .map(|id| (index.labels(id), index.series(id)))
+                .filter(|(labels, _)| hints.wants(labels))
+                .map(|(labels, s)| (labels, s.clone()))
                 .collect()
         };
         let mut out: Vec<Series> = picked
@@ -517,6 +519,31 @@ mod tests {
         assert_eq!(a[0].iter().collect::<Vec<_>>(), [(1, 1.0)]);
         assert!(head.select_series("c", SelectHints::all(), &m).is_empty());
         assert_eq!(head.label_values("b", "__name__", i64::MIN, i64::MAX, &[]), ["up"]);
+    }
+
+    #[test]
+    fn a_query_shard_selects_its_part_of_the_series() {
+        let head = Head::default();
+        let series: Vec<TimeSeries> = (0..40)
+            .map(|i| ts(&[("__name__", "x"), ("i", &i.to_string())], &[(1, 1.0)]))
+            .collect();
+        head.apply("t", &series);
+        let m = [Matcher::equal("__name__", "x")];
+        let mut seen = Vec::new();
+        for index in 0..3 {
+            let shard = pyrite_model::QueryShard { index, count: 3 };
+            let part = head.select_series("t", SelectHints::all().with_shard(Some(shard)), &m);
+            assert!(!part.is_empty() && part.len() < 40, "shard {index} holds a part");
+            assert!(part.iter().all(|s| shard.contains(&s.labels)));
+            seen.extend(part.into_iter().map(|s| s.labels));
+        }
+        seen.sort();
+        let all: Vec<Labels> = head
+            .select_series("t", SelectHints::all(), &m)
+            .into_iter()
+            .map(|s| s.labels)
+            .collect();
+        assert_eq!(seen, all, "every series in exactly one shard");
     }
 
     #[test]
