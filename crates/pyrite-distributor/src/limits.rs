@@ -21,6 +21,9 @@ pub struct Limits {
     /// How far ahead of the receiver's clock a sample may be, in seconds (clock skew
     /// allowance, Mimir's creation grace period); 0 accepts any future timestamp.
     pub creation_grace_period_seconds: u64,
+    /// How far behind the receiver's clock a sample may be, in seconds (Mimir's past
+    /// grace period); 0 leaves the past to each head's appendable window.
+    pub past_grace_period_seconds: u64,
 }
 
 impl Default for Limits {
@@ -34,6 +37,7 @@ impl Default for Limits {
             max_label_name_length: 1024,
             max_label_value_length: 2048,
             creation_grace_period_seconds: 600,
+            past_grace_period_seconds: 0,
         }
     }
 }

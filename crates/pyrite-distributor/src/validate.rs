@@ -32,26 +32,40 @@ fn describe(labels: &[Label]) -> String {
 }
 
 /// Refuses a series with a sample stamped further ahead of `now_ms` than the creation
-/// grace period allows: a sender with a broken clock would otherwise write the future.
+/// grace period allows (a sender with a broken clock would otherwise write the future),
+/// or further behind it than the past grace period allows.
 pub fn check_timestamps(raw: &RawSeries, limits: &Limits, now_ms: i64) -> Result<(), Invalid> {
-    if limits.creation_grace_period_seconds == 0 {
-        return Ok(());
-    }
-    let latest = now_ms.saturating_add((limits.creation_grace_period_seconds as i64).saturating_mul(1000));
-    let too_new = raw
+    let seconds = |s: u64| (s as i64).saturating_mul(1000);
+    let latest = match limits.creation_grace_period_seconds {
+        0 => i64::MAX,
+        s => now_ms.saturating_add(seconds(s)),
+    };
+    let earliest = match limits.past_grace_period_seconds {
+        0 => i64::MIN,
+        s => now_ms.saturating_sub(seconds(s)),
+    };
+    let mut times = raw
         .samples
         .iter()
         .map(|s| s.t)
-        .chain(raw.histograms.iter().map(|h| h.timestamp))
-        .find(|t| *t > latest);
-    match too_new {
+        .chain(raw.histograms.iter().map(|h| h.timestamp));
+    match times.find(|t| *t > latest || *t < earliest) {
         None => Ok(()),
-        Some(t) => Err(Invalid {
+        Some(t) if t > latest => Err(Invalid {
             reason: "too_far_in_future",
             message: format!(
                 "sample timestamp {} is more than {} s ahead of the receiver's clock (creation_grace_period_seconds) for series {}",
                 t,
                 limits.creation_grace_period_seconds,
+                describe(&raw.labels)
+            ),
+        }),
+        Some(t) => Err(Invalid {
+            reason: "sample_timestamp_too_old",
+            message: format!(
+                "sample timestamp {} is more than {} s behind the receiver's clock (past_grace_period_seconds) for series {}",
+                t,
+                limits.past_grace_period_seconds,
                 describe(&raw.labels)
             ),
         }),
@@ -176,6 +190,31 @@ mod tests {
             ..Limits::default()
         };
         assert!(check_timestamps(&r, &off, now).is_ok());
+    }
+
+    #[test]
+    fn samples_from_the_past_are_refused_beyond_the_past_grace_period() {
+        let now = 1_800_000_000_000;
+        let mut r = raw(&[("__name__", "up")]);
+        r.samples = vec![pyrite_model::Sample::new(i64::MIN, 1.0)];
+        assert!(
+            check_timestamps(&r, &Limits::default(), now).is_ok(),
+            "off by default: the head's window bounds the past"
+        );
+        let l = Limits {
+            past_grace_period_seconds: 3600,
+            ..Limits::default()
+        };
+        let err = check_timestamps(&r, &l, now).unwrap_err();
+        assert_eq!(err.reason, "sample_timestamp_too_old");
+        assert!(err.message.contains("past_grace_period_seconds"), "{}", err.message);
+        r.samples = vec![pyrite_model::Sample::new(now - 3_600_000, 1.0)];
+        assert!(check_timestamps(&r, &l, now).is_ok());
+        r.samples.push(pyrite_model::Sample::new(0, 1.0));
+        assert_eq!(
+            check_timestamps(&r, &l, now).unwrap_err().reason,
+            "sample_timestamp_too_old"
+        );
     }
 
     #[test]

@@ -1,64 +1,120 @@
-//! What a shard's Raft log holds: writes, and the two steps of cutting a block, which
-//! every replica must take at the same point in the log.
+//! What a shard's Raft log holds: writes, and the two steps of cutting a tenant's
+//! block, which every replica must take at the same point in the log.
 //!
-//! Layout: one tag byte, then the body. A write's body is a [`codec`] record; `seal` and
-//! `flushed` carry a little-endian millisecond bound.
+//! Layout: one tag byte, then the body. A write carries a 16-byte id, then a [`codec`]
+//! record: a writer that retries sends the very same bytes, so an entry committed twice
+//! is recognised by its id and applied once. `seal` and `flushed` carry a little-endian
+//! millisecond bound, then the tenant. Logs written before writes had ids and seals had
+//! tenants hold tags 0–2, which still decode (a seal without a tenant is every tenant's).
 
 use pyrite_model::TimeSeries;
 
 use crate::codec::{self, CodecError, WriteRecord};
 
-const TAG_WRITE: u8 = 0;
-const TAG_SEAL: u8 = 1;
-const TAG_FLUSHED: u8 = 2;
+const TAG_WRITE_V1: u8 = 0;
+const TAG_SEAL_ALL: u8 = 1;
+const TAG_FLUSHED_ALL: u8 = 2;
+const TAG_WRITE: u8 = 3;
+const TAG_SEAL: u8 = 4;
+const TAG_FLUSHED: u8 = 5;
+
+/// Names one write, so its retries are applied once.
+pub type WriteId = u128;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ShardCommand {
-    Write(WriteRecord),
-    /// Refuse samples older than `before` from here on: the data before it is final and
-    /// is being cut into blocks.
-    Seal {
-        before: i64,
+    Write {
+        /// `None` only in logs from before writes had ids.
+        id: Option<WriteId>,
+        record: WriteRecord,
     },
-    /// The blocks before `before` are in the bucket: drop that data from the head.
-    Flushed {
-        before: i64,
-    },
+    /// Refuse the tenant's samples older than `before` from here on: its data before it
+    /// is final and is being cut into blocks. `None`: every tenant (older logs).
+    Seal { tenant: Option<String>, before: i64 },
+    /// The tenant's blocks before `before` are in the bucket: drop that data from the head.
+    Flushed { tenant: Option<String>, before: i64 },
 }
 
-/// A write as a log command (what distributors send to a shard's leader).
+/// A write as a log command (what distributors send to a shard's leader), under a
+/// fresh id.
 pub fn encode_write(tenant: &str, series: &[TimeSeries]) -> Vec<u8> {
+    encode_write_with_id(ulid::Ulid::new().0, tenant, series)
+}
+
+pub fn encode_write_with_id(id: WriteId, tenant: &str, series: &[TimeSeries]) -> Vec<u8> {
     let record = codec::encode(tenant, series);
-    let mut out = Vec::with_capacity(record.len() + 1);
+    let mut out = Vec::with_capacity(record.len() + 17);
     out.push(TAG_WRITE);
+    out.extend_from_slice(&id.to_le_bytes());
     out.extend_from_slice(&record);
     out
 }
 
-pub fn encode_seal(before: i64) -> Vec<u8> {
-    bound(TAG_SEAL, before)
+/// The id of a write command, read without decoding the rest.
+pub fn write_id(bytes: &[u8]) -> Option<WriteId> {
+    match bytes.split_first() {
+        Some((&TAG_WRITE, body)) => Some(WriteId::from_le_bytes(body.get(..16)?.try_into().ok()?)),
+        _ => None,
+    }
 }
 
-pub fn encode_flushed(before: i64) -> Vec<u8> {
-    bound(TAG_FLUSHED, before)
+pub fn encode_seal(tenant: &str, before: i64) -> Vec<u8> {
+    bound(TAG_SEAL, before, tenant)
 }
 
-fn bound(tag: u8, t: i64) -> Vec<u8> {
+pub fn encode_flushed(tenant: &str, before: i64) -> Vec<u8> {
+    bound(TAG_FLUSHED, before, tenant)
+}
+
+fn bound(tag: u8, t: i64, tenant: &str) -> Vec<u8> {
     let mut out = vec![tag];
     out.extend_from_slice(&t.to_le_bytes());
+    out.extend_from_slice(tenant.as_bytes());
     out
 }
 
 pub fn decode(bytes: &[u8]) -> Result<ShardCommand, CodecError> {
     let (&tag, body) = bytes.split_first().ok_or(CodecError::Corrupt("empty command"))?;
-    let bound = || -> Result<i64, CodecError> {
-        let b: [u8; 8] = body.try_into().map_err(|_| CodecError::Corrupt("bad bound"))?;
-        Ok(i64::from_le_bytes(b))
+    let bound = || -> Result<(i64, &[u8]), CodecError> {
+        let (b, rest) = body.split_at_checked(8).ok_or(CodecError::Corrupt("bad bound"))?;
+        let b: [u8; 8] = b.try_into().map_err(|_| CodecError::Corrupt("bad bound"))?;
+        Ok((i64::from_le_bytes(b), rest))
+    };
+    let tenant = |rest: &[u8]| -> Result<String, CodecError> {
+        String::from_utf8(rest.to_vec()).map_err(|_| CodecError::Corrupt("tenant is not UTF-8"))
     };
     match tag {
-        TAG_WRITE => Ok(ShardCommand::Write(codec::decode(body)?)),
-        TAG_SEAL => Ok(ShardCommand::Seal { before: bound()? }),
-        TAG_FLUSHED => Ok(ShardCommand::Flushed { before: bound()? }),
+        TAG_WRITE => {
+            let id = write_id(bytes).ok_or(CodecError::Corrupt("bad write id"))?;
+            Ok(ShardCommand::Write {
+                id: Some(id),
+                record: codec::decode(&body[16..])?,
+            })
+        }
+        TAG_SEAL | TAG_FLUSHED => {
+            let (before, rest) = bound()?;
+            let tenant = Some(tenant(rest)?);
+            Ok(if tag == TAG_SEAL {
+                ShardCommand::Seal { tenant, before }
+            } else {
+                ShardCommand::Flushed { tenant, before }
+            })
+        }
+        TAG_WRITE_V1 => Ok(ShardCommand::Write {
+            id: None,
+            record: codec::decode(body)?,
+        }),
+        TAG_SEAL_ALL | TAG_FLUSHED_ALL => {
+            let (before, rest) = bound()?;
+            if !rest.is_empty() {
+                return Err(CodecError::Corrupt("bad bound"));
+            }
+            Ok(if tag == TAG_SEAL_ALL {
+                ShardCommand::Seal { tenant: None, before }
+            } else {
+                ShardCommand::Flushed { tenant: None, before }
+            })
+        }
         _ => Err(CodecError::Corrupt("unknown command")),
     }
 }
@@ -75,17 +131,60 @@ mod tests {
             Labels::from_pairs(&[("__name__", "m")]),
             vec![Sample::new(1, 2.0)],
         )];
-        match decode(&encode_write("t", &series)).unwrap() {
-            ShardCommand::Write(w) => assert_eq!((w.tenant.as_str(), w.series), ("t", series)),
+        let bytes = encode_write_with_id(42, "t", &series);
+        assert_eq!(write_id(&bytes), Some(42));
+        match decode(&bytes).unwrap() {
+            ShardCommand::Write { id, record } => {
+                assert_eq!(
+                    (id, record.tenant.as_str(), record.series),
+                    (Some(42), "t", series.clone())
+                )
+            }
             other => panic!("{other:?}"),
         }
-        assert_eq!(decode(&encode_seal(-5)).unwrap(), ShardCommand::Seal { before: -5 });
+        assert_ne!(
+            write_id(&encode_write("t", &series)),
+            write_id(&encode_write("t", &series)),
+            "every write gets its own id"
+        );
         assert_eq!(
-            decode(&encode_flushed(7200)).unwrap(),
-            ShardCommand::Flushed { before: 7200 }
+            decode(&encode_seal("team-a", -5)).unwrap(),
+            ShardCommand::Seal {
+                tenant: Some("team-a".into()),
+                before: -5
+            }
+        );
+        assert_eq!(
+            decode(&encode_flushed("", 7200)).unwrap(),
+            ShardCommand::Flushed {
+                tenant: Some(String::new()),
+                before: 7200
+            }
         );
         assert!(decode(&[]).is_err());
         assert!(decode(&[TAG_SEAL, 1, 2]).is_err());
+        assert!(decode(&[TAG_WRITE, 1, 2]).is_err());
         assert!(decode(&[9, 0]).is_err());
+    }
+
+    #[test]
+    fn commands_of_older_logs_still_decode() {
+        let mut seal = vec![TAG_SEAL_ALL];
+        seal.extend_from_slice(&100i64.to_le_bytes());
+        assert_eq!(
+            decode(&seal).unwrap(),
+            ShardCommand::Seal {
+                tenant: None,
+                before: 100
+            }
+        );
+        let series = vec![TimeSeries::floats(
+            Labels::from_pairs(&[("__name__", "m")]),
+            vec![Sample::new(1, 2.0)],
+        )];
+        let mut write = vec![TAG_WRITE_V1];
+        write.extend_from_slice(&codec::encode("t", &series));
+        assert_eq!(write_id(&write), None);
+        assert!(matches!(decode(&write).unwrap(), ShardCommand::Write { id: None, .. }));
     }
 }

@@ -1,16 +1,22 @@
-//! Cutting blocks. The leader of each shard watches its head; once a block range (2h by
-//! default) lies half a range behind the newest sample, it
+//! Cutting blocks, tenant by tenant. The leader of each shard watches each tenant's
+//! part of its head; once a block range (2h by default) lies half a range behind that
+//! tenant's newest sample, it
 //!
-//! 1. commits `seal(end)`: from that point in the log every replica refuses samples
-//!    older than `end`, so the data before it is final and the same on every replica;
-//! 2. cuts one block per tenant and range before `end` from its head and uploads it
-//!    (data, then meta) under an id derived from tenant, shard and range, so a leader
-//!    that takes over mid-way cuts and uploads the very same block again;
-//! 3. refreshes the tenants' bucket indexes, waits `flush_delay` so readers have found
-//!    the blocks, and commits `flushed(end)`: every replica drops that data.
+//! 1. commits `seal(tenant, end)`: from that point in the log every replica refuses the
+//!    tenant's samples older than `end`, so its data before it is final and the same on
+//!    every replica;
+//! 2. cuts one block per range before `end` that holds any of the tenant's data (leaping
+//!    over empty ranges, so one sample from 1970 costs one block, not a walk over every
+//!    range since) and uploads it (data, then meta) under an id derived from tenant,
+//!    shard and range, so a leader that takes over mid-way cuts and uploads the very
+//!    same block again;
+//! 3. refreshes the tenant's bucket index, waits `flush_delay` so readers have found the
+//!    blocks, and commits `flushed(tenant, end)`: every replica drops that data.
 //!
-//! Nothing leaves a head before it is in the bucket; a failed step is retried at the
-//! next check, by whichever replica leads then.
+//! Each tenant follows its own clock: one catching up after an outage is neither held
+//! back by nor refused because of another. Nothing leaves a head before it is in the
+//! bucket; a failed step is retried at the next check, by whichever replica leads then,
+//! and one tenant's failure never stops the others' cutting.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,7 +60,30 @@ impl std::fmt::Debug for BlockSettings {
 /// The end of the newest range a head is done with: the last range boundary at least
 /// half a range older than the newest sample.
 fn cut_point(newest: i64, range: i64) -> i64 {
-    (newest - range / 2).div_euclid(range) * range
+    align_down(newest.saturating_sub(range / 2), range)
+}
+
+/// The range boundary at or before `t` (the oldest representable time if none is).
+fn align_down(t: i64, range: i64) -> i64 {
+    t.checked_sub(t.rem_euclid(range)).unwrap_or(i64::MIN)
+}
+
+/// The ranges `[start, stop)` before `end` that hold data, oldest first: from `first`,
+/// each found by asking `next_data` for the oldest sample at or after a time.
+fn ranges_with_data(
+    first: i64,
+    end: i64,
+    range: i64,
+    mut next_data: impl FnMut(i64) -> Option<i64>,
+) -> impl Iterator<Item = (i64, i64)> {
+    let mut from = Some(first);
+    std::iter::from_fn(move || {
+        let t = next_data(from?).filter(|&t| t < end)?;
+        let start = align_down(t, range).max(first);
+        let stop = start.saturating_add(range).min(end);
+        from = (stop < end).then_some(stop);
+        Some((start, stop))
+    })
 }
 
 impl ShardHost {
@@ -78,60 +107,79 @@ impl ShardHost {
         }
     }
 
+    /// Seals and cuts every tenant that has a range to cut, then flushes them after one
+    /// shared delay.
     async fn cut_shard(&self, shard: ShardId, head: &Arc<Head>, b: &BlockSettings) -> Result<(), String> {
-        let range = (b.range.as_millis() as i64).max(1);
-        let Some((oldest, newest)) = head.time_bounds() else {
+        let mut cut = Vec::new();
+        for tenant in head.tenant_names() {
+            match self.cut_tenant(shard, head, b, &tenant).await {
+                Ok(Some(end)) => cut.push((tenant, end)),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(shard, tenant, error = %e, "cutting a tenant's blocks failed; retrying at the next check")
+                }
+            }
+        }
+        if cut.is_empty() {
             return Ok(());
+        }
+        tokio::time::sleep(b.flush_delay).await;
+        for (tenant, end) in cut {
+            self.commit(shard, command::encode_flushed(&tenant, end)).await?;
+        }
+        Ok(())
+    }
+
+    /// Seals one tenant and uploads its blocks up to the end of its newest completed
+    /// range (or of a seal a stopped leader did not flush); the end to flush, if any.
+    async fn cut_tenant(
+        &self,
+        shard: ShardId,
+        head: &Arc<Head>,
+        b: &BlockSettings,
+        tenant: &str,
+    ) -> Result<Option<i64>, String> {
+        let range = (b.range.as_millis() as i64).max(1);
+        let Some((oldest, newest)) = head.time_bounds(tenant) else {
+            return Ok(None);
         };
-        let (sealed, truncated) = (head.min_valid_time(), head.truncated_before());
-        // A seal not yet followed by its flush (a leader stopped mid-way) is finished
-        // first; otherwise cut up to the newest completed range.
+        let bounds = head.tenant_bounds(tenant);
+        let (sealed, truncated) = (bounds.min_valid_time, bounds.truncated_before);
         let end = if sealed > truncated {
             sealed
         } else {
             cut_point(newest, range)
         };
         if end <= truncated || oldest >= end {
-            return Ok(());
+            return Ok(None);
         }
         if sealed < end {
-            self.commit(shard, command::encode_seal(end)).await?;
+            self.commit(shard, command::encode_seal(tenant, end)).await?;
         }
         let first = match truncated {
-            i64::MIN => oldest.div_euclid(range) * range,
+            i64::MIN => align_down(oldest, range),
             t => t,
         };
         let mut uploaded = 0;
-        let mut tenants = Vec::new();
-        for tenant in head.tenant_names() {
-            let mut start = first;
-            while start < end {
-                let stop = (start + range).min(end);
-                if self.cut_one(shard, head, b, &tenant, start, stop).await? {
-                    uploaded += 1;
-                    if !tenants.contains(&tenant) {
-                        tenants.push(tenant.clone());
-                    }
-                }
-                start = stop;
+        for (start, stop) in ranges_with_data(first, end, range, |t| head.first_time_from(tenant, t)) {
+            if self.cut_one(shard, head, b, tenant, start, stop).await? {
+                uploaded += 1;
             }
         }
-        let now = now_ms();
-        for tenant in &tenants {
+        if uploaded > 0 {
             // Best effort: readers also list the bucket for blocks the index lacks.
-            if let Err(e) = bucket::refresh_index(b.bucket.as_ref(), tenant, now).await {
+            if let Err(e) = bucket::refresh_index(b.bucket.as_ref(), tenant, now_ms()).await {
                 tracing::warn!(tenant, error = %e, "refreshing the bucket index");
             }
         }
         tracing::info!(
             shard,
+            tenant,
             end,
             blocks = uploaded,
             "uploaded blocks; flushing the head after the delay"
         );
-        tokio::time::sleep(b.flush_delay).await;
-        self.commit(shard, command::encode_flushed(end)).await?;
-        Ok(())
+        Ok(Some(end))
     }
 
     /// Cuts and uploads one tenant's block for `[start, stop)`; false when it is empty.
@@ -220,5 +268,36 @@ mod tests {
         assert_eq!(cut_point(3 * h - 1, 2 * h), 0);
         assert_eq!(cut_point(3 * h, 2 * h), 2 * h);
         assert_eq!(cut_point(-1, 2 * h), -2 * h);
+        assert_eq!(cut_point(i64::MIN, 2 * h), i64::MIN, "no overflow");
+        assert_eq!(align_down(i64::MIN + 5, 2 * h), i64::MIN);
+    }
+
+    #[test]
+    fn only_ranges_that_hold_data_are_cut() {
+        let h = 3_600_000;
+        let now = 1_800_000_000_000 / (2 * h) * (2 * h);
+        // One sample at the epoch, one at the oldest time there is, and two recent ranges.
+        let data = [i64::MIN, 0, now - 4 * h + 5, now - 3 * h, now - 2 * h + 1];
+        let next = |t: i64| data.iter().copied().find(|&d| d >= t);
+        let mut asked = 0;
+        let got: Vec<(i64, i64)> = ranges_with_data(align_down(i64::MIN, 2 * h), now, 2 * h, |t| {
+            asked += 1;
+            next(t)
+        })
+        .collect();
+        assert_eq!(
+            got,
+            [
+                (i64::MIN, i64::MIN + 2 * h),
+                (0, 2 * h),
+                (now - 4 * h, now - 2 * h),
+                (now - 2 * h, now)
+            ]
+        );
+        assert!(asked <= 5, "one look-up per range cut, not per range walked: {asked}");
+        // A seal's end that is not a range boundary ends the last range early.
+        let got: Vec<_> = ranges_with_data(0, now - h, 2 * h, next).collect();
+        assert_eq!(got.last(), Some(&(now - 2 * h, now - h)));
+        assert_eq!(ranges_with_data(0, 0, 2 * h, next).count(), 0);
     }
 }

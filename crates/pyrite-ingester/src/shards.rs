@@ -71,7 +71,44 @@ pub enum ShardError {
 struct HeadApp {
     head: Arc<Head>,
     prepared: parking_lot::Mutex<HashMap<usize, Prepared>>,
+    /// What the latest writes did, by id: a write committed again (a writer retried
+    /// while its first attempt was still on its way) is answered from here, not
+    /// applied twice. Part of the state machine, so its snapshots carry it.
+    recent: parking_lot::Mutex<RecentWrites>,
 }
+
+/// Writes remembered for retries: far more than can be in flight within a writer's
+/// retry deadline.
+const RECENT_WRITES: usize = 16_384;
+
+/// A bounded, ordered memory of applied writes. Eviction follows log order only, so
+/// every replica remembers the same ids.
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct RecentWrites {
+    order: std::collections::VecDeque<command::WriteId>,
+    applied: HashMap<command::WriteId, Applied>,
+}
+
+impl RecentWrites {
+    fn get(&self, id: command::WriteId) -> Option<Applied> {
+        self.applied.get(&id).cloned()
+    }
+
+    fn insert(&mut self, id: command::WriteId, applied: &Applied) {
+        if self.applied.insert(id, applied.clone()).is_none() {
+            self.order.push_back(id);
+        }
+        while self.order.len() > RECENT_WRITES {
+            if let Some(old) = self.order.pop_front() {
+                self.applied.remove(&old);
+            }
+        }
+    }
+}
+
+/// A shard snapshot: this prefix, the length of the recent writes, the recent writes,
+/// then the head. Snapshots without the prefix are a head alone.
+const SNAPSHOT_MAGIC: &[u8; 8] = b"PYRSNAP1";
 
 struct Prepared {
     command: Bytes,
@@ -96,6 +133,7 @@ impl HeadApp {
         Self {
             head,
             prepared: Default::default(),
+            recent: Default::default(),
         }
     }
 
@@ -131,34 +169,67 @@ impl HeadApp {
 
 impl App for HeadApp {
     fn apply(&self, command: &[u8]) -> Applied {
-        if let Some(p) = self.take_prepared(command) {
-            return self.write(&p.tenant, &p.series);
+        let id = command::write_id(command);
+        let prepared = self.take_prepared(command);
+        if let Some(done) = id.and_then(|id| self.recent.lock().get(id)) {
+            return done;
         }
-        match command::decode(command) {
-            Ok(ShardCommand::Write(w)) => self.write(&w.tenant, &w.series),
-            Ok(ShardCommand::Seal { before }) => {
-                self.head.seal_before(before);
-                Applied::default()
-            }
-            Ok(ShardCommand::Flushed { before }) => {
-                self.head.truncate_before(before);
-                Applied::default()
-            }
-            // Every replica decodes the same bytes the same way, so they all refuse it.
-            Err(e) => Applied {
-                samples: 0,
-                rejected: 1,
-                rejections: vec![format!("undecodable write: {e}")],
+        let applied = match prepared {
+            Some(p) => self.write(&p.tenant, &p.series),
+            None => match command::decode(command) {
+                Ok(ShardCommand::Write { record, .. }) => self.write(&record.tenant, &record.series),
+                Ok(ShardCommand::Seal { tenant, before }) => {
+                    match tenant {
+                        Some(t) => self.head.seal_before(&t, before),
+                        None => self.head.seal_all_before(before),
+                    }
+                    Applied::default()
+                }
+                Ok(ShardCommand::Flushed { tenant, before }) => {
+                    match tenant {
+                        Some(t) => self.head.truncate_before(&t, before),
+                        None => self.head.truncate_all_before(before),
+                    }
+                    Applied::default()
+                }
+                // Every replica decodes the same bytes the same way, so they all refuse it.
+                Err(e) => Applied {
+                    samples: 0,
+                    rejected: 1,
+                    rejections: vec![format!("undecodable write: {e}")],
+                },
             },
+        };
+        if let Some(id) = id {
+            self.recent.lock().insert(id, &applied);
         }
+        applied
     }
 
     fn snapshot(&self) -> Vec<u8> {
-        self.head.snapshot()
+        let recent = rmp_serde::to_vec(&*self.recent.lock()).expect("recent writes always serialize");
+        let head = self.head.snapshot();
+        let mut out = Vec::with_capacity(SNAPSHOT_MAGIC.len() + 8 + recent.len() + head.len());
+        out.extend_from_slice(SNAPSHOT_MAGIC);
+        out.extend_from_slice(&(recent.len() as u64).to_le_bytes());
+        out.extend_from_slice(&recent);
+        out.extend_from_slice(&head);
+        out
     }
 
     fn restore(&self, snapshot: &[u8]) -> Result<(), String> {
-        self.head.restore(snapshot).map_err(|e| e.to_string())
+        let Some(rest) = snapshot.strip_prefix(SNAPSHOT_MAGIC.as_slice()) else {
+            *self.recent.lock() = RecentWrites::default();
+            return self.head.restore(snapshot).map_err(|e| e.to_string());
+        };
+        let (len, rest) = rest.split_at_checked(8).ok_or("truncated shard snapshot")?;
+        let len = u64::from_le_bytes(len.try_into().map_err(|_| "truncated shard snapshot")?) as usize;
+        let (recent, head) = rest.split_at_checked(len).ok_or("truncated shard snapshot")?;
+        let recent: RecentWrites =
+            rmp_serde::from_slice(recent).map_err(|e| format!("recent writes in a snapshot: {e}"))?;
+        self.head.restore(head).map_err(|e| e.to_string())?;
+        *self.recent.lock() = recent;
+        Ok(())
     }
 }
 
@@ -489,5 +560,65 @@ impl ShardHost {
         if let Some(raft) = meta {
             let _ = raft.shutdown().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use pyrite_model::{Labels, Sample};
+
+    use super::*;
+
+    fn write(samples: &[(i64, f64)]) -> Vec<TimeSeries> {
+        vec![TimeSeries::floats(
+            Labels::from_pairs(&[("__name__", "m")]),
+            samples.iter().map(|(t, v)| Sample::new(*t, *v)).collect(),
+        )]
+    }
+
+    #[test]
+    fn a_write_committed_twice_is_applied_once_and_answered_alike() {
+        let app = HeadApp::new(Arc::new(Head::default()));
+        let first = command::encode_write_with_id(7, "t", &write(&[(10, 1.0), (20, 2.0), (30, 3.0)]));
+        let done = app.apply(&first);
+        assert_eq!((done.samples, done.rejected), (3, 0));
+        // A newer write lands between the attempts; the retry's samples are then old.
+        app.apply(&command::encode_write("t", &write(&[(40, 4.0)])));
+        assert_eq!(
+            app.apply(&first),
+            done,
+            "the retry is answered as the first attempt was"
+        );
+        assert_eq!(app.head.stats().samples, 4);
+
+        // Another write with an existing timestamp and another value is refused.
+        let clash = app.apply(&command::encode_write("t", &write(&[(20, 9.0)])));
+        assert_eq!(clash.rejected, 1);
+        assert!(
+            clash.rejections[0].contains("duplicate sample for timestamp"),
+            "{clash:?}"
+        );
+
+        // The memory of applied writes travels in snapshots.
+        let copy = HeadApp::new(Arc::new(Head::default()));
+        copy.restore(&app.snapshot()).unwrap();
+        assert_eq!(copy.apply(&first), done);
+        assert_eq!(copy.head.stats().samples, 4);
+        // A snapshot of the head alone (older shards) still restores.
+        let older = HeadApp::new(Arc::new(Head::default()));
+        older.restore(&app.head.snapshot()).unwrap();
+        assert_eq!(older.head.stats().samples, 4);
+        assert!(older.restore(b"PYRSNAP1\x05").is_err());
+    }
+
+    #[test]
+    fn recent_writes_forget_in_log_order() {
+        let mut recent = RecentWrites::default();
+        for id in 0..(RECENT_WRITES as u128 + 10) {
+            recent.insert(id, &Applied::default());
+        }
+        assert_eq!(recent.applied.len(), RECENT_WRITES);
+        assert!(recent.get(9).is_none());
+        assert!(recent.get(10).is_some());
     }
 }

@@ -40,20 +40,33 @@ fn merge_by_time<'a>(
     })
 }
 
-const SNAPSHOT_FORMAT: u32 = 2;
+/// Format 3 keeps each tenant's bounds; format 2 had one pair for the whole head, which
+/// a restore applies to every tenant.
+const SNAPSHOT_FORMAT: u32 = 3;
 
 #[derive(Serialize, Deserialize)]
 struct HeadSnap {
     format: u32,
+    /// Format 2's head-wide bounds; `i64::MIN` from format 3 on.
     min_valid_time: i64,
     truncated_before: i64,
     tenants: Vec<TenantSnap>,
+}
+
+fn no_bound() -> i64 {
+    i64::MIN
 }
 
 #[derive(Serialize, Deserialize)]
 struct TenantSnap {
     tenant: String,
     series: Vec<(Vec<(String, String)>, SeriesSnap)>,
+    #[serde(default = "no_bound")]
+    min_valid_time: i64,
+    #[serde(default = "no_bound")]
+    truncated_before: i64,
+    #[serde(default = "no_bound")]
+    newest: i64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -75,13 +88,63 @@ pub struct HeadOptions {
     pub out_of_order_window_ms: i64,
     /// Most series one tenant may hold in the head; 0 means no limit.
     pub max_series_per_tenant: usize,
+    /// How far behind a tenant's newest sample its head still appends, in milliseconds
+    /// (half the block range, as Prometheus's head): older samples are "out of bounds"
+    /// unless the out-of-order window reaches further. 0: no bound but the seal. Set by
+    /// the ingester from the block range, not configured on its own.
+    #[serde(skip)]
+    pub appendable_window_ms: i64,
 }
 
 type MemSeries = Mutex<SeriesData>;
 
-#[derive(Default)]
+/// One tenant's series and its own place in time: how far its blocks are cut, and its
+/// newest sample, which its appendable window follows.
 struct TenantHead {
     index: RwLock<Index<MemSeries>>,
+    /// Samples older than this are refused: their range is (being) cut into a block.
+    min_valid_time: AtomicI64,
+    /// Data older than this was dropped: it is in blocks.
+    truncated_before: AtomicI64,
+    /// The newest sample timestamp ever appended (kept when the series leave).
+    newest: AtomicI64,
+}
+
+impl Default for TenantHead {
+    fn default() -> Self {
+        Self {
+            index: RwLock::default(),
+            min_valid_time: AtomicI64::new(i64::MIN),
+            truncated_before: AtomicI64::new(i64::MIN),
+            newest: AtomicI64::new(i64::MIN),
+        }
+    }
+}
+
+/// Where one tenant's head stands in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TenantBounds {
+    /// Samples older than this are refused (sealed: being cut into blocks).
+    pub min_valid_time: i64,
+    /// Everything older than this is in blocks and gone from the head.
+    pub truncated_before: i64,
+}
+
+impl TenantHead {
+    fn bounds(&self) -> TenantBounds {
+        TenantBounds {
+            min_valid_time: self.min_valid_time.load(Ordering::Acquire),
+            truncated_before: self.truncated_before.load(Ordering::Acquire),
+        }
+    }
+
+    /// Every series, listed under the index lock and handed out without it.
+    fn all_series(&self) -> Vec<Arc<MemSeries>> {
+        let index = self.index.read();
+        (0..index.num_series() as u32)
+            .map(|id| index.series(id).clone())
+            .collect()
+    }
 }
 
 /// Size figures of the head, for `/metrics` and benchmarks.
@@ -108,15 +171,13 @@ pub struct HeadCounters {
     pub series_created: AtomicU64,
 }
 
-/// In-memory series of every tenant.
+/// In-memory series of every tenant. Each tenant is sealed, cut and truncated on its
+/// own, so one tenant catching up from behind is never refused because another is
+/// current.
 pub struct Head {
     opts: HeadOptions,
     tenants: RwLock<HashMap<String, Arc<TenantHead>>>,
     counters: HeadCounters,
-    /// Samples older than this are refused: their range is (being) cut into a block.
-    min_valid_time: AtomicI64,
-    /// Data older than this was dropped: it is in blocks.
-    truncated_before: AtomicI64,
 }
 
 impl Default for Head {
@@ -131,81 +192,77 @@ impl Head {
             opts,
             tenants: RwLock::default(),
             counters: HeadCounters::default(),
-            min_valid_time: AtomicI64::new(i64::MIN),
-            truncated_before: AtomicI64::new(i64::MIN),
         }
     }
 
-    /// The bound of the last truncation: everything older is in blocks.
-    pub fn truncated_before(&self) -> i64 {
-        self.truncated_before.load(Ordering::Acquire)
+    /// Where a tenant stands: sealed and truncated bounds (`i64::MIN` for both when
+    /// it has none).
+    pub fn tenant_bounds(&self, tenant: &str) -> TenantBounds {
+        self.tenant(tenant).map_or(
+            TenantBounds {
+                min_valid_time: i64::MIN,
+                truncated_before: i64::MIN,
+            },
+            |th| th.bounds(),
+        )
     }
 
-    /// The oldest timestamp the head still accepts.
-    pub fn min_valid_time(&self) -> i64 {
-        self.min_valid_time.load(Ordering::Acquire)
+    /// Refuses a tenant's samples older than `t` from now on (never moves back). Called
+    /// in log order, so every replica refuses the same samples.
+    pub fn seal_before(&self, tenant: &str, t: i64) {
+        self.tenant_or_create(tenant)
+            .min_valid_time
+            .fetch_max(t, Ordering::AcqRel);
     }
 
-    /// Refuses samples older than `t` from now on (never moves back). Called in log
-    /// order, so every replica refuses the same samples.
-    pub fn seal_before(&self, t: i64) {
-        self.min_valid_time.fetch_max(t, Ordering::AcqRel);
+    /// Seals a tenant before `t` and drops its data wholly before it (it is in blocks
+    /// now): whole chunks that end before `t` go, a chunk that straddles `t` stays, and
+    /// series left empty leave the index. The tenant itself stays, with its bounds.
+    pub fn truncate_before(&self, tenant: &str, t: i64) {
+        let th = self.tenant_or_create(tenant);
+        th.min_valid_time.fetch_max(t, Ordering::AcqRel);
+        th.truncated_before.fetch_max(t, Ordering::AcqRel);
+        let mut index = th.index.write();
+        let kept = index.retain(|s| s.lock().drop_before(t));
+        *index = kept;
     }
 
-    /// Seals before `t` and drops the data wholly before it (it is in blocks now):
-    /// whole chunks end before `t` go, a chunk that straddles `t` stays, and series left
-    /// empty leave the index.
-    pub fn truncate_before(&self, t: i64) {
-        self.seal_before(t);
-        self.truncated_before.fetch_max(t, Ordering::AcqRel);
-        let tenants: Vec<(String, Arc<TenantHead>)> = self
-            .tenants
-            .read()
-            .iter()
-            .map(|(n, th)| (n.clone(), th.clone()))
-            .collect();
-        let mut emptied = Vec::new();
-        for (name, th) in tenants {
-            let mut index = th.index.write();
-            let kept = index.retain(|s| s.lock().drop_before(t));
-            if kept.num_series() == 0 {
-                emptied.push(name);
-            }
-            *index = kept;
-        }
-        let mut all = self.tenants.write();
-        for name in emptied {
-            if all.get(&name).is_some_and(|th| th.index.read().num_series() == 0) {
-                all.remove(&name);
-            }
+    /// [`Head::seal_before`] for every tenant (log entries from before seals were per
+    /// tenant).
+    pub fn seal_all_before(&self, t: i64) {
+        for tenant in self.tenant_names() {
+            self.seal_before(&tenant, t);
         }
     }
 
-    /// The tenants with series in the head.
+    /// [`Head::truncate_before`] for every tenant.
+    pub fn truncate_all_before(&self, t: i64) {
+        for tenant in self.tenant_names() {
+            self.truncate_before(&tenant, t);
+        }
+    }
+
+    /// The tenants the head knows, with or without series.
     pub fn tenant_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.tenants.read().keys().cloned().collect();
         names.sort();
         names
     }
 
-    /// The oldest and newest sample timestamps in the head (walks every series).
-    pub fn time_bounds(&self) -> Option<(i64, i64)> {
-        let tenants: Vec<Arc<TenantHead>> = self.tenants.read().values().cloned().collect();
-        let mut bounds: Option<(i64, i64)> = None;
-        for th in tenants {
-            let series: Vec<Arc<MemSeries>> = {
-                let index = th.index.read();
-                (0..index.num_series() as u32)
-                    .map(|id| index.series(id).clone())
-                    .collect()
-            };
-            for s in series {
-                if let Some((lo, hi)) = s.lock().time_bounds() {
-                    bounds = Some(bounds.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
-                }
-            }
-        }
-        bounds
+    /// A tenant's oldest and newest sample timestamps in the head (walks its series).
+    pub fn time_bounds(&self, tenant: &str) -> Option<(i64, i64)> {
+        let th = self.tenant(tenant)?;
+        th.all_series()
+            .iter()
+            .filter_map(|s| s.lock().time_bounds())
+            .reduce(|(a, b), (lo, hi)| (a.min(lo), b.max(hi)))
+    }
+
+    /// A tenant's oldest sample at or after `t`, so a walk over time ranges can leap
+    /// over the empty ones (walks its series).
+    pub fn first_time_from(&self, tenant: &str, t: i64) -> Option<i64> {
+        let th = self.tenant(tenant)?;
+        th.all_series().iter().filter_map(|s| s.lock().first_time_from(t)).min()
     }
 
     pub fn options(&self) -> &HeadOptions {
@@ -233,6 +290,16 @@ impl Head {
     pub fn apply(&self, tenant: &str, batch: &[TimeSeries]) -> AppendOutcome {
         let th = self.tenant_or_create(tenant);
         let mut outcome = AppendOutcome::default();
+        // The tenant's appendable window, as the batch starts: after its seal, and
+        // within the window of its newest sample (or the out-of-order window, if wider).
+        let newest = th.newest.load(Ordering::Acquire);
+        let window = self.opts.appendable_window_ms.max(self.opts.out_of_order_window_ms);
+        let min_valid = match self.opts.appendable_window_ms {
+            w if w > 0 && newest != i64::MIN => newest.saturating_sub(window),
+            _ => i64::MIN,
+        }
+        .max(th.min_valid_time.load(Ordering::Acquire));
+        let mut batch_newest = newest;
         for ts in batch {
             let Some(series) = self.get_or_create(&th, &ts.labels) else {
                 self.counters
@@ -251,7 +318,6 @@ impl Head {
             let mut data = series.lock();
             let floats = ts.samples.iter().map(|s| (s.t, Sample::F(s.v)));
             let hists = ts.histograms.iter().map(|(t, h)| (*t, Sample::H(h)));
-            let min_valid = self.min_valid_time();
             for (t, sample) in merge_by_time(floats, hists) {
                 let appended = if t < min_valid {
                     Err(crate::SampleRejection::OutOfBounds)
@@ -262,7 +328,10 @@ impl Head {
                     }
                 };
                 match appended {
-                    Ok(Appended::New) => outcome.samples_written += 1,
+                    Ok(Appended::New) => {
+                        outcome.samples_written += 1;
+                        batch_newest = batch_newest.max(t);
+                    }
                     Ok(Appended::Duplicate) => {
                         self.counters.samples_duplicate.fetch_add(1, Ordering::Relaxed);
                         outcome.samples_written += 1;
@@ -280,6 +349,7 @@ impl Head {
                 }
             }
         }
+        th.newest.fetch_max(batch_newest, Ordering::AcqRel);
         self.counters
             .samples_appended
             .fetch_add(outcome.samples_written, Ordering::Relaxed);
@@ -379,8 +449,8 @@ impl Head {
         tenants.sort_by(|a, b| a.0.cmp(&b.0));
         let snap = HeadSnap {
             format: SNAPSHOT_FORMAT,
-            min_valid_time: self.min_valid_time(),
-            truncated_before: self.truncated_before(),
+            min_valid_time: i64::MIN,
+            truncated_before: i64::MIN,
             tenants: tenants
                 .into_iter()
                 .map(|(tenant, th)| {
@@ -395,7 +465,14 @@ impl Head {
                             (pairs, index.series(id).lock().snapshot())
                         })
                         .collect();
-                    TenantSnap { tenant, series }
+                    let bounds = th.bounds();
+                    TenantSnap {
+                        tenant,
+                        series,
+                        min_valid_time: bounds.min_valid_time,
+                        truncated_before: bounds.truncated_before,
+                        newest: th.newest.load(Ordering::Acquire),
+                    }
                 })
                 .collect(),
         };
@@ -406,31 +483,35 @@ impl Head {
     /// restored head accepts and refuses later writes exactly as the one snapshotted.
     pub fn restore(&self, bytes: &[u8]) -> Result<(), SnapshotError> {
         let mut tenants = HashMap::new();
-        let (mut min_valid_time, mut truncated_before) = (i64::MIN, i64::MIN);
         if !bytes.is_empty() {
             let snap: HeadSnap = rmp_serde::from_slice(bytes).map_err(|e| SnapshotError::Decode(e.to_string()))?;
-            if snap.format != SNAPSHOT_FORMAT {
+            if snap.format != SNAPSHOT_FORMAT && snap.format != 2 {
                 return Err(SnapshotError::Format(snap.format));
             }
-            min_valid_time = snap.min_valid_time;
-            truncated_before = snap.truncated_before;
             for t in snap.tenants {
                 let th = TenantHead::default();
+                let mut newest = t.newest;
                 {
                     let mut index = th.index.write();
                     for (pairs, data) in t.series {
                         let pairs: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
                         let labels = Labels::from_pairs(&pairs);
                         let data = SeriesData::restore(data)?;
+                        if let Some((_, hi)) = data.time_bounds() {
+                            newest = newest.max(hi);
+                        }
                         index.insert(labels.stable_hash(), &labels, |_| Mutex::new(data));
                     }
                 }
+                th.min_valid_time
+                    .store(t.min_valid_time.max(snap.min_valid_time), Ordering::Release);
+                th.truncated_before
+                    .store(t.truncated_before.max(snap.truncated_before), Ordering::Release);
+                th.newest.store(newest, Ordering::Release);
                 tenants.insert(t.tenant, Arc::new(th));
             }
         }
         *self.tenants.write() = tenants;
-        self.min_valid_time.store(min_valid_time, Ordering::Release);
-        self.truncated_before.store(truncated_before, Ordering::Release);
         Ok(())
     }
 
@@ -553,20 +634,26 @@ mod tests {
         head.apply("t", &[ts(&[("__name__", "long")], &long)]);
         head.apply("t", &[ts(&[("__name__", "old")], &[(5, 1.0), (15, 2.0)])]);
         head.apply("u", &[ts(&[("__name__", "old")], &[(7, 1.0)])]);
-        assert_eq!(head.time_bounds(), Some((0, 5990)));
+        assert_eq!(head.time_bounds("t"), Some((0, 5990)));
         assert_eq!(head.tenant_names(), ["t", "u"]);
 
-        head.seal_before(3000);
+        head.seal_before("t", 3000);
         let out = head.apply("t", &[ts(&[("__name__", "long")], &[(2990, 1.0), (6000, 2.0)])]);
         assert_eq!((out.samples_written, out.samples_rejected), (1, 1));
         assert!(out.rejections[0].contains("out of bounds"));
         assert_eq!(head.counters().samples_out_of_bounds.load(Ordering::Relaxed), 1);
-        head.seal_before(100); // never moves back
-        assert_eq!(head.min_valid_time(), 3000);
+        head.seal_before("t", 100); // never moves back
+        assert_eq!(head.tenant_bounds("t").min_valid_time, 3000);
+        // Another tenant's seal is its own: u still takes old samples.
+        let out = head.apply("u", &[ts(&[("__name__", "late")], &[(8, 1.0)])]);
+        assert_eq!(out.samples_rejected, 0);
 
-        head.truncate_before(3000);
-        // "old" is gone (and tenant u with it); "long" keeps the chunks reaching 3000.
-        assert_eq!(head.tenant_names(), ["t"]);
+        head.truncate_before("t", 3000);
+        head.truncate_before("u", 3000);
+        // u's series are gone, the tenant and its bounds stay; "long" keeps the chunks
+        // reaching 3000.
+        assert_eq!(head.time_bounds("u"), None);
+        assert_eq!(head.tenant_bounds("u").truncated_before, 3000);
         let all = head.select_series("t", SelectHints::all(), &[]);
         assert_eq!(all.len(), 1);
         let kept: Vec<(i64, f64)> = all[0].iter().collect();
@@ -581,12 +668,63 @@ mod tests {
             ["long", "new"]
         );
 
-        // The bound travels in snapshots.
+        // The bounds travel in snapshots.
         let copy = Head::default();
         copy.restore(&head.snapshot()).unwrap();
-        assert_eq!((copy.min_valid_time(), copy.truncated_before()), (3000, 3000));
-        let out = copy.apply("t", &[ts(&[("__name__", "x")], &[(10, 1.0)])]);
+        for t in ["t", "u"] {
+            assert_eq!(copy.tenant_bounds(t), head.tenant_bounds(t));
+        }
+        assert_eq!(copy.tenant_bounds("t").truncated_before, 3000);
+        let out = copy.apply("u", &[ts(&[("__name__", "x")], &[(10, 1.0)])]);
+        assert_eq!(out.samples_rejected, 1, "a flushed range is not written again");
+    }
+
+    #[test]
+    fn each_tenant_appends_within_its_own_window() {
+        let head = Head::new(HeadOptions {
+            appendable_window_ms: 3_600_000,
+            ..Default::default()
+        });
+        let now = 1_800_000_000_000;
+        head.apply("current", &[ts(&[("__name__", "m")], &[(now, 1.0)])]);
+        // A tenant catching up from a day behind is judged by its own newest sample.
+        let day = 86_400_000;
+        let out = head.apply("behind", &[ts(&[("__name__", "m")], &[(now - day, 1.0)])]);
+        assert_eq!(out.samples_rejected, 0);
+        let out = head.apply(
+            "behind",
+            &[ts(
+                &[("__name__", "n")],
+                &[(now - day - 1000, 1.0), (now - day + 1000, 2.0)],
+            )],
+        );
+        assert_eq!(out.samples_rejected, 0, "{:?}", out.rejections);
+        // Far behind a tenant's newest sample is out of bounds, even for a new series,
+        // and the very oldest timestamp does not overflow anything.
+        for t in [0, i64::MIN, now - 3_600_001] {
+            let out = head.apply("current", &[ts(&[("__name__", "new")], &[(t, 1.0)])]);
+            assert_eq!(out.samples_rejected, 1, "t={t}");
+            assert!(out.rejections[0].contains("out of bounds"), "{:?}", out.rejections);
+        }
+        let out = head.apply("current", &[ts(&[("__name__", "new")], &[(now - 3_600_000, 1.0)])]);
+        assert_eq!(out.samples_rejected, 0);
+        // The window travels in snapshots.
+        let copy = Head::new(head.options().clone());
+        copy.restore(&head.snapshot()).unwrap();
+        let out = copy.apply("current", &[ts(&[("__name__", "x")], &[(0, 1.0)])]);
         assert_eq!(out.samples_rejected, 1);
+    }
+
+    #[test]
+    fn the_first_time_from_leaps_over_empty_time() {
+        let head = Head::default();
+        head.apply("t", &[ts(&[("__name__", "a")], &[(i64::MIN, 1.0), (0, 1.0)])]);
+        head.apply("t", &[ts(&[("__name__", "b")], &[(5, 1.0), (1 << 50, 1.0)])]);
+        assert_eq!(head.first_time_from("t", i64::MIN), Some(i64::MIN));
+        assert_eq!(head.first_time_from("t", i64::MIN + 1), Some(0));
+        assert_eq!(head.first_time_from("t", 6), Some(1 << 50));
+        assert_eq!(head.first_time_from("t", (1 << 50) + 1), None);
+        assert_eq!(head.first_time_from("nobody", 0), None);
     }
 
     #[test]

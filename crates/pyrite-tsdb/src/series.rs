@@ -30,7 +30,7 @@ impl SampleRejection {
             SampleRejection::OutOfOrder => "out of order sample",
             SampleRejection::TooOld => "too old sample: older than the out-of-order window",
             SampleRejection::OutOfBounds => "out of bounds: older than the time range the head still holds",
-            SampleRejection::DuplicateTimestamp => "duplicate sample for timestamp with a different value",
+            SampleRejection::DuplicateTimestamp => "duplicate sample for timestamp",
         }
     }
 
@@ -122,6 +122,56 @@ impl SeriesData {
         Some((lo?, hi?))
     }
 
+    /// The bits of the in-order float sample at `t`, if there is one.
+    fn in_order_at(&self, t: i64) -> Option<u64> {
+        let i = self.sealed.partition_point(|c| c.max_time() < t);
+        let found = match self.sealed.get(i) {
+            Some(c) if c.min_time() <= t => c.iter().take_while(|s| s.0 <= t).find(|s| s.0 == t),
+            Some(_) => None,
+            None => self.open.iter().take_while(|s| s.0 <= t).find(|s| s.0 == t),
+        };
+        found.map(|s| s.1.to_bits())
+    }
+
+    /// The histogram sample stored at `t`, if there is one.
+    fn histogram_at(&self, t: i64) -> Option<FloatHistogram> {
+        let d = self.hist.as_ref()?;
+        let i = d.sealed.partition_point(|c| c.max_time() < t);
+        let found = match d.sealed.get(i) {
+            Some(c) if c.min_time() <= t => c.iter().take_while(|s| s.0 <= t).find(|s| s.0 == t),
+            Some(_) => None,
+            None if d.open.is_empty() => None,
+            None => d.open.snapshot().iter().take_while(|s| s.0 <= t).find(|s| s.0 == t),
+        };
+        found.map(|s| s.1)
+    }
+
+    /// The oldest sample timestamp at or after `t`, of either kind.
+    pub(crate) fn first_time_from(&self, t: i64) -> Option<i64> {
+        fn in_chunk(min: i64, t: i64, iter: impl Iterator<Item = i64>) -> Option<i64> {
+            if min >= t {
+                Some(min)
+            } else {
+                iter.into_iter().find(|&s| s >= t)
+            }
+        }
+        let i = self.sealed.partition_point(|c| c.max_time() < t);
+        let in_order = match self.sealed.get(i) {
+            Some(c) => in_chunk(c.min_time(), t, c.iter().map(|s| s.0)),
+            None => self.open.iter().map(|s| s.0).find(|&s| s >= t),
+        };
+        let ooo = self.ooo.as_ref().and_then(|o| o.range(t..).next().map(|(k, _)| *k));
+        let hist = self.hist.as_ref().and_then(|d| {
+            let i = d.sealed.partition_point(|c| c.max_time() < t);
+            match d.sealed.get(i) {
+                Some(c) => in_chunk(c.min_time(), t, c.iter().map(|s| s.0)),
+                None if d.open.is_empty() => None,
+                None => d.open.snapshot().iter().map(|s| s.0).find(|&s| s >= t),
+            }
+        });
+        [in_order, ooo, hist].into_iter().flatten().min()
+    }
+
     /// Timestamp of the newest histogram sample, if any.
     fn last_histogram_t(&self) -> Option<i64> {
         self.hist.as_ref().and_then(|h| h.last.as_ref().map(|l| l.0))
@@ -142,6 +192,15 @@ impl SeriesData {
                     Err(SampleRejection::DuplicateTimestamp)
                 };
             }
+        }
+        if let Some(stored) = self.histogram_at(t) {
+            let mut probe = h.clone();
+            probe.counter_reset_hint = stored.counter_reset_hint;
+            return if stored.equals(&probe) {
+                Ok(Appended::Duplicate)
+            } else {
+                Err(SampleRejection::DuplicateTimestamp)
+            };
         }
         let newest = last_float.max(self.last_histogram_t());
         match newest {
@@ -204,7 +263,13 @@ impl SeriesData {
                     Err(SampleRejection::DuplicateTimestamp)
                 }
             }
-            Some((last_t, _)) if t < last_t => self.append_out_of_order(t, v, last_t, ooo_window),
+            Some((last_t, _)) if t < last_t => match self.in_order_at(t) {
+                // A retried write meets its own samples: the same value is no change,
+                // another value is refused, whatever the out-of-order window.
+                Some(stored) if stored == bits => Ok(Appended::Duplicate),
+                Some(_) => Err(SampleRejection::DuplicateTimestamp),
+                None => self.append_out_of_order(t, v, last_t, ooo_window),
+            },
             _ => {
                 if self.open.len() >= SAMPLES_PER_CHUNK {
                     let full = std::mem::take(&mut self.open);
@@ -506,6 +571,56 @@ mod tests {
         );
         assert_eq!(d.num_samples(), 4);
         assert!(d.has_data_in(35, 45));
+    }
+
+    #[test]
+    fn a_retried_write_is_a_duplicate_on_every_path() {
+        // A retry resends several samples per series after newer ones landed.
+        for window in [0, 1000] {
+            let mut d = SeriesData::default();
+            for t in 1..=300 {
+                d.append(t * 10, t as f64, window).unwrap();
+            }
+            for t in [10, 1200, 2990, 3000] {
+                let v = (t / 10) as f64;
+                assert_eq!(d.append(t, v, window), Ok(Appended::Duplicate), "t={t} window={window}");
+                assert_eq!(
+                    d.append(t, v + 0.5, window),
+                    Err(SampleRejection::DuplicateTimestamp),
+                    "a different value at t={t} is refused, not stored and hidden (window={window})"
+                );
+            }
+            assert_eq!(d.num_samples(), 300, "nothing stored twice");
+        }
+        let h = |count: f64| FloatHistogram {
+            count,
+            sum: count,
+            ..FloatHistogram::default()
+        };
+        let mut d = SeriesData::default();
+        for t in 0..200 {
+            d.append_histogram(t, &h(t as f64)).unwrap();
+        }
+        assert_eq!(d.append_histogram(5, &h(5.0)), Ok(Appended::Duplicate));
+        assert_eq!(d.append_histogram(150, &h(150.0)), Ok(Appended::Duplicate));
+        assert_eq!(d.append_histogram(5, &h(6.0)), Err(SampleRejection::DuplicateTimestamp));
+    }
+
+    #[test]
+    fn the_first_sample_from_a_time_skips_empty_stretches() {
+        let mut d = SeriesData::default();
+        for t in [-5_000_000_000, 0, 10, 20] {
+            d.append(t, 1.0, 0).unwrap();
+        }
+        for t in 0..200 {
+            d.append(1_000_000 + t, 1.0, 0).unwrap();
+        }
+        assert_eq!(d.first_time_from(i64::MIN), Some(-5_000_000_000));
+        assert_eq!(d.first_time_from(-4_999_999_999), Some(0));
+        assert_eq!(d.first_time_from(11), Some(20));
+        assert_eq!(d.first_time_from(21), Some(1_000_000));
+        assert_eq!(d.first_time_from(1_000_150), Some(1_000_150));
+        assert_eq!(d.first_time_from(1_000_200), None);
     }
 
     #[test]

@@ -94,7 +94,7 @@ pub async fn init(
     } else {
         None
     };
-    let bucket = crate::blocks::open_bucket(cfg)?;
+    let bucket = crate::blocks::open_bucket(cfg, !standalone)?;
     let channels = Channels::default();
     let client = ShardClient::new(ring.clone(), channels.clone());
     let mut cluster = Cluster {
@@ -143,7 +143,11 @@ pub async fn init(
                 };
                 let settings = HostSettings {
                     dir: shards_dir.clone(),
-                    head: cfg.ingester.head.clone(),
+                    head: pyrite_tsdb::HeadOptions {
+                        // As Prometheus's head: appendable back to half a block range.
+                        appendable_window_ms: cfg.blocks.range.0.as_millis() as i64 / 2,
+                        ..cfg.ingester.head.clone()
+                    },
                     raft: opts,
                     blocks: bucket.clone().map(|b| crate::blocks::block_settings(cfg, b)),
                 };
