@@ -52,6 +52,8 @@ impl Cluster {
             format!("--cluster.replication-factor={rf}"),
             "--cluster.raft-heartbeat=100ms".to_string(),
             "--cluster.raft-election-timeout=500ms".to_string(),
+            // One bucket every process of the cluster sees.
+            format!("--blocks.dir={}", dir.join("bucket").display()),
         ];
         common.extend(extra.iter().map(|s| s.to_string()));
         // Ingesters first, all at once: each waits for its peers to elect leaders.

@@ -11,6 +11,7 @@ pub mod docker;
 pub mod http;
 pub mod load;
 pub mod process;
+pub mod readme;
 pub mod remote_write;
 pub mod s3;
 

@@ -147,6 +147,7 @@ pub fn start_pyrite_cluster(dir: &Path) -> anyhow::Result<System> {
         "--cluster.replication-factor=3".to_string(),
         "--server.http-listen-address=127.0.0.1".to_string(),
         "--log.level=warn".to_string(),
+        format!("--blocks.dir={}", dir.join("bucket").display()),
     ];
     let spawn = |extra: Vec<String>, data: PathBuf| -> anyhow::Result<(Child, String)> {
         let port = free_port()?;
