@@ -13,14 +13,32 @@ use pyrite_ingester::BlockSettings;
 
 use crate::config::Config;
 
-/// The configured bucket, or `None` when blocks are off.
-pub fn open_bucket(cfg: &Config) -> anyhow::Result<Option<Arc<dyn ObjectStore>>> {
+/// The configured bucket, or `None` when blocks are off. `clustered`: this process is
+/// one of a cluster's, so its bucket must be one the others see too.
+pub fn open_bucket(cfg: &Config, clustered: bool) -> anyhow::Result<Option<Arc<dyn ObjectStore>>> {
     let b = &cfg.blocks;
     if b.flush_delay.0 < b.sync_interval.0 {
         bail!("--blocks.flush-delay must be at least --blocks.sync-interval, or readers may miss a flushed range");
     }
     if b.range.0.as_millis() < 1000 {
         bail!("--blocks.range must be at least 1s");
+    }
+    if clustered {
+        // Every process of a cluster must see the one bucket: blocks an ingester cuts
+        // into a directory nobody else reads would be gone from every query once its
+        // head lets go of them.
+        match b.backend.as_str() {
+            "filesystem" if b.dir.is_empty() => bail!(
+                "in a cluster the blocks bucket must be one every process sees: give every process the same \
+                 --blocks.dir (a shared directory, on one machine) or use --blocks.backend=s3; \
+                 without it each process would keep blocks under its own --data.dir"
+            ),
+            "memory" => bail!(
+                "--blocks.backend=memory keeps blocks inside one process, so the rest of a cluster \
+                 cannot read them: use a shared --blocks.dir or --blocks.backend=s3"
+            ),
+            _ => {}
+        }
     }
     let store: Arc<dyn ObjectStore> = match b.backend.as_str() {
         "none" => return Ok(None),
@@ -66,7 +84,7 @@ fn s3(c: &crate::config::S3Config) -> anyhow::Result<AmazonS3> {
     if !c.access_key_id.is_empty() {
         b = b
             .with_access_key_id(&c.access_key_id)
-            .with_secret_access_key(&c.secret_access_key);
+            .with_secret_access_key(c.secret_access_key.expose());
     }
     b.build().context("configuring the S3 bucket")
 }
@@ -78,5 +96,39 @@ pub fn block_settings(cfg: &Config, bucket: Arc<dyn ObjectStore>) -> BlockSettin
         range: cfg.blocks.range.0,
         check_every: cfg.blocks.check_interval.0,
         flush_delay: cfg.blocks.flush_delay.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clustered(dir: &std::path::Path) -> Config {
+        let mut cfg = Config::default();
+        cfg.data.dir = dir.join("data");
+        cfg
+    }
+
+    #[test]
+    fn a_cluster_never_starts_with_a_bucket_only_it_can_see() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = clustered(dir.path());
+        let err = open_bucket(&cfg, true).expect_err("an implicit per-process bucket is refused");
+        assert!(err.to_string().contains("--blocks.dir"), "{err}");
+        cfg.blocks.backend = "memory".into();
+        assert!(open_bucket(&cfg, true).is_err());
+        cfg.blocks.backend = "filesystem".into();
+        cfg.blocks.dir = dir.path().join("bucket").display().to_string();
+        assert!(
+            open_bucket(&cfg, true).unwrap().is_some(),
+            "an explicit shared directory is fine"
+        );
+        cfg.blocks.backend = "none".into();
+        assert!(open_bucket(&cfg, true).unwrap().is_none());
+        // The single process keeps its bucket under its data directory, as before.
+        let mut alone = Config::default();
+        alone.data.dir = dir.path().join("alone");
+        assert!(open_bucket(&alone, false).unwrap().is_some());
+        assert!(dir.path().join("alone/blocks").is_dir());
     }
 }

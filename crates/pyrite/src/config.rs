@@ -159,7 +159,11 @@ pub struct S3Config {
     pub bucket: String,
     pub region: String,
     pub access_key_id: String,
-    pub secret_access_key: String,
+    /// Shown masked by `/config`; better kept out of the file: `${VAR}` with
+    /// `--config.expand-env=true`, or `secret_access_key_file`.
+    pub secret_access_key: crate::secrets::Secret,
+    /// A file holding the secret access key (instead of `secret_access_key`).
+    pub secret_access_key_file: String,
     /// Address buckets as `bucket.host` (AWS) rather than `host/bucket` (most others).
     pub virtual_hosted_style: bool,
 }
@@ -422,6 +426,7 @@ pub enum Invocation {
 pub fn from_args(args: &[String]) -> anyhow::Result<Invocation> {
     let mut overrides: Vec<(String, String)> = Vec::new();
     let mut config_file: Option<PathBuf> = None;
+    let mut expand_env = false;
     let mut i = 0;
     while i < args.len() {
         let arg = &args[i];
@@ -444,6 +449,10 @@ pub fn from_args(args: &[String]) -> anyhow::Result<Invocation> {
         };
         if name == "config.file" {
             config_file = Some(value.into());
+        } else if name == "config.expand-env" {
+            expand_env = value
+                .parse()
+                .with_context(|| "--config.expand-env takes true or false")?;
         } else {
             overrides.push((name, value));
         }
@@ -451,8 +460,12 @@ pub fn from_args(args: &[String]) -> anyhow::Result<Invocation> {
 
     let mut doc = match &config_file {
         Some(path) => {
-            let text =
+            let mut text =
                 std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+            if expand_env {
+                text = crate::secrets::expand_env(&text, |v| std::env::var(v).ok())
+                    .with_context(|| format!("expanding ${{VAR}} references in {}", path.display()))?;
+            }
             let v: Value =
                 serde_yaml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))?;
             if v.is_null() {
@@ -471,6 +484,9 @@ pub fn from_args(args: &[String]) -> anyhow::Result<Invocation> {
     if cfg.target.is_empty() {
         cfg.target = "all".into();
     }
+    let s3 = &mut cfg.blocks.s3;
+    s3.secret_access_key
+        .load_file(&s3.secret_access_key_file, "blocks.s3.secret-access-key")?;
     Ok(Invocation::Run(Box::new(cfg)))
 }
 
@@ -512,7 +528,8 @@ fn help_text() -> anyhow::Result<String> {
     let mut out = String::from(
         "Usage: pyrite [flags]\n\nRuns Pyrite components (--target=all, the default, runs all in one process).\n\
          Every option of the YAML file given by --config.file is also a flag; flags win.\n\n  \
-         --config.file=PATH\n      YAML configuration file\n",
+         --config.file=PATH\n      YAML configuration file\n  \
+         --config.expand-env=BOOL\n      expand ${VAR} references in the file from the environment (default: false)\n",
     );
     fn walk(prefix: &str, v: &Value, out: &mut String) {
         if let Value::Mapping(m) = v {
@@ -637,6 +654,41 @@ mod tests {
         assert!(c.query_frontend.align_queries_with_step);
         assert_eq!(c.querier.max_concurrent, 2);
         assert!(run(&["--query-frontend.split-interval=soon"]).is_err());
+    }
+
+    #[test]
+    fn secrets_come_from_the_environment_or_a_file_and_are_never_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.yaml");
+        std::env::set_var("PYRITE_TEST_S3_SECRET", "from-env-3c1f");
+        std::fs::write(
+            &file,
+            "blocks:\n  s3:\n    secret_access_key: ${PYRITE_TEST_S3_SECRET}\n",
+        )
+        .unwrap();
+        let path = file.to_str().unwrap();
+        let c = run(&["--config.file", path, "--config.expand-env=true"]).unwrap();
+        assert_eq!(c.blocks.s3.secret_access_key.expose(), "from-env-3c1f");
+        let printed = serde_yaml::to_string(&c).unwrap();
+        assert!(!printed.contains("from-env-3c1f"), "{printed}");
+        assert!(printed.contains(crate::secrets::MASK));
+        assert!(!format!("{c:?}").contains("from-env-3c1f"));
+        let c = run(&["--config.file", path]).unwrap();
+        assert_eq!(
+            c.blocks.s3.secret_access_key.expose(),
+            "${PYRITE_TEST_S3_SECRET}",
+            "expansion is asked for"
+        );
+
+        let key = dir.path().join("key");
+        std::fs::write(&key, "from-file-9a2e\n").unwrap();
+        let flag = format!("--blocks.s3.secret-access-key-file={}", key.display());
+        let c = run(&[&flag]).unwrap();
+        assert_eq!(c.blocks.s3.secret_access_key.expose(), "from-file-9a2e");
+        assert!(!serde_yaml::to_string(&c).unwrap().contains("from-file-9a2e"));
+        let c = run(&["--blocks.s3.secret-access-key=flag-7b"]).unwrap();
+        assert!(!serde_yaml::to_string(&c).unwrap().contains("flag-7b"));
+        assert!(run(&[&flag, "--blocks.s3.secret-access-key=x"]).is_err());
     }
 
     #[test]

@@ -7,6 +7,7 @@ mod config;
 mod frontend;
 mod metrics;
 mod modules;
+mod secrets;
 mod server;
 
 use std::net::SocketAddr;
