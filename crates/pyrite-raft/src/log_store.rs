@@ -7,6 +7,12 @@
 //! [`FsyncPolicy::Always`]) one fsync before Raft is told it is durable. The vote, the
 //! committed id and the last purged id live in a small `meta` file replaced atomically.
 //!
+//! A segment fills up, then the next one starts: the full one is fsynced first, then the
+//! next is created empty and the directory fsynced. So only the newest segment can ever
+//! hold writes that were not synced, and a crash at any point of a rollover leaves a
+//! log that opens: the new segment absent, or empty (removed on open), or holding a torn
+//! first record.
+//!
 //! On open every record is checked. A **torn tail**, what a crash mid-append leaves, is
 //! cut off: bad bytes at the end of the log with no intact record anywhere after them
 //! that are cut short by the end of the file or have sectors never written (see
@@ -105,6 +111,7 @@ struct Inner {
     segments: BTreeMap<u64, Segment>,
     index: BTreeMap<u64, Loc>,
     meta: Meta,
+    fsync: FsyncPolicy,
     /// The newest entries and their record sizes, oldest first out.
     tail: BTreeMap<u64, (Entry, usize)>,
     tail_bytes: usize,
@@ -193,6 +200,7 @@ impl LogStore {
             segments: BTreeMap::new(),
             index: BTreeMap::new(),
             meta,
+            fsync,
             tail: BTreeMap::new(),
             tail_bytes: 0,
             flusher: None,
@@ -379,10 +387,7 @@ impl Inner {
                 Some((first, len)) if len + buffered < self.segment_bytes => first,
                 _ => {
                     self.write_pending(&mut pending, &mut written)?;
-                    let path = self.segment_path(idx);
-                    let file = OpenOptions::new().create(true).read(true).append(true).open(&path)?;
-                    self.segments.insert(idx, Segment { path, file, len: 0 });
-                    sync_dir(&self.dir)?;
+                    self.roll_over(idx)?;
                     idx
                 }
             };
@@ -406,6 +411,26 @@ impl Inner {
         }
         self.write_pending(&mut pending, &mut written)?;
         Ok(written)
+    }
+
+    /// Starts segment `first`. The full segment is synced first (when appends are synced
+    /// at all): once the next one exists, nothing more is written to it, so it must not
+    /// end in a torn record. The new one is created empty and the directory synced.
+    fn roll_over(&mut self, first: u64) -> io::Result<()> {
+        if self.fsync == FsyncPolicy::Always {
+            if let Some((_, full)) = self.segments.iter().next_back() {
+                full.file.sync_data()?;
+            }
+        }
+        let path = self.segment_path(first);
+        let file = OpenOptions::new()
+            .create_new(true)
+            .read(true)
+            .append(true)
+            .open(&path)?;
+        sync_dir(&self.dir)?;
+        self.segments.insert(first, Segment { path, file, len: 0 });
+        Ok(())
     }
 
     fn write_pending(&mut self, pending: &mut Vec<(u64, Vec<u8>)>, written: &mut Vec<u64>) -> io::Result<()> {
