@@ -4,8 +4,10 @@
 //! `[u32 length][u32 crc32][MessagePack entry]`, little-endian ([`scan`] owns the
 //! framing). An in-memory index maps every live index to its record, so reads go
 //! straight to the bytes. A batch of entries is one write and (with
-//! [`FsyncPolicy::Always`]) one fsync before Raft is told it is durable. The vote, the
-//! committed id and the last purged id live in a small `meta` file replaced atomically.
+//! [`FsyncPolicy::Always`]) one fsync before Raft is told it is durable. The vote and the
+//! last purged id live in `meta`, replaced atomically and fsynced before either change
+//! is reported; the committed id, a hint rewritten on every commit, lives in `committed`
+//! without fsync ([`meta`] has the details).
 //!
 //! A segment fills up, then the next one starts: the full one is fsynced first, then the
 //! next is created empty and the directory fsynced. So only the newest segment can ever
@@ -32,6 +34,7 @@
 //! runs shares the next. The invariant: an entry is reported durable only after an
 //! fsync that began after its bytes were written.
 
+mod meta;
 mod scan;
 
 #[cfg(test)]
@@ -49,8 +52,8 @@ use std::sync::{mpsc, Arc};
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{ErrorSubject, ErrorVerb, LogId, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote};
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
 
+use self::meta::{Committed, Meta};
 use self::scan::{Damage, HEADER};
 use crate::{decode, encode, NodeId, TypeConfig};
 
@@ -88,13 +91,6 @@ struct Segment {
     len: u64,
 }
 
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-struct Meta {
-    vote: Option<Vote<NodeId>>,
-    committed: Option<LogId<NodeId>>,
-    last_purged: Option<LogId<NodeId>>,
-}
-
 /// Where one entry's record is.
 #[derive(Debug, Clone, Copy)]
 struct Loc {
@@ -111,6 +107,7 @@ struct Inner {
     segments: BTreeMap<u64, Segment>,
     index: BTreeMap<u64, Loc>,
     meta: Meta,
+    committed: Committed,
     fsync: FsyncPolicy,
     /// The newest entries and their record sizes, oldest first out.
     tail: BTreeMap<u64, (Entry, usize)>,
@@ -176,15 +173,8 @@ impl LogStore {
 
     pub fn open_with_segment_size(dir: &Path, fsync: FsyncPolicy, segment_bytes: u64) -> Result<LogStore, OpenError> {
         fs::create_dir_all(dir).map_err(io_at("creating", dir))?;
-        let meta_path = dir.join("meta");
-        let meta = match fs::read(&meta_path) {
-            Ok(b) => decode(&b).map_err(|e| OpenError::Meta {
-                path: meta_path,
-                reason: e.to_string(),
-            })?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Meta::default(),
-            Err(e) => return Err(io_at("reading", &meta_path)(e)),
-        };
+        let meta = meta::read_meta(dir)?;
+        let (committed, hint) = Committed::open(dir)?;
         let mut firsts: Vec<u64> = fs::read_dir(dir)
             .map_err(io_at("listing", dir))?
             .filter_map(|e| e.ok())
@@ -200,12 +190,14 @@ impl LogStore {
             segments: BTreeMap::new(),
             index: BTreeMap::new(),
             meta,
+            committed,
             fsync,
             tail: BTreeMap::new(),
             tail_bytes: 0,
             flusher: None,
         };
         inner.load(&firsts)?;
+        inner.meta.committed = inner.backed_committed(inner.meta.committed.max(hint));
         if fsync == FsyncPolicy::Always {
             inner.flusher = Some(spawn_flusher(dir).map_err(io_at("starting the flusher of", dir))?);
         }
@@ -331,19 +323,21 @@ impl Inner {
         Ok(())
     }
 
-    fn save_meta(&self, durable: bool) -> io::Result<()> {
-        let bytes = encode(&self.meta).map_err(|e| bad(e.to_string()))?;
-        let tmp = self.dir.join("meta.tmp");
-        let mut f = File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        if durable {
-            f.sync_all()?;
+    /// `hint` if the log can back it (the entry it names is here, or purged), else none:
+    /// Raft re-applies up to the committed id on restart, and the entry may have been
+    /// torn off (the hint is written without fsync, and may reach the disk first).
+    fn backed_committed(&self, hint: Option<LogId<NodeId>>) -> Option<LogId<NodeId>> {
+        let c = hint?;
+        let purged = self.meta.last_purged.is_some_and(|p| c.index <= p.index);
+        if purged || self.index.get(&c.index).is_some_and(|l| l.log_id == c) {
+            return Some(c);
         }
-        fs::rename(&tmp, self.dir.join("meta"))?;
-        if durable {
-            sync_dir(&self.dir)?;
-        }
-        Ok(())
+        tracing::warn!(committed = %c, "the Raft log does not hold its committed entry; forgetting the hint");
+        None
+    }
+
+    fn save_meta(&self) -> io::Result<()> {
+        meta::write_meta(&self.dir, &self.meta)
     }
 
     fn last_log_id(&self) -> Option<LogId<NodeId>> {
@@ -515,7 +509,7 @@ impl Inner {
     /// in them is purged.
     fn purge(&mut self, upto: LogId<NodeId>) -> io::Result<()> {
         self.meta.last_purged = Some(upto);
-        self.save_meta(true)?;
+        self.save_meta()?;
         let keep = self.index.split_off(&(upto.index + 1));
         self.index = keep;
         let keep = self.tail.split_off(&(upto.index + 1));
@@ -620,7 +614,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let mut inner = self.inner.lock();
         inner.meta.vote = Some(*vote);
         inner
-            .save_meta(true)
+            .save_meta()
             .map_err(|e| io_err(ErrorSubject::Vote, ErrorVerb::Write, &e))
     }
 
@@ -630,11 +624,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> Result<(), StorageError<NodeId>> {
         // A hint for restart (what may be applied at once); losing it loses nothing, so
-        // it is not fsynced.
+        // it is one in-place write, not fsynced.
         let mut inner = self.inner.lock();
         inner.meta.committed = committed;
         inner
-            .save_meta(false)
+            .committed
+            .save(committed)
             .map_err(|e| io_err(ErrorSubject::Store, ErrorVerb::Write, &e))
     }
 

@@ -2,11 +2,12 @@
 //! every offset of the records that matter, every state a crash during a segment
 //! rollover or a meta write can leave, and what open() makes of each.
 
+use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use openraft::storage::{RaftLogStorage, RaftLogStorageExt};
-use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, RaftLogReader};
+use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, RaftLogReader, Vote};
 
 use super::{FsyncPolicy, LogStore, OpenError};
 use crate::{Command, NodeId, TypeConfig};
@@ -359,6 +360,84 @@ async fn unwritten_sectors_at_the_end_are_a_torn_tail() {
     let dir = copy_of(template.path());
     flip(&in_dir(dir.path(), &seg), sector + 100);
     refused(dir.path(), "one byte of the big final record flipped");
+}
+
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            (
+                p.file_name().unwrap().to_string_lossy().to_string(),
+                fs::read(&p).unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// save_committed writes without fsync, so power loss may leave whatever it wrote
+/// torn: empty, cut in half, or zeros. The log still opens, with the vote that was
+/// synced, and a committed id that was saved (or none).
+#[tokio::test]
+async fn a_torn_committed_write_keeps_the_vote() {
+    let src = tempfile::tempdir().unwrap();
+    let vote = Vote::new(3, 2);
+    let mut log = LogStore::open_with_segment_size(src.path(), FsyncPolicy::Always, SEGMENT).unwrap();
+    log.blocking_append((1..=5).map(entry).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    log.save_vote(&vote).await.unwrap();
+    log.save_committed(Some(log_id(3))).await.unwrap();
+    let before = files(src.path());
+    log.save_committed(Some(log_id(5))).await.unwrap();
+    let touched: Vec<String> = files(src.path())
+        .into_iter()
+        .filter(|(name, bytes)| before.get(name) != Some(bytes))
+        .map(|(name, _)| name)
+        .collect();
+    drop(log);
+    assert!(!touched.is_empty());
+    for name in &touched {
+        for tear in ["empty", "half", "zeros"] {
+            let dir = copy_of(src.path());
+            let path = dir.path().join(name);
+            let len = fs::metadata(&path).unwrap().len();
+            match tear {
+                "empty" => cut(&path, 0),
+                "half" => cut(&path, len / 2),
+                _ => fs::write(&path, vec![0; len as usize]).unwrap(),
+            }
+            let mut log = open(dir.path()).unwrap_or_else(|e| panic!("{name} {tear}: {e}"));
+            assert_eq!(log.read_vote().await.unwrap(), Some(vote), "{name} {tear}");
+            let committed = log.read_committed().await.unwrap();
+            assert!(
+                [None, Some(log_id(3)), Some(log_id(5))].contains(&committed),
+                "{name} {tear}: {committed:?}"
+            );
+            assert_eq!(contents(&mut log).await, vec![1, 2, 3, 4, 5]);
+        }
+    }
+}
+
+/// A committed id is only a hint; one the log on disk cannot back (the entry it names
+/// was torn off) is forgotten rather than handed to Raft, which would try to apply it.
+#[tokio::test]
+async fn a_committed_id_past_the_durable_log_is_forgotten() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut log = LogStore::open_with_segment_size(dir.path(), FsyncPolicy::Always, SEGMENT).unwrap();
+        log.blocking_append((1..=10).map(entry).collect::<Vec<_>>())
+            .await
+            .unwrap();
+        log.save_committed(Some(log_id(10))).await.unwrap();
+    }
+    let seg = segments(dir.path()).pop().unwrap();
+    let (start, end) = *records(&seg).last().unwrap();
+    cut(&seg, (start + end) / 2);
+    let mut log = open(dir.path()).unwrap();
+    assert_eq!(contents(&mut log).await, (1..=9).collect::<Vec<_>>());
+    let committed = log.read_committed().await.unwrap();
+    assert!(committed.is_none_or(|c| c.index <= 9), "{committed:?}");
 }
 
 /// A snapshot installed past the end of the log purges beyond it; after a restart the
