@@ -1,15 +1,28 @@
 //! The Raft log on disk: a shard's write-ahead log.
 //!
 //! Entries are appended to segment files named by their first index; each record is
-//! `[u32 length][u32 crc32][MessagePack entry]`, little-endian. An in-memory index maps
-//! every live index to its record, so reads go straight to the bytes. A batch of
-//! entries is one write and (with [`FsyncPolicy::Always`]) one fsync before Raft is
-//! told it is durable. The vote, the committed id and the last purged id live in a
-//! small `meta` file replaced atomically.
+//! `[u32 length][u32 crc32][MessagePack entry]`, little-endian ([`scan`] owns the
+//! framing). An in-memory index maps every live index to its record, so reads go
+//! straight to the bytes. A batch of entries is one write and (with
+//! [`FsyncPolicy::Always`]) one fsync before Raft is told it is durable. The vote and the
+//! last purged id live in `meta`, replaced atomically and fsynced before either change
+//! is reported; the committed id, a hint rewritten on every commit, lives in `committed`
+//! without fsync ([`meta`] has the details).
 //!
-//! On open the segments are scanned and checked: a torn record at the end of the last
-//! segment (a crash mid-append, never acknowledged) is cut off; damage anywhere else is
-//! an error, never silently skipped.
+//! A segment fills up, then the next one starts: the full one is fsynced first, then the
+//! next is created empty and the directory fsynced. So only the newest segment can ever
+//! hold writes that were not synced, and a crash at any point of a rollover leaves a
+//! log that opens: the new segment absent, or empty (removed on open), or holding a torn
+//! first record.
+//!
+//! On open every record is checked. A **torn tail**, what a crash mid-append leaves, is
+//! cut off: bad bytes at the end of the log with no intact record anywhere after them
+//! that are cut short by the end of the file or have sectors never written (see
+//! [`scan`]). It was never acknowledged. Anything else is **corruption**, and open
+//! refuses with [`OpenError::Corrupt`] naming the file and offset, leaving the files as
+//! they are: a bad record followed by intact ones, a complete record whose checksum
+//! fails, damage in a segment before the newest, entries missing between segments.
+//! Going on would silently drop entries that may have been acknowledged.
 //!
 //! Two things keep the log off the write path's critical section. The newest entries
 //! stay in memory until applied (a tail bounded by bytes; commands are shared buffers,
@@ -20,6 +33,12 @@
 //! durable only when the flusher has synced them; every append queued while one fsync
 //! runs shares the next. The invariant: an entry is reported durable only after an
 //! fsync that began after its bytes were written.
+
+mod meta;
+mod scan;
+
+#[cfg(test)]
+mod crash_tests;
 
 use std::collections::BTreeMap;
 use std::fmt::Debug;
@@ -33,8 +52,9 @@ use std::sync::{mpsc, Arc};
 use openraft::storage::{LogFlushed, LogState, RaftLogStorage};
 use openraft::{ErrorSubject, ErrorVerb, LogId, OptionalSend, RaftLogReader, StorageError, StorageIOError, Vote};
 use parking_lot::Mutex;
-use serde::{Deserialize, Serialize};
 
+use self::meta::{Committed, Meta};
+use self::scan::{Damage, HEADER};
 use crate::{decode, encode, NodeId, TypeConfig};
 
 type Entry = openraft::Entry<TypeConfig>;
@@ -52,8 +72,6 @@ pub enum FsyncPolicy {
 /// Segment files roll over past this size.
 pub const DEFAULT_SEGMENT_BYTES: u64 = 64 << 20;
 
-const HEADER: usize = 8;
-
 /// Most bytes of fresh entries kept in memory. Entries leave the tail once applied
 /// ([`LogStore::release_applied`]); the cap bounds it when applying falls behind. A
 /// follower that needs an entry no longer in the tail is sent it read back from disk.
@@ -65,13 +83,6 @@ struct Flush {
     /// By segment (its first index).
     files: Vec<(u64, File)>,
     done: LogFlushed<TypeConfig>,
-}
-
-#[derive(Debug, Default, Clone, Serialize, Deserialize)]
-struct Meta {
-    vote: Option<Vote<NodeId>>,
-    committed: Option<LogId<NodeId>>,
-    last_purged: Option<LogId<NodeId>>,
 }
 
 struct Segment {
@@ -96,6 +107,8 @@ struct Inner {
     segments: BTreeMap<u64, Segment>,
     index: BTreeMap<u64, Loc>,
     meta: Meta,
+    committed: Committed,
+    fsync: FsyncPolicy,
     /// The newest entries and their record sizes, oldest first out.
     tail: BTreeMap<u64, (Entry, usize)>,
     tail_bytes: usize,
@@ -107,6 +120,37 @@ struct Inner {
 #[derive(Clone)]
 pub struct LogStore {
     inner: Arc<Mutex<Inner>>,
+}
+
+/// Why a log does not open.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Damage that is not a torn tail: going on would drop entries that may have been
+    /// acknowledged.
+    #[error(
+        "Raft log segment {} is damaged at byte {offset}: {reason}. Entries there or after it may have been \
+         acknowledged, so the log does not open rather than drop them, and leaves the file as it is. Restore \
+         the file, or rebuild this replica from its peers (deleting the directory and restarting under the \
+         same node id would also forget its vote)",
+        .path.display()
+    )]
+    Corrupt { path: PathBuf, offset: u64, reason: String },
+    /// The file holding the vote is damaged; a vote cannot be guessed.
+    #[error("Raft log meta file {} is damaged ({reason}); it holds the vote, which cannot be guessed", .path.display())]
+    Meta { path: PathBuf, reason: String },
+    #[error("Raft log: {what} {}: {source}", .path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// Wraps an I/O error of opening with what was done to which file.
+fn io_at(what: &'static str, path: &Path) -> impl FnOnce(io::Error) -> OpenError {
+    let path = path.to_path_buf();
+    move |source| OpenError::Io { what, path, source }
 }
 
 fn io_err(subject: ErrorSubject<NodeId>, verb: ErrorVerb, e: &io::Error) -> StorageError<NodeId> {
@@ -123,18 +167,16 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 
 impl LogStore {
     /// Opens the log under `dir`, creating it if needed, and checks every record.
-    pub fn open(dir: &Path, fsync: FsyncPolicy) -> io::Result<LogStore> {
+    pub fn open(dir: &Path, fsync: FsyncPolicy) -> Result<LogStore, OpenError> {
         Self::open_with_segment_size(dir, fsync, DEFAULT_SEGMENT_BYTES)
     }
 
-    pub fn open_with_segment_size(dir: &Path, fsync: FsyncPolicy, segment_bytes: u64) -> io::Result<LogStore> {
-        fs::create_dir_all(dir)?;
-        let meta = match fs::read(dir.join("meta")) {
-            Ok(b) => decode(&b).map_err(|e| bad(format!("log meta: {e}")))?,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Meta::default(),
-            Err(e) => return Err(e),
-        };
-        let mut firsts: Vec<u64> = fs::read_dir(dir)?
+    pub fn open_with_segment_size(dir: &Path, fsync: FsyncPolicy, segment_bytes: u64) -> Result<LogStore, OpenError> {
+        fs::create_dir_all(dir).map_err(io_at("creating", dir))?;
+        let meta = meta::read_meta(dir)?;
+        let (committed, hint) = Committed::open(dir)?;
+        let mut firsts: Vec<u64> = fs::read_dir(dir)
+            .map_err(io_at("listing", dir))?
             .filter_map(|e| e.ok())
             .filter_map(|e| {
                 let name = e.file_name().to_string_lossy().to_string();
@@ -148,16 +190,16 @@ impl LogStore {
             segments: BTreeMap::new(),
             index: BTreeMap::new(),
             meta,
+            committed,
+            fsync,
             tail: BTreeMap::new(),
             tail_bytes: 0,
             flusher: None,
         };
-        for (i, first) in firsts.iter().enumerate() {
-            let last = i + 1 == firsts.len();
-            inner.load_segment(*first, last)?;
-        }
+        inner.load(&firsts)?;
+        inner.meta.committed = inner.backed_committed(inner.meta.committed.max(hint));
         if fsync == FsyncPolicy::Always {
-            inner.flusher = Some(spawn_flusher(dir)?);
+            inner.flusher = Some(spawn_flusher(dir).map_err(io_at("starting the flusher of", dir))?);
         }
         Ok(LogStore {
             inner: Arc::new(Mutex::new(inner)),
@@ -184,73 +226,118 @@ impl Inner {
         self.dir.join(format!("{first:020}.seg"))
     }
 
-    /// Reads a segment's records into the index; a bad tail is cut only if `last`.
-    fn load_segment(&mut self, first: u64, last: bool) -> io::Result<()> {
-        let path = self.segment_path(first);
-        let mut file = OpenOptions::new().read(true).append(true).open(&path)?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)?;
-        let mut off = 0usize;
-        let mut good = 0usize;
-        while off < bytes.len() {
-            let Some(rec) = record_at(&bytes, off) else { break };
-            let entry: Entry = match decode(rec) {
-                Ok(e) => e,
-                Err(_) => break,
-            };
-            let idx = entry.log_id.index;
-            self.index.insert(
-                idx,
-                Loc {
-                    segment: first,
-                    offset: off as u64,
-                    len: rec.len() as u32,
-                    log_id: entry.log_id,
-                },
-            );
-            off += HEADER + rec.len();
-            good = off;
-        }
-        if good < bytes.len() {
-            if !last {
-                return Err(bad(format!(
-                    "Raft log segment {} is damaged at byte {good} and is not the last one",
-                    path.display()
-                )));
+    /// Reads every segment's records into the index, checking each (see the module's
+    /// docs); cuts a torn tail off the end of the log, and removes the segments after
+    /// the last entry, which hold none.
+    fn load(&mut self, firsts: &[u64]) -> Result<(), OpenError> {
+        let purged = self.meta.last_purged.map(|l| l.index);
+        // Where the torn tail starts, once one is seen: segment and offset.
+        let mut torn: Option<(u64, u64)> = None;
+        let mut expect = purged.map(|p| p + 1);
+        for &first in firsts {
+            let path = self.segment_path(first);
+            let mut file = OpenOptions::new()
+                .read(true)
+                .append(true)
+                .open(&path)
+                .map_err(io_at("opening", &path))?;
+            let mut bytes = Vec::new();
+            file.read_to_end(&mut bytes).map_err(io_at("reading", &path))?;
+            let scan = scan::scan(&bytes);
+            if let (Some((seg, at)), Some(r)) = (torn, scan.records.first()) {
+                return Err(OpenError::Corrupt {
+                    path: self.segment_path(seg),
+                    offset: at,
+                    reason: format!(
+                        "the log looks torn there, but intact records follow in {} (entry {} at byte {})",
+                        path.display(),
+                        r.log_id.index,
+                        r.offset
+                    ),
+                });
             }
-            tracing::warn!(
-                segment = %path.display(),
-                at = good,
-                dropped = bytes.len() - good,
-                "cutting a torn record off the end of the Raft log"
-            );
-            file.set_len(good as u64)?;
-            file.sync_all()?;
+            for r in &scan.records {
+                let idx = r.log_id.index;
+                if purged.is_some_and(|p| idx <= p) {
+                    continue;
+                }
+                if let Some(e) = expect.filter(|e| *e != idx) {
+                    return Err(OpenError::Corrupt {
+                        path,
+                        offset: r.offset,
+                        reason: format!("it holds entry {idx} where entry {e} belongs: entries are missing"),
+                    });
+                }
+                expect = Some(idx + 1);
+                self.index.insert(
+                    idx,
+                    Loc {
+                        segment: first,
+                        offset: r.offset,
+                        len: r.len,
+                        log_id: r.log_id,
+                    },
+                );
+            }
+            let len = match scan.damage {
+                None => bytes.len() as u64,
+                Some(Damage::Torn { at }) => {
+                    torn.get_or_insert((first, at));
+                    at
+                }
+                Some(Damage::Corrupt { at, reason }) => {
+                    return Err(OpenError::Corrupt {
+                        path,
+                        offset: at,
+                        reason,
+                    })
+                }
+            };
+            self.segments.insert(first, Segment { path, file, len });
         }
-        self.segments.insert(
-            first,
-            Segment {
-                path,
-                file,
-                len: good as u64,
-            },
-        );
+        if let Some((seg, at)) = torn {
+            if let Some(s) = self.segments.get(&seg) {
+                let dropped = s.file.metadata().map_or(0, |m| m.len().saturating_sub(at));
+                tracing::warn!(segment = %s.path.display(), at, dropped, "cutting a torn record off the end of the Raft log");
+                let cut = s.file.set_len(at).and_then(|()| s.file.sync_all());
+                cut.map_err(io_at("cutting the torn tail of", &s.path))?;
+            }
+        }
+        // What a rollover left when a crash stopped it, or what followed a torn tail.
+        let last = self.index.values().next_back().map(|l| l.segment);
+        let empty: Vec<u64> = self
+            .segments
+            .keys()
+            .copied()
+            .filter(|f| last.is_none_or(|l| *f > l))
+            .collect();
+        for first in &empty {
+            if let Some(s) = self.segments.remove(first) {
+                tracing::info!(segment = %s.path.display(), "removing a Raft log segment that holds no entry");
+                fs::remove_file(&s.path).map_err(io_at("removing", &s.path))?;
+            }
+        }
+        if !empty.is_empty() {
+            sync_dir(&self.dir).map_err(io_at("syncing", &self.dir))?;
+        }
         Ok(())
     }
 
-    fn save_meta(&self, durable: bool) -> io::Result<()> {
-        let bytes = encode(&self.meta).map_err(|e| bad(e.to_string()))?;
-        let tmp = self.dir.join("meta.tmp");
-        let mut f = File::create(&tmp)?;
-        f.write_all(&bytes)?;
-        if durable {
-            f.sync_all()?;
+    /// `hint` if the log can back it (the entry it names is here, or purged), else none:
+    /// Raft re-applies up to the committed id on restart, and the entry may have been
+    /// torn off (the hint is written without fsync, and may reach the disk first).
+    fn backed_committed(&self, hint: Option<LogId<NodeId>>) -> Option<LogId<NodeId>> {
+        let c = hint?;
+        let purged = self.meta.last_purged.is_some_and(|p| c.index <= p.index);
+        if purged || self.index.get(&c.index).is_some_and(|l| l.log_id == c) {
+            return Some(c);
         }
-        fs::rename(&tmp, self.dir.join("meta"))?;
-        if durable {
-            sync_dir(&self.dir)?;
-        }
-        Ok(())
+        tracing::warn!(committed = %c, "the Raft log does not hold its committed entry; forgetting the hint");
+        None
+    }
+
+    fn save_meta(&self) -> io::Result<()> {
+        meta::write_meta(&self.dir, &self.meta)
     }
 
     fn last_log_id(&self) -> Option<LogId<NodeId>> {
@@ -294,10 +381,7 @@ impl Inner {
                 Some((first, len)) if len + buffered < self.segment_bytes => first,
                 _ => {
                     self.write_pending(&mut pending, &mut written)?;
-                    let path = self.segment_path(idx);
-                    let file = OpenOptions::new().create(true).read(true).append(true).open(&path)?;
-                    self.segments.insert(idx, Segment { path, file, len: 0 });
-                    sync_dir(&self.dir)?;
+                    self.roll_over(idx)?;
                     idx
                 }
             };
@@ -307,9 +391,7 @@ impl Inner {
             let (_, buf) = pending.last_mut().expect("pushed above");
             let seg_len = self.segments[&seg].len;
             let offset = seg_len + buf.len() as u64;
-            buf.extend_from_slice(&(rec.len() as u32).to_le_bytes());
-            buf.extend_from_slice(&crc32fast::hash(&rec).to_le_bytes());
-            buf.extend_from_slice(&rec);
+            scan::frame(&rec, buf);
             self.index.insert(
                 idx,
                 Loc {
@@ -323,6 +405,26 @@ impl Inner {
         }
         self.write_pending(&mut pending, &mut written)?;
         Ok(written)
+    }
+
+    /// Starts segment `first`. The full segment is synced first (when appends are synced
+    /// at all): once the next one exists, nothing more is written to it, so it must not
+    /// end in a torn record. The new one is created empty and the directory synced.
+    fn roll_over(&mut self, first: u64) -> io::Result<()> {
+        if self.fsync == FsyncPolicy::Always {
+            if let Some((_, full)) = self.segments.iter().next_back() {
+                full.file.sync_data()?;
+            }
+        }
+        let path = self.segment_path(first);
+        let file = OpenOptions::new()
+            .create_new(true)
+            .read(true)
+            .append(true)
+            .open(&path)?;
+        sync_dir(&self.dir)?;
+        self.segments.insert(first, Segment { path, file, len: 0 });
+        Ok(())
     }
 
     fn write_pending(&mut self, pending: &mut Vec<(u64, Vec<u8>)>, written: &mut Vec<u64>) -> io::Result<()> {
@@ -407,7 +509,7 @@ impl Inner {
     /// in them is purged.
     fn purge(&mut self, upto: LogId<NodeId>) -> io::Result<()> {
         self.meta.last_purged = Some(upto);
-        self.save_meta(true)?;
+        self.save_meta()?;
         let keep = self.index.split_off(&(upto.index + 1));
         self.index = keep;
         let keep = self.tail.split_off(&(upto.index + 1));
@@ -465,15 +567,6 @@ fn spawn_flusher(dir: &Path) -> io::Result<mpsc::Sender<Flush>> {
     Ok(tx)
 }
 
-/// The record starting at `off`, if whole and intact.
-fn record_at(bytes: &[u8], off: usize) -> Option<&[u8]> {
-    let head = bytes.get(off..off + HEADER)?;
-    let len = u32::from_le_bytes(head[..4].try_into().ok()?) as usize;
-    let crc = u32::from_le_bytes(head[4..].try_into().ok()?);
-    let rec = bytes.get(off + HEADER..off + HEADER + len)?;
-    (crc32fast::hash(rec) == crc).then_some(rec)
-}
-
 impl RaftLogReader<TypeConfig> for LogStore {
     async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
         &mut self,
@@ -521,7 +614,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let mut inner = self.inner.lock();
         inner.meta.vote = Some(*vote);
         inner
-            .save_meta(true)
+            .save_meta()
             .map_err(|e| io_err(ErrorSubject::Vote, ErrorVerb::Write, &e))
     }
 
@@ -531,11 +624,12 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_committed(&mut self, committed: Option<LogId<NodeId>>) -> Result<(), StorageError<NodeId>> {
         // A hint for restart (what may be applied at once); losing it loses nothing, so
-        // it is not fsynced.
+        // it is one in-place write, not fsynced.
         let mut inner = self.inner.lock();
         inner.meta.committed = committed;
         inner
-            .save_meta(false)
+            .committed
+            .save(committed)
             .map_err(|e| io_err(ErrorSubject::Store, ErrorVerb::Write, &e))
     }
 
