@@ -1,13 +1,18 @@
 //! Membership: the metadata group and how an ingester follows the ring.
 //!
 //! The ring ([`RingDesc`]) is the state of a small Raft group of its own, the metadata
-//! group, held by the first ingesters of the cluster. Changes ([`RingChange`]) are
-//! committed there. Every ingester then follows the ring on its own, in one loop:
-//! it adopts the newest ring it can see (and keeps it on disk, so a restart resumes
-//! from it), opens replicas of shards given to it, deletes replicas of shards taken
-//! from it once their leader has settled the move, and, for the shards it leads,
-//! changes the Raft membership to the ring's replica set (new replicas join as
-//! learners, catch up, then become voters) and reports the move settled.
+//! group, held by the first ingesters of the cluster until `set_metadata_voters` moves
+//! it. Changes ([`RingChange`]) are committed there. Every ingester then follows the
+//! ring on its own, in one loop: it adopts the newest ring it can see (and keeps it on
+//! disk, so a restart resumes from it), opens replicas of shards (and of the metadata
+//! group) given to it, deletes replicas taken from it once their leader has settled the
+//! move, and, for the groups it leads, changes the Raft membership to the ring's
+//! replica set (new replicas join as learners, catch up, then become voters) and
+//! reports the move settled. The leader of a draining shard reports it drained once
+//! it has refused writes for [`DRAIN_GRACE`] and its head holds no samples.
+//!
+//! The invariant: a replica's data is deleted only after a settled membership that
+//! excludes it, and only the founding ring's founders initialise a group.
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -24,6 +29,11 @@ use pyrite_raft::{App, Applied, Command, TypeConfig};
 use pyrite_ring::change::RingChange;
 use pyrite_ring::{RingDesc, ShardId, META_GROUP};
 use tonic::Status;
+
+/// How long a draining shard's leader refuses writes before it may report the shard
+/// drained: longer than any write accepted before it learnt of the drain takes to
+/// commit (clients give up after 10 s).
+pub const DRAIN_GRACE: Duration = Duration::from_secs(30);
 
 use crate::shards::{forward, initialize, raft_config, ShardError, ShardHost};
 
@@ -99,14 +109,19 @@ fn ring_json(desc: &RingDesc) -> String {
 
 impl ShardHost {
     /// Opens this node's replica of the metadata group, if the ring gives it one; the
-    /// first of its voters initialises a new group.
+    /// founding ring's first voter initialises a new group.
     pub async fn open_meta(&self) -> Result<(), ShardError> {
         let err = |e: String| ShardError::Open(META_GROUP, e);
-        let (voters, members) = {
+        let (hosted, founder, members) = {
             let ring = self.ring.read();
-            (ring.desc().meta.clone(), ring.desc().replica_addrs(META_GROUP))
+            let desc = ring.desc();
+            (
+                desc.meta_hosted_by(self.node_id),
+                desc.meta_founder,
+                desc.replica_addrs(META_GROUP),
+            )
         };
-        if !voters.contains(&self.node_id) {
+        if !hosted || self.meta.read().is_some() {
             return Ok(());
         }
         let dir = self.settings.dir.join("meta");
@@ -120,12 +135,28 @@ impl ShardHost {
         let raft = Raft::new(self.node_id, config, network, log, sm)
             .await
             .map_err(|e| err(e.to_string()))?;
-        if voters.first() == Some(&self.node_id) {
+        if founder == Some(self.node_id) {
             initialize(&raft, members).await.map_err(err)?;
         }
         self.groups.write().insert(META_GROUP, raft.clone());
         *self.meta.write() = Some(MetaReplica { raft, app });
+        tracing::info!("opened metadata group replica");
         Ok(())
+    }
+
+    /// Stops this node's replica of the metadata group, which it no longer holds, and
+    /// deletes its data.
+    async fn close_meta(&self) {
+        self.groups.write().remove(&META_GROUP);
+        let replica = self.meta.write().take();
+        if let Some(m) = replica {
+            let _ = m.raft.shutdown().await;
+        }
+        match std::fs::remove_dir_all(self.settings.dir.join("meta")) {
+            Ok(()) => tracing::info!("removed metadata group replica"),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(error = %e, "could not delete a removed metadata group replica"),
+        }
     }
 
     /// The ring as this node knows it, as JSON: the metadata group's state where this
@@ -215,36 +246,39 @@ impl ShardHost {
         }
     }
 
-    /// Adopts the newest ring: the local metadata replica's, else the group's. A new
-    /// metadata group is given the ring this node started with.
+    /// Adopts the newest ring: the local metadata replica's, and the group's unless that
+    /// replica is a voter that has caught up. A new metadata group is given the ring
+    /// this node started with.
     async fn sync_ring(&self) {
         let local = self
             .meta
             .read()
             .as_ref()
             .map(|m| (m.raft.clone(), m.app.desc.read().clone()));
-        match local {
-            Some((raft, desc)) if desc.version == 0 => {
-                if raft.current_leader().await == Some(self.node_id) {
-                    let ring = self.ring.read().desc().clone();
-                    if let Err(e) = self.propose(&RingChange::Bootstrap { ring }).await {
-                        tracing::warn!(error = %e.message(), "bootstrapping the ring");
-                    }
-                }
-            }
-            Some((_, desc)) => {
+        let mut refresh = true;
+        if let Some((raft, desc)) = local {
+            if desc.version > 0 {
+                // A voter that is leaving (or left) stops hearing of changes.
+                refresh = !desc.meta.contains(&self.node_id);
                 let _ = self.client.adopt_desc(desc);
-            }
-            None => {
-                if let Err(e) = self.client.refresh_ring().await {
-                    tracing::debug!(error = %e.message(), "refreshing the ring");
+            } else if raft.current_leader().await == Some(self.node_id) {
+                let ring = self.ring.read().desc().clone();
+                if let Err(e) = self.propose(&RingChange::Bootstrap { ring }).await {
+                    tracing::warn!(error = %e.message(), "bootstrapping the ring");
                 }
+            }
+        }
+        if refresh {
+            if let Err(e) = self.client.refresh_ring().await {
+                tracing::debug!(error = %e.message(), "refreshing the ring");
             }
         }
     }
 
     /// Brings this node's replicas in line with the ring.
     async fn reconcile(self: &Arc<Self>, desc: &RingDesc) {
+        self.reconcile_meta(desc).await;
+        self.report_drained(desc).await;
         let wanted: BTreeSet<ShardId> = desc.shards_of(self.node_id).into_iter().collect();
         let held: BTreeSet<ShardId> = self.replicas.read().keys().copied().collect();
         for &shard in wanted.difference(&held) {
@@ -262,7 +296,9 @@ impl ShardHost {
                     let m = r.raft.metrics().borrow().clone();
                     let voters: BTreeSet<u64> = m.membership_config.membership().voter_ids().collect();
                     m.current_leader == Some(self.node_id)
-                        && (voters != s.replicas.iter().copied().collect() || !s.leaving.is_empty())
+                        && (voters != s.replicas.iter().copied().collect()
+                            || !s.leaving.is_empty()
+                            || !s.stable.is_empty())
                 })
             });
             if needs && self.converging.lock().insert(shard) {
@@ -317,7 +353,7 @@ impl ShardHost {
                 .map_err(|e| e.to_string())?;
             tracing::info!(shard, voters = ?desired, "shard membership changed");
         }
-        if !target.leaving.is_empty() {
+        if !target.leaving.is_empty() || !target.stable.is_empty() {
             let settled = RingChange::Settled {
                 shard,
                 replicas: desired.into_iter().collect(),
@@ -328,6 +364,120 @@ impl ShardHost {
                 .map_err(|e| e.message().to_string())?;
         }
         Ok(())
+    }
+
+    /// Opens or closes this node's metadata replica as the ring says, and, as the
+    /// group's leader, moves its voters to the ring's.
+    async fn reconcile_meta(self: &Arc<Self>, desc: &RingDesc) {
+        let hosted = desc.meta_hosted_by(self.node_id);
+        let open = self.meta.read().as_ref().map(|m| m.raft.clone());
+        let raft = match (hosted, open) {
+            (true, None) => {
+                if let Err(e) = self.open_meta().await {
+                    tracing::error!(error = %e, "opening a metadata group replica");
+                }
+                return;
+            }
+            (false, Some(_)) => return self.close_meta().await,
+            (true, Some(raft)) => raft,
+            (false, None) => return,
+        };
+        let needs = {
+            let m = raft.metrics().borrow().clone();
+            let voters: BTreeSet<u64> = m.membership_config.membership().voter_ids().collect();
+            m.current_leader == Some(self.node_id)
+                && (voters != desc.meta.iter().copied().collect()
+                    || !desc.meta_leaving.is_empty()
+                    || !desc.meta_stable.is_empty())
+        };
+        if needs && self.converging.lock().insert(META_GROUP) {
+            let host = self.clone();
+            let desc = desc.clone();
+            tokio::spawn(async move {
+                if let Err(e) = host.converge_meta(raft, &desc).await {
+                    tracing::warn!(error = %e, "changing the metadata group's voters");
+                }
+                host.converging.lock().remove(&META_GROUP);
+            });
+        }
+    }
+
+    /// As the metadata group's leader: makes its voters the ring's (new ones join as
+    /// learners and catch up first), then reports the move settled.
+    async fn converge_meta(&self, raft: Raft<TypeConfig>, desc: &RingDesc) -> Result<(), String> {
+        let voters: BTreeSet<u64> = raft
+            .metrics()
+            .borrow()
+            .membership_config
+            .membership()
+            .voter_ids()
+            .collect();
+        let desired: BTreeSet<u64> = desc.meta.iter().copied().collect();
+        if voters != desired {
+            for id in desired.difference(&voters) {
+                let addr = desc
+                    .ingesters
+                    .get(id)
+                    .map(|i| i.addr.clone())
+                    .ok_or_else(|| format!("unknown ingester {id}"))?;
+                tracing::info!(learner = id, "adding a metadata voter; it catches up as a learner");
+                tokio::time::timeout(
+                    Duration::from_secs(300),
+                    raft.add_learner(*id, BasicNode { addr }, true),
+                )
+                .await
+                .map_err(|_| format!("metadata replica {id} did not catch up within 5 minutes"))?
+                .map_err(|e| e.to_string())?;
+            }
+            raft.change_membership(desired.clone(), false)
+                .await
+                .map_err(|e| e.to_string())?;
+            tracing::info!(voters = ?desired, "metadata group membership changed");
+        }
+        let settled = RingChange::MetadataSettled {
+            ingesters: desired.into_iter().collect(),
+        };
+        // This node may have just left the group: the report goes to its leader.
+        self.client
+            .change_ring(&settled)
+            .await
+            .map_err(|e| e.message().to_string())?;
+        Ok(())
+    }
+
+    /// As the leader of draining shards: reports each drained once it has refused
+    /// writes for [`DRAIN_GRACE`] and its head holds no samples.
+    async fn report_drained(&self, desc: &RingDesc) {
+        let mut due = Vec::new();
+        {
+            let mut since = self.draining_since.lock();
+            let now = std::time::Instant::now();
+            let leading: BTreeSet<ShardId> = self
+                .replicas
+                .read()
+                .iter()
+                .filter(|(_, r)| r.raft.metrics().borrow().current_leader == Some(self.node_id))
+                .map(|(s, _)| *s)
+                .collect();
+            since.retain(|shard, _| {
+                leading.contains(shard) && desc.shards.get(shard).is_some_and(|s| s.draining && !s.drained)
+            });
+            for shard in desc.shards.values().filter(|s| s.draining && !s.drained) {
+                if !leading.contains(&shard.id) {
+                    continue;
+                }
+                let first = *since.entry(shard.id).or_insert(now);
+                if now.duration_since(first) >= DRAIN_GRACE && self.head_samples(shard.id) == Some(0) {
+                    due.push(shard.id);
+                }
+            }
+        }
+        for shard in due {
+            match self.client.change_ring(&RingChange::Drained { shard }).await {
+                Ok(_) => tracing::info!(shard, "shard drained: its head is empty and it takes no writes"),
+                Err(e) => tracing::warn!(shard, error = %e.message(), "reporting a drained shard"),
+            }
+        }
     }
 }
 

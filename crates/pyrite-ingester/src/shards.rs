@@ -324,8 +324,11 @@ pub struct ShardHost {
     pub(crate) groups: Groups,
     pub(crate) replicas: RwLock<HashMap<ShardId, Arc<Replica>>>,
     pub(crate) meta: RwLock<Option<MetaReplica>>,
-    /// Shards whose membership this node (as leader) is changing right now.
+    /// Shards whose membership this node (as leader) is changing right now
+    /// ([`pyrite_ring::META_GROUP`] for the metadata group's).
     pub(crate) converging: parking_lot::Mutex<std::collections::HashSet<ShardId>>,
+    /// Draining shards this node leads, and since when it has refused their writes.
+    pub(crate) draining_since: parking_lot::Mutex<HashMap<ShardId, std::time::Instant>>,
 }
 
 pub(crate) fn forward(f: &ForwardToLeader<NodeId, BasicNode>) -> Status {
@@ -380,6 +383,7 @@ impl ShardHost {
             replicas: RwLock::default(),
             meta: RwLock::default(),
             converging: Default::default(),
+            draining_since: Default::default(),
         })
     }
 
@@ -475,16 +479,28 @@ impl ShardHost {
             .ok_or_else(|| Status::not_found(format!("no replica of shard {shard} on node {}", self.node_id)))
     }
 
+    /// A draining shard's replica refuses writes (the sender's ring is older than
+    /// this node's; it retries once it has the newer one), so that what its head holds
+    /// only shrinks until the shard is removed.
+    fn writable_replica(&self, shard: ShardId) -> Result<Arc<Replica>, Status> {
+        if self.ring.read().desc().shards.get(&shard).is_some_and(|s| s.draining) {
+            return Err(Status::unavailable(format!(
+                "shard {shard} is draining: its series go to other shards now"
+            )));
+        }
+        self.replica(shard)
+    }
+
     /// Commits a write command to a shard (this node must lead it).
     pub async fn push(&self, shard: ShardId, command: impl Into<Bytes>) -> Result<Applied, Status> {
-        let r = self.replica(shard)?;
+        let r = self.writable_replica(shard)?;
         Self::submit(shard, &r, command.into()).await
     }
 
     /// Commits a write of `series` to a shard this node leads; the head applies the
     /// series as given rather than decoding them back from the log.
     pub async fn push_write(&self, shard: ShardId, tenant: &str, series: Vec<TimeSeries>) -> Result<Applied, Status> {
-        let r = self.replica(shard)?;
+        let r = self.writable_replica(shard)?;
         let command = Bytes::from(command::encode_write(tenant, &series));
         let _prepared = r.app.prepare(&command, tenant, series);
         Self::submit(shard, &r, command).await
@@ -560,6 +576,11 @@ impl ShardHost {
         if let Some(raft) = meta {
             let _ = raft.shutdown().await;
         }
+    }
+
+    /// Samples in a local shard's head (`None`: no replica here).
+    pub(crate) fn head_samples(&self, shard: ShardId) -> Option<usize> {
+        self.replicas.read().get(&shard).map(|r| r.head.stats().samples)
     }
 }
 

@@ -11,7 +11,9 @@
 //! The [`RingDesc`] also says which ingesters hold each shard's replicas; it is the
 //! cluster's membership, versioned so that a newer description always wins. It is kept
 //! by a small Raft group of its own, the metadata group ([`META_GROUP`]), and changed
-//! only through [`RingChange`]s committed there (see [`change`]).
+//! only through [`RingChange`]s committed there (see [`change`]), which refuse anything
+//! that could lose data: a shard below its replication factor, a move that keeps none of
+//! a shard's voters, removing a shard that may still hold series.
 
 pub mod change;
 
@@ -27,7 +29,8 @@ pub type ShardId = u32;
 /// on the same Raft transport as the shards, under an id no shard can have.
 pub const META_GROUP: ShardId = ShardId::MAX;
 
-/// How many of the first ingesters hold the metadata group.
+/// How many of the first ingesters hold the metadata group (and how many voters it keeps
+/// when its voters change, unless the ring has fewer ingesters).
 pub const META_VOTERS: usize = 3;
 
 /// One ingester process.
@@ -55,6 +58,20 @@ pub struct Shard {
     /// starts a group of its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub founder: Option<u64>,
+    /// While a move is in progress: the replicas that have been voters in every
+    /// membership the shard's group can have had since it last settled, so the group
+    /// never consists only of replicas that joined during the move. Empty once settled
+    /// (then every replica is one).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stable: Vec<u64>,
+    /// The shard owns no tokens: writes go to the other shards, reads still ask it, until
+    /// what it holds has gone to blocks and it can be removed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub draining: bool,
+    /// Reported by the leader of a draining shard: its head holds no samples and it
+    /// takes no writes; only then may the shard be removed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub drained: bool,
 }
 
 impl Shard {
@@ -66,6 +83,18 @@ impl Shard {
             replicas,
             leaving: Vec::new(),
             founder,
+            stable: Vec::new(),
+            draining: false,
+            drained: false,
+        }
+    }
+
+    /// The replicas sure to have been voters throughout (see [`Shard::stable`]).
+    pub fn stable_replicas(&self) -> &[u64] {
+        if self.leaving.is_empty() || self.stable.is_empty() {
+            &self.replicas
+        } else {
+            &self.stable
         }
     }
 
@@ -86,9 +115,33 @@ pub struct RingDesc {
     pub ingesters: BTreeMap<u64, Ingester>,
     #[serde(with = "by_id")]
     pub shards: BTreeMap<ShardId, Shard>,
-    /// The ingesters holding the metadata group (fixed when the cluster is created).
+    /// The voters the metadata group is to have (the first ingesters when the cluster is
+    /// created; changed by `set_metadata_voters`).
     #[serde(default)]
     pub meta: Vec<u64>,
+    /// Former metadata voters that may still be voters: as a shard's `leaving`, until the
+    /// group's leader reports the membership change settled.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub meta_leaving: Vec<u64>,
+    /// As a shard's `stable`, for the metadata group.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub meta_stable: Vec<u64>,
+    /// The metadata voter that initialises the group: set in a founding ring, cleared
+    /// once the voters change, so a voter added later never starts a group of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_founder: Option<u64>,
+    /// Replicas every shard must keep; 0 (rings from before it was recorded): the fewest
+    /// any shard has.
+    #[serde(default)]
+    pub replication_factor: usize,
+    /// The lowest id a new shard may take: above every shard that ever existed, so a
+    /// removed shard's id (and any stale copy of its group) never comes back.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub next_shard: ShardId,
+}
+
+fn is_zero(n: &ShardId) -> bool {
+    *n == 0
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -109,6 +162,43 @@ pub enum RingError {
     AddressTaken(u64, String),
     #[error("the cluster's ring is not bootstrapped yet")]
     NotBootstrapped,
+    #[error("shard {0} would have {1} replicas, fewer than the replication factor {2}")]
+    TooFewReplicas(ShardId, usize, usize),
+    #[error(
+        "shard {0}: the new replicas keep none of its current voters {1:?}; keep at least one \
+         of them (move a shard a replica at a time)"
+    )]
+    NoStableReplica(ShardId, Vec<u64>),
+    #[error("no ingester {0}")]
+    NoIngester(u64),
+    #[error("ingester {0} is at {1}; to point it at {2}, use set_ingester_address")]
+    AddressChange(u64, String, String),
+    #[error("ingester {0} still holds replicas of shards {1:?}: move them off it first")]
+    HoldsReplicas(u64, Vec<ShardId>),
+    #[error("ingester {0} is a voter of the metadata group: move the group off it first (set_metadata_voters)")]
+    MetaVoter(u64),
+    #[error("every shard would be draining: no shard would take writes")]
+    NoWritableShard,
+    #[error(
+        "shard {0} may still hold series: drain it first (drain_shard), then wait until GET /ring \
+         shows it drained (its series have gone to blocks)"
+    )]
+    NotDrained(ShardId),
+    #[error("shard {0} is changing replicas: wait until the move settles")]
+    Moving(ShardId),
+    #[error("the metadata group needs voters")]
+    NoMetaVoters,
+    #[error("the metadata group lists voter {0} twice")]
+    DuplicateMetaVoter(u64),
+    #[error("the metadata group would have {0} voters; it keeps {1} (or every ingester, if fewer)")]
+    TooFewMetaVoters(usize, usize),
+    #[error(
+        "the new metadata voters keep none of its current voters {0:?}; keep at least one of them \
+         (move the group in steps)"
+    )]
+    NoStableMetaVoter(Vec<u64>),
+    #[error("the metadata group names unknown ingester {0}")]
+    UnknownMetaVoter(u64),
 }
 
 impl RingDesc {
@@ -129,15 +219,47 @@ impl RingDesc {
             version: 1,
             tokens_per_shard: 128,
             meta: ids.iter().take(META_VOTERS).copied().collect(),
+            meta_founder: ids.first().copied(),
+            replication_factor: rf,
             ingesters: ingesters.into_iter().map(|i| (i.id, i)).collect(),
             shards,
+            ..RingDesc::default()
         }
     }
 
-    /// Checks that every shard has replicas on known ingesters.
+    /// Replicas every shard must keep.
+    pub fn replication_factor(&self) -> usize {
+        match self.replication_factor {
+            0 => self.shards.values().map(|s| s.replicas.len()).min().unwrap_or(1),
+            rf => rf,
+        }
+    }
+
+    /// The metadata voters sure to have been voters throughout (see [`Shard::stable`]).
+    pub fn meta_stable_voters(&self) -> &[u64] {
+        if self.meta_leaving.is_empty() || self.meta_stable.is_empty() {
+            &self.meta
+        } else {
+            &self.meta_stable
+        }
+    }
+
+    /// Checks that every shard has replicas on known ingesters, that some shard takes
+    /// writes, and that the metadata group's voters are known.
     pub fn validate(&self) -> Result<(), RingError> {
         if self.shards.is_empty() {
             return Err(RingError::Empty);
+        }
+        if self.shards.values().all(|s| s.draining) {
+            return Err(RingError::NoWritableShard);
+        }
+        if let Some(bad) = self
+            .meta
+            .iter()
+            .chain(&self.meta_leaving)
+            .find(|r| !self.ingesters.contains_key(r))
+        {
+            return Err(RingError::UnknownMetaVoter(*bad));
         }
         if self.tokens_per_shard == 0 {
             return Err(RingError::NoTokens);
@@ -167,11 +289,16 @@ impl RingDesc {
             .collect()
     }
 
+    /// Whether the ingester holds (or still holds) a replica of the metadata group.
+    pub fn meta_hosted_by(&self, ingester: u64) -> bool {
+        self.meta.contains(&ingester) || self.meta_leaving.contains(&ingester)
+    }
+
     /// gRPC addresses of a group's replicas (leaving ones last); for [`META_GROUP`],
     /// of the metadata group's.
     pub fn replica_addrs(&self, group: ShardId) -> Vec<(u64, String)> {
         let ids: Vec<u64> = if group == META_GROUP {
-            self.meta.clone()
+            self.meta.iter().chain(&self.meta_leaving).copied().collect()
         } else {
             self.shards
                 .get(&group)
@@ -241,10 +368,12 @@ fn token(shard: ShardId, i: u32) -> u64 {
 impl Ring {
     pub fn new(desc: RingDesc) -> Result<Ring, RingError> {
         desc.validate()?;
+        // A draining shard owns no tokens: its series go to the others.
         let mut tokens: Vec<(u64, ShardId)> = desc
             .shards
-            .keys()
-            .flat_map(|&s| (0..desc.tokens_per_shard).map(move |i| (token(s, i), s)))
+            .values()
+            .filter(|s| !s.draining)
+            .flat_map(|s| (0..desc.tokens_per_shard).map(move |i| (token(s.id, i), s.id)))
             .collect();
         // Equal tokens (vanishingly rare) go to the lower shard id, deterministically.
         tokens.sort_unstable();
@@ -283,7 +412,7 @@ impl Ring {
         parts
     }
 
-    /// Every shard id, for reads that fan out to all of them.
+    /// Every shard id (draining ones too), for reads that fan out to all of them.
     pub fn shard_ids(&self) -> Vec<ShardId> {
         self.desc.shards.keys().copied().collect()
     }

@@ -37,6 +37,7 @@ use pyrite_storegateway::{BucketStore, GatewayQueryable};
 use serde::Deserialize;
 use tokio::sync::oneshot;
 
+use crate::admin::{require_admin, AdminToken, TOKEN_ENV};
 use crate::config::Config;
 use crate::modules::{build_info, Module};
 
@@ -62,10 +63,12 @@ impl Cluster {
 /// How often every process looks for a newer ring.
 const RING_REFRESH: Duration = Duration::from_millis(500);
 
-fn ring_routes(state: RingState) -> Router {
+/// `GET /ring` is open (read-only); `POST /ring/changes` needs the admin token.
+fn ring_routes(state: RingState, admin: AdminToken) -> Router {
+    let changes = post(change_ring).layer(axum::middleware::from_fn_with_state(admin, require_admin));
     Router::new()
         .route("/ring", get(ring_page))
-        .route("/ring/changes", post(change_ring))
+        .route("/ring/changes", changes)
         .with_state(state)
 }
 
@@ -97,11 +100,22 @@ pub async fn init(
     let bucket = crate::blocks::open_bucket(cfg, !standalone)?;
     let channels = Channels::default();
     let client = ShardClient::new(ring.clone(), channels.clone());
+    let admin = AdminToken::load(&cfg.cluster.admin_token_file, std::env::var(TOKEN_ENV).ok())?;
+    match (admin.is_configured(), cfg.cluster.admin_token_file.is_empty()) {
+        (false, _) => tracing::info!(
+            "no admin token (--cluster.admin-token-file or {TOKEN_ENV}): POST /ring/changes is refused here"
+        ),
+        (true, false) => tracing::info!(file = %cfg.cluster.admin_token_file, "ring changes need the admin token"),
+        (true, true) => tracing::info!("ring changes need the admin token (from {TOKEN_ENV})"),
+    }
     let mut cluster = Cluster {
-        router: ring_routes(RingState {
-            client: client.clone(),
-            host: None,
-        }),
+        router: ring_routes(
+            RingState {
+                client: client.clone(),
+                host: None,
+            },
+            admin.clone(),
+        ),
         shards: None,
         grpc_stop: None,
     };
@@ -185,10 +199,13 @@ pub async fn init(
                 registry.register_collector(Box::new(crate::metrics::HeadCollector(Box::new(move || {
                     heads_of.heads().into_iter().map(|(_, h)| h).collect()
                 }))));
-                cluster.router = ring_routes(RingState {
-                    client: client.clone(),
-                    host: Some(host.clone()),
-                });
+                cluster.router = ring_routes(
+                    RingState {
+                        client: client.clone(),
+                        host: Some(host.clone()),
+                    },
+                    admin.clone(),
+                );
                 cluster.shards = Some(host);
                 cluster.grpc_stop = Some(stop);
             }
@@ -324,18 +341,20 @@ struct RingState {
     host: Option<Arc<ShardHost>>,
 }
 
-/// `POST /ring/changes`: commits a ring change given as JSON, e.g.
-/// `{"op": "set_replicas", "shard": 0, "replicas": [2, 3, 4]}` or
-/// `{"op": "add_shard", "replicas": [4, 1, 2]}`; answers the new ring.
+/// `POST /ring/changes` (behind the admin token): commits a ring change given as JSON,
+/// e.g. `{"op": "set_replicas", "shard": 0, "replicas": [2, 3, 4]}`,
+/// `{"op": "add_shard", "replicas": [4, 1, 2]}` or
+/// `{"op": "set_metadata_voters", "ingesters": [3, 4, 5]}`; answers the new ring. A
+/// change the ring refuses (it could lose data, see `pyrite_ring::change`) is 400.
 async fn change_ring(State(s): State<RingState>, body: axum::body::Bytes) -> Response {
     let change: RingChange = match serde_json::from_slice(&body) {
         Ok(c) => c,
         Err(e) => return (StatusCode::BAD_REQUEST, format!("invalid ring change: {e}\n")).into_response(),
     };
-    if matches!(change, RingChange::Bootstrap { .. } | RingChange::Settled { .. }) {
+    if !change.is_operator_change() {
         return (
             StatusCode::BAD_REQUEST,
-            "bootstrap and settled are the cluster's own changes\n",
+            "bootstrap, settled, drained and metadata_settled are the cluster's own changes\n",
         )
             .into_response();
     }
@@ -368,9 +387,12 @@ async fn ring_page(State(s): State<RingState>, Query(q): Query<RingQuery>) -> Re
             "<p>version {}, {} tokens per shard</p>",
             desc.version, desc.tokens_per_shard
         ));
-        html.push_str(&format!("<p>metadata group: {:?}</p>", desc.meta));
+        html.push_str(&format!(
+            "<p>metadata group: {:?} (leaving: {:?})</p>",
+            desc.meta, desc.meta_leaving
+        ));
         html.push_str(
-            "<table border=1><tr><th>shard</th><th>replicas</th><th>leaving</th><th>leader (as seen here)</th></tr>",
+            "<table border=1><tr><th>shard</th><th>replicas</th><th>leaving</th><th>state</th><th>leader (as seen here)</th></tr>",
         );
         for shard in desc.shards.values() {
             let replicas: Vec<String> = shard
@@ -385,11 +407,17 @@ async fn ring_page(State(s): State<RingState>, Query(q): Query<RingQuery>) -> Re
                 .iter()
                 .find(|(s, _)| *s == shard.id)
                 .map_or("-".to_string(), |(_, l)| l.map_or("none".into(), |l| l.to_string()));
+            let state = match (shard.draining, shard.drained) {
+                (_, true) => "drained",
+                (true, false) => "draining",
+                _ => "serving",
+            };
             html.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{:?}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{:?}</td><td>{}</td><td>{}</td></tr>",
                 shard.id,
                 replicas.join(", "),
                 shard.leaving,
+                state,
                 leader
             ));
         }
@@ -405,4 +433,95 @@ async fn ring_page(State(s): State<RingState>, Query(q): Query<RingQuery>) -> Re
 
 fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::{header, Request};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    fn routes(admin: AdminToken) -> Router {
+        let desc = pyrite_ring::RingDesc::even(
+            vec![pyrite_ring::Ingester {
+                id: 1,
+                addr: "127.0.0.1:1".into(),
+            }],
+            1,
+            1,
+        );
+        let ring = Arc::new(RwLock::new(Ring::new(desc).unwrap()));
+        let client = ShardClient::new(ring, Channels::default());
+        ring_routes(RingState { client, host: None }, admin)
+    }
+
+    async fn post(admin: &AdminToken, auth: Option<&str>, body: &str) -> (StatusCode, String, Option<String>) {
+        let mut req = Request::post("/ring/changes");
+        if let Some(a) = auth {
+            req = req.header(header::AUTHORIZATION, a);
+        }
+        let resp = routes(admin.clone())
+            .oneshot(req.body(Body::from(body.to_string())).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let challenge = resp
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_string());
+        let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.unwrap();
+        (status, String::from_utf8_lossy(&body).into_owned(), challenge)
+    }
+
+    /// A change the handler refuses itself: reaching it means the credential passed.
+    const OWN: &str = r#"{"op":"settled","shard":0,"replicas":[1]}"#;
+
+    #[tokio::test]
+    async fn ring_changes_need_the_admin_token() {
+        let none = AdminToken::default();
+        let (status, body, _) = post(&none, Some("Bearer anything"), OWN).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "no token configured: nothing passes");
+        assert!(body.contains("--cluster.admin-token-file"), "{body}");
+
+        let admin = AdminToken::new("s3cr3t").unwrap();
+        let (status, _, challenge) = post(&admin, None, OWN).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(challenge.as_deref(), Some("Bearer realm=\"pyrite\""));
+        for missing in ["Basic czNjcjN0", "Bearer ", "s3cr3t"] {
+            let (status, _, _) = post(&admin, Some(missing), OWN).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "no bearer credential: {missing}");
+        }
+        for wrong in [
+            "Bearer s3cr3",
+            "Bearer s3cr3t2",
+            "Bearer S3CR3T",
+            "Bearer s3cr3t s3cr3t",
+        ] {
+            let (status, body, _) = post(&admin, Some(wrong), OWN).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{wrong}");
+            assert!(!body.contains("s3cr3t"), "the answer never shows the token");
+        }
+        let (status, body, _) = post(&admin, Some("Bearer s3cr3t"), OWN).await;
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "past the check, the handler answers: {body}"
+        );
+        assert!(body.contains("the cluster's own changes"), "{body}");
+        let (status, _, _) = post(&admin, Some("bearer s3cr3t"), "nonsense").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+    }
+
+    #[tokio::test]
+    async fn the_ring_stays_readable_without_a_token() {
+        for admin in [AdminToken::default(), AdminToken::new("s3cr3t").unwrap()] {
+            let resp = routes(admin)
+                .oneshot(Request::get("/ring").body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+        }
+    }
 }

@@ -215,6 +215,11 @@ pub struct ClusterConfig {
     /// Snapshot each shard's head every this many Raft log entries and purge the log
     /// before it; a replica too far behind catches up from the snapshot. 0: never.
     pub raft_snapshot_entries: u64,
+    /// A file holding the admin token that `POST /ring/changes` requires (as
+    /// `Authorization: Bearer <token>`). Empty: the `PYRITE_ADMIN_TOKEN` environment
+    /// variable, else no token, and every ring change is refused. The token itself is
+    /// never part of the configuration.
+    pub admin_token_file: String,
 }
 
 impl Default for ClusterConfig {
@@ -230,6 +235,7 @@ impl Default for ClusterConfig {
             raft_election_timeout: Dur(Duration::from_millis(1500)),
             raft_fsync: true,
             raft_snapshot_entries: 10_000,
+            admin_token_file: String::new(),
         }
     }
 }
@@ -689,6 +695,19 @@ mod tests {
         let c = run(&["--blocks.s3.secret-access-key=flag-7b"]).unwrap();
         assert!(!serde_yaml::to_string(&c).unwrap().contains("flag-7b"));
         assert!(run(&[&flag, "--blocks.s3.secret-access-key=x"]).is_err());
+    }
+
+    #[test]
+    fn the_admin_token_file_is_an_option_and_its_contents_are_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("admin.token");
+        std::fs::write(&file, "s3cr3t-token\n").unwrap();
+        let flag = format!("--cluster.admin-token-file={}", file.display());
+        let c = run(&[&flag]).unwrap();
+        assert_eq!(c.cluster.admin_token_file, file.to_str().unwrap());
+        let printed = serde_yaml::to_string(&c).unwrap();
+        assert!(printed.contains("admin_token_file"), "{printed}");
+        assert!(!printed.contains("s3cr3t"), "the token is never printed: {printed}");
     }
 
     #[test]

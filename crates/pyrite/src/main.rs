@@ -1,6 +1,7 @@
 //! The `pyrite` binary: parses flags and configuration, starts the components its
 //! `--target` names, serves HTTP, and shuts down gracefully on SIGTERM or SIGINT.
 
+mod admin;
 mod blocks;
 mod cluster;
 mod config;
