@@ -80,17 +80,34 @@ pub fn success(data: impl Serialize, warnings: &[String], infos: &[String]) -> R
     .into_response()
 }
 
-/// A float as Prometheus writes it in JSON: a string, `NaN`, `+Inf` or `-Inf`.
+/// A float as Prometheus writes it in JSON (without the quotes): `NaN`, `+Inf`, `-Inf`, or
+/// the shortest digits that read back as the same double, in plain decimal notation when
+/// `1e-6 <= |v| < 1e21` (or `v` is zero) and otherwise in exponent notation with a signed,
+/// at least two-digit exponent (`1e-07`, `1.234e+25`), as Go's `strconv.FormatFloat` spells
+/// its `'e'` format.
 pub fn format_value(v: f64) -> String {
     if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
+        return "NaN".into();
     }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf" } else { "-Inf" }.into();
+    }
+    let abs = v.abs();
+    if abs == 0.0 || (1e-6..1e21).contains(&abs) {
+        // Rust's `Display` never switches to exponent notation and, like Go's `'f'`
+        // format with precision -1, prints the shortest round-tripping digits ("-0" too).
+        return format!("{v}");
+    }
+    // `LowerExp` prints the same shortest digits as `1.5e-10` / `1e21`; only the
+    // exponent's spelling differs from Go's.
+    let e = format!("{v:e}");
+    let (mantissa, exp) = e.split_once('e').unwrap_or((e.as_str(), "0"));
+    let (sign, digits) = match exp.strip_prefix('-') {
+        Some(d) => ('-', d),
+        None => ('+', exp),
+    };
+    let pad = if digits.len() < 2 { "0" } else { "" };
+    format!("{mantissa}e{sign}{pad}{digits}")
 }
 
 /// A millisecond timestamp as JSON seconds with millisecond precision.
@@ -262,7 +279,7 @@ mod tests {
     fn values_and_times_format_like_prometheus() {
         assert_eq!(format_value(1.0), "1");
         assert_eq!(format_value(0.1), "0.1");
-        assert_eq!(format_value(-2.5e-7), "-0.00000025");
+        assert_eq!(format_value(-2.5e-7), "-2.5e-07");
         assert_eq!(format_value(f64::NAN), "NaN");
         assert_eq!(format_value(f64::INFINITY), "+Inf");
         assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
@@ -271,6 +288,59 @@ mod tests {
         assert_eq!(format_time(5).to_string(), "0.005");
         assert_eq!(format_time(-1500).to_string(), "-1.5");
         assert_eq!(format_time(1_500).to_string(), "1.5");
+    }
+
+    /// Each value beside the text Go's `strconv.FormatFloat` gives with the format
+    /// Prometheus's `jsonutil.MarshalFloat` picks for it.
+    #[test]
+    fn values_format_byte_for_byte_like_prometheus() {
+        let table: &[(f64, &str)] = &[
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (1.0, "1"),
+            (-1.5, "-1.5"),
+            (0.1, "0.1"),
+            (1e-7, "1e-07"),
+            (-1e-7, "-1e-07"),
+            (1.5e-10, "1.5e-10"),
+            (0.000001, "0.000001"),
+            // The doubles either side of each switch-over.
+            (f64::from_bits(1e-6f64.to_bits() - 1), "9.999999999999997e-07"),
+            (f64::from_bits(1e21f64.to_bits() - 1), "999999999999999900000"),
+            (1e21, "1e+21"),
+            (-1e21, "-1e+21"),
+            (1.234e25, "1.234e+25"),
+            (123456789012345680000.0, "123456789012345680000"),
+            (1e100, "1e+100"),
+            (1.5e-100, "1.5e-100"),
+            (5e-324, "5e-324"),
+            (f64::MIN_POSITIVE, "2.2250738585072014e-308"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (f64::MIN, "-1.7976931348623157e+308"),
+            (1234567.125, "1234567.125"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+        ];
+        for &(v, want) in table {
+            assert_eq!(format_value(v), want, "formatting {v:e}");
+        }
+    }
+
+    #[test]
+    fn histogram_boundaries_and_counts_use_the_same_formatting() {
+        let h = FloatHistogram {
+            count: 2e21,
+            sum: 3e-7,
+            zero_threshold: 1e-128,
+            zero_count: 2e21,
+            ..FloatHistogram::default()
+        };
+        let got = serde_json::to_string(&Histogram(&h)).unwrap();
+        assert_eq!(
+            got,
+            r#"{"count":"2e+21","sum":"3e-07","buckets":[[3,"-1e-128","1e-128","2e+21"]]}"#
+        );
     }
 
     #[test]
