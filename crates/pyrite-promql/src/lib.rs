@@ -177,7 +177,9 @@ impl Engine {
                 "range query needs end >= start and a positive step".into(),
             ));
         }
-        if (end_ms - start_ms) / step_ms >= self.opts.max_points_per_series as i64 {
+        // As Prometheus: (end - start) / step steps after the first, so the limit allows
+        // one point more than it names.
+        if (end_ms - start_ms) / step_ms > self.opts.max_points_per_series as i64 {
             return Err(QueryError::BadData(format!(
                 "exceeded maximum resolution of {} points per timeseries. Try decreasing the query resolution (?step=XX)",
                 self.opts.max_points_per_series

@@ -135,8 +135,10 @@ async fn query_range(
             "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
         ));
     }
+    // Prometheus refuses more than 11,000 steps after the first: (end - start) / step
+    // equal to the limit is still answered.
     let max_points = st.engine.options().max_points_per_series as i64;
-    if (end - start) / step >= max_points {
+    if (end - start) / step > max_points {
         return Err(ApiError::bad_data(format!(
             "exceeded maximum resolution of {} points per timeseries. Try decreasing the query resolution (?step=XX)",
             group_thousands(max_points)

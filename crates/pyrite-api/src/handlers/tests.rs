@@ -114,6 +114,25 @@ async fn too_many_points_message_matches_prometheus() {
 }
 
 #[tokio::test]
+async fn the_resolution_limit_refuses_only_past_11000_steps() {
+    // (end - start) / step = 11000: answered, as Prometheus does.
+    let (status, body) = get("/api/v1/query_range?query=up&start=1000000&end=1011000&step=1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["resultType"], "matrix");
+    // 11001: refused.
+    let (status, body) = get("/api/v1/query_range?query=up&start=1000000&end=1011001&step=1").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["errorType"], "bad_data");
+    assert_eq!(
+        body["error"],
+        "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"
+    );
+    // The same boundary with a step that does not divide the range: 22001 / 2 = 11000.
+    let (status, _) = get("/api/v1/query_range?query=up&start=1000000&end=1022001&step=2").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn buildinfo_and_metadata() {
     let (status, body) = get("/api/v1/status/buildinfo").await;
     assert_eq!(status, StatusCode::OK);
