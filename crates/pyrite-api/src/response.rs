@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use pyrite_model::FloatHistogram;
-use pyrite_promql::{InstantSample, QueryError, QueryResult, RangeSeries, Value};
+use pyrite_promql::{InstantSample, QueryError, QueryResult, QueryStats, RangeSeries, Value};
 use serde::Serialize;
 use serde_json::{json, Value as Json};
 
@@ -190,8 +190,60 @@ impl Serialize for HistogramPoint<'_> {
     }
 }
 
-/// The `data` object of a query answer, serialized without building a JSON tree.
-pub struct QueryData<'a>(pub &'a QueryResult);
+/// The `data` object of a query answer, serialized without building a JSON tree; with
+/// `with_stats`, it carries the query's statistics as `stats` (Prometheus's `stats`
+/// request parameter).
+pub struct QueryData<'a> {
+    pub result: &'a QueryResult,
+    pub with_stats: bool,
+}
+
+/// `data.stats` as Prometheus writes it: `timings` in seconds and `samples` counts.
+/// (Per-step counts, which Prometheus adds only behind a feature flag, are never given.)
+#[derive(Serialize)]
+struct StatsJson {
+    timings: TimingsJson,
+    samples: SamplesJson,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TimingsJson {
+    eval_total_time: f64,
+    result_sort_time: f64,
+    query_preparation_time: f64,
+    inner_eval_time: f64,
+    exec_queue_time: f64,
+    exec_total_time: f64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SamplesJson {
+    total_queryable_samples: i64,
+    samples_read: i64,
+    peak_samples: usize,
+}
+
+impl From<&QueryStats> for StatsJson {
+    fn from(s: &QueryStats) -> Self {
+        StatsJson {
+            timings: TimingsJson {
+                eval_total_time: s.eval_total_time,
+                result_sort_time: s.result_sort_time,
+                query_preparation_time: s.query_preparation_time,
+                inner_eval_time: s.inner_eval_time,
+                exec_queue_time: s.exec_queue_time,
+                exec_total_time: s.exec_total_time,
+            },
+            samples: SamplesJson {
+                total_queryable_samples: s.total_queryable_samples,
+                samples_read: s.samples_read,
+                peak_samples: s.peak_samples,
+            },
+        }
+    }
+}
 
 /// A vector element: `value` for a float, `histogram` for a native histogram.
 struct VectorItem<'a>(&'a InstantSample);
@@ -241,8 +293,8 @@ impl Serialize for Points<'_> {
 impl Serialize for QueryData<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(2))?;
-        match &self.0.value {
+        let mut m = s.serialize_map(None)?;
+        match &self.result.value {
             Value::Scalar { t, v } => {
                 m.serialize_entry("resultType", "scalar")?;
                 m.serialize_entry("result", &Point(*t, *v))?;
@@ -262,13 +314,20 @@ impl Serialize for QueryData<'_> {
                 m.serialize_entry("result", &items)?;
             }
         }
+        if self.with_stats {
+            m.serialize_entry("stats", &StatsJson::from(&self.result.stats))?;
+        }
         m.end()
     }
 }
 
 /// The `data` object of a query answer as a JSON value.
 pub fn query_data(result: &QueryResult) -> Json {
-    serde_json::to_value(QueryData(result)).unwrap_or(Json::Null)
+    let data = QueryData {
+        result,
+        with_stats: false,
+    };
+    serde_json::to_value(data).unwrap_or(Json::Null)
 }
 
 #[cfg(test)]
@@ -344,6 +403,31 @@ mod tests {
     }
 
     #[test]
+    fn stats_follow_the_result_in_prometheus_order() {
+        let r = QueryResult {
+            value: Value::Scalar { t: 1_000, v: 1.0 },
+            warnings: vec![],
+            infos: vec![],
+            stats: QueryStats {
+                eval_total_time: 0.5,
+                total_queryable_samples: 7,
+                samples_read: 3,
+                peak_samples: 2,
+                ..QueryStats::default()
+            },
+        };
+        let text = serde_json::to_string(&QueryData {
+            result: &r,
+            with_stats: true,
+        })
+        .unwrap();
+        assert_eq!(
+            text,
+            r#"{"resultType":"scalar","result":[1,"1"],"stats":{"timings":{"evalTotalTime":0.5,"resultSortTime":0.0,"queryPreparationTime":0.0,"innerEvalTime":0.0,"execQueueTime":0.0,"execTotalTime":0.0},"samples":{"totalQueryableSamples":7,"samplesRead":3,"peakSamples":2}}}"#
+        );
+    }
+
+    #[test]
     fn histograms_render_in_prometheus_shape() {
         use pyrite_model::histogram::Span;
         use pyrite_model::Labels;
@@ -367,6 +451,7 @@ mod tests {
             }]),
             warnings: vec![],
             infos: vec![],
+            stats: Default::default(),
         };
         assert_eq!(
             query_data(&r),
@@ -382,6 +467,7 @@ mod tests {
             }]),
             warnings: vec![],
             infos: vec![],
+            stats: Default::default(),
         };
         let got = query_data(&r);
         assert!(got["result"][0].get("values").is_none(), "{got}");
