@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use pyrite_model::FloatHistogram;
-use pyrite_promql::{InstantSample, QueryError, QueryResult, RangeSeries, Value};
+use pyrite_promql::{InstantSample, QueryError, QueryResult, QueryStats, RangeSeries, Value};
 use serde::Serialize;
 use serde_json::{json, Value as Json};
 
@@ -80,17 +80,34 @@ pub fn success(data: impl Serialize, warnings: &[String], infos: &[String]) -> R
     .into_response()
 }
 
-/// A float as Prometheus writes it in JSON: a string, `NaN`, `+Inf` or `-Inf`.
+/// A float as Prometheus writes it in JSON (without the quotes): `NaN`, `+Inf`, `-Inf`, or
+/// the shortest digits that read back as the same double, in plain decimal notation when
+/// `1e-6 <= |v| < 1e21` (or `v` is zero) and otherwise in exponent notation with a signed,
+/// at least two-digit exponent (`1e-07`, `1.234e+25`), as Go's `strconv.FormatFloat` spells
+/// its `'e'` format.
 pub fn format_value(v: f64) -> String {
     if v.is_nan() {
-        "NaN".into()
-    } else if v == f64::INFINITY {
-        "+Inf".into()
-    } else if v == f64::NEG_INFINITY {
-        "-Inf".into()
-    } else {
-        format!("{v}")
+        return "NaN".into();
     }
+    if v.is_infinite() {
+        return if v > 0.0 { "+Inf" } else { "-Inf" }.into();
+    }
+    let abs = v.abs();
+    if abs == 0.0 || (1e-6..1e21).contains(&abs) {
+        // Rust's `Display` never switches to exponent notation and, like Go's `'f'`
+        // format with precision -1, prints the shortest round-tripping digits ("-0" too).
+        return format!("{v}");
+    }
+    // `LowerExp` prints the same shortest digits as `1.5e-10` / `1e21`; only the
+    // exponent's spelling differs from Go's.
+    let e = format!("{v:e}");
+    let (mantissa, exp) = e.split_once('e').unwrap_or((e.as_str(), "0"));
+    let (sign, digits) = match exp.strip_prefix('-') {
+        Some(d) => ('-', d),
+        None => ('+', exp),
+    };
+    let pad = if digits.len() < 2 { "0" } else { "" };
+    format!("{mantissa}e{sign}{pad}{digits}")
 }
 
 /// A millisecond timestamp as JSON seconds with millisecond precision.
@@ -173,8 +190,60 @@ impl Serialize for HistogramPoint<'_> {
     }
 }
 
-/// The `data` object of a query answer, serialized without building a JSON tree.
-pub struct QueryData<'a>(pub &'a QueryResult);
+/// The `data` object of a query answer, serialized without building a JSON tree; with
+/// `with_stats`, it carries the query's statistics as `stats` (Prometheus's `stats`
+/// request parameter).
+pub struct QueryData<'a> {
+    pub result: &'a QueryResult,
+    pub with_stats: bool,
+}
+
+/// `data.stats` as Prometheus writes it: `timings` in seconds and `samples` counts.
+/// (Per-step counts, which Prometheus adds only behind a feature flag, are never given.)
+#[derive(Serialize)]
+struct StatsJson {
+    timings: TimingsJson,
+    samples: SamplesJson,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TimingsJson {
+    eval_total_time: f64,
+    result_sort_time: f64,
+    query_preparation_time: f64,
+    inner_eval_time: f64,
+    exec_queue_time: f64,
+    exec_total_time: f64,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SamplesJson {
+    total_queryable_samples: i64,
+    samples_read: i64,
+    peak_samples: usize,
+}
+
+impl From<&QueryStats> for StatsJson {
+    fn from(s: &QueryStats) -> Self {
+        StatsJson {
+            timings: TimingsJson {
+                eval_total_time: s.eval_total_time,
+                result_sort_time: s.result_sort_time,
+                query_preparation_time: s.query_preparation_time,
+                inner_eval_time: s.inner_eval_time,
+                exec_queue_time: s.exec_queue_time,
+                exec_total_time: s.exec_total_time,
+            },
+            samples: SamplesJson {
+                total_queryable_samples: s.total_queryable_samples,
+                samples_read: s.samples_read,
+                peak_samples: s.peak_samples,
+            },
+        }
+    }
+}
 
 /// A vector element: `value` for a float, `histogram` for a native histogram.
 struct VectorItem<'a>(&'a InstantSample);
@@ -224,8 +293,8 @@ impl Serialize for Points<'_> {
 impl Serialize for QueryData<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
-        let mut m = s.serialize_map(Some(2))?;
-        match &self.0.value {
+        let mut m = s.serialize_map(None)?;
+        match &self.result.value {
             Value::Scalar { t, v } => {
                 m.serialize_entry("resultType", "scalar")?;
                 m.serialize_entry("result", &Point(*t, *v))?;
@@ -245,13 +314,20 @@ impl Serialize for QueryData<'_> {
                 m.serialize_entry("result", &items)?;
             }
         }
+        if self.with_stats {
+            m.serialize_entry("stats", &StatsJson::from(&self.result.stats))?;
+        }
         m.end()
     }
 }
 
 /// The `data` object of a query answer as a JSON value.
 pub fn query_data(result: &QueryResult) -> Json {
-    serde_json::to_value(QueryData(result)).unwrap_or(Json::Null)
+    let data = QueryData {
+        result,
+        with_stats: false,
+    };
+    serde_json::to_value(data).unwrap_or(Json::Null)
 }
 
 #[cfg(test)]
@@ -262,7 +338,7 @@ mod tests {
     fn values_and_times_format_like_prometheus() {
         assert_eq!(format_value(1.0), "1");
         assert_eq!(format_value(0.1), "0.1");
-        assert_eq!(format_value(-2.5e-7), "-0.00000025");
+        assert_eq!(format_value(-2.5e-7), "-2.5e-07");
         assert_eq!(format_value(f64::NAN), "NaN");
         assert_eq!(format_value(f64::INFINITY), "+Inf");
         assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
@@ -271,6 +347,84 @@ mod tests {
         assert_eq!(format_time(5).to_string(), "0.005");
         assert_eq!(format_time(-1500).to_string(), "-1.5");
         assert_eq!(format_time(1_500).to_string(), "1.5");
+    }
+
+    /// Each value beside the text Go's `strconv.FormatFloat` gives with the format
+    /// Prometheus's `jsonutil.MarshalFloat` picks for it.
+    #[test]
+    fn values_format_byte_for_byte_like_prometheus() {
+        let table: &[(f64, &str)] = &[
+            (0.0, "0"),
+            (-0.0, "-0"),
+            (1.0, "1"),
+            (-1.5, "-1.5"),
+            (0.1, "0.1"),
+            (1e-7, "1e-07"),
+            (-1e-7, "-1e-07"),
+            (1.5e-10, "1.5e-10"),
+            (0.000001, "0.000001"),
+            // The doubles either side of each switch-over.
+            (f64::from_bits(1e-6f64.to_bits() - 1), "9.999999999999997e-07"),
+            (f64::from_bits(1e21f64.to_bits() - 1), "999999999999999900000"),
+            (1e21, "1e+21"),
+            (-1e21, "-1e+21"),
+            (1.234e25, "1.234e+25"),
+            (123456789012345680000.0, "123456789012345680000"),
+            (1e100, "1e+100"),
+            (1.5e-100, "1.5e-100"),
+            (5e-324, "5e-324"),
+            (f64::MIN_POSITIVE, "2.2250738585072014e-308"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (f64::MIN, "-1.7976931348623157e+308"),
+            (1234567.125, "1234567.125"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NEG_INFINITY, "-Inf"),
+        ];
+        for &(v, want) in table {
+            assert_eq!(format_value(v), want, "formatting {v:e}");
+        }
+    }
+
+    #[test]
+    fn histogram_boundaries_and_counts_use_the_same_formatting() {
+        let h = FloatHistogram {
+            count: 2e21,
+            sum: 3e-7,
+            zero_threshold: 1e-128,
+            zero_count: 2e21,
+            ..FloatHistogram::default()
+        };
+        let got = serde_json::to_string(&Histogram(&h)).unwrap();
+        assert_eq!(
+            got,
+            r#"{"count":"2e+21","sum":"3e-07","buckets":[[3,"-1e-128","1e-128","2e+21"]]}"#
+        );
+    }
+
+    #[test]
+    fn stats_follow_the_result_in_prometheus_order() {
+        let r = QueryResult {
+            value: Value::Scalar { t: 1_000, v: 1.0 },
+            warnings: vec![],
+            infos: vec![],
+            stats: QueryStats {
+                eval_total_time: 0.5,
+                total_queryable_samples: 7,
+                samples_read: 3,
+                peak_samples: 2,
+                ..QueryStats::default()
+            },
+        };
+        let text = serde_json::to_string(&QueryData {
+            result: &r,
+            with_stats: true,
+        })
+        .unwrap();
+        assert_eq!(
+            text,
+            r#"{"resultType":"scalar","result":[1,"1"],"stats":{"timings":{"evalTotalTime":0.5,"resultSortTime":0.0,"queryPreparationTime":0.0,"innerEvalTime":0.0,"execQueueTime":0.0,"execTotalTime":0.0},"samples":{"totalQueryableSamples":7,"samplesRead":3,"peakSamples":2}}}"#
+        );
     }
 
     #[test]
@@ -297,6 +451,7 @@ mod tests {
             }]),
             warnings: vec![],
             infos: vec![],
+            stats: Default::default(),
         };
         assert_eq!(
             query_data(&r),
@@ -312,6 +467,7 @@ mod tests {
             }]),
             warnings: vec![],
             infos: vec![],
+            stats: Default::default(),
         };
         let got = query_data(&r);
         assert!(got["result"][0].get("values").is_none(), "{got}");

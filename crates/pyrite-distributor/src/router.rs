@@ -51,6 +51,7 @@ impl Appendable for ShardRouter {
             match r {
                 Ok(resp) => outcome.merge(AppendOutcome {
                     samples_written: resp.samples,
+                    histograms_written: resp.histograms,
                     samples_rejected: resp.rejected,
                     rejections: resp.rejections,
                 }),

@@ -470,6 +470,29 @@ mod tests {
         assert_eq!(raw(r#"[2,{"count":"1"}]"#), None);
     }
 
+    /// Values in Prometheus's exponent notation pass through as the querier wrote them,
+    /// and read back (for sharded queries) to doubles that format to the same text.
+    #[test]
+    fn exponent_notation_values_keep_their_text() {
+        let text = r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"a":"1"},"values":[[1,"1e-07"],[2,"1.234e+25"],[3,"-0"],[4,"5e-324"],[5,"-1.7976931348623157e+308"]]}]}}"#;
+        let m = answer(text);
+        assert_eq!(String::from_utf8(m.body()).unwrap(), text);
+        for v in [
+            "1e-07",
+            "1.5e-10",
+            "1e+21",
+            "1.234e+25",
+            "0.000001",
+            "-0",
+            "5e-324",
+            "1.7976931348623157e+308",
+        ] {
+            let raw = RawValue::from_string(format!("[1,\"{v}\"]")).unwrap();
+            let (_, f) = float_point(&raw).unwrap();
+            assert_eq!(pyrite_api::format_value(f), v);
+        }
+    }
+
     #[test]
     fn histograms_and_values_keep_their_text() {
         let text = r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"__name__":"h"},"values":[[1,"2"]],"histograms":[[2,{"count":"3","sum":"1.5","buckets":[[0,"0","1","3"]]}]]}]}}"#;

@@ -49,6 +49,7 @@ impl Appendable for LocalShards {
             match r {
                 Ok(applied) => outcome.merge(AppendOutcome {
                     samples_written: applied.samples,
+                    histograms_written: applied.histograms,
                     samples_rejected: applied.rejected,
                     rejections: applied.rejections,
                 }),

@@ -46,9 +46,9 @@ pub(crate) struct RingApp {
 impl App for RingApp {
     fn apply(&self, command: &[u8]) -> Applied {
         let refused = |why: String| Applied {
-            samples: 0,
             rejected: 1,
             rejections: vec![why],
+            ..Applied::default()
         };
         match serde_json::from_slice::<RingChange>(command) {
             Ok(change) => match self.desc.write().apply(&change) {

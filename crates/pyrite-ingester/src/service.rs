@@ -46,6 +46,7 @@ impl IngesterRpc for IngesterService {
         let applied = self.host.push(req.shard, req.command).await?;
         Ok(Response::new(pb::PushResponse {
             samples: applied.samples,
+            histograms: applied.histograms,
             rejected: applied.rejected,
             rejections: applied.rejections,
         }))

@@ -161,6 +161,7 @@ impl HeadApp {
         let out = self.head.apply(tenant, series);
         Applied {
             samples: out.samples_written,
+            histograms: out.histograms_written,
             rejected: out.samples_rejected,
             rejections: out.rejections,
         }
@@ -194,9 +195,9 @@ impl App for HeadApp {
                 }
                 // Every replica decodes the same bytes the same way, so they all refuse it.
                 Err(e) => Applied {
-                    samples: 0,
                     rejected: 1,
                     rejections: vec![format!("undecodable write: {e}")],
+                    ..Applied::default()
                 },
             },
         };

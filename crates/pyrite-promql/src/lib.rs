@@ -81,12 +81,51 @@ pub enum Value {
     Matrix(Vec<RangeSeries>),
 }
 
-/// A query's answer with its annotations.
+/// A query's answer with its annotations and what computing it took.
 #[derive(Debug, Clone, PartialEq)]
 pub struct QueryResult {
     pub value: Value,
     pub warnings: Vec<String>,
     pub infos: Vec<String>,
+    pub stats: QueryStats,
+}
+
+/// What one query may ask for beyond the engine's settings: Prometheus's `timeout` and
+/// `lookback_delta` request parameters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueryOptions {
+    /// A deadline for this query; the engine's own timeout still holds if it is shorter.
+    pub timeout: Option<Duration>,
+    /// How far back this query's instant selectors look; `None` or zero: the engine's.
+    pub lookback_delta: Option<Duration>,
+}
+
+/// What evaluating a query took, in the terms of Prometheus's query statistics
+/// (`stats` on the query API). Times are in seconds.
+///
+/// The sample counts follow Prometheus's engine: `total_queryable_samples` counts every
+/// sample each step looks at (a range function's window counts in full at every step),
+/// `samples_read` counts each sample once per read (a window counts only the points the
+/// previous step's window did not cover), and a native histogram counts as its size in
+/// bytes over 16. `peak_samples` is the count checked against `max_samples`; Pyrite's
+/// engine never gives back what it held during a query, so it can exceed Prometheus's.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct QueryStats {
+    /// From the request reaching the engine to the answer.
+    pub exec_total_time: f64,
+    /// Waiting for an evaluation thread.
+    pub exec_queue_time: f64,
+    /// Evaluating, preparing and sorting together.
+    pub eval_total_time: f64,
+    /// Selecting series from the store.
+    pub query_preparation_time: f64,
+    /// Evaluating, without selecting series.
+    pub inner_eval_time: f64,
+    /// Shaping and sorting the result.
+    pub result_sort_time: f64,
+    pub total_queryable_samples: i64,
+    pub samples_read: i64,
+    pub peak_samples: usize,
 }
 
 /// Why a query failed; [`QueryError::error_type`] names it as the Prometheus API does.
@@ -159,7 +198,20 @@ impl Engine {
         query: &str,
         time_ms: i64,
     ) -> Result<QueryResult, QueryError> {
-        self.run(store, tenant, query, time_ms, time_ms, 0).await
+        self.instant_query_with(store, tenant, query, time_ms, QueryOptions::default())
+            .await
+    }
+
+    /// [`Engine::instant_query`] with this query's own options.
+    pub async fn instant_query_with(
+        &self,
+        store: Arc<dyn Queryable>,
+        tenant: &str,
+        query: &str,
+        time_ms: i64,
+        opts: QueryOptions,
+    ) -> Result<QueryResult, QueryError> {
+        self.run(store, tenant, query, time_ms, time_ms, 0, opts).await
     }
 
     /// Evaluates `query` at every step from `start_ms` to `end_ms` inclusive.
@@ -172,23 +224,43 @@ impl Engine {
         end_ms: i64,
         step_ms: i64,
     ) -> Result<QueryResult, QueryError> {
+        self.range_query_with(store, tenant, query, start_ms, end_ms, step_ms, QueryOptions::default())
+            .await
+    }
+
+    /// [`Engine::range_query`] with this query's own options.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn range_query_with(
+        &self,
+        store: Arc<dyn Queryable>,
+        tenant: &str,
+        query: &str,
+        start_ms: i64,
+        end_ms: i64,
+        step_ms: i64,
+        opts: QueryOptions,
+    ) -> Result<QueryResult, QueryError> {
         if step_ms <= 0 || end_ms < start_ms {
             return Err(QueryError::BadData(
                 "range query needs end >= start and a positive step".into(),
             ));
         }
-        if (end_ms - start_ms) / step_ms >= self.opts.max_points_per_series as i64 {
+        // As Prometheus: (end - start) / step steps after the first, so the limit allows
+        // one point more than it names.
+        if (end_ms - start_ms) / step_ms > self.opts.max_points_per_series as i64 {
             return Err(QueryError::BadData(format!(
                 "exceeded maximum resolution of {} points per timeseries. Try decreasing the query resolution (?step=XX)",
                 self.opts.max_points_per_series
             )));
         }
-        self.run(store, tenant, query, start_ms, end_ms, step_ms).await
+        self.run(store, tenant, query, start_ms, end_ms, step_ms, opts).await
     }
 
-    /// Parses, then evaluates on a blocking thread under the query timeout. Dropping
-    /// the returned future (a client that went away) cancels the evaluation, which
-    /// checks for it between steps and series.
+    /// Parses, then evaluates on a blocking thread under the query timeout (the
+    /// engine's, or the query's own if shorter). Dropping the returned future (a client
+    /// that went away) cancels the evaluation, which checks for it between steps and
+    /// series.
+    #[allow(clippy::too_many_arguments)]
     async fn run(
         &self,
         store: Arc<dyn Queryable>,
@@ -197,7 +269,16 @@ impl Engine {
         start: i64,
         end: i64,
         step: i64,
+        query_opts: QueryOptions,
     ) -> Result<QueryResult, QueryError> {
+        let started = std::time::Instant::now();
+        let timeout = query_opts
+            .timeout
+            .map_or(self.opts.timeout, |t| t.min(self.opts.timeout));
+        let mut opts = self.opts.clone();
+        if let Some(lookback) = query_opts.lookback_delta.filter(|d| !d.is_zero()) {
+            opts.lookback_delta = lookback;
+        }
         struct CancelOnDrop(Arc<AtomicBool>);
         impl Drop for CancelOnDrop {
             fn drop(&mut self) {
@@ -207,7 +288,7 @@ impl Engine {
         let canceled = Arc::new(AtomicBool::new(false));
         let _guard = CancelOnDrop(canceled.clone());
         let ctx = eval::QueryCtx {
-            opts: self.opts.clone(),
+            opts,
             store,
             tenant: tenant.to_string(),
             runtime: tokio::runtime::Handle::current(),
@@ -215,22 +296,29 @@ impl Engine {
             query_end: end,
             query_step: step,
             query: query.to_string(),
-            deadline: std::time::Instant::now() + self.opts.timeout,
+            deadline: started + timeout,
             canceled: canceled.clone(),
             trims: trim::TrimOps::new(),
+            counters: eval::Counters::default(),
         };
         // Parsing happens on the blocking thread too: whatever goes wrong in there, even a
         // panic, becomes this query's error and never takes the server's runtime with it.
         let task = tokio::task::spawn_blocking(move || {
+            let queued = started.elapsed();
             let (expr, trims) = parse(&ctx.query, step)?;
             // The tree stays where it is from here on: trim operators are known by the
             // addresses of their nodes.
             let trims = trim::mark(&expr, &trims)?;
             let ctx = eval::QueryCtx { trims, ..ctx };
-            eval::evaluate(&ctx, &expr, start, end, step)
+            let mut result = eval::evaluate(&ctx, &expr, start, end, step)?;
+            result.stats.exec_queue_time = queued.as_secs_f64();
+            Ok(result)
         });
-        match tokio::time::timeout(self.opts.timeout, task).await {
-            Ok(Ok(result)) => result,
+        match tokio::time::timeout(timeout, task).await {
+            Ok(Ok(result)) => result.map(|mut r: QueryResult| {
+                r.stats.exec_total_time = started.elapsed().as_secs_f64();
+                r
+            }),
             Ok(Err(e)) => Err(QueryError::Internal(format!("evaluation failed: {e}"))),
             Err(_) => {
                 canceled.store(true, Ordering::Relaxed);

@@ -65,7 +65,7 @@ async fn a_query_past_its_deadline_times_out() {
 async fn resolution_is_limited_like_prometheus() {
     let e = Engine::default();
     let err = e
-        .range_query(store(1, 1), "t", "m", 0, 11_000_000, 1_000)
+        .range_query(store(1, 1), "t", "m", 0, 11_001_000, 1_000)
         .await
         .unwrap_err();
     assert!(
@@ -73,6 +73,9 @@ async fn resolution_is_limited_like_prometheus() {
         "{err}"
     );
     assert_eq!(err.http_status(), 400);
+    // (end - start) / step of exactly the limit is allowed, as in Prometheus.
+    let ok = e.range_query(store(1, 1), "t", "m", 0, 11_000_000, 1_000).await;
+    assert!(ok.is_ok(), "{:?}", ok.err());
 }
 
 #[tokio::test]

@@ -42,8 +42,11 @@ impl Command {
 /// What applying a command reports back to the writer.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Applied {
-    /// Samples the command stored.
+    /// Samples the command stored, float samples and native histograms together.
     pub samples: u64,
+    /// Of `samples`, the native histograms. (Absent from what older versions sent.)
+    #[serde(default)]
+    pub histograms: u64,
     /// Samples the application refused (duplicates, out-of-order…), and the first few
     /// reasons, for the writer to report. Refusals are deterministic, so every replica
     /// refuses the same.

@@ -9,7 +9,10 @@ use pyrite_model::TimeSeries;
 /// rest of the write still lands, as Prometheus and Mimir do.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AppendOutcome {
+    /// Samples stored, float samples and native histograms together.
     pub samples_written: u64,
+    /// Of `samples_written`, the native histograms.
+    pub histograms_written: u64,
     pub samples_rejected: u64,
     /// The first few refusals, in words a sender can act on.
     pub rejections: Vec<String>,
@@ -28,6 +31,7 @@ impl AppendOutcome {
 
     pub fn merge(&mut self, other: AppendOutcome) {
         self.samples_written += other.samples_written;
+        self.histograms_written += other.histograms_written;
         self.samples_rejected += other.samples_rejected;
         let room = Self::MAX_REJECTION_MESSAGES.saturating_sub(self.rejections.len());
         self.rejections.extend(other.rejections.into_iter().take(room));

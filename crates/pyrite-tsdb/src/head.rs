@@ -319,6 +319,7 @@ impl Head {
             let floats = ts.samples.iter().map(|s| (s.t, Sample::F(s.v)));
             let hists = ts.histograms.iter().map(|(t, h)| (*t, Sample::H(h)));
             for (t, sample) in merge_by_time(floats, hists) {
+                let histogram = matches!(sample, Sample::H(_));
                 let appended = if t < min_valid {
                     Err(crate::SampleRejection::OutOfBounds)
                 } else {
@@ -327,14 +328,14 @@ impl Head {
                         Sample::H(h) => data.append_histogram(t, h),
                     }
                 };
+                if appended.is_ok() {
+                    outcome.samples_written += 1;
+                    outcome.histograms_written += u64::from(histogram);
+                }
                 match appended {
-                    Ok(Appended::New) => {
-                        outcome.samples_written += 1;
-                        batch_newest = batch_newest.max(t);
-                    }
+                    Ok(Appended::New) => batch_newest = batch_newest.max(t),
                     Ok(Appended::Duplicate) => {
                         self.counters.samples_duplicate.fetch_add(1, Ordering::Relaxed);
-                        outcome.samples_written += 1;
                     }
                     Err(r) => {
                         let counter = match r {
@@ -725,6 +726,28 @@ mod tests {
         assert_eq!(head.first_time_from("t", 6), Some(1 << 50));
         assert_eq!(head.first_time_from("t", (1 << 50) + 1), None);
         assert_eq!(head.first_time_from("nobody", 0), None);
+    }
+
+    #[test]
+    fn apply_counts_the_histograms_it_stores() {
+        let head = Head::default();
+        let h = |count: f64| pyrite_model::FloatHistogram {
+            count,
+            sum: count,
+            ..pyrite_model::FloatHistogram::default()
+        };
+        let mut s = ts(&[("__name__", "h")], &[(5, 1.0)]);
+        s.histograms = vec![(10, h(1.0)), (20, h(2.0))];
+        let out = head.apply("t", &[s]);
+        assert_eq!((out.samples_written, out.histograms_written), (3, 2));
+        // A refused histogram is not counted; an identical duplicate is, as for floats.
+        let mut s = ts(&[("__name__", "h")], &[]);
+        s.histograms = vec![(15, h(1.5)), (20, h(2.0)), (30, h(3.0))];
+        let out = head.apply("t", &[s]);
+        assert_eq!(
+            (out.samples_written, out.histograms_written, out.samples_rejected),
+            (2, 2, 1)
+        );
     }
 
     #[test]

@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use pyrite_model::{validate_tenant, Labels, DEFAULT_TENANT, TENANT_HEADER};
-use pyrite_promql::Engine;
+use pyrite_promql::{Engine, QueryOptions, QueryResult};
 use pyrite_storage::{Queryable, SelectHints};
 use serde::Serialize;
 use serde_json::json;
@@ -106,8 +106,52 @@ async fn query(
     let p = params(&method, &headers, &raw, &body);
     let q = p.required("query")?;
     let t = p.time_or("time", now_ms())?;
-    let result = st.engine.instant_query(st.store.clone(), &tenant, q, t).await?;
-    Ok(success(QueryData(&result), &result.warnings, &result.infos))
+    let opts = query_options(&p)?;
+    let result = st
+        .engine
+        .instant_query_with(st.store.clone(), &tenant, q, t, opts)
+        .await?;
+    Ok(query_answer(&p, &result))
+}
+
+/// A query's own `timeout` and `lookback_delta`, read as Prometheus reads them.
+fn query_options(p: &Params) -> Result<QueryOptions, ApiError> {
+    let timeout = p
+        .duration("timeout")?
+        .map(|ms| std::time::Duration::from_millis(ms.max(0) as u64));
+    let lookback_delta = match p.get("lookback_delta") {
+        None => None,
+        Some(s) => {
+            let ms = crate::parse_duration(s)
+                .map_err(|e| ApiError::bad_data(format!("error parsing lookback delta duration: {e}")))?;
+            // Zero or negative: the engine's, as in Prometheus.
+            (ms > 0).then(|| std::time::Duration::from_millis(ms as u64))
+        }
+    };
+    Ok(QueryOptions {
+        timeout,
+        lookback_delta,
+    })
+}
+
+/// A query's answer, with `data.stats` when the request has a `stats` parameter (any
+/// value, as Prometheus; values other than `true` and `all` get its deprecation warning).
+fn query_answer(p: &Params, result: &QueryResult) -> Response {
+    let stats = p.get("stats");
+    let data = QueryData {
+        result,
+        with_stats: stats.is_some(),
+    };
+    match stats.filter(|s| !matches!(*s, "true" | "all")) {
+        Some(s) => {
+            let mut warnings = result.warnings.clone();
+            warnings.push(format!(
+                "value {s:?} for parameter \"stats\" is deprecated and will be rejected in the next major release, use \"true\" or \"all\""
+            ));
+            success(data, &warnings, &result.infos)
+        }
+        None => success(data, &result.warnings, &result.infos),
+    }
 }
 
 async fn query_range(
@@ -135,18 +179,21 @@ async fn query_range(
             "invalid parameter \"step\": zero or negative query resolution step widths are not accepted. Try a positive integer",
         ));
     }
+    // Prometheus refuses more than 11,000 steps after the first: (end - start) / step
+    // equal to the limit is still answered.
     let max_points = st.engine.options().max_points_per_series as i64;
-    if (end - start) / step >= max_points {
+    if (end - start) / step > max_points {
         return Err(ApiError::bad_data(format!(
             "exceeded maximum resolution of {} points per timeseries. Try decreasing the query resolution (?step=XX)",
             group_thousands(max_points)
         )));
     }
+    let opts = query_options(&p)?;
     let result = st
         .engine
-        .range_query(st.store.clone(), &tenant, q, start, end, step)
+        .range_query_with(st.store.clone(), &tenant, q, start, end, step, opts)
         .await?;
-    Ok(success(QueryData(&result), &result.warnings, &result.infos))
+    Ok(query_answer(&p, &result))
 }
 
 fn group_thousands(n: i64) -> String {

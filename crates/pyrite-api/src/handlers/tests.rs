@@ -114,6 +114,25 @@ async fn too_many_points_message_matches_prometheus() {
 }
 
 #[tokio::test]
+async fn the_resolution_limit_refuses_only_past_11000_steps() {
+    // (end - start) / step = 11000: answered, as Prometheus does.
+    let (status, body) = get("/api/v1/query_range?query=up&start=1000000&end=1011000&step=1").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["resultType"], "matrix");
+    // 11001: refused.
+    let (status, body) = get("/api/v1/query_range?query=up&start=1000000&end=1011001&step=1").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["errorType"], "bad_data");
+    assert_eq!(
+        body["error"],
+        "exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)"
+    );
+    // The same boundary with a step that does not divide the range: 22001 / 2 = 11000.
+    let (status, _) = get("/api/v1/query_range?query=up&start=1000000&end=1022001&step=2").await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn buildinfo_and_metadata() {
     let (status, body) = get("/api/v1/status/buildinfo").await;
     assert_eq!(status, StatusCode::OK);
@@ -121,6 +140,103 @@ async fn buildinfo_and_metadata() {
     assert_eq!(body["data"]["goVersion"], "");
     let (_, body) = get("/api/v1/metadata").await;
     assert_eq!(body["data"], serde_json::json!({}));
+}
+
+#[tokio::test]
+async fn timeout_caps_the_query_and_answers_503_timeout() {
+    let (status, body) = get("/api/v1/query?query=up&time=1010&timeout=0s").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["errorType"], "timeout");
+    assert!(
+        body["error"].as_str().unwrap().starts_with("query timed out in "),
+        "{body}"
+    );
+    let (status, body) = get("/api/v1/query_range?query=up&start=1000&end=1015&step=5&timeout=0").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["errorType"], "timeout");
+    let (status, _) = get("/api/v1/query?query=up&time=1010&timeout=1m").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = get("/api/v1/query?query=up&time=1010&timeout=soon").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["errorType"], "bad_data");
+    assert_eq!(
+        body["error"],
+        "invalid parameter \"timeout\": cannot parse \"soon\" to a valid duration"
+    );
+}
+
+#[tokio::test]
+async fn lookback_delta_overrides_the_engines() {
+    // The newest samples are at 1000s and 1015s: 385s and 400s before 1400s, out of
+    // the default 5m lookback.
+    let (_, body) = get("/api/v1/query?query=up&time=1400").await;
+    assert_eq!(body["data"]["result"], serde_json::json!([]));
+    let (status, body) = get("/api/v1/query?query=up&time=1400&lookback_delta=10m").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"]["result"].as_array().unwrap().len(), 2, "{body}");
+    let (_, body) = get("/api/v1/query_range?query=up&start=1400&end=1400&step=1&lookback_delta=390").await;
+    assert_eq!(body["data"]["result"].as_array().unwrap().len(), 1, "{body}");
+    // Zero means the engine's.
+    let (_, body) = get("/api/v1/query?query=up&time=1400&lookback_delta=0s").await;
+    assert_eq!(body["data"]["result"], serde_json::json!([]));
+    let (status, body) = get("/api/v1/query?query=up&time=1400&lookback_delta=x").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["errorType"], "bad_data");
+    assert_eq!(
+        body["error"],
+        "error parsing lookback delta duration: cannot parse \"x\" to a valid duration"
+    );
+}
+
+#[tokio::test]
+async fn stats_are_given_in_prometheus_shape_when_asked() {
+    let (_, body) = get("/api/v1/query?query=up&time=1010").await;
+    assert!(body["data"].get("stats").is_none(), "{body}");
+
+    let (status, body) = get("/api/v1/query?query=up&time=1010&stats=all").await;
+    assert_eq!(status, StatusCode::OK);
+    let stats = &body["data"]["stats"];
+    let timings = stats["timings"].as_object().unwrap();
+    // (In Prometheus's order; see the response tests. The parsed map sorts them.)
+    let names: Vec<&str> = timings.keys().map(String::as_str).collect();
+    assert_eq!(
+        names,
+        [
+            "evalTotalTime",
+            "execQueueTime",
+            "execTotalTime",
+            "innerEvalTime",
+            "queryPreparationTime",
+            "resultSortTime"
+        ]
+    );
+    assert!(
+        timings.values().all(|v| v.as_f64().is_some_and(|t| t >= 0.0)),
+        "{stats}"
+    );
+    // Two series, one sample each.
+    assert_eq!(
+        stats["samples"],
+        serde_json::json!({"totalQueryableSamples": 2, "samplesRead": 2, "peakSamples": 2})
+    );
+    assert!(body.get("warnings").is_none());
+
+    // A range function counts its whole window at every step, but reads each sample
+    // once: node has samples at 1000 and 1015, api at 1000; four steps of 20s windows.
+    let (_, body) =
+        get("/api/v1/query_range?query=count_over_time(up[20s])&start=1000&end=1015&step=5&stats=true").await;
+    let samples = &body["data"]["stats"]["samples"];
+    assert_eq!(samples["totalQueryableSamples"], 9, "{body}");
+    assert_eq!(samples["samplesRead"], 3, "{body}");
+    assert!(samples["peakSamples"].as_u64().unwrap() > 0);
+
+    // Any other value still gives them, with Prometheus's deprecation warning.
+    let (_, body) = get("/api/v1/query?query=up&time=1010&stats=1").await;
+    assert!(body["data"]["stats"]["samples"].is_object());
+    assert_eq!(
+        body["warnings"][0],
+        "value \"1\" for parameter \"stats\" is deprecated and will be rejected in the next major release, use \"true\" or \"all\""
+    );
 }
 
 #[test]

@@ -1,4 +1,11 @@
 //! `POST /api/v1/push` and `/api/v1/write`.
+//!
+//! A remote-write 2.0 answer carries what the store took, as the 2.0 spec asks:
+//! `X-Prometheus-Remote-Write-Samples-Written` counts float samples,
+//! `…-Histograms-Written` native histograms, and `…-Exemplars-Written` exemplars. Pyrite
+//! keeps no exemplars (they are decoded and dropped), so that last one is always 0 — the
+//! truth, where Prometheus without exemplar storage counts them as written anyway. A
+//! sender that reads the headers then knows its exemplars were not kept.
 
 use std::sync::Arc;
 
@@ -42,7 +49,10 @@ fn tenant(headers: &HeaderMap) -> Result<String, PushError> {
 /// What a push wrote, for the remote-write 2.0 response headers.
 #[derive(Default)]
 struct Written {
+    /// Float samples.
     samples: u64,
+    /// Native histograms.
+    histograms: u64,
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
@@ -76,7 +86,11 @@ async fn push(State(d): State<Arc<Distributor>>, headers: HeaderMap, body: Body)
             "X-Prometheus-Remote-Write-Samples-Written",
             HeaderValue::from(written.samples),
         );
-        h.insert("X-Prometheus-Remote-Write-Histograms-Written", HeaderValue::from(0u64));
+        h.insert(
+            "X-Prometheus-Remote-Write-Histograms-Written",
+            HeaderValue::from(written.histograms),
+        );
+        // Exemplars are not stored (see the module's comment).
         h.insert("X-Prometheus-Remote-Write-Exemplars-Written", HeaderValue::from(0u64));
     }
     resp
@@ -153,7 +167,8 @@ async fn handle(
             AppendError::Unavailable(m) => PushError::Unavailable(m),
             AppendError::Internal(m) => PushError::Internal(m),
         })?;
-        written.samples = outcome.samples_written;
+        written.histograms = outcome.histograms_written;
+        written.samples = outcome.samples_written.saturating_sub(outcome.histograms_written);
         if outcome.samples_rejected > 0 {
             let labels = vec![
                 ("tenant".to_string(), tenant.clone()),

@@ -40,6 +40,14 @@ mod parking_lot_free {
                         out.samples_written += 1;
                     }
                 }
+                for (t, _) in &s.histograms {
+                    if *t < 0 {
+                        out.reject(|| "out of order sample".into());
+                    } else {
+                        out.samples_written += 1;
+                        out.histograms_written += 1;
+                    }
+                }
             }
             self.writes.lock().unwrap().push((tenant.to_string(), series));
             Ok(out)
@@ -237,6 +245,70 @@ async fn v2_answers_with_written_headers() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(headers["X-Prometheus-Remote-Write-Samples-Written"], "2");
     assert_eq!(headers["X-Prometheus-Remote-Write-Histograms-Written"], "0");
+}
+
+/// A v2 request of one series with floats, histograms and exemplars at these times.
+fn v2_body(floats: &[i64], histograms: &[i64], exemplars: usize) -> Vec<u8> {
+    let histogram = |timestamp: i64| v2::Histogram {
+        count: Some(v2::histogram::Count::CountInt(1)),
+        sum: 1.0,
+        zero_count: Some(v2::histogram::ZeroCount::ZeroCountInt(0)),
+        positive_spans: vec![v2::BucketSpan { offset: 0, length: 1 }],
+        positive_deltas: vec![1],
+        timestamp,
+        ..Default::default()
+    };
+    let req = v2::Request {
+        symbols: vec!["".into(), "__name__".into(), "m".into()],
+        timeseries: vec![v2::TimeSeries {
+            labels_refs: vec![1, 2],
+            samples: floats
+                .iter()
+                .map(|&timestamp| v2::Sample { value: 1.0, timestamp })
+                .collect(),
+            histograms: histograms.iter().map(|&t| histogram(t)).collect(),
+            exemplars: (0..exemplars)
+                .map(|i| v2::Exemplar {
+                    labels_refs: vec![],
+                    value: 1.0,
+                    timestamp: i as i64 + 1,
+                })
+                .collect(),
+            ..Default::default()
+        }],
+    };
+    snap::raw::Encoder::new().compress_vec(&req.encode_to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn v2_headers_count_floats_histograms_and_exemplars_apart() {
+    let ct = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
+    let store = Arc::new(Store::default());
+    let (status, headers, text) = send(
+        app(store.clone(), Default::default()),
+        ct,
+        None,
+        v2_body(&[1, 2], &[3, 4, 5], 2),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{text}");
+    assert_eq!(store.writes.lock().unwrap()[0].1[0].histograms.len(), 3);
+    assert_eq!(headers["X-Prometheus-Remote-Write-Samples-Written"], "2");
+    assert_eq!(headers["X-Prometheus-Remote-Write-Histograms-Written"], "3");
+    // Exemplars are not stored, and the header says so.
+    assert_eq!(headers["X-Prometheus-Remote-Write-Exemplars-Written"], "0");
+
+    // A refused histogram is a 400 whose headers count only what was written.
+    let (status, headers, _) = send(
+        app(Arc::new(Store::default()), Default::default()),
+        ct,
+        None,
+        v2_body(&[1], &[-1, 4], 0),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(headers["X-Prometheus-Remote-Write-Samples-Written"], "1");
+    assert_eq!(headers["X-Prometheus-Remote-Write-Histograms-Written"], "1");
 }
 
 #[tokio::test]

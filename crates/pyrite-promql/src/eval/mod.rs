@@ -10,7 +10,7 @@ pub(crate) mod selectors;
 mod subquery;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -42,6 +42,38 @@ pub(crate) struct QueryCtx {
     pub canceled: Arc<AtomicBool>,
     /// The comparison nodes that stand for the trim operators `</` and `>/`.
     pub trims: crate::trim::TrimOps,
+    /// The query's statistics as evaluation goes.
+    pub counters: Counters,
+}
+
+/// What a query's evaluators have counted so far (see [`crate::QueryStats`]).
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub total_samples: AtomicI64,
+    pub samples_read: AtomicI64,
+    pub peak_samples: AtomicUsize,
+    /// Time spent selecting series from the store.
+    pub select_nanos: AtomicU64,
+}
+
+impl Counters {
+    /// Samples looked at (`total`) and read from the store (`read`).
+    pub fn add(&self, total: i64, read: i64) {
+        self.total_samples.fetch_add(total, Ordering::Relaxed);
+        self.samples_read.fetch_add(read, Ordering::Relaxed);
+    }
+}
+
+/// A native histogram's weight in the sample counts, as Prometheus's engine reckons it:
+/// its size in memory (a fixed part plus 8 bytes per span, bucket and custom bound)
+/// over 16, rounded.
+pub(crate) fn histogram_weight(h: &pyrite_model::FloatHistogram) -> i64 {
+    let parts = h.positive_spans.len()
+        + h.negative_spans.len()
+        + h.positive_buckets.len()
+        + h.negative_buckets.len()
+        + h.custom_values.len();
+    ((168 + 8 * parts + 8) / 16) as i64
 }
 
 impl QueryCtx {
@@ -149,6 +181,7 @@ impl<'q> Evaluator<'q> {
 
     pub fn account(&mut self, n: usize) -> Result<(), QueryError> {
         self.samples += n;
+        self.q.counters.peak_samples.fetch_max(self.samples, Ordering::Relaxed);
         if self.samples > self.q.opts.max_samples {
             return Err(QueryError::TooManySamples("query execution"));
         }
@@ -420,7 +453,9 @@ pub(crate) fn evaluate(
 ) -> Result<crate::QueryResult, QueryError> {
     use crate::{InstantSample, RangeSeries, Value};
     let mut ev = Evaluator::new(q, start, end, if step == 0 { 1 } else { step });
+    let eval_started = Instant::now();
     let val = ev.eval(expr)?;
+    let evaluated = eval_started.elapsed();
     let to_range = |m: Matrix| -> Result<Value, QueryError> {
         let mut m = finish_matrix(m)?;
         m.sort_by(|a, b| a.metric.cmp(&b.metric));
@@ -475,9 +510,23 @@ pub(crate) fn evaluate(
             }
         },
     };
+    let total = eval_started.elapsed();
+    let c = &q.counters;
+    let selecting = Duration::from_nanos(c.select_nanos.load(Ordering::Relaxed));
+    let stats = crate::QueryStats {
+        eval_total_time: total.as_secs_f64(),
+        query_preparation_time: selecting.as_secs_f64(),
+        inner_eval_time: evaluated.saturating_sub(selecting).as_secs_f64(),
+        result_sort_time: total.saturating_sub(evaluated).as_secs_f64(),
+        total_queryable_samples: c.total_samples.load(Ordering::Relaxed),
+        samples_read: c.samples_read.load(Ordering::Relaxed),
+        peak_samples: c.peak_samples.load(Ordering::Relaxed),
+        ..crate::QueryStats::default()
+    };
     Ok(crate::QueryResult {
         value,
         warnings: ev.annos.warnings,
         infos: ev.annos.infos,
+        stats,
     })
 }

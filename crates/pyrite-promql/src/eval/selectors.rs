@@ -6,7 +6,7 @@ use pyrite_model::histogram::CounterResetHint;
 use pyrite_model::{is_stale_nan, Labels, Matcher};
 use pyrite_storage::SelectHints;
 
-use super::{millis, offset_ms, Evaluator};
+use super::{histogram_weight, millis, offset_ms, Evaluator};
 use crate::selector::{instant_values, selector_matchers};
 use crate::value::{Matrix, Series, H};
 use crate::QueryError;
@@ -26,6 +26,9 @@ pub(crate) struct RangeArg {
     pub range: i64,
     pub offset: i64,
     pub at: Option<i64>,
+    /// For a subquery, the samples its inner evaluation looked at (see
+    /// [`Evaluator::range_arg_from_subquery`]).
+    pub inner_samples: i64,
 }
 
 /// What an instant selector yields per step.
@@ -82,10 +85,15 @@ impl Evaluator<'_> {
         let mut out: Vec<pyrite_storage::Series> = Vec::new();
         for group in groups {
             let q = self.q;
+            let started = std::time::Instant::now();
             let found = q
                 .runtime
-                .block_on(q.store.select(&q.tenant, SelectHints::new(mint, maxt), group))?;
-            out.extend(found);
+                .block_on(q.store.select(&q.tenant, SelectHints::new(mint, maxt), group));
+            let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+            q.counters
+                .select_nanos
+                .fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
+            out.extend(found?);
         }
         out.sort_by(|a, b| a.labels.cmp(&b.labels));
         out.dedup_by(|a, b| a.labels == b.labels);
@@ -167,6 +175,8 @@ impl Evaluator<'_> {
             if series.is_empty() {
                 continue;
             }
+            let n = series.points.len() as i64 + series.hists.iter().map(|(_, h)| histogram_weight(h)).sum::<i64>();
+            self.q.counters.add(n, n);
             self.account(series.len())?;
             out.push(series);
         }
@@ -198,6 +208,7 @@ impl Evaluator<'_> {
             range,
             offset,
             at,
+            inner_samples: 0,
         })
     }
 
@@ -233,11 +244,19 @@ impl Evaluator<'_> {
                         &decode_hists(s, start + 1, end, self.stats_only),
                     );
                 }
+                let n = out
+                    .iter()
+                    .map(|s| s.points.len() as i64 + s.hists.iter().map(|(_, h)| histogram_weight(h)).sum::<i64>())
+                    .sum();
+                self.q.counters.add(n, n);
             }
             RangeSource::Computed(m) => {
                 for s in m {
                     handle(&s.metric, s.drop_name, &s.points, &s.hists);
                 }
+                // As Prometheus: a subquery's value counts what its inner evaluation
+                // looked at; what it read was counted when it read it.
+                self.q.counters.add(arg.inner_samples, 0);
             }
         }
         let n = out.iter().map(Series::len).sum();
@@ -260,8 +279,13 @@ impl Evaluator<'_> {
         let last_end = self.read_time(arg.at, arg.offset, steps[steps.len() - 1]);
         let mut out = Vec::new();
         let mut annos = std::mem::take(&mut self.annos);
+        let q = self.q;
+        let counters = &q.counters;
+        // `from_store`: the samples are read here (not computed by a subquery, whose
+        // reads were counted as it made them).
         let mut one = |metric: &Labels,
                        input_drop: bool,
+                       from_store: bool,
                        pts: &[(i64, f64)],
                        hists: &[(i64, H)],
                        annos: &mut crate::annotations::Annotations| {
@@ -269,9 +293,12 @@ impl Evaluator<'_> {
             let mut series = Series::floats(metric.clone(), Vec::new(), drop_name || input_drop);
             let (mut from, mut to) = (0usize, 0usize);
             let (mut hfrom, mut hto) = (0usize, 0usize);
+            let (mut looked_at, mut read) = (0i64, 0i64);
+            let mut prev_end: Option<i64> = None;
             for (i, &ts) in steps.iter().enumerate() {
                 let end = self.read_time(arg.at, arg.offset, ts);
                 let start = end - arg.range;
+                let covered = prev_end.replace(end);
                 while from < pts.len() && pts[from].0 <= start {
                     from += 1;
                 }
@@ -289,6 +316,19 @@ impl Evaluator<'_> {
                 if from == to && hfrom == hto {
                     continue;
                 }
+                let hist_weight = |hs: &[(i64, H)]| hs.iter().map(|(_, h)| histogram_weight(h)).sum::<i64>();
+                looked_at += (to - from) as i64 + hist_weight(&hists[hfrom..hto]);
+                if from_store {
+                    // Only what the previous step's window did not already cover.
+                    let newer = |t: i64| covered.is_none_or(|c| t > c);
+                    let f_new = pts[from..to].iter().filter(|p| newer(p.0)).count() as i64;
+                    let h_new: i64 = hists[hfrom..hto]
+                        .iter()
+                        .filter(|p| newer(p.0))
+                        .map(|(_, h)| histogram_weight(h))
+                        .sum();
+                    read += f_new + h_new;
+                }
                 let w = Window {
                     ts,
                     step: i,
@@ -305,6 +345,7 @@ impl Evaluator<'_> {
                     }
                 }
             }
+            counters.add(looked_at, read);
             if !series.is_empty() {
                 per_series(metric, &series, annos);
                 out.push(series);
@@ -318,6 +359,7 @@ impl Evaluator<'_> {
                     one(
                         &s.labels,
                         false,
+                        true,
                         &decode(s, mint, maxt),
                         &decode_hists(s, mint, maxt, stats_only),
                         &mut annos,
@@ -326,7 +368,7 @@ impl Evaluator<'_> {
             }
             RangeSource::Computed(m) => {
                 for s in m {
-                    one(&s.metric, s.drop_name, &s.points, &s.hists, &mut annos);
+                    one(&s.metric, s.drop_name, false, &s.points, &s.hists, &mut annos);
                 }
             }
         }

@@ -31,6 +31,12 @@ impl Evaluator<'_> {
         if start <= from {
             start += step;
         }
+        // The inner evaluation's samples looked at are not the outer query's: a function
+        // over the subquery counts its windows of the result instead, as Prometheus does.
+        // What the inner evaluation read stays counted.
+        let q = self.q;
+        let counters = &q.counters;
+        let before = counters.total_samples.load(std::sync::atomic::Ordering::Relaxed);
         let matrix: Matrix = if end < start {
             Vec::new()
         } else {
@@ -42,11 +48,14 @@ impl Evaluator<'_> {
             forget_reset_hints(&mut m);
             m
         };
+        let inner_samples = counters.total_samples.load(std::sync::atomic::Ordering::Relaxed) - before;
+        counters.add(-inner_samples, 0);
         Ok(RangeArg {
             source: RangeSource::Computed(matrix),
             range,
             offset,
             at,
+            inner_samples,
         })
     }
 
