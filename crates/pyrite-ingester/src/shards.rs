@@ -207,15 +207,18 @@ impl App for HeadApp {
         applied
     }
 
-    fn snapshot(&self) -> Vec<u8> {
+    fn snapshot(&self) -> pyrite_raft::SnapshotEncoder {
         let recent = rmp_serde::to_vec(&*self.recent.lock()).expect("recent writes always serialize");
-        let head = self.head.snapshot();
-        let mut out = Vec::with_capacity(SNAPSHOT_MAGIC.len() + 8 + recent.len() + head.len());
-        out.extend_from_slice(SNAPSHOT_MAGIC);
-        out.extend_from_slice(&(recent.len() as u64).to_le_bytes());
-        out.extend_from_slice(&recent);
-        out.extend_from_slice(&head);
-        out
+        let head = self.head.capture();
+        Box::new(move || {
+            let head = head.encode();
+            let mut out = Vec::with_capacity(SNAPSHOT_MAGIC.len() + 8 + recent.len() + head.len());
+            out.extend_from_slice(SNAPSHOT_MAGIC);
+            out.extend_from_slice(&(recent.len() as u64).to_le_bytes());
+            out.extend_from_slice(&recent);
+            out.extend_from_slice(&head);
+            out
+        })
     }
 
     fn restore(&self, snapshot: &[u8]) -> Result<(), String> {
@@ -623,7 +626,7 @@ mod tests {
 
         // The memory of applied writes travels in snapshots.
         let copy = HeadApp::new(Arc::new(Head::default()));
-        copy.restore(&app.snapshot()).unwrap();
+        copy.restore(&app.snapshot()()).unwrap();
         assert_eq!(copy.apply(&first), done);
         assert_eq!(copy.head.stats().samples, 4);
         // A snapshot of the head alone (older shards) still restores.

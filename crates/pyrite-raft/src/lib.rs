@@ -69,11 +69,16 @@ openraft::declare_raft_types!(
 
 /// The application a shard's state machine drives: Pyrite's head for one shard.
 /// Every method is deterministic in its inputs, so all replicas end in the same state.
+/// Encodes a captured state into a snapshot's bytes (see [`App::snapshot`]).
+pub type SnapshotEncoder = Box<dyn FnOnce() -> Vec<u8> + Send>;
+
 pub trait App: Send + Sync + 'static {
     /// Applies one committed command.
     fn apply(&self, command: &[u8]) -> Applied;
-    /// The whole state, for a snapshot.
-    fn snapshot(&self) -> Vec<u8>;
+    /// The whole state, for a snapshot, in two steps: what is returned is captured now,
+    /// while applies wait (so it must be cheap: share what is immutable, copy little),
+    /// and the closure encodes it afterwards on a blocking thread while applies go on.
+    fn snapshot(&self) -> SnapshotEncoder;
     /// Replaces the whole state with a snapshot's.
     fn restore(&self, snapshot: &[u8]) -> Result<(), String>;
 }

@@ -2,7 +2,8 @@
 //! shard's head) and keeps what Raft needs beside it — the last applied log id and the
 //! membership. Snapshots are the app's whole state plus that metadata, kept in one file
 //! replaced atomically; on open the app is restored from it, so Raft replays only the
-//! entries after it.
+//! entries after it. Applies wait only while the app captures its state; encoding and
+//! writing the snapshot run on a blocking thread beside them.
 
 use std::fs::{self, File};
 use std::io::{self, Cursor, Write};
@@ -117,8 +118,10 @@ impl<A: App> StateMachine<A> {
 
 impl<A: App> RaftSnapshotBuilder<TypeConfig> for StateMachine<A> {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
-        // The state and the metadata must match: hold the lock while the app is copied.
-        let (data, applying) = {
+        // The state and the metadata must match: hold the lock while the app captures
+        // its state (cheaply), then encode and write it on a blocking thread while
+        // applies go on.
+        let (encode_app, applying) = {
             let state = self.inner.state.lock();
             (self.inner.app.snapshot(), state.clone())
         };
@@ -130,8 +133,17 @@ impl<A: App> RaftSnapshotBuilder<TypeConfig> for StateMachine<A> {
             last_membership: applying.membership,
             snapshot_id: id,
         };
-        let stored = StoredSnapshot { meta, data };
-        self.write_snapshot(&stored).map_err(|e| sm_err(ErrorVerb::Write, e))?;
+        let sm = self.clone();
+        let stored = tokio::task::spawn_blocking(move || {
+            let stored = StoredSnapshot {
+                meta,
+                data: encode_app(),
+            };
+            sm.write_snapshot(&stored).map(|()| stored)
+        })
+        .await
+        .map_err(|e| sm_err(ErrorVerb::Write, e))?
+        .map_err(|e| sm_err(ErrorVerb::Write, e))?;
         Ok(Snapshot {
             meta: stored.meta,
             snapshot: Box::new(Cursor::new(stored.data)),

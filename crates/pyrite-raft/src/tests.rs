@@ -25,8 +25,9 @@ impl App for Recorder {
         }
     }
 
-    fn snapshot(&self) -> Vec<u8> {
-        crate::encode(&*self.0.lock()).unwrap()
+    fn snapshot(&self) -> crate::SnapshotEncoder {
+        let bytes = crate::encode(&*self.0.lock()).unwrap();
+        Box::new(move || bytes)
     }
 
     fn restore(&self, snapshot: &[u8]) -> Result<(), String> {

@@ -180,6 +180,52 @@ pub struct Head {
     counters: HeadCounters,
 }
 
+/// A head captured at one point in the log, to be encoded as a snapshot later (see
+/// [`Head::capture`]).
+pub struct HeadCapture {
+    tenants: Vec<CapturedTenant>,
+}
+
+struct CapturedTenant {
+    tenant: String,
+    series: Vec<(Labels, SeriesSnap)>,
+    bounds: TenantBounds,
+    newest: i64,
+}
+
+impl HeadCapture {
+    /// The snapshot's bytes, as [`Head::restore`] reads them.
+    pub fn encode(self) -> Vec<u8> {
+        let snap = HeadSnap {
+            format: SNAPSHOT_FORMAT,
+            min_valid_time: i64::MIN,
+            truncated_before: i64::MIN,
+            tenants: self
+                .tenants
+                .into_iter()
+                .map(|t| TenantSnap {
+                    tenant: t.tenant,
+                    series: t
+                        .series
+                        .into_iter()
+                        .map(|(labels, data)| {
+                            let pairs = labels
+                                .iter()
+                                .map(|l| (l.name.to_string(), l.value.to_string()))
+                                .collect();
+                            (pairs, data)
+                        })
+                        .collect(),
+                    min_valid_time: t.bounds.min_valid_time,
+                    truncated_before: t.bounds.truncated_before,
+                    newest: t.newest,
+                })
+                .collect(),
+        };
+        rmp_serde::to_vec(&snap).expect("a head snapshot always serializes")
+    }
+}
+
 impl Default for Head {
     fn default() -> Self {
         Self::new(HeadOptions::default())
@@ -441,6 +487,14 @@ impl Head {
     /// and out-of-order buffers (see [`Head::restore`]). Writes must be held off while
     /// it runs for the copy to be one point in the log.
     pub fn snapshot(&self) -> Vec<u8> {
+        self.capture().encode()
+    }
+
+    /// The head as it is now, cheaply: sealed chunks and label sets are shared, not
+    /// copied (only open chunks and out-of-order buffers are), so writes need be held
+    /// off only while this walks the series; [`HeadCapture::encode`] does the costly
+    /// part afterwards, while writes go on.
+    pub fn capture(&self) -> HeadCapture {
         let mut tenants: Vec<(String, Arc<TenantHead>)> = self
             .tenants
             .read()
@@ -448,36 +502,22 @@ impl Head {
             .map(|(n, t)| (n.clone(), t.clone()))
             .collect();
         tenants.sort_by(|a, b| a.0.cmp(&b.0));
-        let snap = HeadSnap {
-            format: SNAPSHOT_FORMAT,
-            min_valid_time: i64::MIN,
-            truncated_before: i64::MIN,
-            tenants: tenants
-                .into_iter()
-                .map(|(tenant, th)| {
-                    let index = th.index.read();
-                    let series = (0..index.num_series() as u32)
-                        .map(|id| {
-                            let labels = index.labels(id);
-                            let pairs = labels
-                                .iter()
-                                .map(|l| (l.name.to_string(), l.value.to_string()))
-                                .collect();
-                            (pairs, index.series(id).lock().snapshot())
-                        })
-                        .collect();
-                    let bounds = th.bounds();
-                    TenantSnap {
-                        tenant,
-                        series,
-                        min_valid_time: bounds.min_valid_time,
-                        truncated_before: bounds.truncated_before,
-                        newest: th.newest.load(Ordering::Acquire),
-                    }
-                })
-                .collect(),
-        };
-        rmp_serde::to_vec(&snap).expect("a head snapshot always serializes")
+        let tenants = tenants
+            .into_iter()
+            .map(|(tenant, th)| {
+                let index = th.index.read();
+                let series = (0..index.num_series() as u32)
+                    .map(|id| (index.labels(id), index.series(id).lock().snapshot()))
+                    .collect();
+                CapturedTenant {
+                    tenant,
+                    series,
+                    bounds: th.bounds(),
+                    newest: th.newest.load(Ordering::Acquire),
+                }
+            })
+            .collect();
+        HeadCapture { tenants }
     }
 
     /// Replaces the whole head with a snapshot's (empty bytes: an empty head). The
@@ -678,6 +718,25 @@ mod tests {
         assert_eq!(copy.tenant_bounds("t").truncated_before, 3000);
         let out = copy.apply("u", &[ts(&[("__name__", "x")], &[(10, 1.0)])]);
         assert_eq!(out.samples_rejected, 1, "a flushed range is not written again");
+    }
+
+    #[test]
+    fn a_capture_is_the_head_at_its_moment_while_writes_go_on() {
+        let head = Head::default();
+        let many: Vec<(i64, f64)> = (0..500).map(|i| (i * 10, i as f64)).collect();
+        head.apply("t", &[ts(&[("__name__", "m")], &many)]);
+        let captured = head.capture();
+        // Writes after the capture (new samples, a new series, a truncation) do not
+        // reach the snapshot encoded from it.
+        head.apply("t", &[ts(&[("__name__", "m")], &[(5000, 1.0)])]);
+        head.apply("t", &[ts(&[("__name__", "later")], &[(5000, 1.0)])]);
+        head.truncate_before("t", 2000);
+        let copy = Head::default();
+        copy.restore(&captured.encode()).unwrap();
+        let got = copy.select_series("t", SelectHints::all(), &[]);
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].iter().collect::<Vec<_>>(), many);
+        assert_eq!(copy.tenant_bounds("t").truncated_before, i64::MIN);
     }
 
     #[test]

@@ -11,5 +11,5 @@ mod head;
 mod index;
 mod series;
 
-pub use head::{Head, HeadCounters, HeadOptions, HeadStats, SnapshotError, TenantBounds};
+pub use head::{Head, HeadCapture, HeadCounters, HeadOptions, HeadStats, SnapshotError, TenantBounds};
 pub use series::SampleRejection;

@@ -379,8 +379,8 @@ fn merge_out_of_order(chunks: &[Chunk], ooo: &BTreeMap<i64, f64>, start: i64, en
 /// A chunk as a snapshot keeps it.
 #[derive(Serialize, Deserialize)]
 pub(crate) struct ChunkSnap {
-    #[serde(with = "serde_bytes")]
-    bytes: Vec<u8>,
+    /// Shared with the chunk, so capturing a snapshot copies no sealed chunk.
+    bytes: bytes::Bytes,
     min_t: i64,
     max_t: i64,
 }
@@ -388,7 +388,7 @@ pub(crate) struct ChunkSnap {
 impl ChunkSnap {
     fn of(c: &Chunk) -> ChunkSnap {
         ChunkSnap {
-            bytes: c.bytes().to_vec(),
+            bytes: c.bytes().clone(),
             min_t: c.min_time(),
             max_t: c.max_time(),
         }
@@ -396,18 +396,18 @@ impl ChunkSnap {
 
     fn of_hist(c: &HistogramChunk) -> ChunkSnap {
         ChunkSnap {
-            bytes: c.bytes().to_vec(),
+            bytes: c.bytes().clone(),
             min_t: c.min_time(),
             max_t: c.max_time(),
         }
     }
 
     fn chunk(self) -> Chunk {
-        Chunk::from_parts(self.bytes.into(), self.min_t, self.max_t)
+        Chunk::from_parts(self.bytes, self.min_t, self.max_t)
     }
 
     fn hist_chunk(self) -> HistogramChunk {
-        HistogramChunk::from_parts(self.bytes.into(), self.min_t, self.max_t)
+        HistogramChunk::from_parts(self.bytes, self.min_t, self.max_t)
     }
 }
 
