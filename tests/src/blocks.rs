@@ -34,7 +34,12 @@ pub fn blocks_of(bucket: &Path, tenant: &str) -> Vec<serde_json::Value> {
 }
 
 pub fn head_samples(p: &Pyrite) -> anyhow::Result<f64> {
-    let text = reqwest::blocking::get(p.url("/metrics"))?.text()?;
+    head_samples_at(&p.url(""))
+}
+
+/// The head samples an ingester at `base` (`http://host:port`) reports holding.
+pub fn head_samples_at(base: &str) -> anyhow::Result<f64> {
+    let text = reqwest::blocking::get(format!("{base}/metrics"))?.text()?;
     let line = text
         .lines()
         .find(|l| l.starts_with("pyrite_ingester_head_samples "))

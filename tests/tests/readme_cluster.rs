@@ -6,18 +6,9 @@
 
 use std::time::Duration;
 
-use pyrite_cluster_tests::blocks::{blocks_of, check_all, push_all, tail, BLOCK_ARGS, KEPT, TENANTS};
+use pyrite_cluster_tests::blocks::{blocks_of, check_all, head_samples_at, push_all, tail, BLOCK_ARGS, KEPT, TENANTS};
 use pyrite_cluster_tests::readme::{sh_block, Recipe};
 use pyrite_cluster_tests::wait_until;
-
-fn head_samples(http_port: u16) -> anyhow::Result<f64> {
-    let text = reqwest::blocking::get(format!("http://127.0.0.1:{http_port}/metrics"))?.text()?;
-    let line = text
-        .lines()
-        .find(|l| l.starts_with("pyrite_ingester_head_samples "))
-        .ok_or_else(|| anyhow::anyhow!("no head samples gauge"))?;
-    Ok(line.rsplit(' ').next().unwrap_or_default().parse()?)
-}
 
 #[test]
 fn the_readme_cluster_keeps_every_acknowledged_sample_readable_across_block_ranges() -> anyhow::Result<()> {
@@ -54,7 +45,7 @@ fn the_readme_cluster_keeps_every_acknowledged_sample_readable_across_block_rang
             });
             let mut flushed = true;
             for port in [9001, 9002, 9003] {
-                flushed &= head_samples(port)? == KEPT;
+                flushed &= head_samples_at(&format!("http://127.0.0.1:{port}"))? == KEPT;
             }
             Ok((cut && flushed).then_some(()))
         },

@@ -6,6 +6,7 @@ mod blocks;
 mod cluster;
 mod config;
 mod frontend;
+mod help;
 mod metrics;
 mod modules;
 mod secrets;
