@@ -1,8 +1,11 @@
 //! Running what the README shows, as written: its shell blocks are read out of the file
 //! itself, so a test fails as soon as the recipe and the product part ways.
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 
@@ -11,6 +14,15 @@ use crate::docker::repo_root;
 /// The first ```` ```sh ```` block after the heading `heading` (its text without the
 /// `#`s) in the README.
 pub fn sh_block(heading: &str) -> anyhow::Result<String> {
+    sh_blocks(heading)?
+        .into_iter()
+        .next()
+        .with_context(|| format!("README.md has no sh block after {heading:?}"))
+}
+
+/// Every ```` ```sh ```` block of the README's section `heading`, up to the next heading
+/// of any level, in order.
+pub fn sh_blocks(heading: &str) -> anyhow::Result<Vec<String>> {
     let text = std::fs::read_to_string(repo_root().join("README.md")).context("reading README.md")?;
     let mut lines = text
         .lines()
@@ -18,23 +30,39 @@ pub fn sh_block(heading: &str) -> anyhow::Result<String> {
     if lines.next().is_none() {
         bail!("README.md has no heading {heading:?}");
     }
-    let mut lines = lines.skip_while(|l| l.trim() != "```sh");
-    if lines.next().is_none() {
-        bail!("README.md has no sh block after {heading:?}");
+    let mut blocks = Vec::new();
+    let mut current: Option<Vec<&str>> = None;
+    for line in lines {
+        match (&mut current, line.trim()) {
+            (None, _) if line.starts_with('#') => break,
+            (None, "```sh") => current = Some(Vec::new()),
+            (Some(block), "```") => {
+                blocks.push(block.join("\n"));
+                current = None;
+            }
+            (Some(block), _) => block.push(line),
+            (None, _) => {}
+        }
     }
-    Ok(lines.take_while(|l| l.trim() != "```").collect::<Vec<_>>().join("\n"))
+    Ok(blocks)
 }
 
-/// Processes a README recipe started in the background, through a `pyrite` on `PATH`
-/// that is the binary under test with `extra` flags after the recipe's own. Every one
-/// is killed when this is dropped, and their logs printed if the test failed.
+/// A README recipe running in one bash session, as a user would type it block after
+/// block: a `pyrite` on `PATH` is the binary under test with `extra` flags after the
+/// recipe's own, and later blocks see the variables and background jobs of earlier
+/// ones. Every process is killed when this is dropped, and their logs printed if the
+/// test failed.
 pub struct Recipe {
     dir: PathBuf,
+    shell: Child,
+    stdin: ChildStdin,
+    stdout: Receiver<String>,
+    blocks: usize,
 }
 
 impl Recipe {
-    /// Runs `script` with bash in `dir` (which must exist); returns once the script has
-    /// (its background processes go on).
+    /// Starts the session in `dir` (which must exist) and runs `script` in it; returns
+    /// once the script has (its background processes go on).
     pub fn run(dir: &Path, script: &str, extra: &[&str]) -> anyhow::Result<Recipe> {
         let bin = dir.join("bin");
         std::fs::create_dir_all(&bin)?;
@@ -47,21 +75,59 @@ impl Recipe {
         let path = bin.join("pyrite");
         std::fs::write(&path, wrapper)?;
         Command::new("chmod").arg("+x").arg(&path).status()?;
-        let recipe = Recipe { dir: dir.to_path_buf() };
-        let out = Command::new("bash")
-            .arg("-euc")
-            .arg(script)
+        let mut shell = Command::new("bash")
+            .arg("-eu")
             .current_dir(dir)
             .env(
                 "PATH",
                 format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()),
             )
-            .output()
-            .context("running the recipe")?;
-        if !out.status.success() {
-            bail!("the recipe failed: {}", String::from_utf8_lossy(&out.stderr));
-        }
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(dir.join("shell.err"))?)
+            .spawn()
+            .context("starting bash")?;
+        let stdin = shell.stdin.take().context("bash's stdin")?;
+        let out = shell.stdout.take().context("bash's stdout")?;
+        let (tx, stdout) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut recipe = Recipe {
+            dir: dir.to_path_buf(),
+            shell,
+            stdin,
+            stdout,
+            blocks: 0,
+        };
+        recipe.then(script)?;
         Ok(recipe)
+    }
+
+    /// Runs the next block in the same session; returns what it printed.
+    pub fn then(&mut self, script: &str) -> anyhow::Result<String> {
+        self.blocks += 1;
+        let done = format!("__recipe_block_{}_done__", self.blocks);
+        writeln!(self.stdin, "{script}\necho\necho {done}").context("writing to bash")?;
+        self.stdin.flush()?;
+        let deadline = Instant::now() + Duration::from_secs(180);
+        let mut printed = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stdout.recv_timeout(left) {
+                Ok(line) if line == done => return Ok(printed.join("\n").trim_end().to_string()),
+                Ok(line) => printed.push(line),
+                Err(RecvTimeoutError::Timeout) => bail!("block {} still running after 180 s", self.blocks),
+                Err(RecvTimeoutError::Disconnected) => {
+                    let err = std::fs::read_to_string(self.dir.join("shell.err")).unwrap_or_default();
+                    bail!("block {} failed: {}\n{err}", self.blocks, printed.join("\n"));
+                }
+            }
+        }
     }
 
     /// Every log the recipe's processes wrote, each headed by its pid.
@@ -88,6 +154,8 @@ impl Drop for Recipe {
         for pid in self.pids() {
             let _ = Command::new("kill").args(["-9", &pid]).status();
         }
+        let _ = self.shell.kill();
+        let _ = self.shell.wait();
         if std::thread::panicking() {
             eprintln!("{}", self.logs());
         }

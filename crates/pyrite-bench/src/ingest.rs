@@ -35,6 +35,8 @@ pub struct Outcome {
     pub active_series: usize,
     /// Every push's latency, as the sender saw it (retries included), sorted.
     pub push_latencies: Vec<Duration>,
+    /// Every push as `(sent at, latency)`, in no particular order.
+    pub pushes: Vec<(Instant, Duration)>,
 }
 
 impl Outcome {
@@ -51,12 +53,7 @@ impl Outcome {
         self.wal_bytes as f64 / self.samples as f64
     }
     fn push_quantile_ms(&self, q: f64) -> f64 {
-        let n = self.push_latencies.len();
-        if n == 0 {
-            return f64::NAN;
-        }
-        let i = ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
-        self.push_latencies[i].as_secs_f64() * 1000.0
+        quantile_ms(&self.push_latencies, q)
     }
     pub fn push_p50_ms(&self) -> f64 {
         self.push_quantile_ms(0.5)
@@ -64,6 +61,16 @@ impl Outcome {
     pub fn push_p99_ms(&self) -> f64 {
         self.push_quantile_ms(0.99)
     }
+}
+
+/// The `q` quantile of sorted latencies, in milliseconds (NaN when there are none).
+pub fn quantile_ms(sorted: &[Duration], q: f64) -> f64 {
+    let n = sorted.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    let i = ((q * n as f64).ceil() as usize).clamp(1, n) - 1;
+    sorted[i].as_secs_f64() * 1000.0
 }
 
 /// The churn label value of series `i` in `round`: each round about `churn` of the
@@ -90,7 +97,7 @@ pub fn run(sys: &System, series: &[GenSeries], load: &Load, now_ms: i64) -> anyh
     } else {
         Protocol::V1
     };
-    let result: anyhow::Result<Vec<Duration>> = std::thread::scope(|scope| {
+    let result: anyhow::Result<Vec<(Instant, Duration)>> = std::thread::scope(|scope| {
         let mut workers = Vec::new();
         for w in 0..load.concurrency {
             let sent = sent.clone();
@@ -99,7 +106,7 @@ pub fn run(sys: &System, series: &[GenSeries], load: &Load, now_ms: i64) -> anyh
                 .enumerate()
                 .filter(|(i, _)| i % load.concurrency == w)
                 .collect();
-            workers.push(scope.spawn(move || -> anyhow::Result<Vec<Duration>> {
+            workers.push(scope.spawn(move || -> anyhow::Result<Vec<(Instant, Duration)>> {
                 let client = reqwest::blocking::Client::builder()
                     .timeout(Duration::from_secs(120))
                     .build()?;
@@ -115,7 +122,7 @@ pub fn run(sys: &System, series: &[GenSeries], load: &Load, now_ms: i64) -> anyh
                         let body = encode_round(&refs, &churn, round, t, load.interval_s as f64, protocol);
                         let pushed = Instant::now();
                         post(&client, sys, body, protocol)?;
-                        latencies.push(pushed.elapsed());
+                        latencies.push((pushed, pushed.elapsed()));
                         worker_sent += refs.len() as u64;
                         sent.fetch_add(refs.len() as u64, Ordering::Relaxed);
                         if let Some(r) = per_worker_rate {
@@ -147,7 +154,8 @@ pub fn run(sys: &System, series: &[GenSeries], load: &Load, now_ms: i64) -> anyh
         }
         Ok(all)
     });
-    let mut push_latencies = result?;
+    let pushes = result?;
+    let mut push_latencies: Vec<Duration> = pushes.iter().map(|p| p.1).collect();
     push_latencies.sort_unstable();
     let wall_s = started.elapsed().as_secs_f64();
     let cpu_s = sys.cpu_seconds()? - cpu0;
@@ -163,6 +171,7 @@ pub fn run(sys: &System, series: &[GenSeries], load: &Load, now_ms: i64) -> anyh
         wal_bytes: dir_bytes(&sys.wal_dir),
         active_series,
         push_latencies,
+        pushes,
     })
 }
 

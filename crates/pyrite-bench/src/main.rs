@@ -7,6 +7,7 @@ mod data;
 mod frontend;
 mod ingest;
 mod query;
+mod snapshots;
 mod systems;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -98,6 +99,19 @@ enum Cmd {
         /// Sample interval in seconds.
         #[arg(long, default_value_t = 15)]
         interval: u64,
+    },
+    /// Push latency while shards snapshot their heads: snapshots every few entries, off,
+    /// and Prometheus, under the same load.
+    Snapshots {
+        /// Active series (node_exporter-like hosts of ~113 series each).
+        #[arg(long, default_value_t = 1_000_000)]
+        series: usize,
+        /// Simulated scrapes: one sample per series each.
+        #[arg(long, default_value_t = 10)]
+        rounds: u64,
+        /// Snapshot a shard every this many Raft entries.
+        #[arg(long, default_value_t = 500)]
+        every: u64,
     },
     /// The default run: ingestion at 10k, 100k and 1M series (at 100k also a
     /// three-ingester RF 3 cluster), query latency over 1, 3 and 6 hour ranges, then
@@ -192,6 +206,19 @@ fn ingest_bench(a: &IngestArgs) -> anyhow::Result<()> {
 fn main() -> anyhow::Result<()> {
     match Cli::parse().cmd {
         Cmd::Ingest(a) => ingest_bench(&a),
+        Cmd::Snapshots { series, rounds, every } => {
+            let hosts = series.div_ceil(data::SERIES_PER_HOST).max(1);
+            let load = ingest::Load {
+                rounds,
+                interval_s: 15,
+                concurrency: 4,
+                batch: 2000,
+                protocol: Protocol::V1,
+                churn: 0.0,
+                rate: None,
+            };
+            snapshots::run(&data::series(hosts), &load, every, now_ms())
+        }
         Cmd::Query {
             hosts,
             hours,

@@ -62,7 +62,7 @@ impl App for RingApp {
     fn snapshot(&self) -> pyrite_raft::SnapshotEncoder {
         // A ring is small: copied whole while applies wait.
         let bytes = serde_json::to_vec(&*self.desc.read()).expect("a ring always serializes");
-        Box::new(move || bytes)
+        Box::new(move |w| w.write_all(&bytes))
     }
 
     fn restore(&self, snapshot: &[u8]) -> Result<(), String> {
@@ -504,7 +504,7 @@ mod tests {
         assert_eq!(bad.rejections, ["no shard 9"]);
         assert_eq!(app.apply(b"nonsense").rejected, 1);
         let other = RingApp::default();
-        other.restore(&app.snapshot()()).unwrap();
+        other.restore(&pyrite_raft::snapshot_to_vec(app.snapshot())).unwrap();
         assert_eq!(*other.desc.read(), ring);
         other.restore(&[]).unwrap();
         assert_eq!(other.desc.read().version, 0);

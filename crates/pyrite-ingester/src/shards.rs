@@ -210,14 +210,11 @@ impl App for HeadApp {
     fn snapshot(&self) -> pyrite_raft::SnapshotEncoder {
         let recent = rmp_serde::to_vec(&*self.recent.lock()).expect("recent writes always serialize");
         let head = self.head.capture();
-        Box::new(move || {
-            let head = head.encode();
-            let mut out = Vec::with_capacity(SNAPSHOT_MAGIC.len() + 8 + recent.len() + head.len());
-            out.extend_from_slice(SNAPSHOT_MAGIC);
-            out.extend_from_slice(&(recent.len() as u64).to_le_bytes());
-            out.extend_from_slice(&recent);
-            out.extend_from_slice(&head);
-            out
+        Box::new(move |w| {
+            w.write_all(SNAPSHOT_MAGIC)?;
+            w.write_all(&(recent.len() as u64).to_le_bytes())?;
+            w.write_all(&recent)?;
+            head.encode_into(w)
         })
     }
 
@@ -626,7 +623,7 @@ mod tests {
 
         // The memory of applied writes travels in snapshots.
         let copy = HeadApp::new(Arc::new(Head::default()));
-        copy.restore(&app.snapshot()()).unwrap();
+        copy.restore(&pyrite_raft::snapshot_to_vec(app.snapshot())).unwrap();
         assert_eq!(copy.apply(&first), done);
         assert_eq!(copy.head.stats().samples, 4);
         // A snapshot of the head alone (older shards) still restores.

@@ -15,8 +15,6 @@ pub mod state_machine;
 #[cfg(test)]
 mod tests;
 
-use std::io::Cursor;
-
 use serde::{Deserialize, Serialize};
 
 /// A replica's id: unique per ingester process across the cluster.
@@ -63,21 +61,31 @@ openraft::declare_raft_types!(
         NodeId = NodeId,
         Node = openraft::BasicNode,
         Entry = openraft::Entry<TypeConfig>,
-        SnapshotData = Cursor<Vec<u8>>,
+        // Snapshots live in files, built into them and sent from them.
+        SnapshotData = tokio::fs::File,
         AsyncRuntime = openraft::TokioRuntime,
 );
 
 /// The application a shard's state machine drives: Pyrite's head for one shard.
 /// Every method is deterministic in its inputs, so all replicas end in the same state.
-/// Encodes a captured state into a snapshot's bytes (see [`App::snapshot`]).
-pub type SnapshotEncoder = Box<dyn FnOnce() -> Vec<u8> + Send>;
+/// Encodes a captured state into a snapshot's bytes, written to the given writer (see
+/// [`App::snapshot`]).
+pub type SnapshotEncoder = Box<dyn FnOnce(&mut dyn std::io::Write) -> std::io::Result<()> + Send>;
+
+/// Runs an encoder into memory: a snapshot's bytes, for tests and small states.
+pub fn snapshot_to_vec(encode: SnapshotEncoder) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode(&mut out).expect("writing to memory cannot fail");
+    out
+}
 
 pub trait App: Send + Sync + 'static {
     /// Applies one committed command.
     fn apply(&self, command: &[u8]) -> Applied;
     /// The whole state, for a snapshot, in two steps: what is returned is captured now,
     /// while applies wait (so it must be cheap: share what is immutable, copy little),
-    /// and the closure encodes it afterwards on a blocking thread while applies go on.
+    /// and the closure encodes it afterwards on a blocking thread while applies go on,
+    /// writing straight into the snapshot's file.
     fn snapshot(&self) -> SnapshotEncoder;
     /// Replaces the whole state with a snapshot's.
     fn restore(&self, snapshot: &[u8]) -> Result<(), String>;

@@ -27,7 +27,7 @@ impl App for Recorder {
 
     fn snapshot(&self) -> crate::SnapshotEncoder {
         let bytes = crate::encode(&*self.0.lock()).unwrap();
-        Box::new(move || bytes)
+        Box::new(move |w| w.write_all(&bytes))
     }
 
     fn restore(&self, snapshot: &[u8]) -> Result<(), String> {
@@ -185,4 +185,99 @@ async fn an_entry_applies_each_of_its_commands() {
     let results = sm.apply(vec![batch, entry(1, 2, b"c")]).await.unwrap();
     assert_eq!(results.iter().map(Vec::len).collect::<Vec<_>>(), [2, 1]);
     assert_eq!(*app.0.lock(), vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
+}
+
+async fn build(sm: &StateMachine<Recorder>) -> openraft::Snapshot<TypeConfig> {
+    let mut builder = sm.clone().get_snapshot_builder().await;
+    openraft::RaftSnapshotBuilder::build_snapshot(&mut builder)
+        .await
+        .unwrap()
+}
+
+async fn read_all(mut snap: openraft::Snapshot<TypeConfig>) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut data = Vec::new();
+    snap.snapshot.read_to_end(&mut data).await.unwrap();
+    data
+}
+
+fn dir_names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn a_snapshot_is_written_to_and_read_from_its_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sm = StateMachine::open(dir.path(), Arc::new(Recorder::default())).unwrap();
+    sm.apply(vec![entry(1, 1, b"a")]).await.unwrap();
+    let first = build(&sm).await;
+    sm.apply(vec![entry(1, 2, b"b")]).await.unwrap();
+    let second = build(&sm).await;
+    assert_eq!(second.meta.last_log_id.map(|l| l.index), Some(2));
+    // The older data file is gone from the directory, but a reader that opened it
+    // (a follower being sent it) still reads it whole.
+    assert_eq!(
+        dir_names(dir.path()),
+        ["snapshot-T1-N1-2.data", "snapshot.meta"],
+        "only the current snapshot's files remain"
+    );
+    let old: Vec<Vec<u8>> = crate::decode(&read_all(first).await).unwrap();
+    assert_eq!(old, vec![b"a".to_vec()]);
+    let current = sm.get_current_snapshot().await.unwrap().unwrap();
+    let now: Vec<Vec<u8>> = crate::decode(&read_all(current).await).unwrap();
+    assert_eq!(now, vec![b"a".to_vec(), b"b".to_vec()]);
+}
+
+#[tokio::test]
+async fn an_interrupted_snapshot_leaves_the_previous_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut sm = StateMachine::open(dir.path(), Arc::new(Recorder::default())).unwrap();
+    sm.apply(vec![entry(1, 1, b"a")]).await.unwrap();
+    build(&sm).await;
+    drop(sm);
+    // A crash while the next snapshot was being written: its data file half written,
+    // never committed by the metadata.
+    std::fs::write(dir.path().join("snapshot-1-1-9.data.tmp"), b"half").unwrap();
+    std::fs::write(dir.path().join("snapshot-1-1-8.data"), b"uncommitted").unwrap();
+    let app = Arc::new(Recorder::default());
+    let mut sm = StateMachine::open(dir.path(), app.clone()).unwrap();
+    assert_eq!(*app.0.lock(), vec![b"a".to_vec()]);
+    assert_eq!(sm.applied_state().await.unwrap().0.map(|l| l.index), Some(1));
+    assert_eq!(
+        dir_names(dir.path()),
+        ["snapshot-T1-N1-1.data", "snapshot.meta"],
+        "uncommitted data files are removed on open"
+    );
+}
+
+#[tokio::test]
+async fn a_snapshot_of_the_first_format_is_upgraded_on_open() {
+    #[derive(serde::Serialize)]
+    struct Legacy {
+        meta: openraft::SnapshotMeta<NodeId, openraft::BasicNode>,
+        #[serde(with = "serde_bytes")]
+        data: Vec<u8>,
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let meta = openraft::SnapshotMeta {
+        last_log_id: Some(LogId::new(CommittedLeaderId::new(2, 1), 7)),
+        last_membership: Default::default(),
+        snapshot_id: "T2-N1-7".into(),
+    };
+    let data = crate::encode(&vec![b"x".to_vec(), b"y".to_vec()]).unwrap();
+    let legacy = crate::encode(&Legacy { meta, data }).unwrap();
+    std::fs::write(dir.path().join("snapshot"), legacy).unwrap();
+
+    let app = Arc::new(Recorder::default());
+    let mut sm = StateMachine::open(dir.path(), app.clone()).unwrap();
+    assert_eq!(*app.0.lock(), vec![b"x".to_vec(), b"y".to_vec()]);
+    assert_eq!(sm.applied_state().await.unwrap().0.map(|l| l.index), Some(7));
+    assert_eq!(dir_names(dir.path()), ["snapshot-T2-N1-7.data", "snapshot.meta"]);
+    let current = sm.get_current_snapshot().await.unwrap().unwrap();
+    assert_eq!(current.meta.snapshot_id, "T2-N1-7");
 }
