@@ -187,6 +187,8 @@ fn frontend_answers_like_the_querier_alone() -> anyhow::Result<()> {
         "sum(rate(req_total[5m])) / count(req_total)",
         "histogram_quantile(0.9, req_total)",
         "rate(req_total{job=\"api\"}[10m] @ end())",
+        "sum by (job) (req_total) + end() - start()",
+        "time() - start() + range()",
         "nonsense(",
     ] {
         same_through_both(&s, &range(q, start, end), "anonymous")?;

@@ -2,7 +2,7 @@
 //! index) and every column but the chunks, and keeps them in memory: the block's series,
 //! their labels, and each chunk's kind and time range. A selection then finds its series
 //! there and fetches only the pages of the chunk column that hold their chunks, by byte
-//! range.
+//! range; a listing of label sets ([`BlockReader::series`]) fetches nothing.
 
 use std::ops::Range;
 use std::sync::Arc;
@@ -228,6 +228,24 @@ impl BlockReader {
             out.push(Series::new(candidates[i].labels.clone(), floats).with_histograms(hists));
         }
         Ok(out)
+    }
+
+    /// The label sets of the series [`BlockReader::select`] would return, sorted, from
+    /// the index in memory alone: not a byte of the chunk column is fetched.
+    pub fn series(&self, hints: SelectHints, matchers: &[Matcher]) -> Vec<Labels> {
+        let SelectHints { start, end, .. } = hints;
+        let found = self
+            .matching(matchers)
+            .iter()
+            .filter(|s| Self::matches(s, matchers) && hints.wants(&s.labels))
+            .filter(|s| {
+                s.rows
+                    .clone()
+                    .any(|r| self.rows[r].min_t <= end && self.rows[r].max_t >= start)
+            })
+            .map(|s| s.labels.clone())
+            .collect();
+        pyrite_storage::sorted_labels(found)
     }
 
     /// The chunk bytes of `rows` (ascending), in that order.
@@ -516,6 +534,53 @@ mod tests {
         assert_eq!(
             block.label_values("mode", &[Matcher::equal("__name__", "up")]),
             Vec::<String>::new()
+        );
+    }
+
+    #[tokio::test]
+    async fn label_sets_are_listed_without_reading_a_chunk() {
+        let (store, meta, _) = written(&WriteOptions::default()).await;
+        let block = BlockReader::open(store.clone(), meta.clone()).await.unwrap();
+        let any = [Matcher::new(pyrite_model::MatchOp::Regex, "__name__", ".+").unwrap()];
+        let ups = [Matcher::equal("__name__", "up"), Matcher::equal("instance", "h7")];
+        let mut want = Vec::new();
+        for (start, end, m) in [
+            (i64::MIN, i64::MAX, &any[..]),
+            (0, 100_000, &ups[..]),
+            (4_500_000, 4_500_000, &any[..]),
+            (20_000_000, 30_000_000, &any[..]),
+        ] {
+            let selected = block.select(SelectHints::new(start, end), m).await.unwrap();
+            let mut labels: Vec<Labels> = selected.into_iter().map(|s| s.labels).collect();
+            labels.sort();
+            want.push(labels);
+        }
+        assert_eq!(want[0].len(), 151);
+        assert_eq!(want[1].len(), 1);
+        assert_eq!(want[2].len(), 150, "the histograms end before");
+        assert!(want[3].is_empty());
+        // The block's file is gone from the bucket: selections fail, listings do not.
+        store.delete(&block.path).await.unwrap();
+        assert!(block.select(SelectHints::all(), &ups).await.is_err());
+        let got: Vec<Vec<Labels>> = [
+            (i64::MIN, i64::MAX, &any[..]),
+            (0, 100_000, &ups[..]),
+            (4_500_000, 4_500_000, &any[..]),
+            (20_000_000, 30_000_000, &any[..]),
+        ]
+        .into_iter()
+        .map(|(start, end, m)| block.series(SelectHints::new(start, end), m))
+        .collect();
+        assert_eq!(got, want);
+        let shard = pyrite_model::QueryShard { index: 0, count: 3 };
+        let part = block.series(SelectHints::all().with_shard(Some(shard)), &any);
+        assert_eq!(
+            part,
+            want[0]
+                .iter()
+                .filter(|l| shard.contains(l))
+                .cloned()
+                .collect::<Vec<_>>()
         );
     }
 

@@ -196,6 +196,11 @@ impl HistogramChunkBuilder {
         self.w.bytes.len()
     }
 
+    /// The first and last timestamps written (none while empty), without a copy.
+    pub fn time_range(&self) -> Option<(i64, i64)> {
+        (self.count > 0).then_some((self.min_t, self.t))
+    }
+
     /// A copy of what is written so far.
     pub fn snapshot(&self) -> HistogramChunk {
         HistogramChunk {

@@ -1,7 +1,8 @@
 //! Splitting a range query by time. A range query's steps are evaluated independently
 //! of each other, so a query over `[start, end]` equals the concatenation of the same
 //! query over consecutive step ranges — unless it refers to the query's own range
-//! (`@ start()`, `@ end()`). Parts are cut at multiples of the split interval (UTC), so
+//! (`@ start()`, `@ end()`, or the functions `start()`, `end()` and `range()`, which
+//! are constants of the whole query: each part would see its own range). Parts are cut at multiples of the split interval (UTC), so
 //! a dashboard's parts repeat from one refresh to the next and their results can be
 //! cached.
 
@@ -10,7 +11,8 @@ use promql_parser::parser::{AtModifier, Expr, Offset};
 /// What the frontend may do with a query, from its syntax.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Traits {
-    /// Refers to the query's range (`@ start()`/`@ end()`): never split.
+    /// Refers to the query's range (`@ start()`/`@ end()`, `start()`, `end()`,
+    /// `range()`): never split, never cached per part.
     pub uses_range_bounds: bool,
     /// Reads a fixed time (`@ t`) or the future (negative offset): a step's answer can
     /// change after the step has passed, so its results are not cached.
@@ -58,7 +60,13 @@ fn walk(e: &Expr, t: &mut Traits) {
             walk(&b.rhs, t);
         }
         Expr::Paren(p) => walk(&p.expr, t),
-        Expr::Call(c) => c.args.args.iter().for_each(|a| walk(a, t)),
+        Expr::Call(c) => {
+            // `step()` is the same in every part; the range's bounds are not.
+            if matches!(c.func.name, "start" | "end" | "range") {
+                t.uses_range_bounds = true;
+            }
+            c.args.args.iter().for_each(|a| walk(a, t))
+        }
         Expr::NumberLiteral(_) | Expr::StringLiteral(_) | Expr::Extension(_) => {}
     }
 }
@@ -120,6 +128,18 @@ mod tests {
         assert_eq!(align(1005, 2999, 1000), (1000, 2000));
         let q = |s: &str| traits(&promql_parser::parser::parse(s).unwrap());
         assert!(q("rate(x[5m] @ start())").uses_range_bounds);
+        assert!(q("sum(x @ end())").uses_range_bounds);
+        for f in [
+            "start()",
+            "end()",
+            "range()",
+            "time() - start()",
+            "abs(x - end())",
+            "x * range()",
+        ] {
+            assert!(q(f).uses_range_bounds, "{f}");
+        }
+        assert!(!q("x * step()").uses_range_bounds, "step() is the same in every part");
         assert!(q("x @ 100").time_dependent);
         assert!(q("sum(x offset -5m)").time_dependent);
         assert_eq!(

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::future::{join_all, try_join_all};
 use pyrite_client::errors::{append_error, storage_error, worst};
-use pyrite_model::{Matcher, TimeSeries};
+use pyrite_model::{Labels, Matcher, TimeSeries};
 use pyrite_ring::ShardId;
 use pyrite_storage::{AppendError, AppendOutcome, Appendable, Fanout, Queryable, SelectHints, Series, StorageError};
 
@@ -74,6 +74,16 @@ impl Queryable for LocalShards {
         self.heads().await?.select(tenant, hints, matchers).await
     }
 
+    async fn series(
+        &self,
+        tenant: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Labels>, StorageError> {
+        self.heads().await?.series(tenant, start, end, matchers).await
+    }
+
     async fn label_names(
         &self,
         tenant: &str,
@@ -105,7 +115,7 @@ mod tests {
 
     use parking_lot::RwLock;
     use pyrite_client::{Channels, ShardClient};
-    use pyrite_model::{Labels, Sample};
+    use pyrite_model::Sample;
     use pyrite_ring::{Ingester, Ring, RingDesc};
 
     use super::*;

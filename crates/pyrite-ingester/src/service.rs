@@ -1,4 +1,5 @@
-//! The `Ingester` gRPC service: pushes go to the shard's Raft group, reads to its head.
+//! The `Ingester` gRPC service: pushes go to the shard's Raft group, reads to its head
+//! (a labels-only select lists label sets without building a chunk).
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -6,7 +7,7 @@ use std::sync::Arc;
 use futures::Stream;
 use pyrite_proto::ingester as pb;
 use pyrite_proto::ingester::ingester_server::Ingester as IngesterRpc;
-use pyrite_storage::wire::{matchers_from_proto, query_shard_from_proto, series_to_proto};
+use pyrite_storage::wire::{labels_only_to_proto, matchers_from_proto, query_shard_from_proto, series_to_proto};
 use pyrite_storage::{SelectHints, StorageError};
 use tonic::{Request, Response, Status};
 
@@ -60,15 +61,24 @@ impl IngesterRpc for IngesterService {
         let shard = query_shard_from_proto(req.query_shard).map_err(bad)?;
         let head = self.host.head(req.shard, linearizable(req.consistency)).await?;
         let hints = SelectHints::new(req.start, req.end).with_shard(shard);
-        let series = head.select_series(&req.tenant, hints, &matchers);
-        let batches: Vec<Result<pb::SelectResponse, Status>> = series
-            .chunks(SERIES_PER_MESSAGE)
-            .map(|part| {
-                Ok(pb::SelectResponse {
-                    series: part.iter().map(series_to_proto).collect(),
-                })
-            })
-            .collect();
+        let series: Vec<pb::Series> = if req.labels_only {
+            let labels = head.series_labels(&req.tenant, req.start, req.end, &matchers);
+            labels
+                .iter()
+                .filter(|l| hints.wants(l))
+                .map(labels_only_to_proto)
+                .collect()
+        } else {
+            let series = head.select_series(&req.tenant, hints, &matchers);
+            series.iter().map(series_to_proto).collect()
+        };
+        let mut series = series.into_iter().peekable();
+        let mut batches: Vec<Result<pb::SelectResponse, Status>> = Vec::new();
+        while series.peek().is_some() {
+            batches.push(Ok(pb::SelectResponse {
+                series: series.by_ref().take(SERIES_PER_MESSAGE).collect(),
+            }));
+        }
         Ok(Response::new(Box::pin(futures::stream::iter(batches))))
     }
 

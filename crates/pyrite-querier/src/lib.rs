@@ -1,6 +1,7 @@
 //! The querier's store: [`ShardedQueryable`] implements [`Queryable`] over the ingester
 //! shards. Every read goes to every shard (so data written before a ring change is
-//! never hidden), in parallel, and the answers are merged into one sorted list.
+//! never hidden), in parallel, and the answers are merged into one sorted list. A
+//! listing of label sets asks the ingesters for labels only, never chunks.
 //!
 //! Reads are linearizable by default: each shard's leader confirms its leadership
 //! with a quorum before answering (a read index), so a query issued after a successful
@@ -11,9 +12,9 @@ use async_trait::async_trait;
 use futures::future::try_join_all;
 use pyrite_client::errors::storage_error;
 use pyrite_client::{collect_series, ShardClient};
-use pyrite_model::Matcher;
+use pyrite_model::{Labels, Matcher};
 use pyrite_proto::ingester as pb;
-use pyrite_storage::wire::{matchers_to_proto, merged_from_proto, query_shard_to_proto};
+use pyrite_storage::wire::{labels_from_answers, matchers_to_proto, merged_from_proto, query_shard_to_proto};
 use pyrite_storage::{sorted_union, Queryable, SelectHints, Series, StorageError};
 use tonic::Status;
 
@@ -89,11 +90,39 @@ impl Queryable for ShardedQueryable {
                     matchers: matchers.clone(),
                     consistency,
                     query_shard: query_shard_to_proto(hints.shard),
+                    labels_only: false,
                 };
                 async move { collect_series(c.select(req).await?.into_inner()).await }
             })
             .await?;
         merged_from_proto(per_shard)
+    }
+
+    async fn series(
+        &self,
+        tenant: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Labels>, StorageError> {
+        let matchers = matchers_to_proto(matchers);
+        let consistency = self.consistency.to_proto();
+        let per_shard = self
+            .each_shard(|shard, mut c| {
+                let req = pb::SelectRequest {
+                    shard,
+                    tenant: tenant.to_string(),
+                    start,
+                    end,
+                    matchers: matchers.clone(),
+                    consistency,
+                    query_shard: None,
+                    labels_only: true,
+                };
+                async move { collect_series(c.select(req).await?.into_inner()).await }
+            })
+            .await?;
+        labels_from_answers(per_shard)
     }
 
     async fn label_names(

@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::future::try_join_all;
-use pyrite_model::Matcher;
+use pyrite_model::{Labels, Matcher};
 
-use crate::{merge_series, Queryable, SelectHints, Series, StorageError};
+use crate::{merge_series, sorted_labels, Queryable, SelectHints, Series, StorageError};
 
 pub struct Fanout {
     stores: Vec<Arc<dyn Queryable>>,
@@ -44,6 +44,20 @@ impl Queryable for Fanout {
         Ok(merge_series(answers.into_iter().flatten().collect()))
     }
 
+    async fn series(
+        &self,
+        tenant: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Labels>, StorageError> {
+        let lists = try_join_all(self.stores.iter().map(|s| s.series(tenant, start, end, matchers))).await?;
+        if lists.len() == 1 {
+            return Ok(lists.into_iter().next().unwrap_or_default());
+        }
+        Ok(sorted_labels(lists.into_iter().flatten().collect()))
+    }
+
     async fn label_names(
         &self,
         tenant: &str,
@@ -75,10 +89,80 @@ impl Queryable for Fanout {
 
 #[cfg(test)]
 mod tests {
-    use pyrite_model::Labels;
-
     use super::*;
     use crate::MemQueryable;
+
+    /// A store whose chunks cannot be read: only its labels can.
+    struct LabelsOnly(MemQueryable);
+
+    #[async_trait]
+    impl Queryable for LabelsOnly {
+        async fn select(&self, _: &str, _: SelectHints, _: &[Matcher]) -> Result<Vec<Series>, StorageError> {
+            Err(StorageError::Internal("chunks were read".into()))
+        }
+        async fn series(&self, t: &str, s: i64, e: i64, m: &[Matcher]) -> Result<Vec<Labels>, StorageError> {
+            self.0.series(t, s, e, m).await
+        }
+        async fn label_names(&self, _: &str, _: i64, _: i64, _: &[Matcher]) -> Result<Vec<String>, StorageError> {
+            Ok(Vec::new())
+        }
+        async fn label_values(
+            &self,
+            _: &str,
+            _: &str,
+            _: i64,
+            _: i64,
+            _: &[Matcher],
+        ) -> Result<Vec<String>, StorageError> {
+            Ok(Vec::new())
+        }
+    }
+
+    #[tokio::test]
+    async fn series_are_listed_from_every_store_without_chunks() {
+        let (a, b) = (MemQueryable::new(), MemQueryable::new());
+        let l = |i: &str| Labels::from_pairs(&[("__name__", "up"), ("i", i)]);
+        a.add("t", l("1"), &[(10, 1.0)]);
+        a.add("t", l("3"), &[(50, 1.0)]);
+        b.add("t", l("1"), &[(20, 1.0)]);
+        b.add("t", l("2"), &[(20, 1.0)]);
+        b.add("t", Labels::from_pairs(&[("__name__", "down")]), &[(20, 1.0)]);
+        let f = Fanout::new(vec![Arc::new(LabelsOnly(a)), Arc::new(LabelsOnly(b))]);
+        let up = [Matcher::equal("__name__", "up")];
+        assert_eq!(f.series("t", 0, 30, &up).await.unwrap(), [l("1"), l("2")]);
+        assert_eq!(f.series("t", 0, 100, &up).await.unwrap(), [l("1"), l("2"), l("3")]);
+        assert!(f.select("t", SelectHints::all(), &up).await.is_err());
+        // The default answer, from a store that only selects, is the same.
+        let m = MemQueryable::new();
+        m.add("t", l("2"), &[(20, 1.0)]);
+        m.add("t", l("1"), &[(20, 1.0)]);
+        let plain = QueryableBySelect(m);
+        assert_eq!(plain.series("t", 0, 30, &up).await.unwrap(), [l("1"), l("2")]);
+        assert!(plain.series("t", 21, 30, &up).await.unwrap().is_empty());
+    }
+
+    /// A store that implements only what the trait requires.
+    struct QueryableBySelect(MemQueryable);
+
+    #[async_trait]
+    impl Queryable for QueryableBySelect {
+        async fn select(&self, t: &str, h: SelectHints, m: &[Matcher]) -> Result<Vec<Series>, StorageError> {
+            self.0.select(t, h, m).await
+        }
+        async fn label_names(&self, _: &str, _: i64, _: i64, _: &[Matcher]) -> Result<Vec<String>, StorageError> {
+            Ok(Vec::new())
+        }
+        async fn label_values(
+            &self,
+            _: &str,
+            _: &str,
+            _: i64,
+            _: i64,
+            _: &[Matcher],
+        ) -> Result<Vec<String>, StorageError> {
+            Ok(Vec::new())
+        }
+    }
 
     #[tokio::test]
     async fn answers_of_every_store_are_merged() {

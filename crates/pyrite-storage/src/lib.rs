@@ -9,7 +9,9 @@
 //! on the wire and readers decode lazily. The invariant readers rely on: within one
 //! [`Series`], chunks are in time order, do not overlap, and hold no duplicate
 //! timestamps; a store whose data overlaps (out-of-order samples, replicas, a block and
-//! the head around a flush) merges before it answers.
+//! the head around a flush) merges before it answers. Readers that want only labels
+//! (the series API) ask [`Queryable::series`], which a store answers without reading
+//! or building a single chunk.
 //!
 //! Writes: validated series go to an [`Appendable`], which acknowledges only what is
 //! durable.
@@ -202,6 +204,20 @@ pub trait Queryable: Send + Sync {
     async fn select(&self, tenant: &str, hints: SelectHints, matchers: &[Matcher])
         -> Result<Vec<Series>, StorageError>;
 
+    /// The label sets of the series [`Queryable::select`] would return for `[start, end]`,
+    /// sorted and distinct, without their chunks. The default selects and drops the
+    /// chunks; stores that can list series without touching chunks do so.
+    async fn series(
+        &self,
+        tenant: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Labels>, StorageError> {
+        let found = self.select(tenant, SelectHints::new(start, end), matchers).await?;
+        Ok(sorted_labels(found.into_iter().map(|s| s.labels).collect()))
+    }
+
     /// Sorted, distinct label names of series matching `matchers` (all series when empty)
     /// with data in `[start, end]`.
     async fn label_names(
@@ -221,6 +237,13 @@ pub trait Queryable: Send + Sync {
         end: i64,
         matchers: &[Matcher],
     ) -> Result<Vec<String>, StorageError>;
+}
+
+/// Label sets sorted and each once (the answer of [`Queryable::series`]).
+pub fn sorted_labels(mut all: Vec<Labels>) -> Vec<Labels> {
+    all.sort_unstable();
+    all.dedup();
+    all
 }
 
 #[cfg(test)]

@@ -121,6 +121,17 @@ impl Queryable for MemQueryable {
         )
     }
 
+    async fn series(
+        &self,
+        tenant: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Labels>, StorageError> {
+        // The map is sorted by labels already.
+        Ok(self.matching(tenant, matchers, start, end, |labels, _| Some(labels.clone())))
+    }
+
     async fn label_names(
         &self,
         tenant: &str,

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use pyrite_model::{MatchOp, Matcher, QueryShard};
+use pyrite_model::{Labels, MatchOp, Matcher, QueryShard};
 
 use crate::{Queryable, SelectHints, Series, StorageError};
 
@@ -73,6 +73,20 @@ impl Queryable for QueryShards {
         Ok(series)
     }
 
+    async fn series(
+        &self,
+        tenant: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Labels>, StorageError> {
+        let (rest, shard) = take_query_shard(matchers)?;
+        let hints = SelectHints::new(start, end).with_shard(shard);
+        let mut series = self.inner.series(tenant, start, end, &rest).await?;
+        series.retain(|l| hints.wants(l));
+        Ok(series)
+    }
+
     async fn label_names(
         &self,
         tenant: &str,
@@ -101,7 +115,6 @@ impl Queryable for QueryShards {
 mod tests {
     use super::*;
     use crate::MemQueryable;
-    use pyrite_model::Labels;
 
     #[tokio::test]
     async fn shards_partition_the_series() {

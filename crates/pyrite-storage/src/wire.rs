@@ -123,6 +123,26 @@ pub fn merged_from_proto(answers: Vec<Vec<pb::Series>>) -> Result<Vec<Series>, S
     Ok(crate::merge_series(all))
 }
 
+/// A series' labels with no chunks: one entry of a labels-only select answer.
+pub fn labels_only_to_proto(l: &Labels) -> pb::Series {
+    pb::Series {
+        labels: labels_to_proto(l),
+        float_chunks: Vec::new(),
+        histogram_chunks: Vec::new(),
+    }
+}
+
+/// The label sets of labels-only select answers from several stores, sorted and each
+/// once. Chunks a store sent anyway (one that predates `labels_only`) are dropped.
+pub fn labels_from_answers(answers: Vec<Vec<pb::Series>>) -> Result<Vec<Labels>, StorageError> {
+    let all = answers
+        .into_iter()
+        .flatten()
+        .map(|s| labels_from_proto(s.labels))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(crate::sorted_labels(all))
+}
+
 pub fn series_from_proto(s: pb::Series) -> Result<Series, StorageError> {
     let chunk = |c: pb::Chunk| -> (Bytes, i64, i64) { (c.data, c.min_time, c.max_time) };
     let floats = s
@@ -188,5 +208,18 @@ mod tests {
             value: "(".into(),
         };
         assert!(matches!(matchers_from_proto(&[bad]), Err(StorageError::BadRequest(_))));
+    }
+
+    #[test]
+    fn labels_only_answers_merge_and_drop_chunks() {
+        let l = |i: &str| Labels::from_pairs(&[("__name__", "up"), ("i", i)]);
+        let with_chunks = series_to_proto(&Series::new(l("2"), Chunk::encode_all(&[(1, 1.0)], 120)));
+        let got = labels_from_answers(vec![
+            vec![labels_only_to_proto(&l("1")), labels_only_to_proto(&l("3"))],
+            vec![labels_only_to_proto(&l("1")), with_chunks],
+        ])
+        .unwrap();
+        assert_eq!(got, [l("1"), l("2"), l("3")]);
+        assert!(labels_only_to_proto(&l("1")).float_chunks.is_empty());
     }
 }

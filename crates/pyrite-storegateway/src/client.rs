@@ -13,10 +13,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use pyrite_client::errors::storage_error;
 use pyrite_client::{collect_series, Channels};
-use pyrite_model::Matcher;
+use pyrite_model::{Labels, Matcher};
 use pyrite_proto::ingester as pb;
 use pyrite_proto::ingester::store_gateway_client::StoreGatewayClient;
-use pyrite_storage::wire::{matchers_to_proto, merged_from_proto, query_shard_to_proto};
+use pyrite_storage::wire::{labels_from_answers, matchers_to_proto, merged_from_proto, query_shard_to_proto};
 use pyrite_storage::{sorted_union, Queryable, SelectHints, Series, StorageError};
 use tonic::transport::Channel;
 use tonic::Status;
@@ -135,6 +135,7 @@ impl GatewayQueryable {
             matchers: matchers.to_vec(),
             name: String::new(),
             query_shard: None,
+            labels_only: false,
         }
     }
 }
@@ -156,6 +157,24 @@ impl Queryable for GatewayQueryable {
             })
             .await?;
         merged_from_proto(parts)
+    }
+
+    async fn series(
+        &self,
+        tenant: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Labels>, StorageError> {
+        let m = matchers_to_proto(matchers);
+        let parts = self
+            .each_gateway(tenant, start, end, |mut c, ids| {
+                let mut req = Self::request(tenant, ids, start, end, &m);
+                req.labels_only = true;
+                async move { collect_series(c.select(req).await?.into_inner()).await }
+            })
+            .await?;
+        labels_from_answers(parts)
     }
 
     async fn label_names(

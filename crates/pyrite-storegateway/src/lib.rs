@@ -1,7 +1,8 @@
 //! Serving blocks. A [`BucketStore`] is the [`Queryable`] over a bucket's blocks: it
 //! learns a tenant's blocks from the bucket index, plus a listing for blocks newer than
 //! the index (at most once per sync interval, never per query), opens each block once
-//! (its footer and label columns kept in memory) and fetches chunk pages by byte range.
+//! (its footer and label columns kept in memory) and fetches chunk pages by byte range;
+//! listings of label sets ([`Queryable::series`]) are answered from memory, no chunk read.
 //! The single process puts it beside its head; a store gateway serves it over gRPC
 //! ([`service`]), and queriers reach gateways through [`GatewayQueryable`], which places
 //! each block on `replication_factor` gateways and fails over between them.
@@ -22,8 +23,8 @@ use object_store::ObjectStore;
 use parking_lot::Mutex;
 use pyrite_block::bucket;
 use pyrite_block::{BlockError, BlockMeta, BlockReader};
-use pyrite_model::Matcher;
-use pyrite_storage::{merge_series, sorted_union, Queryable, SelectHints, Series, StorageError};
+use pyrite_model::{Labels, Matcher};
+use pyrite_storage::{merge_series, sorted_labels, sorted_union, Queryable, SelectHints, Series, StorageError};
 use ulid::Ulid;
 
 struct TenantView {
@@ -156,6 +157,18 @@ impl BucketStore {
         select_from(&readers, hints, matchers).await
     }
 
+    /// Label sets of the series of the named blocks, from the blocks' indexes alone.
+    pub async fn series_blocks(
+        &self,
+        tenant: &str,
+        ids: &[Ulid],
+        hints: SelectHints,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Labels>, StorageError> {
+        let readers = self.readers_for(tenant, hints.start, hints.end, Some(ids)).await?;
+        Ok(series_from(&readers, hints, matchers))
+    }
+
     pub async fn label_names_blocks(
         &self,
         tenant: &str,
@@ -195,6 +208,10 @@ async fn select_from(
     Ok(merge_series(answers.into_iter().flatten().collect()))
 }
 
+fn series_from(readers: &[Arc<BlockReader>], hints: SelectHints, matchers: &[Matcher]) -> Vec<Labels> {
+    sorted_labels(readers.iter().flat_map(|r| r.series(hints, matchers)).collect())
+}
+
 #[async_trait]
 impl Queryable for BucketStore {
     async fn select(
@@ -205,6 +222,17 @@ impl Queryable for BucketStore {
     ) -> Result<Vec<Series>, StorageError> {
         let readers = self.readers_for(tenant, hints.start, hints.end, None).await?;
         select_from(&readers, hints, matchers).await
+    }
+
+    async fn series(
+        &self,
+        tenant: &str,
+        start: i64,
+        end: i64,
+        matchers: &[Matcher],
+    ) -> Result<Vec<Labels>, StorageError> {
+        let readers = self.readers_for(tenant, start, end, None).await?;
+        Ok(series_from(&readers, SelectHints::new(start, end), matchers))
     }
 
     async fn label_names(
@@ -239,7 +267,6 @@ mod tests {
     use pyrite_block::meta::FORMAT_VERSION;
     use pyrite_block::{cut_block_id, encode, BlockStats, Compaction, WriteOptions};
     use pyrite_chunk::Chunk;
-    use pyrite_model::Labels;
 
     use super::*;
 

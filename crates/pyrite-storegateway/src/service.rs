@@ -7,7 +7,7 @@ use futures::Stream;
 use pyrite_model::Matcher;
 use pyrite_proto::ingester as pb;
 use pyrite_proto::ingester::store_gateway_server::StoreGateway;
-use pyrite_storage::wire::{matchers_from_proto, query_shard_from_proto, series_to_proto};
+use pyrite_storage::wire::{labels_only_to_proto, matchers_from_proto, query_shard_from_proto, series_to_proto};
 use pyrite_storage::{SelectHints, StorageError};
 use tonic::{Request, Response, Status};
 use ulid::Ulid;
@@ -62,19 +62,20 @@ impl StoreGateway for GatewayService {
         let (ids, matchers) = parse(&req)?;
         let shard = query_shard_from_proto(req.query_shard).map_err(status)?;
         let hints = SelectHints::new(req.start, req.end).with_shard(shard);
-        let series = self
-            .store
-            .select_blocks(&req.tenant, &ids, hints, &matchers)
-            .await
-            .map_err(status)?;
-        let batches: Vec<Result<pb::SelectResponse, Status>> = series
-            .chunks(SERIES_PER_MESSAGE)
-            .map(|part| {
-                Ok(pb::SelectResponse {
-                    series: part.iter().map(series_to_proto).collect(),
-                })
-            })
-            .collect();
+        let series: Vec<pb::Series> = if req.labels_only {
+            let labels = self.store.series_blocks(&req.tenant, &ids, hints, &matchers).await;
+            labels.map_err(status)?.iter().map(labels_only_to_proto).collect()
+        } else {
+            let series = self.store.select_blocks(&req.tenant, &ids, hints, &matchers).await;
+            series.map_err(status)?.iter().map(series_to_proto).collect()
+        };
+        let mut series = series.into_iter().peekable();
+        let mut batches: Vec<Result<pb::SelectResponse, Status>> = Vec::new();
+        while series.peek().is_some() {
+            batches.push(Ok(pb::SelectResponse {
+                series: series.by_ref().take(SERIES_PER_MESSAGE).collect(),
+            }));
+        }
         Ok(Response::new(Box::pin(futures::stream::iter(batches))))
     }
 
@@ -98,5 +99,98 @@ impl StoreGateway for GatewayService {
             .await
             .map_err(status)?;
         Ok(Response::new(pb::LabelValuesResponse { values }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures::StreamExt;
+    use object_store::memory::InMemory;
+    use object_store::path::Path;
+    use object_store::{ObjectStore, ObjectStoreExt};
+    use pyrite_block::meta::FORMAT_VERSION;
+    use pyrite_block::{bucket, cut_block_id, encode, BlockMeta, BlockStats, Compaction, WriteOptions};
+    use pyrite_chunk::Chunk;
+    use pyrite_model::Labels;
+    use pyrite_storage::wire::{labels_from_proto, matchers_to_proto};
+    use pyrite_storage::Series;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_labels_only_select_answers_labels_without_reading_chunks() {
+        let bucket: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let l = |i: &str| Labels::from_pairs(&[("__name__", "m"), ("i", i)]);
+        let series: Vec<Series> = ["2", "1"]
+            .iter()
+            .map(|i| Series::new(l(i), Chunk::encode_all(&[(10, 1.0), (20, 2.0)], 120)))
+            .collect();
+        let ulid = cut_block_id("t", 0, 0, 1000);
+        let meta = BlockMeta {
+            ulid,
+            version: FORMAT_VERSION,
+            tenant: "t".into(),
+            min_time: 0,
+            max_time: 1000,
+            stats: BlockStats::default(),
+            compaction: Compaction {
+                level: 1,
+                sources: vec![ulid],
+            },
+            shards: vec![0],
+            files: vec![],
+        };
+        let meta = bucket::upload(bucket.as_ref(), meta, encode(series, &WriteOptions::default()).unwrap())
+            .await
+            .unwrap();
+        let store = Arc::new(BucketStore::new(bucket.clone(), Duration::from_secs(3600)));
+        let svc = GatewayService::new(store.clone());
+        let request = |labels_only| pb::BlocksRequest {
+            tenant: "t".into(),
+            blocks: vec![ulid.to_string()],
+            start: 0,
+            end: 100,
+            matchers: matchers_to_proto(&[Matcher::equal("__name__", "m")]),
+            name: String::new(),
+            query_shard: None,
+            labels_only,
+        };
+        let answer = |labels_only| {
+            let svc = &svc;
+            async move {
+                let stream = svc.select(Request::new(request(labels_only))).await?.into_inner();
+                let batches: Vec<_> = stream.collect().await;
+                batches
+                    .into_iter()
+                    .map(|b| b.map(|b| b.series))
+                    .collect::<Result<Vec<_>, Status>>()
+                    .map(|v| v.concat())
+            }
+        };
+        let full = answer(false).await.unwrap();
+        assert_eq!(full.len(), 2);
+        assert!(full.iter().all(|s| !s.float_chunks.is_empty()));
+        // The block's data file is gone (its index stays open): chunks can no longer
+        // be read, labels still can.
+        bucket
+            .delete(&Path::from(format!("{}/{}", meta.dir(), pyrite_block::meta::DATA_FILE)))
+            .await
+            .unwrap();
+        assert!(answer(false).await.is_err());
+        let labels = answer(true).await.unwrap();
+        assert!(labels
+            .iter()
+            .all(|s| s.float_chunks.is_empty() && s.histogram_chunks.is_empty()));
+        let got: Vec<Labels> = labels
+            .into_iter()
+            .map(|s| labels_from_proto(s.labels).unwrap())
+            .collect();
+        assert_eq!(got, [l("1"), l("2")]);
+        let mut outside = request(true);
+        outside.start = 30;
+        let none = svc.select(Request::new(outside)).await.unwrap().into_inner();
+        assert_eq!(none.collect::<Vec<_>>().await.len(), 0);
     }
 }

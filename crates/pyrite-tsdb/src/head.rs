@@ -10,12 +10,12 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use parking_lot::{Mutex, RwLock};
-use pyrite_model::{Labels, Matcher, TimeSeries};
-use pyrite_storage::{AppendOutcome, Queryable, SelectHints, Series, StorageError};
+use pyrite_model::{Labels, TimeSeries};
+use pyrite_storage::AppendOutcome;
 use serde::{Deserialize, Serialize};
 
+mod read;
 mod snapshot;
 
 use crate::index::Index;
@@ -339,69 +339,6 @@ impl Head {
         Some(index.insert(hash, labels, |_| Mutex::new(SeriesData::default())))
     }
 
-    /// Series matching `matchers` with data in the range, sorted by labels.
-    pub fn select_series(&self, tenant: &str, hints: SelectHints, matchers: &[Matcher]) -> Vec<Series> {
-        let Some(th) = self.tenant(tenant) else {
-            return Vec::new();
-        };
-        let picked: Vec<(Labels, Arc<MemSeries>)> = {
-            let index = th.index.read();
-            index
-                .select(matchers)
-                .into_iter()
-                .map(|id| (index.labels(id), index.series(id)))
-                .filter(|(labels, _)| hints.wants(labels))
-                .map(|(labels, s)| (labels, s.clone()))
-                .collect()
-        };
-        let mut out: Vec<Series> = picked
-            .into_iter()
-            .filter_map(|(labels, s)| {
-                let data = s.lock();
-                let chunks = data.chunks_in(hints.start, hints.end);
-                let histograms = data.histogram_chunks_in(hints.start, hints.end);
-                (!chunks.is_empty() || !histograms.is_empty())
-                    .then(|| Series::new(labels, chunks).with_histograms(histograms))
-            })
-            .collect();
-        out.sort_unstable_by(|a, b| a.labels.cmp(&b.labels));
-        out
-    }
-
-    /// Ids of series matching `matchers` that hold data in `[start, end]`; `None` when
-    /// there is nothing to filter (no matchers, whole time axis).
-    fn filtered_ids(th: &TenantHead, start: i64, end: i64, matchers: &[Matcher]) -> Option<Vec<u32>> {
-        if matchers.is_empty() && start == i64::MIN && end == i64::MAX {
-            return None;
-        }
-        let index = th.index.read();
-        Some(
-            index
-                .select(matchers)
-                .into_iter()
-                .filter(|id| index.series(*id).lock().has_data_in(start, end))
-                .collect(),
-        )
-    }
-
-    pub fn label_names(&self, tenant: &str, start: i64, end: i64, matchers: &[Matcher]) -> Vec<String> {
-        let Some(th) = self.tenant(tenant) else {
-            return Vec::new();
-        };
-        let ids = Self::filtered_ids(&th, start, end, matchers);
-        let names = th.index.read().label_names(ids.as_deref());
-        names
-    }
-
-    pub fn label_values(&self, tenant: &str, name: &str, start: i64, end: i64, matchers: &[Matcher]) -> Vec<String> {
-        let Some(th) = self.tenant(tenant) else {
-            return Vec::new();
-        };
-        let ids = Self::filtered_ids(&th, start, end, matchers);
-        let values = th.index.read().label_values(name, ids.as_deref());
-        values
-    }
-
     /// Walks every series to total up sizes; meant for metrics scrapes and benchmarks,
     /// not hot paths. The index lock is held only to list the series, so a scrape never
     /// holds up series creation while it walks; each series is locked on its own.
@@ -430,42 +367,10 @@ impl Head {
     }
 }
 
-#[async_trait]
-impl Queryable for Head {
-    async fn select(
-        &self,
-        tenant: &str,
-        hints: SelectHints,
-        matchers: &[Matcher],
-    ) -> Result<Vec<Series>, StorageError> {
-        Ok(self.select_series(tenant, hints, matchers))
-    }
-
-    async fn label_names(
-        &self,
-        tenant: &str,
-        start: i64,
-        end: i64,
-        matchers: &[Matcher],
-    ) -> Result<Vec<String>, StorageError> {
-        Ok(Head::label_names(self, tenant, start, end, matchers))
-    }
-
-    async fn label_values(
-        &self,
-        tenant: &str,
-        name: &str,
-        start: i64,
-        end: i64,
-        matchers: &[Matcher],
-    ) -> Result<Vec<String>, StorageError> {
-        Ok(Head::label_values(self, tenant, name, start, end, matchers))
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use pyrite_model::{MatchOp, Sample};
+    use pyrite_model::{MatchOp, Matcher, Sample};
+    use pyrite_storage::SelectHints;
 
     use super::*;
 

@@ -320,6 +320,24 @@ impl SeriesData {
         }
     }
 
+    /// Whether [`SeriesData::chunks_in`] or [`SeriesData::histogram_chunks_in`] would
+    /// return a chunk, from the chunks' time bounds alone: nothing is copied or decoded.
+    pub fn has_chunks_in(&self, start: i64, end: i64) -> bool {
+        let overlaps = |(min, max): (i64, i64)| min <= end && max >= start;
+        let sealed = |chunks: &[Chunk]| {
+            let first = chunks.partition_point(|c| c.max_time() < start);
+            chunks.get(first).is_some_and(|c| c.min_time() <= end)
+        };
+        let open = self.open.min_time().zip(self.open.max_time());
+        sealed(&self.sealed)
+            || open.is_some_and(overlaps)
+            || self.ooo.as_ref().is_some_and(|o| o.range(start..=end).next().is_some())
+            || self.hist.as_ref().is_some_and(|h| {
+                let first = h.sealed.partition_point(|c| c.max_time() < start);
+                h.sealed.get(first).is_some_and(|c| c.min_time() <= end) || h.open.time_range().is_some_and(overlaps)
+            })
+    }
+
     pub fn has_data_in(&self, start: i64, end: i64) -> bool {
         let in_order = match (self.first_time(), self.last) {
             (Some(min), Some((max, _))) => min <= end && max >= start,

@@ -1,6 +1,6 @@
 //! Route table and handlers.
 
-use std::collections::BTreeMap;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -11,7 +11,7 @@ use axum::routing::get;
 use axum::Router;
 use pyrite_model::{validate_tenant, Labels, DEFAULT_TENANT, TENANT_HEADER};
 use pyrite_promql::{Engine, QueryOptions, QueryResult};
-use pyrite_storage::{Queryable, SelectHints};
+use pyrite_storage::Queryable;
 use serde::Serialize;
 use serde_json::json;
 
@@ -257,19 +257,14 @@ async fn series(
     if selectors.is_empty() {
         return Err(ApiError::bad_data("no match[] parameter provided"));
     }
-    let mut found: BTreeMap<Labels, ()> = BTreeMap::new();
+    // Labels only: the store lists label sets without reading a chunk.
+    let mut found: BTreeSet<Labels> = BTreeSet::new();
     for sel in selectors {
         for group in parse_selector(sel)? {
-            for s in st
-                .store
-                .select(&tenant, SelectHints::new(w.start, w.end), &group)
-                .await?
-            {
-                found.insert(s.labels, ());
-            }
+            found.extend(st.store.series(&tenant, w.start, w.end, &group).await?);
         }
     }
-    let (list, warnings) = apply_limit(found.into_keys().collect::<Vec<_>>(), w.limit);
+    let (list, warnings) = apply_limit(found.into_iter().collect::<Vec<_>>(), w.limit);
     Ok(success(list, &warnings, &[]))
 }
 

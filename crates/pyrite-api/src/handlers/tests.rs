@@ -6,14 +6,22 @@ use tower::ServiceExt;
 
 use super::*;
 
-fn app() -> Router {
+fn data() -> MemQueryable {
     let store = MemQueryable::new();
     let up = |job: &str, inst: &str| Labels::from_pairs(&[("__name__", "up"), ("job", job), ("instance", inst)]);
     store.add("anonymous", up("node", "a:9100"), &[(1_000_000, 1.0), (1_015_000, 1.0)]);
     store.add("anonymous", up("api", "b:80"), &[(1_000_000, 0.0)]);
     store.add("team-b", up("secret", "c:1"), &[(1_000_000, 1.0)]);
+    store
+}
+
+fn app() -> Router {
+    app_over(Arc::new(data()))
+}
+
+fn app_over(store: Arc<dyn Queryable>) -> Router {
     let state = ApiState {
-        store: Arc::new(store),
+        store,
         engine: Engine::default(),
         build_info: BuildInfo {
             version: "0.1.0".into(),
@@ -28,7 +36,11 @@ fn app() -> Router {
 }
 
 async fn call(req: Request<Body>) -> (StatusCode, Json) {
-    let resp = app().oneshot(req).await.unwrap();
+    call_app(app(), req).await
+}
+
+async fn call_app(app: Router, req: Request<Body>) -> (StatusCode, Json) {
+    let resp = app.oneshot(req).await.unwrap();
     let status = resp.status();
     let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
     (status, serde_json::from_slice(&bytes).unwrap())
@@ -244,4 +256,77 @@ fn escaped_label_names() {
     assert_eq!(unescape_label_name("job"), "job");
     assert_eq!(unescape_label_name("U__a_2e_b"), "a.b");
     assert_eq!(unescape_label_name("U__a__b"), "a_b");
+}
+
+/// A store whose chunks cannot be read: selections fail, label listings answer.
+struct NoChunks(MemQueryable);
+
+#[async_trait::async_trait]
+impl Queryable for NoChunks {
+    async fn select(
+        &self,
+        _: &str,
+        _: pyrite_storage::SelectHints,
+        _: &[pyrite_model::Matcher],
+    ) -> Result<Vec<pyrite_storage::Series>, pyrite_storage::StorageError> {
+        Err(pyrite_storage::StorageError::Internal("a chunk was read".into()))
+    }
+    async fn series(
+        &self,
+        t: &str,
+        s: i64,
+        e: i64,
+        m: &[pyrite_model::Matcher],
+    ) -> Result<Vec<Labels>, pyrite_storage::StorageError> {
+        self.0.series(t, s, e, m).await
+    }
+    async fn label_names(
+        &self,
+        t: &str,
+        s: i64,
+        e: i64,
+        m: &[pyrite_model::Matcher],
+    ) -> Result<Vec<String>, pyrite_storage::StorageError> {
+        self.0.label_names(t, s, e, m).await
+    }
+    async fn label_values(
+        &self,
+        t: &str,
+        n: &str,
+        s: i64,
+        e: i64,
+        m: &[pyrite_model::Matcher],
+    ) -> Result<Vec<String>, pyrite_storage::StorageError> {
+        self.0.label_values(t, n, s, e, m).await
+    }
+}
+
+#[tokio::test]
+async fn series_and_label_apis_with_matchers_read_no_chunk() {
+    let app = || app_over(Arc::new(NoChunks(data())));
+    let uri = |u: &str| Request::get(u).body(Body::empty()).unwrap();
+    let (status, body) = call_app(
+        app(),
+        uri("/api/v1/series?match[]=up&match[]=up{job=%22api%22}&end=1000"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body["data"],
+        serde_json::json!([
+            {"__name__": "up", "instance": "a:9100", "job": "node"},
+            {"__name__": "up", "instance": "b:80", "job": "api"},
+        ])
+    );
+    let (status, body) = call_app(app(), uri("/api/v1/series?match[]=up&start=1010")).await;
+    assert_eq!(
+        (status, body["data"].as_array().map(Vec::len)),
+        (StatusCode::OK, Some(1))
+    );
+    let (status, body) = call_app(app(), uri("/api/v1/labels?match[]=up{job=%22api%22}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"], serde_json::json!(["__name__", "instance", "job"]));
+    let (status, body) = call_app(app(), uri("/api/v1/label/instance/values?match[]=up{job=%22node%22}")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["data"], serde_json::json!(["a:9100"]));
 }
