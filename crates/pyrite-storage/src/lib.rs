@@ -11,6 +11,9 @@
 //! timestamps; a store whose data overlaps (out-of-order samples, replicas, a block and
 //! the head around a flush) merges before it answers.
 //!
+//! A store that can answer only in part (object storage unreachable) says so through
+//! [`warnings`], a side channel beside the results that readers collect per request.
+//!
 //! Writes: validated series go to an [`Appendable`], which acknowledges only what is
 //! durable.
 
@@ -18,6 +21,7 @@ mod fanout;
 mod mem;
 mod merge;
 pub mod shard;
+pub mod warnings;
 pub mod wire;
 mod write;
 

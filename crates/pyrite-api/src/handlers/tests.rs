@@ -7,13 +7,18 @@ use tower::ServiceExt;
 use super::*;
 
 fn app() -> Router {
+    app_over(|store| store)
+}
+
+/// The API over `wrap(store)`, where `store` holds the test data.
+fn app_over(wrap: impl FnOnce(Arc<dyn Queryable>) -> Arc<dyn Queryable>) -> Router {
     let store = MemQueryable::new();
     let up = |job: &str, inst: &str| Labels::from_pairs(&[("__name__", "up"), ("job", job), ("instance", inst)]);
     store.add("anonymous", up("node", "a:9100"), &[(1_000_000, 1.0), (1_015_000, 1.0)]);
     store.add("anonymous", up("api", "b:80"), &[(1_000_000, 0.0)]);
     store.add("team-b", up("secret", "c:1"), &[(1_000_000, 1.0)]);
     let state = ApiState {
-        store: Arc::new(store),
+        store: wrap(Arc::new(store)),
         engine: Engine::default(),
         build_info: BuildInfo {
             version: "0.1.0".into(),
@@ -244,4 +249,76 @@ fn escaped_label_names() {
     assert_eq!(unescape_label_name("job"), "job");
     assert_eq!(unescape_label_name("U__a_2e_b"), "a.b");
     assert_eq!(unescape_label_name("U__a__b"), "a_b");
+}
+
+/// A bucket that cannot be reached.
+struct Unreachable;
+
+#[async_trait::async_trait]
+impl Queryable for Unreachable {
+    async fn select(
+        &self,
+        _: &str,
+        _: SelectHints,
+        _: &[pyrite_model::Matcher],
+    ) -> Result<Vec<pyrite_storage::Series>, pyrite_storage::StorageError> {
+        Err(pyrite_storage::StorageError::Unavailable("object storage: connection refused".into()))
+    }
+    async fn label_names(
+        &self,
+        _: &str,
+        _: i64,
+        _: i64,
+        _: &[pyrite_model::Matcher],
+    ) -> Result<Vec<String>, pyrite_storage::StorageError> {
+        Err(pyrite_storage::StorageError::Unavailable("object storage: connection refused".into()))
+    }
+    async fn label_values(
+        &self,
+        _: &str,
+        _: &str,
+        _: i64,
+        _: i64,
+        _: &[pyrite_model::Matcher],
+    ) -> Result<Vec<String>, pyrite_storage::StorageError> {
+        Err(pyrite_storage::StorageError::Unavailable("object storage: connection refused".into()))
+    }
+}
+
+#[tokio::test]
+async fn with_the_bucket_unreachable_the_heads_still_answer_with_a_warning() {
+    let app = app_over(|heads| {
+        Arc::new(pyrite_storage::Fanout::new(vec![heads]).or_partial(Arc::new(Unreachable), "object storage"))
+    });
+    let want = "object storage unreachable: object storage: connection refused; results may be incomplete";
+    for uri in [
+        "/api/v1/query?query=up{job=%22node%22}&time=1015",
+        "/api/v1/query_range?query=up{job=%22node%22}&start=1000&end=1015&step=15",
+        "/api/v1/series?match[]=up{job=%22node%22}",
+        "/api/v1/labels",
+        "/api/v1/label/job/values",
+    ] {
+        let resp = app
+            .clone()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{uri}");
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        let body: Json = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["status"], "success", "{uri}");
+        assert_eq!(body["warnings"], serde_json::json!([want]), "{uri}: {body}");
+        assert!(!body["data"].to_string().contains("secret"), "{uri}");
+    }
+    let resp = app
+        .oneshot(
+            Request::get("/api/v1/query?query=up{job=%22node%22}&time=1015")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    let body: Json = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["data"]["result"][0]["value"], serde_json::json!([1015, "1"]));
 }
