@@ -7,6 +7,7 @@
 #   benches/pyrite-bench.sh                 # everything, tables on stdout
 #   benches/pyrite-bench.sh ingest --series 200000 --protocol v2 --churn 0.01
 #   benches/pyrite-bench.sh query --hours 6 --windows 1,3,6
+#   benches/pyrite-bench.sh snapshots      # push latency while shards snapshot
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pyrite-target}"

@@ -26,3 +26,16 @@ pub enum BlockError {
     #[error("block meta: {0}")]
     Meta(#[from] serde_json::Error),
 }
+
+impl BlockError {
+    /// Whether the bucket failed (unreachable, refused, timed out) rather than the block:
+    /// worth retrying, and no sign that the block is bad. The Parquet reader hands on
+    /// the bucket's errors inside its own.
+    pub fn is_storage(&self) -> bool {
+        match self {
+            BlockError::Store(_) => true,
+            BlockError::Parquet(parquet::errors::ParquetError::External(e)) => e.is::<object_store::Error>(),
+            _ => false,
+        }
+    }
+}

@@ -745,11 +745,14 @@ mod tests {
 
     #[tokio::test]
     async fn reserved_label_names_are_refused() {
-        let s = series(&[("__name__", "m"), ("__chunk__", "x")], &[(1, 1.0)]);
-        assert!(matches!(
-            encode(vec![s], &WriteOptions::default()),
-            Err(crate::BlockError::Invalid(_))
-        ));
+        assert_eq!(crate::write::FIXED_COLUMNS, pyrite_model::RESERVED_LABEL_NAMES);
+        for name in pyrite_model::RESERVED_LABEL_NAMES {
+            let s = series(&[("__name__", "m"), (name, "x")], &[(1, 1.0)]);
+            assert!(matches!(
+                encode(vec![s], &WriteOptions::default()),
+                Err(crate::BlockError::Invalid(_))
+            ));
+        }
     }
 
     #[tokio::test]

@@ -35,7 +35,9 @@ pub const KIND_COL: &str = "__kind__";
 pub const MIN_TIME_COL: &str = "__min_time__";
 pub const MAX_TIME_COL: &str = "__max_time__";
 pub const CHUNK_COL: &str = "__chunk__";
-const FIXED: [&str; 5] = [SERIES_COL, KIND_COL, MIN_TIME_COL, MAX_TIME_COL, CHUNK_COL];
+/// The columns after the label columns, in order. They are exactly the label names
+/// [`pyrite_model::RESERVED_LABEL_NAMES`] reserves, which the distributor refuses too.
+pub const FIXED_COLUMNS: [&str; 5] = [SERIES_COL, KIND_COL, MIN_TIME_COL, MAX_TIME_COL, CHUNK_COL];
 
 /// A float chunk in Prometheus's XOR encoding.
 pub const KIND_FLOAT: u8 = 0;
@@ -89,7 +91,7 @@ pub fn encode(mut series: Vec<Series>, opts: &WriteOptions) -> Result<Encoded, B
     let mut names: BTreeSet<&str> = BTreeSet::new();
     for s in &series {
         for l in s.labels.iter() {
-            if FIXED.contains(&&*l.name) {
+            if pyrite_model::is_reserved_label_name(&l.name) {
                 return Err(BlockError::Invalid(format!(
                     "label name {:?} is reserved in blocks",
                     l.name

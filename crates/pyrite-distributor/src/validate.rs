@@ -2,7 +2,9 @@
 //! with a reason (the metric label of `discarded_samples`) and a message naming it; the
 //! request's other series still go through.
 
-use pyrite_model::{is_valid_label_name, is_valid_metric_name, Label, Labels, TimeSeries, METRIC_NAME};
+use pyrite_model::{
+    is_reserved_label_name, is_valid_label_name, is_valid_metric_name, Label, Labels, TimeSeries, METRIC_NAME,
+};
 
 use crate::decode::RawSeries;
 use crate::Limits;
@@ -100,6 +102,16 @@ pub fn validate_series(raw: RawSeries, limits: &Limits) -> Result<TimeSeries, In
     for (i, l) in raw.labels.iter().enumerate() {
         if !is_valid_label_name(&l.name) && &*l.name != METRIC_NAME {
             return Err(bad("label_invalid", format!("label name {:?} is not valid", l.name)));
+        }
+        if is_reserved_label_name(&l.name) {
+            return Err(bad(
+                "label_name_reserved",
+                format!(
+                    "label name {:?} is reserved by Pyrite (reserved: {})",
+                    l.name,
+                    pyrite_model::RESERVED_LABEL_NAMES.join(", ")
+                ),
+            ));
         }
         if limits.max_label_name_length > 0 && l.name.len() > limits.max_label_name_length {
             return Err(bad(
@@ -234,6 +246,10 @@ mod tests {
         assert_eq!(reason(&[("__name__", "")], &l), "missing_metric_name");
         assert_eq!(reason(&[("__name__", "a-b")], &l), "metric_name_invalid");
         assert_eq!(reason(&[("__name__", "up"), ("1x", "a")], &l), "label_invalid");
+        assert_eq!(
+            reason(&[("__chunk__", "a"), ("__name__", "up")], &l),
+            "label_name_reserved"
+        );
         assert_eq!(
             reason(&[("__name__", "up"), ("a", "1"), ("a", "2")], &l),
             "duplicate_label_names"

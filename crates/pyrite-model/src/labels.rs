@@ -9,6 +9,16 @@ use xxhash_rust::xxh3::Xxh3;
 /// The label holding the metric name.
 pub const METRIC_NAME: &str = "__name__";
 
+/// Label names Pyrite keeps for itself: a block stores these as its own columns
+/// (`pyrite-block`), so a series carrying one of them could not be written to a block.
+/// The distributor refuses them on the way in; the block writer refuses them too.
+pub const RESERVED_LABEL_NAMES: [&str; 5] = ["__series__", "__kind__", "__min_time__", "__max_time__", "__chunk__"];
+
+/// Whether `name` is one of [`RESERVED_LABEL_NAMES`].
+pub fn is_reserved_label_name(name: &str) -> bool {
+    RESERVED_LABEL_NAMES.contains(&name)
+}
+
 const SEP: u8 = 0xff;
 
 /// One name/value pair. The strings are shared: the head hands out its interned strings,

@@ -14,7 +14,10 @@ mod sample;
 mod tenant;
 
 pub use histogram::FloatHistogram;
-pub use labels::{is_valid_label_name, is_valid_metric_name, Label, Labels, LabelsBuilder, METRIC_NAME};
+pub use labels::{
+    is_reserved_label_name, is_valid_label_name, is_valid_metric_name, Label, Labels, LabelsBuilder, METRIC_NAME,
+    RESERVED_LABEL_NAMES,
+};
 pub use matcher::{matches_all, MatchOp, Matcher, MatcherError};
 pub use query_shard::QueryShard;
 pub use sample::{is_stale_nan, Sample, TimeSeries, STALE_NAN, STALE_NAN_BITS};

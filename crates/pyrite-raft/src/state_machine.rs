@@ -6,7 +6,8 @@
 //! app is restored from it, so Raft replays only the entries after it. Applies wait only
 //! while the app captures its state; the app then encodes it straight into the data file
 //! on a blocking thread beside them, and snapshots are sent to followers from that file,
-//! so no step holds a whole encoded snapshot in memory but the follower's restore.
+//! so only a restore (on open, or a follower installing one) reads a whole snapshot into
+//! memory.
 
 use std::fs::{self, File};
 use std::io::{self, Write};

@@ -13,6 +13,9 @@
 //! (the series API) ask [`Queryable::series`], which a store answers without reading
 //! or building a single chunk.
 //!
+//! A store that can answer only in part (object storage unreachable) says so through
+//! [`warnings`], a side channel beside the results that readers collect per request.
+//!
 //! Writes: validated series go to an [`Appendable`], which acknowledges only what is
 //! durable.
 
@@ -20,6 +23,7 @@ mod fanout;
 mod mem;
 mod merge;
 pub mod shard;
+pub mod warnings;
 pub mod wire;
 mod write;
 

@@ -6,6 +6,12 @@
 //! The single process puts it beside its head; a store gateway serves it over gRPC
 //! ([`service`]), and queriers reach gateways through [`GatewayQueryable`], which places
 //! each block on `replication_factor` gateways and fails over between them.
+//!
+//! When a sync fails (object storage unreachable), the store keeps answering from the
+//! tenant's last known block list, with a warning ([`pyrite_storage::warnings`]) that it
+//! may be out of date, and tries again after the sync interval; with no list known yet,
+//! or when a block cannot be read, it is unavailable, and the querier answers from the
+//! heads alone (see [`pyrite_storage::Fanout::or_partial`]).
 
 pub mod client;
 pub mod service;
@@ -30,6 +36,8 @@ use ulid::Ulid;
 struct TenantView {
     synced: Instant,
     blocks: Vec<BlockMeta>,
+    /// Why the last sync failed, when `blocks` are from an earlier one.
+    stale: Option<String>,
 }
 
 /// The blocks of every tenant in one bucket.
@@ -40,9 +48,16 @@ pub struct BucketStore {
     readers: Mutex<HashMap<Ulid, Arc<BlockReader>>>,
 }
 
+fn stale_warning(tenant: &str, why: &str) {
+    pyrite_storage::warnings::warn(format!(
+        "object storage unreachable: listing the blocks of tenant {tenant:?} failed ({why}); answered from the last known block list, results may be incomplete"
+    ));
+}
+
 fn unavailable(e: BlockError) -> StorageError {
     match e {
         BlockError::Store(e) => StorageError::Unavailable(format!("object storage: {e}")),
+        e if e.is_storage() => StorageError::Unavailable(e.to_string()),
         other => StorageError::Internal(other.to_string()),
     }
 }
@@ -58,20 +73,36 @@ impl BucketStore {
     }
 
     /// The tenant's live blocks as of the last sync (syncing first when that is older
-    /// than the sync interval).
+    /// than the sync interval). When a sync fails, the blocks of the last one that did
+    /// not, with a warning; an error only when there are none.
     pub async fn blocks(&self, tenant: &str) -> Result<Vec<BlockMeta>, BlockError> {
         let known = self.tenants.lock().get(tenant).cloned();
         if let Some(v) = &known {
             if v.synced.elapsed() < self.sync_interval {
+                if let Some(why) = &v.stale {
+                    stale_warning(tenant, why);
+                }
                 return Ok(v.blocks.clone());
             }
         }
-        let blocks = self.sync(tenant, known.as_deref()).await?;
+        let (blocks, stale) = match self.sync(tenant, known.as_deref()).await {
+            Ok(blocks) => (blocks, None),
+            Err(e) => {
+                let Some(known) = known else {
+                    return Err(e);
+                };
+                tracing::warn!(tenant, error = %e, "syncing the bucket failed; answering from the last known blocks");
+                let why = e.to_string();
+                stale_warning(tenant, &why);
+                (known.blocks.clone(), Some(why))
+            }
+        };
         self.tenants.lock().insert(
             tenant.to_string(),
             Arc::new(TenantView {
                 synced: Instant::now(),
                 blocks: blocks.clone(),
+                stale,
             }),
         );
         Ok(blocks)
@@ -333,5 +364,128 @@ mod tests {
         bucket::write_index(bucket.as_ref(), "t", &index).await.unwrap();
         let got = store.select("t", SelectHints::new(0, 100), &m).await.unwrap();
         assert_eq!(samples(&got), [(20, 2.0), (30, 3.0)]);
+    }
+
+    /// A bucket that can be cut off: every call fails while `down` is set, as an
+    /// unreachable object store's do.
+    #[derive(Debug)]
+    struct Flaky {
+        inner: InMemory,
+        down: std::sync::atomic::AtomicBool,
+    }
+
+    impl std::fmt::Display for Flaky {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            write!(f, "Flaky")
+        }
+    }
+
+    impl Flaky {
+        fn check(&self) -> object_store::Result<()> {
+            if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(object_store::Error::Generic {
+                    store: "Flaky",
+                    source: "connection refused".into(),
+                });
+            }
+            Ok(())
+        }
+    }
+
+    use futures::stream::{BoxStream, StreamExt};
+    use object_store::{
+        CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, PutMultipartOptions, PutOptions,
+        PutPayload, PutResult,
+    };
+
+    #[async_trait]
+    impl ObjectStore for Flaky {
+        async fn put_opts(&self, l: &Path, p: PutPayload, o: PutOptions) -> object_store::Result<PutResult> {
+            self.check()?;
+            self.inner.put_opts(l, p, o).await
+        }
+        async fn put_multipart_opts(
+            &self,
+            l: &Path,
+            o: PutMultipartOptions,
+        ) -> object_store::Result<Box<dyn MultipartUpload>> {
+            self.check()?;
+            self.inner.put_multipart_opts(l, o).await
+        }
+        async fn get_opts(&self, l: &Path, o: GetOptions) -> object_store::Result<GetResult> {
+            self.check()?;
+            self.inner.get_opts(l, o).await
+        }
+        fn delete_stream(
+            &self,
+            locations: BoxStream<'static, object_store::Result<Path>>,
+        ) -> BoxStream<'static, object_store::Result<Path>> {
+            self.inner.delete_stream(locations)
+        }
+        fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+            match self.check() {
+                Ok(()) => self.inner.list(prefix),
+                Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
+            }
+        }
+        async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
+            self.check()?;
+            self.inner.list_with_delimiter(prefix).await
+        }
+        async fn copy_opts(&self, from: &Path, to: &Path, o: CopyOptions) -> object_store::Result<()> {
+            self.check()?;
+            self.inner.copy_opts(from, to, o).await
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_bucket_answers_from_the_last_known_blocks_with_a_warning() {
+        use pyrite_storage::warnings::Warnings;
+        let flaky = Arc::new(Flaky {
+            inner: InMemory::new(),
+            down: Default::default(),
+        });
+        let bucket: Arc<dyn ObjectStore> = flaky.clone();
+        put_block(bucket.as_ref(), "t", 0, &[(10, 1.0), (20, 2.0)]).await;
+        let store = BucketStore::new(bucket.clone(), Duration::ZERO);
+        let m = [Matcher::equal("__name__", "m")];
+        // Opened while the bucket was up: its label columns are in memory.
+        assert_eq!(store.label_values("t", "__name__", 0, 100, &[]).await.unwrap(), ["m"]);
+
+        flaky.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        let w = Warnings::new();
+        let names = w.scope(store.label_values("t", "__name__", 0, 100, &[])).await;
+        assert_eq!(
+            names.unwrap(),
+            ["m"],
+            "the last known blocks still answer what they hold in memory"
+        );
+        let got = w.take();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert!(
+            got[0].starts_with("object storage unreachable: listing the blocks of tenant \"t\" failed"),
+            "{got:?}"
+        );
+        assert!(got[0].ends_with("results may be incomplete"), "{got:?}");
+        // Chunks cannot be fetched: unavailable, which the querier's fan-out turns into
+        // an answer from the heads.
+        let err = w
+            .scope(store.select("t", SelectHints::new(0, 100), &m))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StorageError::Unavailable(_)), "{err:?}");
+        assert_eq!(w.take().len(), 1, "the stale list was warned of");
+        // A store that never saw the bucket has no list to fall back on.
+        let fresh = BucketStore::new(bucket.clone(), Duration::ZERO);
+        assert!(matches!(
+            fresh.select("t", SelectHints::new(0, 100), &m).await,
+            Err(StorageError::Unavailable(_))
+        ));
+
+        // Back up: answers are whole again, with no warning.
+        flaky.down.store(false, std::sync::atomic::Ordering::SeqCst);
+        let got = w.scope(store.select("t", SelectHints::new(0, 100), &m)).await.unwrap();
+        assert_eq!(samples(&got), [(10, 1.0), (20, 2.0)]);
+        assert!(w.take().is_empty());
     }
 }

@@ -238,7 +238,9 @@ pub async fn init(
                         let rf = cfg.store_gateway.replication_factor;
                         Arc::new(GatewayQueryable::new(blocks, gateways, rf, channels.clone()))
                     };
-                    store = Arc::new(Fanout::new(vec![store, blocks]));
+                    // Object storage being unreachable leaves the blocks out of an
+                    // answer, with a warning, instead of failing what the heads hold.
+                    store = Arc::new(Fanout::new(vec![store]).or_partial(blocks, "object storage"));
                 }
                 // Selectors may name a query shard (`__query_shard__`): the frontend's
                 // sharded queries read only their shard's series.

@@ -11,6 +11,7 @@ use axum::routing::get;
 use axum::Router;
 use pyrite_model::{validate_tenant, Labels, DEFAULT_TENANT, TENANT_HEADER};
 use pyrite_promql::{Engine, QueryOptions, QueryResult};
+use pyrite_storage::warnings::Collecting;
 use pyrite_storage::Queryable;
 use serde::Serialize;
 use serde_json::json;
@@ -107,11 +108,20 @@ async fn query(
     let q = p.required("query")?;
     let t = p.time_or("time", now_ms())?;
     let opts = query_options(&p)?;
-    let result = st
-        .engine
-        .instant_query_with(st.store.clone(), &tenant, q, t, opts)
-        .await?;
+    let store = Arc::new(Collecting::new(st.store.clone()));
+    let mut result = st.engine.instant_query_with(store.clone(), &tenant, q, t, opts).await?;
+    add_store_warnings(&mut result.warnings, &store);
     Ok(query_answer(&p, &result))
+}
+
+/// Adds what the stores warned of while answering (object storage unreachable, …) to
+/// an answer's warnings, each once.
+fn add_store_warnings(warnings: &mut Vec<String>, store: &Collecting) {
+    for w in store.warnings().take() {
+        if !warnings.contains(&w) {
+            warnings.push(w);
+        }
+    }
 }
 
 /// A query's own `timeout` and `lookback_delta`, read as Prometheus reads them.
@@ -189,10 +199,12 @@ async fn query_range(
         )));
     }
     let opts = query_options(&p)?;
-    let result = st
+    let store = Arc::new(Collecting::new(st.store.clone()));
+    let mut result = st
         .engine
-        .range_query_with(st.store.clone(), &tenant, q, start, end, step, opts)
+        .range_query_with(store.clone(), &tenant, q, start, end, step, opts)
         .await?;
+    add_store_warnings(&mut result.warnings, &store);
     Ok(query_answer(&p, &result))
 }
 
@@ -258,13 +270,15 @@ async fn series(
         return Err(ApiError::bad_data("no match[] parameter provided"));
     }
     // Labels only: the store lists label sets without reading a chunk.
+    let store = Collecting::new(st.store.clone());
     let mut found: BTreeSet<Labels> = BTreeSet::new();
     for sel in selectors {
         for group in parse_selector(sel)? {
-            found.extend(st.store.series(&tenant, w.start, w.end, &group).await?);
+            found.extend(store.series(&tenant, w.start, w.end, &group).await?);
         }
     }
-    let (list, warnings) = apply_limit(found.into_iter().collect::<Vec<_>>(), w.limit);
+    let (list, mut warnings) = apply_limit(found.into_iter().collect::<Vec<_>>(), w.limit);
+    add_store_warnings(&mut warnings, &store);
     Ok(success(list, &warnings, &[]))
 }
 
@@ -297,13 +311,15 @@ async fn labels(
     let tenant = tenant(&headers)?;
     let p = params(&method, &headers, &raw, &body);
     let w = window(&p)?;
+    let store = Arc::new(Collecting::new(st.store.clone()));
     let names = merged_label_query(&p, |ms| {
-        let st = st.clone();
+        let store = store.clone();
         let tenant = tenant.clone();
-        async move { st.store.label_names(&tenant, w.start, w.end, &ms).await }
+        async move { store.label_names(&tenant, w.start, w.end, &ms).await }
     })
     .await?;
-    let (names, warnings) = apply_limit(names, w.limit);
+    let (names, mut warnings) = apply_limit(names, w.limit);
+    add_store_warnings(&mut warnings, &store);
     Ok(success(names, &warnings, &[]))
 }
 
@@ -318,14 +334,16 @@ async fn label_values(
     let w = window(&p)?;
     // Prometheus 3 accepts UTF-8 names escaped as `U__…`; plain names pass through.
     let name = unescape_label_name(&name);
+    let store = Arc::new(Collecting::new(st.store.clone()));
     let values = merged_label_query(&p, |ms| {
-        let st = st.clone();
+        let store = store.clone();
         let tenant = tenant.clone();
         let name = name.clone();
-        async move { st.store.label_values(&tenant, &name, w.start, w.end, &ms).await }
+        async move { store.label_values(&tenant, &name, w.start, w.end, &ms).await }
     })
     .await?;
-    let (values, warnings) = apply_limit(values, w.limit);
+    let (values, mut warnings) = apply_limit(values, w.limit);
+    add_store_warnings(&mut warnings, &store);
     Ok(success(values, &warnings, &[]))
 }
 

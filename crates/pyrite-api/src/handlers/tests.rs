@@ -301,6 +301,46 @@ impl Queryable for NoChunks {
     }
 }
 
+/// A bucket that cannot be reached.
+struct Unreachable;
+
+#[async_trait::async_trait]
+impl Queryable for Unreachable {
+    async fn select(
+        &self,
+        _: &str,
+        _: pyrite_storage::SelectHints,
+        _: &[pyrite_model::Matcher],
+    ) -> Result<Vec<pyrite_storage::Series>, pyrite_storage::StorageError> {
+        Err(pyrite_storage::StorageError::Unavailable(
+            "object storage: connection refused".into(),
+        ))
+    }
+    async fn label_names(
+        &self,
+        _: &str,
+        _: i64,
+        _: i64,
+        _: &[pyrite_model::Matcher],
+    ) -> Result<Vec<String>, pyrite_storage::StorageError> {
+        Err(pyrite_storage::StorageError::Unavailable(
+            "object storage: connection refused".into(),
+        ))
+    }
+    async fn label_values(
+        &self,
+        _: &str,
+        _: &str,
+        _: i64,
+        _: i64,
+        _: &[pyrite_model::Matcher],
+    ) -> Result<Vec<String>, pyrite_storage::StorageError> {
+        Err(pyrite_storage::StorageError::Unavailable(
+            "object storage: connection refused".into(),
+        ))
+    }
+}
+
 #[tokio::test]
 async fn series_and_label_apis_with_matchers_read_no_chunk() {
     let app = || app_over(Arc::new(NoChunks(data())));
@@ -329,4 +369,43 @@ async fn series_and_label_apis_with_matchers_read_no_chunk() {
     let (status, body) = call_app(app(), uri("/api/v1/label/instance/values?match[]=up{job=%22node%22}")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"], serde_json::json!(["a:9100"]));
+}
+
+#[tokio::test]
+async fn with_the_bucket_unreachable_the_heads_still_answer_with_a_warning() {
+    let heads: Arc<dyn Queryable> = Arc::new(data());
+    let app = app_over(Arc::new(
+        pyrite_storage::Fanout::new(vec![heads]).or_partial(Arc::new(Unreachable), "object storage"),
+    ));
+    let want = "object storage unreachable: object storage: connection refused; results may be incomplete";
+    for uri in [
+        "/api/v1/query?query=up{job=%22node%22}&time=1015",
+        "/api/v1/query_range?query=up{job=%22node%22}&start=1000&end=1015&step=15",
+        "/api/v1/series?match[]=up{job=%22node%22}",
+        "/api/v1/labels",
+        "/api/v1/label/job/values",
+    ] {
+        let resp = app
+            .clone()
+            .oneshot(Request::get(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::OK, "{uri}");
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        let body: Json = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(body["status"], "success", "{uri}");
+        assert_eq!(body["warnings"], serde_json::json!([want]), "{uri}: {body}");
+        assert!(!body["data"].to_string().contains("secret"), "{uri}");
+    }
+    let resp = app
+        .oneshot(
+            Request::get("/api/v1/query?query=up{job=%22node%22}&time=1015")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+    let body: Json = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["data"]["result"][0]["value"], serde_json::json!([1015, "1"]));
 }

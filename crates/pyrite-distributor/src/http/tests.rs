@@ -151,6 +151,20 @@ async fn invalid_series_is_400_and_valid_ones_still_land() {
 }
 
 #[tokio::test]
+async fn reserved_label_names_are_400_and_the_rest_lands() {
+    for name in pyrite_model::RESERVED_LABEL_NAMES {
+        let store = Arc::new(Store::default());
+        let body = v1_body(&[(&[("__name__", "up")], 5), (&[("__name__", "up"), (name, "1")], 5)]);
+        let (status, _, text) = send(app(store.clone(), Default::default()), V1, None, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{name}");
+        assert!(text.contains(&format!("label name \"{name}\" is reserved")), "{text}");
+        let writes = store.writes.lock().unwrap();
+        assert_eq!(writes[0].1.len(), 1, "the valid series still lands");
+        assert!(writes[0].1[0].labels.get(name).is_empty());
+    }
+}
+
+#[tokio::test]
 async fn samples_far_in_the_future_are_400_and_the_rest_lands() {
     let store = Arc::new(Store::default());
     let now = std::time::SystemTime::now()
