@@ -433,6 +433,9 @@ mod tests {
         assert!(index.live_blocks().any(|b| b.ulid == bad.ulid));
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
-        assert!(text.contains("pyrite_compactor_failures_total{tenant=\"a\"} 1"), "{text}");
+        assert!(
+            text.contains("pyrite_compactor_failures_total{tenant=\"a\"} 1"),
+            "{text}"
+        );
     }
 }

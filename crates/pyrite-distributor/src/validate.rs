@@ -2,7 +2,9 @@
 //! with a reason (the metric label of `discarded_samples`) and a message naming it; the
 //! request's other series still go through.
 
-use pyrite_model::{is_reserved_label_name, is_valid_label_name, is_valid_metric_name, Label, Labels, TimeSeries, METRIC_NAME};
+use pyrite_model::{
+    is_reserved_label_name, is_valid_label_name, is_valid_metric_name, Label, Labels, TimeSeries, METRIC_NAME,
+};
 
 use crate::decode::RawSeries;
 use crate::Limits;
@@ -244,7 +246,10 @@ mod tests {
         assert_eq!(reason(&[("__name__", "")], &l), "missing_metric_name");
         assert_eq!(reason(&[("__name__", "a-b")], &l), "metric_name_invalid");
         assert_eq!(reason(&[("__name__", "up"), ("1x", "a")], &l), "label_invalid");
-        assert_eq!(reason(&[("__chunk__", "a"), ("__name__", "up")], &l), "label_name_reserved");
+        assert_eq!(
+            reason(&[("__chunk__", "a"), ("__name__", "up")], &l),
+            "label_name_reserved"
+        );
         assert_eq!(
             reason(&[("__name__", "up"), ("a", "1"), ("a", "2")], &l),
             "duplicate_label_names"

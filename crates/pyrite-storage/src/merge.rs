@@ -145,7 +145,11 @@ fn merge_kind<C: Piece>(sources: &[Vec<C>], excluded: impl Fn(Option<usize>, i64
             run.clear();
         }
         let c = &sources[s][i];
-        run_end = if run.is_empty() { c.max_time() } else { run_end.max(c.max_time()) };
+        run_end = if run.is_empty() {
+            c.max_time()
+        } else {
+            run_end.max(c.max_time())
+        };
         run.push((s, i));
         if let Some(n) = sources[s].get(i + 1) {
             next.push(Reverse((n.min_time(), s, i + 1)));
@@ -182,8 +186,16 @@ impl<V: Clone> Merger<V> {
         excluded: &impl Fn(Option<usize>, i64, i64) -> Option<Vec<i64>>,
         out: &mut Vec<C>,
     ) {
-        let lo = run.iter().map(|&(s, i)| sources[s][i].min_time()).min().unwrap_or(i64::MIN);
-        let hi = run.iter().map(|&(s, i)| sources[s][i].max_time()).max().unwrap_or(i64::MAX);
+        let lo = run
+            .iter()
+            .map(|&(s, i)| sources[s][i].min_time())
+            .min()
+            .unwrap_or(i64::MIN);
+        let hi = run
+            .iter()
+            .map(|&(s, i)| sources[s][i].max_time())
+            .max()
+            .unwrap_or(i64::MAX);
         let only = match run {
             [(s, _)] => Some(*s),
             _ => None,

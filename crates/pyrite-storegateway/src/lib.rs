@@ -367,8 +367,8 @@ mod tests {
 
     use futures::stream::{BoxStream, StreamExt};
     use object_store::{
-        CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, PutMultipartOptions,
-        PutOptions, PutPayload, PutResult,
+        CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, PutMultipartOptions, PutOptions,
+        PutPayload, PutResult,
     };
 
     #[async_trait]
@@ -428,14 +428,24 @@ mod tests {
         flaky.down.store(true, std::sync::atomic::Ordering::SeqCst);
         let w = Warnings::new();
         let names = w.scope(store.label_values("t", "__name__", 0, 100, &[])).await;
-        assert_eq!(names.unwrap(), ["m"], "the last known blocks still answer what they hold in memory");
+        assert_eq!(
+            names.unwrap(),
+            ["m"],
+            "the last known blocks still answer what they hold in memory"
+        );
         let got = w.take();
         assert_eq!(got.len(), 1, "{got:?}");
-        assert!(got[0].starts_with("object storage unreachable: listing the blocks of tenant \"t\" failed"), "{got:?}");
+        assert!(
+            got[0].starts_with("object storage unreachable: listing the blocks of tenant \"t\" failed"),
+            "{got:?}"
+        );
         assert!(got[0].ends_with("results may be incomplete"), "{got:?}");
         // Chunks cannot be fetched: unavailable, which the querier's fan-out turns into
         // an answer from the heads.
-        let err = w.scope(store.select("t", SelectHints::new(0, 100), &m)).await.unwrap_err();
+        let err = w
+            .scope(store.select("t", SelectHints::new(0, 100), &m))
+            .await
+            .unwrap_err();
         assert!(matches!(err, StorageError::Unavailable(_)), "{err:?}");
         assert_eq!(w.take().len(), 1, "the stale list was warned of");
         // A store that never saw the bucket has no list to fall back on.

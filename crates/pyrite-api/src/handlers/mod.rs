@@ -109,10 +109,7 @@ async fn query(
     let t = p.time_or("time", now_ms())?;
     let opts = query_options(&p)?;
     let store = Arc::new(Collecting::new(st.store.clone()));
-    let mut result = st
-        .engine
-        .instant_query_with(store.clone(), &tenant, q, t, opts)
-        .await?;
+    let mut result = st.engine.instant_query_with(store.clone(), &tenant, q, t, opts).await?;
     add_store_warnings(&mut result.warnings, &store);
     Ok(query_answer(&p, &result))
 }

@@ -262,7 +262,9 @@ impl Queryable for Unreachable {
         _: SelectHints,
         _: &[pyrite_model::Matcher],
     ) -> Result<Vec<pyrite_storage::Series>, pyrite_storage::StorageError> {
-        Err(pyrite_storage::StorageError::Unavailable("object storage: connection refused".into()))
+        Err(pyrite_storage::StorageError::Unavailable(
+            "object storage: connection refused".into(),
+        ))
     }
     async fn label_names(
         &self,
@@ -271,7 +273,9 @@ impl Queryable for Unreachable {
         _: i64,
         _: &[pyrite_model::Matcher],
     ) -> Result<Vec<String>, pyrite_storage::StorageError> {
-        Err(pyrite_storage::StorageError::Unavailable("object storage: connection refused".into()))
+        Err(pyrite_storage::StorageError::Unavailable(
+            "object storage: connection refused".into(),
+        ))
     }
     async fn label_values(
         &self,
@@ -281,7 +285,9 @@ impl Queryable for Unreachable {
         _: i64,
         _: &[pyrite_model::Matcher],
     ) -> Result<Vec<String>, pyrite_storage::StorageError> {
-        Err(pyrite_storage::StorageError::Unavailable("object storage: connection refused".into()))
+        Err(pyrite_storage::StorageError::Unavailable(
+            "object storage: connection refused".into(),
+        ))
     }
 }
 

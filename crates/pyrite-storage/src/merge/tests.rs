@@ -30,7 +30,10 @@ fn assert_invariant(s: &Series) {
         assert!(w[0].max_time() < w[1].min_time(), "histogram chunks overlap");
     }
     let ts: Vec<i64> = s.iter().map(|(t, _)| t).collect();
-    assert!(ts.windows(2).all(|w| w[0] < w[1]), "float timestamps not strictly rising");
+    assert!(
+        ts.windows(2).all(|w| w[0] < w[1]),
+        "float timestamps not strictly rising"
+    );
     for c in &s.chunks {
         assert!(c.iter().all(|(t, _)| (c.min_time()..=c.max_time()).contains(&t)));
     }
@@ -88,7 +91,10 @@ fn chunks_that_overlap_nothing_pass_through_untouched() {
         .iter()
         .filter(|c| inputs.iter().any(|i| i.bytes().as_ptr() == c.bytes().as_ptr()))
         .count();
-    assert_eq!(untouched, 20, "every chunk but the two that overlap is handed on as it is");
+    assert_eq!(
+        untouched, 20,
+        "every chunk but the two that overlap is handed on as it is"
+    );
 }
 
 #[test]
@@ -114,14 +120,20 @@ fn a_histogram_wins_a_timestamp_a_float_also_has() {
     let merged = merge_series(vec![floats, hists, own]);
     assert_eq!(merged.len(), 1);
     assert_invariant(&merged[0]);
-    assert_eq!(merged[0].iter().collect::<Vec<_>>(), [(10, 1.0), (30, 3.0), (100, 1.0), (120, 1.0)]);
+    assert_eq!(
+        merged[0].iter().collect::<Vec<_>>(),
+        [(10, 1.0), (30, 3.0), (100, 1.0), (120, 1.0)]
+    );
     let h: Vec<(i64, f64)> = merged[0]
         .histograms_in(i64::MIN, i64::MAX)
         .into_iter()
         .map(|(t, h)| (t, h.count))
         .collect();
     assert_eq!(h, [(20, 5.0), (40, 6.0), (110, 7.0)]);
-    assert_eq!(merged[0].chunks.last().unwrap().bytes().as_ptr(), own_float.bytes().as_ptr());
+    assert_eq!(
+        merged[0].chunks.last().unwrap().bytes().as_ptr(),
+        own_float.bytes().as_ptr()
+    );
 }
 
 proptest! {
