@@ -13,12 +13,20 @@
 //! after the delay, so a query that started before the mark never finds it gone. A merged
 //! block's id is derived from its sources, so two compactors running at once write the
 //! same block under the same name; the rest of a pass is idempotent too.
+//!
+//! Failures stay where they happen: a window that cannot be merged (a corrupt or
+//! unreadable block) is skipped, a tenant whose pass fails is left for the next pass,
+//! and either is logged and counted (`pyrite_compactor_failures_total{tenant}`) while
+//! every other window and tenant goes on.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use object_store::ObjectStore;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
 use pyrite_block::bucket::{self, BucketIndex};
 use pyrite_block::cut::trim;
 use pyrite_block::meta::FORMAT_VERSION;
@@ -54,11 +62,15 @@ pub struct Report {
     pub compacted: usize,
     pub marked: usize,
     pub deleted: usize,
+    /// Windows, deletions and tenants that failed and are left for a later pass.
+    pub failed: usize,
 }
 
 pub struct Compactor {
     bucket: Arc<dyn ObjectStore>,
     opts: CompactorOptions,
+    /// Failures by tenant.
+    failures: Family<Vec<(String, String)>, Counter>,
 }
 
 fn ms(d: Duration) -> i64 {
@@ -85,7 +97,27 @@ fn covered(b: &BlockMeta, by: &BlockMeta) -> bool {
 
 impl Compactor {
     pub fn new(bucket: Arc<dyn ObjectStore>, opts: CompactorOptions) -> Self {
-        Self { bucket, opts }
+        Self {
+            bucket,
+            opts,
+            failures: Family::default(),
+        }
+    }
+
+    /// Registers the compactor's metrics.
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        registry.register(
+            "pyrite_compactor_failures",
+            "Compaction steps (a window's merge, a deletion, a tenant's pass) that failed and were left for a later pass, by tenant.",
+            self.failures.clone(),
+        );
+    }
+
+    fn failed(&self, tenant: &str, report: &mut Report) {
+        self.failures
+            .get_or_create(&vec![("tenant".to_string(), tenant.to_string())])
+            .inc();
+        report.failed += 1;
     }
 
     /// Runs passes every `every` until the process ends.
@@ -101,11 +133,16 @@ impl Compactor {
         }
     }
 
-    /// One pass over every tenant at time `now` (ms).
+    /// One pass over every tenant at time `now` (ms). A tenant whose pass fails is
+    /// logged, counted and left for the next pass; only failing to list the tenants
+    /// fails the pass.
     pub async fn run_once(&self, now: i64) -> Result<Report, CompactorError> {
         let mut report = Report::default();
         for tenant in bucket::tenants(self.bucket.as_ref()).await? {
-            self.tenant_pass(&tenant, now, &mut report).await?;
+            if let Err(e) = self.tenant_pass(&tenant, now, &mut report).await {
+                tracing::warn!(tenant, error = %e, "compacting a tenant failed; retrying at the next pass");
+                self.failed(&tenant, &mut report);
+            }
         }
         Ok(report)
     }
@@ -128,7 +165,15 @@ impl Compactor {
                 if blocks.len() < 2 || start + range >= newest {
                     continue;
                 }
-                let merged = self.merge(tenant, start, &blocks).await?;
+                let merged = match self.merge(tenant, start, &blocks).await {
+                    Ok(m) => m,
+                    Err(e) => {
+                        let ids: Vec<String> = blocks.iter().map(|b| b.ulid.to_string()).collect();
+                        tracing::warn!(tenant, window_start = start, blocks = ?ids, error = %e, "merging a window failed; skipping it until the next pass");
+                        self.failed(tenant, report);
+                        continue;
+                    }
+                };
                 tracing::info!(tenant, block = %merged.ulid, sources = blocks.len(), level = merged.compaction.level, "compacted blocks");
                 report.compacted += 1;
                 index.blocks.push(merged);
@@ -143,7 +188,11 @@ impl Compactor {
             .map(|(id, _)| *id)
             .collect();
         for id in due {
-            bucket::delete_block(store, tenant, id).await?;
+            if let Err(e) = bucket::delete_block(store, tenant, id).await {
+                tracing::warn!(tenant, block = %id, error = %e, "deleting a block failed; retrying at the next pass");
+                self.failed(tenant, report);
+                continue;
+            }
             index.deletion_marks.remove(&id);
             index.blocks.retain(|b| b.ulid != id);
             report.deleted += 1;
@@ -235,6 +284,10 @@ mod tests {
     /// A level-1 block of shard `shard` for `[start, start + 2h)`: series `m` with a
     /// sample every minute.
     async fn cut(bucket: &dyn ObjectStore, shard: u32, start: i64) -> BlockMeta {
+        cut_for(bucket, "t", shard, start).await
+    }
+
+    async fn cut_for(bucket: &dyn ObjectStore, tenant: &str, shard: u32, start: i64) -> BlockMeta {
         let samples: Vec<(i64, f64)> = (0..120)
             .map(|i| (start + i * 60_000, (start / 60_000 + i) as f64))
             .collect();
@@ -242,11 +295,11 @@ mod tests {
             Labels::from_pairs(&[("__name__", "m")]),
             Chunk::encode_all(&samples, 120),
         );
-        let ulid = cut_block_id("t", shard, start, start + 2 * H);
+        let ulid = cut_block_id(tenant, shard, start, start + 2 * H);
         let meta = BlockMeta {
             ulid,
             version: FORMAT_VERSION,
-            tenant: "t".into(),
+            tenant: tenant.into(),
             min_time: start,
             max_time: start + 2 * H,
             stats: BlockStats::default(),
@@ -339,5 +392,50 @@ mod tests {
         assert_eq!(short.run_once(52 * H).await.unwrap().marked, 1);
         assert_eq!(short.run_once(54 * H).await.unwrap().deleted, 1);
         assert!(bucket::list_blocks(bucket.as_ref(), "t").await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_corrupt_block_stops_neither_its_other_windows_nor_other_tenants() {
+        let bucket: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        // Tenant "a": two complete 12h windows, one block of the first corrupted.
+        // Tenant "b": one complete window.
+        let mut bad = None;
+        for k in 0..12 {
+            let b = cut_for(bucket.as_ref(), "a", 0, k * 2 * H).await;
+            bad.get_or_insert(b);
+        }
+        cut_for(bucket.as_ref(), "a", 0, 24 * H).await;
+        for k in 0..7 {
+            cut_for(bucket.as_ref(), "b", 0, k * 2 * H).await;
+        }
+        let bad = bad.unwrap();
+        let data = object_store::path::Path::from(format!("a/{}/series.parquet", bad.ulid));
+        object_store::ObjectStoreExt::put(bucket.as_ref(), &data, b"not parquet"[..].into())
+            .await
+            .unwrap();
+
+        let c = Compactor::new(bucket.clone(), opts(Duration::ZERO));
+        let mut registry = Registry::default();
+        c.register_metrics(&mut registry);
+        let r = c.run_once(30 * H).await.unwrap();
+        assert_eq!((r.compacted, r.failed), (2, 1), "{r:?}");
+        for (tenant, windows) in [("a", vec![(12 * H, 24 * H)]), ("b", vec![(0, 12 * H)])] {
+            let index = bucket::read_index(bucket.as_ref(), tenant).await.unwrap();
+            let merged: Vec<(i64, i64)> = index
+                .live_blocks()
+                .filter(|b| b.compaction.level == 2)
+                .map(|b| (b.min_time, b.max_time))
+                .collect();
+            assert_eq!(merged, windows, "tenant {tenant}");
+        }
+        // The bad window's blocks stay as they are, to be tried again.
+        let index = bucket::read_index(bucket.as_ref(), "a").await.unwrap();
+        assert!(index.live_blocks().any(|b| b.ulid == bad.ulid));
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(
+            text.contains("pyrite_compactor_failures_total{tenant=\"a\"} 1"),
+            "{text}"
+        );
     }
 }

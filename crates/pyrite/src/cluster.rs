@@ -302,6 +302,7 @@ pub async fn init(
                     deletion_delay: cfg.compactor.deletion_delay.0,
                 };
                 let compactor = Compactor::new(bucket.clone(), opts);
+                compactor.register_metrics(registry);
                 tokio::spawn(compactor.run(cfg.compactor.interval.0));
             }
             other => bail!("component {other:?} cannot start in this release"),
