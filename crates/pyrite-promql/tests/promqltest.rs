@@ -1,7 +1,14 @@
 //! Runs Prometheus's PromQL test scripts (`testdata/promqltest/*.test`) against the
 //! engine over an in-memory store.
 //!
-//! Every eval case is either run or listed with the reason it was not. Cases whose
+//! Every eval case is either run or listed with the reason it was not. As in
+//! Prometheus's own runner (`promql/promqltest/test.go`), an instant `eval` is also run
+//! with `@ <its time>` on every selector and subquery at other times (`-10t, 0, t/5, t,
+//! 10t`; `-1s, 0, 1s` when `t` is 0) unless it calls a function whose answer depends on
+//! the evaluation time; each of those runs is also checked as a range query over
+//! `[t-1m, t+1m]` at a 1m step, whose middle step must be the instant answer, unless
+//! it reads the query's range (`start()`, `end()`, `range()`, `step()`); and every
+//! matrix must come back sorted by labels. Cases whose
 //! data or expectations involve native histograms are counted in their own columns,
 //! and files behind Prometheus's experimental flags are reported but not required.
 //! The test fails if any case of a stable file fails. Run with `--nocapture` to see
@@ -142,16 +149,124 @@ fn reads_histograms(env: &Env, query: &str) -> bool {
     })
 }
 
-fn run_query(env: &Env, rt: &tokio::runtime::Runtime, e: &Eval) -> Result<QueryResult, pyrite_promql::QueryError> {
+fn run_query(
+    env: &Env,
+    rt: &tokio::runtime::Runtime,
+    query: &str,
+    (start, end, step): (i64, i64, i64),
+) -> Result<QueryResult, pyrite_promql::QueryError> {
     let store: Arc<dyn pyrite_storage::Queryable> = env.store.clone();
     rt.block_on(async {
-        if e.step == 0 {
-            env.engine.instant_query(store, TENANT, &e.query, e.start).await
+        if step == 0 {
+            env.engine.instant_query(store, TENANT, query, start).await
         } else {
-            env.engine
-                .range_query(store, TENANT, &e.query, e.start, e.end, e.step)
-                .await
+            env.engine.range_query(store, TENANT, query, start, end, step).await
         }
+    })
+}
+
+/// Functions whose answer can change with the evaluation time although their
+/// arguments do not (Prometheus's `AtModifierUnsafeFunctions`).
+const AT_UNSAFE: &[&str] = &[
+    "days_in_month",
+    "day_of_month",
+    "day_of_week",
+    "day_of_year",
+    "hour",
+    "minute",
+    "month",
+    "year",
+    "predict_linear",
+    "time",
+    "timestamp",
+    // Constants of the query, folded before evaluation in Prometheus 3.
+    "start",
+    "end",
+    "range",
+    "step",
+];
+
+/// Puts `@ t` on every selector and subquery without one, outside subqueries (whose
+/// insides keep their own times); sets `skip` when the query cannot be
+/// shifted (a time-dependent function, or an `@` time the parser crate cannot print).
+fn pin_at(e: &mut Expr, at: &parser::AtModifier, skip: &mut bool) {
+    match e {
+        Expr::VectorSelector(vs) => pin(&mut vs.at, at, skip),
+        Expr::MatrixSelector(ms) => pin(&mut ms.vs.at, at, skip),
+        Expr::Subquery(sq) => pin(&mut sq.at, at, skip),
+        Expr::Aggregate(a) => {
+            pin_at(&mut a.expr, at, skip);
+            if let Some(p) = &mut a.param {
+                pin_at(p, at, skip);
+            }
+        }
+        Expr::Unary(u) => pin_at(&mut u.expr, at, skip),
+        Expr::Binary(b) => {
+            pin_at(&mut b.lhs, at, skip);
+            pin_at(&mut b.rhs, at, skip);
+        }
+        Expr::Paren(p) => pin_at(&mut p.expr, at, skip),
+        Expr::Call(c) => {
+            *skip |= AT_UNSAFE.contains(&c.func.name);
+            c.args.args.iter_mut().for_each(|a| pin_at(a, at, skip));
+        }
+        _ => {}
+    }
+}
+
+fn pin(slot: &mut Option<parser::AtModifier>, at: &parser::AtModifier, skip: &mut bool) {
+    match slot {
+        None => *slot = Some(at.clone()),
+        // The parser crate prints `@` times before 1970 as `@ 0.000`.
+        Some(parser::AtModifier::At(t)) if *t < std::time::UNIX_EPOCH => *skip = true,
+        Some(_) => {}
+    }
+}
+
+/// The instant queries Prometheus's runner makes of an instant `eval` at `t`: the query
+/// itself, then (when no time-dependent function is called) the query with `@ t` at
+/// shifted times. `Err` when the query with `@ t` does not print back to itself.
+fn instant_variants(query: &str, t: i64) -> Result<Vec<(String, i64)>, String> {
+    let mut out = vec![(query.to_string(), t)];
+    let Ok(mut expr) = parser::parse(query) else {
+        return Ok(out);
+    };
+    let Some(at) = std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_millis(t.max(0) as u64)) else {
+        return Ok(out);
+    };
+    let mut skip = false;
+    pin_at(&mut expr, &parser::AtModifier::At(at), &mut skip);
+    // Byte escapes beyond ASCII are not valid UTF-8: the parser crate's strings cannot
+    // hold them, so the query could not be printed back with them.
+    let raw_bytes = query
+        .match_indices("\\x")
+        .any(|(i, _)| query[i + 2..].starts_with(|c: char| "89abcdefABCDEF".contains(c)));
+    if skip || t < 0 || raw_bytes {
+        return Ok(out);
+    }
+    let text = expr.to_string();
+    if parser::parse(&text).ok().map(|e| e.to_string()) != Some(text.clone()) {
+        return Err(format!("`{text}` does not read back as the query with `@ {t}ms`"));
+    }
+    let times = if t == 0 {
+        vec![-1000, 0, 1000]
+    } else {
+        vec![-10 * t, 0, t / 5, t, 10 * t]
+    };
+    out.extend(times.into_iter().map(|at| (text.clone(), at)));
+    Ok(out)
+}
+
+/// Whether the query reads its own range (those answer differently as range queries).
+fn reads_query_range(query: &str) -> bool {
+    ["start()", "end()", "range()", "step()"].iter().any(|f| {
+        query.match_indices(f).any(|(i, _)| {
+            // A whole name: `start()`, not `mystart()`.
+            query[..i]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == ':'))
+        })
     })
 }
 
@@ -163,7 +278,26 @@ fn matches_text(matcher: &Option<(bool, String)>, text: &str) -> bool {
     }
 }
 
-fn check_annotations(e: &Eval, res: &QueryResult) -> Result<(), String> {
+/// An annotation without its trailing `(line:column)`.
+fn without_position(text: &str) -> &str {
+    match text.rsplit_once(" (") {
+        Some((head, tail))
+            if tail.ends_with(')') && tail[..tail.len() - 1].split(':').all(|n| n.parse::<u32>().is_ok()) =>
+        {
+            head
+        }
+        _ => text,
+    }
+}
+
+/// The case's annotations against a result. `reprinted`: the query ran as the parser
+/// crate printed it, whose columns can differ from the script's text (`+Inf` prints as
+/// `Inf`), so exact expectations are compared without their positions.
+fn check_annotations(e: &Eval, res: &QueryResult, reprinted: bool) -> Result<(), String> {
+    let matches_text = |m: &Option<(bool, String)>, text: &str| match m {
+        Some((false, want)) if reprinted => without_position(want) == without_position(text),
+        _ => matches_text(m, text),
+    };
     for (kind, no_kind, got) in [
         (ExpectKind::Warn, ExpectKind::NoWarn, &res.warnings),
         (ExpectKind::Info, ExpectKind::NoInfo, &res.infos),
@@ -229,9 +363,23 @@ fn fmt_f(v: f64) -> String {
     }
 }
 
-fn compare(e: &Eval, res: &QueryResult) -> Result<(), String> {
+/// Prometheus's `assertMatrixSorted`: a matrix's series in label order.
+fn matrix_sorted(m: &[pyrite_promql::RangeSeries]) -> Result<(), String> {
+    match m.windows(2).position(|w| w[0].labels > w[1].labels) {
+        Some(i) => Err(format!(
+            "matrix results should always be sorted by labels, but series {} at index {} sorts after series {} at index {}",
+            m[i].labels,
+            i,
+            m[i + 1].labels,
+            i + 1
+        )),
+        None => Ok(()),
+    }
+}
+
+fn compare(e: &Eval, value: &Value) -> Result<(), String> {
     let ordered = e.expects.iter().any(|x| x.kind == ExpectKind::Ordered);
-    match (&e.expected, &res.value) {
+    match (&e.expected, value) {
         (Expected::Scalar(want), Value::Scalar { v, .. }) => {
             if almost_equal(*want, *v) {
                 Ok(())
@@ -281,6 +429,10 @@ fn compare(e: &Eval, res: &QueryResult) -> Result<(), String> {
             Ok(())
         }
         (Expected::Series(want), Value::Matrix(got)) => {
+            if ordered {
+                return Err("expected ordered result, but query returned a matrix".into());
+            }
+            matrix_sorted(got)?;
             let (start, step) = match e.range_vector {
                 Some((s, _, st)) => (s, st),
                 None => (e.start, e.step.max(1)),
@@ -328,13 +480,18 @@ fn compare(e: &Eval, res: &QueryResult) -> Result<(), String> {
     }
 }
 
-fn run_case(env: &Env, rt: &tokio::runtime::Runtime, e: &Eval) -> Result<(), String> {
-    let result = run_query(env, rt, e);
+/// One query's outcome against the case: `Ok(None)` when it failed as expected,
+/// `Ok(Some(result))` when it answered and its annotations and value are as expected.
+fn check_outcome(
+    e: &Eval,
+    outcome: Result<QueryResult, pyrite_promql::QueryError>,
+    reprinted: bool,
+) -> Result<Option<QueryResult>, String> {
     let fail = e.expects.iter().find(|x| x.kind == ExpectKind::Fail);
-    match (result, fail) {
+    match (outcome, fail) {
         (Err(err), Some(f)) => {
             if matches_text(&f.matcher, &err.to_string()) {
-                Ok(())
+                Ok(None)
             } else {
                 Err(format!("error {:?} does not match {:?}", err.to_string(), f.matcher))
             }
@@ -342,10 +499,58 @@ fn run_case(env: &Env, rt: &tokio::runtime::Runtime, e: &Eval) -> Result<(), Str
         (Err(err), None) => Err(format!("unexpected error: {err}")),
         (Ok(r), Some(_)) => Err(format!("expected an error, got {:?}", r.value)),
         (Ok(r), None) => {
-            check_annotations(e, &r)?;
-            compare(e, &r)
+            check_annotations(e, &r, reprinted)?;
+            compare(e, &r.value)?;
+            Ok(Some(r))
         }
     }
+}
+
+fn run_case(env: &Env, rt: &tokio::runtime::Runtime, e: &Eval) -> Result<(), String> {
+    if e.step != 0 {
+        return check_outcome(e, run_query(env, rt, &e.query, (e.start, e.end, e.step)), false).map(|_| ());
+    }
+    let ordered = e.expects.iter().any(|x| x.kind == ExpectKind::Ordered);
+    for (q, t) in instant_variants(&e.query, e.start)? {
+        let shifted = |why: String| format!("{why} (as `{q}` at {t}ms)");
+        let Some(r) = check_outcome(e, run_query(env, rt, &q, (t, t, 0)), q != e.query).map_err(shifted)? else {
+            continue;
+        };
+        // The same answer as a range query's middle step.
+        if e.range_vector.is_some() || matches!(e.expected, Expected::String(_)) || reads_query_range(&q) {
+            continue;
+        }
+        let in_range = |why: String| shifted(format!("in range mode: {why}"));
+        let range =
+            run_query(env, rt, &q, (t - 60_000, t + 60_000, 60_000)).map_err(|err| in_range(err.to_string()))?;
+        if ordered {
+            continue;
+        }
+        let Value::Matrix(m) = &range.value else {
+            return Err(in_range(format!("a range query answered {:?}", range.value)));
+        };
+        matrix_sorted(m).map_err(in_range)?;
+        let mut vector = Vec::new();
+        for s in m {
+            let float = s.samples.iter().find(|p| p.0 == t).map(|p| (p.1, None));
+            let hist = s.histograms.iter().find(|p| p.0 == t).map(|p| (0.0, Some(p.1.clone())));
+            for (v, h) in float.into_iter().chain(hist) {
+                vector.push(pyrite_promql::InstantSample {
+                    labels: s.labels.clone(),
+                    t,
+                    v,
+                    h,
+                });
+            }
+        }
+        let value = match (&r.value, vector.first()) {
+            (Value::Scalar { .. }, Some(first)) => Value::Scalar { t, v: first.v },
+            (Value::Scalar { .. }, None) => return Err(in_range("no point at the instant".into())),
+            _ => Value::Vector(vector),
+        };
+        compare(e, &value).map_err(in_range)?;
+    }
+    Ok(())
 }
 
 #[test]
@@ -448,4 +653,41 @@ fn prometheus_promql_test_scripts() {
         }
     }
     assert_eq!(stable_failures, 0, "stable PromQL cases failed; see the list above");
+}
+
+#[test]
+fn instant_evals_are_shifted_as_prometheus_shifts_them() {
+    let v = instant_variants("sum(rate(x[5m])) + max_over_time(y[1m:10s])", 100_000).unwrap();
+    let texts: Vec<(&str, i64)> = v.iter().map(|(q, t)| (q.as_str(), *t)).collect();
+    let pinned = "sum(rate(x[5m] @ 100.000)) + max_over_time(y[1m:10s] @ 100.000)";
+    assert_eq!(
+        texts,
+        [
+            ("sum(rate(x[5m])) + max_over_time(y[1m:10s])", 100_000),
+            (pinned, -1_000_000),
+            (pinned, 0),
+            (pinned, 20_000),
+            (pinned, 100_000),
+            (pinned, 1_000_000),
+        ]
+    );
+    let at_zero: Vec<i64> = instant_variants("x", 0).unwrap().iter().map(|v| v.1).collect();
+    assert_eq!(at_zero, [0, -1000, 0, 1000]);
+    for unshifted in [
+        "time()",
+        "x - start()",
+        "timestamp(x)",
+        "x @ -10",
+        "label_replace(x, \"\\xff\", \"\", \"a\", \"\")",
+    ] {
+        assert_eq!(instant_variants(unshifted, 5000).unwrap().len(), 1, "{unshifted}");
+    }
+    assert!(reads_query_range("x * step()") && !reads_query_range("mystep()"));
+    let s = |l: &str| pyrite_promql::RangeSeries {
+        labels: Labels::from_pairs(&[("a", l)]),
+        samples: vec![],
+        histograms: vec![],
+    };
+    assert!(matrix_sorted(&[s("1"), s("2")]).is_ok());
+    assert!(matrix_sorted(&[s("2"), s("1")]).is_err());
 }
