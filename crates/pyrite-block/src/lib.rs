@@ -9,6 +9,8 @@ pub mod bucket;
 pub mod cut;
 pub mod meta;
 pub mod read;
+#[cfg(any(test, feature = "test-support"))]
+pub mod testing;
 pub mod write;
 
 pub use meta::{cut_block_id, BlockMeta, BlockStats, Compaction};

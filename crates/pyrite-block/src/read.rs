@@ -461,9 +461,10 @@ mod tests {
 
     #[tokio::test]
     async fn a_block_reads_back_what_was_written() {
-        // Small groups and pages, so selections cross both.
+        // Small groups (by rows and by bytes) and pages, so selections cross both.
         let opts = WriteOptions {
             rows_per_group: 64,
+            bytes_per_group: 4096,
             rows_per_page: 8,
             zstd_level: 3,
             integer_chunks: true,

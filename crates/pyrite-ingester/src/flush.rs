@@ -15,8 +15,9 @@
 //!
 //! Each tenant follows its own clock: one catching up after an outage is neither held
 //! back by nor refused because of another. Nothing leaves a head before it is in the
-//! bucket; a failed step is retried at the next check, by whichever replica leads then,
-//! and one tenant's failure never stops the others' cutting.
+//! bucket; a failed step is counted (`pyrite_ingester_block_cut_failures_total{tenant}`)
+//! and retried at the next check, by whichever replica leads then, and one tenant's
+//! failure neither stops nor delays the others' cutting.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -100,34 +101,44 @@ impl ShardHost {
                 if r.raft.current_leader().await != Some(self.node_id) {
                     continue;
                 }
-                if let Err(e) = self.cut_shard(shard, &r.head, &blocks).await {
-                    tracing::warn!(shard, error = %e, "cutting blocks failed; retrying at the next check");
-                }
+                self.cut_shard(shard, &r.head, &blocks).await;
             }
         }
     }
 
     /// Seals and cuts every tenant that has a range to cut, then flushes them after one
-    /// shared delay.
-    async fn cut_shard(&self, shard: ShardId, head: &Arc<Head>, b: &BlockSettings) -> Result<(), String> {
+    /// shared delay. A tenant's failed step is logged, counted and left for the next
+    /// check; it neither holds up nor stops the others.
+    async fn cut_shard(&self, shard: ShardId, head: &Arc<Head>, b: &BlockSettings) {
         let mut cut = Vec::new();
         for tenant in head.tenant_names() {
             match self.cut_tenant(shard, head, b, &tenant).await {
                 Ok(Some(end)) => cut.push((tenant, end)),
                 Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(shard, tenant, error = %e, "cutting a tenant's blocks failed; retrying at the next check")
-                }
+                Err(e) => self.cut_failed(shard, &tenant, &e),
             }
         }
         if cut.is_empty() {
-            return Ok(());
+            return;
         }
         tokio::time::sleep(b.flush_delay).await;
         for (tenant, end) in cut {
-            self.commit(shard, command::encode_flushed(&tenant, end)).await?;
+            if let Err(e) = self.commit(shard, command::encode_flushed(&tenant, end)).await {
+                self.cut_failed(shard, &tenant, &format!("committing flushed: {e}"));
+            }
         }
-        Ok(())
+    }
+
+    fn cut_failed(&self, shard: ShardId, tenant: &str, error: &str) {
+        tracing::warn!(
+            shard,
+            tenant,
+            error,
+            "cutting a tenant's blocks failed; retrying at the next check"
+        );
+        self.cut_failures
+            .get_or_create(&vec![("tenant".to_string(), tenant.to_string())])
+            .inc();
     }
 
     /// Seals one tenant and uploads its blocks up to the end of its newest completed
@@ -226,21 +237,13 @@ impl ShardHost {
             shards: vec![shard],
             files: Vec::new(),
         };
-        let mut backoff = Duration::from_millis(200);
-        loop {
-            match bucket::upload(b.bucket.as_ref(), meta.clone(), encoded.clone()).await {
-                Ok(m) => {
-                    tracing::info!(shard, tenant, block = %m.ulid, series = m.stats.series, samples = m.stats.samples, bytes = m.data_size(), "uploaded a block");
-                    return Ok(true);
-                }
-                Err(e) if backoff < Duration::from_secs(10) => {
-                    tracing::warn!(shard, tenant, error = %e, "uploading a block; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                }
-                Err(e) => return Err(format!("uploading block {ulid}: {e}")),
-            }
-        }
+        // One attempt: a failure waits for the next check rather than holding up the
+        // shard's other tenants here.
+        let m = bucket::upload(b.bucket.as_ref(), meta, encoded)
+            .await
+            .map_err(|e| format!("uploading a block ({ulid}): {e}"))?;
+        tracing::info!(shard, tenant, block = %m.ulid, series = m.stats.series, samples = m.stats.samples, bytes = m.data_size(), "uploaded a block");
+        Ok(true)
     }
 
     async fn commit(&self, shard: ShardId, cmd: Vec<u8>) -> Result<(), String> {
@@ -259,7 +262,77 @@ fn now_ms() -> i64 {
 
 #[cfg(test)]
 mod tests {
+    use pyrite_block::testing::FaultyBucket;
+    use pyrite_model::{Labels, Sample, TimeSeries};
+    use pyrite_storage::Appendable;
+
     use super::*;
+    use crate::local::{single_node_host, LocalShards};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_tenant_whose_uploads_fail_neither_stops_nor_delays_the_others() {
+        let dir = tempfile::tempdir().unwrap();
+        let bucket = Arc::new(FaultyBucket::new());
+        bucket.refuse_writes_under(Some("bad/"));
+        let blocks = BlockSettings {
+            bucket: bucket.clone(),
+            range: Duration::from_secs(60),
+            check_every: Duration::from_secs(3600),
+            flush_delay: Duration::ZERO,
+        };
+        let host = single_node_host(dir.path(), 1, Some(blocks.clone())).await;
+        let mut registry = prometheus_client::registry::Registry::default();
+        host.register_metrics(&mut registry);
+        let store = LocalShards::new(host.clone());
+        // Three one-minute ranges for each tenant: the first two are ready to cut.
+        for tenant in ["bad", "good"] {
+            let samples = [(0, 1.0), (60_000, 2.0), (150_000, 3.0)].map(|(t, v)| Sample::new(t, v));
+            let series = TimeSeries::floats(Labels::from_pairs(&[("__name__", "m")]), samples.to_vec());
+            store.append(tenant, vec![series]).await.unwrap();
+        }
+        let head = host.head(0, true).await.unwrap();
+
+        host.cut_shard(0, &head, &blocks).await;
+        assert_eq!(
+            head.tenant_bounds("good").truncated_before,
+            120_000,
+            "good is cut and flushed"
+        );
+        assert_eq!(
+            head.tenant_bounds("bad").truncated_before,
+            i64::MIN,
+            "bad keeps its data"
+        );
+        assert_eq!(blocks_of(&bucket, "bad").await, 0);
+        assert_eq!(
+            bucket.refused(),
+            1,
+            "one attempt per check: nothing waits on bad's retries"
+        );
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &registry).unwrap();
+        assert!(
+            text.contains("pyrite_ingester_block_cut_failures_total{tenant=\"bad\"} 1"),
+            "{text}"
+        );
+
+        // The bucket takes bad's blocks again: the next check cuts and flushes them.
+        bucket.refuse_writes_under(None);
+        host.cut_shard(0, &head, &blocks).await;
+        assert_eq!(head.tenant_bounds("bad").truncated_before, 120_000);
+        assert_eq!(blocks_of(&bucket, "bad").await, 2);
+        assert_eq!(blocks_of(&bucket, "good").await, 2);
+    }
+
+    async fn blocks_of(bucket: &FaultyBucket, tenant: &str) -> usize {
+        use futures::TryStreamExt;
+        use object_store::ObjectStore;
+        let files: Vec<_> = bucket.list(Some(&tenant.into())).try_collect().await.unwrap();
+        files
+            .iter()
+            .filter(|f| f.location.as_ref().ends_with("meta.json"))
+            .count()
+    }
 
     #[test]
     fn a_range_is_cut_once_half_a_range_lies_behind_it() {

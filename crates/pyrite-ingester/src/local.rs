@@ -109,35 +109,46 @@ impl Queryable for LocalShards {
     }
 }
 
+/// A one-node host leading `shards` one-replica groups under `dir`, for tests.
 #[cfg(test)]
-mod tests {
-    use std::time::Duration;
-
+pub(crate) async fn single_node_host(
+    dir: &std::path::Path,
+    shards: u32,
+    blocks: Option<crate::flush::BlockSettings>,
+) -> Arc<ShardHost> {
     use parking_lot::RwLock;
     use pyrite_client::{Channels, ShardClient};
-    use pyrite_model::Sample;
     use pyrite_ring::{Ingester, Ring, RingDesc};
 
-    use super::*;
     use crate::shards::{HostSettings, RaftOptions};
+
+    let me = Ingester {
+        id: 1,
+        addr: "127.0.0.1:1".into(),
+    };
+    let ring = Ring::new(RingDesc::even(vec![me], shards, 1)).unwrap();
+    let client = ShardClient::new(Arc::new(RwLock::new(ring)), Channels::default());
+    let settings = HostSettings {
+        dir: dir.to_path_buf(),
+        head: Default::default(),
+        raft: RaftOptions::default(),
+        blocks,
+    };
+    let host = ShardHost::new(1, client, settings);
+    host.open_shards().await.unwrap();
+    host.wait_to_lead_all(std::time::Duration::from_secs(10)).await.unwrap();
+    host
+}
+
+#[cfg(test)]
+mod tests {
+    use pyrite_model::Sample;
+
+    use super::*;
 
     /// A single-process host: `shards` one-replica groups under `dir`.
     async fn open(dir: &std::path::Path, shards: u32) -> (Arc<ShardHost>, LocalShards) {
-        let me = Ingester {
-            id: 1,
-            addr: "127.0.0.1:1".into(),
-        };
-        let ring = Ring::new(RingDesc::even(vec![me], shards, 1)).unwrap();
-        let client = ShardClient::new(Arc::new(RwLock::new(ring)), Channels::default());
-        let settings = HostSettings {
-            dir: dir.to_path_buf(),
-            head: Default::default(),
-            raft: RaftOptions::default(),
-            blocks: None,
-        };
-        let host = ShardHost::new(1, client, settings);
-        host.open_shards().await.unwrap();
-        host.wait_to_lead_all(Duration::from_secs(10)).await.unwrap();
+        let host = single_node_host(dir, shards, None).await;
         (host.clone(), LocalShards::new(host))
     }
 

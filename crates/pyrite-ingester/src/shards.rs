@@ -12,6 +12,9 @@ use bytes::Bytes;
 use openraft::error::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, RaftError};
 use openraft::{BasicNode, Raft, SnapshotPolicy};
 use parking_lot::RwLock;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::registry::Registry;
 use pyrite_client::{not_leader, ShardClient};
 use pyrite_model::TimeSeries;
 use pyrite_raft::log_store::{FsyncPolicy, LogStore};
@@ -330,6 +333,8 @@ pub struct ShardHost {
     pub(crate) converging: parking_lot::Mutex<std::collections::HashSet<ShardId>>,
     /// Draining shards this node leads, and since when it has refused their writes.
     pub(crate) draining_since: parking_lot::Mutex<HashMap<ShardId, std::time::Instant>>,
+    /// Failed block-cutting steps, by tenant.
+    pub(crate) cut_failures: Family<Vec<(String, String)>, Counter>,
 }
 
 pub(crate) fn forward(f: &ForwardToLeader<NodeId, BasicNode>) -> Status {
@@ -385,7 +390,17 @@ impl ShardHost {
             meta: RwLock::default(),
             converging: Default::default(),
             draining_since: Default::default(),
+            cut_failures: Family::default(),
         })
+    }
+
+    /// Registers the host's metrics.
+    pub fn register_metrics(&self, registry: &mut Registry) {
+        registry.register(
+            "pyrite_ingester_block_cut_failures",
+            "Block-cutting steps (a tenant's seal, upload or flush) that failed and were left for the next check, by tenant.",
+            self.cut_failures.clone(),
+        );
     }
 
     /// Opens (or creates) every shard replica the ring gives this node, replaying each

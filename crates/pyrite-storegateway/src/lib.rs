@@ -366,85 +366,10 @@ mod tests {
         assert_eq!(samples(&got), [(20, 2.0), (30, 3.0)]);
     }
 
-    /// A bucket that can be cut off: every call fails while `down` is set, as an
-    /// unreachable object store's do.
-    #[derive(Debug)]
-    struct Flaky {
-        inner: InMemory,
-        down: std::sync::atomic::AtomicBool,
-    }
-
-    impl std::fmt::Display for Flaky {
-        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            write!(f, "Flaky")
-        }
-    }
-
-    impl Flaky {
-        fn check(&self) -> object_store::Result<()> {
-            if self.down.load(std::sync::atomic::Ordering::SeqCst) {
-                return Err(object_store::Error::Generic {
-                    store: "Flaky",
-                    source: "connection refused".into(),
-                });
-            }
-            Ok(())
-        }
-    }
-
-    use futures::stream::{BoxStream, StreamExt};
-    use object_store::{
-        CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, PutMultipartOptions, PutOptions,
-        PutPayload, PutResult,
-    };
-
-    #[async_trait]
-    impl ObjectStore for Flaky {
-        async fn put_opts(&self, l: &Path, p: PutPayload, o: PutOptions) -> object_store::Result<PutResult> {
-            self.check()?;
-            self.inner.put_opts(l, p, o).await
-        }
-        async fn put_multipart_opts(
-            &self,
-            l: &Path,
-            o: PutMultipartOptions,
-        ) -> object_store::Result<Box<dyn MultipartUpload>> {
-            self.check()?;
-            self.inner.put_multipart_opts(l, o).await
-        }
-        async fn get_opts(&self, l: &Path, o: GetOptions) -> object_store::Result<GetResult> {
-            self.check()?;
-            self.inner.get_opts(l, o).await
-        }
-        fn delete_stream(
-            &self,
-            locations: BoxStream<'static, object_store::Result<Path>>,
-        ) -> BoxStream<'static, object_store::Result<Path>> {
-            self.inner.delete_stream(locations)
-        }
-        fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
-            match self.check() {
-                Ok(()) => self.inner.list(prefix),
-                Err(e) => futures::stream::once(async move { Err(e) }).boxed(),
-            }
-        }
-        async fn list_with_delimiter(&self, prefix: Option<&Path>) -> object_store::Result<ListResult> {
-            self.check()?;
-            self.inner.list_with_delimiter(prefix).await
-        }
-        async fn copy_opts(&self, from: &Path, to: &Path, o: CopyOptions) -> object_store::Result<()> {
-            self.check()?;
-            self.inner.copy_opts(from, to, o).await
-        }
-    }
-
     #[tokio::test]
     async fn an_unreachable_bucket_answers_from_the_last_known_blocks_with_a_warning() {
         use pyrite_storage::warnings::Warnings;
-        let flaky = Arc::new(Flaky {
-            inner: InMemory::new(),
-            down: Default::default(),
-        });
+        let flaky = Arc::new(pyrite_block::testing::FaultyBucket::new());
         let bucket: Arc<dyn ObjectStore> = flaky.clone();
         put_block(bucket.as_ref(), "t", 0, &[(10, 1.0), (20, 2.0)]).await;
         let store = BucketStore::new(bucket.clone(), Duration::ZERO);
@@ -452,7 +377,7 @@ mod tests {
         // Opened while the bucket was up: its label columns are in memory.
         assert_eq!(store.label_values("t", "__name__", 0, 100, &[]).await.unwrap(), ["m"]);
 
-        flaky.down.store(true, std::sync::atomic::Ordering::SeqCst);
+        flaky.set_down(true);
         let w = Warnings::new();
         let names = w.scope(store.label_values("t", "__name__", 0, 100, &[])).await;
         assert_eq!(
@@ -483,7 +408,7 @@ mod tests {
         ));
 
         // Back up: answers are whole again, with no warning.
-        flaky.down.store(false, std::sync::atomic::Ordering::SeqCst);
+        flaky.set_down(false);
         let got = w.scope(store.select("t", SelectHints::new(0, 100), &m)).await.unwrap();
         assert_eq!(samples(&got), [(10, 1.0), (20, 2.0)]);
         assert!(w.take().is_empty());

@@ -195,6 +195,7 @@ pub async fn init(
                 }
                 tokio::spawn(host.clone().follow_ring(RING_REFRESH));
                 tokio::spawn(host.clone().cut_blocks());
+                host.register_metrics(registry);
                 let heads_of = host.clone();
                 registry.register_collector(Box::new(crate::metrics::HeadCollector(Box::new(move || {
                     heads_of.heads().into_iter().map(|(_, h)| h).collect()
