@@ -16,13 +16,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let fds = protox::compile(files, [&root])?;
     prost_build::Config::new().compile_fds(fds)?;
     // Pyrite's internal services, with tonic clients and servers.
-    let internal = ["pyrite/ingester/v1/ingester.proto", "pyrite/frontend/v1/frontend.proto"];
+    let internal = [
+        "pyrite/ingester/v1/ingester.proto",
+        "pyrite/raft/v1/raft.proto",
+        "pyrite/frontend/v1/frontend.proto",
+    ];
     for f in &internal {
         println!("cargo:rerun-if-changed={}", root.join(f).display());
     }
     let fds = protox::compile(internal, [&root])?;
     tonic_prost_build::configure()
         .bytes(".pyrite.ingester.v1")
+        .bytes(".pyrite.raft.v1")
         .bytes(".pyrite.frontend.v1")
         .compile_fds(fds)?;
     Ok(())

@@ -58,6 +58,27 @@ pub fn write_id(bytes: &[u8]) -> Option<WriteId> {
     }
 }
 
+/// A command in its log encoding (a write without an id is given a fresh one).
+pub fn encode(command: &ShardCommand) -> Vec<u8> {
+    match command {
+        ShardCommand::Write { id, record } => encode_write_with_id(
+            id.unwrap_or_else(|| ulid::Ulid::new().0),
+            &record.tenant,
+            &record.series,
+        ),
+        ShardCommand::Seal {
+            tenant: Some(t),
+            before,
+        } => encode_seal(t, *before),
+        ShardCommand::Flushed {
+            tenant: Some(t),
+            before,
+        } => encode_flushed(t, *before),
+        ShardCommand::Seal { tenant: None, before } => bound(TAG_SEAL_ALL, *before, ""),
+        ShardCommand::Flushed { tenant: None, before } => bound(TAG_FLUSHED_ALL, *before, ""),
+    }
+}
+
 pub fn encode_seal(tenant: &str, before: i64) -> Vec<u8> {
     bound(TAG_SEAL, before, tenant)
 }
@@ -161,6 +182,25 @@ mod tests {
                 before: 7200
             }
         );
+        for command in [
+            ShardCommand::Seal {
+                tenant: Some("a".into()),
+                before: 3,
+            },
+            ShardCommand::Flushed {
+                tenant: None,
+                before: -3,
+            },
+            ShardCommand::Write {
+                id: Some(9),
+                record: WriteRecord {
+                    tenant: "t".into(),
+                    series: series.clone(),
+                },
+            },
+        ] {
+            assert_eq!(decode(&encode(&command)).unwrap(), command);
+        }
         assert!(decode(&[]).is_err());
         assert!(decode(&[TAG_SEAL, 1, 2]).is_err());
         assert!(decode(&[TAG_WRITE, 1, 2]).is_err());

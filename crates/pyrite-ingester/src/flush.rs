@@ -98,7 +98,7 @@ impl ShardHost {
             let replicas: Vec<(ShardId, Arc<crate::shards::Replica>)> =
                 self.replicas.read().iter().map(|(s, r)| (*s, r.clone())).collect();
             for (shard, r) in replicas {
-                if r.raft.current_leader().await != Some(self.node_id) {
+                if !r.group.is_leader() {
                     continue;
                 }
                 self.cut_shard(shard, &r.head, &blocks).await;

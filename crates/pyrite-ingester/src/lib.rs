@@ -1,6 +1,6 @@
 //! Pyrite's ingester: the head made durable and replicated. A [`ShardHost`] holds this
-//! node's replica of each shard the ring gives it, each a Raft group whose log is the
-//! write-ahead log and whose state machine is a head of its own; [`IngesterService`]
+//! node's replica of each shard the ring gives it, each a [`pyrite_raft::Group`] whose
+//! log is the write-ahead log and whose state machine is a head of its own; [`IngesterService`]
 //! serves pushes and reads over gRPC, and [`LocalShards`] reaches the same shards
 //! in-process (the single-process Pyrite, where every shard is a one-replica group).
 //! Which shards a node holds follows the ring, kept by the metadata group
@@ -21,8 +21,9 @@ pub use codec::{CodecError, WriteRecord};
 pub use command::{decode as decode_command, encode_write as encode_record, ShardCommand};
 pub use flush::BlockSettings;
 pub use local::LocalShards;
+pub use pyrite_raft::RaftOptions;
 pub use service::IngesterService;
-pub use shards::{HostSettings, RaftOptions, ShardError, ShardHost};
+pub use shards::{Applied, HostSettings, ShardError, ShardHost};
 
 /// Ingester settings.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

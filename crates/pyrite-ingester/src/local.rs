@@ -120,7 +120,8 @@ pub(crate) async fn single_node_host(
     use pyrite_client::{Channels, ShardClient};
     use pyrite_ring::{Ingester, Ring, RingDesc};
 
-    use crate::shards::{HostSettings, RaftOptions};
+    use crate::shards::HostSettings;
+    use pyrite_raft::RaftOptions;
 
     let me = Ingester {
         id: 1,

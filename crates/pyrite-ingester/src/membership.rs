@@ -19,13 +19,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use openraft::error::{ClientWriteError, RaftError};
-use openraft::{BasicNode, Raft};
+use bytes::Bytes;
 use parking_lot::RwLock;
-use pyrite_raft::log_store::LogStore;
-use pyrite_raft::network::GrpcNetwork;
-use pyrite_raft::state_machine::StateMachine;
-use pyrite_raft::{App, Applied, Command, TypeConfig};
+use pyrite_raft::{Group, GroupId, NodeId, StateMachine};
 use pyrite_ring::change::RingChange;
 use pyrite_ring::{RingDesc, ShardId, META_GROUP};
 use tonic::Status;
@@ -35,7 +31,11 @@ use tonic::Status;
 /// commit (clients give up after 10 s).
 pub const DRAIN_GRACE: Duration = Duration::from_secs(30);
 
-use crate::shards::{forward, initialize, raft_config, ShardError, ShardHost};
+use crate::shards::{status, ShardError, ShardHost};
+
+/// How long a new replica may take to catch up as a learner before a membership change
+/// gives up (and is tried again at the next check).
+const CATCH_UP: Duration = Duration::from_secs(300);
 
 /// The metadata group's state: the ring.
 #[derive(Default)]
@@ -43,20 +43,21 @@ pub(crate) struct RingApp {
     desc: RwLock<RingDesc>,
 }
 
-impl App for RingApp {
-    fn apply(&self, command: &[u8]) -> Applied {
-        let refused = |why: String| Applied {
-            rejected: 1,
-            rejections: vec![why],
-            ..Applied::default()
-        };
-        match serde_json::from_slice::<RingChange>(command) {
-            Ok(change) => match self.desc.write().apply(&change) {
-                Ok(_) => Applied::default(),
-                Err(e) => refused(e.to_string()),
-            },
-            Err(e) => refused(format!("undecodable ring change: {e}")),
-        }
+impl StateMachine for RingApp {
+    type Command = RingChange;
+    /// A change the ring refuses, and why; every replica refuses it alike.
+    type Response = Result<(), String>;
+
+    fn encode(change: &RingChange) -> Bytes {
+        serde_json::to_vec(change)
+            .expect("a ring change always serializes")
+            .into()
+    }
+
+    fn apply(&self, command: &Bytes) -> Result<(), String> {
+        let change =
+            serde_json::from_slice::<RingChange>(command).map_err(|e| format!("undecodable ring change: {e}"))?;
+        self.desc.write().apply(&change).map(|_| ()).map_err(|e| e.to_string())
     }
 
     fn snapshot(&self) -> pyrite_raft::SnapshotEncoder {
@@ -78,8 +79,7 @@ impl App for RingApp {
 
 /// This node's replica of the metadata group.
 pub(crate) struct MetaReplica {
-    pub(crate) raft: Raft<TypeConfig>,
-    app: Arc<RingApp>,
+    pub(crate) group: Group<RingApp>,
 }
 
 const RING_FILE: &str = "ring.json";
@@ -113,7 +113,6 @@ impl ShardHost {
     /// Opens this node's replica of the metadata group, if the ring gives it one; the
     /// founding ring's first voter initialises a new group.
     pub async fn open_meta(&self) -> Result<(), ShardError> {
-        let err = |e: String| ShardError::Open(META_GROUP, e);
         let (hosted, founder, members) = {
             let ring = self.ring.read();
             let desc = ring.desc();
@@ -126,22 +125,20 @@ impl ShardHost {
         if !hosted || self.meta.read().is_some() {
             return Ok(());
         }
-        let dir = self.settings.dir.join("meta");
-        let config = raft_config("pyrite-meta".into(), &self.settings.raft).map_err(err)?;
-        let app = Arc::new(RingApp::default());
-        let log = LogStore::open(&dir.join("log"), self.settings.raft.fsync).map_err(|e| err(e.to_string()))?;
-        let sm = StateMachine::open(&dir.join("state"), app.clone())
-            .map_err(|e| err(e.to_string()))?
-            .releasing(&log);
-        let network = GrpcNetwork::new(META_GROUP, self.client.channels());
-        let raft = Raft::new(self.node_id, config, network, log, sm)
-            .await
-            .map_err(|e| err(e.to_string()))?;
+        let group = Group::open(
+            GroupId::META,
+            self.node_id,
+            &self.settings.dir.join("meta"),
+            &self.settings.raft,
+            Arc::new(RingApp::default()),
+            self.client.channels(),
+        )
+        .await?;
         if founder == Some(self.node_id) {
-            initialize(&raft, members).await.map_err(err)?;
+            group.initialize(members).await?;
         }
-        self.groups.write().insert(META_GROUP, raft.clone());
-        *self.meta.write() = Some(MetaReplica { raft, app });
+        self.groups.insert(GroupId::META, group.raft().clone());
+        *self.meta.write() = Some(MetaReplica { group });
         tracing::info!("opened metadata group replica");
         Ok(())
     }
@@ -149,10 +146,10 @@ impl ShardHost {
     /// Stops this node's replica of the metadata group, which it no longer holds, and
     /// deletes its data.
     async fn close_meta(&self) {
-        self.groups.write().remove(&META_GROUP);
+        self.groups.remove(GroupId::META);
         let replica = self.meta.write().take();
         if let Some(m) = replica {
-            let _ = m.raft.shutdown().await;
+            m.group.shutdown().await;
         }
         match std::fs::remove_dir_all(self.settings.dir.join("meta")) {
             Ok(()) => tracing::info!("removed metadata group replica"),
@@ -165,7 +162,7 @@ impl ShardHost {
     /// node holds a replica of it (and it has one), else the ring it follows.
     pub fn ring_json(&self) -> String {
         if let Some(m) = self.meta.read().as_ref() {
-            let desc = m.app.desc.read();
+            let desc = m.group.state().desc.read();
             if desc.version >= self.ring.read().desc().version {
                 return ring_json(&desc);
             }
@@ -183,27 +180,21 @@ impl ShardHost {
     }
 
     async fn propose(&self, change: &RingChange) -> Result<(), Status> {
-        let (raft, app) = match self.meta.read().as_ref() {
-            Some(m) => (m.raft.clone(), m.app.clone()),
-            None => return Err(pyrite_client::not_leader(None)),
+        let Some(group) = self.meta.read().as_ref().map(|m| m.group.clone()) else {
+            return Err(pyrite_client::not_leader(None));
         };
-        if app.desc.read().version == 0 && !matches!(change, RingChange::Bootstrap { .. }) {
+        let desc = || group.state().desc.read().clone();
+        if desc().version == 0 && !matches!(change, RingChange::Bootstrap { .. }) {
             // The founding ring is moments away (see `sync_ring`): worth a retry.
             return Err(Status::unavailable("the cluster's ring is not bootstrapped yet"));
         }
-        let bytes = serde_json::to_vec(change).map_err(|e| Status::internal(e.to_string()))?;
-        match raft.client_write(Command::one(bytes)).await {
-            Ok(resp) => {
-                let applied = resp.data.into_iter().next().unwrap_or_default();
-                if let Some(why) = applied.rejections.into_iter().next() {
-                    return Err(Status::invalid_argument(why));
-                }
-                let _ = self.client.adopt_desc(app.desc.read().clone());
-                Ok(())
-            }
-            Err(RaftError::APIError(ClientWriteError::ForwardToLeader(f))) => Err(forward(&f)),
-            Err(e) => Err(Status::unavailable(format!("metadata group: {e}"))),
-        }
+        group
+            .propose(change)
+            .await
+            .map_err(status)?
+            .map_err(Status::invalid_argument)?;
+        let _ = self.client.adopt_desc(desc());
+        Ok(())
     }
 
     /// Joins the cluster: adds this node to the ring at `addr`, through the metadata
@@ -256,14 +247,14 @@ impl ShardHost {
             .meta
             .read()
             .as_ref()
-            .map(|m| (m.raft.clone(), m.app.desc.read().clone()));
+            .map(|m| (m.group.clone(), m.group.state().desc.read().clone()));
         let mut refresh = true;
-        if let Some((raft, desc)) = local {
+        if let Some((group, desc)) = local {
             if desc.version > 0 {
                 // A voter that is leaving (or left) stops hearing of changes.
                 refresh = !desc.meta.contains(&self.node_id);
                 let _ = self.client.adopt_desc(desc);
-            } else if raft.current_leader().await == Some(self.node_id) {
+            } else if group.is_leader() {
                 let ring = self.ring.read().desc().clone();
                 if let Err(e) = self.propose(&RingChange::Bootstrap { ring }).await {
                     tracing::warn!(error = %e.message(), "bootstrapping the ring");
@@ -292,88 +283,63 @@ impl ShardHost {
             self.close_shard(shard).await;
         }
         for &shard in &wanted {
-            let needs = desc.shards.get(&shard).is_some_and(|s| {
-                let replica = self.replicas.read().get(&shard).cloned();
-                replica.is_some_and(|r| {
-                    let m = r.raft.metrics().borrow().clone();
-                    let voters: BTreeSet<u64> = m.membership_config.membership().voter_ids().collect();
-                    m.current_leader == Some(self.node_id)
-                        && (voters != s.replicas.iter().copied().collect()
-                            || !s.leaving.is_empty()
-                            || !s.stable.is_empty())
-                })
-            });
-            if needs && self.converging.lock().insert(shard) {
-                let host = self.clone();
-                let desc = desc.clone();
-                tokio::spawn(async move {
-                    if let Err(e) = host.converge(shard, &desc).await {
-                        tracing::warn!(shard, error = %e, "changing the shard's replicas");
-                    }
-                    host.converging.lock().remove(&shard);
-                });
-            }
+            let (Some(target), Some(r)) = (desc.shards.get(&shard), self.replicas.read().get(&shard).cloned()) else {
+                continue;
+            };
+            let voters: BTreeSet<NodeId> = target.replicas.iter().copied().collect();
+            let unsettled = !target.leaving.is_empty() || !target.stable.is_empty();
+            let settled = RingChange::Settled {
+                shard,
+                replicas: voters.iter().copied().collect(),
+            };
+            self.spawn_converge(r.group.clone(), voters, unsettled.then_some(settled), desc);
         }
     }
 
-    /// As the shard's leader: makes its Raft voters the ring's replicas (new ones join
-    /// as learners and catch up first), then reports the move settled.
-    async fn converge(&self, shard: ShardId, desc: &RingDesc) -> Result<(), String> {
-        let Some(target) = desc.shards.get(&shard) else {
-            return Ok(());
-        };
-        let raft = match self.replicas.read().get(&shard) {
-            Some(r) => r.raft.clone(),
-            None => return Ok(()),
-        };
-        let voters: BTreeSet<u64> = raft
-            .metrics()
-            .borrow()
-            .membership_config
-            .membership()
-            .voter_ids()
-            .collect();
-        let desired: BTreeSet<u64> = target.replicas.iter().copied().collect();
-        if voters != desired {
-            for id in desired.difference(&voters) {
-                let addr = desc
-                    .ingesters
-                    .get(id)
-                    .map(|i| i.addr.clone())
-                    .ok_or_else(|| format!("unknown ingester {id}"))?;
-                tracing::info!(shard, learner = id, "adding a replica; it catches up as a learner");
-                tokio::time::timeout(
-                    Duration::from_secs(300),
-                    raft.add_learner(*id, BasicNode { addr }, true),
-                )
-                .await
-                .map_err(|_| format!("replica {id} did not catch up within 5 minutes"))?
-                .map_err(|e| e.to_string())?;
-            }
-            raft.change_membership(desired.clone(), false)
-                .await
-                .map_err(|e| e.to_string())?;
-            tracing::info!(shard, voters = ?desired, "shard membership changed");
+    /// As the leader of `group`, in the background (once at a time per group): makes
+    /// its voters `voters`, then reports `settled` to the ring, if given.
+    fn spawn_converge<S: StateMachine>(
+        self: &Arc<Self>,
+        group: Group<S>,
+        voters: BTreeSet<NodeId>,
+        settled: Option<RingChange>,
+        desc: &RingDesc,
+    ) {
+        let needed = group.is_leader() && (group.voters() != voters || settled.is_some());
+        if !needed || !self.converging.lock().insert(group.id()) {
+            return;
         }
-        if !target.leaving.is_empty() || !target.stable.is_empty() {
-            let settled = RingChange::Settled {
-                shard,
-                replicas: desired.into_iter().collect(),
+        let host = self.clone();
+        let desc = desc.clone();
+        tokio::spawn(async move {
+            let addr_of = |id: NodeId| desc.ingesters.get(&id).map(|i| i.addr.clone());
+            let result = match group.change_voters(&voters, addr_of, CATCH_UP).await {
+                Ok(_) => match &settled {
+                    // The report goes to the metadata group's leader (this node may
+                    // have just left that group).
+                    Some(change) => host
+                        .client
+                        .change_ring(change)
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| e.message().to_string()),
+                    None => Ok(()),
+                },
+                Err(e) => Err(e.to_string()),
             };
-            self.client
-                .change_ring(&settled)
-                .await
-                .map_err(|e| e.message().to_string())?;
-        }
-        Ok(())
+            if let Err(e) = result {
+                tracing::warn!(group = %group.id(), error = %e, "changing the group's replicas");
+            }
+            host.converging.lock().remove(&group.id());
+        });
     }
 
     /// Opens or closes this node's metadata replica as the ring says, and, as the
     /// group's leader, moves its voters to the ring's.
     async fn reconcile_meta(self: &Arc<Self>, desc: &RingDesc) {
         let hosted = desc.meta_hosted_by(self.node_id);
-        let open = self.meta.read().as_ref().map(|m| m.raft.clone());
-        let raft = match (hosted, open) {
+        let open = self.meta.read().as_ref().map(|m| m.group.clone());
+        let group = match (hosted, open) {
             (true, None) => {
                 if let Err(e) = self.open_meta().await {
                     tracing::error!(error = %e, "opening a metadata group replica");
@@ -381,70 +347,15 @@ impl ShardHost {
                 return;
             }
             (false, Some(_)) => return self.close_meta().await,
-            (true, Some(raft)) => raft,
+            (true, Some(group)) => group,
             (false, None) => return,
         };
-        let needs = {
-            let m = raft.metrics().borrow().clone();
-            let voters: BTreeSet<u64> = m.membership_config.membership().voter_ids().collect();
-            m.current_leader == Some(self.node_id)
-                && (voters != desc.meta.iter().copied().collect()
-                    || !desc.meta_leaving.is_empty()
-                    || !desc.meta_stable.is_empty())
-        };
-        if needs && self.converging.lock().insert(META_GROUP) {
-            let host = self.clone();
-            let desc = desc.clone();
-            tokio::spawn(async move {
-                if let Err(e) = host.converge_meta(raft, &desc).await {
-                    tracing::warn!(error = %e, "changing the metadata group's voters");
-                }
-                host.converging.lock().remove(&META_GROUP);
-            });
-        }
-    }
-
-    /// As the metadata group's leader: makes its voters the ring's (new ones join as
-    /// learners and catch up first), then reports the move settled.
-    async fn converge_meta(&self, raft: Raft<TypeConfig>, desc: &RingDesc) -> Result<(), String> {
-        let voters: BTreeSet<u64> = raft
-            .metrics()
-            .borrow()
-            .membership_config
-            .membership()
-            .voter_ids()
-            .collect();
-        let desired: BTreeSet<u64> = desc.meta.iter().copied().collect();
-        if voters != desired {
-            for id in desired.difference(&voters) {
-                let addr = desc
-                    .ingesters
-                    .get(id)
-                    .map(|i| i.addr.clone())
-                    .ok_or_else(|| format!("unknown ingester {id}"))?;
-                tracing::info!(learner = id, "adding a metadata voter; it catches up as a learner");
-                tokio::time::timeout(
-                    Duration::from_secs(300),
-                    raft.add_learner(*id, BasicNode { addr }, true),
-                )
-                .await
-                .map_err(|_| format!("metadata replica {id} did not catch up within 5 minutes"))?
-                .map_err(|e| e.to_string())?;
-            }
-            raft.change_membership(desired.clone(), false)
-                .await
-                .map_err(|e| e.to_string())?;
-            tracing::info!(voters = ?desired, "metadata group membership changed");
-        }
+        let voters: BTreeSet<NodeId> = desc.meta.iter().copied().collect();
+        let unsettled = !desc.meta_leaving.is_empty() || !desc.meta_stable.is_empty();
         let settled = RingChange::MetadataSettled {
-            ingesters: desired.into_iter().collect(),
+            ingesters: desc.meta.clone(),
         };
-        // This node may have just left the group: the report goes to its leader.
-        self.client
-            .change_ring(&settled)
-            .await
-            .map_err(|e| e.message().to_string())?;
-        Ok(())
+        self.spawn_converge(group, voters, unsettled.then_some(settled), desc);
     }
 
     /// As the leader of draining shards: reports each drained once it has refused
@@ -458,7 +369,7 @@ impl ShardHost {
                 .replicas
                 .read()
                 .iter()
-                .filter(|(_, r)| r.raft.metrics().borrow().current_leader == Some(self.node_id))
+                .filter(|(_, r)| r.group.is_leader())
                 .map(|(s, _)| *s)
                 .collect();
             since.retain(|shard, _| {
@@ -498,11 +409,13 @@ mod tests {
             2,
             1,
         );
-        let boot = serde_json::to_vec(&RingChange::Bootstrap { ring: ring.clone() }).unwrap();
-        assert_eq!(app.apply(&boot), Applied::default());
-        let bad = app.apply(br#"{"op":"set_replicas","shard":9,"replicas":[1]}"#);
-        assert_eq!(bad.rejections, ["no shard 9"]);
-        assert_eq!(app.apply(b"nonsense").rejected, 1);
+        let boot = RingApp::encode(&RingChange::Bootstrap { ring: ring.clone() });
+        assert_eq!(app.apply(&boot), Ok(()));
+        let bad = app.apply(&Bytes::from_static(
+            br#"{"op":"set_replicas","shard":9,"replicas":[1]}"#,
+        ));
+        assert_eq!(bad, Err("no shard 9".to_string()));
+        assert!(app.apply(&Bytes::from_static(b"nonsense")).is_err());
         let other = RingApp::default();
         other.restore(&pyrite_raft::snapshot_to_vec(app.snapshot())).unwrap();
         assert_eq!(*other.desc.read(), ring);

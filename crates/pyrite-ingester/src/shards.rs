@@ -9,56 +9,48 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use openraft::error::{CheckIsLeaderError, ClientWriteError, ForwardToLeader, RaftError};
-use openraft::{BasicNode, Raft, SnapshotPolicy};
 use parking_lot::RwLock;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 use pyrite_client::{not_leader, ShardClient};
 use pyrite_model::TimeSeries;
-use pyrite_raft::log_store::{FsyncPolicy, LogStore};
-use pyrite_raft::network::{Groups, GrpcNetwork};
-use pyrite_raft::state_machine::StateMachine;
-use pyrite_raft::{App, Applied, Command, NodeId, TypeConfig};
+use pyrite_raft::network::Groups;
+use pyrite_raft::{Group, GroupError, GroupId, NodeId, RaftOptions, StateMachine};
 use pyrite_ring::{Ring, ShardId};
 use pyrite_tsdb::{Head, HeadOptions};
-use tokio::sync::{mpsc, oneshot};
 use tonic::Status;
 
 use crate::command::{self, ShardCommand};
 use crate::flush::BlockSettings;
 use crate::membership::MetaReplica;
 
-/// Raft timing and durability for every shard on this node.
-#[derive(Debug, Clone)]
-pub struct RaftOptions {
-    pub heartbeat_ms: u64,
-    pub election_timeout_min_ms: u64,
-    pub election_timeout_max_ms: u64,
-    pub fsync: FsyncPolicy,
-    /// A group snapshots its state every this many log entries and purges the log
-    /// before the snapshot (keeping at most 1000 entries for slightly lagging
-    /// replicas); 0 never does.
-    pub snapshot_entries: u64,
-}
-
-impl Default for RaftOptions {
-    fn default() -> Self {
-        Self {
-            heartbeat_ms: 100,
-            election_timeout_min_ms: 500,
-            election_timeout_max_ms: 1000,
-            fsync: FsyncPolicy::Always,
-            snapshot_entries: 10_000,
-        }
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum ShardError {
-    #[error("shard {0}: {1}")]
-    Open(ShardId, String),
+    #[error(transparent)]
+    Group(#[from] GroupError),
+}
+
+/// What applying a shard command reports back to the writer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Applied {
+    /// Samples the command stored, float samples and native histograms together.
+    pub samples: u64,
+    /// Of `samples`, the native histograms.
+    pub histograms: u64,
+    /// Samples the head refused (duplicates, out-of-order…), and the first few
+    /// reasons, for the writer to report. Refusals are deterministic, so every replica
+    /// refuses the same.
+    pub rejected: u64,
+    pub rejections: Vec<String>,
+}
+
+/// What a group's error tells a gRPC caller: where the leader is, or to retry.
+pub(crate) fn status(e: GroupError) -> Status {
+    match e {
+        GroupError::NotLeader { leader, .. } => not_leader(leader.as_ref().map(|(id, addr)| (*id, addr.as_str()))),
+        other => Status::unavailable(other.to_string()),
+    }
 }
 
 /// A shard's head as its Raft state machine sees it.
@@ -71,7 +63,7 @@ pub enum ShardError {
 /// holds that buffer, so no other buffer can have the address while the entry lives,
 /// and what is applied is exactly what decoding the bytes would give (the codec
 /// round-trips bit for bit); every other replica, and replay, decodes.
-struct HeadApp {
+pub(crate) struct HeadApp {
     head: Arc<Head>,
     prepared: parking_lot::Mutex<HashMap<usize, Prepared>>,
     /// What the latest writes did, by id: a write committed again (a writer retried
@@ -171,8 +163,15 @@ impl HeadApp {
     }
 }
 
-impl App for HeadApp {
-    fn apply(&self, command: &[u8]) -> Applied {
+impl StateMachine for HeadApp {
+    type Command = ShardCommand;
+    type Response = Applied;
+
+    fn encode(command: &ShardCommand) -> Bytes {
+        command::encode(command).into()
+    }
+
+    fn apply(&self, command: &Bytes) -> Applied {
         let id = command::write_id(command);
         let prepared = self.take_prepared(command);
         if let Some(done) = id.and_then(|id| self.recent.lock().get(id)) {
@@ -238,71 +237,8 @@ impl App for HeadApp {
 }
 
 pub(crate) struct Replica {
-    pub(crate) raft: Raft<TypeConfig>,
+    pub(crate) group: Group<HeadApp>,
     pub(crate) head: Arc<Head>,
-    app: Arc<HeadApp>,
-    /// Writes waiting for the next log entry (see [`batch_writes`]).
-    writes: mpsc::Sender<PendingWrite>,
-}
-
-type PendingWrite = (Bytes, oneshot::Sender<Result<Applied, Status>>);
-
-/// Most writes, and bytes, folded into one log entry.
-const MAX_BATCH_WRITES: usize = 128;
-const MAX_BATCH_BYTES: usize = 16 << 20;
-/// Entries a shard has in flight at once: while one is being synced and applied, the
-/// next is already being appended, and writes arriving meanwhile wait for the one
-/// after (group commit).
-const ENTRIES_IN_FLIGHT: usize = 2;
-
-/// Feeds a shard's Raft group: each entry holds every write that arrived while the
-/// entries before it were being committed, so a busy shard pays one replication round
-/// and one fsync per batch.
-async fn batch_writes(shard: ShardId, raft: Raft<TypeConfig>, mut rx: mpsc::Receiver<PendingWrite>) {
-    let in_flight = Arc::new(tokio::sync::Semaphore::new(ENTRIES_IN_FLIGHT));
-    loop {
-        let Ok(permit) = in_flight.clone().acquire_owned().await else {
-            return;
-        };
-        let Some(first) = rx.recv().await else { return };
-        let mut bytes = first.0.len();
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH_WRITES && bytes < MAX_BATCH_BYTES {
-            match rx.try_recv() {
-                Ok(w) => {
-                    bytes += w.0.len();
-                    batch.push(w);
-                }
-                Err(_) => break,
-            }
-        }
-        let raft = raft.clone();
-        tokio::spawn(async move {
-            commit_batch(shard, &raft, batch).await;
-            drop(permit);
-        });
-    }
-}
-
-async fn commit_batch(shard: ShardId, raft: &Raft<TypeConfig>, batch: Vec<PendingWrite>) {
-    let (commands, waiting): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
-    match raft.client_write(Command(commands)).await {
-        Ok(resp) => {
-            let mut results = resp.data.into_iter();
-            for tx in waiting {
-                let _ = tx.send(Ok(results.next().unwrap_or_default()));
-            }
-        }
-        Err(e) => {
-            let status = match e {
-                RaftError::APIError(ClientWriteError::ForwardToLeader(f)) => forward(&f),
-                other => Status::unavailable(format!("shard {shard}: {other}")),
-            };
-            for tx in waiting {
-                let _ = tx.send(Err(status.clone()));
-            }
-        }
-    }
 }
 
 /// Where and how this node keeps its replicas.
@@ -328,51 +264,12 @@ pub struct ShardHost {
     pub(crate) groups: Groups,
     pub(crate) replicas: RwLock<HashMap<ShardId, Arc<Replica>>>,
     pub(crate) meta: RwLock<Option<MetaReplica>>,
-    /// Shards whose membership this node (as leader) is changing right now
-    /// ([`pyrite_ring::META_GROUP`] for the metadata group's).
-    pub(crate) converging: parking_lot::Mutex<std::collections::HashSet<ShardId>>,
+    /// Groups whose membership this node (as leader) is changing right now.
+    pub(crate) converging: parking_lot::Mutex<std::collections::HashSet<GroupId>>,
     /// Draining shards this node leads, and since when it has refused their writes.
     pub(crate) draining_since: parking_lot::Mutex<HashMap<ShardId, std::time::Instant>>,
     /// Failed block-cutting steps, by tenant.
     pub(crate) cut_failures: Family<Vec<(String, String)>, Counter>,
-}
-
-pub(crate) fn forward(f: &ForwardToLeader<NodeId, BasicNode>) -> Status {
-    match (&f.leader_id, &f.leader_node) {
-        (Some(id), Some(node)) => not_leader(Some((*id, node.addr.as_str()))),
-        _ => not_leader(None),
-    }
-}
-
-/// The Raft configuration of a group.
-pub(crate) fn raft_config(name: String, opts: &RaftOptions) -> Result<Arc<openraft::Config>, String> {
-    openraft::Config {
-        cluster_name: name,
-        heartbeat_interval: opts.heartbeat_ms,
-        election_timeout_min: opts.election_timeout_min_ms,
-        election_timeout_max: opts.election_timeout_max_ms,
-        snapshot_policy: match opts.snapshot_entries {
-            0 => SnapshotPolicy::Never,
-            n => SnapshotPolicy::LogsSinceLast(n),
-        },
-        max_in_snapshot_log_to_keep: opts.snapshot_entries.min(1000),
-        ..Default::default()
-    }
-    .validate()
-    .map(Arc::new)
-    .map_err(|e| e.to_string())
-}
-
-/// Initialises a brand-new group with `members`; refused harmlessly when the group
-/// already has a log.
-pub(crate) async fn initialize(raft: &Raft<TypeConfig>, members: Vec<(NodeId, String)>) -> Result<(), String> {
-    let members: std::collections::BTreeMap<NodeId, BasicNode> =
-        members.into_iter().map(|(id, addr)| (id, BasicNode { addr })).collect();
-    match raft.initialize(members).await {
-        Ok(()) => Ok(()),
-        Err(RaftError::APIError(_)) => Ok(()),
-        Err(e) => Err(e.to_string()),
-    }
 }
 
 impl ShardHost {
@@ -423,20 +320,18 @@ impl ShardHost {
     }
 
     pub(crate) async fn open_shard(&self, shard: ShardId) -> Result<(), ShardError> {
-        let err = |e: String| ShardError::Open(shard, e);
-        let shard_dir = self.shard_dir(shard);
-        let opts = &self.settings.raft;
-        let config = raft_config(format!("pyrite-shard-{shard}"), opts).map_err(err)?;
         let head = Arc::new(Head::new(self.settings.head.clone()));
-        let log = LogStore::open(&shard_dir.join("log"), opts.fsync).map_err(|e| err(e.to_string()))?;
         let app = Arc::new(HeadApp::new(head.clone()));
-        let sm = StateMachine::open(&shard_dir.join("state"), app.clone())
-            .map_err(|e| err(e.to_string()))?
-            .releasing(&log);
-        let network = GrpcNetwork::new(shard, self.client.channels());
-        let raft = Raft::new(self.node_id, config, network, log, sm)
-            .await
-            .map_err(|e| err(e.to_string()))?;
+        let id = GroupId::shard(shard);
+        let group = Group::open(
+            id,
+            self.node_id,
+            &self.shard_dir(shard),
+            &self.settings.raft,
+            app,
+            self.client.channels(),
+        )
+        .await?;
         let (founder, members) = {
             let ring = self.ring.read();
             let desc = ring.desc();
@@ -446,30 +341,20 @@ impl ShardHost {
             )
         };
         if founder == Some(self.node_id) {
-            initialize(&raft, members).await.map_err(err)?;
+            group.initialize(members).await?;
         }
-        self.groups.write().insert(shard, raft.clone());
-        let (writes, queued) = mpsc::channel(4 * MAX_BATCH_WRITES);
-        tokio::spawn(batch_writes(shard, raft.clone(), queued));
-        self.replicas.write().insert(
-            shard,
-            Arc::new(Replica {
-                raft,
-                head,
-                app,
-                writes,
-            }),
-        );
+        self.groups.insert(id, group.raft().clone());
+        self.replicas.write().insert(shard, Arc::new(Replica { group, head }));
         tracing::info!(shard, "opened shard replica");
         Ok(())
     }
 
     /// Stops this node's replica of a shard it no longer holds and deletes its data.
     pub(crate) async fn close_shard(&self, shard: ShardId) {
-        self.groups.write().remove(&shard);
+        self.groups.remove(GroupId::shard(shard));
         let replica = self.replicas.write().remove(&shard);
         if let Some(r) = replica {
-            let _ = r.raft.shutdown().await;
+            r.group.shutdown().await;
         }
         match std::fs::remove_dir_all(self.shard_dir(shard)) {
             Ok(()) => tracing::info!(shard, "removed shard replica"),
@@ -510,7 +395,7 @@ impl ShardHost {
     /// Commits a write command to a shard (this node must lead it).
     pub async fn push(&self, shard: ShardId, command: impl Into<Bytes>) -> Result<Applied, Status> {
         let r = self.writable_replica(shard)?;
-        Self::submit(shard, &r, command.into()).await
+        r.group.propose_encoded(command.into()).await.map_err(status)
     }
 
     /// Commits a write of `series` to a shard this node leads; the head applies the
@@ -518,18 +403,8 @@ impl ShardHost {
     pub async fn push_write(&self, shard: ShardId, tenant: &str, series: Vec<TimeSeries>) -> Result<Applied, Status> {
         let r = self.writable_replica(shard)?;
         let command = Bytes::from(command::encode_write(tenant, &series));
-        let _prepared = r.app.prepare(&command, tenant, series);
-        Self::submit(shard, &r, command).await
-    }
-
-    async fn submit(shard: ShardId, r: &Replica, command: Bytes) -> Result<Applied, Status> {
-        let (tx, rx) = oneshot::channel();
-        r.writes
-            .send((command, tx))
-            .await
-            .map_err(|_| Status::unavailable(format!("shard {shard} is shutting down")))?;
-        rx.await
-            .map_err(|_| Status::unavailable(format!("shard {shard} is shutting down")))?
+        let _prepared = r.group.state().prepare(&command, tenant, series);
+        r.group.propose_encoded(command).await.map_err(status)
     }
 
     /// A shard's head for reading; with `linearizable`, only once this node has
@@ -537,11 +412,7 @@ impl ShardHost {
     pub async fn head(&self, shard: ShardId, linearizable: bool) -> Result<Arc<Head>, Status> {
         let r = self.replica(shard)?;
         if linearizable {
-            match r.raft.ensure_linearizable().await {
-                Ok(_) => {}
-                Err(RaftError::APIError(CheckIsLeaderError::ForwardToLeader(f))) => return Err(forward(&f)),
-                Err(e) => return Err(Status::unavailable(format!("shard {shard}: {e}"))),
-            }
+            r.group.read_index().await.map_err(status)?;
         }
         Ok(r.head.clone())
     }
@@ -551,12 +422,8 @@ impl ShardHost {
     pub async fn wait_to_lead_all(&self, timeout: std::time::Duration) -> Result<(), ShardError> {
         let replicas: Vec<(ShardId, Arc<Replica>)> =
             self.replicas.read().iter().map(|(s, r)| (*s, r.clone())).collect();
-        for (shard, r) in replicas {
-            r.raft
-                .wait(Some(timeout))
-                .current_leader(self.node_id, "this node leads the shard")
-                .await
-                .map_err(|e| ShardError::Open(shard, format!("no leadership within {timeout:?}: {e}")))?;
+        for (_, r) in replicas {
+            r.group.wait_to_lead(timeout).await?;
         }
         Ok(())
     }
@@ -564,7 +431,11 @@ impl ShardHost {
     /// Writes prepared for their heads and not applied or given up yet.
     #[cfg(test)]
     pub(crate) fn prepared_writes(&self) -> usize {
-        self.replicas.read().values().map(|r| r.app.prepared.lock().len()).sum()
+        self.replicas
+            .read()
+            .values()
+            .map(|r| r.group.state().prepared.lock().len())
+            .sum()
     }
 
     /// Every head on this node (for metrics).
@@ -573,24 +444,22 @@ impl ShardHost {
     }
 
     /// The current leader of each local shard, as this node believes.
-    pub async fn leaders(&self) -> Vec<(ShardId, Option<NodeId>)> {
-        let replicas: Vec<(ShardId, Arc<Replica>)> =
-            self.replicas.read().iter().map(|(s, r)| (*s, r.clone())).collect();
-        let mut out = Vec::new();
-        for (s, r) in replicas {
-            out.push((s, r.raft.current_leader().await));
-        }
-        out
+    pub fn leaders(&self) -> Vec<(ShardId, Option<NodeId>)> {
+        self.replicas
+            .read()
+            .iter()
+            .map(|(s, r)| (*s, r.group.leader()))
+            .collect()
     }
 
     pub async fn shutdown(&self) {
         let replicas: Vec<Arc<Replica>> = self.replicas.read().values().cloned().collect();
         for r in replicas {
-            let _ = r.raft.shutdown().await;
+            r.group.shutdown().await;
         }
-        let meta = self.meta.read().as_ref().map(|m| m.raft.clone());
-        if let Some(raft) = meta {
-            let _ = raft.shutdown().await;
+        let meta = self.meta.read().as_ref().map(|m| m.group.clone());
+        if let Some(group) = meta {
+            group.shutdown().await;
         }
     }
 
@@ -616,11 +485,15 @@ mod tests {
     #[test]
     fn a_write_committed_twice_is_applied_once_and_answered_alike() {
         let app = HeadApp::new(Arc::new(Head::default()));
-        let first = command::encode_write_with_id(7, "t", &write(&[(10, 1.0), (20, 2.0), (30, 3.0)]));
+        let first = Bytes::from(command::encode_write_with_id(
+            7,
+            "t",
+            &write(&[(10, 1.0), (20, 2.0), (30, 3.0)]),
+        ));
         let done = app.apply(&first);
         assert_eq!((done.samples, done.rejected), (3, 0));
         // A newer write lands between the attempts; the retry's samples are then old.
-        app.apply(&command::encode_write("t", &write(&[(40, 4.0)])));
+        app.apply(&command::encode_write("t", &write(&[(40, 4.0)])).into());
         assert_eq!(
             app.apply(&first),
             done,
@@ -629,7 +502,7 @@ mod tests {
         assert_eq!(app.head.stats().samples, 4);
 
         // Another write with an existing timestamp and another value is refused.
-        let clash = app.apply(&command::encode_write("t", &write(&[(20, 9.0)])));
+        let clash = app.apply(&command::encode_write("t", &write(&[(20, 9.0)])).into());
         assert_eq!(clash.rejected, 1);
         assert!(
             clash.rejections[0].contains("duplicate sample for timestamp"),

@@ -1,32 +1,82 @@
-//! Ingester shards as Raft groups (openraft). A shard's replicas agree on one log of
-//! write commands; that log, kept on disk with a configurable fsync policy, *is* the
-//! write-ahead log, and the state machine applying it is the shard's in-memory head.
+//! Replicated state on Raft (openraft): the one mechanism behind every piece of Pyrite
+//! that must survive the loss of a minority of its replicas — an ingester shard's head,
+//! the ring's metadata group, and next scrape assignment, ruler state and alertmanager
+//! state.
 //!
-//! This crate owns the pieces every replica shares and knows nothing of samples: the
-//! Raft type configuration ([`TypeConfig`]), the opaque [`Command`] a log entry carries,
-//! the on-disk log store ([`log_store`]), and the state machine ([`state_machine`]) that
-//! hands each committed command to an [`App`] (the ingester's head) and snapshots it so
-//! the log can be purged and a new or lagging replica can catch up.
+//! A component writes a [`StateMachine`]: its command and response types, how a
+//! committed command changes its state, and how that state is snapshotted and restored.
+//! This crate runs it as a [`Group`]: the on-disk log ([`log_store`], the write-ahead log
+//! with its fsync policy), the snapshotting store around the state machine
+//! ([`state_store`]), Raft between replicas over gRPC ([`network`], package
+//! `pyrite.raft.v1`), proposals folded into shared log entries (group commit),
+//! read-index reads and membership changes. Groups are named by a typed [`GroupId`].
+//!
+//! It knows nothing of samples or rings. The invariant a reader must not break: a state
+//! machine's `apply` is deterministic in the state and the command's bytes, so every
+//! replica, and every replay of the log, ends in the same state.
 
+mod group;
 pub mod log_store;
 pub mod network;
-pub mod state_machine;
+pub mod state_store;
 
 #[cfg(test)]
 mod tests;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-/// A replica's id: unique per ingester process across the cluster.
+pub use group::{Group, GroupError, RaftOptions};
+
+/// A replica's id: unique per process holding replicas, across the cluster.
 pub type NodeId = u64;
 
-/// What one log entry carries: one or more write commands, each opaque to Raft (the
-/// application encodes and decodes them). Writes that arrive while the previous entry
-/// is being committed travel together, so a busy shard pays one entry, one replication
-/// round and one fsync for many writes.
+/// What kind of state a group replicates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum GroupKind {
+    /// An ingester shard: its head.
+    Shard,
+    /// The metadata group: the ring.
+    Meta,
+}
+
+/// A Raft group's name: its kind and its id among groups of that kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct GroupId {
+    pub kind: GroupKind,
+    pub id: u32,
+}
+
+impl GroupId {
+    /// The metadata group (there is one).
+    pub const META: GroupId = GroupId {
+        kind: GroupKind::Meta,
+        id: 0,
+    };
+
+    pub fn shard(id: u32) -> GroupId {
+        GroupId {
+            kind: GroupKind::Shard,
+            id,
+        }
+    }
+}
+
+impl std::fmt::Display for GroupId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.kind {
+            GroupKind::Shard => write!(f, "shard {}", self.id),
+            GroupKind::Meta => write!(f, "the metadata group"),
+        }
+    }
+}
+
+/// What one log entry carries: one or more encoded commands. Commands proposed while the
+/// previous entry is being committed travel together, so a busy group pays one entry,
+/// one replication round and one fsync for many.
 ///
 /// Commands are shared buffers: the entry Raft keeps in memory, the one the state
-/// machine applies and the writer's own copy are one allocation, so passing an entry
+/// machine applies and the proposer's own copy are one allocation, so passing an entry
 /// along never copies its bytes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Command(pub Vec<bytes::Bytes>);
@@ -37,27 +87,14 @@ impl Command {
     }
 }
 
-/// What applying a command reports back to the writer.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Applied {
-    /// Samples the command stored, float samples and native histograms together.
-    pub samples: u64,
-    /// Of `samples`, the native histograms. (Absent from what older versions sent.)
-    #[serde(default)]
-    pub histograms: u64,
-    /// Samples the application refused (duplicates, out-of-order…), and the first few
-    /// reasons, for the writer to report. Refusals are deterministic, so every replica
-    /// refuses the same.
-    pub rejected: u64,
-    pub rejections: Vec<String>,
-}
-
 openraft::declare_raft_types!(
-    /// Raft types of an ingester shard.
+    /// Raft types of every group. Responses are the state machine's, encoded: they go
+    /// only from the state machine to the proposer on the same node, and [`Group`]
+    /// decodes them back into the state machine's own type.
     pub TypeConfig:
         D = Command,
-        // One result per command of the entry.
-        R = Vec<Applied>,
+        // One encoded response per command of the entry.
+        R = Vec<bytes::Bytes>,
         NodeId = NodeId,
         Node = openraft::BasicNode,
         Entry = openraft::Entry<TypeConfig>,
@@ -66,10 +103,8 @@ openraft::declare_raft_types!(
         AsyncRuntime = openraft::TokioRuntime,
 );
 
-/// The application a shard's state machine drives: Pyrite's head for one shard.
-/// Every method is deterministic in its inputs, so all replicas end in the same state.
 /// Encodes a captured state into a snapshot's bytes, written to the given writer (see
-/// [`App::snapshot`]).
+/// [`StateMachine::snapshot`]).
 pub type SnapshotEncoder = Box<dyn FnOnce(&mut dyn std::io::Write) -> std::io::Result<()> + Send>;
 
 /// Runs an encoder into memory: a snapshot's bytes, for tests and small states.
@@ -79,9 +114,19 @@ pub fn snapshot_to_vec(encode: SnapshotEncoder) -> Vec<u8> {
     out
 }
 
-pub trait App: Send + Sync + 'static {
-    /// Applies one committed command.
-    fn apply(&self, command: &[u8]) -> Applied;
+/// The state a [`Group`] replicates. Every method is deterministic in its inputs, so
+/// all replicas end in the same state.
+pub trait StateMachine: Send + Sync + 'static {
+    /// What a proposer asks for.
+    type Command: Send + Sync;
+    /// What applying a command answers the proposer.
+    type Response: Serialize + DeserializeOwned + Send + 'static;
+
+    /// A command as the log stores it: exactly what [`StateMachine::apply`] reads.
+    fn encode(command: &Self::Command) -> bytes::Bytes;
+    /// Applies one committed command, given as the log's bytes. On the node that
+    /// proposed it, they are the very buffer the proposal carried.
+    fn apply(&self, command: &bytes::Bytes) -> Self::Response;
     /// The whole state, for a snapshot, in two steps: what is returned is captured now,
     /// while applies wait (so it must be cheap: share what is immutable, copy little),
     /// and the closure encodes it afterwards on a blocking thread while applies go on,

@@ -1,7 +1,8 @@
-//! Raft between replicas over gRPC: a [`GrpcNetwork`] per shard that openraft asks for
-//! peer clients, and the [`RaftService`] every ingester serves, which hands each
-//! incoming message to the local replica of the shard it names. Requests and responses
-//! travel as MessagePack (`Result` included, so a remote Raft error comes back as one).
+//! Raft between replicas over gRPC (`pyrite.raft.v1`): a [`GrpcNetwork`] per group that
+//! openraft asks for peer clients, and the [`RaftService`] every process holding
+//! replicas serves, which hands each incoming message to the local replica of the group
+//! it names ([`Groups`]). Requests and responses travel as MessagePack (`Result`
+//! included, so a remote Raft error comes back as one).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,27 +15,54 @@ use openraft::raft::{
 };
 use openraft::{BasicNode, Raft};
 use parking_lot::RwLock;
-use pyrite_proto::ingester::raft_client::RaftClient;
-use pyrite_proto::ingester::raft_server;
-use pyrite_proto::ingester::RaftMessage;
+use pyrite_proto::raft::raft_client::RaftClient;
+use pyrite_proto::raft::{raft_server, GroupKind as WireKind, RaftMessage};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use pyrite_client::Channels;
 
-use crate::{decode, encode, NodeId, TypeConfig};
+use crate::{decode, encode, GroupId, GroupKind, NodeId, TypeConfig};
 
-/// Hands openraft a client per peer for one shard.
+/// Hands openraft a client per peer for one group.
 #[derive(Clone)]
 pub struct GrpcNetwork {
-    shard: u32,
+    group: GroupId,
     channels: Channels,
 }
 
 impl GrpcNetwork {
-    pub fn new(shard: u32, channels: Channels) -> Self {
-        Self { shard, channels }
+    pub fn new(group: GroupId, channels: Channels) -> Self {
+        Self { group, channels }
     }
+}
+
+/// A message for `group` carrying `payload`.
+fn message(group: GroupId, payload: bytes::Bytes) -> RaftMessage {
+    let kind = match group.kind {
+        GroupKind::Shard => WireKind::Shard,
+        GroupKind::Meta => WireKind::Meta,
+    };
+    RaftMessage {
+        kind: kind as i32,
+        group: group.id,
+        payload,
+    }
+}
+
+/// The group a message names.
+fn group_of(m: &RaftMessage) -> Result<GroupId, tonic::Status> {
+    let kind = match WireKind::try_from(m.kind) {
+        Ok(WireKind::Shard) => GroupKind::Shard,
+        Ok(WireKind::Meta) => GroupKind::Meta,
+        _ => {
+            return Err(tonic::Status::invalid_argument(format!(
+                "unknown group kind {}",
+                m.kind
+            )))
+        }
+    };
+    Ok(GroupId { kind, id: m.group })
 }
 
 impl RaftNetworkFactory<TypeConfig> for GrpcNetwork {
@@ -42,7 +70,7 @@ impl RaftNetworkFactory<TypeConfig> for GrpcNetwork {
 
     async fn new_client(&mut self, target: NodeId, node: &BasicNode) -> Peer {
         Peer {
-            shard: self.shard,
+            group: self.group,
             target,
             addr: node.addr.clone(),
             channels: self.channels.clone(),
@@ -50,9 +78,9 @@ impl RaftNetworkFactory<TypeConfig> for GrpcNetwork {
     }
 }
 
-/// One peer replica of a shard.
+/// One peer replica of a group.
 pub struct Peer {
-    shard: u32,
+    group: GroupId,
     target: NodeId,
     addr: String,
     channels: Channels,
@@ -85,10 +113,7 @@ impl Peer {
         let mut client = RaftClient::new(channel)
             .max_decoding_message_size(usize::MAX)
             .max_encoding_message_size(usize::MAX);
-        let msg = RaftMessage {
-            shard: self.shard,
-            payload: payload.into(),
-        };
+        let msg = message(self.group, payload.into());
         let ttl = option.hard_ttl();
         let call = async {
             match rpc {
@@ -149,10 +174,29 @@ impl RaftNetwork<TypeConfig> for Peer {
     }
 }
 
-/// The replicas this process holds, by shard.
-pub type Groups = Arc<RwLock<HashMap<u32, Raft<TypeConfig>>>>;
+/// The replicas this process holds, by group: what the [`RaftService`] routes to.
+#[derive(Clone, Default)]
+pub struct Groups(Arc<RwLock<HashMap<GroupId, Raft<TypeConfig>>>>);
 
-/// The `Raft` gRPC service: routes each message to the local replica of its shard.
+impl Groups {
+    pub fn insert(&self, id: GroupId, raft: Raft<TypeConfig>) {
+        self.0.write().insert(id, raft);
+    }
+
+    pub fn remove(&self, id: GroupId) {
+        self.0.write().remove(&id);
+    }
+
+    fn get(&self, id: GroupId) -> Result<Raft<TypeConfig>, tonic::Status> {
+        self.0
+            .read()
+            .get(&id)
+            .cloned()
+            .ok_or_else(|| tonic::Status::not_found(format!("no replica of {id} here")))
+    }
+}
+
+/// The `Raft` gRPC service: routes each message to the local replica of its group.
 #[derive(Clone)]
 pub struct RaftService {
     groups: Groups,
@@ -163,25 +207,29 @@ impl RaftService {
         Self { groups }
     }
 
-    fn group(&self, shard: u32) -> Result<Raft<TypeConfig>, tonic::Status> {
-        self.groups
-            .read()
-            .get(&shard)
-            .cloned()
-            .ok_or_else(|| tonic::Status::not_found(format!("no replica of shard {shard} here")))
+    /// The service, ready to add to a gRPC server (no message size limit: snapshots and
+    /// batched entries can be large).
+    pub fn server(self) -> raft_server::RaftServer<RaftService> {
+        raft_server::RaftServer::new(self)
+            .max_decoding_message_size(usize::MAX)
+            .max_encoding_message_size(usize::MAX)
     }
 }
 
-fn request<T: DeserializeOwned>(m: &RaftMessage) -> Result<T, tonic::Status> {
-    decode(&m.payload).map_err(|e| tonic::Status::invalid_argument(format!("undecodable Raft message: {e}")))
+fn reply<T: Serialize>(group: GroupId, v: &T) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
+    let payload = encode(v).map_err(|e| tonic::Status::internal(format!("unencodable Raft reply: {e}")))?;
+    Ok(tonic::Response::new(message(group, payload.into())))
 }
 
-fn reply<T: Serialize>(shard: u32, v: &T) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
-    let payload = encode(v).map_err(|e| tonic::Status::internal(format!("unencodable Raft reply: {e}")))?;
-    Ok(tonic::Response::new(RaftMessage {
-        shard,
-        payload: payload.into(),
-    }))
+impl RaftService {
+    /// The local replica a message is for, and its request.
+    fn route<T: DeserializeOwned>(&self, m: &RaftMessage) -> Result<(GroupId, Raft<TypeConfig>, T), tonic::Status> {
+        let group = group_of(m)?;
+        let raft = self.groups.get(group)?;
+        let req = decode(&m.payload)
+            .map_err(|e| tonic::Status::invalid_argument(format!("undecodable Raft message: {e}")))?;
+        Ok((group, raft, req))
+    }
 }
 
 #[tonic::async_trait]
@@ -190,26 +238,20 @@ impl raft_server::Raft for RaftService {
         &self,
         req: tonic::Request<RaftMessage>,
     ) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
-        let m = req.into_inner();
-        let raft = self.group(m.shard)?;
-        let result = raft.append_entries(request(&m)?).await;
-        reply(m.shard, &result)
+        let (group, raft, req) = self.route(&req.into_inner())?;
+        reply(group, &raft.append_entries(req).await)
     }
 
     async fn vote(&self, req: tonic::Request<RaftMessage>) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
-        let m = req.into_inner();
-        let raft = self.group(m.shard)?;
-        let result = raft.vote(request(&m)?).await;
-        reply(m.shard, &result)
+        let (group, raft, req) = self.route(&req.into_inner())?;
+        reply(group, &raft.vote(req).await)
     }
 
     async fn install_snapshot(
         &self,
         req: tonic::Request<RaftMessage>,
     ) -> Result<tonic::Response<RaftMessage>, tonic::Status> {
-        let m = req.into_inner();
-        let raft = self.group(m.shard)?;
-        let result = raft.install_snapshot(request(&m)?).await;
-        reply(m.shard, &result)
+        let (group, raft, req) = self.route(&req.into_inner())?;
+        reply(group, &raft.install_snapshot(req).await)
     }
 }

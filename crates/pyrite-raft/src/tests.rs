@@ -1,5 +1,6 @@
 //! openraft's own conformance suite for log stores and state machines, run against
-//! the on-disk [`LogStore`] and [`StateMachine`], plus restart and damage cases.
+//! the on-disk [`LogStore`] and [`StateStore`], plus restart and damage cases, and a
+//! [`Group`] of one replica running a small state machine end to end.
 
 use std::sync::Arc;
 
@@ -9,20 +10,26 @@ use openraft::{CommittedLeaderId, Entry, EntryPayload, LogId, RaftLogReader, Sto
 use parking_lot::Mutex;
 
 use crate::log_store::{FsyncPolicy, LogStore};
-use crate::state_machine::StateMachine;
-use crate::{App, Applied, Command, NodeId, TypeConfig};
+use crate::state_store::StateStore;
+use crate::{Command, Group, GroupId, NodeId, RaftOptions, StateMachine, TypeConfig};
 
 /// Records applied commands; its snapshot is their concatenation.
 #[derive(Default)]
 struct Recorder(Mutex<Vec<Vec<u8>>>);
 
-impl App for Recorder {
-    fn apply(&self, command: &[u8]) -> Applied {
-        self.0.lock().push(command.to_vec());
-        Applied {
-            samples: 1,
-            ..Applied::default()
-        }
+impl StateMachine for Recorder {
+    type Command = Vec<u8>;
+    /// How many commands it holds after this one.
+    type Response = usize;
+
+    fn encode(command: &Vec<u8>) -> bytes::Bytes {
+        bytes::Bytes::copy_from_slice(command)
+    }
+
+    fn apply(&self, command: &bytes::Bytes) -> usize {
+        let mut all = self.0.lock();
+        all.push(command.to_vec());
+        all.len()
     }
 
     fn snapshot(&self) -> crate::SnapshotEncoder {
@@ -38,11 +45,11 @@ impl App for Recorder {
 
 struct Builder(FsyncPolicy);
 
-impl StoreBuilder<TypeConfig, LogStore, StateMachine<Recorder>, tempfile::TempDir> for Builder {
-    async fn build(&self) -> Result<(tempfile::TempDir, LogStore, StateMachine<Recorder>), StorageError<NodeId>> {
+impl StoreBuilder<TypeConfig, LogStore, StateStore<Recorder>, tempfile::TempDir> for Builder {
+    async fn build(&self) -> Result<(tempfile::TempDir, LogStore, StateStore<Recorder>), StorageError<NodeId>> {
         let dir = tempfile::tempdir().unwrap();
         let log = LogStore::open_with_segment_size(&dir.path().join("log"), self.0, 512).unwrap();
-        let sm = StateMachine::open(&dir.path().join("sm"), Arc::new(Recorder::default())).unwrap();
+        let sm = StateStore::open(&dir.path().join("sm"), Arc::new(Recorder::default())).unwrap();
         Ok((dir, log, sm))
     }
 }
@@ -155,7 +162,7 @@ async fn the_log_survives_a_restart_and_a_torn_tail() {
 async fn a_snapshot_restores_the_app_on_open() {
     let dir = tempfile::tempdir().unwrap();
     let app = Arc::new(Recorder::default());
-    let mut sm = StateMachine::open(dir.path(), app.clone()).unwrap();
+    let mut sm = StateStore::open(dir.path(), app.clone()).unwrap();
     sm.apply(vec![entry(1, 1, b"a"), entry(1, 2, b"b")]).await.unwrap();
     let mut builder = sm.get_snapshot_builder().await;
     let snap = openraft::RaftSnapshotBuilder::build_snapshot(&mut builder)
@@ -164,7 +171,7 @@ async fn a_snapshot_restores_the_app_on_open() {
     assert_eq!(snap.meta.last_log_id.map(|l| l.index), Some(2));
 
     let again = Arc::new(Recorder::default());
-    let mut sm = StateMachine::open(dir.path(), again.clone()).unwrap();
+    let mut sm = StateStore::open(dir.path(), again.clone()).unwrap();
     assert_eq!(*again.0.lock(), vec![b"a".to_vec(), b"b".to_vec()]);
     let (applied, _) = sm.applied_state().await.unwrap();
     assert_eq!(applied.map(|l| l.index), Some(2));
@@ -174,7 +181,7 @@ async fn a_snapshot_restores_the_app_on_open() {
 async fn an_entry_applies_each_of_its_commands() {
     let dir = tempfile::tempdir().unwrap();
     let app = Arc::new(Recorder::default());
-    let mut sm = StateMachine::open(dir.path(), app.clone()).unwrap();
+    let mut sm = StateStore::open(dir.path(), app.clone()).unwrap();
     let batch = Entry {
         log_id: LogId::new(CommittedLeaderId::new(1, 1), 1),
         payload: EntryPayload::Normal(Command(vec![
@@ -187,7 +194,7 @@ async fn an_entry_applies_each_of_its_commands() {
     assert_eq!(*app.0.lock(), vec![b"a".to_vec(), b"b".to_vec(), b"c".to_vec()]);
 }
 
-async fn build(sm: &StateMachine<Recorder>) -> openraft::Snapshot<TypeConfig> {
+async fn build(sm: &StateStore<Recorder>) -> openraft::Snapshot<TypeConfig> {
     let mut builder = sm.clone().get_snapshot_builder().await;
     openraft::RaftSnapshotBuilder::build_snapshot(&mut builder)
         .await
@@ -213,7 +220,7 @@ fn dir_names(dir: &std::path::Path) -> Vec<String> {
 #[tokio::test]
 async fn a_snapshot_is_written_to_and_read_from_its_file() {
     let dir = tempfile::tempdir().unwrap();
-    let mut sm = StateMachine::open(dir.path(), Arc::new(Recorder::default())).unwrap();
+    let mut sm = StateStore::open(dir.path(), Arc::new(Recorder::default())).unwrap();
     sm.apply(vec![entry(1, 1, b"a")]).await.unwrap();
     let first = build(&sm).await;
     sm.apply(vec![entry(1, 2, b"b")]).await.unwrap();
@@ -236,7 +243,7 @@ async fn a_snapshot_is_written_to_and_read_from_its_file() {
 #[tokio::test]
 async fn an_interrupted_snapshot_leaves_the_previous_one() {
     let dir = tempfile::tempdir().unwrap();
-    let mut sm = StateMachine::open(dir.path(), Arc::new(Recorder::default())).unwrap();
+    let mut sm = StateStore::open(dir.path(), Arc::new(Recorder::default())).unwrap();
     sm.apply(vec![entry(1, 1, b"a")]).await.unwrap();
     build(&sm).await;
     drop(sm);
@@ -245,7 +252,7 @@ async fn an_interrupted_snapshot_leaves_the_previous_one() {
     std::fs::write(dir.path().join("snapshot-1-1-9.data.tmp"), b"half").unwrap();
     std::fs::write(dir.path().join("snapshot-1-1-8.data"), b"uncommitted").unwrap();
     let app = Arc::new(Recorder::default());
-    let mut sm = StateMachine::open(dir.path(), app.clone()).unwrap();
+    let mut sm = StateStore::open(dir.path(), app.clone()).unwrap();
     assert_eq!(*app.0.lock(), vec![b"a".to_vec()]);
     assert_eq!(sm.applied_state().await.unwrap().0.map(|l| l.index), Some(1));
     assert_eq!(
@@ -274,10 +281,56 @@ async fn a_snapshot_of_the_first_format_is_upgraded_on_open() {
     std::fs::write(dir.path().join("snapshot"), legacy).unwrap();
 
     let app = Arc::new(Recorder::default());
-    let mut sm = StateMachine::open(dir.path(), app.clone()).unwrap();
+    let mut sm = StateStore::open(dir.path(), app.clone()).unwrap();
     assert_eq!(*app.0.lock(), vec![b"x".to_vec(), b"y".to_vec()]);
     assert_eq!(sm.applied_state().await.unwrap().0.map(|l| l.index), Some(7));
     assert_eq!(dir_names(dir.path()), ["snapshot-T2-N1-7.data", "snapshot.meta"]);
     let current = sm.get_current_snapshot().await.unwrap().unwrap();
     assert_eq!(current.meta.snapshot_id, "T2-N1-7");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_of_one_proposes_reads_and_reopens_from_its_snapshot_and_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = RaftOptions {
+        fsync: FsyncPolicy::Never,
+        snapshot_entries: 3,
+        ..RaftOptions::default()
+    };
+    let id = GroupId::shard(7);
+    let open = |state: Arc<Recorder>| {
+        let opts = opts.clone();
+        let dir = dir.path().to_path_buf();
+        async move {
+            let g = Group::open(id, 1, &dir, &opts, state, pyrite_client::Channels::default())
+                .await
+                .unwrap();
+            g.initialize(vec![(1, "127.0.0.1:1".into())]).await.unwrap();
+            g.wait_to_lead(std::time::Duration::from_secs(10)).await.unwrap();
+            g
+        }
+    };
+    let g = open(Arc::new(Recorder::default())).await;
+    assert!(g.is_leader());
+    assert_eq!(g.voters(), [1].into());
+    // Concurrent proposals share entries; each gets its own response.
+    let answers = futures::future::join_all((0..10u8).map(|i| {
+        let g = g.clone();
+        async move { g.propose(&vec![i]).await.unwrap() }
+    }))
+    .await;
+    let mut sorted = answers.clone();
+    sorted.sort();
+    assert_eq!(sorted, (1..=10).collect::<Vec<_>>());
+    g.read_index().await.unwrap();
+    assert_eq!(g.state().0.lock().len(), 10);
+    g.shutdown().await;
+
+    // Reopened: the snapshot and the log after it give the same state.
+    let again = Arc::new(Recorder::default());
+    let g = open(again.clone()).await;
+    g.read_index().await.unwrap();
+    assert_eq!(again.0.lock().len(), 10);
+    assert_eq!(g.propose(&vec![99]).await.unwrap(), 11);
+    g.shutdown().await;
 }

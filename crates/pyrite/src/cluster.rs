@@ -24,7 +24,6 @@ use pyrite_ingester::membership::load_ring;
 use pyrite_ingester::{HostSettings, IngesterService, LocalShards, RaftOptions, ShardHost};
 use pyrite_promql::Engine;
 use pyrite_proto::ingester::ingester_server::IngesterServer;
-use pyrite_proto::ingester::raft_server::RaftServer;
 use pyrite_proto::ingester::store_gateway_server::StoreGatewayServer;
 use pyrite_querier::{Consistency, ShardedQueryable};
 use pyrite_raft::log_store::FsyncPolicy;
@@ -169,9 +168,7 @@ pub async fn init(
                 let ingester = IngesterServer::new(IngesterService::new(host.clone()))
                     .max_decoding_message_size(usize::MAX)
                     .max_encoding_message_size(usize::MAX);
-                let raft = RaftServer::new(RaftService::new(host.groups()))
-                    .max_decoding_message_size(usize::MAX)
-                    .max_encoding_message_size(usize::MAX);
+                let raft = RaftService::new(host.groups()).server();
                 let mut grpc = tonic::transport::Server::builder()
                     .add_service(ingester)
                     .add_service(raft);
@@ -382,8 +379,7 @@ async fn ring_page(State(s): State<RingState>, Query(q): Query<RingQuery>) -> Re
     let desc = s.client.ring().read().desc().clone();
     let mut leaders = Vec::new();
     if let Some(host) = &s.host {
-        let probe = tokio::time::timeout(Duration::from_secs(2), host.leaders()).await;
-        leaders = probe.unwrap_or_default();
+        leaders = host.leaders();
     }
     if q.format.as_deref() == Some("html") {
         let mut html = String::from("<!doctype html><title>Pyrite ring</title><h1>Ring</h1>");

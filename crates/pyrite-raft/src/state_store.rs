@@ -1,5 +1,5 @@
-//! The state machine of a shard: hands each committed command to the [`App`] (the
-//! shard's head) and keeps what Raft needs beside it — the last applied log id and the
+//! The store openraft drives for a group: hands each committed command to the group's
+//! [`StateMachine`] and keeps what Raft needs beside it — the last applied log id and the
 //! membership. A snapshot is the app's whole state in a data file plus that metadata in
 //! `snapshot.meta`, which names the data file; writing the metadata (fsynced, renamed into
 //! place) commits a snapshot, so a crash leaves the old one or the new one. On open the
@@ -23,7 +23,7 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::log_store::LogStore;
-use crate::{decode, encode, App, Applied, NodeId, TypeConfig};
+use crate::{decode, encode, NodeId, StateMachine, TypeConfig};
 
 type Entry = openraft::Entry<TypeConfig>;
 
@@ -52,8 +52,8 @@ struct LegacySnapshot {
 const META_FILE: &str = "snapshot.meta";
 const LEGACY_FILE: &str = "snapshot";
 
-struct Inner<A: App> {
-    app: Arc<A>,
+struct Inner<S: StateMachine> {
+    app: Arc<S>,
     dir: PathBuf,
     state: Mutex<Applying>,
     /// Held while a snapshot is committed, so a snapshot built from older state never
@@ -63,12 +63,12 @@ struct Inner<A: App> {
     log: std::sync::OnceLock<LogStore>,
 }
 
-/// A shard's state machine over an [`App`]; cheap to clone.
-pub struct StateMachine<A: App> {
-    inner: Arc<Inner<A>>,
+/// A group's store over its [`StateMachine`]; cheap to clone.
+pub struct StateStore<S: StateMachine> {
+    inner: Arc<Inner<S>>,
 }
 
-impl<A: App> Clone for StateMachine<A> {
+impl<S: StateMachine> Clone for StateStore<S> {
     fn clone(&self) -> Self {
         Self {
             inner: self.inner.clone(),
@@ -94,11 +94,11 @@ fn data_file_name(id: &str) -> String {
     format!("snapshot-{safe}.data")
 }
 
-impl<A: App> StateMachine<A> {
-    /// Opens the state machine under `dir`, restoring `app` from the saved snapshot.
-    pub fn open(dir: &Path, app: Arc<A>) -> io::Result<StateMachine<A>> {
+impl<S: StateMachine> StateStore<S> {
+    /// Opens the store under `dir`, restoring `app` from the saved snapshot.
+    pub fn open(dir: &Path, app: Arc<S>) -> io::Result<StateStore<S>> {
         fs::create_dir_all(dir)?;
-        let sm = StateMachine {
+        let sm = StateStore {
             inner: Arc::new(Inner {
                 app,
                 dir: dir.to_path_buf(),
@@ -219,7 +219,7 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-impl<A: App> RaftSnapshotBuilder<TypeConfig> for StateMachine<A> {
+impl<S: StateMachine> RaftSnapshotBuilder<TypeConfig> for StateStore<S> {
     async fn build_snapshot(&mut self) -> Result<Snapshot<TypeConfig>, StorageError<NodeId>> {
         // The state and the metadata must match: hold the lock while the app captures
         // its state (cheaply), then encode it straight into the data file on a blocking
@@ -257,7 +257,7 @@ impl<A: App> RaftSnapshotBuilder<TypeConfig> for StateMachine<A> {
     }
 }
 
-impl<A: App> RaftStateMachine<TypeConfig> for StateMachine<A> {
+impl<S: StateMachine> RaftStateMachine<TypeConfig> for StateStore<S> {
     type SnapshotBuilder = Self;
 
     async fn applied_state(
@@ -267,7 +267,7 @@ impl<A: App> RaftStateMachine<TypeConfig> for StateMachine<A> {
         Ok((s.last_applied, s.membership.clone()))
     }
 
-    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<Applied>>, StorageError<NodeId>>
+    async fn apply<I>(&mut self, entries: I) -> Result<Vec<Vec<bytes::Bytes>>, StorageError<NodeId>>
     where
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
@@ -280,7 +280,14 @@ impl<A: App> RaftStateMachine<TypeConfig> for StateMachine<A> {
             state.last_applied = Some(entry.log_id);
             match entry.payload {
                 EntryPayload::Blank => out.push(Vec::new()),
-                EntryPayload::Normal(cmd) => out.push(cmd.0.iter().map(|c| self.inner.app.apply(c)).collect()),
+                EntryPayload::Normal(cmd) => out.push(
+                    cmd.0
+                        .iter()
+                        // A response that cannot be encoded reaches the proposer as an
+                        // undecodable one: an error there, never a stopped group.
+                        .map(|c| encode(&self.inner.app.apply(c)).unwrap_or_default().into())
+                        .collect(),
+                ),
                 EntryPayload::Membership(m) => {
                     state.membership = StoredMembership::new(Some(entry.log_id), m);
                     out.push(Vec::new());
