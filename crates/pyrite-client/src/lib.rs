@@ -21,7 +21,7 @@ use parking_lot::RwLock;
 use pyrite_proto::ingester as pb;
 use pyrite_proto::ingester::ingester_client::IngesterClient;
 use pyrite_ring::change::RingChange;
-use pyrite_ring::{Ring, RingDesc, ShardId, META_GROUP};
+use pyrite_ring::{Ring, RingDesc, RingGroup};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Status};
 
@@ -81,7 +81,7 @@ pub struct ShardClient {
     ring: Arc<RwLock<Ring>>,
     channels: Channels,
     /// Each group's believed leader, id and address (it may be newer than the ring).
-    leaders: Arc<RwLock<HashMap<ShardId, (u64, String)>>>,
+    leaders: Arc<RwLock<HashMap<RingGroup, (u64, String)>>>,
     /// How long one call may spend finding a leader and retrying.
     pub deadline: Duration,
     /// How long one replica gets to answer before the next is tried (a hung or cut-off
@@ -110,27 +110,28 @@ impl ShardClient {
 
     /// Replicas to try, the believed leader first (even one the ring does not list
     /// yet: this client's copy of the ring may lag a move).
-    fn candidates(&self, shard: ShardId) -> Vec<(u64, String)> {
-        let mut replicas = self.ring.read().desc().replica_addrs(shard);
-        if let Some(leader) = self.leaders.read().get(&shard) {
+    fn candidates(&self, group: RingGroup) -> Vec<(u64, String)> {
+        let mut replicas = self.ring.read().desc().replica_addrs(group);
+        if let Some(leader) = self.leaders.read().get(&group) {
             replicas.retain(|r| r.0 != leader.0);
             replicas.insert(0, leader.clone());
         }
         replicas
     }
 
-    /// Runs `f` on the shard's leader, following redirects and skipping unreachable
+    /// Runs `f` on the group's leader, following redirects and skipping unreachable
     /// replicas until it succeeds, fails for good, or the deadline passes.
-    pub async fn call_leader<T, F, Fut>(&self, shard: ShardId, mut f: F) -> Result<T, Status>
+    pub async fn call_leader<T, F, Fut>(&self, group: impl Into<RingGroup>, mut f: F) -> Result<T, Status>
     where
         F: FnMut(IngesterClient<Channel>) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
+        let group: RingGroup = group.into();
         let start = Instant::now();
         let mut backoff = Duration::from_millis(20);
-        let mut last = Status::unavailable(format!("shard {shard} has no replicas"));
+        let mut last = Status::unavailable(format!("{group} has no replicas"));
         while start.elapsed() < self.deadline {
-            let candidates = self.candidates(shard);
+            let candidates = self.candidates(group);
             if candidates.is_empty() {
                 return Err(last);
             }
@@ -141,14 +142,14 @@ impl ShardClient {
                     .max_encoding_message_size(usize::MAX);
                 match self.attempt(f(client)).await {
                     Ok(v) => {
-                        self.leaders.write().insert(shard, (id, addr));
+                        self.leaders.write().insert(group, (id, addr));
                         return Ok(v);
                     }
                     Err(s) if !retryable(&s) => return Err(s),
                     Err(s) => {
                         if let Some(leader) = leader_of(&s) {
                             if leader.0 != id {
-                                self.leaders.write().insert(shard, leader);
+                                self.leaders.write().insert(group, leader);
                                 redirected = true;
                                 last = s;
                                 break;
@@ -165,7 +166,7 @@ impl ShardClient {
             }
         }
         Err(Status::unavailable(format!(
-            "shard {shard}: no leader answered within {:?}: {}",
+            "{group}: no leader answered within {:?}: {}",
             self.deadline,
             last.message()
         )))
@@ -181,14 +182,15 @@ impl ShardClient {
         }
     }
 
-    /// Runs `f` on any reachable replica of the shard, the believed leader first.
-    pub async fn call_any<T, F, Fut>(&self, shard: ShardId, mut f: F) -> Result<T, Status>
+    /// Runs `f` on any reachable replica of the group, the believed leader first.
+    pub async fn call_any<T, F, Fut>(&self, group: impl Into<RingGroup>, mut f: F) -> Result<T, Status>
     where
         F: FnMut(IngesterClient<Channel>) -> Fut,
         Fut: Future<Output = Result<T, Status>>,
     {
-        let mut last = Status::unavailable(format!("shard {shard} has no replicas"));
-        for (_, addr) in self.candidates(shard) {
+        let group: RingGroup = group.into();
+        let mut last = Status::unavailable(format!("{group} has no replicas"));
+        for (_, addr) in self.candidates(group) {
             let client = IngesterClient::new(self.channels.get(&addr)?).max_decoding_message_size(usize::MAX);
             match self.attempt(f(client)).await {
                 Ok(v) => return Ok(v),
@@ -203,10 +205,9 @@ impl ShardClient {
     /// client's; returns the new description when it changed.
     pub async fn refresh_ring(&self) -> Result<Option<RingDesc>, Status> {
         let reply = self
-            .call_any(
-                META_GROUP,
-                |mut c| async move { c.get_ring(pb::GetRingRequest {}).await },
-            )
+            .call_any(RingGroup::Meta, |mut c| async move {
+                c.get_ring(pb::GetRingRequest {}).await
+            })
             .await?;
         self.adopt(&reply.into_inner().ring)
     }
@@ -227,7 +228,7 @@ impl ShardClient {
     pub async fn change_ring(&self, change: &RingChange) -> Result<RingDesc, Status> {
         let change = serde_json::to_string(change).map_err(|e| Status::internal(e.to_string()))?;
         let reply = self
-            .call_leader(META_GROUP, |mut c| {
+            .call_leader(RingGroup::Meta, |mut c| {
                 let change = change.clone();
                 async move { c.change_ring(pb::ChangeRingRequest { change }).await }
             })

@@ -23,7 +23,7 @@ use bytes::Bytes;
 use parking_lot::RwLock;
 use pyrite_raft::{Group, GroupId, NodeId, StateMachine};
 use pyrite_ring::change::RingChange;
-use pyrite_ring::{RingDesc, ShardId, META_GROUP};
+use pyrite_ring::{RingDesc, RingGroup, ShardId};
 use tonic::Status;
 
 /// How long a draining shard's leader refuses writes before it may report the shard
@@ -119,7 +119,7 @@ impl ShardHost {
             (
                 desc.meta_hosted_by(self.node_id),
                 desc.meta_founder,
-                desc.replica_addrs(META_GROUP),
+                desc.replica_addrs(RingGroup::Meta),
             )
         };
         if !hosted || self.meta.read().is_some() {

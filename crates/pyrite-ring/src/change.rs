@@ -296,7 +296,7 @@ impl RingDesc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Ingester, Ring, META_GROUP};
+    use crate::{Ingester, Ring, RingGroup};
 
     fn ring() -> RingDesc {
         let ingesters = (1..=3)
@@ -571,7 +571,7 @@ mod tests {
         assert_eq!(d.meta_stable, [3]);
         assert_eq!(d.meta_founder, None, "a new voter never starts a group of its own");
         assert_eq!(
-            d.replica_addrs(META_GROUP).len(),
+            d.replica_addrs(RingGroup::Meta).len(),
             5,
             "clients still try the leaving voters"
         );

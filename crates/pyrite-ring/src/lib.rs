@@ -10,7 +10,7 @@
 //!
 //! The [`RingDesc`] also says which ingesters hold each shard's replicas; it is the
 //! cluster's membership, versioned so that a newer description always wins. It is kept
-//! by a small Raft group of its own, the metadata group ([`META_GROUP`]), and changed
+//! by a small Raft group of its own, the metadata group ([`RingGroup::Meta`]), and changed
 //! only through [`RingChange`]s committed there (see [`change`]), which refuse anything
 //! that could lose data: a shard below its replication factor, a move that keeps none of
 //! a shard's voters, removing a shard that may still hold series.
@@ -25,9 +25,28 @@ use serde::{Deserialize, Serialize};
 /// A shard's id.
 pub type ShardId = u32;
 
-/// The Raft group id of the metadata group, whose state is the [`RingDesc`]. It travels
-/// on the same Raft transport as the shards, under an id no shard can have.
-pub const META_GROUP: ShardId = ShardId::MAX;
+/// A Raft group the ring places on ingesters: a shard, or the metadata group, whose
+/// state is the [`RingDesc`] itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum RingGroup {
+    Shard(ShardId),
+    Meta,
+}
+
+impl From<ShardId> for RingGroup {
+    fn from(shard: ShardId) -> Self {
+        RingGroup::Shard(shard)
+    }
+}
+
+impl std::fmt::Display for RingGroup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RingGroup::Shard(id) => write!(f, "shard {id}"),
+            RingGroup::Meta => write!(f, "the metadata group"),
+        }
+    }
+}
 
 /// How many of the first ingesters hold the metadata group (and how many voters it keeps
 /// when its voters change, unless the ring has fewer ingesters).
@@ -294,15 +313,14 @@ impl RingDesc {
         self.meta.contains(&ingester) || self.meta_leaving.contains(&ingester)
     }
 
-    /// gRPC addresses of a group's replicas (leaving ones last); for [`META_GROUP`],
-    /// of the metadata group's.
-    pub fn replica_addrs(&self, group: ShardId) -> Vec<(u64, String)> {
-        let ids: Vec<u64> = if group == META_GROUP {
-            self.meta.iter().chain(&self.meta_leaving).copied().collect()
-        } else {
-            self.shards
-                .get(&group)
-                .map_or_else(Vec::new, |s| s.replicas.iter().chain(&s.leaving).copied().collect())
+    /// gRPC addresses of a group's replicas (leaving ones last).
+    pub fn replica_addrs(&self, group: impl Into<RingGroup>) -> Vec<(u64, String)> {
+        let ids: Vec<u64> = match group.into() {
+            RingGroup::Meta => self.meta.iter().chain(&self.meta_leaving).copied().collect(),
+            RingGroup::Shard(shard) => self
+                .shards
+                .get(&shard)
+                .map_or_else(Vec::new, |s| s.replicas.iter().chain(&s.leaving).copied().collect()),
         };
         ids.into_iter()
             .filter_map(|id| self.ingesters.get(&id).map(|i| (id, i.addr.clone())))
@@ -449,7 +467,7 @@ mod tests {
         assert_eq!(d.shards_of(1), [0, 3]);
         assert_eq!(d.replica_addrs(1), [(2, "127.0.0.2:9095".to_string())]);
         assert_eq!(d.meta, [1, 2, 3]);
-        assert_eq!(d.replica_addrs(META_GROUP).len(), 3);
+        assert_eq!(d.replica_addrs(RingGroup::Meta).len(), 3);
     }
 
     #[test]
