@@ -7,6 +7,11 @@
 //! with a quorum before answering (a read index), so a query issued after a successful
 //! push sees it. [`Consistency::Follower`] lets any replica answer from what it has
 //! applied, trading that guarantee for latency.
+//!
+//! [`read_path`] assembles the whole store a query reads: these heads merged with the
+//! blocks, for the querier and the ruler alike.
+
+mod read_path;
 
 use async_trait::async_trait;
 use futures::future::try_join_all;
@@ -17,6 +22,8 @@ use pyrite_proto::ingester as pb;
 use pyrite_storage::wire::{labels_from_answers, matchers_to_proto, merged_from_proto, query_shard_to_proto};
 use pyrite_storage::{sorted_union, Queryable, SelectHints, Series, StorageError};
 use tonic::Status;
+
+pub use read_path::{read_path, Blocks};
 
 /// How shard reads are served.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -61,6 +61,17 @@ impl AdminToken {
         }
     }
 
+    /// Says at start-up whether ring changes can be made here, and with what.
+    pub fn log_where_from(&self, file: &str) {
+        match (self.is_configured(), file.is_empty()) {
+            (false, _) => tracing::info!(
+                "no admin token (--cluster.admin-token-file or {TOKEN_ENV}): POST /ring/changes is refused here"
+            ),
+            (true, false) => tracing::info!(file, "ring changes need the admin token"),
+            (true, true) => tracing::info!("ring changes need the admin token (from {TOKEN_ENV})"),
+        }
+    }
+
     pub fn is_configured(&self) -> bool {
         self.0.is_some()
     }

@@ -3,15 +3,15 @@
 
 mod admin;
 mod blocks;
-mod cluster;
 mod config;
-mod frontend;
 mod help;
 mod metrics;
 mod modules;
+mod ring_http;
 mod secrets;
 mod server;
 
+use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -85,37 +85,52 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(%addr, target = %cfg.target, data_dir = %cfg.data.dir.display(), "Pyrite starting");
 
     let app = server::router(shared.clone(), http_metrics.clone());
-    let shutdown = shutdown_signal();
-    let server = tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown).await });
+    let stop = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(shutdown_signal(stop.clone()));
+    let mut server = tokio::spawn(
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stop.clone().cancelled_owned())
+            .into_future(),
+    );
 
-    // Components start while /ready already answers (503 until they are up).
-    let mut component_registry = Registry::default();
-    let mut services = modules::init(&cfg, &modules, &mut component_registry).await?;
-    let _ = shared.component_registry.set(component_registry);
+    // Modules start while /ready already answers (503 until they are up).
+    let mut started = modules::start(&cfg, modules.clone()).await?;
+    let _ = shared.component_registry.set(std::mem::take(&mut started.registry));
     let _ = shared
         .components
-        .set(server::instrument(std::mem::take(&mut services.router), http_metrics));
+        .set(server::instrument(std::mem::take(&mut started.router), http_metrics));
     shared.ready.store(true, Ordering::Release);
     tracing::info!(modules = ?modules, "Pyrite is ready");
 
-    let served = server.await.context("HTTP server task failed")?;
-    tracing::info!("HTTP server stopped; shutting down components");
+    // After a signal, requests under way get the grace period to finish.
+    let grace = cfg.server.graceful_shutdown_timeout.0;
+    let served = tokio::select! {
+        served = &mut server => served.context("HTTP server task failed")?,
+        _ = async { stop.cancelled().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!(?grace, "HTTP requests still running after the grace period; closing them");
+            server.abort();
+            Ok(())
+        }
+    };
+    tracing::info!("HTTP server stopped; shutting down modules");
     shared.ready.store(false, Ordering::Release);
-    services.shutdown().await;
+    started.shutdown(grace).await;
     served.context("HTTP server failed")
 }
 
-async fn shutdown_signal() {
+/// Cancels `stop` on SIGTERM or SIGINT.
+async fn shutdown_signal(stop: tokio_util::sync::CancellationToken) {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = match signal(SignalKind::terminate()) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!(error = %e, "cannot listen for SIGTERM");
-            return std::future::pending().await;
+            return;
         }
     };
     tokio::select! {
         _ = term.recv() => tracing::info!("received SIGTERM"),
         _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT"),
     }
+    stop.cancel();
 }

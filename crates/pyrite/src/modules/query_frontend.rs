@@ -1,6 +1,6 @@
-//! Wiring the query frontend and the querier's side of it: the queue, cache and
-//! routes of a `query-frontend` target, and the workers a querier runs to pull work
-//! from a frontend (`--querier.frontend-address`, or this process's own frontend).
+//! The query-frontend module, and the querier's side of it: the queue, cache and routes
+//! of a `query-frontend` target, and the workers a querier runs to pull work from a
+//! frontend (`--querier.frontend-address`, or this process's own frontend).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,8 +13,9 @@ use pyrite_frontend::{
 };
 use pyrite_proto::frontend::frontend_server::FrontendServer;
 
+use super::context::{local_grpc_addr, Context};
+use super::Module;
 use crate::config::Config;
-use crate::modules::Module;
 
 /// A frontend's pieces, made before any component starts.
 pub struct Parts {
@@ -61,21 +62,27 @@ impl Parts {
     }
 }
 
+/// Serves the frontend's API and the gRPC stream queriers pull work over.
+pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
+    let Some(f) = &ctx.frontend else {
+        bail!("the frontend's parts were not set up");
+    };
+    let (routes, service) = (f.routes(), f.grpc_service());
+    ctx.serve_http(routes);
+    ctx.serve_grpc(service);
+    Ok(())
+}
+
 /// Starts the querier's workers when there is a frontend to work for.
-pub fn start_querier_workers(cfg: &Config, modules: &[Module], api: Router, registry: &mut Registry) {
+pub fn start_querier_workers(ctx: &mut Context, api: Router) {
+    let cfg = &ctx.cfg;
     let address = match cfg.querier.frontend_address.as_str() {
-        "" if modules.contains(&Module::QueryFrontend) => {
-            let host = match cfg.server.grpc_listen_address.as_str() {
-                "" | "0.0.0.0" | "::" => "127.0.0.1",
-                h => h,
-            };
-            format!("{host}:{}", cfg.server.grpc_listen_port)
-        }
+        "" if ctx.runs(Module::QueryFrontend) => local_grpc_addr(cfg),
         "" => return,
         a => a.to_string(),
     };
     let id = format!("{}:{}", cfg.server.http_listen_address, cfg.server.http_listen_port);
-    let metrics = WorkerMetrics::register(registry);
+    let metrics = WorkerMetrics::register(&mut ctx.registry);
     tracing::info!(frontend = %address, workers = cfg.querier.max_concurrent, "pulling work from the query frontend");
     pyrite_frontend::start_workers(
         &address,

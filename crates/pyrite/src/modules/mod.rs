@@ -1,17 +1,33 @@
 //! The one place that wires components together by target, like a module registry:
 //! each component is an entry with its dependencies, a target names entries, and
-//! `all` is every entry that can run in one process.
+//! `all` is every entry that can run in one process. Each module has a file of its own
+//! whose `init` builds it from the shared [`Context`] and registers its HTTP routes,
+//! gRPC services, metrics and background tasks there; slow steps (opening shards,
+//! joining) wait until the servers are up.
 //!
-//! Adding a component means adding its entry here and its `init` arm; nothing else in
-//! the binary changes.
+//! Adding a component means adding its entry, its file and its `init` arm here; nothing
+//! else in the binary changes.
 
-use anyhow::bail;
+mod compactor;
+pub mod context;
+mod distributor;
+mod ingester;
+mod querier;
+pub mod query_frontend;
+mod store_gateway;
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context as _};
 use axum::Router;
 use prometheus_client::registry::Registry;
 use pyrite_api::BuildInfo;
-use std::collections::BTreeSet;
+use pyrite_ingester::ShardHost;
 
 use crate::config::Config;
+use context::{Context, GrpcServer, Tasks};
 
 /// Every component the binary knows, whether it runs yet or not.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -65,8 +81,8 @@ const REGISTRY: &[Entry] = &[
         // A frontend needs no querier beside it: queriers anywhere pull its work.
         deps: &[],
         available: true,
-        // `all` answers queries straight from its querier, as before the frontend
-        // existed; `--target=all,query-frontend` puts the frontend in front of it.
+        // `all` answers queries straight from its querier; `--target=all,query-frontend`
+        // puts the frontend in front of it.
         in_all: false,
     },
     Entry {
@@ -145,41 +161,66 @@ pub fn resolve(target: &str, clustered: bool) -> anyhow::Result<Vec<Module>> {
     Ok(order)
 }
 
-/// Started components: the routes they serve and what must be shut down.
-pub struct Services {
+/// Started modules: the routes they serve, their metrics, and what shutdown stops.
+pub struct Started {
     pub router: Router,
-    cluster: crate::cluster::Cluster,
+    pub registry: Registry,
+    grpc: Option<GrpcServer>,
+    tasks: Tasks,
+    host: Option<Arc<ShardHost>>,
 }
 
-impl Services {
-    pub async fn shutdown(self) {
-        self.cluster.shutdown().await;
+impl Started {
+    /// Stops serving gRPC, stops the background tasks, then the shard replicas; each
+    /// step waits at most `grace`.
+    pub async fn shutdown(self, grace: Duration) {
+        if let Some(grpc) = self.grpc {
+            grpc.shutdown(grace).await;
+        }
+        self.tasks.shutdown(grace).await;
+        if let Some(host) = &self.host {
+            host.shutdown().await;
+        }
     }
 }
 
-/// Starts `modules` in order. Slow starts (log replay) happen here, before readiness.
-/// Without `--cluster.ingesters` the process is a cluster of its own: one ingester
-/// holding every shard as a one-replica Raft group, reached in-process.
-pub async fn init(cfg: &Config, modules: &[Module], registry: &mut Registry) -> anyhow::Result<Services> {
-    let mut cluster = if cfg.cluster.enabled() {
-        crate::cluster::init(cfg, modules, false, registry).await?
-    } else {
-        let mut cfg = cfg.clone();
-        cfg.cluster = cfg.cluster.standalone(&standalone_grpc_addr(&cfg));
-        crate::cluster::init(&cfg, modules, true, registry).await?
+/// Builds `modules` in order, serves their gRPC, then runs their slow starts (log
+/// replay, joining) in order, all before the process reports ready.
+pub async fn start(cfg: &Config, modules: Vec<Module>) -> anyhow::Result<Started> {
+    let mut ctx = Context::new(cfg, modules).await?;
+    for m in ctx.modules.clone() {
+        init(&mut ctx, m).with_context(|| format!("starting the {} module", entry(m).name))?;
+    }
+    let ring = crate::ring_http::routes(ctx.client.clone(), ctx.host.clone(), ctx.admin.clone());
+    ctx.serve_http(ring);
+    let grpc = match ctx.grpc_services() {
+        0 => None,
+        _ => Some(GrpcServer::start(&ctx.cfg, std::mem::take(&mut ctx.grpc).routes()).await?),
     };
-    let router = std::mem::take(&mut cluster.router);
-    Ok(Services { router, cluster })
+    for (m, start) in ctx.take_starts() {
+        start
+            .await
+            .with_context(|| format!("starting the {} module", entry(m).name))?;
+    }
+    Ok(Started {
+        router: std::mem::take(&mut ctx.http),
+        registry: std::mem::take(&mut ctx.registry),
+        grpc,
+        tasks: ctx.tasks.clone(),
+        host: ctx.host.clone(),
+    })
 }
 
-/// Where a single process's own gRPC is reached: its listen address, or loopback when
-/// it listens on every interface.
-fn standalone_grpc_addr(cfg: &Config) -> String {
-    let host = match cfg.server.grpc_listen_address.as_str() {
-        "" | "0.0.0.0" | "::" => "127.0.0.1",
-        h => h,
-    };
-    format!("{host}:{}", cfg.server.grpc_listen_port)
+fn init(ctx: &mut Context, m: Module) -> anyhow::Result<()> {
+    match m {
+        Module::Ingester => ingester::init(ctx),
+        Module::Distributor => distributor::init(ctx),
+        Module::Querier => querier::init(ctx),
+        Module::QueryFrontend => query_frontend::init(ctx),
+        Module::StoreGateway => store_gateway::init(ctx),
+        Module::Compactor => compactor::init(ctx),
+        Module::Ruler | Module::Alertmanager => bail!("the {} module cannot start in this release", entry(m).name),
+    }
 }
 
 pub fn build_info() -> BuildInfo {

@@ -1,0 +1,297 @@
+//! What modules share while they start: the configuration, the bucket, the ring and the
+//! client that follows it, the write and read paths, the one HTTP router and the one
+//! gRPC server every module adds to, and the background tasks they leave running.
+//!
+//! The standalone-or-cluster decision is made here, once: without
+//! `--cluster.ingesters` the process is a cluster of its own, one ingester holding every
+//! shard as a one-replica group, and the write and read paths reach its shards
+//! in-process; in a cluster they reach the ring's shards over gRPC.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::Router;
+use object_store::ObjectStore;
+use parking_lot::{Mutex, RwLock};
+use prometheus_client::registry::Registry;
+use pyrite_client::{Channels, ShardClient};
+use pyrite_distributor::ShardRouter;
+use pyrite_ingester::membership::load_ring;
+use pyrite_ingester::{LocalShards, ShardHost};
+use pyrite_querier::{Blocks, Consistency, ShardedQueryable};
+use pyrite_ring::Ring;
+use pyrite_storage::{Appendable, Queryable};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::Module;
+use crate::admin::AdminToken;
+use crate::config::Config;
+
+/// How often every process looks for a newer ring.
+pub const RING_REFRESH: Duration = Duration::from_millis(500);
+
+/// Background tasks that run until shutdown, all stopped by one token.
+#[derive(Clone, Default)]
+pub struct Tasks {
+    stop: CancellationToken,
+    running: Arc<Mutex<JoinSet<()>>>,
+}
+
+impl Tasks {
+    /// Runs `task` until it ends or shutdown begins.
+    pub fn spawn(&self, task: impl Future<Output = ()> + Send + 'static) {
+        let stop = self.stop.clone();
+        self.running.lock().spawn(async move {
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                _ = task => {}
+            }
+        });
+    }
+
+    /// Stops every task, waiting at most `grace` for them to finish.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.stop.cancel();
+        let mut running = std::mem::take(&mut *self.running.lock());
+        let drained = tokio::time::timeout(grace, async { while running.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            tracing::warn!(
+                ?grace,
+                "background tasks still running after the grace period; stopping them"
+            );
+            running.abort_all();
+        }
+    }
+}
+
+/// Slow steps a module takes once the servers are up (opening shards, joining).
+type Start = std::pin::Pin<Box<dyn Future<Output = anyhow::Result<()>> + Send>>;
+
+pub struct Context {
+    /// The configuration, with a standalone process's own one-ingester cluster filled in.
+    pub cfg: Config,
+    pub modules: Vec<Module>,
+    /// No `--cluster.ingesters`: this process is the whole cluster.
+    pub standalone: bool,
+    /// Metrics the modules register.
+    pub registry: Registry,
+    /// The blocks' bucket, if blocks are on; the same one for every module.
+    pub bucket: Option<Arc<dyn ObjectStore>>,
+    pub channels: Channels,
+    /// Reaches shards and the metadata group; shares the ring every module sees.
+    pub client: ShardClient,
+    pub admin: AdminToken,
+    /// This process's shard replicas, once the ingester module has made them.
+    pub host: Option<Arc<ShardHost>>,
+    /// The frontend's queue and routes, made before any module starts (a querier in
+    /// the same process works for it).
+    pub frontend: Option<super::query_frontend::Parts>,
+    /// Every module's HTTP routes.
+    pub http: Router,
+    /// Every module's gRPC services, served on one port.
+    pub(super) grpc: tonic::service::RoutesBuilder,
+    grpc_services: usize,
+    pub tasks: Tasks,
+    starts: Vec<(Module, Start)>,
+}
+
+impl Context {
+    pub async fn new(cfg: &Config, modules: Vec<Module>) -> anyhow::Result<Context> {
+        let standalone = !cfg.cluster.enabled();
+        let mut cfg = cfg.clone();
+        if standalone {
+            cfg.cluster = cfg.cluster.standalone(&local_grpc_addr(&cfg));
+        }
+        let ring = Arc::new(RwLock::new(initial_ring(&cfg, &modules)?));
+        let bucket = crate::blocks::open_bucket(&cfg, !standalone)?;
+        let channels = Channels::default();
+        let client = ShardClient::new(ring, channels.clone());
+        let admin = AdminToken::load(
+            &cfg.cluster.admin_token_file,
+            std::env::var(crate::admin::TOKEN_ENV).ok(),
+        )?;
+        admin.log_where_from(&cfg.cluster.admin_token_file);
+        let mut registry = Registry::default();
+        let frontend = match modules.contains(&Module::QueryFrontend) {
+            true => Some(super::query_frontend::Parts::new(&cfg, &mut registry)?),
+            false => None,
+        };
+        let ctx = Context {
+            cfg,
+            modules,
+            standalone,
+            registry,
+            bucket,
+            channels,
+            client,
+            admin,
+            host: None,
+            frontend,
+            http: Router::new(),
+            grpc: tonic::service::RoutesBuilder::default(),
+            grpc_services: 0,
+            tasks: Tasks::default(),
+            starts: Vec::new(),
+        };
+        ctx.follow_ring().await;
+        Ok(ctx)
+    }
+
+    /// A process without an ingester learns the current ring before serving, then
+    /// keeps following it (an ingester follows it itself).
+    async fn follow_ring(&self) {
+        if self.modules.contains(&Module::Ingester) || self.standalone {
+            return;
+        }
+        match tokio::time::timeout(Duration::from_secs(5), self.client.refresh_ring()).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e.message(), "could not fetch the ring yet; using the flags' ring"),
+            Err(_) => tracing::warn!("could not fetch the ring yet; using the flags' ring"),
+        }
+        self.tasks.spawn(self.client.clone().follow_ring(RING_REFRESH));
+    }
+
+    pub fn runs(&self, m: Module) -> bool {
+        self.modules.contains(&m)
+    }
+
+    /// Adds routes to the process's HTTP router.
+    pub fn serve_http(&mut self, routes: Router) {
+        self.http = std::mem::take(&mut self.http).merge(routes);
+    }
+
+    /// Adds a service to the process's gRPC server.
+    pub fn serve_grpc<S>(&mut self, service: S)
+    where
+        S: tower::Service<
+                axum::http::Request<tonic::body::Body>,
+                Response = axum::http::Response<tonic::body::Body>,
+                Error = std::convert::Infallible,
+            > + tonic::server::NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        self.grpc.add_service(service);
+        self.grpc_services += 1;
+    }
+
+    pub(super) fn grpc_services(&self) -> usize {
+        self.grpc_services
+    }
+
+    /// Runs `start` once the servers are up, in module order.
+    pub fn on_start(&mut self, module: Module, start: impl Future<Output = anyhow::Result<()>> + Send + 'static) {
+        self.starts.push((module, Box::pin(start)));
+    }
+
+    pub(super) fn take_starts(&mut self) -> Vec<(Module, Start)> {
+        std::mem::take(&mut self.starts)
+    }
+
+    /// Where writes go: this process's shards, or the ring's over gRPC.
+    pub fn write_path(&self) -> Arc<dyn Appendable> {
+        match (&self.host, self.standalone) {
+            (Some(host), true) => Arc::new(LocalShards::new(host.clone())),
+            _ => Arc::new(ShardRouter::new(self.client.clone(), pyrite_ingester::encode_record)),
+        }
+    }
+
+    /// What queries read: the shards' heads merged with the blocks.
+    pub fn read_path(&self) -> anyhow::Result<Arc<dyn Queryable>> {
+        let consistency = match self.cfg.cluster.read_consistency.as_str() {
+            "linearizable" => Consistency::Linearizable,
+            "follower" => Consistency::Follower,
+            other => anyhow::bail!("--cluster.read-consistency={other:?}: use linearizable or follower"),
+        };
+        let heads: Arc<dyn Queryable> = match (&self.host, self.standalone) {
+            (Some(host), true) => Arc::new(LocalShards::new(host.clone())),
+            _ => Arc::new(ShardedQueryable::new(self.client.clone(), consistency)),
+        };
+        let blocks = self.bucket.clone().map(|bucket| Blocks {
+            bucket,
+            sync_interval: self.cfg.blocks.sync_interval.0,
+            // In one process the querier reads the bucket itself.
+            gateways: match self.standalone {
+                true => Vec::new(),
+                false => self.cfg.store_gateway.addresses(),
+            },
+            replication_factor: self.cfg.store_gateway.replication_factor,
+            channels: self.channels.clone(),
+        });
+        Ok(pyrite_querier::read_path(heads, blocks))
+    }
+}
+
+/// The ring a process starts from: the flags', or, on an ingester that has followed the
+/// ring before, the newer one it kept.
+fn initial_ring(cfg: &Config, modules: &[Module]) -> anyhow::Result<Ring> {
+    let initial = cfg.cluster.ring().context("building the ring")?;
+    if !modules.contains(&Module::Ingester) {
+        return Ok(initial);
+    }
+    match load_ring(&shards_dir(cfg)).context("reading the kept ring")? {
+        Some(saved) if saved.version > initial.desc().version => Ring::new(saved).context("the kept ring"),
+        _ => Ok(initial),
+    }
+}
+
+/// Where an ingester keeps its replicas (and the ring it followed).
+pub fn shards_dir(cfg: &Config) -> std::path::PathBuf {
+    cfg.data.dir.join("shards")
+}
+
+/// Where this process's own gRPC is reached: its listen address, or loopback when it
+/// listens on every interface.
+pub fn local_grpc_addr(cfg: &Config) -> String {
+    let host = match cfg.server.grpc_listen_address.as_str() {
+        "" | "0.0.0.0" | "::" => "127.0.0.1",
+        h => h,
+    };
+    format!("{host}:{}", cfg.server.grpc_listen_port)
+}
+
+/// The process's one gRPC server, serving every module's services until stopped.
+pub struct GrpcServer {
+    stop: CancellationToken,
+    served: tokio::task::JoinHandle<()>,
+}
+
+impl GrpcServer {
+    pub async fn start(cfg: &Config, routes: tonic::service::Routes) -> anyhow::Result<GrpcServer> {
+        let addr: SocketAddr = format!("{}:{}", cfg.server.grpc_listen_address, cfg.server.grpc_listen_port)
+            .parse()
+            .with_context(|| format!("invalid gRPC listen address {}", cfg.server.grpc_listen_address))?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding gRPC on {addr}"))?;
+        tracing::info!(%addr, "serving gRPC");
+        let stop = CancellationToken::new();
+        let stopped = stop.clone().cancelled_owned();
+        let served = tokio::spawn(async move {
+            let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
+            let served = tonic::transport::Server::builder()
+                .add_routes(routes)
+                .serve_with_incoming_shutdown(incoming, stopped)
+                .await;
+            if let Err(e) = served {
+                tracing::error!(error = %e, "gRPC server failed");
+            }
+        });
+        Ok(GrpcServer { stop, served })
+    }
+
+    /// Stops accepting calls and waits at most `grace` for those under way.
+    pub async fn shutdown(self, grace: Duration) {
+        self.stop.cancel();
+        if tokio::time::timeout(grace, self.served).await.is_err() {
+            tracing::warn!(?grace, "gRPC calls still running after the grace period");
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! The distributor module: the remote-write receiver in front of the write path.
+
+use std::sync::Arc;
+
+use super::context::Context;
+
+pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
+    let dist = pyrite_distributor::Distributor::new(ctx.cfg.distributor.clone(), ctx.write_path(), &mut ctx.registry);
+    ctx.serve_http(pyrite_distributor::routes(Arc::new(dist)));
+    Ok(())
+}
