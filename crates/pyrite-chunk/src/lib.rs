@@ -1,6 +1,6 @@
-//! Sample encoding for float samples: Gorilla-style chunks, byte for byte the XOR chunk
-//! format of the Prometheus TSDB, so blocks holding them stay readable by Prometheus
-//! tooling.
+//! Sample encoding: float samples in Gorilla-style chunks, byte for byte the XOR chunk
+//! format of the Prometheus TSDB; native histograms in chunks of Pyrite's own; and the
+//! integer-delta encoding blocks use for integer-valued float chunks.
 //!
 //! A chunk starts with a 2-byte big-endian sample count, then the first timestamp as a
 //! zig-zag varint and the first value as 64 raw bits, the second timestamp as an
@@ -12,8 +12,10 @@
 //! Blocks store float chunks whose values are all integers in a denser encoding of their
 //! own ([`delta`]); a [`Chunk`] read from a block keeps that [`Encoding`] and iterates it
 //! directly.
-//! This crate does no I/O. Its invariant: timestamps within a chunk never decrease. Decoding never trusts its input: corrupt bytes end iteration
-//! with an error, never a panic.
+//!
+//! This crate does no I/O. Its invariant: timestamps within a chunk never decrease.
+//! Decoding never trusts its input: corrupt bytes end iteration with an error, never a
+//! panic.
 
 mod bits;
 pub mod delta;

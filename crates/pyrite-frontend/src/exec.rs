@@ -19,7 +19,7 @@ use pyrite_storage::{Queryable, SelectHints, Series, StorageError};
 
 use crate::downstream::{Downstream, Reply, Request};
 use crate::matrix::{encode_answer, float_point, RawAnswer};
-use crate::shard::{EmbeddedSeries, Plan, EMBEDDED_ID, SHARD_TAG};
+use crate::query_shard::{EmbeddedSeries, Plan, EMBEDDED_ID, SHARD_TAG};
 use crate::FrontendError;
 
 /// When a sharded query is evaluated: one instant, or a range of steps.

@@ -125,7 +125,7 @@ impl Frontend {
         };
         if let Some(expr) = Self::parse(q) {
             let parallelism = self.cfg.limits(tenant).max_query_parallelism;
-            if let Some(plan) = crate::shard::plan(&expr, self.cfg.query_shards) {
+            if let Some(plan) = crate::query_shard::plan(&expr, self.cfg.query_shards) {
                 match exec::run(
                     self.down.as_ref(),
                     &self.engine,
@@ -320,7 +320,7 @@ impl Frontend {
         parallelism: usize,
         stats: &QueryStats,
     ) -> PieceResult {
-        if let Some(plan) = crate::shard::plan(expr, self.cfg.query_shards) {
+        if let Some(plan) = crate::query_shard::plan(expr, self.cfg.query_shards) {
             let when = When::Range { start, end, step };
             match exec::run(self.down.as_ref(), &self.engine, tenant, q, &plan, when, parallelism).await {
                 Ok(Sharded::Done(reply)) => {

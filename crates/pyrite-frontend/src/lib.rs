@@ -16,8 +16,8 @@ mod frontend;
 pub mod grpc;
 pub mod matrix;
 pub mod metrics;
+pub mod query_shard;
 pub mod queue;
-pub mod shard;
 pub mod split;
 
 pub use api::routes;

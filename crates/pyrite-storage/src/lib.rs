@@ -22,7 +22,7 @@
 mod fanout;
 mod mem;
 mod merge;
-pub mod shard;
+pub mod query_shard;
 pub mod warnings;
 pub mod wire;
 mod write;
@@ -34,7 +34,7 @@ use pyrite_model::{FloatHistogram, Labels, Matcher, QueryShard};
 pub use fanout::{sorted_union, Fanout};
 pub use mem::MemQueryable;
 pub use merge::merge_series;
-pub use shard::QueryShards;
+pub use query_shard::QueryShards;
 pub use write::{AppendError, AppendOutcome, Appendable};
 
 /// What a reader wants from a selector: the inclusive time range whose samples it will

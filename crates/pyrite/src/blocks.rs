@@ -125,7 +125,7 @@ mod tests {
         );
         cfg.blocks.backend = "none".into();
         assert!(open_bucket(&cfg, true).unwrap().is_none());
-        // The single process keeps its bucket under its data directory, as before.
+        // The single process keeps its bucket under its data directory.
         let mut alone = Config::default();
         alone.data.dir = dir.path().join("alone");
         assert!(open_bucket(&alone, false).unwrap().is_some());

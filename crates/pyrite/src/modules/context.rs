@@ -295,3 +295,39 @@ impl GrpcServer {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use super::*;
+
+    #[tokio::test]
+    async fn shutdown_stops_every_task_within_the_grace_period() {
+        let tasks = Tasks::default();
+        let looping = Arc::new(AtomicBool::new(true));
+        let running = DropFlag(looping.clone());
+        // A loop that only ends when it is cancelled…
+        tasks.spawn(async move {
+            let _running = running;
+            std::future::pending::<()>().await
+        });
+        // …and one that is already done.
+        tasks.spawn(async {});
+        tasks.shutdown(Duration::from_secs(5)).await;
+        assert!(!looping.load(Ordering::SeqCst), "the loop was stopped and dropped");
+        // Spawned after shutdown: stopped at once.
+        tasks.spawn(std::future::pending::<()>());
+        tokio::time::timeout(Duration::from_secs(5), tasks.shutdown(Duration::from_secs(5)))
+            .await
+            .unwrap();
+    }
+
+    struct DropFlag(Arc<AtomicBool>);
+
+    impl Drop for DropFlag {
+        fn drop(&mut self) {
+            self.0.store(false, Ordering::SeqCst);
+        }
+    }
+}

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use promql_parser::label::{MatchOp, Matcher, Matchers};
 use promql_parser::parser::{self, Expr, LabelModifier};
 
-use pyrite_storage::shard::{query_shard_value, QUERY_SHARD_LABEL};
+use pyrite_storage::query_shard::{query_shard_value, QUERY_SHARD_LABEL};
 
 /// The metric name of the selector that reads shard answers back.
 pub const EMBEDDED_NAME: &str = "__pyrite_embedded__";
