@@ -4,15 +4,16 @@
 //! engine, so Grafana's Prometheus data source works unchanged.
 //!
 //! This crate owns request parsing and response encoding only: it evaluates nothing
-//! itself and knows no store. Every request is scoped to the tenant in `X-Scope-OrgID`;
-//! that is the one invariant — no handler reads without a tenant.
+//! itself and knows no store. Every request is scoped to the tenant that
+//! `pyrite-tenant`'s layer found on it (`X-Scope-OrgID`); that is the one invariant — no
+//! handler reads without a tenant.
 
 mod handlers;
 mod params;
 mod response;
 mod selector;
 
-pub use handlers::{form_body, query_tenant, routes, ApiState, BuildInfo};
+pub use handlers::{form_body, reject_tenant, routes, ApiState, BuildInfo};
 pub use params::{parse_duration, parse_time, Params};
 pub use response::{format_time, format_value, query_data, ApiError};
 pub use selector::parse_selector;

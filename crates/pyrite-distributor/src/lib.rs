@@ -1,6 +1,10 @@
-//! The write path's front door: receives Prometheus remote write (1.0 and 2.0) over
-//! HTTP, decodes and validates it under explicit limits, and hands the valid series to
-//! an [`Appendable`] — the local ingester today, the ring of Raft shards later.
+//! The write path: one pipeline, [`Distributor::push`], that every door into Pyrite calls
+//! with a tenant's decoded series — limits, validation and metrics as stages (HA dedup
+//! and relabeling have their places reserved), then the shard split and append through
+//! an [`Appendable`]: `LocalShards` in one process, [`ShardRouter`] (the ring of Raft
+//! shards, over gRPC) in a cluster. Remote write (1.0 and 2.0) is the door built here:
+//! decoding and the HTTP answer (`http`), with the tenant taken from `pyrite-tenant`'s
+//! layer.
 //!
 //! It stores nothing. Its invariant: bad data is answered with 400 and never reaches the
 //! store; a 5xx only ever means the store could not take valid data, so senders retry.
@@ -10,7 +14,10 @@ mod decode_v1;
 mod histogram;
 mod http;
 mod limits;
+mod pipeline;
 mod router;
+#[cfg(test)]
+mod testing;
 mod validate;
 
 use std::sync::Arc;
@@ -25,6 +32,7 @@ pub use decode::{decode_write_request, negotiate, DecodedWrite, Protocol, RawSer
 pub use histogram::WireHistogram;
 pub use http::routes;
 pub use limits::Limits;
+pub use pipeline::{PushOutcome, Source, Written};
 pub use router::{CommandEncoder, ShardRouter};
 pub use validate::{check_timestamps, validate_series, Invalid};
 

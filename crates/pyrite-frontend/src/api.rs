@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use pyrite_api::Params;
+use pyrite_tenant::{Access, Rejection, Tenant, TenantLayer};
 
 use crate::downstream::{Reply, Request};
 use crate::error_reply;
@@ -27,6 +28,7 @@ pub fn routes(frontend: Arc<Frontend>) -> Router {
         .route("/metadata", get(metadata))
         .route("/query_exemplars", get(exemplars).post(exemplars))
         .route("/status/buildinfo", get(buildinfo))
+        .route_layer(TenantLayer::new(Access::Read, reject_tenant))
         .with_state(frontend);
     Router::new()
         .nest("/api/v1", api.clone())
@@ -38,8 +40,9 @@ fn respond(r: Reply) -> Response {
     (status, [(header::CONTENT_TYPE, "application/json")], r.body).into_response()
 }
 
-fn tenant(headers: &HeaderMap) -> Result<String, Reply> {
-    pyrite_api::query_tenant(headers).map_err(|m| error_reply(400, "bad_data", &m))
+/// A refused tenant header, answered as the querier's API would.
+fn reject_tenant(_: &HeaderMap, why: Rejection) -> Response {
+    respond(error_reply(400, "bad_data", &why.to_string()))
 }
 
 /// The request's parameters (query string and, for a form POST, the body), parsed and
@@ -87,22 +90,24 @@ fn with_stats(r: Reply, p: &Params, stats: &QueryStats, started: Instant) -> Rep
 
 async fn query(
     State(f): State<Arc<Frontend>>,
+    tenant: Tenant,
     method: Method,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Response {
-    evaluate(&f, Endpoint::Instant, &method, &headers, &raw, &body).await
+    evaluate(&f, &tenant, Endpoint::Instant, &method, &headers, &raw, &body).await
 }
 
 async fn query_range(
     State(f): State<Arc<Frontend>>,
+    tenant: Tenant,
     method: Method,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Response {
-    evaluate(&f, Endpoint::Range, &method, &headers, &raw, &body).await
+    evaluate(&f, &tenant, Endpoint::Range, &method, &headers, &raw, &body).await
 }
 
 #[derive(Clone, Copy)]
@@ -114,6 +119,7 @@ enum Endpoint {
 /// A PromQL query, instant or range, through the frontend, with its stats when asked.
 async fn evaluate(
     f: &Frontend,
+    tenant: &Tenant,
     endpoint: Endpoint,
     method: &Method,
     headers: &HeaderMap,
@@ -121,10 +127,7 @@ async fn evaluate(
     body: &Bytes,
 ) -> Response {
     let started = Instant::now();
-    let tenant = match tenant(headers) {
-        Ok(t) => t,
-        Err(r) => return respond(r),
-    };
+    let tenant = tenant.to_string();
     let (p, text) = params(method, headers, raw, body);
     let stats = QueryStats::default();
     let (path, name) = match endpoint {
@@ -145,12 +148,9 @@ async fn evaluate(
 }
 
 /// Requests the frontend does not change: passed to a querier as they are.
-async fn pass(f: &Frontend, path: &str, endpoint: &str, headers: &HeaderMap, params: String) -> Response {
+async fn pass(f: &Frontend, tenant: &Tenant, path: &str, endpoint: &str, params: String) -> Response {
     let started = Instant::now();
-    let tenant = match tenant(headers) {
-        Ok(t) => t,
-        Err(r) => return respond(r),
-    };
+    let tenant = tenant.to_string();
     let req = Request {
         tenant: tenant.clone(),
         path: path.to_string(),
@@ -163,52 +163,55 @@ async fn pass(f: &Frontend, path: &str, endpoint: &str, headers: &HeaderMap, par
 
 async fn series(
     State(f): State<Arc<Frontend>>,
+    tenant: Tenant,
     method: Method,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Response {
     let (_, text) = params(&method, &headers, &raw, &body);
-    pass(&f, "/api/v1/series", "series", &headers, text).await
+    pass(&f, &tenant, "/api/v1/series", "series", text).await
 }
 
 async fn labels(
     State(f): State<Arc<Frontend>>,
+    tenant: Tenant,
     method: Method,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Response {
     let (_, text) = params(&method, &headers, &raw, &body);
-    pass(&f, "/api/v1/labels", "labels", &headers, text).await
+    pass(&f, &tenant, "/api/v1/labels", "labels", text).await
 }
 
 async fn label_values(
     State(f): State<Arc<Frontend>>,
+    tenant: Tenant,
     Path(name): Path<String>,
-    headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Response {
     let encoded: String = form_urlencoded::byte_serialize(name.as_bytes()).collect();
     let path = format!("/api/v1/label/{encoded}/values");
-    pass(&f, &path, "label_values", &headers, raw.unwrap_or_default()).await
+    pass(&f, &tenant, &path, "label_values", raw.unwrap_or_default()).await
 }
 
-async fn metadata(State(f): State<Arc<Frontend>>, headers: HeaderMap, RawQuery(raw): RawQuery) -> Response {
-    pass(&f, "/api/v1/metadata", "metadata", &headers, raw.unwrap_or_default()).await
+async fn metadata(State(f): State<Arc<Frontend>>, tenant: Tenant, RawQuery(raw): RawQuery) -> Response {
+    pass(&f, &tenant, "/api/v1/metadata", "metadata", raw.unwrap_or_default()).await
 }
 
 async fn exemplars(
     State(f): State<Arc<Frontend>>,
+    tenant: Tenant,
     method: Method,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Response {
     let (_, text) = params(&method, &headers, &raw, &body);
-    pass(&f, "/api/v1/query_exemplars", "query_exemplars", &headers, text).await
+    pass(&f, &tenant, "/api/v1/query_exemplars", "query_exemplars", text).await
 }
 
-async fn buildinfo(State(f): State<Arc<Frontend>>, headers: HeaderMap) -> Response {
-    pass(&f, "/api/v1/status/buildinfo", "buildinfo", &headers, String::new()).await
+async fn buildinfo(State(f): State<Arc<Frontend>>, tenant: Tenant) -> Response {
+    pass(&f, &tenant, "/api/v1/status/buildinfo", "buildinfo", String::new()).await
 }

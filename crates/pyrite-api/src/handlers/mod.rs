@@ -6,13 +6,14 @@ use std::sync::Arc;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, Method};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use pyrite_model::{validate_tenant, Labels, DEFAULT_TENANT, TENANT_HEADER};
+use pyrite_model::Labels;
 use pyrite_promql::{Engine, QueryOptions, QueryResult};
 use pyrite_storage::warnings::Collecting;
 use pyrite_storage::Queryable;
+use pyrite_tenant::{Access, Rejection, Tenant, TenantLayer};
 use serde::Serialize;
 use serde_json::json;
 
@@ -41,12 +42,14 @@ pub struct ApiState {
 
 /// The API under both `/api/v1` and `/prometheus/api/v1`.
 pub fn routes(state: Arc<ApiState>) -> Router {
+    // Every read is a tenant's; the answers that hold no data need none.
     let api = Router::new()
         .route("/query", get(query).post(query))
         .route("/query_range", get(query_range).post(query_range))
         .route("/series", get(series).post(series))
         .route("/labels", get(labels).post(labels))
         .route("/label/{name}/values", get(label_values))
+        .route_layer(TenantLayer::new(Access::Read, reject_tenant))
         .route("/metadata", get(metadata))
         .route("/query_exemplars", get(empty_list).post(empty_list))
         .route("/status/buildinfo", get(buildinfo))
@@ -56,24 +59,10 @@ pub fn routes(state: Arc<ApiState>) -> Router {
         .nest("/prometheus/api/v1", api)
 }
 
-fn tenant(headers: &HeaderMap) -> Result<String, ApiError> {
-    query_tenant(headers).map_err(ApiError::bad_data)
-}
-
-/// The tenant a query is for (`X-Scope-OrgID`, default `anonymous`); the message says
-/// why a header is refused. Every query API (querier and frontend) reads it this way.
-pub fn query_tenant(headers: &HeaderMap) -> Result<String, String> {
-    let Some(v) = headers.get(TENANT_HEADER) else {
-        return Ok(DEFAULT_TENANT.to_string());
-    };
-    let v = v
-        .to_str()
-        .map_err(|_| format!("{TENANT_HEADER} header is not valid text"))?;
-    if v.contains('|') {
-        return Err("queries across several tenants are not supported".into());
-    }
-    validate_tenant(v).map_err(|e| e.to_string())?;
-    Ok(v.to_string())
+/// A refused tenant header, in the API's error shape. Every query API (querier and
+/// frontend) answers it this way.
+pub fn reject_tenant(_: &HeaderMap, why: Rejection) -> Response {
+    ApiError::bad_data(why.to_string()).into_response()
 }
 
 /// The body of a request when it carries form parameters (a form-encoded POST).
@@ -98,12 +87,12 @@ fn now_ms() -> i64 {
 
 async fn query(
     State(st): State<Arc<ApiState>>,
+    tenant: Tenant,
     method: Method,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let tenant = tenant(&headers)?;
     let p = params(&method, &headers, &raw, &body);
     let q = p.required("query")?;
     let t = p.time_or("time", now_ms())?;
@@ -166,12 +155,12 @@ fn query_answer(p: &Params, result: &QueryResult) -> Response {
 
 async fn query_range(
     State(st): State<Arc<ApiState>>,
+    tenant: Tenant,
     method: Method,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let tenant = tenant(&headers)?;
     let p = params(&method, &headers, &raw, &body);
     let q = p.required("query")?;
     let start = p.required_time("start")?;
@@ -257,12 +246,12 @@ fn apply_limit<T>(mut items: Vec<T>, limit: usize) -> (Vec<T>, Vec<String>) {
 
 async fn series(
     State(st): State<Arc<ApiState>>,
+    tenant: Tenant,
     method: Method,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let tenant = tenant(&headers)?;
     let p = params(&method, &headers, &raw, &body);
     let w = window(&p)?;
     let selectors = p.all("match[]");
@@ -303,12 +292,12 @@ where
 
 async fn labels(
     State(st): State<Arc<ApiState>>,
+    tenant: Tenant,
     method: Method,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let tenant = tenant(&headers)?;
     let p = params(&method, &headers, &raw, &body);
     let w = window(&p)?;
     let store = Arc::new(Collecting::new(st.store.clone()));
@@ -325,11 +314,10 @@ async fn labels(
 
 async fn label_values(
     State(st): State<Arc<ApiState>>,
+    tenant: Tenant,
     Path(name): Path<String>,
-    headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let tenant = tenant(&headers)?;
     let p = Params::parse(raw.as_deref(), None);
     let w = window(&p)?;
     // Prometheus 3 accepts UTF-8 names escaped as `U__…`; plain names pass through.

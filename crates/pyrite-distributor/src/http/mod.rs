@@ -1,4 +1,7 @@
-//! `POST /api/v1/push` and `/api/v1/write`.
+//! `POST /api/v1/push` and `/api/v1/write`: remote write's door to the write pipeline.
+//! The handler reads the body within its limit, negotiates and decodes the protocol,
+//! calls [`Distributor::push`], and turns the outcome into the HTTP answer; the tenant
+//! comes from the tenant layer.
 //!
 //! A remote-write 2.0 answer carries what the store took, as the 2.0 spec asks:
 //! `X-Prometheus-Remote-Write-Samples-Written` counts float samples,
@@ -15,11 +18,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
-use pyrite_model::{validate_tenant, DEFAULT_TENANT, TENANT_HEADER};
-use pyrite_storage::AppendError;
+use pyrite_tenant::{Access, Rejection, Tenant, TenantLayer};
 
 use crate::decode::{decode_write_request, negotiate, Protocol};
-use crate::validate::{check_timestamps, validate_series};
+use crate::pipeline::{Source, Written};
 use crate::{Distributor, PushError};
 
 /// The remote-write routes.
@@ -27,60 +29,81 @@ pub fn routes(dist: Arc<Distributor>) -> Router {
     Router::new()
         .route("/api/v1/push", post(push))
         .route("/api/v1/write", post(push))
+        .route_layer(TenantLayer::new(Access::Write, reject_tenant))
         // The body size limit is ours (a 400 with a clear message), not the framework's.
         .layer(DefaultBodyLimit::disable())
         .with_state(dist)
-}
-
-fn tenant(headers: &HeaderMap) -> Result<String, PushError> {
-    let Some(v) = headers.get(TENANT_HEADER) else {
-        return Ok(DEFAULT_TENANT.to_string());
-    };
-    let v = v
-        .to_str()
-        .map_err(|_| PushError::bad(format!("{TENANT_HEADER} header is not valid text")))?;
-    if v.contains('|') {
-        return Err(PushError::bad("multi-tenant writes are not supported"));
-    }
-    validate_tenant(v).map_err(|e| PushError::bad(e.to_string()))?;
-    Ok(v.to_string())
-}
-
-/// What a push wrote, for the remote-write 2.0 response headers.
-#[derive(Default)]
-struct Written {
-    /// Float samples.
-    samples: u64,
-    /// Native histograms.
-    histograms: u64,
 }
 
 fn header(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
 }
 
-async fn push(State(d): State<Arc<Distributor>>, headers: HeaderMap, body: Body) -> Response {
-    let protocol = negotiate(
-        header(&headers, "content-type").as_deref(),
-        header(&headers, "content-encoding").as_deref(),
-    );
-    let mut written = Written::default();
-    let result = match &protocol {
-        Ok(p) => handle(&d, &headers, *p, body, &mut written).await,
-        Err(e) => Err(e.clone()),
+fn protocol(headers: &HeaderMap) -> Result<Protocol, PushError> {
+    negotiate(
+        header(headers, "content-type").as_deref(),
+        header(headers, "content-encoding").as_deref(),
+    )
+}
+
+/// A refused tenant header: an unsupported media type is still named first, and a 2.0
+/// sender still gets its (zero) written counts.
+fn reject_tenant(headers: &HeaderMap, why: Rejection) -> Response {
+    let protocol = protocol(headers);
+    let err = match &protocol {
+        Ok(_) => PushError::bad(why.to_string()),
+        Err(e) => e.clone(),
     };
-    let mut resp = match result {
-        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+    answer(protocol.ok(), Written::default(), Some(err))
+}
+
+async fn push(State(d): State<Arc<Distributor>>, tenant: Tenant, headers: HeaderMap, body: Body) -> Response {
+    let protocol = match protocol(&headers) {
+        Ok(p) => p,
         Err(e) => {
-            if e.status().is_server_error() {
-                tracing::warn!(error = %e, "remote write failed");
-            } else {
-                tracing::debug!(error = %e, "remote write refused");
-            }
-            (e.status(), format!("{e}\n")).into_response()
+            tracing::debug!(tenant = %tenant, error = %e, "remote write refused");
+            return answer(None, Written::default(), Some(e));
         }
     };
-    if matches!(protocol, Ok(Protocol::V2)) {
+    let (written, refused) = match receive(&d, &tenant, protocol, body).await {
+        Ok(outcome) => (outcome.written, outcome.refused),
+        Err(e) => (Written::default(), Some(e)),
+    };
+    answer(Some(protocol), written, refused)
+}
+
+/// Reads and decodes the body, then pushes it (the pipeline logs its own refusals).
+async fn receive(
+    d: &Distributor,
+    tenant: &Tenant,
+    protocol: Protocol,
+    body: Body,
+) -> Result<crate::PushOutcome, PushError> {
+    let decoded = decode(d, protocol, body).await.inspect_err(|e| {
+        tracing::debug!(tenant = %tenant, error = %e, "remote write refused");
+    })?;
+    d.push(tenant, decoded.series, Source::RemoteWrite).await
+}
+
+/// The body, read within `max_request_body_bytes` and decoded.
+async fn decode(d: &Distributor, protocol: Protocol, body: Body) -> Result<crate::DecodedWrite, PushError> {
+    let limits = d.limits();
+    let limit = limits.max_request_body_bytes;
+    let body = axum::body::to_bytes(body, limit.saturating_add(1)).await.map_err(|_| {
+        PushError::bad(format!(
+            "request body exceeds the limit of {limit} bytes (max_request_body_bytes)"
+        ))
+    })?;
+    decode_write_request(protocol, &body, limits)
+}
+
+/// 204, or the refusal's status and message; a 2.0 answer carries the written counts.
+fn answer(protocol: Option<Protocol>, written: Written, refused: Option<PushError>) -> Response {
+    let mut resp = match refused {
+        None => StatusCode::NO_CONTENT.into_response(),
+        Some(e) => (e.status(), format!("{e}\n")).into_response(),
+    };
+    if protocol == Some(Protocol::V2) {
         let h = resp.headers_mut();
         h.insert(
             "X-Prometheus-Remote-Write-Samples-Written",
@@ -94,108 +117,6 @@ async fn push(State(d): State<Arc<Distributor>>, headers: HeaderMap, body: Body)
         h.insert("X-Prometheus-Remote-Write-Exemplars-Written", HeaderValue::from(0u64));
     }
     resp
-}
-
-async fn handle(
-    d: &Distributor,
-    headers: &HeaderMap,
-    protocol: Protocol,
-    body: Body,
-    written: &mut Written,
-) -> Result<(), PushError> {
-    let tenant = tenant(headers)?;
-    let limit = d.limits.max_request_body_bytes;
-    let body = axum::body::to_bytes(body, limit.saturating_add(1)).await.map_err(|_| {
-        PushError::bad(format!(
-            "request body exceeds the limit of {limit} bytes (max_request_body_bytes)"
-        ))
-    })?;
-    let decoded = decode_write_request(protocol, &body, &d.limits)?;
-    let tl = vec![("tenant".to_string(), tenant.clone())];
-    d.metrics.received_requests.get_or_create(&tl).inc();
-
-    let n_series = decoded.series.len();
-    let n_samples: usize = decoded
-        .series
-        .iter()
-        .map(|s| s.samples.len() + s.histograms.len())
-        .sum();
-    if d.limits.max_series_per_request > 0 && n_series > d.limits.max_series_per_request {
-        return Err(PushError::bad(format!(
-            "request has {n_series} series, more than the limit of {} (max_series_per_request)",
-            d.limits.max_series_per_request
-        )));
-    }
-    if d.limits.max_samples_per_request > 0 && n_samples > d.limits.max_samples_per_request {
-        return Err(PushError::bad(format!(
-            "request has {n_samples} samples, more than the limit of {} (max_samples_per_request)",
-            d.limits.max_samples_per_request
-        )));
-    }
-
-    let mut valid = Vec::with_capacity(n_series);
-    let mut first_invalid: Option<String> = None;
-    let mut invalid_series = 0usize;
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64);
-    for raw in decoded.series {
-        let samples = raw.samples.len() as u64 + raw.histograms.len() as u64;
-        let checked = check_timestamps(&raw, &d.limits, now_ms).and_then(|()| validate_series(raw, &d.limits));
-        match checked {
-            Ok(ts) => valid.push(ts),
-            Err(inv) => {
-                invalid_series += 1;
-                let labels = vec![
-                    ("tenant".to_string(), tenant.clone()),
-                    ("reason".to_string(), inv.reason.to_string()),
-                ];
-                d.metrics.discarded_samples.get_or_create(&labels).inc_by(samples);
-                first_invalid.get_or_insert(inv.message);
-            }
-        }
-    }
-    let valid_samples: usize = valid.iter().map(|s| s.num_samples()).sum();
-    d.metrics
-        .received_samples
-        .get_or_create(&tl)
-        .inc_by(valid_samples as u64);
-
-    if !valid.is_empty() {
-        let outcome = d.store.append(&tenant, valid).await.map_err(|e| match e {
-            AppendError::Limit(m) => PushError::TooManyRequests(m),
-            AppendError::Unavailable(m) => PushError::Unavailable(m),
-            AppendError::Internal(m) => PushError::Internal(m),
-        })?;
-        written.histograms = outcome.histograms_written;
-        written.samples = outcome.samples_written.saturating_sub(outcome.histograms_written);
-        if outcome.samples_rejected > 0 {
-            let labels = vec![
-                ("tenant".to_string(), tenant.clone()),
-                ("reason".to_string(), "refused_by_store".to_string()),
-            ];
-            d.metrics
-                .discarded_samples
-                .get_or_create(&labels)
-                .inc_by(outcome.samples_rejected);
-            let mut msg = format!(
-                "{} of {valid_samples} samples were refused: {}",
-                outcome.samples_rejected,
-                outcome.rejections.join("; ")
-            );
-            if let Some(inv) = first_invalid {
-                msg.push_str(&format!("; also {invalid_series} invalid series, first: {inv}"));
-            }
-            return Err(PushError::BadRequest(msg));
-        }
-    }
-    match first_invalid {
-        Some(inv) if invalid_series == 1 => Err(PushError::BadRequest(inv)),
-        Some(inv) => Err(PushError::BadRequest(format!(
-            "{invalid_series} invalid series refused; first: {inv}"
-        ))),
-        None => Ok(()),
-    }
 }
 
 #[cfg(test)]

@@ -1,59 +1,12 @@
-use async_trait::async_trait;
 use axum::http::Request;
-use parking_lot_free::Store;
 use prometheus_client::registry::Registry;
 use prost::Message;
 use pyrite_proto::{prometheus as v1, write_v2 as v2};
-use pyrite_storage::{AppendOutcome, Appendable};
+use pyrite_storage::AppendError;
 use tower::ServiceExt;
 
 use super::*;
-
-mod parking_lot_free {
-    use std::sync::Mutex;
-
-    use super::*;
-
-    /// Records writes; refuses samples at negative timestamps, fails when told to.
-    #[derive(Default)]
-    pub struct Store {
-        pub writes: Mutex<Vec<(String, Vec<pyrite_model::TimeSeries>)>>,
-        pub fail: Option<AppendError>,
-    }
-
-    #[async_trait]
-    impl Appendable for Store {
-        async fn append(
-            &self,
-            tenant: &str,
-            series: Vec<pyrite_model::TimeSeries>,
-        ) -> Result<AppendOutcome, AppendError> {
-            if let Some(e) = &self.fail {
-                return Err(e.clone());
-            }
-            let mut out = AppendOutcome::default();
-            for s in &series {
-                for smp in &s.samples {
-                    if smp.t < 0 {
-                        out.reject(|| "out of order sample".into());
-                    } else {
-                        out.samples_written += 1;
-                    }
-                }
-                for (t, _) in &s.histograms {
-                    if *t < 0 {
-                        out.reject(|| "out of order sample".into());
-                    } else {
-                        out.samples_written += 1;
-                        out.histograms_written += 1;
-                    }
-                }
-            }
-            self.writes.lock().unwrap().push((tenant.to_string(), series));
-            Ok(out)
-        }
-    }
-}
+use crate::testing::Store;
 
 fn app(store: Arc<Store>, limits: crate::Limits) -> Router {
     routes(Arc::new(Distributor::new(limits, store, &mut Registry::default())))
@@ -343,4 +296,27 @@ async fn unsupported_media_is_415_and_garbage_is_400() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn a_refused_tenant_answers_as_the_protocol_would() {
+    let v2 = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
+    let store = Arc::new(Store::default());
+    let (status, headers, text) = send(app(store.clone(), Default::default()), v2, Some("a|b"), vec![]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(text, "multi-tenant writes are not supported\n");
+    assert_eq!(headers["X-Prometheus-Remote-Write-Samples-Written"], "0");
+    let (status, _, _) = send(
+        app(store.clone(), Default::default()),
+        "text/plain",
+        Some("a|b"),
+        vec![],
+    )
+    .await;
+    assert_eq!(
+        status,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "the media type is named first"
+    );
+    assert!(store.writes.lock().unwrap().is_empty());
 }

@@ -1,0 +1,215 @@
+//! The one write path: [`Distributor::push`] takes a tenant's decoded series from any
+//! door — remote write today; OTLP, scraping, the Pushgateway API and the ruler as they
+//! land — and runs them through the same stages, in this order:
+//!
+//! 1. **limits** — request-wide limits (series and samples per request); a request over
+//!    them is refused whole.
+//! 2. **HA dedup** *(later)* — drop writes from the non-elected replica of an HA pair.
+//! 3. **relabel** *(later)* — the tenant's relabel rules and label drops.
+//! 4. **validation** — each series on its own (labels, timestamps, native histograms);
+//!    an invalid series is dropped and counted, the others go on.
+//! 5. **metrics** — what was received, by tenant.
+//! 6. **shard split and append** — the valid series go to the [`Appendable`], which splits
+//!    them by the ring (`LocalShards` in one process, [`crate::ShardRouter`] in a cluster).
+//!
+//! Decoding is the door's job, not the pipeline's: each protocol turns its body into
+//! [`RawSeries`] under its own size limits, calls `push`, and maps the [`PushOutcome`] to
+//! its own answer. The invariant the stages keep: nothing reaches the store that
+//! validation refused, and a refusal never hides what was written.
+
+use pyrite_model::TimeSeries;
+use pyrite_storage::AppendError;
+
+use crate::decode::RawSeries;
+use crate::validate::{check_timestamps, validate_series};
+use crate::{Distributor, PushError};
+
+/// Which door a write came through (for logs; metrics stay by tenant).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    RemoteWrite,
+    Otlp,
+    Scrape,
+    Pushgateway,
+    Ruler,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::RemoteWrite => "remote_write",
+            Source::Otlp => "otlp",
+            Source::Scrape => "scrape",
+            Source::Pushgateway => "pushgateway",
+            Source::Ruler => "ruler",
+        }
+    }
+}
+
+/// What the store took of a push, as the remote-write 2.0 response headers count it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Float samples.
+    pub samples: u64,
+    /// Native histograms.
+    pub histograms: u64,
+}
+
+/// A push that reached the store, or was refused series by series.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PushOutcome {
+    pub written: Written,
+    /// Why some series or samples were refused while the rest was written (always a
+    /// [`PushError::BadRequest`]); `None` when everything was taken.
+    pub refused: Option<PushError>,
+}
+
+/// Series that passed validation, and what was said about those that did not.
+struct Checked {
+    valid: Vec<TimeSeries>,
+    invalid_series: usize,
+    first_invalid: Option<String>,
+}
+
+impl Distributor {
+    /// Pushes one tenant's decoded write through every stage of the write path. `Err`
+    /// means nothing was written: the request broke a limit or the store failed.
+    pub async fn push(&self, tenant: &str, series: Vec<RawSeries>, source: Source) -> Result<PushOutcome, PushError> {
+        let result = self.run_stages(tenant, series).await;
+        let failure = match &result {
+            Err(e) => Some(e),
+            Ok(o) => o.refused.as_ref(),
+        };
+        match failure {
+            Some(e) if e.status().is_server_error() => {
+                tracing::warn!(tenant, source = source.as_str(), error = %e, "push failed")
+            }
+            Some(e) => tracing::debug!(tenant, source = source.as_str(), error = %e, "push refused"),
+            None => {}
+        }
+        result
+    }
+
+    async fn run_stages(&self, tenant: &str, series: Vec<RawSeries>) -> Result<PushOutcome, PushError> {
+        let tl = vec![("tenant".to_string(), tenant.to_string())];
+        self.metrics.received_requests.get_or_create(&tl).inc();
+        self.check_request_limits(&series)?;
+        // HA dedup goes here (later).
+        // Relabeling goes here (later).
+        let checked = self.validate(tenant, series);
+        let valid_samples: usize = checked.valid.iter().map(|s| s.num_samples()).sum();
+        self.metrics
+            .received_samples
+            .get_or_create(&tl)
+            .inc_by(valid_samples as u64);
+        let mut outcome = PushOutcome::default();
+        let mut store_refusal = None;
+        if !checked.valid.is_empty() {
+            let (written, refusal) = self.append(tenant, checked.valid, valid_samples).await?;
+            outcome.written = written;
+            store_refusal = refusal;
+        }
+        outcome.refused = refusal(store_refusal, checked.invalid_series, checked.first_invalid);
+        Ok(outcome)
+    }
+
+    /// Stage 1: limits on the request as a whole.
+    fn check_request_limits(&self, series: &[RawSeries]) -> Result<(), PushError> {
+        let limits = &self.limits;
+        let n_series = series.len();
+        if limits.max_series_per_request > 0 && n_series > limits.max_series_per_request {
+            return Err(PushError::bad(format!(
+                "request has {n_series} series, more than the limit of {} (max_series_per_request)",
+                limits.max_series_per_request
+            )));
+        }
+        let n_samples: usize = series.iter().map(|s| s.samples.len() + s.histograms.len()).sum();
+        if limits.max_samples_per_request > 0 && n_samples > limits.max_samples_per_request {
+            return Err(PushError::bad(format!(
+                "request has {n_samples} samples, more than the limit of {} (max_samples_per_request)",
+                limits.max_samples_per_request
+            )));
+        }
+        Ok(())
+    }
+
+    /// Stage 4: each series on its own; the refused are counted by reason.
+    fn validate(&self, tenant: &str, series: Vec<RawSeries>) -> Checked {
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        let mut checked = Checked {
+            valid: Vec::with_capacity(series.len()),
+            invalid_series: 0,
+            first_invalid: None,
+        };
+        for raw in series {
+            let samples = raw.samples.len() as u64 + raw.histograms.len() as u64;
+            let result = check_timestamps(&raw, &self.limits, now_ms).and_then(|()| validate_series(raw, &self.limits));
+            match result {
+                Ok(ts) => checked.valid.push(ts),
+                Err(inv) => {
+                    checked.invalid_series += 1;
+                    self.discard(tenant, inv.reason, samples);
+                    checked.first_invalid.get_or_insert(inv.message);
+                }
+            }
+        }
+        checked
+    }
+
+    /// Stage 6: the store splits the write by shard and appends every part. Samples the
+    /// store refused come back as a message, beside what it wrote.
+    async fn append(
+        &self,
+        tenant: &str,
+        valid: Vec<TimeSeries>,
+        valid_samples: usize,
+    ) -> Result<(Written, Option<String>), PushError> {
+        let outcome = self.store.append(tenant, valid).await.map_err(|e| match e {
+            AppendError::Limit(m) => PushError::TooManyRequests(m),
+            AppendError::Unavailable(m) => PushError::Unavailable(m),
+            AppendError::Internal(m) => PushError::Internal(m),
+        })?;
+        let written = Written {
+            samples: outcome.samples_written.saturating_sub(outcome.histograms_written),
+            histograms: outcome.histograms_written,
+        };
+        if outcome.samples_rejected == 0 {
+            return Ok((written, None));
+        }
+        self.discard(tenant, "refused_by_store", outcome.samples_rejected);
+        let msg = format!(
+            "{} of {valid_samples} samples were refused: {}",
+            outcome.samples_rejected,
+            outcome.rejections.join("; ")
+        );
+        Ok((written, Some(msg)))
+    }
+
+    fn discard(&self, tenant: &str, reason: &str, samples: u64) {
+        let labels = vec![
+            ("tenant".to_string(), tenant.to_string()),
+            ("reason".to_string(), reason.to_string()),
+        ];
+        self.metrics.discarded_samples.get_or_create(&labels).inc_by(samples);
+    }
+}
+
+/// The one refusal a push answers with: the store's, then the invalid series.
+fn refusal(store: Option<String>, invalid_series: usize, first_invalid: Option<String>) -> Option<PushError> {
+    let msg = match (store, first_invalid) {
+        (None, None) => return None,
+        (Some(mut msg), Some(inv)) => {
+            msg.push_str(&format!("; also {invalid_series} invalid series, first: {inv}"));
+            msg
+        }
+        (Some(msg), None) => msg,
+        (None, Some(inv)) if invalid_series == 1 => inv,
+        (None, Some(inv)) => format!("{invalid_series} invalid series refused; first: {inv}"),
+    };
+    Some(PushError::BadRequest(msg))
+}
+
+#[cfg(test)]
+mod tests;
