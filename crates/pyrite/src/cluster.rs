@@ -38,7 +38,7 @@ use serde::Deserialize;
 use tokio::sync::oneshot;
 
 use crate::admin::{require_admin, AdminToken, TOKEN_ENV};
-use crate::config::Config;
+use crate::config::{Config, ReadConsistency};
 use crate::modules::{build_info, Module};
 
 /// What a clustered process started.
@@ -92,8 +92,9 @@ pub async fn init(
     let ring = Arc::new(RwLock::new(initial));
     // The frontend's queue exists from the start: an ingester in the same process
     // serves the frontend's gRPC on its own server.
+    let limits = Arc::new(cfg.limits());
     let frontend = if modules.contains(&Module::QueryFrontend) {
-        Some(crate::frontend::Parts::new(cfg, registry)?)
+        Some(crate::frontend::Parts::new(cfg, limits.clone(), registry)?)
     } else {
         None
     };
@@ -215,14 +216,18 @@ pub async fn init(
                     (Some(host), true) => Arc::new(LocalShards::new(host.clone())),
                     _ => Arc::new(ShardRouter::new(client.clone(), pyrite_ingester::encode_record)),
                 };
-                let dist = pyrite_distributor::Distributor::new(cfg.distributor.clone(), store, registry);
+                let dist = pyrite_distributor::Distributor::with_limits(
+                    cfg.distributor.clone(),
+                    limits.clone(),
+                    store,
+                    registry,
+                );
                 cluster.router = cluster.router.merge(pyrite_distributor::routes(Arc::new(dist)));
             }
             Module::Querier => {
-                let consistency = match cfg.cluster.read_consistency.as_str() {
-                    "linearizable" => Consistency::Linearizable,
-                    "follower" => Consistency::Follower,
-                    other => bail!("--cluster.read-consistency={other:?}: use linearizable or follower"),
+                let consistency = match cfg.cluster.read_consistency {
+                    ReadConsistency::Linearizable => Consistency::Linearizable,
+                    ReadConsistency::Follower => Consistency::Follower,
                 };
                 let mut store: Arc<dyn Queryable> = match (&cluster.shards, standalone) {
                     (Some(host), true) => Arc::new(LocalShards::new(host.clone())),
@@ -297,9 +302,8 @@ pub async fn init(
                     bail!("the compactor needs a bucket (--blocks.backend)");
                 };
                 let opts = CompactorOptions {
-                    ranges: cfg.compactor.ranges(cfg.blocks.range.0)?,
-                    retention: cfg.compactor.retention.0,
-                    tenant_retention: cfg.compactor.tenant_retention()?,
+                    ranges: cfg.compactor.ranges(cfg.blocks.range.0).map_err(anyhow::Error::msg)?,
+                    limits: limits.clone(),
                     deletion_delay: cfg.compactor.deletion_delay.0,
                 };
                 let compactor = Compactor::new(bucket.clone(), opts);
