@@ -91,50 +91,7 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
         .map_err(|_| format!("cannot parse {s:?} to a valid timestamp"))
 }
 
-/// Parses float seconds or a PromQL duration (`1h30m`, `500ms`) into milliseconds.
-pub fn parse_duration(s: &str) -> Result<i64, String> {
-    if let Ok(secs) = s.parse::<f64>() {
-        let ms = secs * 1000.0;
-        if !ms.is_finite() || ms.abs() > i64::MAX as f64 {
-            return Err(format!("cannot parse {s:?} to a valid duration. It overflows int64"));
-        }
-        return Ok(ms.round() as i64);
-    }
-    let bad = || format!("cannot parse {s:?} to a valid duration");
-    let units: [(&str, i64); 8] = [
-        ("ms", 1),
-        ("s", 1000),
-        ("m", 60_000),
-        ("h", 3_600_000),
-        ("d", 86_400_000),
-        ("w", 604_800_000),
-        ("y", 31_536_000_000),
-        ("", 0),
-    ];
-    let mut rest = s;
-    let mut total: i64 = 0;
-    if rest.is_empty() {
-        return Err(bad());
-    }
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: i64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        let (unit, mult) = units
-            .iter()
-            .find(|(u, _)| !u.is_empty() && rest.starts_with(u) && !(*u == "m" && rest.starts_with("ms")))
-            .ok_or_else(bad)?;
-        rest = &rest[unit.len()..];
-        total = n
-            .checked_mul(*mult)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
-    }
-    Ok(total)
-}
+pub use pyrite_duration::parse_duration;
 
 #[cfg(test)]
 mod tests {

@@ -19,10 +19,13 @@
 //! and either is logged and counted (`pyrite_compactor_failures_total{tenant}`) while
 //! every other window and tenant goes on.
 
+mod config;
+
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use config::CompactorConfig;
 use object_store::ObjectStore;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -48,10 +51,9 @@ pub struct CompactorOptions {
     /// Block ranges, shortest first: the first is what ingesters cut; each later one is
     /// a level blocks are merged into.
     pub ranges: Vec<Duration>,
-    /// Blocks wholly older than this are deleted; zero keeps everything.
-    pub retention: Duration,
-    /// Tenants whose retention differs from `retention`.
-    pub tenant_retention: std::collections::HashMap<String, Duration>,
+    /// Each tenant's retention (`compactor_retention`): blocks wholly older are deleted;
+    /// zero keeps everything.
+    pub limits: std::sync::Arc<pyrite_limits::Limits>,
     /// How long a marked block stays readable before it is deleted.
     pub deletion_delay: Duration,
 }
@@ -150,7 +152,7 @@ impl Compactor {
     async fn tenant_pass(&self, tenant: &str, now: i64, report: &mut Report) -> Result<(), CompactorError> {
         let store = self.bucket.as_ref();
         let mut index = bucket::refresh_index(store, tenant, now).await?;
-        let retention = ms(*self.opts.tenant_retention.get(tenant).unwrap_or(&self.opts.retention));
+        let retention = ms(self.opts.limits.compactor_retention(tenant).get());
         self.mark(&mut index, now, retention, report);
         let newest = index.blocks.iter().map(|b| b.max_time).max().unwrap_or(i64::MIN);
         for range in self.opts.ranges.iter().skip(1).map(|r| ms(*r).max(1)) {
@@ -315,10 +317,21 @@ mod tests {
     }
 
     fn opts(retention: Duration) -> CompactorOptions {
+        opts_with(retention, "")
+    }
+
+    /// Options with `retention` for every tenant but those `overrides` names.
+    fn opts_with(retention: Duration, overrides: &str) -> CompactorOptions {
+        use pyrite_limits::{Limits, Overrides, PerTenant, TenantLimits};
+        let defaults = TenantLimits {
+            compactor_retention: retention.into(),
+            ..TenantLimits::default()
+        };
+        let overrides: PerTenant<pyrite_duration::Duration> = overrides.parse().unwrap();
+        let limits = Limits::new(Overrides::new(defaults).set(&overrides, |l, v| l.compactor_retention = v));
         CompactorOptions {
             ranges: vec![Duration::from_secs(2 * 3600), Duration::from_secs(12 * 3600)],
-            retention,
-            tenant_retention: Default::default(),
+            limits: std::sync::Arc::new(limits),
             deletion_delay: Duration::from_secs(3600),
         }
     }
@@ -386,8 +399,7 @@ mod tests {
 
         // A tenant of its own retention: a shorter one deletes the young block too; the
         // global one would have kept it.
-        let mut o = opts(Duration::from_secs(24 * 3600));
-        o.tenant_retention.insert("t".into(), Duration::from_secs(3600));
+        let o = opts_with(Duration::from_secs(24 * 3600), "t=1h");
         let short = Compactor::new(bucket.clone(), o);
         assert_eq!(short.run_once(52 * H).await.unwrap().marked, 1);
         assert_eq!(short.run_once(54 * H).await.unwrap().deleted, 1);

@@ -3,7 +3,7 @@
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use prost::Message;
-use pyrite_distributor::{decode_write_request, Limits, Protocol};
+use pyrite_distributor::{decode_write_request, DistributorConfig, Protocol};
 use pyrite_proto::{prometheus, write_v2};
 
 fn series_labels(i: usize) -> Vec<(String, String)> {
@@ -70,7 +70,7 @@ fn v2_body(n: usize) -> Vec<u8> {
 }
 
 fn bench(c: &mut Criterion) {
-    let limits = Limits::default();
+    let limits = DistributorConfig::default();
     let mut g = c.benchmark_group("remote_write_decode");
     g.throughput(Throughput::Elements(2000));
     let v1 = v1_body(2000);

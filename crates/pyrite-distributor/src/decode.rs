@@ -6,7 +6,7 @@ use prost::Message;
 use pyrite_model::{Label, Sample};
 use pyrite_proto::write_v2 as v2;
 
-use crate::{Limits, PushError};
+use crate::{DistributorConfig, PushError};
 
 /// Which remote-write protocol a request used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +65,11 @@ pub fn negotiate(content_type: Option<&str>, content_encoding: Option<&str>) -> 
 }
 
 /// Decompresses and decodes a request body under `limits`.
-pub fn decode_write_request(protocol: Protocol, body: &[u8], limits: &Limits) -> Result<DecodedWrite, PushError> {
+pub fn decode_write_request(
+    protocol: Protocol,
+    body: &[u8],
+    limits: &DistributorConfig,
+) -> Result<DecodedWrite, PushError> {
     if body.len() > limits.max_request_body_bytes {
         return Err(PushError::bad(format!(
             "request body of {} bytes exceeds the limit of {} bytes (max_request_body_bytes)",
@@ -187,7 +191,12 @@ mod tests {
     #[test]
     fn v1_round_trip() {
         let req = crate::decode_v1::tests::up_request(10);
-        let d = decode_write_request(Protocol::V1, &compress(&req.encode_to_vec()), &Limits::default()).unwrap();
+        let d = decode_write_request(
+            Protocol::V1,
+            &compress(&req.encode_to_vec()),
+            &DistributorConfig::default(),
+        )
+        .unwrap();
         assert_eq!(d.series.len(), 1);
         assert_eq!(&*d.series[0].labels[0].value, "up");
         assert_eq!(d.series[0].samples, [Sample::new(10, 1.0)]);
@@ -206,26 +215,46 @@ mod tests {
                 ..Default::default()
             }],
         };
-        let d = decode_write_request(Protocol::V2, &compress(&req.encode_to_vec()), &Limits::default()).unwrap();
+        let d = decode_write_request(
+            Protocol::V2,
+            &compress(&req.encode_to_vec()),
+            &DistributorConfig::default(),
+        )
+        .unwrap();
         assert_eq!(d.series[0].labels, [Label::new("__name__", "up")]);
         req.timeseries[0].labels_refs = vec![1, 9];
-        let e = decode_write_request(Protocol::V2, &compress(&req.encode_to_vec()), &Limits::default()).unwrap_err();
+        let e = decode_write_request(
+            Protocol::V2,
+            &compress(&req.encode_to_vec()),
+            &DistributorConfig::default(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("out of range"), "{e}");
         req.timeseries[0].labels_refs = vec![1];
-        assert!(decode_write_request(Protocol::V2, &compress(&req.encode_to_vec()), &Limits::default()).is_err());
+        assert!(decode_write_request(
+            Protocol::V2,
+            &compress(&req.encode_to_vec()),
+            &DistributorConfig::default()
+        )
+        .is_err());
         req.symbols[0] = "x".into();
-        assert!(decode_write_request(Protocol::V2, &compress(&req.encode_to_vec()), &Limits::default()).is_err());
+        assert!(decode_write_request(
+            Protocol::V2,
+            &compress(&req.encode_to_vec()),
+            &DistributorConfig::default()
+        )
+        .is_err());
     }
 
     #[test]
     fn size_limits_apply_before_work() {
-        let limits = Limits {
+        let limits = DistributorConfig {
             max_request_body_bytes: 10,
             ..Default::default()
         };
         let e = decode_write_request(Protocol::V1, &[0u8; 11], &limits).unwrap_err();
         assert!(e.to_string().contains("max_request_body_bytes"));
-        let limits = Limits {
+        let limits = DistributorConfig {
             max_decompressed_body_bytes: 100,
             ..Default::default()
         };
@@ -236,7 +265,7 @@ mod tests {
     #[test]
     fn garbage_is_bad_data() {
         assert!(matches!(
-            decode_write_request(Protocol::V1, b"not snappy at all", &Limits::default()),
+            decode_write_request(Protocol::V1, b"not snappy at all", &DistributorConfig::default()),
             Err(PushError::BadRequest(_))
         ));
         let truncated = v1::WriteRequest {
@@ -252,7 +281,7 @@ mod tests {
         .encode_to_vec();
         let cut = compress(&truncated[..truncated.len() - 2]);
         assert!(matches!(
-            decode_write_request(Protocol::V1, &cut, &Limits::default()),
+            decode_write_request(Protocol::V1, &cut, &DistributorConfig::default()),
             Err(PushError::BadRequest(_))
         ));
     }
@@ -261,8 +290,8 @@ mod tests {
         #[test]
         fn arbitrary_bodies_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
             for p in [Protocol::V1, Protocol::V2] {
-                let _ = decode_write_request(p, &bytes, &Limits::default());
-                let _ = decode_write_request(p, &compress(&bytes), &Limits::default());
+                let _ = decode_write_request(p, &bytes, &DistributorConfig::default());
+                let _ = decode_write_request(p, &compress(&bytes), &DistributorConfig::default());
             }
         }
     }

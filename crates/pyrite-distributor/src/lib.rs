@@ -26,15 +26,16 @@ use axum::http::StatusCode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
+use pyrite_limits::{Limits, TenantLimits};
 use pyrite_storage::Appendable;
 
 pub use decode::{decode_write_request, negotiate, DecodedWrite, Protocol, RawSeries};
 pub use histogram::WireHistogram;
 pub use http::routes;
-pub use limits::Limits;
+pub use limits::DistributorConfig;
 pub use pipeline::{PushOutcome, Source, Written};
 pub use router::{CommandEncoder, ShardRouter};
-pub use validate::{check_timestamps, validate_series, Invalid};
+pub use validate::{check_timestamps, validate_series, Invalid, SeriesLimits};
 
 /// Why a push failed, with the HTTP status the sender sees.
 #[derive(Debug, thiserror::Error, Clone, PartialEq)]
@@ -101,21 +102,36 @@ impl DistributorMetrics {
 
 /// Receives writes for one [`Appendable`].
 pub struct Distributor {
-    limits: Limits,
+    config: DistributorConfig,
+    limits: Arc<Limits>,
     store: Arc<dyn Appendable>,
     metrics: DistributorMetrics,
 }
 
 impl Distributor {
-    pub fn new(limits: Limits, store: Arc<dyn Appendable>, registry: &mut Registry) -> Self {
+    /// A distributor whose every tenant gets the configuration's limits.
+    pub fn new(config: DistributorConfig, store: Arc<dyn Appendable>, registry: &mut Registry) -> Self {
+        let mut defaults = TenantLimits::default();
+        config.tenant_defaults(&mut defaults);
+        Self::with_limits(config, Arc::new(Limits::uniform(defaults)), store, registry)
+    }
+
+    /// A distributor reading each tenant's limits from `limits`.
+    pub fn with_limits(
+        config: DistributorConfig,
+        limits: Arc<Limits>,
+        store: Arc<dyn Appendable>,
+        registry: &mut Registry,
+    ) -> Self {
         Self {
+            config,
             limits,
             store,
             metrics: DistributorMetrics::register(registry),
         }
     }
 
-    pub fn limits(&self) -> &Limits {
-        &self.limits
+    pub fn config(&self) -> &DistributorConfig {
+        &self.config
     }
 }

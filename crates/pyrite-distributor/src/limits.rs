@@ -1,20 +1,24 @@
-//! Per-request and per-series limits of the write path, with their defaults.
+//! The distributor's configuration (`distributor:` in YAML, `--distributor.*` flags):
+//! the request-size limits it applies before decoding, and the defaults of the write
+//! limits every tenant gets unless overridden (`pyrite-limits` holds and serves those).
 
+use pyrite_duration::Duration;
+use pyrite_limits::TenantLimits;
 use serde::{Deserialize, Serialize};
 
 /// Limits applied to every remote-write request. 0 disables a count limit.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
-pub struct Limits {
+pub struct DistributorConfig {
     /// Largest compressed request body accepted, in bytes.
     pub max_request_body_bytes: usize,
     /// Largest decompressed request, in bytes (checked before decompressing).
     pub max_decompressed_body_bytes: usize,
-    /// Most series in one request.
+    /// Most series in one request (per-tenant default).
     pub max_series_per_request: usize,
-    /// Most samples in one request.
+    /// Most samples in one request (per-tenant default).
     pub max_samples_per_request: usize,
-    /// Most labels (metric name included) on one series.
+    /// Most labels (metric name included) on one series (per-tenant default).
     pub max_label_names_per_series: usize,
     pub max_label_name_length: usize,
     pub max_label_value_length: usize,
@@ -26,18 +30,32 @@ pub struct Limits {
     pub past_grace_period_seconds: u64,
 }
 
-impl Default for Limits {
+impl Default for DistributorConfig {
     fn default() -> Self {
+        let t = TenantLimits::default();
         Self {
             max_request_body_bytes: 10 << 20,
             max_decompressed_body_bytes: 100 << 20,
-            max_series_per_request: 0,
-            max_samples_per_request: 0,
-            max_label_names_per_series: 30,
-            max_label_name_length: 1024,
-            max_label_value_length: 2048,
-            creation_grace_period_seconds: 600,
-            past_grace_period_seconds: 0,
+            max_series_per_request: t.max_series_per_request,
+            max_samples_per_request: t.max_samples_per_request,
+            max_label_names_per_series: t.max_label_names_per_series,
+            max_label_name_length: t.max_label_name_length,
+            max_label_value_length: t.max_label_value_length,
+            creation_grace_period_seconds: t.creation_grace_period.get().as_secs(),
+            past_grace_period_seconds: t.past_grace_period.get().as_secs(),
         }
+    }
+}
+
+impl DistributorConfig {
+    /// Sets the write limits' defaults every tenant starts from.
+    pub fn tenant_defaults(&self, l: &mut TenantLimits) {
+        l.max_series_per_request = self.max_series_per_request;
+        l.max_samples_per_request = self.max_samples_per_request;
+        l.max_label_names_per_series = self.max_label_names_per_series;
+        l.max_label_name_length = self.max_label_name_length;
+        l.max_label_value_length = self.max_label_value_length;
+        l.creation_grace_period = Duration::from_secs(self.creation_grace_period_seconds);
+        l.past_grace_period = Duration::from_secs(self.past_grace_period_seconds);
     }
 }

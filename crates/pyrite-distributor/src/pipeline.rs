@@ -21,7 +21,7 @@ use pyrite_model::TimeSeries;
 use pyrite_storage::AppendError;
 
 use crate::decode::RawSeries;
-use crate::validate::{check_timestamps, validate_series};
+use crate::validate::{check_timestamps, validate_series, SeriesLimits};
 use crate::{Distributor, PushError};
 
 /// Which door a write came through (for logs; metrics stay by tenant).
@@ -93,7 +93,7 @@ impl Distributor {
     async fn run_stages(&self, tenant: &str, series: Vec<RawSeries>) -> Result<PushOutcome, PushError> {
         let tl = vec![("tenant".to_string(), tenant.to_string())];
         self.metrics.received_requests.get_or_create(&tl).inc();
-        self.check_request_limits(&series)?;
+        self.check_request_limits(tenant, &series)?;
         // HA dedup goes here (later).
         // Relabeling goes here (later).
         let checked = self.validate(tenant, series);
@@ -114,20 +114,19 @@ impl Distributor {
     }
 
     /// Stage 1: limits on the request as a whole.
-    fn check_request_limits(&self, series: &[RawSeries]) -> Result<(), PushError> {
-        let limits = &self.limits;
+    fn check_request_limits(&self, tenant: &str, series: &[RawSeries]) -> Result<(), PushError> {
         let n_series = series.len();
-        if limits.max_series_per_request > 0 && n_series > limits.max_series_per_request {
+        let max_series = self.limits.max_series_per_request(tenant);
+        if max_series > 0 && n_series > max_series {
             return Err(PushError::bad(format!(
-                "request has {n_series} series, more than the limit of {} (max_series_per_request)",
-                limits.max_series_per_request
+                "request has {n_series} series, more than the limit of {max_series} (max_series_per_request)"
             )));
         }
         let n_samples: usize = series.iter().map(|s| s.samples.len() + s.histograms.len()).sum();
-        if limits.max_samples_per_request > 0 && n_samples > limits.max_samples_per_request {
+        let max_samples = self.limits.max_samples_per_request(tenant);
+        if max_samples > 0 && n_samples > max_samples {
             return Err(PushError::bad(format!(
-                "request has {n_samples} samples, more than the limit of {} (max_samples_per_request)",
-                limits.max_samples_per_request
+                "request has {n_samples} samples, more than the limit of {max_samples} (max_samples_per_request)"
             )));
         }
         Ok(())
@@ -138,6 +137,7 @@ impl Distributor {
         let now_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as i64);
+        let limits = SeriesLimits::of(&self.limits, tenant);
         let mut checked = Checked {
             valid: Vec::with_capacity(series.len()),
             invalid_series: 0,
@@ -145,7 +145,7 @@ impl Distributor {
         };
         for raw in series {
             let samples = raw.samples.len() as u64 + raw.histograms.len() as u64;
-            let result = check_timestamps(&raw, &self.limits, now_ms).and_then(|()| validate_series(raw, &self.limits));
+            let result = check_timestamps(&raw, &limits, now_ms).and_then(|()| validate_series(raw, &limits));
             match result {
                 Ok(ts) => checked.valid.push(ts),
                 Err(inv) => {

@@ -7,7 +7,35 @@ use pyrite_model::{
 };
 
 use crate::decode::RawSeries;
-use crate::Limits;
+
+/// The limits one series is checked against: the tenant's, read once per request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SeriesLimits {
+    pub max_label_names_per_series: usize,
+    pub max_label_name_length: usize,
+    pub max_label_value_length: usize,
+    pub creation_grace_period_seconds: u64,
+    pub past_grace_period_seconds: u64,
+}
+
+impl SeriesLimits {
+    /// `tenant`'s limits.
+    pub fn of(limits: &pyrite_limits::Limits, tenant: &str) -> Self {
+        Self {
+            max_label_names_per_series: limits.max_label_names_per_series(tenant),
+            max_label_name_length: limits.max_label_name_length(tenant),
+            max_label_value_length: limits.max_label_value_length(tenant),
+            creation_grace_period_seconds: limits.creation_grace_period(tenant).get().as_secs(),
+            past_grace_period_seconds: limits.past_grace_period(tenant).get().as_secs(),
+        }
+    }
+}
+
+impl Default for SeriesLimits {
+    fn default() -> Self {
+        Self::of(&pyrite_limits::Limits::default(), "")
+    }
+}
 
 /// Why a series was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -36,7 +64,7 @@ fn describe(labels: &[Label]) -> String {
 /// Refuses a series with a sample stamped further ahead of `now_ms` than the creation
 /// grace period allows (a sender with a broken clock would otherwise write the future),
 /// or further behind it than the past grace period allows.
-pub fn check_timestamps(raw: &RawSeries, limits: &Limits, now_ms: i64) -> Result<(), Invalid> {
+pub fn check_timestamps(raw: &RawSeries, limits: &SeriesLimits, now_ms: i64) -> Result<(), Invalid> {
     let seconds = |s: u64| (s as i64).saturating_mul(1000);
     let latest = match limits.creation_grace_period_seconds {
         0 => i64::MAX,
@@ -76,7 +104,7 @@ pub fn check_timestamps(raw: &RawSeries, limits: &Limits, now_ms: i64) -> Result
 
 /// Checks one series; on success returns it with labels as a [`Labels`] (empty-valued
 /// labels dropped: an empty value means the label is absent).
-pub fn validate_series(raw: RawSeries, limits: &Limits) -> Result<TimeSeries, Invalid> {
+pub fn validate_series(raw: RawSeries, limits: &SeriesLimits) -> Result<TimeSeries, Invalid> {
     let bad = |reason: &'static str, what: String| Invalid {
         reason,
         message: format!("{what} for series {}", describe(&raw.labels)),
@@ -184,22 +212,22 @@ mod tests {
         }
     }
 
-    fn reason(pairs: &[(&str, &str)], limits: &Limits) -> &'static str {
+    fn reason(pairs: &[(&str, &str)], limits: &SeriesLimits) -> &'static str {
         validate_series(raw(pairs), limits).unwrap_err().reason
     }
 
     #[test]
     fn samples_from_the_future_are_refused_beyond_the_grace_period() {
-        let l = Limits::default();
+        let l = SeriesLimits::default();
         let now = 1_000_000_000;
         let mut r = raw(&[("__name__", "up")]);
         r.samples = vec![pyrite_model::Sample::new(now + 599_000, 1.0)];
         assert!(check_timestamps(&r, &l, now).is_ok());
         r.samples.push(pyrite_model::Sample::new(now + 601_000, 1.0));
         assert_eq!(check_timestamps(&r, &l, now).unwrap_err().reason, "too_far_in_future");
-        let off = Limits {
+        let off = SeriesLimits {
             creation_grace_period_seconds: 0,
-            ..Limits::default()
+            ..SeriesLimits::default()
         };
         assert!(check_timestamps(&r, &off, now).is_ok());
     }
@@ -210,12 +238,12 @@ mod tests {
         let mut r = raw(&[("__name__", "up")]);
         r.samples = vec![pyrite_model::Sample::new(i64::MIN, 1.0)];
         assert!(
-            check_timestamps(&r, &Limits::default(), now).is_ok(),
+            check_timestamps(&r, &SeriesLimits::default(), now).is_ok(),
             "off by default: the head's window bounds the past"
         );
-        let l = Limits {
+        let l = SeriesLimits {
             past_grace_period_seconds: 3600,
-            ..Limits::default()
+            ..SeriesLimits::default()
         };
         let err = check_timestamps(&r, &l, now).unwrap_err();
         assert_eq!(err.reason, "sample_timestamp_too_old");
@@ -233,7 +261,7 @@ mod tests {
     fn accepts_valid_and_drops_empty_values() {
         let ts = validate_series(
             raw(&[("__name__", "up"), ("empty", ""), ("job", "a")]),
-            &Limits::default(),
+            &SeriesLimits::default(),
         )
         .unwrap();
         assert_eq!(ts.labels, Labels::from_pairs(&[("__name__", "up"), ("job", "a")]));
@@ -241,7 +269,7 @@ mod tests {
 
     #[test]
     fn every_rule_has_its_reason() {
-        let l = Limits::default();
+        let l = SeriesLimits::default();
         assert_eq!(reason(&[("job", "a")], &l), "missing_metric_name");
         assert_eq!(reason(&[("__name__", "")], &l), "missing_metric_name");
         assert_eq!(reason(&[("__name__", "a-b")], &l), "metric_name_invalid");
@@ -260,7 +288,7 @@ mod tests {
         );
         let long = "x".repeat(2049);
         assert_eq!(reason(&[("__name__", "up"), ("a", &long)], &l), "label_value_too_long");
-        let tight = Limits {
+        let tight = SeriesLimits {
             max_label_names_per_series: 1,
             max_label_name_length: 3,
             ..Default::default()
@@ -269,7 +297,7 @@ mod tests {
             reason(&[("__name__", "up"), ("a", "1")], &tight),
             "max_label_names_per_series"
         );
-        let tight = Limits {
+        let tight = SeriesLimits {
             max_label_name_length: 3,
             ..Default::default()
         };
@@ -297,7 +325,11 @@ mod tests {
 
     #[test]
     fn messages_name_the_series() {
-        let e = validate_series(raw(&[("__name__", "up"), ("b", "1"), ("a", "2")]), &Limits::default()).unwrap_err();
+        let e = validate_series(
+            raw(&[("__name__", "up"), ("b", "1"), ("a", "2")]),
+            &SeriesLimits::default(),
+        )
+        .unwrap_err();
         assert!(e.message.contains(r#"__name__="up""#), "{}", e.message);
     }
 }

@@ -13,6 +13,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use futures::stream::{self, StreamExt};
 use promql_parser::parser::Expr;
 use pyrite_api::Params;
+use pyrite_duration::Duration;
+use pyrite_limits::Limits;
 use pyrite_promql::{Engine, EngineOptions};
 
 use crate::cache::{self, CacheBackend, Extent, Piece};
@@ -52,6 +54,7 @@ impl QueryStats {
 /// The frontend over some [`Downstream`] (the queue in production).
 pub struct Frontend {
     cfg: FrontendConfig,
+    limits: Arc<Limits>,
     down: Arc<dyn Downstream>,
     cache: Option<Arc<dyn CacheBackend>>,
     engine: Engine,
@@ -80,6 +83,7 @@ impl Frontend {
         metrics: FrontendMetrics,
     ) -> Self {
         Self {
+            limits: Arc::new(cfg.limits()),
             cfg,
             down,
             cache,
@@ -87,6 +91,13 @@ impl Frontend {
             metrics,
             now: now_ms,
         }
+    }
+
+    /// Reads each tenant's query limits from `limits` (shared with the process's other
+    /// components) instead of this configuration's own.
+    pub fn with_limits(mut self, limits: Arc<Limits>) -> Self {
+        self.limits = limits;
+        self
     }
 
     /// Replaces the clock (tests move time forward).
@@ -124,7 +135,7 @@ impl Frontend {
             return self.pass(raw, stats).await;
         };
         if let Some(expr) = Self::parse(q) {
-            let parallelism = self.cfg.limits(tenant).max_query_parallelism;
+            let parallelism = self.limits.max_query_parallelism(tenant);
             if let Some(plan) = crate::query_shard::plan(&expr, self.cfg.query_shards) {
                 match exec::run(
                     self.down.as_ref(),
@@ -181,15 +192,15 @@ impl Frontend {
         let Some(expr) = Self::parse(q) else {
             return self.pass(raw, stats).await;
         };
-        let limits = self.cfg.limits(tenant);
-        if limits.max_total_query_length > 0 && end - start > limits.max_total_query_length {
+        let max_length = self.limits.max_total_query_length(tenant);
+        if !max_length.is_zero() && end - start > max_length.as_millis() {
             return error_reply(
                 400,
                 "bad_data",
                 &format!(
                     "the query time range exceeds the limit (query length: {}, limit: {})",
-                    crate::Millis(end - start),
-                    crate::Millis(limits.max_total_query_length)
+                    Duration::from_millis((end - start).max(0) as u64),
+                    max_length
                 ),
             );
         }
@@ -200,7 +211,7 @@ impl Frontend {
         let interval = if traits.uses_range_bounds {
             0
         } else {
-            self.cfg.split_interval.0
+            self.cfg.split_interval.as_millis()
         };
         let parts = split::split(start, end, step, interval);
         if parts.len() > 1 {
@@ -250,21 +261,21 @@ impl Frontend {
             })
             .collect();
         let shards = self.cfg.query_shards.max(1) as usize;
-        let piece_parallelism = (limits.max_query_parallelism / shards).max(1);
+        let parallelism = self.limits.max_query_parallelism(tenant);
+        let piece_parallelism = (parallelism / shards).max(1);
         let expr = &expr;
         let mut computed: std::collections::HashMap<(i64, i64), PieceResult> = stream::iter(missing)
             .map(|(s, e)| async move {
                 (
                     (s, e),
-                    self.compute(tenant, q, expr, s, e, step, limits.max_query_parallelism, stats)
-                        .await,
+                    self.compute(tenant, q, expr, s, e, step, parallelism, stats).await,
                 )
             })
             .buffer_unordered(piece_parallelism)
             .collect()
             .await;
 
-        let cutoff = (self.now)() - self.cfg.max_cache_freshness.0;
+        let cutoff = (self.now)() - self.cfg.max_cache_freshness.as_millis();
         let mut out = Matrix::default();
         for (key, extents, pieces) in planned {
             let mut new_extents = Vec::new();

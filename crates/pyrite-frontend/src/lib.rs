@@ -22,7 +22,7 @@ pub mod split;
 
 pub use api::routes;
 pub use cache::{CacheBackend, LruCache};
-pub use config::{FrontendConfig, Millis, TenantLimits};
+pub use config::{FrontendConfig, ResultsCacheBackend};
 pub use downstream::{Downstream, Reply, Request};
 pub use frontend::{Frontend, QueryStats};
 pub use grpc::{start_workers, FrontendService, RouterExecutor, WorkerMetrics};

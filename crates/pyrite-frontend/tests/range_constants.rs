@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use pyrite_api::Params;
 use pyrite_frontend::{
-    CacheBackend, Downstream, Frontend, FrontendConfig, FrontendMetrics, LruCache, Millis, QueryStats, Request,
+    CacheBackend, Downstream, Frontend, FrontendConfig, FrontendMetrics, LruCache, QueryStats, Request,
 };
 use pyrite_model::Labels;
 use pyrite_promql::EngineOptions;
@@ -39,9 +39,9 @@ fn queries_over_their_own_range_are_neither_split_nor_cached() {
     let local = Arc::new(common::Local::new(store, opts.clone()));
     let cache: Arc<dyn CacheBackend> = Arc::new(LruCache::new(1 << 24));
     let cfg = FrontendConfig {
-        split_interval: Millis(HOUR),
+        split_interval: pyrite_duration::Duration::from_millis(HOUR as u64),
         cache_results: true,
-        max_cache_freshness: Millis(0),
+        max_cache_freshness: pyrite_duration::Duration::ZERO,
         query_shards: 2,
         ..FrontendConfig::default()
     };

@@ -17,7 +17,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use pyrite_api::Params;
-use pyrite_frontend::{Downstream, Frontend, FrontendConfig, FrontendMetrics, Millis, QueryStats, Request};
+use pyrite_frontend::{Downstream, Frontend, FrontendConfig, FrontendMetrics, QueryStats, Request};
 use pyrite_promql::EngineOptions;
 use pyrite_storage::MemQueryable;
 use script::{Command, Point};
@@ -126,7 +126,7 @@ fn sharded_answers_equal_unsharded_on_the_promql_scripts() {
         ..EngineOptions::default()
     };
     let cfg = FrontendConfig {
-        split_interval: Millis(0),
+        split_interval: pyrite_duration::Duration::ZERO,
         cache_results: false,
         query_shards: 3,
         ..FrontendConfig::default()

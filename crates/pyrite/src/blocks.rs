@@ -11,7 +11,7 @@ use object_store::memory::InMemory;
 use object_store::{ObjectStore, RetryConfig};
 use pyrite_ingester::BlockSettings;
 
-use crate::config::Config;
+use crate::config::{BlocksBackend, Config};
 
 /// The configured bucket, or `None` when blocks are off. `clustered`: this process is
 /// one of a cluster's, so its bucket must be one the others see too.
@@ -27,23 +27,23 @@ pub fn open_bucket(cfg: &Config, clustered: bool) -> anyhow::Result<Option<Arc<d
         // Every process of a cluster must see the one bucket: blocks an ingester cuts
         // into a directory nobody else reads would be gone from every query once its
         // head lets go of them.
-        match b.backend.as_str() {
-            "filesystem" if b.dir.is_empty() => bail!(
+        match b.backend {
+            BlocksBackend::Filesystem if b.dir.is_empty() => bail!(
                 "in a cluster the blocks bucket must be one every process sees: give every process the same \
                  --blocks.dir (a shared directory, on one machine) or use --blocks.backend=s3; \
                  without it each process would keep blocks under its own --data.dir"
             ),
-            "memory" => bail!(
+            BlocksBackend::Memory => bail!(
                 "--blocks.backend=memory keeps blocks inside one process, so the rest of a cluster \
                  cannot read them: use a shared --blocks.dir or --blocks.backend=s3"
             ),
             _ => {}
         }
     }
-    let store: Arc<dyn ObjectStore> = match b.backend.as_str() {
-        "none" => return Ok(None),
-        "memory" => Arc::new(InMemory::new()),
-        "filesystem" => {
+    let store: Arc<dyn ObjectStore> = match b.backend {
+        BlocksBackend::None => return Ok(None),
+        BlocksBackend::Memory => Arc::new(InMemory::new()),
+        BlocksBackend::Filesystem => {
             let dir = match b.dir.as_str() {
                 "" => cfg.data.dir.join("blocks"),
                 d => PathBuf::from(d),
@@ -54,8 +54,7 @@ pub fn open_bucket(cfg: &Config, clustered: bool) -> anyhow::Result<Option<Arc<d
                 .with_context(|| format!("opening the bucket directory {}", dir.display()))?;
             Arc::new(store.with_automatic_cleanup(true))
         }
-        "s3" => Arc::new(s3(&b.s3)?),
-        other => bail!("--blocks.backend={other:?}: use filesystem, s3, memory or none"),
+        BlocksBackend::S3 => Arc::new(s3(&b.s3)?),
     };
     Ok(Some(store))
 }
@@ -115,15 +114,15 @@ mod tests {
         let mut cfg = clustered(dir.path());
         let err = open_bucket(&cfg, true).expect_err("an implicit per-process bucket is refused");
         assert!(err.to_string().contains("--blocks.dir"), "{err}");
-        cfg.blocks.backend = "memory".into();
+        cfg.blocks.backend = BlocksBackend::Memory;
         assert!(open_bucket(&cfg, true).is_err());
-        cfg.blocks.backend = "filesystem".into();
+        cfg.blocks.backend = BlocksBackend::Filesystem;
         cfg.blocks.dir = dir.path().join("bucket").display().to_string();
         assert!(
             open_bucket(&cfg, true).unwrap().is_some(),
             "an explicit shared directory is fine"
         );
-        cfg.blocks.backend = "none".into();
+        cfg.blocks.backend = BlocksBackend::None;
         assert!(open_bucket(&cfg, true).unwrap().is_none());
         // The single process keeps its bucket under its data directory.
         let mut alone = Config::default();

@@ -6,12 +6,11 @@
 //! Flags are derived from the configuration's own shape, so a new option gets its flag
 //! for free and `--help` always lists every one with its default.
 
-use std::fmt;
+use pyrite_duration::Duration;
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize};
 use serde_yaml::{Mapping, Value};
 
 /// The whole configuration of a `pyrite` process.
@@ -24,77 +23,28 @@ pub struct Config {
     pub log: LogConfig,
     pub data: DataConfig,
     pub ingester: pyrite_ingester::IngesterOptions,
-    pub distributor: pyrite_distributor::Limits,
+    pub distributor: pyrite_distributor::DistributorConfig,
     pub querier: QuerierConfig,
     pub query_frontend: pyrite_frontend::FrontendConfig,
     pub cluster: ClusterConfig,
     pub blocks: BlocksConfig,
     pub store_gateway: StoreGatewayConfig,
-    pub compactor: CompactorConfig,
+    pub compactor: pyrite_compactor::CompactorConfig,
 }
 
-/// The compactor: merging blocks into larger ranges, retention, deletion.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct CompactorConfig {
-    /// Ranges blocks are merged into, after the cut range (`blocks.range`), comma-separated.
-    pub ranges: String,
-    /// Blocks wholly older than this are deleted; 0s keeps everything.
-    pub retention: Dur,
-    /// Per-tenant retention overriding `retention`: `tenant=duration` pairs,
-    /// comma-separated (`team-a=30d,team-b=0s`).
-    pub tenant_retention: String,
-    /// How long a block marked for deletion stays readable (running queries and readers
-    /// that have not synced yet may still use it).
-    pub deletion_delay: Dur,
-    /// How often a compaction pass runs.
-    pub interval: Dur,
-}
-
-impl Default for CompactorConfig {
-    fn default() -> Self {
-        Self {
-            ranges: "12h,24h".into(),
-            retention: Dur(Duration::ZERO),
-            tenant_retention: String::new(),
-            deletion_delay: Dur(Duration::from_secs(2 * 3600)),
-            interval: Dur(Duration::from_secs(300)),
-        }
-    }
-}
-
-impl CompactorConfig {
-    /// The per-tenant retention overrides.
-    pub fn tenant_retention(&self) -> anyhow::Result<std::collections::HashMap<String, Duration>> {
-        let mut out = std::collections::HashMap::new();
-        for pair in self
-            .tenant_retention
-            .split(',')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-        {
-            let (tenant, d) = pair
-                .split_once('=')
-                .ok_or_else(|| anyhow!("--compactor.tenant-retention: {pair:?} is not tenant=duration"))?;
-            let ms = pyrite_api::parse_duration(d.trim())
-                .map_err(|e| anyhow!("--compactor.tenant-retention: {pair:?}: {e}"))?;
-            out.insert(tenant.trim().to_string(), Duration::from_millis(ms.max(0) as u64));
-        }
-        Ok(out)
-    }
-
-    /// Every range, the cut range first.
-    pub fn ranges(&self, cut: Duration) -> anyhow::Result<Vec<Duration>> {
-        let mut out = vec![cut];
-        for r in self.ranges.split(',').map(str::trim).filter(|r| !r.is_empty()) {
-            let ms = pyrite_api::parse_duration(r).map_err(|e| anyhow!("--compactor.ranges: {r:?}: {e}"))?;
-            let d = Duration::from_millis(ms.max(0) as u64);
-            if d <= *out.last().expect("starts with the cut range") {
-                bail!("--compactor.ranges must grow, each longer than the one before and than --blocks.range");
-            }
-            out.push(d);
-        }
-        Ok(out)
+impl Config {
+    /// Every tenant's limits: the defaults the sections give, and the tenants' overrides,
+    /// parsed once as the configuration was read. One value is shared by every component
+    /// of the process.
+    pub fn limits(&self) -> pyrite_limits::Limits {
+        let mut defaults = pyrite_limits::TenantLimits::default();
+        self.distributor.tenant_defaults(&mut defaults);
+        self.compactor.tenant_defaults(&mut defaults);
+        self.query_frontend.tenant_defaults(&mut defaults);
+        let overrides = pyrite_limits::Overrides::new(defaults);
+        let overrides = self.compactor.tenant_overrides(overrides);
+        let overrides = self.query_frontend.tenant_overrides(overrides);
+        pyrite_limits::Limits::new(overrides)
     }
 }
 
@@ -135,19 +85,19 @@ impl StoreGatewayConfig {
 pub struct BlocksConfig {
     /// The bucket: `filesystem` (a directory, `dir`), `s3` (any S3-compatible server,
     /// `s3`), `memory` (lost on exit; tests), or `none` (heads keep everything).
-    pub backend: String,
+    pub backend: BlocksBackend,
     /// The `filesystem` bucket's directory; empty: `<data.dir>/blocks`.
     pub dir: String,
     pub s3: S3Config,
     /// Time range of a block cut from a head.
-    pub range: Dur,
+    pub range: Duration,
     /// How often a shard's leader looks for a range to cut.
-    pub check_interval: Dur,
+    pub check_interval: Duration,
     /// How long cut data stays in the heads after its upload; at least `sync_interval`,
     /// so readers have found the blocks before the heads let go.
-    pub flush_delay: Dur,
+    pub flush_delay: Duration,
     /// How often readers look for new blocks of a tenant.
-    pub sync_interval: Dur,
+    pub sync_interval: Duration,
 }
 
 /// An S3-compatible bucket.
@@ -171,13 +121,13 @@ pub struct S3Config {
 impl Default for BlocksConfig {
     fn default() -> Self {
         Self {
-            backend: "filesystem".into(),
+            backend: BlocksBackend::Filesystem,
             dir: String::new(),
             s3: S3Config::default(),
-            range: Dur(Duration::from_secs(2 * 3600)),
-            check_interval: Dur(Duration::from_secs(60)),
-            flush_delay: Dur(Duration::from_secs(30)),
-            sync_interval: Dur(Duration::from_secs(15)),
+            range: Duration::from_secs(2 * 3600),
+            check_interval: Duration::from_secs(60),
+            flush_delay: Duration::from_secs(30),
+            sync_interval: Duration::from_secs(15),
         }
     }
 }
@@ -205,11 +155,11 @@ pub struct ClusterConfig {
     pub replication_factor: usize,
     /// How queriers read shards: `linearizable` (leader with a read index: reads see
     /// every acknowledged write) or `follower` (any replica: faster, may lag).
-    pub read_consistency: String,
+    pub read_consistency: ReadConsistency,
     /// Raft heartbeat interval (also how long one replication call may take) and
     /// election timeout (about how long a shard is without a leader after losing one).
-    pub raft_heartbeat: Dur,
-    pub raft_election_timeout: Dur,
+    pub raft_heartbeat: Duration,
+    pub raft_election_timeout: Duration,
     /// fsync the Raft log before acknowledging (`true`), or leave it to the OS.
     pub raft_fsync: bool,
     /// Snapshot each shard's head every this many Raft log entries and purge the log
@@ -230,9 +180,9 @@ impl Default for ClusterConfig {
             advertise_address: String::new(),
             shards: 4,
             replication_factor: 3,
-            read_consistency: "linearizable".into(),
-            raft_heartbeat: Dur(Duration::from_millis(250)),
-            raft_election_timeout: Dur(Duration::from_millis(1500)),
+            read_consistency: ReadConsistency::Linearizable,
+            raft_heartbeat: Duration::from_millis(250),
+            raft_election_timeout: Duration::from_millis(1500),
             raft_fsync: true,
             raft_snapshot_entries: 10_000,
             admin_token_file: String::new(),
@@ -291,7 +241,7 @@ pub struct ServerConfig {
     pub grpc_listen_address: String,
     pub grpc_listen_port: u16,
     /// How long in-flight requests get to finish after SIGTERM.
-    pub graceful_shutdown_timeout: Dur,
+    pub graceful_shutdown_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -301,7 +251,7 @@ impl Default for ServerConfig {
             http_listen_port: 9009,
             grpc_listen_address: "0.0.0.0".into(),
             grpc_listen_port: 9095,
-            graceful_shutdown_timeout: Dur(Duration::from_secs(30)),
+            graceful_shutdown_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -312,14 +262,14 @@ pub struct LogConfig {
     /// `error`, `warn`, `info`, `debug` or `trace` (or a tracing filter directive).
     pub level: String,
     /// `logfmt` (human-readable lines) or `json`.
-    pub format: String,
+    pub format: LogFormat,
 }
 
 impl Default for LogConfig {
     fn default() -> Self {
         Self {
             level: "info".into(),
-            format: "logfmt".into(),
+            format: LogFormat::Logfmt,
         }
     }
 }
@@ -340,13 +290,13 @@ impl Default for DataConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct QuerierConfig {
-    pub lookback_delta: Dur,
-    pub timeout: Dur,
+    pub lookback_delta: Duration,
+    pub timeout: Duration,
     pub max_samples: usize,
     pub max_points_per_series: usize,
     pub enable_experimental_functions: bool,
     /// Step of subqueries written without one (`rate(x[1h:])`).
-    pub default_subquery_step: Dur,
+    pub default_subquery_step: Duration,
     /// The query frontend's gRPC address (`host:port`) to pull work from; empty: none
     /// (in a process that also runs the frontend, its own).
     pub frontend_address: String,
@@ -358,12 +308,12 @@ impl Default for QuerierConfig {
     fn default() -> Self {
         let e = pyrite_promql::EngineOptions::default();
         Self {
-            lookback_delta: Dur(e.lookback_delta),
-            timeout: Dur(e.timeout),
+            lookback_delta: Duration(e.lookback_delta),
+            timeout: Duration(e.timeout),
             max_samples: e.max_samples,
             max_points_per_series: e.max_points_per_series,
             enable_experimental_functions: e.enable_experimental_functions,
-            default_subquery_step: Dur(e.default_subquery_step),
+            default_subquery_step: Duration(e.default_subquery_step),
             frontend_address: String::new(),
             max_concurrent: 4,
         }
@@ -383,42 +333,37 @@ impl QuerierConfig {
     }
 }
 
-/// A duration written the Prometheus way in YAML and flags: `30s`, `5m`, `1h30m`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Dur(pub Duration);
-
-impl fmt::Display for Dur {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ms = self.0.as_millis() as u64;
-        if ms == 0 {
-            return f.write_str("0s");
-        }
-        let mut rest = ms;
-        for (unit, size) in [("h", 3_600_000), ("m", 60_000), ("s", 1000), ("ms", 1)] {
-            if rest >= size {
-                write!(f, "{}{unit}", rest / size)?;
-                rest %= size;
-            }
-        }
-        Ok(())
-    }
+/// How queriers read shards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadConsistency {
+    /// From the leader, after a read index: every acknowledged write is seen.
+    Linearizable,
+    /// From any replica: faster, may lag.
+    Follower,
 }
 
-impl Serialize for Dur {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string())
-    }
+/// Where blocks are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlocksBackend {
+    /// A directory (`blocks.dir`).
+    Filesystem,
+    /// Any S3-compatible server (`blocks.s3`).
+    S3,
+    /// In memory, lost on exit (tests).
+    Memory,
+    /// Nowhere: heads keep everything.
+    None,
 }
 
-impl<'de> Deserialize<'de> for Dur {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        let ms = pyrite_api::parse_duration(&s).map_err(serde::de::Error::custom)?;
-        if ms < 0 {
-            return Err(serde::de::Error::custom(format!("duration {s:?} is negative")));
-        }
-        Ok(Dur(Duration::from_millis(ms as u64)))
-    }
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Logfmt,
+    Json,
 }
 
 /// What the command line asked for.
@@ -577,8 +522,8 @@ mod tests {
         assert_eq!(c.server.http_listen_port, 4321);
         assert_eq!(c.log.level, "debug");
         assert_eq!(c.data.dir, PathBuf::from("/tmp/x"));
-        assert_eq!(c.querier.timeout, Dur(Duration::from_secs(60)));
-        assert_eq!(c.querier.lookback_delta, Dur(Duration::from_secs(90)));
+        assert_eq!(c.querier.timeout, Duration::from_secs(60));
+        assert_eq!(c.querier.lookback_delta, Duration::from_secs(90));
     }
 
     #[test]
@@ -587,7 +532,7 @@ mod tests {
         let c = run(&["--config.file", file]).unwrap();
         assert_eq!(c.target, "all");
         assert_eq!(c.server.http_listen_port, 9009);
-        assert_eq!(c.querier.default_subquery_step, Dur(Duration::from_secs(60)));
+        assert_eq!(c.querier.default_subquery_step, Duration::from_secs(60));
     }
 
     #[test]
@@ -656,7 +601,7 @@ mod tests {
             "--querier.max-concurrent=2",
         ])
         .unwrap();
-        assert_eq!(c.query_frontend.split_interval, pyrite_frontend::Millis(3_600_000));
+        assert_eq!(c.query_frontend.split_interval, Duration::from_secs(3600));
         assert_eq!(c.query_frontend.query_shards, 8);
         assert!(c.query_frontend.align_queries_with_step);
         assert_eq!(c.querier.max_concurrent, 2);
@@ -712,8 +657,46 @@ mod tests {
     }
 
     #[test]
+    fn per_tenant_overrides_are_read_once_into_the_limits() {
+        let c = run(&[
+            "--compactor.retention=7d",
+            "--compactor.tenant-retention=team-a=30d",
+            "--query-frontend.tenant-max-query-parallelism=team-b=3",
+            "--distributor.max-label-names-per-series=10",
+        ])
+        .unwrap();
+        let limits = c.limits();
+        assert_eq!(limits.compactor_retention("team-a"), Duration::from_secs(30 * 86_400));
+        assert_eq!(limits.compactor_retention("team-b"), Duration::from_secs(7 * 86_400));
+        assert_eq!(limits.max_query_parallelism("team-b"), 3);
+        assert_eq!(limits.max_label_names_per_series("team-a"), 10);
+        let e = run(&["--compactor.tenant-retention=team-a"]).unwrap_err();
+        assert!(format!("{e:#}").contains("\"team-a\" is not tenant=value"), "{e:#}");
+        let printed = serde_yaml::to_string(&c).unwrap();
+        assert!(printed.contains("tenant_retention: team-a=720h"), "{printed}");
+    }
+
+    #[test]
+    fn choices_are_checked_as_the_configuration_is_read() {
+        let c = run(&[
+            "--cluster.read-consistency=follower",
+            "--blocks.backend=s3",
+            "--log.format=json",
+        ])
+        .unwrap();
+        assert_eq!(c.cluster.read_consistency, ReadConsistency::Follower);
+        assert_eq!(c.blocks.backend, BlocksBackend::S3);
+        assert_eq!(c.log.format, LogFormat::Json);
+        let e = run(&["--cluster.read-consistency=eventual"]).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("unknown variant `eventual`, expected `linearizable` or `follower`"),
+            "{e:#}"
+        );
+    }
+
+    #[test]
     fn durations_print_back() {
-        assert_eq!(Dur(Duration::from_millis(5_400_500)).to_string(), "1h30m500ms");
-        assert_eq!(Dur(Duration::ZERO).to_string(), "0s");
+        assert_eq!(Duration::from_millis(5_400_500).to_string(), "1h30m500ms");
+        assert_eq!(Duration::ZERO.to_string(), "0s");
     }
 }

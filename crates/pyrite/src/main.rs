@@ -20,7 +20,7 @@ use anyhow::Context;
 use prometheus_client::registry::Registry;
 use tracing_subscriber::EnvFilter;
 
-use crate::config::{Config, Invocation};
+use crate::config::{Config, Invocation, LogFormat};
 
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -55,10 +55,9 @@ fn init_logging(cfg: &Config) -> anyhow::Result<()> {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
-    match cfg.log.format.as_str() {
-        "json" => builder.json().init(),
-        "logfmt" => builder.init(),
-        other => anyhow::bail!("invalid --log.format {other:?}: use logfmt or json"),
+    match cfg.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Logfmt => builder.init(),
     }
     Ok(())
 }

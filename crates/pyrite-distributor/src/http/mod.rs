@@ -87,14 +87,14 @@ async fn receive(
 
 /// The body, read within `max_request_body_bytes` and decoded.
 async fn decode(d: &Distributor, protocol: Protocol, body: Body) -> Result<crate::DecodedWrite, PushError> {
-    let limits = d.limits();
-    let limit = limits.max_request_body_bytes;
+    let config = d.config();
+    let limit = config.max_request_body_bytes;
     let body = axum::body::to_bytes(body, limit.saturating_add(1)).await.map_err(|_| {
         PushError::bad(format!(
             "request body exceeds the limit of {limit} bytes (max_request_body_bytes)"
         ))
     })?;
-    decode_write_request(protocol, &body, limits)
+    decode_write_request(protocol, &body, config)
 }
 
 /// 204, or the refusal's status and message; a 2.0 answer carries the written counts.

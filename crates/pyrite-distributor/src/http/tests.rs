@@ -8,7 +8,7 @@ use tower::ServiceExt;
 use super::*;
 use crate::testing::Store;
 
-fn app(store: Arc<Store>, limits: crate::Limits) -> Router {
+fn app(store: Arc<Store>, limits: crate::DistributorConfig) -> Router {
     routes(Arc::new(Distributor::new(limits, store, &mut Registry::default())))
 }
 
@@ -170,7 +170,7 @@ async fn store_refusals_and_failures_map_to_statuses() {
 
 #[tokio::test]
 async fn request_limits_are_400() {
-    let limits = crate::Limits {
+    let limits = crate::DistributorConfig {
         max_series_per_request: 1,
         ..Default::default()
     };
@@ -178,7 +178,7 @@ async fn request_limits_are_400() {
     let (status, _, text) = send(app(Arc::new(Store::default()), limits), V1, None, body).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(text.contains("max_series_per_request"));
-    let limits = crate::Limits {
+    let limits = crate::DistributorConfig {
         max_request_body_bytes: 8,
         ..Default::default()
     };

@@ -6,7 +6,7 @@ use pyrite_model::{Label, Sample};
 
 use super::*;
 use crate::testing::Store;
-use crate::{Limits, WireHistogram};
+use crate::{DistributorConfig, WireHistogram};
 
 fn series(pairs: &[(&str, &str)], times: &[i64]) -> RawSeries {
     RawSeries {
@@ -17,7 +17,7 @@ fn series(pairs: &[(&str, &str)], times: &[i64]) -> RawSeries {
     }
 }
 
-fn distributor(store: Arc<Store>, limits: Limits) -> (Distributor, Registry) {
+fn distributor(store: Arc<Store>, limits: DistributorConfig) -> (Distributor, Registry) {
     let mut registry = Registry::default();
     let d = Distributor::new(limits, store, &mut registry);
     (d, registry)
@@ -32,7 +32,7 @@ fn metrics(registry: &Registry) -> String {
 #[tokio::test]
 async fn a_valid_write_lands_whole_and_is_counted() {
     let store = Arc::new(Store::default());
-    let (d, registry) = distributor(store.clone(), Limits::default());
+    let (d, registry) = distributor(store.clone(), DistributorConfig::default());
     let mut h = series(&[("__name__", "h")], &[]);
     h.histograms = vec![WireHistogram {
         count_int: Some(1),
@@ -71,7 +71,7 @@ async fn a_valid_write_lands_whole_and_is_counted() {
 #[tokio::test]
 async fn request_limits_refuse_the_whole_write_before_the_store() {
     let store = Arc::new(Store::default());
-    let limits = Limits {
+    let limits = DistributorConfig {
         max_samples_per_request: 2,
         ..Default::default()
     };
@@ -88,7 +88,7 @@ async fn request_limits_refuse_the_whole_write_before_the_store() {
 #[tokio::test]
 async fn invalid_series_are_dropped_counted_and_reported_while_the_rest_lands() {
     let store = Arc::new(Store::default());
-    let (d, registry) = distributor(store.clone(), Limits::default());
+    let (d, registry) = distributor(store.clone(), DistributorConfig::default());
     let write = vec![
         series(&[("__name__", "up")], &[1]),
         series(&[("job", "x")], &[1, 2]),
@@ -113,7 +113,7 @@ async fn invalid_series_are_dropped_counted_and_reported_while_the_rest_lands() 
 #[tokio::test]
 async fn an_all_invalid_write_never_reaches_the_store() {
     let store = Arc::new(Store::default());
-    let (d, _) = distributor(store.clone(), Limits::default());
+    let (d, _) = distributor(store.clone(), DistributorConfig::default());
     let outcome = d
         .push("t", vec![series(&[("job", "x")], &[1])], Source::Ruler)
         .await
@@ -126,7 +126,7 @@ async fn an_all_invalid_write_never_reaches_the_store() {
 #[tokio::test]
 async fn store_refusals_keep_what_was_written_and_failures_write_nothing() {
     let store = Arc::new(Store::default());
-    let (d, registry) = distributor(store, Limits::default());
+    let (d, registry) = distributor(store, DistributorConfig::default());
     let write = vec![series(&[("__name__", "up")], &[-1, 5]), series(&[("job", "x")], &[1])];
     let outcome = d.push("t", write, Source::Pushgateway).await.unwrap();
     assert_eq!(outcome.written.samples, 1);
@@ -142,10 +142,36 @@ async fn store_refusals_keep_what_was_written_and_failures_write_nothing() {
         fail: Some(AppendError::Unavailable("shard 3 has no leader".into())),
         ..Default::default()
     });
-    let (d, _) = distributor(failing, Limits::default());
+    let (d, _) = distributor(failing, DistributorConfig::default());
     let err = d
         .push("t", vec![series(&[("__name__", "up")], &[1])], Source::RemoteWrite)
         .await
         .unwrap_err();
     assert_eq!(err, PushError::Unavailable("shard 3 has no leader".into()));
+}
+
+#[tokio::test]
+async fn each_tenant_is_validated_under_its_own_limits() {
+    use pyrite_limits::{Limits, Overrides, PerTenant, TenantLimits};
+    let tight: PerTenant<usize> = "team-a=1".parse().unwrap();
+    let limits =
+        Limits::new(Overrides::new(TenantLimits::default()).set(&tight, |l, v| l.max_label_names_per_series = v));
+    let store = Arc::new(Store::default());
+    let mut registry = Registry::default();
+    let d = Distributor::with_limits(
+        DistributorConfig::default(),
+        Arc::new(limits),
+        store.clone(),
+        &mut registry,
+    );
+    let write = || vec![series(&[("__name__", "up"), ("job", "x")], &[1])];
+    let outcome = d.push("team-a", write(), Source::RemoteWrite).await.unwrap();
+    let refused = outcome.refused.unwrap().to_string();
+    assert!(
+        refused.contains("more than the limit of 1 (max_label_names_per_series)"),
+        "{refused}"
+    );
+    let outcome = d.push("team-b", write(), Source::RemoteWrite).await.unwrap();
+    assert_eq!(outcome.refused, None);
+    assert_eq!(store.writes.lock().unwrap().len(), 1);
 }

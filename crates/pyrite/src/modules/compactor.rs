@@ -18,9 +18,8 @@ pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
     };
     let cfg = &ctx.cfg;
     let opts = CompactorOptions {
-        ranges: cfg.compactor.ranges(cfg.blocks.range.0)?,
-        retention: cfg.compactor.retention.0,
-        tenant_retention: cfg.compactor.tenant_retention()?,
+        ranges: cfg.compactor.ranges(cfg.blocks.range.0).map_err(anyhow::Error::msg)?,
+        limits: ctx.limits.clone(),
         deletion_delay: cfg.compactor.deletion_delay.0,
     };
     let compactor = Compactor::new(bucket.clone(), opts);

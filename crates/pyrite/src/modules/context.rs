@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Module;
 use crate::admin::AdminToken;
-use crate::config::Config;
+use crate::config::{Config, ReadConsistency};
 
 /// How often every process looks for a newer ring.
 pub const RING_REFRESH: Duration = Duration::from_millis(500);
@@ -85,6 +85,8 @@ pub struct Context {
     /// Reaches shards and the metadata group; shares the ring every module sees.
     pub client: ShardClient,
     pub admin: AdminToken,
+    /// Per-tenant limits, shared by every module that enforces one.
+    pub limits: Arc<pyrite_limits::Limits>,
     /// This process's shard replicas, once the ingester module has made them.
     pub host: Option<Arc<ShardHost>>,
     /// The frontend's queue and routes, made before any module starts (a querier in
@@ -116,8 +118,9 @@ impl Context {
         )?;
         admin.log_where_from(&cfg.cluster.admin_token_file);
         let mut registry = Registry::default();
+        let limits = Arc::new(cfg.limits());
         let frontend = match modules.contains(&Module::QueryFrontend) {
-            true => Some(super::query_frontend::Parts::new(&cfg, &mut registry)?),
+            true => Some(super::query_frontend::Parts::new(&cfg, limits.clone(), &mut registry)?),
             false => None,
         };
         let ctx = Context {
@@ -129,6 +132,7 @@ impl Context {
             channels,
             client,
             admin,
+            limits,
             host: None,
             frontend,
             http: Router::new(),
@@ -205,10 +209,9 @@ impl Context {
 
     /// What queries read: the shards' heads merged with the blocks.
     pub fn read_path(&self) -> anyhow::Result<Arc<dyn Queryable>> {
-        let consistency = match self.cfg.cluster.read_consistency.as_str() {
-            "linearizable" => Consistency::Linearizable,
-            "follower" => Consistency::Follower,
-            other => anyhow::bail!("--cluster.read-consistency={other:?}: use linearizable or follower"),
+        let consistency = match self.cfg.cluster.read_consistency {
+            ReadConsistency::Linearizable => Consistency::Linearizable,
+            ReadConsistency::Follower => Consistency::Follower,
         };
         let heads: Arc<dyn Queryable> = match (&self.host, self.standalone) {
             (Some(host), true) => Arc::new(LocalShards::new(host.clone())),

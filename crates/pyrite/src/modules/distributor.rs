@@ -5,7 +5,12 @@ use std::sync::Arc;
 use super::context::Context;
 
 pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
-    let dist = pyrite_distributor::Distributor::new(ctx.cfg.distributor.clone(), ctx.write_path(), &mut ctx.registry);
+    let dist = pyrite_distributor::Distributor::with_limits(
+        ctx.cfg.distributor.clone(),
+        ctx.limits.clone(),
+        ctx.write_path(),
+        &mut ctx.registry,
+    );
     ctx.serve_http(pyrite_distributor::routes(Arc::new(dist)));
     Ok(())
 }

@@ -9,7 +9,8 @@ use anyhow::bail;
 use axum::Router;
 use prometheus_client::registry::Registry;
 use pyrite_frontend::{
-    CacheBackend, Frontend, FrontendMetrics, FrontendService, LruCache, Queue, Queued, RouterExecutor, WorkerMetrics,
+    CacheBackend, Frontend, FrontendMetrics, FrontendService, LruCache, Queue, Queued, ResultsCacheBackend,
+    RouterExecutor, WorkerMetrics,
 };
 use pyrite_proto::frontend::frontend_server::FrontendServer;
 
@@ -25,7 +26,7 @@ pub struct Parts {
 }
 
 impl Parts {
-    pub fn new(cfg: &Config, registry: &mut Registry) -> anyhow::Result<Self> {
+    pub fn new(cfg: &Config, limits: Arc<pyrite_limits::Limits>, registry: &mut Registry) -> anyhow::Result<Self> {
         let fc = &cfg.query_frontend;
         if let Err(e) = fc.validate() {
             bail!(e);
@@ -35,15 +36,15 @@ impl Parts {
         let down = Arc::new(Queued {
             queue: queue.clone(),
             max_retries: fc.max_retries,
-            timeout: fc.queue_timeout.duration().max(Duration::from_secs(1)),
+            timeout: fc.queue_timeout.get().max(Duration::from_secs(1)),
             metrics: metrics.clone(),
         });
-        let cache: Option<Arc<dyn CacheBackend>> = match fc.results_cache_backend.as_str() {
-            "inmemory" => Some(Arc::new(LruCache::new(fc.results_cache_max_size_bytes as usize))),
-            "none" | "" => None,
-            other => bail!("--query-frontend.results-cache-backend={other:?}: use inmemory or none"),
+        let cache: Option<Arc<dyn CacheBackend>> = match fc.results_cache_backend {
+            ResultsCacheBackend::Inmemory => Some(Arc::new(LruCache::new(fc.results_cache_max_size_bytes as usize))),
+            ResultsCacheBackend::None => None,
         };
-        let frontend = Frontend::new(fc.clone(), cfg.querier.engine_options(), down, cache, metrics.clone());
+        let frontend =
+            Frontend::new(fc.clone(), cfg.querier.engine_options(), down, cache, metrics.clone()).with_limits(limits);
         Ok(Self {
             queue,
             frontend: Arc::new(frontend),
