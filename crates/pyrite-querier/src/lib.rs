@@ -11,6 +11,7 @@
 //! [`read_path`] assembles the whole store a query reads: these heads merged with the
 //! blocks, for the querier and the ruler alike.
 
+mod config;
 mod read_path;
 
 use async_trait::async_trait;
@@ -23,10 +24,12 @@ use pyrite_storage::wire::{labels_from_answers, matchers_to_proto, merged_from_p
 use pyrite_storage::{sorted_union, Queryable, SelectHints, Series, StorageError};
 use tonic::Status;
 
+pub use config::QuerierConfig;
 pub use read_path::{read_path, Blocks};
 
-/// How shard reads are served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// How shard reads are served (`cluster.read_consistency`: `linearizable` or `follower`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Consistency {
     /// By the leader, after a read index: sees every acknowledged write.
     #[default]

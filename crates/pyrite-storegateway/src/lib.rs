@@ -14,9 +14,11 @@
 //! heads alone (see [`pyrite_storage::Fanout::or_partial`]).
 
 pub mod client;
+mod config;
 pub mod service;
 
 pub use client::GatewayQueryable;
+pub use config::StoreGatewayConfig;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -24,15 +24,23 @@ pub struct Config {
     pub data: DataConfig,
     pub ingester: pyrite_ingester::IngesterOptions,
     pub distributor: pyrite_distributor::DistributorConfig,
-    pub querier: QuerierConfig,
+    pub querier: pyrite_querier::QuerierConfig,
     pub query_frontend: pyrite_frontend::FrontendConfig,
     pub cluster: ClusterConfig,
     pub blocks: BlocksConfig,
-    pub store_gateway: StoreGatewayConfig,
+    pub store_gateway: pyrite_storegateway::StoreGatewayConfig,
     pub compactor: pyrite_compactor::CompactorConfig,
 }
 
 impl Config {
+    /// Each section's own checks, before anything starts.
+    pub fn validate(&self) -> Result<(), String> {
+        self.querier.validate()?;
+        self.query_frontend.validate()?;
+        self.store_gateway.validate()?;
+        self.compactor.validate(self.blocks.range.0)
+    }
+
     /// Every tenant's limits: the defaults the sections give, and the tenants' overrides,
     /// parsed once as the configuration was read. One value is shared by every component
     /// of the process.
@@ -45,37 +53,6 @@ impl Config {
         let overrides = self.compactor.tenant_overrides(overrides);
         let overrides = self.query_frontend.tenant_overrides(overrides);
         pyrite_limits::Limits::new(overrides)
-    }
-}
-
-/// Store gateways, as queriers reach them.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct StoreGatewayConfig {
-    /// The gateways' gRPC addresses (`host:port`, comma-separated). Empty: queriers read
-    /// blocks from the bucket themselves.
-    pub addresses: String,
-    /// Gateways each block is placed on: a read survives losing all but one of them.
-    pub replication_factor: usize,
-}
-
-impl Default for StoreGatewayConfig {
-    fn default() -> Self {
-        Self {
-            addresses: String::new(),
-            replication_factor: 2,
-        }
-    }
-}
-
-impl StoreGatewayConfig {
-    pub fn addresses(&self) -> Vec<String> {
-        self.addresses
-            .split(',')
-            .map(str::trim)
-            .filter(|a| !a.is_empty())
-            .map(str::to_string)
-            .collect()
     }
 }
 
@@ -155,7 +132,7 @@ pub struct ClusterConfig {
     pub replication_factor: usize,
     /// How queriers read shards: `linearizable` (leader with a read index: reads see
     /// every acknowledged write) or `follower` (any replica: faster, may lag).
-    pub read_consistency: ReadConsistency,
+    pub read_consistency: pyrite_querier::Consistency,
     /// Raft heartbeat interval (also how long one replication call may take) and
     /// election timeout (about how long a shard is without a leader after losing one).
     pub raft_heartbeat: Duration,
@@ -180,7 +157,7 @@ impl Default for ClusterConfig {
             advertise_address: String::new(),
             shards: 4,
             replication_factor: 3,
-            read_consistency: ReadConsistency::Linearizable,
+            read_consistency: pyrite_querier::Consistency::Linearizable,
             raft_heartbeat: Duration::from_millis(250),
             raft_election_timeout: Duration::from_millis(1500),
             raft_fsync: true,
@@ -287,62 +264,6 @@ impl Default for DataConfig {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct QuerierConfig {
-    pub lookback_delta: Duration,
-    pub timeout: Duration,
-    pub max_samples: usize,
-    pub max_points_per_series: usize,
-    pub enable_experimental_functions: bool,
-    /// Step of subqueries written without one (`rate(x[1h:])`).
-    pub default_subquery_step: Duration,
-    /// The query frontend's gRPC address (`host:port`) to pull work from; empty: none
-    /// (in a process that also runs the frontend, its own).
-    pub frontend_address: String,
-    /// Frontend requests this querier runs at once (its workers, each pulling one).
-    pub max_concurrent: usize,
-}
-
-impl Default for QuerierConfig {
-    fn default() -> Self {
-        let e = pyrite_promql::EngineOptions::default();
-        Self {
-            lookback_delta: Duration(e.lookback_delta),
-            timeout: Duration(e.timeout),
-            max_samples: e.max_samples,
-            max_points_per_series: e.max_points_per_series,
-            enable_experimental_functions: e.enable_experimental_functions,
-            default_subquery_step: Duration(e.default_subquery_step),
-            frontend_address: String::new(),
-            max_concurrent: 4,
-        }
-    }
-}
-
-impl QuerierConfig {
-    pub fn engine_options(&self) -> pyrite_promql::EngineOptions {
-        pyrite_promql::EngineOptions {
-            lookback_delta: self.lookback_delta.0,
-            timeout: self.timeout.0,
-            max_samples: self.max_samples,
-            max_points_per_series: self.max_points_per_series,
-            enable_experimental_functions: self.enable_experimental_functions,
-            default_subquery_step: self.default_subquery_step.0,
-        }
-    }
-}
-
-/// How queriers read shards.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ReadConsistency {
-    /// From the leader, after a read index: every acknowledged write is seen.
-    Linearizable,
-    /// From any replica: faster, may lag.
-    Follower,
-}
-
 /// Where blocks are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -438,6 +359,7 @@ pub fn from_args(args: &[String]) -> anyhow::Result<Invocation> {
     let s3 = &mut cfg.blocks.s3;
     s3.secret_access_key
         .load_file(&s3.secret_access_key_file, "blocks.s3.secret-access-key")?;
+    cfg.validate().map_err(|e| anyhow!(e))?;
     Ok(Invocation::Run(Box::new(cfg)))
 }
 
@@ -684,7 +606,7 @@ mod tests {
             "--log.format=json",
         ])
         .unwrap();
-        assert_eq!(c.cluster.read_consistency, ReadConsistency::Follower);
+        assert_eq!(c.cluster.read_consistency, pyrite_querier::Consistency::Follower);
         assert_eq!(c.blocks.backend, BlocksBackend::S3);
         assert_eq!(c.log.format, LogFormat::Json);
         let e = run(&["--cluster.read-consistency=eventual"]).unwrap_err();

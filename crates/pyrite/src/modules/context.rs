@@ -21,7 +21,7 @@ use pyrite_client::{Channels, ShardClient};
 use pyrite_distributor::ShardRouter;
 use pyrite_ingester::membership::load_ring;
 use pyrite_ingester::{LocalShards, ShardHost};
-use pyrite_querier::{Blocks, Consistency, ShardedQueryable};
+use pyrite_querier::{Blocks, ShardedQueryable};
 use pyrite_ring::Ring;
 use pyrite_storage::{Appendable, Queryable};
 use tokio::task::JoinSet;
@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::Module;
 use crate::admin::AdminToken;
-use crate::config::{Config, ReadConsistency};
+use crate::config::Config;
 
 /// How often every process looks for a newer ring.
 pub const RING_REFRESH: Duration = Duration::from_millis(500);
@@ -208,14 +208,13 @@ impl Context {
     }
 
     /// What queries read: the shards' heads merged with the blocks.
-    pub fn read_path(&self) -> anyhow::Result<Arc<dyn Queryable>> {
-        let consistency = match self.cfg.cluster.read_consistency {
-            ReadConsistency::Linearizable => Consistency::Linearizable,
-            ReadConsistency::Follower => Consistency::Follower,
-        };
+    pub fn read_path(&self) -> Arc<dyn Queryable> {
         let heads: Arc<dyn Queryable> = match (&self.host, self.standalone) {
             (Some(host), true) => Arc::new(LocalShards::new(host.clone())),
-            _ => Arc::new(ShardedQueryable::new(self.client.clone(), consistency)),
+            _ => Arc::new(ShardedQueryable::new(
+                self.client.clone(),
+                self.cfg.cluster.read_consistency,
+            )),
         };
         let blocks = self.bucket.clone().map(|bucket| Blocks {
             bucket,
@@ -228,7 +227,7 @@ impl Context {
             replication_factor: self.cfg.store_gateway.replication_factor,
             channels: self.channels.clone(),
         });
-        Ok(pyrite_querier::read_path(heads, blocks))
+        pyrite_querier::read_path(heads, blocks)
     }
 }
 

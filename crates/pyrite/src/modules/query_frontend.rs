@@ -28,9 +28,6 @@ pub struct Parts {
 impl Parts {
     pub fn new(cfg: &Config, limits: Arc<pyrite_limits::Limits>, registry: &mut Registry) -> anyhow::Result<Self> {
         let fc = &cfg.query_frontend;
-        if let Err(e) = fc.validate() {
-            bail!(e);
-        }
         let metrics = FrontendMetrics::register(registry);
         let queue = Queue::new(fc.max_outstanding_requests_per_tenant, metrics.clone());
         let down = Arc::new(Queued {
