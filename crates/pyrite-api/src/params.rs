@@ -91,7 +91,7 @@ pub fn parse_time(s: &str) -> Result<i64, String> {
         .map_err(|_| format!("cannot parse {s:?} to a valid timestamp"))
 }
 
-pub use pyrite_duration::parse_duration;
+pub use pyrite_config::parse_duration;
 
 #[cfg(test)]
 mod tests {

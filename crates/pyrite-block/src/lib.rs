@@ -3,9 +3,11 @@
 //! name and labels) and a `meta.json`, under `<tenant>/<ulid>/` in a bucket. This crate
 //! owns the format ([`write`], [`read`], [`meta`]), cutting a block from series
 //! ([`cut`]), and putting blocks into and finding them in an `object_store` bucket
-//! ([`bucket`]). `docs/block-format.md` describes the layout and why.
+//! ([`bucket`]), and the configuration of both ([`BlocksConfig`]). `docs/block-format.md`
+//! describes the layout and why.
 
 pub mod bucket;
+mod config;
 pub mod cut;
 pub mod meta;
 pub mod read;
@@ -13,6 +15,7 @@ pub mod read;
 pub mod testing;
 pub mod write;
 
+pub use config::{BlocksBackend, BlocksConfig, S3Config};
 pub use meta::{cut_block_id, BlockMeta, BlockStats, Compaction};
 pub use read::BlockReader;
 pub use write::{encode, WriteOptions};

@@ -2,7 +2,7 @@
 //! its defaults. Retention is a per-tenant limit: the default and the overrides given
 //! here go to `pyrite-limits`, from which the compactor reads them.
 
-use pyrite_duration::{parse_duration, Duration};
+use pyrite_config::{parse_duration, Duration};
 use pyrite_limits::{Overrides, PerTenant, TenantLimits};
 use serde::{Deserialize, Serialize};
 

@@ -327,7 +327,7 @@ mod tests {
             compactor_retention: retention.into(),
             ..TenantLimits::default()
         };
-        let overrides: PerTenant<pyrite_duration::Duration> = overrides.parse().unwrap();
+        let overrides: PerTenant<pyrite_config::Duration> = overrides.parse().unwrap();
         let limits = Limits::new(Overrides::new(defaults).set(&overrides, |l, v| l.compactor_retention = v));
         CompactorOptions {
             ranges: vec![Duration::from_secs(2 * 3600), Duration::from_secs(12 * 3600)],

@@ -2,7 +2,7 @@
 //! the request-size limits it applies before decoding, and the defaults of the write
 //! limits every tenant gets unless overridden (`pyrite-limits` holds and serves those).
 
-use pyrite_duration::Duration;
+use pyrite_config::Duration;
 use pyrite_limits::TenantLimits;
 use serde::{Deserialize, Serialize};
 

@@ -1,7 +1,7 @@
 //! The frontend's settings, with their defaults (the binary prints and parses them as
 //! `query_frontend:` in YAML and `--query-frontend.*` flags).
 
-use pyrite_duration::Duration;
+use pyrite_config::Duration;
 use pyrite_limits::{Overrides, PerTenant, TenantLimits};
 use serde::{Deserialize, Serialize};
 

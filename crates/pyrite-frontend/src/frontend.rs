@@ -13,7 +13,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use futures::stream::{self, StreamExt};
 use promql_parser::parser::Expr;
 use pyrite_api::Params;
-use pyrite_duration::Duration;
+use pyrite_config::Duration;
 use pyrite_limits::Limits;
 use pyrite_promql::{Engine, EngineOptions};
 

@@ -39,9 +39,9 @@ fn queries_over_their_own_range_are_neither_split_nor_cached() {
     let local = Arc::new(common::Local::new(store, opts.clone()));
     let cache: Arc<dyn CacheBackend> = Arc::new(LruCache::new(1 << 24));
     let cfg = FrontendConfig {
-        split_interval: pyrite_duration::Duration::from_millis(HOUR as u64),
+        split_interval: pyrite_config::Duration::from_millis(HOUR as u64),
         cache_results: true,
-        max_cache_freshness: pyrite_duration::Duration::ZERO,
+        max_cache_freshness: pyrite_config::Duration::ZERO,
         query_shards: 2,
         ..FrontendConfig::default()
     };

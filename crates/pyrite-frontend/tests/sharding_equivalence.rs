@@ -126,7 +126,7 @@ fn sharded_answers_equal_unsharded_on_the_promql_scripts() {
         ..EngineOptions::default()
     };
     let cfg = FrontendConfig {
-        split_interval: pyrite_duration::Duration::ZERO,
+        split_interval: pyrite_config::Duration::ZERO,
         cache_results: false,
         query_shards: 3,
         ..FrontendConfig::default()

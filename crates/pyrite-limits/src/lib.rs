@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
-use pyrite_duration::Duration;
+use pyrite_config::Duration;
 
 pub use per_tenant::PerTenant;
 

@@ -97,7 +97,7 @@ where
 
 #[cfg(test)]
 mod tests {
-    use pyrite_duration::Duration;
+    use pyrite_config::Duration;
 
     use super::*;
 

@@ -1,7 +1,7 @@
 //! The querier's configuration (`querier:` in YAML, `--querier.*` flags), with its
 //! defaults: the engine's limits and the query frontend it may work for.
 
-use pyrite_duration::Duration;
+use pyrite_config::Duration;
 use pyrite_promql::EngineOptions;
 use serde::{Deserialize, Serialize};
 

@@ -11,18 +11,15 @@ use object_store::memory::InMemory;
 use object_store::{ObjectStore, RetryConfig};
 use pyrite_ingester::BlockSettings;
 
-use crate::config::{BlocksBackend, Config};
+use pyrite_block::{BlocksBackend, S3Config};
+
+use crate::config::Config;
 
 /// The configured bucket, or `None` when blocks are off. `clustered`: this process is
 /// one of a cluster's, so its bucket must be one the others see too.
 pub fn open_bucket(cfg: &Config, clustered: bool) -> anyhow::Result<Option<Arc<dyn ObjectStore>>> {
     let b = &cfg.blocks;
-    if b.flush_delay.0 < b.sync_interval.0 {
-        bail!("--blocks.flush-delay must be at least --blocks.sync-interval, or readers may miss a flushed range");
-    }
-    if b.range.0.as_millis() < 1000 {
-        bail!("--blocks.range must be at least 1s");
-    }
+    b.validate().map_err(anyhow::Error::msg)?;
     if clustered {
         // Every process of a cluster must see the one bucket: blocks an ingester cuts
         // into a directory nobody else reads would be gone from every query once its
@@ -59,7 +56,7 @@ pub fn open_bucket(cfg: &Config, clustered: bool) -> anyhow::Result<Option<Arc<d
     Ok(Some(store))
 }
 
-fn s3(c: &crate::config::S3Config) -> anyhow::Result<AmazonS3> {
+fn s3(c: &S3Config) -> anyhow::Result<AmazonS3> {
     if c.bucket.is_empty() {
         bail!("--blocks.backend=s3 needs --blocks.s3.bucket");
     }

@@ -6,7 +6,7 @@
 //! Flags are derived from the configuration's own shape, so a new option gets its flag
 //! for free and `--help` always lists every one with its default.
 
-use pyrite_duration::Duration;
+use pyrite_config::Duration;
 use std::path::PathBuf;
 
 use anyhow::{anyhow, bail, Context};
@@ -27,7 +27,7 @@ pub struct Config {
     pub querier: pyrite_querier::QuerierConfig,
     pub query_frontend: pyrite_frontend::FrontendConfig,
     pub cluster: ClusterConfig,
-    pub blocks: BlocksConfig,
+    pub blocks: pyrite_block::BlocksConfig,
     pub store_gateway: pyrite_storegateway::StoreGatewayConfig,
     pub compactor: pyrite_compactor::CompactorConfig,
 }
@@ -38,6 +38,7 @@ impl Config {
         self.querier.validate()?;
         self.query_frontend.validate()?;
         self.store_gateway.validate()?;
+        self.blocks.validate()?;
         self.compactor.validate(self.blocks.range.0)
     }
 
@@ -53,59 +54,6 @@ impl Config {
         let overrides = self.compactor.tenant_overrides(overrides);
         let overrides = self.query_frontend.tenant_overrides(overrides);
         pyrite_limits::Limits::new(overrides)
-    }
-}
-
-/// Blocks: where the data older than the heads keep lives, and when heads cut it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct BlocksConfig {
-    /// The bucket: `filesystem` (a directory, `dir`), `s3` (any S3-compatible server,
-    /// `s3`), `memory` (lost on exit; tests), or `none` (heads keep everything).
-    pub backend: BlocksBackend,
-    /// The `filesystem` bucket's directory; empty: `<data.dir>/blocks`.
-    pub dir: String,
-    pub s3: S3Config,
-    /// Time range of a block cut from a head.
-    pub range: Duration,
-    /// How often a shard's leader looks for a range to cut.
-    pub check_interval: Duration,
-    /// How long cut data stays in the heads after its upload; at least `sync_interval`,
-    /// so readers have found the blocks before the heads let go.
-    pub flush_delay: Duration,
-    /// How often readers look for new blocks of a tenant.
-    pub sync_interval: Duration,
-}
-
-/// An S3-compatible bucket.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct S3Config {
-    /// `http(s)://host:port`; empty: AWS's endpoint for `region`.
-    pub endpoint: String,
-    pub bucket: String,
-    pub region: String,
-    pub access_key_id: String,
-    /// Shown masked by `/config`; better kept out of the file: `${VAR}` with
-    /// `--config.expand-env=true`, or `secret_access_key_file`.
-    pub secret_access_key: crate::secrets::Secret,
-    /// A file holding the secret access key (instead of `secret_access_key`).
-    pub secret_access_key_file: String,
-    /// Address buckets as `bucket.host` (AWS) rather than `host/bucket` (most others).
-    pub virtual_hosted_style: bool,
-}
-
-impl Default for BlocksConfig {
-    fn default() -> Self {
-        Self {
-            backend: BlocksBackend::Filesystem,
-            dir: String::new(),
-            s3: S3Config::default(),
-            range: Duration::from_secs(2 * 3600),
-            check_interval: Duration::from_secs(60),
-            flush_delay: Duration::from_secs(30),
-            sync_interval: Duration::from_secs(15),
-        }
     }
 }
 
@@ -264,20 +212,6 @@ impl Default for DataConfig {
     }
 }
 
-/// Where blocks are kept.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BlocksBackend {
-    /// A directory (`blocks.dir`).
-    Filesystem,
-    /// Any S3-compatible server (`blocks.s3`).
-    S3,
-    /// In memory, lost on exit (tests).
-    Memory,
-    /// Nowhere: heads keep everything.
-    None,
-}
-
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -335,7 +269,7 @@ pub fn from_args(args: &[String]) -> anyhow::Result<Invocation> {
             let mut text =
                 std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
             if expand_env {
-                text = crate::secrets::expand_env(&text, |v| std::env::var(v).ok())
+                text = crate::expand::expand_env(&text, |v| std::env::var(v).ok())
                     .with_context(|| format!("expanding ${{VAR}} references in {}", path.display()))?;
             }
             let v: Value =
@@ -358,7 +292,8 @@ pub fn from_args(args: &[String]) -> anyhow::Result<Invocation> {
     }
     let s3 = &mut cfg.blocks.s3;
     s3.secret_access_key
-        .load_file(&s3.secret_access_key_file, "blocks.s3.secret-access-key")?;
+        .load_file(&s3.secret_access_key_file, "blocks.s3.secret-access-key")
+        .map_err(anyhow::Error::msg)?;
     cfg.validate().map_err(|e| anyhow!(e))?;
     Ok(Invocation::Run(Box::new(cfg)))
 }
@@ -545,7 +480,7 @@ mod tests {
         assert_eq!(c.blocks.s3.secret_access_key.expose(), "from-env-3c1f");
         let printed = serde_yaml::to_string(&c).unwrap();
         assert!(!printed.contains("from-env-3c1f"), "{printed}");
-        assert!(printed.contains(crate::secrets::MASK));
+        assert!(printed.contains(pyrite_config::MASK));
         assert!(!format!("{c:?}").contains("from-env-3c1f"));
         let c = run(&["--config.file", path]).unwrap();
         assert_eq!(
@@ -607,7 +542,7 @@ mod tests {
         ])
         .unwrap();
         assert_eq!(c.cluster.read_consistency, pyrite_querier::Consistency::Follower);
-        assert_eq!(c.blocks.backend, BlocksBackend::S3);
+        assert_eq!(c.blocks.backend, pyrite_block::BlocksBackend::S3);
         assert_eq!(c.log.format, LogFormat::Json);
         let e = run(&["--cluster.read-consistency=eventual"]).unwrap_err();
         assert!(

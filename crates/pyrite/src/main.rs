@@ -4,11 +4,11 @@
 mod admin;
 mod blocks;
 mod config;
+mod expand;
 mod help;
 mod metrics;
 mod modules;
 mod ring_http;
-mod secrets;
 mod server;
 
 use std::future::IntoFuture;
