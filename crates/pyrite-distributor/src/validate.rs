@@ -19,14 +19,15 @@ pub struct SeriesLimits {
 }
 
 impl SeriesLimits {
-    /// `tenant`'s limits.
+    /// `tenant`'s limits, all from one version of the overrides.
     pub fn of(limits: &pyrite_limits::Limits, tenant: &str) -> Self {
+        let l = limits.tenant(tenant);
         Self {
-            max_label_names_per_series: limits.max_label_names_per_series(tenant),
-            max_label_name_length: limits.max_label_name_length(tenant),
-            max_label_value_length: limits.max_label_value_length(tenant),
-            creation_grace_period_seconds: limits.creation_grace_period(tenant).get().as_secs(),
-            past_grace_period_seconds: limits.past_grace_period(tenant).get().as_secs(),
+            max_label_names_per_series: l.max_label_names_per_series,
+            max_label_name_length: l.max_label_name_length,
+            max_label_value_length: l.max_label_value_length,
+            creation_grace_period_seconds: l.creation_grace_period.get().as_secs(),
+            past_grace_period_seconds: l.past_grace_period.get().as_secs(),
         }
     }
 }

@@ -1,6 +1,6 @@
 //! Queriers pulling work: the frontend's `Frontend.Process` service hands queued
 //! requests to connected workers one at a time, and the querier side
-//! ([`start_workers`]) runs them through the querier's own HTTP API.
+//! ([`workers`]) runs them through the querier's own HTTP API.
 //!
 //! Invariant: a worker has at most one request at a time, and a request whose client
 //! went away is canceled on the worker (which drops its evaluation) rather than left
@@ -172,18 +172,25 @@ impl WorkerMetrics {
     }
 }
 
-/// Starts `workers` connections from this querier to the frontend at `address`
-/// (`host:port` of its gRPC), each running one request at a time; they reconnect
-/// whenever the frontend goes away.
-pub fn start_workers(address: &str, workers: usize, querier_id: &str, exec: Arc<dyn Executor>, metrics: WorkerMetrics) {
+/// `workers` connections from this querier to the frontend at `address` (`host:port`
+/// of its gRPC), each running one request at a time and reconnecting whenever the
+/// frontend goes away; they run while the returned future is polled, and dropping it
+/// closes them (and cancels the requests they run).
+pub fn workers(
+    address: &str,
+    workers: usize,
+    querier_id: &str,
+    exec: Arc<dyn Executor>,
+    metrics: WorkerMetrics,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
     let url = if address.contains("://") {
         address.to_string()
     } else {
         format!("http://{address}")
     };
-    for _ in 0..workers.max(1) {
+    let loops = (0..workers.max(1)).map(move |_| {
         let (url, id, exec, metrics) = (url.clone(), querier_id.to_string(), exec.clone(), metrics.clone());
-        tokio::spawn(async move {
+        async move {
             let mut backoff = Duration::from_millis(100);
             loop {
                 match work(&url, &id, exec.as_ref(), &metrics).await {
@@ -195,7 +202,11 @@ pub fn start_workers(address: &str, workers: usize, querier_id: &str, exec: Arc<
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(Duration::from_secs(2));
             }
-        });
+        }
+    });
+    let loops: Vec<_> = loops.collect();
+    async move {
+        futures::future::join_all(loops).await;
     }
 }
 

@@ -25,7 +25,7 @@ pub use cache::{CacheBackend, LruCache};
 pub use config::{FrontendConfig, ResultsCacheBackend};
 pub use downstream::{Downstream, Reply, Request};
 pub use frontend::{Frontend, QueryStats};
-pub use grpc::{start_workers, FrontendService, RouterExecutor, WorkerMetrics};
+pub use grpc::{workers, FrontendService, RouterExecutor, WorkerMetrics};
 pub use metrics::FrontendMetrics;
 pub use queue::{Queue, Queued};
 

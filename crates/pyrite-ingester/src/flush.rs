@@ -16,8 +16,9 @@
 //! Each tenant follows its own clock: one catching up after an outage is neither held
 //! back by nor refused because of another. Nothing leaves a head before it is in the
 //! bucket; a failed step is counted (`pyrite_ingester_block_cut_failures_total{tenant}`)
-//! and retried at the next check, by whichever replica leads then, and one tenant's
-//! failure neither stops nor delays the others' cutting.
+//! and retried at the next check, by whichever replica leads then. One tenant's failure
+//! never stops the others' cutting, and costs them at most one upload attempt's wait per
+//! check (the object store client's own quick retries included), never a backoff.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -237,8 +238,8 @@ impl ShardHost {
             shards: vec![shard],
             files: Vec::new(),
         };
-        // One attempt: a failure waits for the next check rather than holding up the
-        // shard's other tenants here.
+        // One attempt (the object store client retries briefly inside it): a failure
+        // waits for the next check rather than holding up the shard's other tenants.
         let m = bucket::upload(b.bucket.as_ref(), meta, encoded)
             .await
             .map_err(|e| format!("uploading a block ({ulid}): {e}"))?;

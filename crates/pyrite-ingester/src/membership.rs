@@ -132,12 +132,12 @@ impl ShardHost {
             &self.settings.raft,
             Arc::new(RingApp::default()),
             self.client.channels(),
+            &self.groups,
         )
         .await?;
         if founder == Some(self.node_id) {
             group.initialize(members).await?;
         }
-        self.groups.insert(GroupId::META, group.raft().clone());
         *self.meta.write() = Some(MetaReplica { group });
         tracing::info!("opened metadata group replica");
         Ok(())
@@ -146,7 +146,6 @@ impl ShardHost {
     /// Stops this node's replica of the metadata group, which it no longer holds, and
     /// deletes its data.
     async fn close_meta(&self) {
-        self.groups.remove(GroupId::META);
         let replica = self.meta.write().take();
         if let Some(m) = replica {
             m.group.shutdown().await;

@@ -49,6 +49,7 @@ pub struct Applied {
 pub(crate) fn status(e: GroupError) -> Status {
     match e {
         GroupError::NotLeader { leader, .. } => not_leader(leader.as_ref().map(|(id, addr)| (*id, addr.as_str()))),
+        e @ GroupError::Internal { .. } => Status::internal(e.to_string()),
         other => Status::unavailable(other.to_string()),
     }
 }
@@ -330,6 +331,7 @@ impl ShardHost {
             &self.settings.raft,
             app,
             self.client.channels(),
+            &self.groups,
         )
         .await?;
         let (founder, members) = {
@@ -343,7 +345,6 @@ impl ShardHost {
         if founder == Some(self.node_id) {
             group.initialize(members).await?;
         }
-        self.groups.insert(id, group.raft().clone());
         self.replicas.write().insert(shard, Arc::new(Replica { group, head }));
         tracing::info!(shard, "opened shard replica");
         Ok(())
@@ -351,7 +352,6 @@ impl ShardHost {
 
     /// Stops this node's replica of a shard it no longer holds and deletes its data.
     pub(crate) async fn close_shard(&self, shard: ShardId) {
-        self.groups.remove(GroupId::shard(shard));
         let replica = self.replicas.write().remove(&shard);
         if let Some(r) = replica {
             r.group.shutdown().await;

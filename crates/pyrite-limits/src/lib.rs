@@ -6,8 +6,9 @@
 //! an override (`team-a=30d,team-b=0s`), parsed when the configuration is read.
 //!
 //! [`Limits::replace`] swaps every tenant's values at once, so a runtime overrides file
-//! can be reloaded without a restart. The invariant: a reader sees either the old or the
-//! new values of a tenant, never a mix, and never waits for a parse.
+//! can be reloaded without a restart. The invariant: each getter, and [`Limits::tenant`]
+//! for several values read together, sees either the old or the new values of a tenant,
+//! never a mix, and never waits for a parse.
 
 mod per_tenant;
 
@@ -118,6 +119,12 @@ impl Limits {
     /// The same limits for every tenant.
     pub fn uniform(defaults: TenantLimits) -> Self {
         Self::new(Overrides::new(defaults))
+    }
+
+    /// All of `tenant`'s values from one version of the overrides: for a caller that
+    /// reads several limits and must not see a reload between them.
+    pub fn tenant(&self, tenant: &str) -> TenantLimits {
+        *self.current.read().of(tenant)
     }
 
     /// Swaps in new values for every tenant at once (a reloaded overrides file).

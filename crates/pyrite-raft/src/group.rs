@@ -17,7 +17,7 @@ use pyrite_client::Channels;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::log_store::{FsyncPolicy, LogStore};
-use crate::network::GrpcNetwork;
+use crate::network::{Groups, GrpcNetwork};
 use crate::state_store::StateStore;
 use crate::{decode, Command, GroupId, NodeId, StateMachine, TypeConfig};
 
@@ -80,6 +80,10 @@ pub enum GroupError {
     /// The group cannot answer now (no quorum, shutting down, a step that failed).
     #[error("{group}: {reason}")]
     Unavailable { group: GroupId, reason: String },
+    /// The command was committed but its response is lost (it could not be encoded or
+    /// decoded): retrying would apply it again, so this is not worth a retry.
+    #[error("{group}: {reason}")]
+    Internal { group: GroupId, reason: String },
 }
 
 /// Proposals waiting for the next log entry, each with where its response goes.
@@ -98,6 +102,8 @@ pub struct Group<S: StateMachine> {
     id: GroupId,
     node: NodeId,
     raft: Raft<TypeConfig>,
+    /// Where this replica is registered for the Raft service's routing.
+    groups: Groups,
     state: Arc<S>,
     proposals: mpsc::Sender<Pending>,
 }
@@ -108,6 +114,7 @@ impl<S: StateMachine> Clone for Group<S> {
             id: self.id,
             node: self.node,
             raft: self.raft.clone(),
+            groups: self.groups.clone(),
             state: self.state.clone(),
             proposals: self.proposals.clone(),
         }
@@ -116,7 +123,8 @@ impl<S: StateMachine> Clone for Group<S> {
 
 impl<S: StateMachine> Group<S> {
     /// Opens (or creates) this node's replica of `id` under `dir` (`log/` and `state/`),
-    /// restoring `state` from its snapshot; Raft then replays the log after it.
+    /// restoring `state` from its snapshot (Raft then replays the log after it), and
+    /// registers it in `groups`, so the Raft service hands it its peers' messages.
     pub async fn open(
         id: GroupId,
         node: NodeId,
@@ -124,6 +132,7 @@ impl<S: StateMachine> Group<S> {
         opts: &RaftOptions,
         state: Arc<S>,
         channels: Channels,
+        groups: &Groups,
     ) -> Result<Group<S>, GroupError> {
         let err = |reason: String| GroupError::Open { group: id, reason };
         let name = match id.kind {
@@ -141,10 +150,12 @@ impl<S: StateMachine> Group<S> {
             .map_err(|e| err(e.to_string()))?;
         let (proposals, queued) = mpsc::channel(4 * MAX_BATCH_COMMANDS);
         tokio::spawn(batch_proposals(id, raft.clone(), queued));
+        groups.insert(id, raft.clone());
         Ok(Group {
             id,
             node,
             raft,
+            groups: groups.clone(),
             state,
             proposals,
         })
@@ -171,11 +182,6 @@ impl<S: StateMachine> Group<S> {
         &self.state
     }
 
-    /// The Raft handle, for the gRPC service's routing ([`crate::network::Groups`]).
-    pub fn raft(&self) -> &Raft<TypeConfig> {
-        &self.raft
-    }
-
     /// Commits a command (this node must lead the group) and answers what applying it
     /// answered.
     pub async fn propose(&self, command: &S::Command) -> Result<S::Response, GroupError> {
@@ -189,7 +195,10 @@ impl<S: StateMachine> Group<S> {
         let (tx, rx) = oneshot::channel();
         self.proposals.send((command, tx)).await.map_err(|_| shutting_down())?;
         let response = rx.await.map_err(|_| shutting_down())??;
-        decode(&response).map_err(|e| self.unavailable(format!("undecodable response: {e}")))
+        decode(&response).map_err(|e| GroupError::Internal {
+            group: self.id,
+            reason: format!("a committed command's response is undecodable: {e}"),
+        })
     }
 
     /// Returns once this node has confirmed it leads the group and has applied
@@ -262,7 +271,9 @@ impl<S: StateMachine> Group<S> {
         Ok(true)
     }
 
+    /// Stops this replica; the Raft service no longer routes to it.
     pub async fn shutdown(&self) {
+        self.groups.remove(self.id);
         let _ = self.raft.shutdown().await;
     }
 

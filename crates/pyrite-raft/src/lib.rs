@@ -124,8 +124,10 @@ pub trait StateMachine: Send + Sync + 'static {
 
     /// A command as the log stores it: exactly what [`StateMachine::apply`] reads.
     fn encode(command: &Self::Command) -> bytes::Bytes;
-    /// Applies one committed command, given as the log's bytes. On the node that
-    /// proposed it, they are the very buffer the proposal carried.
+    /// Applies one committed command, given as the log's bytes. On the leader that
+    /// proposed it, until it restarts, they are the very buffer the proposal carried
+    /// (so a state machine may keep what it decoded beside that buffer); on replay and
+    /// on every other replica, a buffer of the same bytes.
     fn apply(&self, command: &bytes::Bytes) -> Self::Response;
     /// The whole state, for a snapshot, in two steps: what is returned is captured now,
     /// while applies wait (so it must be cheap: share what is immutable, copy little),

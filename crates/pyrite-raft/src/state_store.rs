@@ -284,7 +284,7 @@ impl<S: StateMachine> RaftStateMachine<TypeConfig> for StateStore<S> {
                     cmd.0
                         .iter()
                         // A response that cannot be encoded reaches the proposer as an
-                        // undecodable one: an error there, never a stopped group.
+                        // undecodable one (an internal error there), never a stopped group.
                         .map(|c| encode(&self.inner.app.apply(c)).unwrap_or_default().into())
                         .collect(),
                 ),

@@ -302,7 +302,8 @@ async fn a_group_of_one_proposes_reads_and_reopens_from_its_snapshot_and_log() {
         let opts = opts.clone();
         let dir = dir.path().to_path_buf();
         async move {
-            let g = Group::open(id, 1, &dir, &opts, state, pyrite_client::Channels::default())
+            let groups = crate::network::Groups::default();
+            let g = Group::open(id, 1, &dir, &opts, state, pyrite_client::Channels::default(), &groups)
                 .await
                 .unwrap();
             g.initialize(vec![(1, "127.0.0.1:1".into())]).await.unwrap();

@@ -101,8 +101,16 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
     shared.ready.store(true, Ordering::Release);
     tracing::info!(modules = ?modules, "Pyrite is ready");
 
-    // After a signal, requests under way get the grace period to finish.
+    // After a signal, shutdown as a whole gets the grace period: requests under way
+    // first, then the modules, each step within what is left of it.
     let grace = cfg.server.graceful_shutdown_timeout.0;
+    let signalled = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            stop.cancelled().await;
+            tokio::time::Instant::now()
+        }
+    });
     let served = tokio::select! {
         served = &mut server => served.context("HTTP server task failed")?,
         _ = async { stop.cancelled().await; tokio::time::sleep(grace).await } => {
@@ -111,9 +119,11 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
             Ok(())
         }
     };
+    stop.cancel();
+    let deadline = signalled.await.context("shutdown signal task failed")? + grace;
     tracing::info!("HTTP server stopped; shutting down modules");
     shared.ready.store(false, Ordering::Release);
-    started.shutdown(grace).await;
+    started.shutdown(deadline).await;
     served.context("HTTP server failed")
 }
 

@@ -289,11 +289,14 @@ impl GrpcServer {
         Ok(GrpcServer { stop, served })
     }
 
-    /// Stops accepting calls and waits at most `grace` for those under way.
-    pub async fn shutdown(self, grace: Duration) {
+    /// Stops accepting calls and waits until `deadline` for those under way (streams
+    /// that never end, like a query frontend's workers, are cut off then).
+    pub async fn shutdown(self, deadline: tokio::time::Instant) {
         self.stop.cancel();
-        if tokio::time::timeout(grace, self.served).await.is_err() {
-            tracing::warn!(?grace, "gRPC calls still running after the grace period");
+        let abort = self.served.abort_handle();
+        if tokio::time::timeout_at(deadline, self.served).await.is_err() {
+            tracing::warn!("gRPC calls still running at the end of the grace period; closing them");
+            abort.abort();
         }
     }
 }

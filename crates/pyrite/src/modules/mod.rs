@@ -18,7 +18,7 @@ mod store_gateway;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
+use tokio::time::Instant;
 
 use anyhow::{bail, Context as _};
 use axum::Router;
@@ -171,16 +171,25 @@ pub struct Started {
 }
 
 impl Started {
-    /// Stops serving gRPC, stops the background tasks, then the shard replicas; each
-    /// step waits at most `grace`.
-    pub async fn shutdown(self, grace: Duration) {
-        if let Some(grpc) = self.grpc {
-            grpc.shutdown(grace).await;
-        }
-        self.tasks.shutdown(grace).await;
-        if let Some(host) = &self.host {
-            host.shutdown().await;
-        }
+    /// Stops serving gRPC while it stops the background tasks and then the shard
+    /// replicas; gRPC calls and tasks still running at `deadline` are cut off. The
+    /// replicas do not wait for gRPC calls: a write cut off is retried by its sender,
+    /// and its id makes the retry apply once.
+    pub async fn shutdown(self, deadline: Instant) {
+        let grpc = async {
+            if let Some(grpc) = self.grpc {
+                grpc.shutdown(deadline).await;
+            }
+        };
+        let rest = async {
+            self.tasks
+                .shutdown(deadline.saturating_duration_since(Instant::now()))
+                .await;
+            if let Some(host) = &self.host {
+                host.shutdown().await;
+            }
+        };
+        tokio::join!(grpc, rest);
     }
 }
 

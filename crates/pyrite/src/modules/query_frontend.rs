@@ -82,11 +82,11 @@ pub fn start_querier_workers(ctx: &mut Context, api: Router) {
     let id = format!("{}:{}", cfg.server.http_listen_address, cfg.server.http_listen_port);
     let metrics = WorkerMetrics::register(&mut ctx.registry);
     tracing::info!(frontend = %address, workers = cfg.querier.max_concurrent, "pulling work from the query frontend");
-    pyrite_frontend::start_workers(
+    ctx.tasks.spawn(pyrite_frontend::workers(
         &address,
         cfg.querier.max_concurrent,
         &id,
         Arc::new(RouterExecutor(api)),
         metrics,
-    );
+    ));
 }
