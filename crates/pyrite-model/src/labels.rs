@@ -245,6 +245,11 @@ impl LabelsBuilder {
             .unwrap_or("")
     }
 
+    /// The labels as they are now, in no particular order.
+    pub fn labels(&self) -> &[Label] {
+        &self.labels
+    }
+
     pub fn build(mut self) -> Labels {
         self.labels.sort_unstable_by(|a, b| a.name.cmp(&b.name));
         Labels(self.labels.into())
