@@ -1,0 +1,17 @@
+//! The Prometheus text exposition format (version 0.0.4), as scrape targets and
+//! Pushgateway clients write it, parsed straight from the body: every [`Entry`] borrows
+//! from the input, label values are unescaped only when they hold an escape, and nothing
+//! is allocated per line. Scraping and the Pushgateway API both read bodies through it.
+//!
+//! The grammar is Prometheus's: `# HELP name text` and `# TYPE name type` lines (other
+//! `#` lines are comments), and sample lines `name{label="value",…} value [timestamp]`
+//! with `\\`, `\"` and `\n` escapes in label values (`\\` and `\n` in help text),
+//! values as Go parses floats (`NaN`, `+Inf`, `-Inf`, exponents) and timestamps in
+//! milliseconds. An error names the line and what was expected there.
+//!
+//! The invariant: the parser never panics and never reads past the body, whatever the
+//! bytes; a body that is not UTF-8 is refused as a whole.
+
+mod text;
+
+pub use text::{Entry, Labels, MetricType, ParseError, Parser, Sample};
