@@ -1,5 +1,6 @@
-//! The Prometheus text exposition format (version 0.0.4), as scrape targets and
-//! Pushgateway clients write it, parsed straight from the body: every [`Entry`] borrows
+//! The Prometheus text exposition format (version 0.0.4, [`Parser`]) and OpenMetrics
+//! 1.0 text ([`OpenMetricsParser`]), as scrape targets and Pushgateway clients write
+//! them, parsed straight from the body: every [`Entry`] borrows
 //! from the input, label values are unescaped only when they hold an escape, and nothing
 //! is allocated per line. Scraping and the Pushgateway API both read bodies through it.
 //!
@@ -12,6 +13,8 @@
 //! The invariant: the parser never panics and never reads past the body, whatever the
 //! bytes; a body that is not UTF-8 is refused as a whole.
 
+mod openmetrics;
 mod text;
 
-pub use text::{Entry, Labels, MetricType, ParseError, Parser, Sample};
+pub use openmetrics::OpenMetricsParser;
+pub use text::{Entry, Exemplar, Labels, MetricType, ParseError, Parser, Sample};

@@ -10,26 +10,59 @@ pub enum MetricType {
     Histogram,
     Summary,
     Untyped,
+    /// OpenMetrics only, as are the three below.
+    GaugeHistogram,
+    StateSet,
+    Info,
+    Unknown,
 }
 
 /// One line of meaning in a body.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Entry<'a> {
-    Help { metric: &'a str, text: Cow<'a, str> },
-    Type { metric: &'a str, kind: MetricType },
+    Help {
+        metric: &'a str,
+        text: Cow<'a, str>,
+    },
+    Type {
+        metric: &'a str,
+        kind: MetricType,
+    },
+    /// OpenMetrics only.
+    Unit {
+        metric: &'a str,
+        unit: &'a str,
+    },
     Sample(Sample<'a>),
 }
 
 /// A sample line: the metric name, its labels (read through [`Sample::labels`]), the
-/// value and the timestamp if the line gives one.
+/// value, and the timestamp and exemplar if the line gives them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample<'a> {
     pub name: &'a str,
     /// What lies between the braces, already checked.
-    labels: &'a str,
+    pub(crate) labels: &'a str,
     pub value: f64,
     /// Milliseconds since the epoch.
     pub timestamp: Option<i64>,
+    /// OpenMetrics only: the exemplar the line carries.
+    pub exemplar: Option<Exemplar<'a>>,
+}
+
+/// An exemplar: labels (read through [`Exemplar::labels`]), value, optional timestamp.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Exemplar<'a> {
+    pub(crate) labels: &'a str,
+    pub value: f64,
+    /// Milliseconds since the epoch.
+    pub timestamp: Option<i64>,
+}
+
+impl<'a> Exemplar<'a> {
+    pub fn labels(&self) -> Labels<'a> {
+        Labels { rest: self.labels }
+    }
 }
 
 impl<'a> Sample<'a> {
@@ -135,7 +168,7 @@ impl<'a> Iterator for Parser<'a> {
     }
 }
 
-fn is_blank(c: char) -> bool {
+pub(crate) fn is_blank(c: char) -> bool {
     c == ' ' || c == '\t'
 }
 
@@ -149,7 +182,7 @@ fn is_name_char(b: u8, colon: bool) -> bool {
 }
 
 /// The name at the start of `s` (metric names may hold colons), and what follows it.
-fn name(s: &str, colon: bool) -> Option<(&str, &str)> {
+pub(crate) fn name(s: &str, colon: bool) -> Option<(&str, &str)> {
     let b = s.as_bytes();
     match b.first() {
         Some(c) if c.is_ascii_alphabetic() || *c == b'_' || (colon && *c == b':') => {}
@@ -223,11 +256,12 @@ fn sample(line: &str) -> Result<Sample<'_>, String> {
         labels,
         value,
         timestamp,
+        exemplar: None,
     })
 }
 
 /// The length of the label list before its closing brace, checked.
-fn label_span(s: &str) -> Result<usize, String> {
+pub(crate) fn label_span(s: &str) -> Result<usize, String> {
     let b = s.as_bytes();
     let mut i = 0;
     let skip_blanks = |i: &mut usize| {
@@ -267,7 +301,7 @@ fn label_span(s: &str) -> Result<usize, String> {
 }
 
 /// Where the quoted string starting at `b` ends (the index of its closing quote).
-fn closing_quote(b: &[u8]) -> Option<usize> {
+pub(crate) fn closing_quote(b: &[u8]) -> Option<usize> {
     let mut i = 0;
     while i < b.len() {
         match b[i] {
@@ -281,7 +315,7 @@ fn closing_quote(b: &[u8]) -> Option<usize> {
 }
 
 /// `\\` and `\n` (and `\"` in label values) unescaped; any other backslash stays.
-fn unescape(s: &str, quotes: bool) -> Cow<'_, str> {
+pub(crate) fn unescape(s: &str, quotes: bool) -> Cow<'_, str> {
     if !s.contains('\\') {
         return Cow::Borrowed(s);
     }
@@ -307,7 +341,7 @@ fn unescape(s: &str, quotes: bool) -> Cow<'_, str> {
 }
 
 /// A value as Go's `strconv.ParseFloat` reads the forms exporters write.
-fn parse_value(s: &str) -> Option<f64> {
+pub(crate) fn parse_value(s: &str) -> Option<f64> {
     match s {
         "NaN" => Some(f64::NAN),
         "+Inf" | "Inf" => Some(f64::INFINITY),
@@ -316,7 +350,7 @@ fn parse_value(s: &str) -> Option<f64> {
     }
 }
 
-fn excerpt(s: &str) -> &str {
+pub(crate) fn excerpt(s: &str) -> &str {
     match s.char_indices().nth(20) {
         Some((i, _)) => &s[..i],
         None => s,
