@@ -4,39 +4,24 @@
 //! a sample may carry an exemplar (`… # {trace_id="…"} 1 1520879607.789`), and the body
 //! ends with `# EOF`, after which nothing may follow.
 
-use crate::text::{excerpt, label_span, name, parse_value, unescape};
+use crate::text::{excerpt, label_span, name, parse_value, unescape, Lines};
 use crate::{Entry, Exemplar, MetricType, ParseError, Sample};
 
 /// Reads an OpenMetrics body's entries, in order; stops at the first error, and reports
 /// a body that does not end with `# EOF` as one.
 pub struct OpenMetricsParser<'a> {
-    input: &'a str,
-    pos: usize,
-    line: usize,
-    done: bool,
+    lines: Lines<'a>,
 }
 
 impl<'a> OpenMetricsParser<'a> {
     pub fn new(body: &'a [u8]) -> Result<OpenMetricsParser<'a>, ParseError> {
-        let input = std::str::from_utf8(body).map_err(|e| ParseError::NotUtf8(e.valid_up_to()))?;
-        Ok(OpenMetricsParser::from_text(input))
+        Ok(OpenMetricsParser::from_text(Lines::utf8(body)?))
     }
 
     pub fn from_text(input: &'a str) -> OpenMetricsParser<'a> {
         OpenMetricsParser {
-            input,
-            pos: 0,
-            line: 0,
-            done: false,
+            lines: Lines::new(input),
         }
-    }
-
-    fn fail(&mut self, message: String) -> Option<Result<Entry<'a>, ParseError>> {
-        self.done = true;
-        Some(Err(ParseError::Line {
-            line: self.line,
-            message,
-        }))
     }
 }
 
@@ -44,25 +29,19 @@ impl<'a> Iterator for OpenMetricsParser<'a> {
     type Item = Result<Entry<'a>, ParseError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.done {
+        if self.lines.done {
             return None;
         }
-        if self.pos >= self.input.len() {
-            self.line += 1;
-            return self.fail("the body does not end with # EOF".into());
-        }
-        let rest = &self.input[self.pos..];
-        let end = rest.find('\n').unwrap_or(rest.len());
-        let line = &rest[..end];
-        self.pos += end + 1;
-        self.line += 1;
+        let Some(line) = self.lines.next_line() else {
+            self.lines.line += 1;
+            return self.lines.fail("the body does not end with # EOF");
+        };
         if line == "# EOF" {
-            self.done = true;
-            let after = self.input.get(self.pos..).unwrap_or("");
-            if !after.is_empty() {
-                self.line += 1;
-                return self.fail("nothing may follow # EOF".into());
+            if !self.lines.is_at_end() {
+                self.lines.line += 1;
+                return self.lines.fail("nothing may follow # EOF");
             }
+            self.lines.done = true;
             return None;
         }
         let parsed = match line.strip_prefix("# ") {
@@ -72,7 +51,7 @@ impl<'a> Iterator for OpenMetricsParser<'a> {
         };
         match parsed {
             Ok(entry) => Some(Ok(entry)),
-            Err(message) => self.fail(message),
+            Err(message) => self.lines.fail(message),
         }
     }
 }

@@ -107,32 +107,51 @@ pub enum ParseError {
     Line { line: usize, message: String },
 }
 
-/// Reads entries from a body, in order; stops at the first error.
-pub struct Parser<'a> {
+/// A body read line by line, counting lines, until it is done (read whole, or stopped
+/// by an error): what both formats' parsers walk.
+pub(crate) struct Lines<'a> {
     input: &'a str,
     pos: usize,
-    line: usize,
-    failed: bool,
+    /// The number of the line last read (1-based).
+    pub(crate) line: usize,
+    pub(crate) done: bool,
 }
 
-impl<'a> Parser<'a> {
-    /// A parser over a body that must be UTF-8.
-    pub fn new(body: &'a [u8]) -> Result<Parser<'a>, ParseError> {
-        let input = std::str::from_utf8(body).map_err(|e| ParseError::NotUtf8(e.valid_up_to()))?;
-        Ok(Parser::from_text(input))
-    }
-
-    pub fn from_text(input: &'a str) -> Parser<'a> {
-        Parser {
+impl<'a> Lines<'a> {
+    pub(crate) fn new(input: &'a str) -> Lines<'a> {
+        Lines {
             input,
             pos: 0,
             line: 0,
-            failed: false,
+            done: false,
         }
     }
 
-    fn error(&mut self, message: impl Into<String>) -> Option<Result<Entry<'a>, ParseError>> {
-        self.failed = true;
+    /// A body that must be UTF-8.
+    pub(crate) fn utf8(body: &'a [u8]) -> Result<&'a str, ParseError> {
+        std::str::from_utf8(body).map_err(|e| ParseError::NotUtf8(e.valid_up_to()))
+    }
+
+    /// The next line, without its newline; `None` at the end or once done.
+    pub(crate) fn next_line(&mut self) -> Option<&'a str> {
+        if self.done || self.pos >= self.input.len() {
+            return None;
+        }
+        let rest = &self.input[self.pos..];
+        let end = rest.find('\n').unwrap_or(rest.len());
+        self.pos += end + 1;
+        self.line += 1;
+        Some(&rest[..end])
+    }
+
+    /// Whether anything is left after the lines read so far.
+    pub(crate) fn is_at_end(&self) -> bool {
+        self.pos >= self.input.len()
+    }
+
+    /// Stops at an error on the current line.
+    pub(crate) fn fail<T>(&mut self, message: impl Into<String>) -> Option<Result<T, ParseError>> {
+        self.done = true;
         Some(Err(ParseError::Line {
             line: self.line,
             message: message.into(),
@@ -140,16 +159,30 @@ impl<'a> Parser<'a> {
     }
 }
 
+/// Reads entries from a body, in order; stops at the first error.
+pub struct Parser<'a> {
+    lines: Lines<'a>,
+}
+
+impl<'a> Parser<'a> {
+    /// A parser over a body that must be UTF-8.
+    pub fn new(body: &'a [u8]) -> Result<Parser<'a>, ParseError> {
+        Ok(Parser::from_text(Lines::utf8(body)?))
+    }
+
+    pub fn from_text(input: &'a str) -> Parser<'a> {
+        Parser {
+            lines: Lines::new(input),
+        }
+    }
+}
+
 impl<'a> Iterator for Parser<'a> {
     type Item = Result<Entry<'a>, ParseError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        while !self.failed && self.pos < self.input.len() {
-            let rest = &self.input[self.pos..];
-            let end = rest.find('\n').unwrap_or(rest.len());
-            self.pos += end + 1;
-            self.line += 1;
-            let line = rest[..end].trim_start_matches(is_blank);
+        while let Some(line) = self.lines.next_line() {
+            let line = line.trim_start_matches(is_blank);
             let parsed = match line.as_bytes().first() {
                 None => continue,
                 Some(b'#') => match comment(&line[1..]) {
@@ -161,7 +194,7 @@ impl<'a> Iterator for Parser<'a> {
             };
             return match parsed {
                 Ok(entry) => Some(Ok(entry)),
-                Err(message) => self.error(message),
+                Err(message) => self.lines.fail(message),
             };
         }
         None
