@@ -12,7 +12,6 @@ mod ring_http;
 mod server;
 
 use std::future::IntoFuture;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
@@ -75,12 +74,8 @@ async fn run(cfg: Config) -> anyhow::Result<()> {
         components: OnceLock::new(),
     });
 
-    let addr: SocketAddr = format!("{}:{}", cfg.server.http_listen_address, cfg.server.http_listen_port)
-        .parse()
-        .with_context(|| format!("invalid HTTP listen address {}", cfg.server.http_listen_address))?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding HTTP on {addr}"))?;
+    let s = &cfg.server;
+    let (listener, addr) = modules::context::listen(&s.http_listen_address, s.http_listen_port, "HTTP").await?;
     tracing::info!(%addr, target = %cfg.target, data_dir = %cfg.data.dir.display(), "Pyrite starting");
 
     let app = server::router(shared.clone(), http_metrics.clone());

@@ -259,6 +259,17 @@ pub fn local_grpc_addr(cfg: &Config) -> String {
     format!("{host}:{}", cfg.server.grpc_listen_port)
 }
 
+/// A listener on `host:port` for the server named `what` (HTTP, gRPC).
+pub async fn listen(host: &str, port: u16, what: &str) -> anyhow::Result<(tokio::net::TcpListener, SocketAddr)> {
+    let addr: SocketAddr = format!("{host}:{port}")
+        .parse()
+        .with_context(|| format!("invalid {what} listen address {host}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {what} on {addr}"))?;
+    Ok((listener, addr))
+}
+
 /// The process's one gRPC server, serving every module's services until stopped.
 pub struct GrpcServer {
     stop: CancellationToken,
@@ -267,12 +278,8 @@ pub struct GrpcServer {
 
 impl GrpcServer {
     pub async fn start(cfg: &Config, routes: tonic::service::Routes) -> anyhow::Result<GrpcServer> {
-        let addr: SocketAddr = format!("{}:{}", cfg.server.grpc_listen_address, cfg.server.grpc_listen_port)
-            .parse()
-            .with_context(|| format!("invalid gRPC listen address {}", cfg.server.grpc_listen_address))?;
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("binding gRPC on {addr}"))?;
+        let s = &cfg.server;
+        let (listener, addr) = listen(&s.grpc_listen_address, s.grpc_listen_port, "gRPC").await?;
         tracing::info!(%addr, "serving gRPC");
         let stop = CancellationToken::new();
         let stopped = stop.clone().cancelled_owned();
