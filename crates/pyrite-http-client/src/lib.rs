@@ -10,9 +10,57 @@
 //!
 //! The invariant: credentials are [`Secret`]s; they leave the process only in the request
 //! that authenticates with them, never in `/config`, a log line or an error.
+//!
+//! # Layout
+//! - this file: the option types, as written in YAML, and [`with_http_client_config!`];
+//! - `validate`: [`HttpClientConfig::validate`], Prometheus's rules in its words;
+//! - `tls`: a `tls_config` made into a rustls configuration (system roots through
+//!   `rustls-native-certs`, or only the configured CA);
+//! - `client`: [`HttpClientConfig::build`] and [`HttpClient`];
+//! - `auth`, `oauth2`: the credentials each request carries, read from their files at each
+//!   request, and the cached OAuth 2 token;
+//! - `error`: [`HttpClientError`].
+
+use std::path::{Path, PathBuf};
 
 use pyrite_config::Secret;
 use serde::{Deserialize, Serialize};
+
+mod auth;
+mod client;
+mod error;
+mod oauth2;
+mod tls;
+mod validate;
+
+#[cfg(test)]
+mod testkit;
+
+pub use client::{HttpClient, MAX_REDIRECTS};
+pub use error::HttpClientError;
+pub use oauth2::TOKEN_REQUEST_TIMEOUT;
+
+/// A file name from the configuration, taken relative to `base_dir` unless absolute.
+pub(crate) fn resolve(base_dir: &Path, file: &str) -> PathBuf {
+    let path = Path::new(file);
+    if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        base_dir.join(path)
+    }
+}
+
+/// `url` with any password in it masked, for messages.
+pub(crate) fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("xxxxx"));
+            parsed.to_string()
+        }
+        Ok(parsed) => parsed.to_string(),
+        Err(_) => "(an unparsable URL)".to_string(),
+    }
+}
 
 /// `basic_auth`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
@@ -224,6 +272,17 @@ mod tests {
         struct Carrier {
             url: String,
         }
+    }
+
+    #[test]
+    fn file_names_resolve_against_the_base_directory_and_urls_hide_passwords() {
+        assert_eq!(resolve(Path::new("/etc/pyrite"), "pw"), Path::new("/etc/pyrite/pw"));
+        assert_eq!(resolve(Path::new("/etc/pyrite"), "/run/pw"), Path::new("/run/pw"));
+        assert_eq!(
+            redact_url("https://id:s3cret@auth.example/token"),
+            "https://id:xxxxx@auth.example/token"
+        );
+        assert_eq!(redact_url("https://auth.example/token"), "https://auth.example/token");
     }
 
     #[test]
