@@ -17,6 +17,7 @@ need_pkgs=()
 command -v prometheus >/dev/null || need_pkgs+=(prometheus)
 command -v prometheus-node-exporter >/dev/null || need_pkgs+=(prometheus-node-exporter)
 command -v amtool >/dev/null || need_pkgs+=(prometheus-alertmanager)
+command -v dnsmasq >/dev/null || need_pkgs+=(dnsmasq-base)
 if [ "${#need_pkgs[@]}" -gt 0 ]; then
   echo "== installing ${need_pkgs[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq

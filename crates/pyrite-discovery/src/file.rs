@@ -170,7 +170,7 @@ pub fn read_groups(path: &Path) -> Result<Vec<TargetGroup>, String> {
     Ok(groups)
 }
 
-fn pyrite_valid_label_name(name: &str) -> bool {
+pub(crate) fn pyrite_valid_label_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -282,6 +282,7 @@ mod tests {
         let d = cfg
             .discoverer(&Env {
                 base_dir: dir.path().into(),
+                ..Env::default()
             })
             .unwrap();
         let (tx, mut rx) = mpsc::channel(8);

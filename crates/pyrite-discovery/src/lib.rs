@@ -11,6 +11,7 @@
 //! and a group with no targets when its source is gone, so a receiver that keeps the
 //! last group per source always holds exactly what the discoverer sees.
 
+pub mod dns;
 pub mod file;
 pub mod static_sd;
 
@@ -20,6 +21,7 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
+pub use dns::DnsSdConfig;
 pub use file::FileSdConfig;
 pub use static_sd::StaticConfig;
 
@@ -51,6 +53,9 @@ pub struct Env {
     /// Relative file names in the configuration are taken from here: the directory of
     /// the configuration file.
     pub base_dir: PathBuf,
+    /// The DNS server `dns_sd_configs` asks (over UDP, and TCP for long answers); `None`
+    /// means the system's resolver configuration (`/etc/resolv.conf`).
+    pub dns_resolver: Option<std::net::SocketAddr>,
 }
 
 impl Env {
