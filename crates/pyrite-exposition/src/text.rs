@@ -70,6 +70,13 @@ impl<'a> Sample<'a> {
     pub fn labels(&self) -> Labels<'a> {
         Labels { rest: self.labels }
     }
+
+    /// The text between the braces as written (escapes kept): with the name, the key a
+    /// scraper caches a series under, since a target writes a series the same way on
+    /// every scrape.
+    pub fn raw_labels(&self) -> &'a str {
+        self.labels
+    }
 }
 
 /// A sample's labels, each `(name, value)`.

@@ -1,0 +1,24 @@
+//! Scraping as Prometheus does it. [`config`] reads a Prometheus configuration file's
+//! `global` and `scrape_configs`; [`target`] turns discovered groups into targets with
+//! Prometheus's labels; [`scrape`] is the loop that fetches, parses, relabels and
+//! writes one target's samples, with `up` and the other synthetic series, staleness
+//! markers and limits; [`manager`] runs discovery and the loops of the targets this
+//! node owns, and answers the targets APIs.
+//!
+//! Samples leave through a [`Sink`] — the distributor's write path in Pyrite — so a
+//! scraped sample is validated, limited and sharded like a remote-written one.
+//!
+//! The invariant: a target's identity and its place in its interval come from the
+//! target alone ([`target::Target::hash`]), never from the node scraping it, so any node
+//! that takes a target over scrapes it at the same instants.
+
+pub mod api;
+pub mod config;
+pub mod manager;
+pub mod scrape;
+pub mod target;
+
+pub use config::{parse, ConfigError, ScrapeConfig, ScrapeFile};
+pub use manager::{Manager, Ownership, SoleOwner};
+pub use scrape::Sink;
+pub use target::Target;

@@ -1,0 +1,553 @@
+//! One target's scrapes. [`Scraper`] turns a body into the series to write — parsing,
+//! applying `honor_labels` and `metric_relabel_configs` once per series (then cached
+//! under the series' text as the target wrote it), timestamps, limits, staleness
+//! markers for series that vanished, and the synthetic series (`up`,
+//! `scrape_duration_seconds`, `scrape_samples_scraped`,
+//! `scrape_samples_post_metric_relabeling`, `scrape_series_added`). [`run`] is the loop
+//! that fetches at the target's fixed offset in its interval and hands each scrape's
+//! series to the [`Sink`](crate::Sink).
+//!
+//! The invariant: every series written by one scrape carries the scrape's scheduled
+//! instant (unless the target gave a timestamp and `honor_timestamps` is on), and a
+//! series written by the previous scrape and absent from this one gets exactly one
+//! staleness marker — never two, never one for a series with its own timestamps unless
+//! `track_timestamps_staleness` asks for it.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration as StdDuration, Instant, SystemTime, UNIX_EPOCH};
+
+use parking_lot::Mutex;
+use pyrite_exposition::{Entry, MetricType, OpenMetricsParser, Parser};
+use pyrite_model::{Labels, LabelsBuilder, Sample, TimeSeries, STALE_NAN};
+
+use crate::config::{Limits, ScrapeConfig};
+use crate::target::Target;
+
+/// What went wrong with one scrape, as the targets API shows it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ScrapeError {
+    #[error("{0}")]
+    Fetch(String),
+    #[error("server returned HTTP status {0}")]
+    Status(String),
+    #[error("body size limit exceeded")]
+    BodySizeLimit,
+    #[error("{0}")]
+    Parse(String),
+    #[error("sample limit exceeded")]
+    SampleLimit,
+    #[error("{0}")]
+    LabelLimit(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// `TYPE`, `HELP` and `UNIT` of one metric as the target last exposed them.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct Metadata {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub help: String,
+    pub unit: String,
+}
+
+fn type_name(t: MetricType) -> &'static str {
+    match t {
+        MetricType::Counter => "counter",
+        MetricType::Gauge => "gauge",
+        MetricType::Histogram => "histogram",
+        MetricType::Summary => "summary",
+        MetricType::Untyped => "untyped",
+        MetricType::GaugeHistogram => "gaugehistogram",
+        MetricType::StateSet => "stateset",
+        MetricType::Info => "info",
+        MetricType::Unknown => "unknown",
+    }
+}
+
+/// A series the target exposed, under its text as written.
+struct Cached {
+    /// After honor_labels and metric relabeling; `None` when relabeling drops it.
+    labels: Option<Labels>,
+    /// The scrape that last wrote it.
+    seen: u64,
+    /// Whether its last sample carried the target's own timestamp.
+    own_timestamp: bool,
+}
+
+/// The result of one scrape: what to write, and the counts the synthetic series report.
+#[derive(Debug, Default)]
+pub struct Scrape {
+    pub series: Vec<TimeSeries>,
+    pub scraped: u64,
+    pub post_relabel: u64,
+    pub added: u64,
+}
+
+/// Turns one target's bodies into series, remembering what the last scrape wrote.
+pub struct Scraper {
+    target_labels: Labels,
+    honor_labels: bool,
+    honor_timestamps: bool,
+    track_timestamps_staleness: bool,
+    limits: Limits,
+    metric_relabel: Vec<pyrite_relabel::RelabelConfig>,
+    cache: HashMap<Box<str>, Cached>,
+    iteration: u64,
+    pub metadata: BTreeMap<String, Metadata>,
+}
+
+impl Scraper {
+    pub fn new(cfg: &ScrapeConfig, target: &Target) -> Self {
+        Scraper {
+            target_labels: target.labels.clone(),
+            honor_labels: cfg.honor_labels,
+            honor_timestamps: cfg.honor_timestamps,
+            track_timestamps_staleness: cfg.track_timestamps_staleness,
+            limits: cfg.limits,
+            metric_relabel: cfg.metric_relabel_configs.clone(),
+            cache: HashMap::new(),
+            iteration: 0,
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    /// The series of a successful fetch at `t` (ms), or why the scrape failed. A failed
+    /// scrape writes nothing of the body; call [`Scraper::failed`] for its markers.
+    pub fn ingest(&mut self, body: &[u8], content_type: &str, t: i64) -> Result<Scrape, ScrapeError> {
+        let iteration = self.iteration + 1;
+        let result = self.read_body(body, content_type, t, iteration);
+        if result.is_err() {
+            self.rollback(iteration);
+        }
+        result
+    }
+
+    fn read_body(&mut self, body: &[u8], content_type: &str, t: i64, iteration: u64) -> Result<Scrape, ScrapeError> {
+        let open_metrics = content_type.starts_with("application/openmetrics-text");
+        let entries: Box<dyn Iterator<Item = Result<Entry<'_>, pyrite_exposition::ParseError>>> = if open_metrics {
+            Box::new(OpenMetricsParser::new(body).map_err(|e| ScrapeError::Parse(e.to_string()))?)
+        } else {
+            Box::new(Parser::new(body).map_err(|e| ScrapeError::Parse(e.to_string()))?)
+        };
+        let mut out = Scrape::default();
+        let mut metadata: BTreeMap<String, Metadata> = BTreeMap::new();
+        // New cache entries wait here until the scrape is known to be good.
+        let mut fresh: Vec<(Box<str>, Cached)> = Vec::new();
+        let mut key = String::new();
+        for entry in entries {
+            let entry = entry.map_err(|e| ScrapeError::Parse(e.to_string()))?;
+            let s = match entry {
+                Entry::Sample(s) => s,
+                Entry::Type { metric, kind } => {
+                    metadata.entry(metric.to_string()).or_default().kind = type_name(kind);
+                    continue;
+                }
+                Entry::Help { metric, text } => {
+                    metadata.entry(metric.to_string()).or_default().help = text.into_owned();
+                    continue;
+                }
+                Entry::Unit { metric, unit } => {
+                    metadata.entry(metric.to_string()).or_default().unit = unit.to_string();
+                    continue;
+                }
+            };
+            out.scraped += 1;
+            key.clear();
+            key.push_str(s.name);
+            key.push('\u{ff}');
+            key.push_str(s.raw_labels());
+            let own_timestamp = self.honor_timestamps && s.timestamp.is_some();
+            let ts = if own_timestamp { s.timestamp.unwrap_or(t) } else { t };
+            let labels = match self.cache.get_mut(key.as_str()) {
+                Some(c) => {
+                    if c.seen == iteration {
+                        continue; // the same series twice in one body: the first counts
+                    }
+                    c.seen = iteration;
+                    c.own_timestamp = own_timestamp;
+                    c.labels.clone()
+                }
+                None => {
+                    if fresh.iter().any(|(k, _)| **k == *key) {
+                        continue;
+                    }
+                    let labels = self.series_labels(s.name, s.labels())?;
+                    if labels.is_some() {
+                        out.added += 1;
+                    }
+                    fresh.push((
+                        key.as_str().into(),
+                        Cached {
+                            labels: labels.clone(),
+                            seen: iteration,
+                            own_timestamp,
+                        },
+                    ));
+                    labels
+                }
+            };
+            let Some(labels) = labels else { continue };
+            out.post_relabel += 1;
+            if self.limits.sample_limit > 0 && out.post_relabel > self.limits.sample_limit {
+                return Err(ScrapeError::SampleLimit);
+            }
+            out.series
+                .push(TimeSeries::floats(labels, vec![Sample::new(ts, s.value)]));
+        }
+        // The body is good: remember it, mark what vanished, forget what is long gone.
+        self.iteration = iteration;
+        self.cache.extend(fresh);
+        self.mark_stale(iteration, t, &mut out.series);
+        for m in metadata.values_mut() {
+            if m.kind.is_empty() {
+                m.kind = "unknown";
+            }
+        }
+        self.metadata = metadata;
+        Ok(out)
+    }
+
+    /// A failed scrape at `t`: every series the last good scrape wrote goes stale.
+    pub fn failed(&mut self, t: i64) -> Vec<TimeSeries> {
+        let iteration = self.iteration + 1;
+        self.iteration = iteration;
+        let mut out = Vec::new();
+        self.mark_stale(iteration, t, &mut out);
+        out
+    }
+
+    /// The target is no longer scraped here and not handed over: everything goes stale.
+    pub fn end(&mut self, t: i64) -> Vec<TimeSeries> {
+        self.failed(t)
+    }
+
+    fn rollback(&mut self, iteration: u64) {
+        // Entries already marked seen by this (failed) scrape count as seen by the last one.
+        for c in self.cache.values_mut() {
+            if c.seen == iteration {
+                c.seen = iteration - 1;
+            }
+        }
+    }
+
+    fn mark_stale(&mut self, iteration: u64, t: i64, out: &mut Vec<TimeSeries>) {
+        let track = self.track_timestamps_staleness;
+        self.cache.retain(|_, c| {
+            if c.seen == iteration {
+                return true;
+            }
+            if c.seen + 1 == iteration && (!c.own_timestamp || track) {
+                if let Some(l) = &c.labels {
+                    out.push(TimeSeries::floats(l.clone(), vec![Sample::new(t, STALE_NAN)]));
+                }
+            }
+            false
+        });
+    }
+
+    /// A sample's labels as written, made the series' labels: target labels added as
+    /// `honor_labels` says, then metric relabeling, then the label limits.
+    fn series_labels<'a>(
+        &self,
+        name: &str,
+        exposed: impl Iterator<Item = (&'a str, std::borrow::Cow<'a, str>)>,
+    ) -> Result<Option<Labels>, ScrapeError> {
+        let mut b = LabelsBuilder::new();
+        b.set("__name__", name);
+        for (n, v) in exposed {
+            b.set(n, &v);
+        }
+        if self.honor_labels {
+            for l in self.target_labels.iter() {
+                if b.get(&l.name).is_empty() {
+                    b.set(&l.name, &l.value);
+                }
+            }
+        } else {
+            let mut conflicts: Vec<(String, String)> = Vec::new();
+            for l in self.target_labels.iter() {
+                let existing = b.get(&l.name);
+                if !existing.is_empty() {
+                    conflicts.push((l.name.to_string(), existing.to_string()));
+                }
+                b.set(&l.name, &l.value);
+            }
+            conflicts.sort_by_key(|(n, _)| n.len());
+            for (n, v) in conflicts {
+                let mut exported = n;
+                loop {
+                    exported.insert_str(0, "exported_");
+                    if b.get(&exported).is_empty() {
+                        b.set(&exported, &v);
+                        break;
+                    }
+                }
+            }
+        }
+        let labels = b.build();
+        let labels = if self.metric_relabel.is_empty() {
+            Some(labels)
+        } else {
+            pyrite_relabel::process(&labels, &self.metric_relabel)
+        };
+        if let Some(l) = &labels {
+            self.check_label_limits(l)?;
+        }
+        Ok(labels)
+    }
+
+    fn check_label_limits(&self, l: &Labels) -> Result<(), ScrapeError> {
+        let lim = &self.limits;
+        let metric: String = l.metric_name().chars().take(50).collect();
+        if lim.label_limit > 0 && l.len() as u64 > lim.label_limit {
+            return Err(ScrapeError::LabelLimit(format!(
+                "label_limit exceeded (metric: {metric}, number of labels: {}, limit: {})",
+                l.len(),
+                lim.label_limit
+            )));
+        }
+        for label in l.iter() {
+            if lim.label_name_length_limit > 0 && label.name.len() as u64 > lim.label_name_length_limit {
+                return Err(ScrapeError::LabelLimit(format!(
+                    "label_name_length_limit exceeded (metric: {metric}, label name: {}, length: {}, limit: {})",
+                    label.name,
+                    label.name.len(),
+                    lim.label_name_length_limit
+                )));
+            }
+            if lim.label_value_length_limit > 0 && label.value.len() as u64 > lim.label_value_length_limit {
+                return Err(ScrapeError::LabelLimit(format!(
+                    "label_value_length_limit exceeded (metric: {metric}, label name: {}, value: {:?}, length: {}, limit: {})",
+                    label.name,
+                    label.value,
+                    label.value.len(),
+                    lim.label_value_length_limit
+                )));
+            }
+        }
+        if l.metric_name().is_empty() {
+            return Err(ScrapeError::Invalid("__name__ label is missing".into()));
+        }
+        Ok(())
+    }
+
+    /// The synthetic series of a scrape at `t`.
+    pub fn report(&self, t: i64, up: bool, duration: StdDuration, s: &Scrape) -> Vec<TimeSeries> {
+        let series = |name: &str, v: f64| {
+            let mut b = self.target_labels.to_builder();
+            b.set("__name__", name);
+            TimeSeries::floats(b.build(), vec![Sample::new(t, v)])
+        };
+        vec![
+            series("up", if up { 1.0 } else { 0.0 }),
+            series("scrape_duration_seconds", duration.as_secs_f64()),
+            series("scrape_samples_scraped", s.scraped as f64),
+            series("scrape_samples_post_metric_relabeling", s.post_relabel as f64),
+            series("scrape_series_added", s.added as f64),
+        ]
+    }
+}
+
+/// Where a scrape's series go.
+#[async_trait::async_trait]
+pub trait Sink: Send + Sync + 'static {
+    async fn write(&self, tenant: &str, series: Vec<TimeSeries>) -> Result<(), String>;
+}
+
+/// A target's health, as the targets API shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Health {
+    pub health: &'static str,
+    pub last_error: String,
+    pub last_scrape: Option<SystemTime>,
+    pub last_duration: StdDuration,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            health: "unknown",
+            last_error: String::new(),
+            last_scrape: None,
+            last_duration: StdDuration::ZERO,
+        }
+    }
+}
+
+/// What the loop shares with the API.
+#[derive(Default)]
+pub struct Status {
+    pub health: Health,
+    pub metadata: BTreeMap<String, Metadata>,
+}
+
+pub type SharedStatus = Arc<Mutex<Status>>;
+
+/// Everything a loop needs.
+pub struct LoopSpec {
+    pub cfg: Arc<ScrapeConfig>,
+    pub target: Target,
+    pub client: pyrite_http_client::HttpClient,
+    pub sink: Arc<dyn Sink>,
+    pub status: SharedStatus,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+/// The first scheduled instant (ms) at or after `from`, at the target's offset.
+pub fn next_slot(from_ms: i64, interval: StdDuration, offset: StdDuration) -> i64 {
+    let i = interval.as_millis().max(1) as i64;
+    let o = offset.as_millis() as i64 % i;
+    let base = from_ms - from_ms.rem_euclid(i) + o;
+    if base >= from_ms {
+        base
+    } else {
+        base + i
+    }
+}
+
+/// Scrapes the target at each scheduled instant until `stop` fires; then, unless it
+/// fired with `handed_over` set, writes staleness markers for everything last written.
+pub async fn run(spec: LoopSpec, mut stop: tokio::sync::watch::Receiver<Option<bool>>) {
+    let LoopSpec {
+        cfg,
+        target,
+        client,
+        sink,
+        status,
+    } = spec;
+    let mut scraper = Scraper::new(&cfg, &target);
+    let accept = cfg.accept_header();
+    let mut slot = next_slot(now_ms(), target.interval, target.offset());
+    loop {
+        let wait = StdDuration::from_millis((slot - now_ms()).max(0) as u64);
+        tokio::select! {
+            _ = tokio::time::sleep(wait) => {}
+            _ = stop.changed() => break,
+        }
+        let started = Instant::now();
+        let wall = SystemTime::now();
+        let fetched = tokio::select! {
+            r = fetch(&client, &cfg, &target, &accept) => r,
+            _ = stop.changed() => break,
+        };
+        let result = fetched.and_then(|(body, ct)| scraper.ingest(&body, &ct, slot));
+        let duration = started.elapsed();
+        let (mut series, health, error) = match result {
+            Ok(s) => {
+                let mut out = scraper.report(slot, true, duration, &s);
+                out.extend(s.series);
+                (out, "up", String::new())
+            }
+            Err(e) => {
+                let mut out = scraper.report(slot, false, duration, &Scrape::default());
+                out.extend(scraper.failed(slot));
+                (out, "down", e.to_string())
+            }
+        };
+        let written = sink.write(&cfg.tenant, std::mem::take(&mut series)).await;
+        {
+            let mut st = status.lock();
+            st.health = Health {
+                health,
+                last_error: match written {
+                    Err(w) if error.is_empty() => format!("writing the scrape: {w}"),
+                    _ => error,
+                },
+                last_scrape: Some(wall),
+                last_duration: duration,
+            };
+            st.metadata = scraper.metadata.clone();
+        }
+        slot = next_slot(slot + 1, target.interval, target.offset());
+        // A slot missed (a slow scrape or write) is skipped, not caught up.
+        let now = now_ms();
+        if slot < now {
+            slot = next_slot(now, target.interval, target.offset());
+        }
+    }
+    let handed_over = stop.borrow().unwrap_or(false);
+    if !handed_over {
+        let t = now_ms();
+        let stale = scraper.end(t);
+        if !stale.is_empty() {
+            if let Err(e) = sink.write(&cfg.tenant, stale).await {
+                tracing::warn!(target = %target.url, error = %e, "writing staleness markers");
+            }
+        }
+    }
+}
+
+/// GETs the target within its timeout: the body (decompressed, within the body size
+/// limit) and its content type.
+async fn fetch(
+    client: &pyrite_http_client::HttpClient,
+    cfg: &ScrapeConfig,
+    target: &Target,
+    accept: &str,
+) -> Result<(Vec<u8>, String), ScrapeError> {
+    let fetch = async {
+        let req = client
+            .request(reqwest::Method::GET, &target.url)
+            .await
+            .map_err(|e| ScrapeError::Fetch(e.to_string()))?
+            .header("Accept", accept)
+            .header("User-Agent", concat!("Pyrite/", env!("CARGO_PKG_VERSION")))
+            .header(
+                "X-Prometheus-Scrape-Timeout-Seconds",
+                format!("{}", target.timeout.as_secs_f64()),
+            );
+        let req = if cfg.enable_compression {
+            req
+        } else {
+            req.header("Accept-Encoding", "identity")
+        };
+        let mut resp = req.send().await.map_err(|e| ScrapeError::Fetch(fetch_error(&e)))?;
+        if resp.status() != reqwest::StatusCode::OK {
+            return Err(ScrapeError::Status(resp.status().to_string()));
+        }
+        let ct = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let limit = cfg.limits.body_size_limit;
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await.map_err(|e| ScrapeError::Fetch(fetch_error(&e)))? {
+            body.extend_from_slice(&chunk);
+            if limit > 0 && body.len() as u64 > limit {
+                return Err(ScrapeError::BodySizeLimit);
+            }
+        }
+        Ok((body, ct))
+    };
+    match tokio::time::timeout(target.timeout, fetch).await {
+        Ok(r) => r,
+        Err(_) => Err(ScrapeError::Fetch(format!(
+            "Get \"{}\": context deadline exceeded",
+            target.url
+        ))),
+    }
+}
+
+fn fetch_error(e: &reqwest::Error) -> String {
+    use std::error::Error;
+    let mut msg = e.to_string();
+    let mut src = e.source();
+    while let Some(s) = src {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    msg
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,175 @@
+use super::*;
+use crate::config::parse;
+use crate::target::targets;
+use pyrite_discovery::{LabelSet, TargetGroup};
+use pyrite_model::is_stale_nan;
+
+fn scraper(extra: &str) -> Scraper {
+    let f = parse(&format!("scrape_configs:\n  - job_name: node\n{extra}")).unwrap();
+    let cfg = &f.scrape_configs[0];
+    let g = TargetGroup {
+        source: "0".into(),
+        targets: vec![LabelSet::from([("__address__".to_string(), "h:9100".to_string())])],
+        labels: LabelSet::new(),
+    };
+    let (t, _) = targets(cfg, &std::collections::BTreeMap::from([("0".to_string(), g)]));
+    Scraper::new(cfg, &t[0])
+}
+
+fn shown(series: &[TimeSeries]) -> Vec<String> {
+    series
+        .iter()
+        .map(|s| {
+            let v = s.samples[0].v;
+            let v = if is_stale_nan(v) {
+                "stale".to_string()
+            } else {
+                v.to_string()
+            };
+            format!("{} {} @{}", s.labels, v, s.samples[0].t)
+        })
+        .collect()
+}
+
+const TEXT: &str = "text/plain; version=0.0.4";
+
+#[test]
+fn target_labels_win_and_exposed_ones_are_kept_as_exported() {
+    let mut s = scraper("");
+    let out = s
+        .ingest(
+            b"# TYPE a counter\n# HELP a Things.\na{job=\"x\",exported_job=\"y\",k=\"v\"} 1\n",
+            TEXT,
+            1000,
+        )
+        .unwrap();
+    assert_eq!(
+        shown(&out.series),
+        [r#"a{exported_exported_job="x", exported_job="y", instance="h:9100", job="node", k="v"} 1 @1000"#]
+    );
+    assert_eq!(
+        s.metadata["a"],
+        Metadata {
+            kind: "counter",
+            help: "Things.".into(),
+            unit: String::new()
+        }
+    );
+
+    let mut s = scraper("    honor_labels: true\n");
+    let out = s.ingest(b"a{job=\"x\"} 1\n", TEXT, 1000).unwrap();
+    assert_eq!(shown(&out.series), [r#"a{instance="h:9100", job="x"} 1 @1000"#]);
+}
+
+#[test]
+fn vanished_series_get_one_marker_and_failed_scrapes_mark_everything() {
+    let mut s = scraper("");
+    let first = s.ingest(b"a 1\nb 2\n", TEXT, 1000).unwrap();
+    assert_eq!((first.scraped, first.post_relabel, first.added), (2, 2, 2));
+    let second = s.ingest(b"a 3\n", TEXT, 2000).unwrap();
+    assert_eq!(second.added, 0);
+    assert_eq!(
+        shown(&second.series),
+        [
+            r#"a{instance="h:9100", job="node"} 3 @2000"#,
+            r#"b{instance="h:9100", job="node"} stale @2000"#,
+        ]
+    );
+    // b is gone for good: no second marker.
+    assert_eq!(s.ingest(b"a 4\n", TEXT, 3000).unwrap().series.len(), 1);
+    // A failed scrape marks what the last good one wrote, once.
+    assert_eq!(
+        shown(&s.failed(4000)),
+        [r#"a{instance="h:9100", job="node"} stale @4000"#]
+    );
+    assert!(s.failed(5000).is_empty());
+    // It comes back as a new series.
+    assert_eq!(s.ingest(b"a 5\n", TEXT, 6000).unwrap().added, 1);
+}
+
+#[test]
+fn own_timestamps_are_honored_and_not_marked_unless_tracked() {
+    let mut s = scraper("");
+    let out = s.ingest(b"a 1 500\n", TEXT, 1000).unwrap();
+    assert_eq!(out.series[0].samples[0].t, 500);
+    assert!(s.ingest(b"", TEXT, 2000).unwrap().series.is_empty());
+
+    let mut s = scraper("    track_timestamps_staleness: true\n");
+    s.ingest(b"a 1 500\n", TEXT, 1000).unwrap();
+    assert_eq!(s.ingest(b"", TEXT, 2000).unwrap().series.len(), 1);
+
+    let mut s = scraper("    honor_timestamps: false\n");
+    assert_eq!(s.ingest(b"a 1 500\n", TEXT, 1000).unwrap().series[0].samples[0].t, 1000);
+}
+
+#[test]
+fn limits_fail_the_whole_scrape_and_change_nothing() {
+    let mut s = scraper("    sample_limit: 2\n");
+    s.ingest(b"a 1\nb 1\n", TEXT, 1000).unwrap();
+    assert_eq!(
+        s.ingest(b"a 1\nb 1\nc 1\n", TEXT, 2000).unwrap_err(),
+        ScrapeError::SampleLimit
+    );
+    // The failed scrape left the cache as the last good scrape wrote it.
+    assert_eq!(s.failed(2000).len(), 2);
+
+    let mut s = scraper("    label_limit: 3\n");
+    let e = s.ingest(b"a{x=\"1\",y=\"2\"} 1\n", TEXT, 1000).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "label_limit exceeded (metric: a, number of labels: 5, limit: 3)"
+    );
+    let mut s = scraper("    label_value_length_limit: 3\n");
+    assert!(matches!(
+        s.ingest(b"a{x=\"long\"} 1\n", TEXT, 1000),
+        Err(ScrapeError::LabelLimit(_))
+    ));
+}
+
+#[test]
+fn metric_relabeling_drops_and_rewrites_once_per_series() {
+    let mut s = scraper(
+        "    metric_relabel_configs:\n      - source_labels: [__name__]\n        regex: 'go_.*'\n        action: drop\n      - target_label: env\n        replacement: prod\n",
+    );
+    let out = s.ingest(b"go_goroutines 7\nup_time 1\n", TEXT, 1000).unwrap();
+    assert_eq!((out.scraped, out.post_relabel, out.added), (2, 1, 1));
+    assert_eq!(
+        shown(&out.series),
+        [r#"up_time{env="prod", instance="h:9100", job="node"} 1 @1000"#]
+    );
+    let report = s.report(1000, true, StdDuration::from_millis(1500), &out);
+    assert_eq!(
+        shown(&report),
+        [
+            r#"up{instance="h:9100", job="node"} 1 @1000"#,
+            r#"scrape_duration_seconds{instance="h:9100", job="node"} 1.5 @1000"#,
+            r#"scrape_samples_scraped{instance="h:9100", job="node"} 2 @1000"#,
+            r#"scrape_samples_post_metric_relabeling{instance="h:9100", job="node"} 1 @1000"#,
+            r#"scrape_series_added{instance="h:9100", job="node"} 1 @1000"#,
+        ]
+    );
+}
+
+#[test]
+fn openmetrics_bodies_are_read_with_their_units() {
+    let mut s = scraper("");
+    let body = b"# TYPE t_seconds counter\n# UNIT t_seconds seconds\nt_seconds_total 1.5\n# EOF\n";
+    let out = s
+        .ingest(body, "application/openmetrics-text; version=1.0.0; charset=utf-8", 1000)
+        .unwrap();
+    assert_eq!(out.series.len(), 1);
+    assert_eq!(s.metadata["t_seconds"].unit, "seconds");
+    assert!(matches!(
+        s.ingest(b"a 1\n", "application/openmetrics-text", 2000),
+        Err(ScrapeError::Parse(_))
+    ));
+}
+
+#[test]
+fn slots_are_fixed_points_of_the_interval() {
+    let i = StdDuration::from_secs(10);
+    let o = StdDuration::from_millis(2500);
+    assert_eq!(next_slot(100_000, i, o), 102_500);
+    assert_eq!(next_slot(102_500, i, o), 102_500);
+    assert_eq!(next_slot(102_501, i, o), 112_500);
+}
