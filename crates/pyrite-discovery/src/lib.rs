@@ -13,6 +13,7 @@
 
 pub mod dns;
 pub mod file;
+pub mod kubernetes;
 pub mod static_sd;
 
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ use tokio::sync::mpsc;
 
 pub use dns::DnsSdConfig;
 pub use file::FileSdConfig;
+pub use kubernetes::KubernetesSdConfig;
 pub use static_sd::StaticConfig;
 
 /// A label set as discovery hands it on: names to values, sorted.
