@@ -13,6 +13,7 @@
 
 pub mod dns;
 pub mod file;
+pub mod http;
 pub mod kubernetes;
 pub mod static_sd;
 
@@ -24,6 +25,7 @@ use tokio::sync::mpsc;
 
 pub use dns::DnsSdConfig;
 pub use file::FileSdConfig;
+pub use http::HttpSdConfig;
 pub use kubernetes::KubernetesSdConfig;
 pub use static_sd::StaticConfig;
 
