@@ -11,6 +11,7 @@
 //! and a group with no targets when its source is gone, so a receiver that keeps the
 //! last group per source always holds exactly what the discoverer sees.
 
+pub mod consul;
 pub mod dns;
 pub mod file;
 pub mod http;
@@ -23,6 +24,7 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use tokio::sync::mpsc;
 
+pub use consul::ConsulSdConfig;
 pub use dns::DnsSdConfig;
 pub use file::FileSdConfig;
 pub use http::HttpSdConfig;
