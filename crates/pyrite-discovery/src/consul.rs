@@ -117,7 +117,7 @@ impl ConsulSdConfig {
         {
             return Err("at most one of consul SD token, authorization, or oauth2 can be configured".into());
         }
-        Ok(())
+        self.http_client_config().validate().map_err(|e| e.to_string())
     }
 
     /// Whether the service list must be watched, rather than only the named services.

@@ -62,7 +62,7 @@ impl HttpSdConfig {
         if url.host_str().is_none_or(str::is_empty) {
             return Err("host is missing in URL".into());
         }
-        Ok(())
+        self.http_client_config().validate().map_err(|e| e.to_string())
     }
 }
 
@@ -82,45 +82,26 @@ impl SdConfig for HttpSdConfig {
 
 /// An HTTP client made from a user's HTTP client options.
 #[derive(Clone)]
-pub(crate) struct Client(reqwest::Client);
+pub(crate) struct Client(pyrite_http_client::HttpClient);
 
 impl Client {
     /// A `GET` of `url` with the configured credentials on.
     pub(crate) async fn get(&self, url: &str) -> Result<reqwest::RequestBuilder, String> {
-        Ok(self.0.get(url).header(reqwest::header::USER_AGENT, USER_AGENT))
+        let request = self
+            .0
+            .request(reqwest::Method::GET, url)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(request.header(reqwest::header::USER_AGENT, USER_AGENT))
     }
 }
 
-/// The client for a discovery mechanism's HTTP client options; relative file names in
-/// them are taken from `env.base_dir`.
-pub(crate) fn client(cfg: &HttpClientConfig, _env: &Env) -> Result<Client, DiscoveryError> {
-    let unsupported = [
-        ("basic_auth", cfg.basic_auth.is_some()),
-        ("authorization", cfg.authorization.is_some()),
-        ("oauth2", cfg.oauth2.is_some()),
-        (
-            "bearer_token",
-            cfg.bearer_token.is_some() || cfg.bearer_token_file.is_some(),
-        ),
-        ("tls_config", cfg.tls_config != Default::default()),
-        ("proxy_url", cfg.proxy_url.is_some() || cfg.proxy_from_environment),
-    ];
-    if let Some((name, _)) = unsupported.iter().find(|(_, set)| *set) {
-        return Err(DiscoveryError::Config(format!(
-            "{name} is not supported for discovery in this build"
-        )));
-    }
-    let redirect = if cfg.follow_redirects {
-        reqwest::redirect::Policy::limited(10)
-    } else {
-        reqwest::redirect::Policy::none()
-    };
-    reqwest::Client::builder()
-        .redirect(redirect)
-        .no_proxy()
-        .build()
+/// The client for a discovery mechanism's HTTP client options (validated here, in
+/// Prometheus's words); relative file names in them are taken from `env.base_dir`.
+pub(crate) fn client(cfg: &HttpClientConfig, env: &Env) -> Result<Client, DiscoveryError> {
+    cfg.build(&env.base_dir)
         .map(Client)
-        .map_err(|e| DiscoveryError::Config(format!("building the HTTP client: {e}")))
+        .map_err(|e| DiscoveryError::Config(e.to_string()))
 }
 
 pub struct HttpDiscoverer {
