@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::time::Duration as StdDuration;
 
 use pyrite_config::Duration;
-use pyrite_discovery::{FileSdConfig, StaticConfig};
+use pyrite_discovery::{ConsulSdConfig, DnsSdConfig, FileSdConfig, HttpSdConfig, KubernetesSdConfig, StaticConfig};
 use pyrite_relabel::RelabelConfig;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
@@ -136,6 +136,10 @@ pub struct ScrapeConfig {
     pub metric_relabel_configs: Vec<RelabelConfig>,
     pub static_configs: Vec<StaticConfig>,
     pub file_sd_configs: Vec<FileSdConfig>,
+    pub dns_sd_configs: Vec<DnsSdConfig>,
+    pub http_sd_configs: Vec<HttpSdConfig>,
+    pub kubernetes_sd_configs: Vec<KubernetesSdConfig>,
+    pub consul_sd_configs: Vec<ConsulSdConfig>,
     #[serde(flatten)]
     pub http: pyrite_http_client::HttpClientConfig,
 }
@@ -221,6 +225,14 @@ pyrite_http_client::with_http_client_config! {
         static_configs: Vec<StaticConfig>,
         #[serde(default)]
         file_sd_configs: Vec<FileSdConfig>,
+        #[serde(default)]
+        dns_sd_configs: Vec<DnsSdConfig>,
+        #[serde(default)]
+        http_sd_configs: Vec<HttpSdConfig>,
+        #[serde(default)]
+        kubernetes_sd_configs: Vec<KubernetesSdConfig>,
+        #[serde(default)]
+        consul_sd_configs: Vec<ConsulSdConfig>,
     }
 }
 
@@ -445,6 +457,19 @@ fn scrape_config(sc: RawScrapeConfig, g: &GlobalConfig) -> Result<ScrapeConfig, 
     for f in &sc.file_sd_configs {
         f.validate()?;
     }
+    for d in &sc.dns_sd_configs {
+        d.validate()?;
+    }
+    for h in &sc.http_sd_configs {
+        h.validate()?;
+    }
+    for k in &sc.kubernetes_sd_configs {
+        k.validate()?;
+    }
+    for c in &sc.consul_sd_configs {
+        c.validate()?;
+    }
+    http.validate().map_err(|e| e.to_string())?;
     Ok(ScrapeConfig {
         tenant,
         scrape_interval,
@@ -475,6 +500,10 @@ fn scrape_config(sc: RawScrapeConfig, g: &GlobalConfig) -> Result<ScrapeConfig, 
         metric_relabel_configs: sc.metric_relabel_configs,
         static_configs: sc.static_configs,
         file_sd_configs: sc.file_sd_configs,
+        dns_sd_configs: sc.dns_sd_configs,
+        http_sd_configs: sc.http_sd_configs,
+        kubernetes_sd_configs: sc.kubernetes_sd_configs,
+        consul_sd_configs: sc.consul_sd_configs,
         http,
         job_name: sc.job_name,
     })

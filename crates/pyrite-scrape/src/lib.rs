@@ -16,9 +16,11 @@ pub mod api;
 pub mod config;
 pub mod manager;
 pub mod scrape;
+pub mod service;
 pub mod target;
 
 pub use config::{parse, ConfigError, ScrapeConfig, ScrapeFile};
 pub use manager::{Manager, Ownership, SoleOwner};
 pub use scrape::Sink;
+pub use service::{LoadError, ScrapeOptions, Service};
 pub use target::Target;

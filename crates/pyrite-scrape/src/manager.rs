@@ -125,8 +125,14 @@ impl Manager {
                 if !cfg.static_configs.is_empty() {
                     discoverers.push(cfg.static_configs.discoverer(&self.env));
                 }
-                for f in &cfg.file_sd_configs {
-                    discoverers.push(f.discoverer(&self.env));
+                let others = cfg.file_sd_configs.iter().map(|c| c as &dyn SdConfig);
+                let others = others
+                    .chain(cfg.dns_sd_configs.iter().map(|c| c as &dyn SdConfig))
+                    .chain(cfg.http_sd_configs.iter().map(|c| c as &dyn SdConfig))
+                    .chain(cfg.kubernetes_sd_configs.iter().map(|c| c as &dyn SdConfig))
+                    .chain(cfg.consul_sd_configs.iter().map(|c| c as &dyn SdConfig));
+                for c in others {
+                    discoverers.push(c.discoverer(&self.env));
                 }
                 let discoverers = discoverers
                     .into_iter()

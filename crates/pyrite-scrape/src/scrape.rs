@@ -218,9 +218,18 @@ impl Scraper {
         out
     }
 
-    /// The target is no longer scraped here and not handed over: everything goes stale.
+    /// The target is no longer scraped here and not handed over: everything goes
+    /// stale, the synthetic series too.
     pub fn end(&mut self, t: i64) -> Vec<TimeSeries> {
-        self.failed(t)
+        let scraped = self.iteration > 0;
+        let mut out = self.failed(t);
+        if scraped {
+            for mut s in self.report(t, false, StdDuration::ZERO, &Scrape::default()) {
+                s.samples[0].v = STALE_NAN;
+                out.push(s);
+            }
+        }
+        out
     }
 
     fn rollback(&mut self, iteration: u64) {

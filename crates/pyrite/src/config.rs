@@ -30,6 +30,7 @@ pub struct Config {
     pub blocks: pyrite_block::BlocksConfig,
     pub store_gateway: pyrite_storegateway::StoreGatewayConfig,
     pub compactor: pyrite_compactor::CompactorConfig,
+    pub scrape: pyrite_scrape::ScrapeOptions,
 }
 
 impl Config {
@@ -39,6 +40,7 @@ impl Config {
         self.query_frontend.validate()?;
         self.store_gateway.validate()?;
         self.blocks.validate()?;
+        self.scrape.validate()?;
         self.compactor.validate(self.blocks.range.0)
     }
 

@@ -38,6 +38,8 @@ pub(crate) const FLAG_HELP: &[(&str, &str)] = &[
     ("querier.default-subquery-step", "Step of subqueries written without one (rate(x[1h:]))"),
     ("querier.frontend-address", "The query frontend's gRPC address (host:port) to pull work from; empty: none, or this process's own frontend"),
     ("querier.max-concurrent", "Frontend requests this querier runs at once"),
+    ("scrape.config-file", "A Prometheus configuration file whose scrape_configs this process's distributor scrapes (global and scrape_configs read; reloaded on SIGHUP and POST /-/reload); empty: no scraping"),
+    ("scrape.dns-resolver", "The DNS server (host:port) dns_sd_configs ask; empty: the system's resolver"),
     ("query-frontend.split-interval", "Range queries are split into parts of this length, run in parallel and merged; 0s does not split"),
     ("query-frontend.align-queries-with-step", "Moves a range query's start and end down to multiples of its step, so refreshed dashboards reuse cached parts"),
     ("query-frontend.cache-results", "Caches the results of range queries' parts"),

@@ -34,6 +34,11 @@ scrape_configs:
         target_label: host
     file_sd_configs:
       - files: ['targets/*.json']
+  - job_name: everywhere
+    dns_sd_configs: [{names: [_node._tcp.example.org]}]
+    http_sd_configs: [{url: http://sd.example.org/targets}]
+    consul_sd_configs: [{server: consul:8500, services: [web]}]
+    kubernetes_sd_configs: [{role: pod, api_server: https://k8s:6443, namespaces: {names: [default]}}]
 "#;
 
 #[test]
@@ -58,6 +63,16 @@ fn a_prometheus_file_reads_with_its_defaults() {
     assert_eq!(n.http.basic_auth.as_ref().unwrap().username, "u");
     assert_eq!(n.relabel_configs.len(), 1);
     assert_eq!(n.file_sd_configs[0].files, vec!["targets/*.json"]);
+    let e = &f.scrape_configs[2];
+    assert_eq!(
+        (
+            e.dns_sd_configs.len(),
+            e.http_sd_configs.len(),
+            e.consul_sd_configs.len(),
+            e.kubernetes_sd_configs.len()
+        ),
+        (1, 1, 1, 1)
+    );
 }
 
 #[test]

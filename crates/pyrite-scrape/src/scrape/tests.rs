@@ -85,6 +85,11 @@ fn vanished_series_get_one_marker_and_failed_scrapes_mark_everything() {
     assert!(s.failed(5000).is_empty());
     // It comes back as a new series.
     assert_eq!(s.ingest(b"a 5\n", TEXT, 6000).unwrap().added, 1);
+    // The target goes away: its series and its synthetic series are marked stale.
+    let end = shown(&s.end(7000));
+    assert_eq!(end.len(), 6, "{end:?}");
+    assert!(end.iter().all(|l| l.ends_with("stale @7000")), "{end:?}");
+    assert!(end.iter().any(|l| l.starts_with("up{")), "{end:?}");
 }
 
 #[test]

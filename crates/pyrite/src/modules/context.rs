@@ -98,6 +98,8 @@ pub struct Context {
     pub(super) grpc: tonic::service::RoutesBuilder,
     grpc_services: usize,
     pub tasks: Tasks,
+    /// What `POST /-/reload` and SIGHUP reload.
+    pub reloaders: Vec<super::reload::Reloader>,
     starts: Vec<(Module, Start)>,
 }
 
@@ -139,6 +141,7 @@ impl Context {
             grpc: tonic::service::RoutesBuilder::default(),
             grpc_services: 0,
             tasks: Tasks::default(),
+            reloaders: Vec::new(),
             starts: Vec::new(),
         };
         ctx.follow_ring().await;

@@ -1,4 +1,5 @@
-//! The distributor module: the remote-write receiver in front of the write path.
+//! The distributor module: the remote-write receiver in front of the write path, and
+//! the scraper, which writes through the same path.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
         ctx.write_path(),
         &mut ctx.registry,
     );
-    ctx.serve_http(pyrite_distributor::routes(Arc::new(dist)));
-    Ok(())
+    let dist = Arc::new(dist);
+    ctx.serve_http(pyrite_distributor::routes(dist.clone()));
+    super::scrape::init(ctx, dist)
 }

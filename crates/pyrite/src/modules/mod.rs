@@ -14,6 +14,8 @@ mod distributor;
 mod ingester;
 mod querier;
 pub mod query_frontend;
+mod reload;
+mod scrape;
 mod store_gateway;
 
 use std::collections::BTreeSet;
@@ -202,6 +204,9 @@ pub async fn start(cfg: &Config, modules: Vec<Module>) -> anyhow::Result<Started
     }
     let ring = crate::ring_http::routes(ctx.client.clone(), ctx.host.clone(), ctx.admin.clone());
     ctx.serve_http(ring);
+    let reloaders = Arc::new(std::mem::take(&mut ctx.reloaders));
+    ctx.serve_http(reload::routes(reloaders.clone()));
+    ctx.tasks.spawn(reload::on_sighup(reloaders));
     let grpc = match ctx.grpc_services() {
         0 => None,
         _ => Some(GrpcServer::start(&ctx.cfg, std::mem::take(&mut ctx.grpc).routes()).await?),

@@ -1,0 +1,292 @@
+//! Pyrite scrapes with a Prometheus configuration file, unchanged: the same file given
+//! to a real Prometheus 2.42 and to Pyrite makes the same targets, the same series with
+//! the same labels, the same `up` and the same metadata. A `file_sd` file rewritten
+//! during the test moves targets in and out (a target that goes away is marked stale),
+//! and reloads through `POST /-/reload` and SIGHUP take a good file and refuse a broken
+//! one at its line, keeping what runs.
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::Context;
+use pyrite_cluster_tests::http::{api_get, enc};
+use pyrite_cluster_tests::{free_port, wait_until, Peer, Pyrite};
+use serde_json::Value;
+
+fn which(bin: &str) -> anyhow::Result<()> {
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {bin}"))
+        .status()?
+        .success();
+    anyhow::ensure!(
+        ok,
+        "{bin} is not installed; the test command installs it (scripts/test.sh)"
+    );
+    Ok(())
+}
+
+fn node_exporter(ip: Ipv4Addr, dir: &std::path::Path) -> anyhow::Result<(Peer, String)> {
+    let port = free_port(ip);
+    let peer = Peer::spawn(
+        &format!("node-exporter-{port}"),
+        Command::new("prometheus-node-exporter")
+            .arg(format!("--web.listen-address={ip}:{port}"))
+            // Collectors whose series come and go between two scrapes would make the
+            // comparison a race; these are stable.
+            .arg("--collector.disable-defaults")
+            .args([
+                "--collector.cpu",
+                "--collector.meminfo",
+                "--collector.loadavg",
+                "--collector.uname",
+            ]),
+        dir,
+    )?;
+    let addr = format!("{ip}:{port}");
+    wait_until("node_exporter to answer", Duration::from_secs(30), || {
+        Ok(reqwest::blocking::get(format!("http://{addr}/metrics"))
+            .ok()
+            .filter(|r| r.status().is_success())
+            .map(|_| ()))
+    })?;
+    Ok((peer, addr))
+}
+
+/// Every series of an instant query, labels as text, sorted.
+fn label_sets(base: &str, query: &str) -> anyhow::Result<BTreeSet<String>> {
+    let data = api_get(&format!("{base}/api/v1/query?query={}", enc(query)))?;
+    Ok(data["result"]
+        .as_array()
+        .context("result")?
+        .iter()
+        .map(|r| r["metric"].to_string())
+        .collect())
+}
+
+/// The metadata of a job's targets: metric, type, help and unit.
+fn metadata(base: &str, job: &str) -> anyhow::Result<BTreeSet<String>> {
+    let data = api_get(&format!(
+        "{base}/api/v1/targets/metadata?match_target={}",
+        enc(&format!("{{job=\"{job}\"}}"))
+    ))?;
+    Ok(data
+        .as_array()
+        .context("metadata")?
+        .iter()
+        .map(|m| format!("{} {} {} {}", m["metric"], m["type"], m["help"], m["unit"]))
+        .collect())
+}
+
+/// The active targets as both show them: pool, URL, health, labels, discovered labels.
+fn targets(base: &str) -> anyhow::Result<BTreeSet<String>> {
+    let data = api_get(&format!("{base}/api/v1/targets?state=active"))?;
+    Ok(data["activeTargets"]
+        .as_array()
+        .context("activeTargets")?
+        .iter()
+        .map(|t| {
+            format!(
+                "{} {} {} {} {}",
+                t["scrapePool"], t["scrapeUrl"], t["health"], t["labels"], t["discoveredLabels"]
+            )
+        })
+        .collect())
+}
+
+#[test]
+fn the_same_scrape_configs_store_what_prometheus_stores() -> anyhow::Result<()> {
+    which("prometheus")?;
+    which("prometheus-node-exporter")?;
+    let ip = Ipv4Addr::new(127, 0, 0, 201);
+    let tmp = tempfile::tempdir()?;
+    let (_ne, ne) = node_exporter(ip, tmp.path())?;
+    let prom_port = free_port(ip);
+    let config = format!(
+        r#"
+global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  external_labels: {{replica: a}}
+rule_files: []
+scrape_configs:
+  - job_name: node
+    static_configs:
+      - targets: ["{ne}"]
+        labels: {{env: test}}
+    relabel_configs:
+      - source_labels: [__address__]
+        regex: '([^:]+):.*'
+        target_label: host
+    metric_relabel_configs:
+      - source_labels: [__name__]
+        regex: 'go_.*'
+        action: drop
+  - job_name: prometheus
+    metrics_path: /metrics
+    static_configs: [{{targets: ["{ip}:{prom_port}"]}}]
+"#
+    );
+    let cfg_path = tmp.path().join("prometheus.yml");
+    std::fs::write(&cfg_path, &config)?;
+    let _prometheus = Peer::spawn(
+        "prometheus",
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", cfg_path.display()))
+            .arg(format!("--storage.tsdb.path={}", tmp.path().join("prom").display()))
+            .arg(format!("--web.listen-address={ip}:{prom_port}")),
+        tmp.path(),
+    )?;
+    let prom = format!("http://{ip}:{prom_port}");
+    let pyrite = Pyrite::start(
+        ip,
+        &tmp.path().join("data"),
+        &[&format!("--scrape.config-file={}", cfg_path.display())],
+    )?;
+    let py = pyrite.url("");
+
+    for (who, base) in [("Prometheus", &prom), ("Pyrite", &py)] {
+        wait_until(
+            &format!("{who} to scrape both targets up"),
+            Duration::from_secs(60),
+            || Ok((label_sets(base, "up == 1")?.len() == 2).then_some(())),
+        )?;
+    }
+    assert_eq!(label_sets(&py, "up")?, label_sets(&prom, "up")?);
+    // The same targets, labeled and discovered alike.
+    assert_eq!(targets(&py)?, targets(&prom)?);
+
+    // The node job's series, label for label: target labels, relabeled host, the static
+    // config's env, and no go_* series.
+    let node = wait_until("the node job's series to agree", Duration::from_secs(30), || {
+        let (a, b) = (
+            label_sets(&py, r#"{job="node"}"#)?,
+            label_sets(&prom, r#"{job="node"}"#)?,
+        );
+        Ok((a == b).then_some(a))
+    })?;
+    assert!(node.len() > 20, "{node:?}");
+    assert!(node
+        .iter()
+        .all(|s| s.contains(&format!("\"host\":\"{ip}\"")) && s.contains("\"env\":\"test\"")));
+    assert!(!node.iter().any(|s| s.contains("\"__name__\":\"go_")));
+    // The synthetic series of every scrape.
+    for name in [
+        "scrape_duration_seconds",
+        "scrape_samples_scraped",
+        "scrape_samples_post_metric_relabeling",
+        "scrape_series_added",
+    ] {
+        assert_eq!(label_sets(&py, name)?, label_sets(&prom, name)?, "{name}");
+    }
+    let post: f64 = api_get(&format!(
+        "{py}/api/v1/query?query={}",
+        enc(r#"scrape_samples_post_metric_relabeling{job="node"}"#)
+    ))?["result"][0]["value"][1]
+        .as_str()
+        .context("value")?
+        .parse()?;
+    // Every series the node job stores but the five synthetic ones.
+    assert_eq!(post as usize, node.len() - 5);
+
+    // Prometheus's own metrics come and go as it is queried; the metric names settle.
+    let names = |base: &str| -> anyhow::Result<BTreeSet<String>> {
+        label_sets(base, r#"group by (__name__) ({job="prometheus"})"#)
+    };
+    wait_until(
+        "the prometheus job's metric names to agree",
+        Duration::from_secs(30),
+        || Ok((names(&py)? == names(&prom)?).then_some(())),
+    )?;
+
+    // Metadata: TYPE, HELP and UNIT per metric, per target.
+    assert_eq!(metadata(&py, "node")?, metadata(&prom, "node")?);
+    let pools = api_get(&format!("{py}/api/v1/scrape_pools"))?;
+    assert_eq!(pools["scrapePools"], serde_json::json!(["node", "prometheus"]));
+    Ok(())
+}
+
+fn reload(p: &Pyrite) -> anyhow::Result<(u16, String)> {
+    let r = reqwest::blocking::Client::new().post(p.url("/-/reload")).send()?;
+    Ok((r.status().as_u16(), r.text()?))
+}
+
+fn active(p: &Pyrite) -> anyhow::Result<Vec<Value>> {
+    let data = api_get(&p.url("/api/v1/targets"))?;
+    Ok(data["activeTargets"].as_array().cloned().unwrap_or_default())
+}
+
+#[test]
+fn file_sd_changes_and_reloads_move_targets_and_broken_files_change_nothing() -> anyhow::Result<()> {
+    which("prometheus-node-exporter")?;
+    let ip = Ipv4Addr::new(127, 0, 0, 202);
+    let tmp = tempfile::tempdir()?;
+    let (_a, a) = node_exporter(ip, tmp.path())?;
+    let (_b, b) = node_exporter(ip, tmp.path())?;
+    let sd = tmp.path().join("targets.json");
+    std::fs::write(&sd, format!(r#"[{{"targets": ["{a}"], "labels": {{"team": "x"}}}}]"#))?;
+    let cfg_path = tmp.path().join("scrape.yml");
+    let config = "global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n  - job_name: fsd\n    file_sd_configs: [{files: [targets.json]}]\n";
+    std::fs::write(&cfg_path, config)?;
+    let pyrite = Pyrite::start(
+        ip,
+        &tmp.path().join("data"),
+        &[&format!("--scrape.config-file={}", cfg_path.display())],
+    )?;
+    let py = pyrite.url("");
+    let up = |instance: &str| -> anyhow::Result<usize> {
+        Ok(label_sets(&py, &format!("up{{instance=\"{instance}\"}} == 1"))?.len())
+    };
+
+    wait_until("the file's target to be up", Duration::from_secs(30), || {
+        Ok((up(&a)? == 1).then_some(()))
+    })?;
+    let t = active(&pyrite)?;
+    assert_eq!(t.len(), 1);
+    assert_eq!(t[0]["labels"]["team"], "x");
+    assert_eq!(t[0]["discoveredLabels"]["__meta_filepath"], sd.display().to_string());
+
+    // Rewritten: b joins, a leaves. a's series are marked stale and vanish from instant
+    // queries at once, not after the five-minute lookback.
+    std::fs::write(&sd, format!(r#"[{{"targets": ["{b}"], "labels": {{"team": "y"}}}}]"#))?;
+    wait_until("b to be up and a's series stale", Duration::from_secs(30), || {
+        Ok((up(&b)? == 1 && label_sets(&py, &format!("{{instance=\"{a}\"}}"))?.is_empty()).then_some(()))
+    })?;
+    assert_eq!(active(&pyrite)?.len(), 1);
+
+    // A broken file is refused at its line; what runs stays.
+    std::fs::write(&cfg_path, format!("{config}    scrape_intervl: 5s\n"))?;
+    let (status, body) = reload(&pyrite)?;
+    assert_eq!(status, 500, "{body}");
+    assert!(body.contains("line 5") && body.contains("scrape_intervl"), "{body}");
+    let before = api_get(&pyrite.url("/api/v1/targets"))?["activeTargets"][0]["lastScrape"].clone();
+    wait_until("b to go on being scraped", Duration::from_secs(10), || {
+        let now = api_get(&pyrite.url("/api/v1/targets"))?["activeTargets"][0]["lastScrape"].clone();
+        Ok((now != before).then_some(()))
+    })?;
+
+    // A good file: a second job, by POST /-/reload.
+    let two = format!("{config}  - job_name: static\n    static_configs: [{{targets: ['{a}']}}]\n");
+    std::fs::write(&cfg_path, &two)?;
+    let (status, body) = reload(&pyrite)?;
+    assert_eq!((status, body.as_str()), (200, ""));
+    wait_until("the new job's target to be up", Duration::from_secs(30), || {
+        Ok((label_sets(&py, r#"up{job="static"} == 1"#)?.len() == 1).then_some(()))
+    })?;
+
+    // And by SIGHUP: the static job goes, and its series are marked stale.
+    std::fs::write(&cfg_path, config)?;
+    let pid = pyrite.peer.pid().context("pid")?;
+    assert!(Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()?
+        .success());
+    wait_until("the static job to be gone", Duration::from_secs(30), || {
+        Ok((label_sets(&py, r#"{job="static"}"#)?.is_empty()).then_some(()))
+    })?;
+    let pools = api_get(&pyrite.url("/api/v1/scrape_pools"))?;
+    assert_eq!(pools["scrapePools"], serde_json::json!(["fsd"]));
+    Ok(())
+}
