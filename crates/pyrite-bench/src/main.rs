@@ -7,6 +7,7 @@ mod data;
 mod frontend;
 mod ingest;
 mod query;
+mod scrape;
 mod snapshots;
 mod systems;
 
@@ -112,6 +113,22 @@ enum Cmd {
         /// Snapshot a shard every this many Raft entries.
         #[arg(long, default_value_t = 500)]
         every: u64,
+    },
+    /// Scraping: CPU per million scraped samples and memory per target, Pyrite and
+    /// Prometheus scraping the same node_exporter-sized pages.
+    Scrape {
+        /// Targets, each a page of --series samples.
+        #[arg(long, default_value_t = 100)]
+        targets: usize,
+        /// Samples per page (a node_exporter page holds about a thousand).
+        #[arg(long, default_value_t = 1000)]
+        series: usize,
+        /// Scrape interval in seconds.
+        #[arg(long, default_value_t = 5)]
+        interval: u64,
+        /// Seconds each system is measured for, after two intervals of warm-up.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
     },
     /// The default run: ingestion at 10k, 100k and 1M series (at 100k also a
     /// three-ingester RF 3 cluster), query latency over 1, 3 and 6 hour ranges, then
@@ -227,6 +244,12 @@ fn main() -> anyhow::Result<()> {
             windows,
         } => query::run(hosts, hours, interval, runs, &windows),
         Cmd::Blocks { hosts, interval } => blocks::run(hosts, interval),
+        Cmd::Scrape {
+            targets,
+            series,
+            interval,
+            seconds,
+        } => scrape::run(targets, series, interval, seconds),
         Cmd::Frontend {
             hosts,
             days,

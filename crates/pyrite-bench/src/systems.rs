@@ -192,9 +192,14 @@ pub fn start_pyrite_cluster(dir: &Path) -> anyhow::Result<System> {
 }
 
 pub fn start_prometheus(dir: &Path) -> anyhow::Result<System> {
+    start_prometheus_with(dir, "global: {scrape_interval: 15s}\n")
+}
+
+/// Prometheus with `config` as its configuration file.
+pub fn start_prometheus_with(dir: &Path, config: &str) -> anyhow::Result<System> {
     let port = free_port()?;
     let cfg = dir.join("prometheus.yml");
-    std::fs::write(&cfg, "global: {scrape_interval: 15s}\n")?;
+    std::fs::write(&cfg, config)?;
     let mut child = Command::new("prometheus")
         .arg(format!("--config.file={}", cfg.display()))
         .arg(format!("--storage.tsdb.path={}", dir.join("prometheus").display()))

@@ -91,6 +91,7 @@ pub struct Scraper {
     honor_labels: bool,
     honor_timestamps: bool,
     track_timestamps_staleness: bool,
+    scrape_classic_histograms: bool,
     limits: Limits,
     metric_relabel: Vec<pyrite_relabel::RelabelConfig>,
     cache: HashMap<Box<str>, Cached>,
@@ -105,6 +106,7 @@ impl Scraper {
             honor_labels: cfg.honor_labels,
             honor_timestamps: cfg.honor_timestamps,
             track_timestamps_staleness: cfg.track_timestamps_staleness,
+            scrape_classic_histograms: cfg.scrape_classic_histograms,
             limits: cfg.limits,
             metric_relabel: cfg.metric_relabel_configs.clone(),
             cache: HashMap::new(),
@@ -125,6 +127,9 @@ impl Scraper {
     }
 
     fn read_body(&mut self, body: &[u8], content_type: &str, t: i64, iteration: u64) -> Result<Scrape, ScrapeError> {
+        if content_type.starts_with("application/vnd.google.protobuf") {
+            return self.read_protobuf(body, t, iteration);
+        }
         let open_metrics = content_type.starts_with("application/openmetrics-text");
         let entries: Box<dyn Iterator<Item = Result<Entry<'_>, pyrite_exposition::ParseError>>> = if open_metrics {
             Box::new(OpenMetricsParser::new(body).map_err(|e| ScrapeError::Parse(e.to_string()))?)
@@ -134,7 +139,7 @@ impl Scraper {
         let mut out = Scrape::default();
         let mut metadata: BTreeMap<String, Metadata> = BTreeMap::new();
         // New cache entries wait here until the scrape is known to be good.
-        let mut fresh: Vec<(Box<str>, Cached)> = Vec::new();
+        let mut fresh: HashMap<Box<str>, Cached> = HashMap::new();
         let mut key = String::new();
         for entry in entries {
             let entry = entry.map_err(|e| ScrapeError::Parse(e.to_string()))?;
@@ -160,43 +165,132 @@ impl Scraper {
             key.push_str(s.raw_labels());
             let own_timestamp = self.honor_timestamps && s.timestamp.is_some();
             let ts = if own_timestamp { s.timestamp.unwrap_or(t) } else { t };
-            let labels = match self.cache.get_mut(key.as_str()) {
-                Some(c) => {
-                    if c.seen == iteration {
-                        continue; // the same series twice in one body: the first counts
-                    }
-                    c.seen = iteration;
-                    c.own_timestamp = own_timestamp;
-                    c.labels.clone()
-                }
-                None => {
-                    if fresh.iter().any(|(k, _)| **k == *key) {
-                        continue;
-                    }
-                    let labels = self.series_labels(s.name, s.labels())?;
-                    if labels.is_some() {
-                        out.added += 1;
-                    }
-                    fresh.push((
-                        key.as_str().into(),
-                        Cached {
-                            labels: labels.clone(),
-                            seen: iteration,
-                            own_timestamp,
-                        },
-                    ));
-                    labels
-                }
+            let (name, exposed) = (s.name, s.labels());
+            let Some(labels) = self.admit(&key, own_timestamp, iteration, &mut fresh, &mut out, || (name, exposed))?
+            else {
+                continue;
             };
-            let Some(labels) = labels else { continue };
-            out.post_relabel += 1;
-            if self.limits.sample_limit > 0 && out.post_relabel > self.limits.sample_limit {
-                return Err(ScrapeError::SampleLimit);
-            }
             out.series
                 .push(TimeSeries::floats(labels, vec![Sample::new(ts, s.value)]));
         }
-        // The body is good: remember it, mark what vanished, forget what is long gone.
+        self.commit(iteration, t, fresh, metadata, &mut out);
+        Ok(out)
+    }
+
+    /// The labels to write a series under, or `None` to skip it (dropped by relabeling,
+    /// or a repeat in the same body); counts it and enforces the sample limit. Series
+    /// seen before are marked seen in place ([`Scraper::rollback`] undoes that if the
+    /// scrape fails); new ones wait in `fresh` until the scrape is known to be good.
+    fn admit<'a, I>(
+        &mut self,
+        key: &str,
+        own_timestamp: bool,
+        iteration: u64,
+        fresh: &mut HashMap<Box<str>, Cached>,
+        out: &mut Scrape,
+        exposed: impl FnOnce() -> (&'a str, I),
+    ) -> Result<Option<Labels>, ScrapeError>
+    where
+        I: Iterator<Item = (&'a str, std::borrow::Cow<'a, str>)>,
+    {
+        let labels = match self.cache.get_mut(key) {
+            // A series twice in one body: the first counts.
+            Some(c) if c.seen == iteration => return Ok(None),
+            Some(c) => {
+                c.seen = iteration;
+                c.own_timestamp = own_timestamp;
+                c.labels.clone()
+            }
+            None => {
+                if fresh.contains_key(key) {
+                    return Ok(None);
+                }
+                let (name, labels) = exposed();
+                let labels = self.series_labels(name, labels)?;
+                if labels.is_some() {
+                    out.added += 1;
+                }
+                fresh.insert(
+                    key.into(),
+                    Cached {
+                        labels: labels.clone(),
+                        seen: iteration,
+                        own_timestamp,
+                    },
+                );
+                labels
+            }
+        };
+        let Some(labels) = labels else { return Ok(None) };
+        out.post_relabel += 1;
+        if self.limits.sample_limit > 0 && out.post_relabel > self.limits.sample_limit {
+            return Err(ScrapeError::SampleLimit);
+        }
+        Ok(Some(labels))
+    }
+
+    /// A body in the protobuf format: native histograms as histogram samples, classic
+    /// ones (and, with `scrape_classic_histograms`, a native one's classic form) as
+    /// Prometheus lays them out.
+    fn read_protobuf(&mut self, body: &[u8], t: i64, iteration: u64) -> Result<Scrape, ScrapeError> {
+        let families = pyrite_exposition::protobuf::parse(body).map_err(|e| ScrapeError::Parse(e.to_string()))?;
+        let mut out = Scrape::default();
+        let mut metadata: BTreeMap<String, Metadata> = BTreeMap::new();
+        let mut fresh: HashMap<Box<str>, Cached> = HashMap::new();
+        let mut key = String::new();
+        for f in &families {
+            metadata.insert(
+                f.name.clone(),
+                Metadata {
+                    kind: type_name(f.metric_type),
+                    help: f.help.clone(),
+                    unit: f.unit.clone(),
+                },
+            );
+            for s in f.series(self.scrape_classic_histograms) {
+                out.scraped += 1;
+                key.clear();
+                key.push_str(&s.name);
+                for (n, v) in s.labels() {
+                    key.push('\u{ff}');
+                    key.push_str(n);
+                    key.push('=');
+                    key.push_str(v);
+                }
+                let own_timestamp = self.honor_timestamps && s.timestamp_ms.is_some();
+                let ts = if own_timestamp { s.timestamp_ms.unwrap_or(t) } else { t };
+                let exposed = || {
+                    let labels = s.labels().map(|(n, v)| (n, std::borrow::Cow::Borrowed(v)));
+                    (s.name.as_ref(), labels)
+                };
+                let Some(labels) = self.admit(&key, own_timestamp, iteration, &mut fresh, &mut out, exposed)? else {
+                    continue;
+                };
+                out.series.push(match s.value {
+                    pyrite_exposition::protobuf::SeriesValue::Float(v) => {
+                        TimeSeries::floats(labels, vec![Sample::new(ts, v)])
+                    }
+                    pyrite_exposition::protobuf::SeriesValue::Histogram(h) => TimeSeries {
+                        labels,
+                        samples: Vec::new(),
+                        histograms: vec![(ts, h.clone())],
+                    },
+                });
+            }
+        }
+        self.commit(iteration, t, fresh, metadata, &mut out);
+        Ok(out)
+    }
+
+    /// A good body: its series are remembered, vanished ones marked stale.
+    fn commit(
+        &mut self,
+        iteration: u64,
+        t: i64,
+        fresh: HashMap<Box<str>, Cached>,
+        mut metadata: BTreeMap<String, Metadata>,
+        out: &mut Scrape,
+    ) {
         self.iteration = iteration;
         self.cache.extend(fresh);
         self.mark_stale(iteration, t, &mut out.series);
@@ -206,7 +300,6 @@ impl Scraper {
             }
         }
         self.metadata = metadata;
-        Ok(out)
     }
 
     /// A failed scrape at `t`: every series the last good scrape wrote goes stale.

@@ -178,3 +178,97 @@ fn slots_are_fixed_points_of_the_interval() {
     assert_eq!(next_slot(102_500, i, o), 102_500);
     assert_eq!(next_slot(102_501, i, o), 112_500);
 }
+
+#[test]
+fn protobuf_bodies_give_native_histograms_and_classic_series() {
+    use prost::Message;
+    use pyrite_exposition::protobuf::messages as pb;
+    let label = |n: &str, v: &str| pb::LabelPair {
+        name: Some(n.into()),
+        value: Some(v.into()),
+    };
+    let histogram = pb::Histogram {
+        sample_count: Some(3),
+        sample_sum: Some(4.5),
+        schema: Some(0),
+        zero_threshold: Some(1e-128),
+        zero_count: Some(1),
+        positive_span: vec![pb::BucketSpan {
+            offset: Some(0),
+            length: Some(2),
+        }],
+        positive_delta: vec![1, 0],
+        bucket: vec![pb::Bucket {
+            cumulative_count: Some(2),
+            upper_bound: Some(1.0),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let families = [
+        pb::MetricFamily {
+            name: Some("rpc_seconds".into()),
+            help: Some("RPC latency.".into()),
+            r#type: Some(pb::MetricType::Histogram as i32),
+            metric: vec![pb::Metric {
+                label: vec![label("rpc", "get")],
+                histogram: Some(histogram),
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+        pb::MetricFamily {
+            name: Some("temp".into()),
+            r#type: Some(pb::MetricType::Gauge as i32),
+            metric: vec![pb::Metric {
+                gauge: Some(pb::Gauge { value: Some(21.5) }),
+                ..Default::default()
+            }],
+            ..Default::default()
+        },
+    ];
+    let mut body = Vec::new();
+    for f in &families {
+        f.encode_length_delimited(&mut body).unwrap();
+    }
+    let ct = "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited";
+
+    let mut s = scraper("");
+    let out = s.ingest(&body, ct, 1000).unwrap();
+    assert_eq!((out.scraped, out.post_relabel, out.added), (2, 2, 2));
+    let h = out
+        .series
+        .iter()
+        .find(|s| s.labels.metric_name() == "rpc_seconds")
+        .unwrap();
+    assert_eq!(
+        h.labels.to_string(),
+        r#"rpc_seconds{instance="h:9100", job="node", rpc="get"}"#
+    );
+    let (t, fh) = &h.histograms[0];
+    assert_eq!((*t, fh.count, fh.sum, fh.zero_count), (1000, 3.0, 4.5, 1.0));
+    assert_eq!(fh.positive_buckets, vec![1.0, 1.0]);
+    assert_eq!(s.metadata["rpc_seconds"].kind, "histogram");
+    assert_eq!(s.metadata["rpc_seconds"].help, "RPC latency.");
+    // Gone from the next body: one marker each.
+    let next = s.ingest(&[], ct, 2000).unwrap();
+    assert_eq!(next.series.len(), 2);
+    assert!(next.series.iter().all(|s| is_stale_nan(s.samples[0].v)));
+
+    // With scrape_classic_histograms the classic form comes too.
+    let mut s = scraper("    scrape_classic_histograms: true\n");
+    let names: Vec<String> = s
+        .ingest(&body, ct, 1000)
+        .unwrap()
+        .series
+        .iter()
+        .map(|s| s.labels.to_string())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("rpc_seconds_bucket{") && n.contains(r#"le="+Inf""#)),
+        "{names:?}"
+    );
+    assert!(names.iter().any(|n| n.starts_with("rpc_seconds_count{")), "{names:?}");
+}

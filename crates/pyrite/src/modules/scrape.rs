@@ -5,8 +5,9 @@
 
 use std::sync::Arc;
 
-use pyrite_distributor::{Distributor, RawSeries, Source};
-use pyrite_model::TimeSeries;
+use pyrite_distributor::{Distributor, RawSeries, Source, WireHistogram};
+use pyrite_model::histogram::CounterResetHint;
+use pyrite_model::{FloatHistogram, TimeSeries};
 use pyrite_scrape::{Service, SoleOwner};
 
 use super::context::Context;
@@ -23,7 +24,7 @@ impl pyrite_scrape::Sink for WritePath {
             .map(|s| RawSeries {
                 labels: s.labels.into_vec(),
                 samples: s.samples,
-                histograms: Vec::new(),
+                histograms: s.histograms.into_iter().map(|(t, h)| wire(t, h)).collect(),
                 exemplars: 0,
             })
             .collect();
@@ -36,6 +37,33 @@ impl pyrite_scrape::Sink for WritePath {
             Some(e) => Err(e.to_string()),
             None => Ok(()),
         }
+    }
+}
+
+/// A scraped native histogram as the write path takes one: float counts, absolute.
+fn wire(timestamp: i64, h: FloatHistogram) -> WireHistogram {
+    WireHistogram {
+        count_int: None,
+        count_float: Some(h.count),
+        sum: h.sum,
+        schema: h.schema,
+        zero_threshold: h.zero_threshold,
+        zero_count_int: None,
+        zero_count_float: Some(h.zero_count),
+        negative_spans: h.negative_spans,
+        negative_deltas: Vec::new(),
+        negative_counts: h.negative_buckets,
+        positive_spans: h.positive_spans,
+        positive_deltas: Vec::new(),
+        positive_counts: h.positive_buckets,
+        reset_hint: match h.counter_reset_hint {
+            CounterResetHint::Unknown => 0,
+            CounterResetHint::Reset => 1,
+            CounterResetHint::NotReset => 2,
+            CounterResetHint::Gauge => 3,
+        },
+        timestamp,
+        custom_values: h.custom_values,
     }
 }
 
