@@ -76,6 +76,11 @@ impl Peer {
         })
     }
 
+    /// Whether the process has ended, and how.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+    }
+
     pub fn pid(&self) -> Option<u32> {
         self.child.as_ref().map(Child::id)
     }
@@ -159,10 +164,34 @@ pub struct Pyrite {
 impl Pyrite {
     /// Starts `pyrite --target=all` on `ip` with data under `data_dir`, and waits until
     /// it is ready.
+    ///
+    /// Ports are picked free just before the process binds them, so a test running
+    /// beside it (a container's published port, another process) can take one in
+    /// between; a process that ends before it is ready because a port was taken is
+    /// started again on new ports. Any other early end is an error carrying its log.
     pub fn start(ip: Ipv4Addr, data_dir: &Path, extra_args: &[&str]) -> anyhow::Result<Self> {
-        let p = Self::spawn_unready(ip, data_dir, extra_args)?;
-        p.wait_ready(Duration::from_secs(60))?;
-        Ok(p)
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut p = Self::spawn_unready(ip, data_dir, extra_args)?;
+            let url = p.url("/ready");
+            let ready = wait_until(&format!("{url} to answer 200"), Duration::from_secs(60), || {
+                if p.peer.exited().is_some() {
+                    return Ok(Some(false));
+                }
+                let r = reqwest::blocking::get(&url);
+                Ok(r.ok().filter(|r| r.status().is_success()).map(|_| true))
+            });
+            let log = p.peer.log_text();
+            match ready {
+                Ok(true) => return Ok(p),
+                Ok(false) if log.contains("in use") && attempt < 3 => continue,
+                Ok(false) => bail!("{} ended before it was ready:\n{log}", p.peer.name),
+                Err(e) => {
+                    return Err(e.context(format!("log of {}:\n{log}", p.peer.name)));
+                }
+            }
+        }
     }
 
     /// Starts the process without waiting for readiness (peers that need each other
