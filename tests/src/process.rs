@@ -21,6 +21,22 @@ pub fn pyrite_bin() -> PathBuf {
         .expect("target directory")
 }
 
+/// Fails unless `bin` is on `PATH`: the real peers the tests need are installed by the
+/// test command (scripts/test.sh), and a missing one is an error, never a skip.
+pub fn require(bin: &str) -> anyhow::Result<()> {
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg(format!("command -v {bin}"))
+        .stdout(Stdio::null())
+        .status()?
+        .success();
+    anyhow::ensure!(
+        ok,
+        "{bin} is not installed; the test command installs it (scripts/test.sh)"
+    );
+    Ok(())
+}
+
 /// A port free on `ip` right now.
 pub fn free_port(ip: Ipv4Addr) -> u16 {
     TcpListener::bind((ip, 0))

@@ -8,25 +8,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use pyrite_cluster_tests::http::{api_get, enc, matrix_samples};
-use pyrite_cluster_tests::{free_port, wait_until, Peer, Pyrite};
-
-fn which(bin: &str) -> anyhow::Result<()> {
-    let ok = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {bin}"))
-        .status()?
-        .success();
-    anyhow::ensure!(
-        ok,
-        "{bin} is not installed; the test command installs it (scripts/test.sh)"
-    );
-    Ok(())
-}
+use pyrite_cluster_tests::{free_port, require, wait_until, Peer, Pyrite};
 
 #[test]
 fn prometheus_remote_writes_and_reads_back() -> anyhow::Result<()> {
-    which("prometheus")?;
-    which("prometheus-node-exporter")?;
+    require("prometheus")?;
+    require("prometheus-node-exporter")?;
     let ip = Ipv4Addr::new(127, 0, 0, 21);
     let tmp = tempfile::tempdir()?;
     let pyrite = Pyrite::start(ip, &tmp.path().join("data"), &[])?;

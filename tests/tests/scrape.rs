@@ -12,21 +12,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use pyrite_cluster_tests::http::{api_get, enc};
-use pyrite_cluster_tests::{free_port, wait_until, Peer, Pyrite};
+use pyrite_cluster_tests::{free_port, require, wait_until, Peer, Pyrite};
 use serde_json::Value;
-
-fn which(bin: &str) -> anyhow::Result<()> {
-    let ok = Command::new("sh")
-        .arg("-c")
-        .arg(format!("command -v {bin}"))
-        .status()?
-        .success();
-    anyhow::ensure!(
-        ok,
-        "{bin} is not installed; the test command installs it (scripts/test.sh)"
-    );
-    Ok(())
-}
 
 fn node_exporter(ip: Ipv4Addr, dir: &std::path::Path) -> anyhow::Result<(Peer, String)> {
     let port = free_port(ip);
@@ -98,8 +85,8 @@ fn targets(base: &str) -> anyhow::Result<BTreeSet<String>> {
 
 #[test]
 fn the_same_scrape_configs_store_what_prometheus_stores() -> anyhow::Result<()> {
-    which("prometheus")?;
-    which("prometheus-node-exporter")?;
+    require("prometheus")?;
+    require("prometheus-node-exporter")?;
     let ip = Ipv4Addr::new(127, 0, 0, 201);
     let tmp = tempfile::tempdir()?;
     let (_ne, ne) = node_exporter(ip, tmp.path())?;
@@ -220,7 +207,7 @@ fn active(p: &Pyrite) -> anyhow::Result<Vec<Value>> {
 
 #[test]
 fn file_sd_changes_and_reloads_move_targets_and_broken_files_change_nothing() -> anyhow::Result<()> {
-    which("prometheus-node-exporter")?;
+    require("prometheus-node-exporter")?;
     let ip = Ipv4Addr::new(127, 0, 0, 202);
     let tmp = tempfile::tempdir()?;
     let (_a, a) = node_exporter(ip, tmp.path())?;

@@ -131,14 +131,16 @@ pub(crate) fn client_config(
         })
         .collect();
     let verifier: Arc<dyn ServerCertVerifier> = if tls.insecure_skip_verify {
-        Arc::new(AcceptAnyCertificate {
+        Arc::new(FixedVerdict {
             provider: provider.clone(),
+            accept: true,
         })
     } else {
         let roots = root_store(tls, base_dir)?;
         let webpki: Arc<dyn ServerCertVerifier> = if roots.is_empty() {
-            Arc::new(NoRoots {
+            Arc::new(FixedVerdict {
                 provider: provider.clone(),
+                accept: false,
             })
         } else {
             WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider.clone())
@@ -215,31 +217,16 @@ impl ServerCertVerifier for VerifyAs {
     }
 }
 
-/// `insecure_skip_verify`: any certificate, but the handshake's signatures are checked.
+/// A verifier whose verdict on certificates is fixed, while the handshake's signatures
+/// are still checked: `insecure_skip_verify` accepts any certificate; with no CA
+/// configured and none on the system, every certificate is refused.
 #[derive(Debug)]
-struct AcceptAnyCertificate {
+struct FixedVerdict {
     provider: Arc<CryptoProvider>,
+    accept: bool,
 }
 
-fn tls12_signature(
-    provider: &CryptoProvider,
-    message: &[u8],
-    cert: &CertificateDer<'_>,
-    dss: &DigitallySignedStruct,
-) -> Result<HandshakeSignatureValid, rustls::Error> {
-    rustls::crypto::verify_tls12_signature(message, cert, dss, &provider.signature_verification_algorithms)
-}
-
-fn tls13_signature(
-    provider: &CryptoProvider,
-    message: &[u8],
-    cert: &CertificateDer<'_>,
-    dss: &DigitallySignedStruct,
-) -> Result<HandshakeSignatureValid, rustls::Error> {
-    rustls::crypto::verify_tls13_signature(message, cert, dss, &provider.signature_verification_algorithms)
-}
-
-impl ServerCertVerifier for AcceptAnyCertificate {
+impl ServerCertVerifier for FixedVerdict {
     fn verify_server_cert(
         &self,
         _end_entity: &CertificateDer<'_>,
@@ -248,7 +235,12 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         _ocsp_response: &[u8],
         _now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        match self.accept {
+            true => Ok(ServerCertVerified::assertion()),
+            false => Err(rustls::Error::General(
+                "no trusted CA: none found on this system and no tls_config ca or ca_file".into(),
+            )),
+        }
     }
 
     fn verify_tls12_signature(
@@ -257,7 +249,7 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        tls12_signature(&self.provider, message, cert, dss)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn verify_tls13_signature(
@@ -266,50 +258,7 @@ impl ServerCertVerifier for AcceptAnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        tls13_signature(&self.provider, message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider.signature_verification_algorithms.supported_schemes()
-    }
-}
-
-/// No CA configured and none found on the system: every certificate is refused.
-#[derive(Debug)]
-struct NoRoots {
-    provider: Arc<CryptoProvider>,
-}
-
-impl ServerCertVerifier for NoRoots {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        Err(rustls::Error::General(
-            "no trusted CA: none found on this system and no tls_config ca or ca_file".into(),
-        ))
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        tls12_signature(&self.provider, message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        tls13_signature(&self.provider, message, cert, dss)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
