@@ -8,6 +8,7 @@
 #   benches/pyrite-bench.sh ingest --series 200000 --protocol v2 --churn 0.01
 #   benches/pyrite-bench.sh query --hours 6 --windows 1,3,6
 #   benches/pyrite-bench.sh snapshots      # push latency while shards snapshot
+#   benches/pyrite-bench.sh scrape --targets 100 --series 1000   # scraping, CPU and memory
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/pyrite-target}"
