@@ -3,7 +3,8 @@
 //! Prometheus's labels; [`scrape`] is the loop that fetches, parses, relabels and
 //! writes one target's samples, with `up` and the other synthetic series, staleness
 //! markers and limits; [`manager`] runs discovery and the loops of the targets this
-//! node owns, and answers the targets APIs.
+//! node owns (which targets those are is an [`Ownership`]); [`service`] reads the file
+//! and reloads it; [`api`] answers the targets APIs and the `/targets` page.
 //!
 //! Samples leave through a [`Sink`] — the distributor's write path in Pyrite — so a
 //! scraped sample is validated, limited and sharded like a remote-written one.
