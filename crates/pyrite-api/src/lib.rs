@@ -15,5 +15,5 @@ mod selector;
 
 pub use handlers::{form_body, reject_tenant, routes, ApiState, BuildInfo};
 pub use params::{parse_duration, parse_time, Params};
-pub use response::{format_time, format_value, query_data, ApiError};
+pub use response::{format_time, format_value, query_data, success, ApiError};
 pub use selector::parse_selector;

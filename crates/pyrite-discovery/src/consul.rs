@@ -29,6 +29,7 @@ use tokio::time::Instant;
 
 use crate::dns::join_host_port;
 use crate::http::{client, Client};
+use crate::sanitize_label_name as sanitize;
 use crate::{Discoverer, DiscoveryError, Env, LabelSet, SdConfig, TargetGroup, Updates};
 
 /// How long Consul may hold a blocking query, as Prometheus asks.
@@ -537,13 +538,6 @@ fn aggregated_status(checks: &[Check]) -> &'static str {
     } else {
         "passing"
     }
-}
-
-/// A label name suffix: every character outside `[a-zA-Z0-9_]` becomes `_`.
-fn sanitize(name: &str) -> String {
-    name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
-        .collect()
 }
 
 #[cfg(test)]

@@ -159,7 +159,7 @@ pub fn read_groups(path: &Path) -> Result<Vec<TargetGroup>, String> {
     let mut groups = Vec::with_capacity(entries.len());
     for (i, e) in entries.iter().enumerate() {
         for name in e.labels.keys() {
-            if !pyrite_valid_label_name(name) {
+            if !pyrite_model::is_valid_label_name(name) {
                 return Err(format!("\"{name}\" is not a valid label name"));
             }
         }
@@ -168,12 +168,6 @@ pub fn read_groups(path: &Path) -> Result<Vec<TargetGroup>, String> {
         groups.push(g);
     }
     Ok(groups)
-}
-
-pub(crate) fn pyrite_valid_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// The files the patterns name now, sorted.

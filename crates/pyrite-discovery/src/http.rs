@@ -191,7 +191,7 @@ fn parse(url: &str, body: &[u8]) -> Result<Vec<TargetGroup>, String> {
     for (i, entry) in entries.into_iter().enumerate() {
         let entry = entry.ok_or("nil target group item found")?;
         let mut labels = entry.labels.unwrap_or_default();
-        if let Some(bad) = labels.keys().find(|n| !crate::file::pyrite_valid_label_name(n)) {
+        if let Some(bad) = labels.keys().find(|n| !pyrite_model::is_valid_label_name(n)) {
             return Err(format!("{bad:?} is not a valid label name"));
         }
         labels.insert(URL_LABEL.into(), url.to_string());

@@ -75,6 +75,14 @@ impl Env {
     }
 }
 
+/// A label name from any key (a Kubernetes label, a Consul metadata key): every
+/// character outside `[a-zA-Z0-9_]` becomes `_`, as Prometheus's discovery does.
+pub fn sanitize_label_name(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .collect()
+}
+
 /// A discovery configuration that can be started.
 pub trait SdConfig {
     /// Prometheus's name for the mechanism (`file`, `dns`, …), used in metrics and logs.

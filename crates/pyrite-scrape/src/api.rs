@@ -12,11 +12,9 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use axum::{Json, Router};
-use pyrite_model::Labels;
+use axum::Router;
 use serde_json::{json, Map, Value};
 
 use crate::manager::Manager;
@@ -33,24 +31,12 @@ pub fn router(manager: Arc<Manager>) -> Router {
         .with_state(manager)
 }
 
-fn labels_json(l: &Labels) -> Value {
-    Value::Object(
-        l.iter()
-            .map(|l| (l.name.to_string(), Value::String(l.value.to_string())))
-            .collect::<Map<_, _>>(),
-    )
-}
-
 fn success(data: Value) -> Response {
-    Json(json!({"status": "success", "data": data})).into_response()
+    pyrite_api::success(data, &[], &[])
 }
 
 fn bad_data(msg: String) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({"status": "error", "errorType": "bad_data", "error": msg})),
-    )
-        .into_response()
+    pyrite_api::ApiError::bad_data(msg).into_response()
 }
 
 fn rfc3339(t: Option<std::time::SystemTime>) -> String {
@@ -81,8 +67,8 @@ async fn targets(State(m): State<Arc<Manager>>, Query(q): Query<BTreeMap<String,
             for a in &view.active {
                 let h = a.status.lock().health.clone();
                 active.push(json!({
-                    "discoveredLabels": labels_json(&a.target.discovered),
-                    "labels": labels_json(&a.target.labels),
+                    "discoveredLabels": json!(a.target.discovered),
+                    "labels": json!(a.target.labels),
                     "scrapePool": job,
                     "scrapeUrl": a.target.url,
                     "globalUrl": a.target.url,
@@ -99,7 +85,7 @@ async fn targets(State(m): State<Arc<Manager>>, Query(q): Query<BTreeMap<String,
         }
         if show_dropped {
             for d in &view.dropped {
-                dropped.push(json!({"discoveredLabels": labels_json(&d.discovered)}));
+                dropped.push(json!({"discoveredLabels": json!(d.discovered)}));
             }
         }
     }
@@ -140,15 +126,15 @@ async fn metadata(State(m): State<Arc<Manager>>, Query(q): Query<BTreeMap<String
                 continue;
             }
             let md = a.status.lock().metadata.clone();
-            for (name, meta) in md {
-                if metric.is_some_and(|m| *m != name) {
+            for (name, meta) in md.iter() {
+                if metric.is_some_and(|m| m != name) {
                     continue;
                 }
                 if limit >= 0 && out.len() as i64 >= limit {
                     break 'all;
                 }
                 out.push(json!({
-                    "target": labels_json(&a.target.labels),
+                    "target": json!(a.target.labels),
                     "metric": name,
                     "type": meta.kind,
                     "help": meta.help,

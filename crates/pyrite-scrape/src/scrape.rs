@@ -96,7 +96,8 @@ pub struct Scraper {
     metric_relabel: Vec<pyrite_relabel::RelabelConfig>,
     cache: HashMap<Box<str>, Cached>,
     iteration: u64,
-    pub metadata: BTreeMap<String, Metadata>,
+    /// Shared with the targets API as it is: a scrape replaces it, never edits it.
+    pub metadata: Arc<BTreeMap<String, Metadata>>,
 }
 
 impl Scraper {
@@ -111,7 +112,7 @@ impl Scraper {
             metric_relabel: cfg.metric_relabel_configs.clone(),
             cache: HashMap::new(),
             iteration: 0,
-            metadata: BTreeMap::new(),
+            metadata: Arc::default(),
         }
     }
 
@@ -299,7 +300,7 @@ impl Scraper {
                 m.kind = "unknown";
             }
         }
-        self.metadata = metadata;
+        self.metadata = Arc::new(metadata);
     }
 
     /// A failed scrape at `t`: every series the last good scrape wrote goes stale.
@@ -482,7 +483,7 @@ impl Default for Health {
 #[derive(Default)]
 pub struct Status {
     pub health: Health,
-    pub metadata: BTreeMap<String, Metadata>,
+    pub metadata: Arc<BTreeMap<String, Metadata>>,
 }
 
 pub type SharedStatus = Arc<Mutex<Status>>;

@@ -14,12 +14,7 @@ pub(crate) const PREFIX: &str = "__meta_kubernetes_";
 pub(crate) const NAMESPACE: &str = "__meta_kubernetes_namespace";
 pub(crate) const ADDRESS: &str = "__address__";
 
-/// A label name from any key: every character outside `[a-zA-Z0-9_]` becomes `_`.
-pub fn sanitize(name: &str) -> String {
-    name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
-        .collect()
-}
+pub use crate::sanitize_label_name as sanitize;
 
 pub(crate) fn set(ls: &mut LabelSet, name: impl Into<String>, value: impl Into<String>) {
     ls.insert(name.into(), value.into());
