@@ -217,10 +217,14 @@ fn file_sd_changes_and_reloads_move_targets_and_broken_files_change_nothing() ->
     let cfg_path = tmp.path().join("scrape.yml");
     let config = "global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n  - job_name: fsd\n    file_sd_configs: [{files: [targets.json]}]\n";
     std::fs::write(&cfg_path, config)?;
+    // With the flag the operations guide shows for dns_sd_configs, as written.
     let pyrite = Pyrite::start(
         ip,
         &tmp.path().join("data"),
-        &[&format!("--scrape.config-file={}", cfg_path.display())],
+        &[
+            &format!("--scrape.config-file={}", cfg_path.display()),
+            "--scrape.dns-resolver=127.0.0.1:53",
+        ],
     )?;
     let py = pyrite.url("");
     let up = |instance: &str| -> anyhow::Result<usize> {
@@ -234,6 +238,14 @@ fn file_sd_changes_and_reloads_move_targets_and_broken_files_change_nothing() ->
     assert_eq!(t.len(), 1);
     assert_eq!(t[0]["labels"]["team"], "x");
     assert_eq!(t[0]["discoveredLabels"]["__meta_filepath"], sd.display().to_string());
+    // The targets page lists the job and its endpoint.
+    let page = reqwest::blocking::get(pyrite.url("/targets"))?;
+    assert!(page.status().is_success());
+    let page = page.text()?;
+    assert!(
+        page.contains("fsd (1/1 up)") && page.contains(&format!("http://{a}/metrics")),
+        "{page}"
+    );
 
     // Rewritten: b joins, a leaves. a's series are marked stale and vanish from instant
     // queries at once, not after the five-minute lookback.
