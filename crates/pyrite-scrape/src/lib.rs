@@ -2,7 +2,7 @@
 //! `global` and `scrape_configs`; [`target`] turns discovered groups into targets with
 //! Prometheus's labels; [`scrape`] is the loop that fetches, parses, relabels and
 //! writes one target's samples, with `up` and the other synthetic series, staleness
-//! markers and limits; [`manager`] runs discovery and the loops of the targets this
+//! markers and limits; [`schedule`] runs a target's scrapes at its instants; [`manager`] runs discovery and the loops of the targets this
 //! node owns (which targets those are is an [`Ownership`]); [`service`] reads the file
 //! and reloads it; [`api`] answers the targets APIs and the `/targets` page.
 //!
@@ -16,6 +16,7 @@
 pub mod api;
 pub mod config;
 pub mod manager;
+pub mod schedule;
 pub mod scrape;
 pub mod service;
 pub mod target;

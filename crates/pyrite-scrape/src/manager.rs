@@ -18,7 +18,8 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{ScrapeConfig, ScrapeFile};
-use crate::scrape::{run, LoopSpec, SharedStatus, Sink};
+use crate::schedule::{run, LoopSpec};
+use crate::scrape::{SharedStatus, Sink};
 use crate::target::{targets, Dropped, Target};
 
 /// Who scrapes a target.

@@ -1,5 +1,6 @@
 use super::*;
 use crate::config::parse;
+use crate::schedule::next_slot;
 use crate::target::targets;
 use pyrite_discovery::{LabelSet, TargetGroup};
 use pyrite_model::is_stale_nan;
