@@ -118,6 +118,21 @@ impl Cluster {
         Ok(self.ingesters.last().expect("just pushed"))
     }
 
+    /// Starts one more distributor, on the next free address, with the flags every
+    /// process shares and `extra`; waits until it is ready.
+    pub fn add_distributor(&mut self, extra: &[&str]) -> anyhow::Result<&Pyrite> {
+        let ip = self.next_ip;
+        self.next_ip = Ipv4Addr::from(u32::from(ip) + 1);
+        let n = self.distributors.len() + 1;
+        let mut args = self.common.clone();
+        args.push("--target=distributor".to_string());
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let p = Pyrite::start(ip, &self.dir.join(format!("distributor-{n}")), &args)?;
+        self.distributors.push(p);
+        Ok(self.distributors.last().expect("just pushed"))
+    }
+
     /// Kills every process at once, starts them all again, and waits until each is
     /// ready.
     pub fn restart_all(&mut self) -> anyhow::Result<()> {

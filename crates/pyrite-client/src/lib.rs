@@ -238,6 +238,26 @@ impl ShardClient {
         parse_ring(&ring)
     }
 
+    /// Delivers a pool member's heartbeat to the metadata group's leader; answers the
+    /// pool after it.
+    pub async fn heartbeat(&self, hb: &pyrite_members::Heartbeat) -> Result<pyrite_members::Pool, Status> {
+        let req = pb::HeartbeatRequest {
+            pool: hb.pool.clone(),
+            id: hb.id.clone(),
+            addr: hb.addr.clone(),
+            timeout_ms: hb.timeout_ms,
+            handoff_ms: hb.handoff_ms,
+            leave: hb.leave,
+        };
+        let reply = self
+            .call_leader(RingGroup::Meta, |mut c| {
+                let req = req.clone();
+                async move { c.heartbeat(req).await }
+            })
+            .await?;
+        serde_json::from_str(&reply.into_inner().pool).map_err(|e| Status::internal(format!("undecodable pool: {e}")))
+    }
+
     /// Replaces this client's ring with `json` if that is newer.
     pub fn adopt(&self, json: &str) -> Result<Option<RingDesc>, Status> {
         self.adopt_desc(parse_ring(json)?)
@@ -269,6 +289,15 @@ pub async fn collect_series(mut stream: tonic::Streaming<pb::SelectResponse>) ->
 
 fn parse_ring(json: &str) -> Result<RingDesc, Status> {
     serde_json::from_str(json).map_err(|e| Status::internal(format!("undecodable ring: {e}")))
+}
+
+#[tonic::async_trait]
+impl pyrite_members::Registry for ShardClient {
+    async fn heartbeat(&self, hb: &pyrite_members::Heartbeat) -> Result<pyrite_members::Pool, String> {
+        ShardClient::heartbeat(self, hb)
+            .await
+            .map_err(|s| s.message().to_string())
+    }
 }
 
 #[cfg(test)]

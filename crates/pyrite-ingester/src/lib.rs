@@ -4,13 +4,15 @@
 //! serves pushes and reads over gRPC, and [`LocalShards`] reaches the same shards
 //! in-process (the single-process Pyrite, where every shard is a one-replica group).
 //! Which shards a node holds follows the ring, kept by the metadata group
-//! ([`membership`]). The ingester owns no HTTP.
+//! ([`membership`]), which also keeps the pools of live members that share out work
+//! such as scrape targets (`meta`). The ingester owns no HTTP.
 
 mod codec;
 mod command;
 mod flush;
 mod local;
 pub mod membership;
+mod meta;
 mod service;
 mod shards;
 

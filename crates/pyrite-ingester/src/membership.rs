@@ -1,7 +1,7 @@
 //! Membership: the metadata group and how an ingester follows the ring.
 //!
 //! The ring ([`RingDesc`]) is the state of a small Raft group of its own, the metadata
-//! group, held by the first ingesters of the cluster until `set_metadata_voters` moves
+//! group (which also keeps the pools of live members, see `meta`), held by the first ingesters of the cluster until `set_metadata_voters` moves
 //! it. Changes ([`RingChange`]) are committed there. Every ingester then follows the
 //! ring on its own, in one loop: it adopts the newest ring it can see (and keeps it on
 //! disk, so a restart resumes from it), opens replicas of shards (and of the metadata
@@ -19,8 +19,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use parking_lot::RwLock;
 use pyrite_raft::{Group, GroupId, NodeId, StateMachine};
 use pyrite_ring::change::RingChange;
 use pyrite_ring::{RingDesc, RingGroup, ShardId};
@@ -31,55 +29,16 @@ use tonic::Status;
 /// commit (clients give up after 10 s).
 pub const DRAIN_GRACE: Duration = Duration::from_secs(30);
 
+use crate::meta::{MetaApp, MetaCommand};
 use crate::shards::{status, ShardError, ShardHost};
 
 /// How long a new replica may take to catch up as a learner before a membership change
 /// gives up (and is tried again at the next check).
 const CATCH_UP: Duration = Duration::from_secs(300);
 
-/// The metadata group's state: the ring.
-#[derive(Default)]
-pub(crate) struct RingApp {
-    desc: RwLock<RingDesc>,
-}
-
-impl StateMachine for RingApp {
-    type Command = RingChange;
-    /// A change the ring refuses, and why; every replica refuses it alike.
-    type Response = Result<(), String>;
-
-    fn encode(change: &RingChange) -> Bytes {
-        serde_json::to_vec(change)
-            .expect("a ring change always serializes")
-            .into()
-    }
-
-    fn apply(&self, command: &Bytes) -> Result<(), String> {
-        let change =
-            serde_json::from_slice::<RingChange>(command).map_err(|e| format!("undecodable ring change: {e}"))?;
-        self.desc.write().apply(&change).map(|_| ()).map_err(|e| e.to_string())
-    }
-
-    fn snapshot(&self) -> pyrite_raft::SnapshotEncoder {
-        // A ring is small: copied whole while applies wait.
-        let bytes = serde_json::to_vec(&*self.desc.read()).expect("a ring always serializes");
-        Box::new(move |w| w.write_all(&bytes))
-    }
-
-    fn restore(&self, snapshot: &[u8]) -> Result<(), String> {
-        let desc = if snapshot.is_empty() {
-            RingDesc::default()
-        } else {
-            serde_json::from_slice(snapshot).map_err(|e| format!("ring snapshot: {e}"))?
-        };
-        *self.desc.write() = desc;
-        Ok(())
-    }
-}
-
 /// This node's replica of the metadata group.
 pub(crate) struct MetaReplica {
-    pub(crate) group: Group<RingApp>,
+    pub(crate) group: Group<MetaApp>,
 }
 
 const RING_FILE: &str = "ring.json";
@@ -130,7 +89,7 @@ impl ShardHost {
             self.node_id,
             &self.settings.dir.join("meta"),
             &self.settings.raft,
-            Arc::new(RingApp::default()),
+            Arc::new(MetaApp::default()),
             self.client.channels(),
             &self.groups,
         )
@@ -188,7 +147,7 @@ impl ShardHost {
             return Err(Status::unavailable("the cluster's ring is not bootstrapped yet"));
         }
         group
-            .propose(change)
+            .propose(&MetaCommand::Ring(change.clone()))
             .await
             .map_err(status)?
             .map_err(Status::invalid_argument)?;
@@ -223,6 +182,7 @@ impl ShardHost {
         loop {
             tokio::time::sleep(every).await;
             self.sync_ring().await;
+            self.expire_members().await;
             let desc = self.ring.read().desc().clone();
             if desc.version > saved {
                 // On disk before anything is done about it: a restart resumes from here.
@@ -396,31 +356,6 @@ impl ShardHost {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_ring_app_applies_refuses_and_snapshots() {
-        let app = RingApp::default();
-        let ring = RingDesc::even(
-            vec![pyrite_ring::Ingester {
-                id: 1,
-                addr: "a:1".into(),
-            }],
-            2,
-            1,
-        );
-        let boot = RingApp::encode(&RingChange::Bootstrap { ring: ring.clone() });
-        assert_eq!(app.apply(&boot), Ok(()));
-        let bad = app.apply(&Bytes::from_static(
-            br#"{"op":"set_replicas","shard":9,"replicas":[1]}"#,
-        ));
-        assert_eq!(bad, Err("no shard 9".to_string()));
-        assert!(app.apply(&Bytes::from_static(b"nonsense")).is_err());
-        let other = RingApp::default();
-        other.restore(&pyrite_raft::snapshot_to_vec(app.snapshot())).unwrap();
-        assert_eq!(*other.desc.read(), ring);
-        other.restore(&[]).unwrap();
-        assert_eq!(other.desc.read().version, 0);
-    }
 
     #[test]
     fn the_ring_file_round_trips() {

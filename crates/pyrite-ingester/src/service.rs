@@ -116,4 +116,23 @@ impl IngesterRpc for IngesterService {
         let ring = self.host.change_ring(&req.into_inner().change).await?;
         Ok(Response::new(pb::RingReply { ring }))
     }
+
+    async fn heartbeat(&self, req: Request<pb::HeartbeatRequest>) -> Result<Response<pb::PoolReply>, Status> {
+        let r = req.into_inner();
+        let hb = pyrite_members::Heartbeat {
+            pool: r.pool,
+            id: r.id,
+            addr: r.addr,
+            timeout_ms: r.timeout_ms,
+            handoff_ms: r.handoff_ms,
+            leave: r.leave,
+        };
+        if hb.pool.is_empty() || hb.id.is_empty() || hb.timeout_ms <= 0 || hb.handoff_ms < 0 {
+            return Err(Status::invalid_argument(
+                "a heartbeat needs a pool, a member id, a positive timeout and a handoff",
+            ));
+        }
+        let pool = self.host.heartbeat(&hb).await?;
+        Ok(Response::new(pb::PoolReply { pool }))
+    }
 }

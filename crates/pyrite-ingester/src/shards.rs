@@ -271,6 +271,8 @@ pub struct ShardHost {
     pub(crate) draining_since: parking_lot::Mutex<HashMap<ShardId, std::time::Instant>>,
     /// Failed block-cutting steps, by tenant.
     pub(crate) cut_failures: Family<Vec<(String, String)>, Counter>,
+    /// As the metadata group's leader: when each pool member was last heard.
+    pub(crate) liveness: parking_lot::Mutex<pyrite_members::Liveness>,
 }
 
 impl ShardHost {
@@ -289,6 +291,7 @@ impl ShardHost {
             converging: Default::default(),
             draining_since: Default::default(),
             cut_failures: Family::default(),
+            liveness: Default::default(),
         })
     }
 

@@ -22,7 +22,7 @@ pub mod service;
 pub mod target;
 
 pub use config::{parse, ConfigError, ScrapeConfig, ScrapeFile};
-pub use manager::{Manager, Ownership, SoleOwner};
+pub use manager::{Manager, Ownership, PoolOwnership, SoleOwner};
 pub use scrape::Sink;
 pub use service::{LoadError, ScrapeOptions, Service};
 pub use target::Target;

@@ -3,7 +3,10 @@
 //! loop per target this node owns. [`Manager::apply`] takes a new configuration: jobs
 //! whose configuration is unchanged keep their discoverers, loops and series caches;
 //! changed jobs restart without writing staleness markers; removed jobs stop and mark
-//! their series stale. [`Ownership`] says which targets are this node's to scrape.
+//! their series stale. Every node runs a loop for every target of its jobs; the
+//! [`Ownership`] says which instants of which targets are this node's to scrape
+//! ([`SoleOwner`]: all of them; [`PoolOwnership`]: its share among the live members of a
+//! pool), and a loop scrapes only those.
 //!
 //! The invariant: at any time each target of a job runs in at most one loop on this
 //! node, and a loop is stopped before another for the same target is started.
@@ -18,21 +21,22 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::{ScrapeConfig, ScrapeFile};
-use crate::schedule::{run, LoopSpec};
+use crate::schedule::{now_ms, run, LoopSpec};
 use crate::scrape::{SharedStatus, Sink};
 use crate::target::{targets, Dropped, Target};
 
-/// Who scrapes a target.
+/// Who scrapes a target's instant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Owner {
     pub mine: bool,
-    /// The owning node's name, for the targets API.
+    /// The owning node's name, for the targets API; empty when nobody owns it.
     pub node: String,
 }
 
-/// Which targets this node scrapes, and when that may have changed.
+/// Which node scrapes each instant of each target, as this node knows it now.
 pub trait Ownership: Send + Sync + 'static {
-    fn owner(&self, target_hash: u64) -> Owner;
+    /// The owner of the target with this hash at the instant `at_ms`.
+    fn owner(&self, target_hash: u64, at_ms: i64) -> Owner;
     /// Changes whenever ownership may have moved.
     fn changes(&self) -> watch::Receiver<u64>;
 }
@@ -53,10 +57,63 @@ impl SoleOwner {
 }
 
 impl Ownership for SoleOwner {
-    fn owner(&self, _: u64) -> Owner {
+    fn owner(&self, _: u64, _: i64) -> Owner {
         Owner {
             mine: true,
             node: self.node.clone(),
+        }
+    }
+    fn changes(&self) -> watch::Receiver<u64> {
+        self.tx.subscribe()
+    }
+}
+
+/// Targets shared out among the live members of a pool ([`pyrite_members`]): an
+/// instant is this node's when the epoch in force then gives the target's hash to it.
+/// While the member's view is withdrawn (no heartbeat answered), nothing is.
+pub struct PoolOwnership {
+    me: String,
+    view: pyrite_members::View,
+    tx: watch::Sender<u64>,
+}
+
+impl PoolOwnership {
+    /// Follows `view` as member `me` (a task forwards its changes until it closes).
+    pub fn new(me: impl Into<String>, view: pyrite_members::View) -> Arc<Self> {
+        let (tx, _) = watch::channel(0);
+        let ownership = Arc::new(PoolOwnership {
+            me: me.into(),
+            view: view.clone(),
+            tx: tx.clone(),
+        });
+        let mut view = view;
+        tokio::spawn(async move {
+            while view.changed().await.is_ok() {
+                tx.send_modify(|n| *n += 1);
+            }
+        });
+        ownership
+    }
+}
+
+impl Ownership for PoolOwnership {
+    fn owner(&self, target_hash: u64, at_ms: i64) -> Owner {
+        let view = self.view.borrow();
+        let Some(pool) = view.as_deref() else {
+            return Owner {
+                mine: false,
+                node: String::new(),
+            };
+        };
+        match pool.owner(target_hash, at_ms) {
+            Some(id) => Owner {
+                mine: id == self.me,
+                node: pool.members.get(id).map_or(id, |m| m.addr.as_str()).to_string(),
+            },
+            None => Owner {
+                mine: false,
+                node: String::new(),
+            },
         }
     }
     fn changes(&self) -> watch::Receiver<u64> {
@@ -197,12 +254,19 @@ impl Manager {
         Job { cfg, tasks, stop, view }
     }
 
-    /// Every job's view, by job name.
+    /// Every job's view, by job name, with each target's owner as of now.
     pub fn views(&self) -> BTreeMap<String, (Arc<ScrapeConfig>, JobView)> {
+        let now = now_ms();
         self.jobs
             .lock()
             .iter()
-            .map(|(n, j)| (n.clone(), (j.cfg.clone(), j.view.lock().clone())))
+            .map(|(n, j)| {
+                let mut view = j.view.lock().clone();
+                for a in &mut view.active {
+                    a.owner = self.ownership.owner(a.target.hash, now);
+                }
+                (n.clone(), (j.cfg.clone(), view))
+            })
             .collect()
     }
 
@@ -308,15 +372,16 @@ impl JobRunner {
             error: error.clone(),
         };
         let mut wanted = HashMap::new();
+        let now = now_ms();
         for t in active.drain(..) {
-            let owner = self.ownership.owner(t.hash);
+            let owner = self.ownership.owner(t.hash, now);
             let status = self.statuses.entry(t.hash).or_default().clone();
             if let Some(e) = &error {
                 let mut s = status.lock();
                 s.health.health = "down";
                 s.health.last_error = e.clone();
             }
-            if owner.mine && error.is_none() {
+            if error.is_none() {
                 wanted.insert(t.hash, t.clone());
             }
             view.active.push(ActiveTarget {
@@ -325,12 +390,12 @@ impl JobRunner {
                 status,
             });
         }
-        // Loops no longer wanted stop first; a moved target is handed over without markers.
+        // Loops of targets gone stop first, marking their series stale (a loop writes
+        // markers only for what this node scraped last).
         let stopping: Vec<u64> = self.loops.keys().filter(|h| !wanted.contains_key(h)).copied().collect();
         for h in stopping {
             if let Some(l) = self.loops.remove(&h) {
-                let moved = view.active.iter().any(|a| a.target.hash == h && !a.owner.mine);
-                let _ = l.stop.send(Some(moved));
+                let _ = l.stop.send(Some(false));
                 let _ = l.task.await;
             }
         }
@@ -347,6 +412,7 @@ impl JobRunner {
                 client: self.client.clone(),
                 sink: self.sink.clone(),
                 status: self.statuses.entry(h).or_default().clone(),
+                ownership: self.ownership.clone(),
             };
             self.loops.insert(
                 h,

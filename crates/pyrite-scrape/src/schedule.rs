@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration as StdDuration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::ScrapeConfig;
+use crate::manager::Ownership;
 use crate::scrape::{Health, Scrape, ScrapeError, Scraper, SharedStatus, Sink};
 use crate::target::Target;
 
@@ -20,9 +21,11 @@ pub struct LoopSpec {
     pub client: pyrite_http_client::HttpClient,
     pub sink: Arc<dyn Sink>,
     pub status: SharedStatus,
+    pub ownership: Arc<dyn Ownership>,
 }
 
-fn now_ms() -> i64 {
+/// The milliseconds since the Unix epoch, by this node's clock.
+pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -40,8 +43,27 @@ pub fn next_slot(from_ms: i64, interval: StdDuration, offset: StdDuration) -> i6
     }
 }
 
-/// Scrapes the target at each scheduled instant until `stop` fires; then, unless it
-/// fired with `handed_over` set, writes staleness markers for everything last written.
+/// The last scheduled instant (ms) at or before `at`.
+pub fn last_slot(at_ms: i64, interval: StdDuration, offset: StdDuration) -> i64 {
+    let i = interval.as_millis().max(1) as i64;
+    let next = next_slot(at_ms, interval, offset);
+    if next == at_ms {
+        next
+    } else {
+        next - i
+    }
+}
+
+/// Scrapes the target at each scheduled instant this node owns until `stop` fires;
+/// then, unless it fired with `handed_over` set, writes staleness markers for
+/// everything this node last wrote.
+///
+/// When ownership changes, the instant in hand (the last one at or before now) is
+/// scraped at once if it is now this node's and nobody scraped it here: the target's
+/// owner went away, and this is how its instant is not lost. Such a scrape carries
+/// the instant's timestamp, less than an interval before it ran. An instant that
+/// stops being this node's drops the target's series cache without staleness
+/// markers: the new owner carries the series on.
 pub async fn run(spec: LoopSpec, mut stop: tokio::sync::watch::Receiver<Option<bool>>) {
     let LoopSpec {
         cfg,
@@ -49,61 +71,89 @@ pub async fn run(spec: LoopSpec, mut stop: tokio::sync::watch::Receiver<Option<b
         client,
         sink,
         status,
+        ownership,
     } = spec;
-    let mut scraper = Scraper::new(&cfg, &target);
+    let (interval, offset) = (target.interval, target.offset());
+    // Built when this node first scrapes the target; dropped when it stops owning it.
+    let mut scraper: Option<Scraper> = None;
+    let mut changes = ownership.changes();
+    let mut changes_open = true;
+    let mut last_scraped = i64::MIN;
     let accept = cfg.accept_header();
-    let mut slot = next_slot(now_ms(), target.interval, target.offset());
+    let mut slot = next_slot(now_ms(), interval, offset);
     loop {
         let wait = StdDuration::from_millis((slot - now_ms()).max(0) as u64);
-        tokio::select! {
-            _ = tokio::time::sleep(wait) => {}
+        let changed = tokio::select! {
+            _ = tokio::time::sleep(wait) => false,
+            c = changes.changed(), if changes_open => {
+                changes_open = c.is_ok();
+                true
+            }
             _ = stop.changed() => break,
+        };
+        let at = if changed {
+            let in_hand = last_slot(now_ms(), interval, offset);
+            if in_hand <= last_scraped || !ownership.owner(target.hash, in_hand).mine {
+                continue;
+            }
+            in_hand
+        } else {
+            let at = slot;
+            slot = next_slot(slot + 1, interval, offset);
+            // A slot missed (a slow scrape or write) is skipped, not caught up.
+            let now = now_ms();
+            if slot < now {
+                slot = next_slot(now, interval, offset);
+            }
+            at
+        };
+        if at <= last_scraped {
+            // Already scraped here (a change and the instant itself arrived together).
+            continue;
         }
+        if !ownership.owner(target.hash, at).mine {
+            // Handed over (or never ours): the owner writes the series from here.
+            scraper = None;
+            continue;
+        }
+        let scraper = scraper.get_or_insert_with(|| Scraper::new(&cfg, &target));
+        last_scraped = at;
         let started = Instant::now();
         let wall = SystemTime::now();
         let fetched = tokio::select! {
             r = fetch(&client, &cfg, &target, &accept) => r,
             _ = stop.changed() => break,
         };
-        let result = fetched.and_then(|(body, ct)| scraper.ingest(&body, &ct, slot));
+        let result = fetched.and_then(|(body, ct)| scraper.ingest(&body, &ct, at));
         let duration = started.elapsed();
         let (mut series, health, error) = match result {
             Ok(s) => {
-                let mut out = scraper.report(slot, true, duration, &s);
+                let mut out = scraper.report(at, true, duration, &s);
                 out.extend(s.series);
                 (out, "up", String::new())
             }
             Err(e) => {
-                let mut out = scraper.report(slot, false, duration, &Scrape::default());
-                out.extend(scraper.failed(slot));
+                let mut out = scraper.report(at, false, duration, &Scrape::default());
+                out.extend(scraper.failed(at));
                 (out, "down", e.to_string())
             }
         };
         let written = sink.write(&cfg.tenant, std::mem::take(&mut series)).await;
-        {
-            let mut st = status.lock();
-            st.health = Health {
-                health,
-                last_error: match written {
-                    Err(w) if error.is_empty() => format!("writing the scrape: {w}"),
-                    _ => error,
-                },
-                last_scrape: Some(wall),
-                last_duration: duration,
-            };
-            st.metadata = scraper.metadata.clone();
-        }
-        slot = next_slot(slot + 1, target.interval, target.offset());
-        // A slot missed (a slow scrape or write) is skipped, not caught up.
-        let now = now_ms();
-        if slot < now {
-            slot = next_slot(now, target.interval, target.offset());
-        }
+        let mut st = status.lock();
+        st.health = Health {
+            health,
+            last_error: match written {
+                Err(w) if error.is_empty() => format!("writing the scrape: {w}"),
+                _ => error,
+            },
+            last_scrape: Some(wall),
+            last_duration: duration,
+        };
+        st.metadata = scraper.metadata.clone();
     }
     let handed_over = stop.borrow().unwrap_or(false);
-    if !handed_over {
-        let t = now_ms();
-        let stale = scraper.end(t);
+    if let (false, Some(mut scraper)) = (handed_over, scraper) {
+        let stale = scraper.end(now_ms());
         if !stale.is_empty() {
             if let Err(e) = sink.write(&cfg.tenant, stale).await {
                 tracing::warn!(target = %target.url, error = %e, "writing staleness markers");
@@ -177,3 +227,20 @@ fn fetch_error(e: &reqwest::Error) -> String {
     msg
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_instant_in_hand_is_the_last_at_or_before_now() {
+        let (i, o) = (StdDuration::from_secs(10), StdDuration::from_millis(2_500));
+        assert_eq!(last_slot(102_500, i, o), 102_500);
+        assert_eq!(last_slot(102_499, i, o), 92_500);
+        assert_eq!(last_slot(112_499, i, o), 102_500);
+        for t in [0, 1, 92_500, 99_999, 100_000] {
+            let last = last_slot(t, i, o);
+            assert!(last <= t && t - last < 10_000);
+            assert_eq!(next_slot(last, i, o), last, "an instant of the schedule");
+        }
+    }
+}

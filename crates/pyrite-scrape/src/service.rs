@@ -17,7 +17,7 @@ use crate::manager::{Manager, Ownership};
 use crate::scrape::Sink;
 
 /// Pyrite's own options for scraping.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ScrapeOptions {
     /// A Prometheus configuration file whose `scrape_configs` Pyrite scrapes; empty:
@@ -25,6 +25,26 @@ pub struct ScrapeOptions {
     pub config_file: String,
     /// The DNS server `dns_sd_configs` ask (`host:port`); empty: the system's resolver.
     pub dns_resolver: String,
+    /// This distributor's name among the distributors sharing the targets out; empty:
+    /// its HTTP address and port (the host's name when it listens on every interface).
+    pub instance_id: String,
+    /// In a cluster, how often this distributor tells the metadata group it is alive.
+    pub heartbeat_period: pyrite_config::Duration,
+    /// In a cluster, how long a distributor may go unheard before its targets are given
+    /// to the others (it stops scraping a period sooner by itself).
+    pub heartbeat_timeout: pyrite_config::Duration,
+}
+
+impl Default for ScrapeOptions {
+    fn default() -> Self {
+        ScrapeOptions {
+            config_file: String::new(),
+            dns_resolver: String::new(),
+            instance_id: String::new(),
+            heartbeat_period: pyrite_config::Duration::from_millis(500),
+            heartbeat_timeout: pyrite_config::Duration::from_millis(3_000),
+        }
+    }
 }
 
 impl ScrapeOptions {
@@ -34,7 +54,15 @@ impl ScrapeOptions {
                 .parse::<std::net::SocketAddr>()
                 .map_err(|e| format!("scrape.dns-resolver {:?}: {e}", self.dns_resolver))?;
         }
-        Ok(())
+        self.timing().validate().map_err(|e| format!("scrape: {e}"))
+    }
+
+    /// The heartbeat timing of a distributor in the scrape pool.
+    pub fn timing(&self) -> pyrite_members::Timing {
+        pyrite_members::Timing {
+            period: self.heartbeat_period.0,
+            timeout: self.heartbeat_timeout.0,
+        }
     }
 }
 

@@ -53,6 +53,18 @@ impl Tasks {
         });
     }
 
+    /// Runs the task `start` makes of the shutdown token: a task with steps to take
+    /// when shutdown begins (saying goodbye to peers) watches the token itself and
+    /// ends within the grace period.
+    pub fn spawn_graceful<F, Fut>(&self, start: F)
+    where
+        F: FnOnce(CancellationToken) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let task = start(self.stop.clone());
+        self.running.lock().spawn(task);
+    }
+
     /// Stops every task, waiting at most `grace` for them to finish.
     pub async fn shutdown(&self, grace: Duration) {
         self.stop.cancel();

@@ -1,0 +1,222 @@
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::*;
+
+fn join(id: &str, at_ms: i64) -> Command {
+    Command::Join {
+        pool: "scrape".into(),
+        id: id.into(),
+        addr: format!("{id}:80"),
+        timeout_ms: 3_000,
+        at_ms,
+        handoff_ms: 2_000,
+    }
+}
+
+fn owners(p: &Pool, at_ms: i64, keys: u64) -> Vec<String> {
+    (0..keys).map(|k| p.owner(mix(k), at_ms).unwrap().to_string()).collect()
+}
+
+#[test]
+fn the_first_member_owns_everything_at_once_and_a_joiner_after_the_handoff() {
+    let mut m = Members::default();
+    m.apply(&join("a", 1_000));
+    let p = m.pool("scrape").unwrap();
+    assert_eq!(p.epochs[0].effective_ms, 1_000, "nobody to take over from");
+    assert!(owners(p, 1_000, 100).iter().all(|o| o == "a"));
+
+    m.apply(&join("b", 5_000));
+    let p = m.pool("scrape").unwrap();
+    assert_eq!(p.seq(), 2);
+    // Until the handoff instant every key stays with a; from it, b has its share.
+    assert!(owners(p, 6_999, 100).iter().all(|o| o == "a"));
+    let after = owners(p, 7_000, 1_000);
+    let b = after.iter().filter(|o| *o == "b").count();
+    assert!((400..600).contains(&b), "b owns about half: {b}");
+
+    // A known member's join changes nothing.
+    m.apply(&join("b", 9_000));
+    assert_eq!(m.pool("scrape").unwrap().seq(), 2);
+}
+
+#[test]
+fn only_the_keys_of_the_member_that_came_or_went_move() {
+    let mut m = Members::default();
+    for (i, id) in ["a", "b", "c"].iter().enumerate() {
+        m.apply(&join(id, i as i64));
+    }
+    let before = owners(m.pool("scrape").unwrap(), 100_000, 3_000);
+    for id in ["a", "b", "c"] {
+        let n = before.iter().filter(|o| *o == id).count();
+        assert!((800..1_200).contains(&n), "{id} owns about a third: {n}");
+    }
+    m.apply(&join("d", 10));
+    let with_d = owners(m.pool("scrape").unwrap(), 100_000, 3_000);
+    for (old, new) in before.iter().zip(&with_d) {
+        assert!(old == new || new == "d", "a key moved from {old} to {new}");
+    }
+    m.apply(&Command::Expire {
+        pool: "scrape".into(),
+        id: "b".into(),
+        last_seen_ms: 20_000,
+    });
+    let without_b = owners(m.pool("scrape").unwrap(), 100_000, 3_000);
+    for (old, new) in with_d.iter().zip(&without_b) {
+        assert!(old == new || old == "b", "a key moved from {old} to {new}");
+        assert_ne!(new, "b");
+    }
+}
+
+#[test]
+fn an_expired_member_gives_its_keys_up_from_when_it_was_last_heard_never_before_the_last_epoch() {
+    let mut m = Members::default();
+    m.apply(&join("a", 0));
+    m.apply(&join("b", 1_000)); // effective 3_000
+    let expire = |id: &str, last: i64| Command::Expire {
+        pool: "scrape".into(),
+        id: id.into(),
+        last_seen_ms: last,
+    };
+    m.apply(&expire("b", 2_500));
+    let p = m.pool("scrape").unwrap();
+    assert_eq!(
+        p.epochs.last().unwrap().effective_ms,
+        3_000,
+        "not before the join took effect"
+    );
+    assert!(owners(p, 3_000, 100).iter().all(|o| o == "a"));
+    m.apply(&join("b", 4_000)); // effective 6_000
+    m.apply(&expire("b", 7_500));
+    let p = m.pool("scrape").unwrap();
+    assert_eq!(p.epochs.last().unwrap().effective_ms, 7_500);
+    assert!(owners(p, 7_499, 100).iter().any(|o| o == "b"));
+    assert!(owners(p, 7_500, 100).iter().all(|o| o == "a"));
+    // Expiring a member no longer there is a no-op.
+    let seq = p.seq();
+    m.apply(&expire("b", 9_000));
+    assert_eq!(m.pool("scrape").unwrap().seq(), seq);
+}
+
+#[test]
+fn a_leaving_member_keeps_its_keys_until_the_handoff() {
+    let mut m = Members::default();
+    m.apply(&join("a", 0));
+    m.apply(&join("b", 0)); // effective 2_000
+    m.apply(&Command::Leave {
+        pool: "scrape".into(),
+        id: "b".into(),
+        at_ms: 10_000,
+        handoff_ms: 2_000,
+    });
+    let p = m.pool("scrape").unwrap();
+    assert!(owners(p, 11_999, 100).iter().any(|o| o == "b"));
+    assert!(owners(p, 12_000, 100).iter().all(|o| o == "a"));
+    assert!(!p.members.contains_key("b"));
+}
+
+#[test]
+fn a_heartbeat_asks_for_a_command_only_when_something_changes() {
+    let mut m = Members::default();
+    let hb = Heartbeat {
+        pool: "scrape".into(),
+        id: "a".into(),
+        addr: "a:80".into(),
+        timeout_ms: 3_000,
+        handoff_ms: 2_000,
+        leave: false,
+    };
+    let c = hb.command(&m, 5).expect("an unknown member joins");
+    m.apply(&c);
+    assert_eq!(hb.command(&m, 6), None);
+    let moved = Heartbeat {
+        addr: "a:81".into(),
+        ..hb.clone()
+    };
+    assert!(matches!(moved.command(&m, 7), Some(Command::Join { .. })));
+    let leaving = Heartbeat { leave: true, ..hb };
+    m.apply(&leaving.command(&m, 8).unwrap());
+    assert_eq!(leaving.command(&m, 9), None, "already gone");
+}
+
+#[test]
+fn liveness_expires_members_unheard_for_their_timeout_counting_from_first_sight() {
+    let mut m = Members::default();
+    m.apply(&join("a", 0));
+    m.apply(&join("b", 0));
+    let mut l = Liveness::default();
+    // A new leader has heard from nobody: both count as heard now.
+    assert!(l.expired(&m, 10_000).is_empty());
+    l.heard("scrape", "a", 12_000);
+    assert!(l.expired(&m, 13_000).is_empty());
+    let due = l.expired(&m, 13_001);
+    assert_eq!(
+        due,
+        vec![Command::Expire {
+            pool: "scrape".into(),
+            id: "b".into(),
+            last_seen_ms: 10_000
+        }]
+    );
+}
+
+#[test]
+fn the_state_survives_a_json_round_trip() {
+    let mut m = Members::default();
+    m.apply(&join("a", 0));
+    m.apply(&join("b", 1));
+    let back: Members = serde_json::from_slice(&serde_json::to_vec(&m).unwrap()).unwrap();
+    assert_eq!(back, m);
+}
+
+/// A registry whose leader can be cut off.
+struct Switch {
+    up: AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl Registry for Switch {
+    async fn heartbeat(&self, hb: &Heartbeat) -> Result<Pool, String> {
+        if !self.up.load(Ordering::SeqCst) {
+            return Err("unreachable".into());
+        }
+        let mut m = Members::default();
+        m.apply(&hb.command(&m, 0).unwrap());
+        Ok(m.pools.remove(&hb.pool).unwrap())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_member_unanswered_for_the_fence_gives_its_work_up_and_takes_it_back_when_answered() {
+    let registry = Arc::new(Switch {
+        up: AtomicBool::new(true),
+    });
+    let timing = Timing {
+        period: Duration::from_millis(250),
+        timeout: Duration::from_secs(2),
+    };
+    let hb = Heartbeat {
+        pool: "scrape".into(),
+        id: "a".into(),
+        addr: "a:80".into(),
+        timeout_ms: 2_000,
+        handoff_ms: timing.handoff().as_millis() as i64,
+        leave: false,
+    };
+    let (tx, mut rx) = watch::channel(None);
+    tokio::spawn(run_heartbeats(registry.clone(), hb, timing, tx));
+    rx.changed().await.unwrap();
+    assert!(rx.borrow().is_some());
+    registry.up.store(false, Ordering::SeqCst);
+    let cut = tokio::time::Instant::now();
+    rx.changed().await.unwrap();
+    assert!(rx.borrow().is_none());
+    let waited = cut.elapsed();
+    assert!(
+        waited >= timing.fence() - timing.period && waited <= timing.fence() + timing.period,
+        "fenced after {waited:?}"
+    );
+    assert!(waited < timing.timeout, "before the leader could expire it");
+    registry.up.store(true, Ordering::SeqCst);
+    rx.changed().await.unwrap();
+    assert!(rx.borrow().is_some());
+}

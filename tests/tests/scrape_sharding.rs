@@ -1,0 +1,234 @@
+//! Scrape targets shared out among distributors, through the metadata group's scrape
+//! pool: two distributors scrape twelve real node_exporters, a third joins, then one
+//! is killed with SIGKILL. From the stored samples alone the test checks, target by
+//! target and instant by instant, that every scheduled instant of the whole run was
+//! written exactly once, and — from each node_exporter's own count of the requests it
+//! served, scraped with every sample — that no target was fetched twice for one
+//! instant, except for the one instant a killed distributor may have fetched without
+//! writing it (its scrape was in flight when it died; the new owner fetched it again).
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::process::Command;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::{ensure, Context};
+use pyrite_cluster_tests::cluster::{Cluster, Topology};
+use pyrite_cluster_tests::http::{api_get, enc};
+use pyrite_cluster_tests::{free_port, require, wait_until, Peer};
+
+const INTERVAL_S: i64 = 2;
+const TARGETS: usize = 12;
+
+fn node_exporter(ip: Ipv4Addr, dir: &std::path::Path) -> anyhow::Result<(Peer, String)> {
+    let port = free_port(ip);
+    let peer = Peer::spawn(
+        &format!("node-exporter-{port}"),
+        Command::new("prometheus-node-exporter")
+            .arg(format!("--web.listen-address={ip}:{port}"))
+            .arg("--collector.disable-defaults")
+            .arg("--collector.loadavg"),
+        dir,
+    )?;
+    let addr = format!("{ip}:{port}");
+    wait_until("node_exporter to answer", Duration::from_secs(30), || {
+        Ok(reqwest::blocking::get(format!("http://{addr}/metrics"))
+            .ok()
+            .filter(|r| r.status().is_success())
+            .map(|_| ()))
+    })?;
+    Ok((peer, addr))
+}
+
+fn now_s() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
+}
+
+/// Each target's stored samples of `series` in the last `range_s` before `at`:
+/// instance → [(timestamp ms, value)].
+fn samples(base: &str, series: &str, range_s: i64, at: f64) -> anyhow::Result<BTreeMap<String, Vec<(i64, f64)>>> {
+    let q = format!("{series}[{range_s}s]");
+    let data = api_get(&format!("{base}/api/v1/query?query={}&time={at}", enc(&q)))?;
+    let mut out = BTreeMap::new();
+    for s in data["result"].as_array().context("result")? {
+        let instance = s["metric"]["instance"].as_str().context("instance")?.to_string();
+        let points = s["values"]
+            .as_array()
+            .context("values")?
+            .iter()
+            .map(|p| {
+                let t = (p[0].as_f64().unwrap_or(0.0) * 1000.0).round() as i64;
+                let v: f64 = p[1].as_str().unwrap_or("NaN").parse().unwrap_or(f64::NAN);
+                (t, v)
+            })
+            .collect();
+        out.insert(instance, points);
+    }
+    Ok(out)
+}
+
+/// Which distributor owns each target now, by the targets API of `base`.
+fn owners(base: &str) -> anyhow::Result<BTreeMap<String, String>> {
+    let data = api_get(&format!("{base}/api/v1/targets?state=active"))?;
+    Ok(data["activeTargets"]
+        .as_array()
+        .context("activeTargets")?
+        .iter()
+        .map(|t| {
+            (
+                t["labels"]["instance"].as_str().unwrap_or_default().to_string(),
+                t["scrapedBy"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect())
+}
+
+#[test]
+fn every_instant_of_every_target_is_scraped_once_while_distributors_join_and_die() -> anyhow::Result<()> {
+    require("prometheus-node-exporter")?;
+    let dir = tempfile::tempdir()?;
+    let mut exporters = Vec::new();
+    let mut addrs = Vec::new();
+    for i in 0..TARGETS {
+        let (peer, addr) = node_exporter(Ipv4Addr::new(127, 0, 70, 1 + i as u8), dir.path())?;
+        exporters.push(peer);
+        addrs.push(addr);
+    }
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: {INTERVAL_S}s\nscrape_configs:\n  - job_name: node\n    static_configs:\n      - targets: [{}]\n",
+            addrs.iter().map(|a| format!("'{a}'")).collect::<Vec<_>>().join(", ")
+        ),
+    )?;
+    let scrape_flags = [
+        format!("--scrape.config-file={}", config.display()),
+        "--scrape.heartbeat-period=200ms".to_string(),
+        "--scrape.heartbeat-timeout=1s".to_string(),
+    ];
+    let flags: Vec<&str> = scrape_flags.iter().map(String::as_str).collect();
+    let mut cluster = Cluster::start(
+        dir.path(),
+        60,
+        Topology {
+            ingesters: 3,
+            shards: 2,
+            rf: 3,
+            distributors: 2,
+            queriers: 1,
+        },
+        &flags,
+    )?;
+    let query = cluster.queriers[0].url("");
+    let started = now_s();
+    let interval_ms = INTERVAL_S * 1000;
+
+    // Two distributors share the targets: each target is owned by one, and both own some.
+    let first = cluster.distributors[0].url("");
+    wait_until("both distributors to own targets", Duration::from_secs(30), || {
+        let o = owners(&first)?;
+        let distinct: std::collections::BTreeSet<&String> = o.values().collect();
+        Ok((o.len() == TARGETS && distinct.len() == 2).then_some(()))
+    })?;
+    std::thread::sleep(Duration::from_secs(3 * INTERVAL_S as u64));
+
+    // A third joins: once it and the first agree on every owner, the join is in force.
+    let before_join = owners(&first)?;
+    let third = cluster.add_distributor(&flags)?.url("");
+    wait_until(
+        "the third distributor's share to be in force",
+        Duration::from_secs(30),
+        || {
+            let (a, b) = (owners(&first)?, owners(&third)?);
+            Ok((a == b && a != before_join && a.values().all(|o| !o.is_empty())).then_some(()))
+        },
+    )?;
+    std::thread::sleep(Duration::from_secs(3 * INTERVAL_S as u64));
+
+    // One dies without a word; the other two take its targets over.
+    // The victim: a distributor other than the first (whose API the test reads) that
+    // owns targets.
+    let before = owners(&first)?;
+    let first_addr = format!("{}:{}", cluster.distributors[0].ip, cluster.distributors[0].http_port);
+    let (victim_index, victim) = (1..cluster.distributors.len())
+        .map(|i| {
+            (
+                i,
+                format!("{}:{}", cluster.distributors[i].ip, cluster.distributors[i].http_port),
+            )
+        })
+        .find(|(_, addr)| *addr != first_addr && before.values().any(|o| o == addr))
+        .context("a distributor besides the first owns targets")?;
+    let orphans: Vec<String> = before
+        .iter()
+        .filter(|(_, o)| **o == victim)
+        .map(|(t, _)| t.clone())
+        .collect();
+    let killed_at = (now_s() * 1000.0) as i64;
+    cluster.distributors[victim_index].peer.kill9()?;
+    wait_until("the victim's targets to move", Duration::from_secs(30), || {
+        let o = owners(&first)?;
+        Ok((o.len() == TARGETS && o.values().all(|v| *v != victim)).then_some(()))
+    })?;
+    std::thread::sleep(Duration::from_secs(3 * INTERVAL_S as u64));
+
+    // Everything the run wrote, up to an instant every live owner has had time to write.
+    let end = now_s() - 1.0;
+    let range = (end - started).ceil() as i64 + INTERVAL_S;
+    let up = samples(&query, "up{job=\"node\"}", range, end)?;
+    let served = samples(
+        &query,
+        "promhttp_metric_handler_requests_total{job=\"node\",code=\"200\"}",
+        range,
+        end,
+    )?;
+    ensure!(up.len() == TARGETS, "up of every target: {up:?}");
+    let end_ms = (end * 1000.0) as i64;
+    for (instance, points) in &up {
+        let first = points.first().context("no samples")?.0;
+        // Every instant from the first to the last one before the end, each once.
+        let expected: Vec<i64> = (0..)
+            .map(|k| first + k * interval_ms)
+            .take_while(|t| *t <= end_ms)
+            .collect();
+        let got: Vec<i64> = points.iter().map(|p| p.0).collect();
+        ensure!(
+            got == expected,
+            "{instance}: instants written {got:?}, expected every instant {expected:?}"
+        );
+        ensure!(
+            points.iter().all(|p| p.1 == 1.0),
+            "{instance}: up was not 1 throughout: {points:?}"
+        );
+        ensure!(
+            (first as f64) / 1000.0 < started + 2.0 * INTERVAL_S as f64,
+            "{instance}: first scraped at {first}, the run began at {started}"
+        );
+        // One request served per instant: the count the target reports moves by one
+        // from each instant to the next.
+        let counts = served.get(instance).context("request counts")?;
+        let mut refetched = Vec::new();
+        for w in counts.windows(2) {
+            let ((_, a), (t, b)) = (w[0], w[1]);
+            let d = b - a;
+            let near_the_kill = orphans.contains(instance) && (t - killed_at).abs() <= 2 * interval_ms;
+            if d == 2.0 && near_the_kill {
+                refetched.push(t);
+            } else if d != 1.0 {
+                anyhow::bail!("{instance}: {d} requests served between two instants (at {t}): {counts:?}");
+            }
+        }
+        ensure!(
+            refetched.len() <= 1,
+            "{instance}: fetched twice at more than one instant: {refetched:?}"
+        );
+        eprintln!(
+            "{instance}: {} instants, each written once; fetched again after the kill: {refetched:?}; owned by the killed distributor: {}",
+            got.len(),
+            orphans.contains(instance)
+        );
+    }
+    drop(exporters);
+    Ok(())
+}
