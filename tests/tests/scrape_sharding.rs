@@ -1,6 +1,6 @@
 //! Scrape targets shared out among distributors, through the metadata group's scrape
-//! pool: two distributors scrape twelve real node_exporters, a third joins, then one
-//! is killed with SIGKILL. From the stored samples alone the test checks, target by
+//! pool: two distributors scrape twelve real node_exporters, a third joins, one is
+//! killed with SIGKILL and another stopped with SIGTERM. From the stored samples alone the test checks, target by
 //! target and instant by instant, that every scheduled instant of the whole run was
 //! written exactly once, and — from each node_exporter's own count of the requests it
 //! served, scraped with every sample — that no target was fetched twice for one
@@ -171,6 +171,26 @@ fn every_instant_of_every_target_is_scraped_once_while_distributors_join_and_die
         let o = owners(&first)?;
         Ok((o.len() == TARGETS && o.values().all(|v| *v != victim)).then_some(()))
     })?;
+    std::thread::sleep(Duration::from_secs(3 * INTERVAL_S as u64));
+
+    // One more is stopped (SIGTERM): it leaves the pool and scrapes on until the last
+    // one takes over, so its targets see neither a gap nor a second fetch.
+    let leaver_index = (1..cluster.distributors.len())
+        .find(|i| *i != victim_index)
+        .context("a distributor to stop")?;
+    let leaver = format!(
+        "{}:{}",
+        cluster.distributors[leaver_index].ip, cluster.distributors[leaver_index].http_port
+    );
+    let status = cluster.distributors[leaver_index]
+        .peer
+        .terminate(Duration::from_secs(30))?;
+    ensure!(status.success(), "the stopped distributor exited with {status}");
+    let o = owners(&first)?;
+    ensure!(
+        o.len() == TARGETS && o.values().all(|v| *v == first_addr),
+        "once {leaver} has stopped, the last distributor owns every target: {o:?}"
+    );
     std::thread::sleep(Duration::from_secs(3 * INTERVAL_S as u64));
 
     // Everything the run wrote, up to an instant every live owner has had time to write.
