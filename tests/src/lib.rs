@@ -8,6 +8,7 @@
 pub mod blocks;
 pub mod cluster;
 pub mod docker;
+pub mod exporter;
 pub mod http;
 pub mod load;
 pub mod process;

@@ -11,36 +11,10 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Context;
+use pyrite_cluster_tests::exporter::node_exporter;
 use pyrite_cluster_tests::http::{api_get, enc};
 use pyrite_cluster_tests::{free_port, require, wait_until, Peer, Pyrite};
 use serde_json::Value;
-
-fn node_exporter(ip: Ipv4Addr, dir: &std::path::Path) -> anyhow::Result<(Peer, String)> {
-    let port = free_port(ip);
-    let peer = Peer::spawn(
-        &format!("node-exporter-{port}"),
-        Command::new("prometheus-node-exporter")
-            .arg(format!("--web.listen-address={ip}:{port}"))
-            // Collectors whose series come and go between two scrapes would make the
-            // comparison a race; these are stable.
-            .arg("--collector.disable-defaults")
-            .args([
-                "--collector.cpu",
-                "--collector.meminfo",
-                "--collector.loadavg",
-                "--collector.uname",
-            ]),
-        dir,
-    )?;
-    let addr = format!("{ip}:{port}");
-    wait_until("node_exporter to answer", Duration::from_secs(30), || {
-        Ok(reqwest::blocking::get(format!("http://{addr}/metrics"))
-            .ok()
-            .filter(|r| r.status().is_success())
-            .map(|_| ()))
-    })?;
-    Ok((peer, addr))
-}
 
 /// Every series of an instant query, labels as text, sorted.
 fn label_sets(base: &str, query: &str) -> anyhow::Result<BTreeSet<String>> {
@@ -83,13 +57,16 @@ fn targets(base: &str) -> anyhow::Result<BTreeSet<String>> {
         .collect())
 }
 
+/// node_exporter's collectors the targets run.
+const COLLECTORS: &[&str] = &["cpu", "meminfo", "loadavg", "uname"];
+
 #[test]
 fn the_same_scrape_configs_store_what_prometheus_stores() -> anyhow::Result<()> {
     require("prometheus")?;
     require("prometheus-node-exporter")?;
     let ip = Ipv4Addr::new(127, 0, 0, 201);
     let tmp = tempfile::tempdir()?;
-    let (_ne, ne) = node_exporter(ip, tmp.path())?;
+    let (_ne, ne) = node_exporter(ip, tmp.path(), COLLECTORS)?;
     let prom_port = free_port(ip);
     let config = format!(
         r#"
@@ -210,8 +187,8 @@ fn file_sd_changes_and_reloads_move_targets_and_broken_files_change_nothing() ->
     require("prometheus-node-exporter")?;
     let ip = Ipv4Addr::new(127, 0, 0, 202);
     let tmp = tempfile::tempdir()?;
-    let (_a, a) = node_exporter(ip, tmp.path())?;
-    let (_b, b) = node_exporter(ip, tmp.path())?;
+    let (_a, a) = node_exporter(ip, tmp.path(), COLLECTORS)?;
+    let (_b, b) = node_exporter(ip, tmp.path(), COLLECTORS)?;
     let sd = tmp.path().join("targets.json");
     std::fs::write(&sd, format!(r#"[{{"targets": ["{a}"], "labels": {{"team": "x"}}}}]"#))?;
     let cfg_path = tmp.path().join("scrape.yml");

@@ -14,31 +14,12 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{ensure, Context};
 use pyrite_cluster_tests::cluster::{Cluster, Topology};
+use pyrite_cluster_tests::exporter::node_exporter;
 use pyrite_cluster_tests::http::{api_get, enc};
 use pyrite_cluster_tests::{free_port, require, wait_until, Peer};
 
 const INTERVAL_S: i64 = 2;
 const TARGETS: usize = 12;
-
-fn node_exporter(ip: Ipv4Addr, dir: &std::path::Path) -> anyhow::Result<(Peer, String)> {
-    let port = free_port(ip);
-    let peer = Peer::spawn(
-        &format!("node-exporter-{port}"),
-        Command::new("prometheus-node-exporter")
-            .arg(format!("--web.listen-address={ip}:{port}"))
-            .arg("--collector.disable-defaults")
-            .arg("--collector.loadavg"),
-        dir,
-    )?;
-    let addr = format!("{ip}:{port}");
-    wait_until("node_exporter to answer", Duration::from_secs(30), || {
-        Ok(reqwest::blocking::get(format!("http://{addr}/metrics"))
-            .ok()
-            .filter(|r| r.status().is_success())
-            .map(|_| ()))
-    })?;
-    Ok((peer, addr))
-}
 
 fn now_s() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
@@ -83,6 +64,9 @@ fn owners(base: &str) -> anyhow::Result<BTreeMap<String, String>> {
         .collect())
 }
 
+/// node_exporter's collectors the targets run.
+const COLLECTORS: &[&str] = &["loadavg"];
+
 #[test]
 fn every_instant_of_every_target_is_scraped_once_while_distributors_join_and_die() -> anyhow::Result<()> {
     require("prometheus-node-exporter")?;
@@ -90,7 +74,7 @@ fn every_instant_of_every_target_is_scraped_once_while_distributors_join_and_die
     let mut exporters = Vec::new();
     let mut addrs = Vec::new();
     for i in 0..TARGETS {
-        let (peer, addr) = node_exporter(Ipv4Addr::new(127, 0, 70, 1 + i as u8), dir.path())?;
+        let (peer, addr) = node_exporter(Ipv4Addr::new(127, 0, 70, 1 + i as u8), dir.path(), COLLECTORS)?;
         exporters.push(peer);
         addrs.push(addr);
     }
