@@ -45,9 +45,17 @@ pub fn encode_known(tenant: &str, write: &KnownWrite) -> Vec<u8> {
     let mut raw = begin(tenant, write.len(), histograms, 64 + write.len() * 96);
     for k in &write.samples {
         match &k.value {
-            KnownValue::Float(v) => put_series(&mut raw, k.series.labels(), &[Sample::new(k.t, *v)], &[], histograms),
+            KnownValue::Float(v) => {
+                raw.extend_from_slice(k.series.encoded_labels());
+                put_uvarint(&mut raw, 1);
+                put_uvarint(&mut raw, zigzag(k.t));
+                raw.extend_from_slice(&v.to_bits().to_le_bytes());
+                if histograms {
+                    put_uvarint(&mut raw, 0);
+                }
+            }
             KnownValue::Histogram(h) => {
-                put_labels(&mut raw, k.series.labels());
+                raw.extend_from_slice(k.series.encoded_labels());
                 put_uvarint(&mut raw, 0);
                 put_uvarint(&mut raw, 1);
                 put_uvarint(&mut raw, zigzag(k.t));

@@ -22,6 +22,7 @@ use parking_lot::Mutex;
 use pyrite_exposition::{Entry, MetricType, OpenMetricsParser, Parser};
 use pyrite_model::{Labels, LabelsBuilder, STALE_NAN};
 use pyrite_storage::{KnownSeries, KnownValue, KnownWrite};
+use xxhash_rust::xxh3::Xxh3Builder;
 
 use crate::config::{Limits, ScrapeConfig};
 use crate::target::Target;
@@ -79,6 +80,10 @@ struct Cached {
     own_timestamp: bool,
 }
 
+/// Cached series by their text: hashed with xxh3 under a seed of the scraper's own, so
+/// a target cannot choose texts that collide.
+type Cache = HashMap<Box<str>, Cached, Xxh3Builder>;
+
 /// The result of one scrape: what to write (a sample of each series, in the body's
 /// order, then the staleness markers), and the counts the synthetic series report.
 #[derive(Debug, Default)]
@@ -87,6 +92,12 @@ pub struct Scrape {
     pub scraped: u64,
     pub post_relabel: u64,
     pub added: u64,
+}
+
+/// A seed no target can guess.
+fn random_seed() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(0u8)
 }
 
 /// One `TYPE`, `HELP` or `UNIT` line of a body.
@@ -147,7 +158,7 @@ pub struct Scraper {
     scrape_classic_histograms: bool,
     limits: Limits,
     metric_relabel: Vec<pyrite_relabel::RelabelConfig>,
-    cache: HashMap<Box<str>, Cached>,
+    cache: Cache,
     iteration: u64,
     /// `up` and the other synthetic series, in the order [`Scraper::report`] writes them.
     synthetic: [Arc<KnownSeries>; 5],
@@ -177,7 +188,7 @@ impl Scraper {
             scrape_classic_histograms: cfg.scrape_classic_histograms,
             limits: cfg.limits,
             metric_relabel: cfg.metric_relabel_configs.clone(),
-            cache: HashMap::new(),
+            cache: HashMap::with_hasher(Xxh3Builder::new().with_seed(random_seed())),
             iteration: 0,
             synthetic: SYNTHETIC.map(|name| {
                 let mut b = target.labels.to_builder();
@@ -216,7 +227,7 @@ impl Scraper {
         };
         let mut metadata = MetadataLines::default();
         // New cache entries wait here until the scrape is known to be good.
-        let mut fresh: HashMap<Box<str>, Cached> = HashMap::new();
+        let mut fresh: Cache = HashMap::with_hasher(*self.cache.hasher());
         let mut key = String::new();
         for entry in entries {
             let entry = entry.map_err(|e| ScrapeError::Parse(e.to_string()))?;
@@ -266,7 +277,7 @@ impl Scraper {
         key: &str,
         own_timestamp: bool,
         iteration: u64,
-        fresh: &mut HashMap<Box<str>, Cached>,
+        fresh: &mut Cache,
         out: &mut Scrape,
         exposed: impl FnOnce() -> (&'a str, I),
     ) -> Result<Option<Arc<KnownSeries>>, ScrapeError>
@@ -321,7 +332,7 @@ impl Scraper {
         let families = pyrite_exposition::protobuf::parse(body).map_err(|e| ScrapeError::Parse(e.to_string()))?;
         let mut out = Scrape::default();
         let mut metadata = MetadataLines::default();
-        let mut fresh: HashMap<Box<str>, Cached> = HashMap::new();
+        let mut fresh: Cache = HashMap::with_hasher(*self.cache.hasher());
         let mut key = String::new();
         for f in &families {
             metadata.push(&f.name, MetadataLine::Type(type_name(f.metric_type)));
@@ -359,14 +370,7 @@ impl Scraper {
     }
 
     /// A good body: its series are remembered, vanished ones marked stale.
-    fn commit(
-        &mut self,
-        iteration: u64,
-        t: i64,
-        fresh: HashMap<Box<str>, Cached>,
-        metadata: MetadataLines<'_>,
-        out: &mut Scrape,
-    ) {
+    fn commit(&mut self, iteration: u64, t: i64, fresh: Cache, metadata: MetadataLines<'_>, out: &mut Scrape) {
         self.iteration = iteration;
         self.cache.extend(fresh);
         self.mark_stale(iteration, t, &mut out.series);

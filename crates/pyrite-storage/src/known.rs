@@ -13,7 +13,6 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
 use pyrite_model::{FloatHistogram, Labels, Sample, TimeSeries};
 
 /// A series whose labels are final (sorted, no empty values), shared by every write of it.
@@ -21,21 +20,40 @@ use pyrite_model::{FloatHistogram, Labels, Sample, TimeSeries};
 pub struct KnownSeries {
     labels: Labels,
     hash: u64,
+    /// The labels in their length-prefixed form ([`KnownSeries::encoded_labels`]).
+    encoded: Box<[u8]>,
     /// The label limits it last passed validation under, as a nonzero stamp; 0: never.
     checked: AtomicU64,
-    /// Where a store last found it: the store's own stamp for the index it looked in
-    /// (never 0), and the series' place there.
-    place: Mutex<(u64, u32)>,
+    /// Where a store last found it: the store's stamp for the index it looked in (high
+    /// half; 0: nowhere) and the series' place there (low half).
+    place: AtomicU64,
 }
 
 impl KnownSeries {
     pub fn new(labels: Labels) -> Arc<KnownSeries> {
+        let mut encoded =
+            Vec::with_capacity(1 + labels.iter().map(|l| l.name.len() + l.value.len() + 2).sum::<usize>());
+        put_uvarint(&mut encoded, labels.len() as u64);
+        for l in &labels {
+            for s in [&*l.name, &*l.value] {
+                put_uvarint(&mut encoded, s.len() as u64);
+                encoded.extend_from_slice(s.as_bytes());
+            }
+        }
         Arc::new(KnownSeries {
             hash: labels.stable_hash(),
             labels,
+            encoded: encoded.into(),
             checked: AtomicU64::new(0),
-            place: Mutex::new((0, 0)),
+            place: AtomicU64::new(0),
         })
+    }
+
+    /// The labels as a record lays them out, made once: their number, then each name
+    /// and value as its length and its bytes, every number an unsigned LEB128 varint
+    /// (the layout of a label set in a shard's log records).
+    pub fn encoded_labels(&self) -> &[u8] {
+        &self.encoded
     }
 
     pub fn labels(&self) -> &Labels {
@@ -60,14 +78,26 @@ impl KnownSeries {
     /// The place a store recorded under `index` (its stamp for one version of one
     /// index, nonzero), if it is the last one recorded.
     pub fn place_in(&self, index: u64) -> Option<u32> {
-        let (i, place) = *self.place.lock();
-        (index != 0 && i == index).then_some(place)
+        let recorded = self.place.load(Ordering::Relaxed);
+        (index != 0 && index <= u64::from(u32::MAX) && recorded >> 32 == index).then_some(recorded as u32)
     }
 
-    /// Records where a store found it.
+    /// Records where a store found it. Stamps beyond 32 bits are not remembered (the
+    /// store then finds the series by its labels, as it would without a place).
     pub fn set_place(&self, index: u64, place: u32) {
-        *self.place.lock() = (index, place);
+        if let Ok(index) = u32::try_from(index) {
+            self.place
+                .store(u64::from(index) << 32 | u64::from(place), Ordering::Relaxed);
+        }
     }
+}
+
+fn put_uvarint(buf: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        buf.push((v as u8) | 0x80);
+        v >>= 7;
+    }
+    buf.push(v as u8);
 }
 
 /// One sample's value.
@@ -168,6 +198,7 @@ mod tests {
         let up = KnownSeries::new(Labels::from_pairs(&[("__name__", "up"), ("job", "a")]));
         let h = KnownSeries::new(Labels::from_pairs(&[("__name__", "h")]));
         assert_eq!(up.stable_hash(), up.labels().stable_hash());
+        assert_eq!(up.encoded_labels(), b"\x02\x08__name__\x02up\x03job\x01a");
         let mut w = KnownWrite::new();
         w.push_float(&up, 10, 1.0);
         let mut more = KnownWrite::with_capacity(2);
@@ -195,5 +226,8 @@ mod tests {
         assert_eq!(s.place_in(0), None);
         s.set_place(3, 12);
         assert_eq!((s.place_in(3), s.place_in(4)), (Some(12), None));
+        s.set_place(1 << 32, 5);
+        assert_eq!(s.place_in(1 << 32), None, "too large a stamp is not kept");
+        assert_eq!(s.place_in(3), Some(12));
     }
 }
