@@ -176,4 +176,3 @@ fn fetch_error(e: &reqwest::Error) -> String {
     }
     msg
 }
-
