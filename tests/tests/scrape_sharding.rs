@@ -9,14 +9,13 @@
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
-use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{ensure, Context};
 use pyrite_cluster_tests::cluster::{Cluster, Topology};
 use pyrite_cluster_tests::exporter::node_exporter;
 use pyrite_cluster_tests::http::{api_get, enc};
-use pyrite_cluster_tests::{free_port, require, wait_until, Peer};
+use pyrite_cluster_tests::{require, wait_until};
 
 const INTERVAL_S: i64 = 2;
 const TARGETS: usize = 12;

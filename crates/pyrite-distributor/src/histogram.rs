@@ -99,6 +99,34 @@ fn check_spans(spans: &[Span], buckets: usize, side: &str) -> Result<(), String>
 }
 
 impl WireHistogram {
+    /// A float histogram (a scraped one) as the write path takes one: float counts,
+    /// absolute.
+    pub fn from_float(timestamp: i64, h: FloatHistogram) -> WireHistogram {
+        WireHistogram {
+            count_int: None,
+            count_float: Some(h.count),
+            sum: h.sum,
+            schema: h.schema,
+            zero_threshold: h.zero_threshold,
+            zero_count_int: None,
+            zero_count_float: Some(h.zero_count),
+            negative_spans: h.negative_spans,
+            negative_deltas: Vec::new(),
+            negative_counts: h.negative_buckets,
+            positive_spans: h.positive_spans,
+            positive_deltas: Vec::new(),
+            positive_counts: h.positive_buckets,
+            reset_hint: match h.counter_reset_hint {
+                CounterResetHint::Unknown => 0,
+                CounterResetHint::Reset => 1,
+                CounterResetHint::NotReset => 2,
+                CounterResetHint::Gauge => 3,
+            },
+            timestamp,
+            custom_values: h.custom_values,
+        }
+    }
+
     /// The histogram and its timestamp, or why it is malformed.
     pub fn into_float(self) -> Result<(i64, FloatHistogram), String> {
         let integer = self.count_int.is_some() || self.count_float.is_none();

@@ -2,7 +2,9 @@
 //! with a tenant's decoded series — limits, validation and metrics as stages (HA dedup
 //! and relabeling have their places reserved), then the shard split and append through
 //! an [`Appendable`]: `LocalShards` in one process, [`ShardRouter`] (the ring of Raft
-//! shards, over gRPC) in a cluster. Remote write (1.0 and 2.0) is the door built here:
+//! shards, over gRPC) in a cluster. A writer of known series (scraping) goes through the
+//! same stages with [`Distributor::push_known`], which checks a series' labels once per
+//! set of label limits rather than on every write. Remote write (1.0 and 2.0) is the door built here:
 //! decoding and the HTTP answer (`http`), with the tenant taken from `pyrite-tenant`'s
 //! layer.
 //!

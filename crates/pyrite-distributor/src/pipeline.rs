@@ -18,7 +18,7 @@
 //! validation refused, and a refusal never hides what was written.
 
 use pyrite_model::TimeSeries;
-use pyrite_storage::AppendError;
+use pyrite_storage::{AppendError, AppendOutcome};
 
 use crate::decode::RawSeries;
 use crate::validate::{check_timestamps, validate_series, SeriesLimits};
@@ -76,24 +76,15 @@ impl Distributor {
     /// means nothing was written: the request broke a limit or the store failed.
     pub async fn push(&self, tenant: &str, series: Vec<RawSeries>, source: Source) -> Result<PushOutcome, PushError> {
         let result = self.run_stages(tenant, series).await;
-        let failure = match &result {
-            Err(e) => Some(e),
-            Ok(o) => o.refused.as_ref(),
-        };
-        match failure {
-            Some(e) if e.status().is_server_error() => {
-                tracing::warn!(tenant, source = source.as_str(), error = %e, "push failed")
-            }
-            Some(e) => tracing::debug!(tenant, source = source.as_str(), error = %e, "push refused"),
-            None => {}
-        }
+        log_failure(tenant, source, &result);
         result
     }
 
     async fn run_stages(&self, tenant: &str, series: Vec<RawSeries>) -> Result<PushOutcome, PushError> {
         let tl = vec![("tenant".to_string(), tenant.to_string())];
         self.metrics.received_requests.get_or_create(&tl).inc();
-        self.check_request_limits(tenant, &series)?;
+        let n_samples = series.iter().map(|s| s.samples.len() + s.histograms.len()).sum();
+        self.check_request_limits(tenant, series.len(), n_samples)?;
         // HA dedup goes here (later).
         // Relabeling goes here (later).
         let checked = self.validate(tenant, series);
@@ -105,7 +96,8 @@ impl Distributor {
         let mut outcome = PushOutcome::default();
         let mut store_refusal = None;
         if !checked.valid.is_empty() {
-            let (written, refusal) = self.append(tenant, checked.valid, valid_samples).await?;
+            let appended = self.store.append(tenant, checked.valid).await;
+            let (written, refusal) = self.appended(tenant, appended, valid_samples)?;
             outcome.written = written;
             store_refusal = refusal;
         }
@@ -114,15 +106,13 @@ impl Distributor {
     }
 
     /// Stage 1: limits on the request as a whole.
-    fn check_request_limits(&self, tenant: &str, series: &[RawSeries]) -> Result<(), PushError> {
-        let n_series = series.len();
+    fn check_request_limits(&self, tenant: &str, n_series: usize, n_samples: usize) -> Result<(), PushError> {
         let max_series = self.limits.max_series_per_request(tenant);
         if max_series > 0 && n_series > max_series {
             return Err(PushError::bad(format!(
                 "request has {n_series} series, more than the limit of {max_series} (max_series_per_request)"
             )));
         }
-        let n_samples: usize = series.iter().map(|s| s.samples.len() + s.histograms.len()).sum();
         let max_samples = self.limits.max_samples_per_request(tenant);
         if max_samples > 0 && n_samples > max_samples {
             return Err(PushError::bad(format!(
@@ -158,15 +148,16 @@ impl Distributor {
         checked
     }
 
-    /// Stage 6: the store splits the write by shard and appends every part. Samples the
-    /// store refused come back as a message, beside what it wrote.
-    async fn append(
+    /// Stage 6: the store splits the write by shard and appends every part (the caller
+    /// hands over what the store answered). Samples the store refused come back as a
+    /// message, beside what it wrote.
+    fn appended(
         &self,
         tenant: &str,
-        valid: Vec<TimeSeries>,
+        outcome: Result<AppendOutcome, AppendError>,
         valid_samples: usize,
     ) -> Result<(Written, Option<String>), PushError> {
-        let outcome = self.store.append(tenant, valid).await.map_err(|e| match e {
+        let outcome = outcome.map_err(|e| match e {
             AppendError::Limit(m) => PushError::TooManyRequests(m),
             AppendError::Unavailable(m) => PushError::Unavailable(m),
             AppendError::Internal(m) => PushError::Internal(m),
@@ -196,6 +187,22 @@ impl Distributor {
     }
 }
 
+/// Logs a push that failed (a warning when the store failed, a debug line when the
+/// sender's data was refused).
+fn log_failure(tenant: &str, source: Source, result: &Result<PushOutcome, PushError>) {
+    let failure = match result {
+        Err(e) => Some(e),
+        Ok(o) => o.refused.as_ref(),
+    };
+    match failure {
+        Some(e) if e.status().is_server_error() => {
+            tracing::warn!(tenant, source = source.as_str(), error = %e, "push failed")
+        }
+        Some(e) => tracing::debug!(tenant, source = source.as_str(), error = %e, "push refused"),
+        None => {}
+    }
+}
+
 /// The one refusal a push answers with: the store's, then the invalid series.
 fn refusal(store: Option<String>, invalid_series: usize, first_invalid: Option<String>) -> Option<PushError> {
     let msg = match (store, first_invalid) {
@@ -211,5 +218,6 @@ fn refusal(store: Option<String>, invalid_series: usize, first_invalid: Option<S
     Some(PushError::BadRequest(msg))
 }
 
+mod known;
 #[cfg(test)]
 mod tests;

@@ -2,6 +2,9 @@
 //! with a reason (the metric label of `discarded_samples`) and a message naming it; the
 //! request's other series still go through.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex, PoisonError};
+
 use pyrite_model::{
     is_reserved_label_name, is_valid_label_name, is_valid_metric_name, Label, Labels, TimeSeries, METRIC_NAME,
 };
@@ -32,6 +35,24 @@ impl SeriesLimits {
     }
 }
 
+impl SeriesLimits {
+    /// A stamp (never 0) naming the limits [`check_labels`] applies, the same for equal
+    /// limits within this process and different for different ones: a series that
+    /// passed under a stamp need not be checked again while its tenant's limits are the
+    /// same.
+    pub(crate) fn label_stamp(&self) -> u64 {
+        static STAMPS: LazyLock<Mutex<HashMap<[usize; 3], u64>>> = LazyLock::new(Mutex::default);
+        let key = [
+            self.max_label_names_per_series,
+            self.max_label_name_length,
+            self.max_label_value_length,
+        ];
+        let mut stamps = STAMPS.lock().unwrap_or_else(PoisonError::into_inner);
+        let next = stamps.len() as u64 + 1;
+        *stamps.entry(key).or_insert(next)
+    }
+}
+
 impl Default for SeriesLimits {
     fn default() -> Self {
         Self::of(&pyrite_limits::Limits::default(), "")
@@ -46,7 +67,7 @@ pub struct Invalid {
     pub message: String,
 }
 
-fn describe(labels: &[Label]) -> String {
+pub(crate) fn describe(labels: &[Label]) -> String {
     let mut s = String::from("{");
     for (i, l) in labels.iter().enumerate() {
         if i > 0 {
@@ -66,6 +87,21 @@ fn describe(labels: &[Label]) -> String {
 /// grace period allows (a sender with a broken clock would otherwise write the future),
 /// or further behind it than the past grace period allows.
 pub fn check_timestamps(raw: &RawSeries, limits: &SeriesLimits, now_ms: i64) -> Result<(), Invalid> {
+    let times = raw
+        .samples
+        .iter()
+        .map(|s| s.t)
+        .chain(raw.histograms.iter().map(|h| h.timestamp));
+    check_times(times, &raw.labels, limits, now_ms)
+}
+
+/// [`check_timestamps`] of the sample times `times` of the series `labels`.
+pub(crate) fn check_times(
+    mut times: impl Iterator<Item = i64>,
+    labels: &[Label],
+    limits: &SeriesLimits,
+    now_ms: i64,
+) -> Result<(), Invalid> {
     let seconds = |s: u64| (s as i64).saturating_mul(1000);
     let latest = match limits.creation_grace_period_seconds {
         0 => i64::MAX,
@@ -75,11 +111,6 @@ pub fn check_timestamps(raw: &RawSeries, limits: &SeriesLimits, now_ms: i64) -> 
         0 => i64::MIN,
         s => now_ms.saturating_sub(seconds(s)),
     };
-    let mut times = raw
-        .samples
-        .iter()
-        .map(|s| s.t)
-        .chain(raw.histograms.iter().map(|h| h.timestamp));
     match times.find(|t| *t > latest || *t < earliest) {
         None => Ok(()),
         Some(t) if t > latest => Err(Invalid {
@@ -88,7 +119,7 @@ pub fn check_timestamps(raw: &RawSeries, limits: &SeriesLimits, now_ms: i64) -> 
                 "sample timestamp {} is more than {} s ahead of the receiver's clock (creation_grace_period_seconds) for series {}",
                 t,
                 limits.creation_grace_period_seconds,
-                describe(&raw.labels)
+                describe(labels)
             ),
         }),
         Some(t) => Err(Invalid {
@@ -97,7 +128,7 @@ pub fn check_timestamps(raw: &RawSeries, limits: &SeriesLimits, now_ms: i64) -> 
                 "sample timestamp {} is more than {} s behind the receiver's clock (past_grace_period_seconds) for series {}",
                 t,
                 limits.past_grace_period_seconds,
-                describe(&raw.labels)
+                describe(labels)
             ),
         }),
     }
@@ -106,11 +137,41 @@ pub fn check_timestamps(raw: &RawSeries, limits: &SeriesLimits, now_ms: i64) -> 
 /// Checks one series; on success returns it with labels as a [`Labels`] (empty-valued
 /// labels dropped: an empty value means the label is absent).
 pub fn validate_series(raw: RawSeries, limits: &SeriesLimits) -> Result<TimeSeries, Invalid> {
+    check_labels(&raw.labels, limits)?;
     let bad = |reason: &'static str, what: String| Invalid {
         reason,
         message: format!("{what} for series {}", describe(&raw.labels)),
     };
-    let name = raw.labels.iter().find(|l| &*l.name == METRIC_NAME).map(|l| &*l.value);
+    let mut histograms = Vec::with_capacity(raw.histograms.len());
+    for h in &raw.histograms {
+        match h.clone().into_float() {
+            Ok(th) => histograms.push(th),
+            Err(why) => {
+                return Err(bad(
+                    "invalid_native_histogram",
+                    format!("invalid native histogram: {why}"),
+                ))
+            }
+        }
+    }
+    // A sender may list histogram samples out of order; the store wants them sorted.
+    histograms.sort_by_key(|h| h.0);
+    let labels = Labels::from_sorted_unchecked(raw.labels.into_iter().filter(|l| !l.value.is_empty()).collect());
+    Ok(TimeSeries {
+        labels,
+        samples: raw.samples,
+        histograms,
+    })
+}
+
+/// The label rules alone (metric name, label names, their lengths and count, order):
+/// what [`validate_series`] checks of a series' labels.
+pub(crate) fn check_labels(labels: &[Label], limits: &SeriesLimits) -> Result<(), Invalid> {
+    let bad = |reason: &'static str, what: String| Invalid {
+        reason,
+        message: format!("{what} for series {}", describe(labels)),
+    };
+    let name = labels.iter().find(|l| &*l.name == METRIC_NAME).map(|l| &*l.value);
     match name {
         None | Some("") => return Err(bad("missing_metric_name", "sample without metric name".into())),
         Some(n) if !is_valid_metric_name(n) => {
@@ -119,16 +180,16 @@ pub fn validate_series(raw: RawSeries, limits: &SeriesLimits) -> Result<TimeSeri
         _ => {}
     }
     let max = limits.max_label_names_per_series;
-    if max > 0 && raw.labels.len() > max {
+    if max > 0 && labels.len() > max {
         return Err(bad(
             "max_label_names_per_series",
             format!(
                 "series has {} labels, more than the limit of {max} (max_label_names_per_series)",
-                raw.labels.len()
+                labels.len()
             ),
         ));
     }
-    for (i, l) in raw.labels.iter().enumerate() {
+    for (i, l) in labels.iter().enumerate() {
         if !is_valid_label_name(&l.name) && &*l.name != METRIC_NAME {
             return Err(bad("label_invalid", format!("label name {:?} is not valid", l.name)));
         }
@@ -163,7 +224,7 @@ pub fn validate_series(raw: RawSeries, limits: &SeriesLimits) -> Result<TimeSeri
             ));
         }
         if i > 0 {
-            let prev = &raw.labels[i - 1].name;
+            let prev = &labels[i - 1].name;
             if *prev == l.name {
                 return Err(bad(
                     "duplicate_label_names",
@@ -178,26 +239,7 @@ pub fn validate_series(raw: RawSeries, limits: &SeriesLimits) -> Result<TimeSeri
             }
         }
     }
-    let mut histograms = Vec::with_capacity(raw.histograms.len());
-    for h in &raw.histograms {
-        match h.clone().into_float() {
-            Ok(th) => histograms.push(th),
-            Err(why) => {
-                return Err(bad(
-                    "invalid_native_histogram",
-                    format!("invalid native histogram: {why}"),
-                ))
-            }
-        }
-    }
-    // A sender may list histogram samples out of order; the store wants them sorted.
-    histograms.sort_by_key(|h| h.0);
-    let labels = Labels::from_sorted_unchecked(raw.labels.into_iter().filter(|l| !l.value.is_empty()).collect());
-    Ok(TimeSeries {
-        labels,
-        samples: raw.samples,
-        histograms,
-    })
+    Ok(())
 }
 
 #[cfg(test)]
@@ -322,6 +364,23 @@ mod tests {
         assert_eq!(ts.histograms[0].1.positive_buckets, [1.0, 2.0]);
         h.histograms[0].positive_deltas = vec![1];
         assert_eq!(validate_series(h, &l).unwrap_err().reason, "invalid_native_histogram");
+    }
+
+    #[test]
+    fn equal_label_limits_share_a_stamp() {
+        let l = SeriesLimits::default();
+        let past = SeriesLimits {
+            past_grace_period_seconds: 60,
+            ..l
+        };
+        let longer = SeriesLimits {
+            max_label_value_length: l.max_label_value_length + 1,
+            ..l
+        };
+        assert_ne!(l.label_stamp(), 0);
+        assert_eq!(l.label_stamp(), past.label_stamp(), "timestamps are checked every time");
+        assert_ne!(l.label_stamp(), longer.label_stamp());
+        assert_eq!(longer.label_stamp(), longer.label_stamp());
     }
 
     #[test]

@@ -9,6 +9,7 @@
 
 use pyrite_model::histogram::{CounterResetHint, Span};
 use pyrite_model::{FloatHistogram, Label, Labels, Sample, TimeSeries};
+use pyrite_storage::{KnownValue, KnownWrite};
 
 /// Format version of records that carry histograms.
 const WITH_HISTOGRAMS: u8 = 2;
@@ -29,36 +30,89 @@ pub enum CodecError {
 }
 
 pub fn encode(tenant: &str, series: &[TimeSeries]) -> Vec<u8> {
-    let mut raw = Vec::with_capacity(64 + series.len() * 64);
     let histograms = series.iter().any(|s| !s.histograms.is_empty());
-    if histograms {
-        raw.extend_from_slice(&[0, WITH_HISTOGRAMS]);
-    }
-    put_bytes(&mut raw, tenant.as_bytes());
-    put_uvarint(&mut raw, series.len() as u64);
+    let mut raw = begin(tenant, series.len(), histograms, 64 + series.len() * 64);
     for ts in series {
-        put_uvarint(&mut raw, ts.labels.len() as u64);
-        for l in &ts.labels {
-            put_bytes(&mut raw, l.name.as_bytes());
-            put_bytes(&mut raw, l.value.as_bytes());
-        }
-        put_uvarint(&mut raw, ts.samples.len() as u64);
-        let mut prev = 0i64;
-        for s in &ts.samples {
-            put_uvarint(&mut raw, zigzag(s.t.wrapping_sub(prev)));
-            prev = s.t;
-            raw.extend_from_slice(&s.v.to_bits().to_le_bytes());
-        }
-        if histograms {
-            put_uvarint(&mut raw, ts.histograms.len() as u64);
-            let mut prev = 0i64;
-            for (t, h) in &ts.histograms {
-                put_uvarint(&mut raw, zigzag(t.wrapping_sub(prev)));
-                prev = *t;
+        put_series(&mut raw, &ts.labels, &ts.samples, &ts.histograms, histograms);
+    }
+    finish(raw)
+}
+
+/// A write to known series, encoded as exactly the bytes [`encode`] gives for
+/// [`KnownWrite::to_series`] (one series per sample), without building those series.
+pub fn encode_known(tenant: &str, write: &KnownWrite) -> Vec<u8> {
+    let histograms = write.has_histograms();
+    let mut raw = begin(tenant, write.len(), histograms, 64 + write.len() * 96);
+    for k in &write.samples {
+        match &k.value {
+            KnownValue::Float(v) => {
+                raw.extend_from_slice(k.series.encoded_labels());
+                put_uvarint(&mut raw, 1);
+                put_uvarint(&mut raw, zigzag(k.t));
+                raw.extend_from_slice(&v.to_bits().to_le_bytes());
+                if histograms {
+                    put_uvarint(&mut raw, 0);
+                }
+            }
+            KnownValue::Histogram(h) => {
+                raw.extend_from_slice(k.series.encoded_labels());
+                put_uvarint(&mut raw, 0);
+                put_uvarint(&mut raw, 1);
+                put_uvarint(&mut raw, zigzag(k.t));
                 put_histogram(&mut raw, h);
             }
         }
     }
+    finish(raw)
+}
+
+/// A record's header: its format, tenant and series count.
+fn begin(tenant: &str, n_series: usize, histograms: bool, capacity: usize) -> Vec<u8> {
+    let mut raw = Vec::with_capacity(capacity);
+    if histograms {
+        raw.extend_from_slice(&[0, WITH_HISTOGRAMS]);
+    }
+    put_bytes(&mut raw, tenant.as_bytes());
+    put_uvarint(&mut raw, n_series as u64);
+    raw
+}
+
+fn put_labels(raw: &mut Vec<u8>, labels: &Labels) {
+    put_uvarint(raw, labels.len() as u64);
+    for l in labels {
+        put_bytes(raw, l.name.as_bytes());
+        put_bytes(raw, l.value.as_bytes());
+    }
+}
+
+fn put_series(
+    raw: &mut Vec<u8>,
+    labels: &Labels,
+    samples: &[Sample],
+    hists: &[(i64, FloatHistogram)],
+    histograms: bool,
+) {
+    put_labels(raw, labels);
+    put_uvarint(raw, samples.len() as u64);
+    let mut prev = 0i64;
+    for s in samples {
+        put_uvarint(raw, zigzag(s.t.wrapping_sub(prev)));
+        prev = s.t;
+        raw.extend_from_slice(&s.v.to_bits().to_le_bytes());
+    }
+    if histograms {
+        put_uvarint(raw, hists.len() as u64);
+        let mut prev = 0i64;
+        for (t, h) in hists {
+            put_uvarint(raw, zigzag(t.wrapping_sub(prev)));
+            prev = *t;
+            put_histogram(raw, h);
+        }
+    }
+}
+
+/// The record, compressed.
+fn finish(raw: Vec<u8>) -> Vec<u8> {
     // Compressing a Vec we built ourselves cannot fail short of allocation failure.
     snap::raw::Encoder::new().compress_vec(&raw).unwrap_or(raw)
 }
@@ -326,6 +380,29 @@ mod tests {
             let bits = |s: &TimeSeries| s.samples.iter().map(|s| (s.t, s.v.to_bits())).collect::<Vec<_>>();
             assert_eq!(bits(a), bits(b));
         }
+    }
+
+    #[test]
+    fn a_known_write_encodes_as_its_labeled_series() {
+        use pyrite_storage::KnownSeries;
+        let up = KnownSeries::new(Labels::from_pairs(&[("__name__", "up"), ("job", "node")]));
+        let x = KnownSeries::new(Labels::from_pairs(&[("__name__", "x")]));
+        let mut w = KnownWrite::new();
+        w.push_float(&up, 1000, 1.0);
+        w.push_float(&x, -5, pyrite_model::STALE_NAN);
+        w.push_float(&up, 2000, 2.0);
+        assert_eq!(encode_known("t", &w), encode("t", &w.to_series()));
+        let h = FloatHistogram {
+            count: 3.0,
+            positive_spans: vec![Span { offset: 1, length: 1 }],
+            positive_buckets: vec![3.0],
+            ..FloatHistogram::default()
+        };
+        w.push_histogram(&x, 3000, h);
+        assert_eq!(encode_known("t", &w), encode("t", &w.to_series()));
+        let decoded = decode(&encode_known("t", &w)).unwrap();
+        assert_eq!(encode("t", &decoded.series), encode("t", &w.to_series()));
+        assert_eq!(encode_known("t", &KnownWrite::new()), encode("t", &[]));
     }
 
     #[test]

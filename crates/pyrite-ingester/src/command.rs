@@ -8,6 +8,7 @@
 //! tenants hold tags 0–2, which still decode (a seal without a tenant is every tenant's).
 
 use pyrite_model::TimeSeries;
+use pyrite_storage::KnownWrite;
 
 use crate::codec::{self, CodecError, WriteRecord};
 
@@ -42,11 +43,20 @@ pub fn encode_write(tenant: &str, series: &[TimeSeries]) -> Vec<u8> {
 }
 
 pub fn encode_write_with_id(id: WriteId, tenant: &str, series: &[TimeSeries]) -> Vec<u8> {
-    let record = codec::encode(tenant, series);
+    write_command(id, &codec::encode(tenant, series))
+}
+
+/// A write to known series as a log command under a fresh id: the same command as
+/// [`encode_write`] of [`KnownWrite::to_series`].
+pub fn encode_known_write(tenant: &str, write: &KnownWrite) -> Vec<u8> {
+    write_command(ulid::Ulid::new().0, &codec::encode_known(tenant, write))
+}
+
+fn write_command(id: WriteId, record: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(record.len() + 17);
     out.push(TAG_WRITE);
     out.extend_from_slice(&id.to_le_bytes());
-    out.extend_from_slice(&record);
+    out.extend_from_slice(record);
     out
 }
 

@@ -2,7 +2,9 @@
 //! node's replica of each shard the ring gives it, each a [`pyrite_raft::Group`] whose
 //! log is the write-ahead log and whose state machine is a head of its own; [`IngesterService`]
 //! serves pushes and reads over gRPC, and [`LocalShards`] reaches the same shards
-//! in-process (the single-process Pyrite, where every shard is a one-replica group).
+//! in-process (the single-process Pyrite, where every shard is a one-replica group),
+//! where a write to known series is logged with its labels like any other write and
+//! applied by its leader to the head as given.
 //! Which shards a node holds follows the ring, kept by the metadata group
 //! ([`membership`]), which also keeps the pools of live members that share out work
 //! such as scrape targets (`meta`). The ingester owns no HTTP.

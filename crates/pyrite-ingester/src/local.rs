@@ -3,16 +3,19 @@
 //! local shard's head after a read index, and are merged. This is what `--target=all`
 //! puts behind its distributor and querier, with one replica per shard.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::future::{join_all, try_join_all};
 use pyrite_client::errors::{append_error, storage_error, worst};
 use pyrite_model::{Labels, Matcher, TimeSeries};
-use pyrite_ring::ShardId;
-use pyrite_storage::{AppendError, AppendOutcome, Appendable, Fanout, Queryable, SelectHints, Series, StorageError};
+use pyrite_ring::{Ring, ShardId};
+use pyrite_storage::{
+    AppendError, AppendOutcome, Appendable, Fanout, KnownWrite, Queryable, SelectHints, Series, StorageError,
+};
 
-use crate::shards::ShardHost;
+use crate::shards::{Applied, ShardHost};
 
 /// Every shard of the ring, hosted by this process.
 #[derive(Clone)]
@@ -36,6 +39,45 @@ impl LocalShards {
     }
 }
 
+/// A tenant's write to known series split by the shard owning each series, in order.
+fn split_known(ring: &Ring, tenant: &str, write: KnownWrite) -> BTreeMap<ShardId, KnownWrite> {
+    let mut parts: BTreeMap<ShardId, KnownWrite> = BTreeMap::new();
+    if write.is_empty() {
+        return parts;
+    }
+    // One shard (a single process, as it starts) owns every series: nothing to hash.
+    if let [only] = ring.shard_ids()[..] {
+        parts.insert(only, write);
+        return parts;
+    }
+    for s in write.samples {
+        let shard = ring.shard_for(tenant, s.series.labels());
+        parts.entry(shard).or_default().samples.push(s);
+    }
+    parts
+}
+
+/// What the shards' answers to the parts of one write come to.
+fn gather(results: Vec<Result<Applied, tonic::Status>>) -> Result<AppendOutcome, AppendError> {
+    let mut outcome = AppendOutcome::default();
+    let mut failure = None;
+    for r in results {
+        match r {
+            Ok(applied) => outcome.merge(AppendOutcome {
+                samples_written: applied.samples,
+                histograms_written: applied.histograms,
+                samples_rejected: applied.rejected,
+                rejections: applied.rejections,
+            }),
+            Err(s) => failure = worst(failure, append_error(s)),
+        }
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(outcome),
+    }
+}
+
 #[async_trait]
 impl Appendable for LocalShards {
     async fn append(&self, tenant: &str, series: Vec<TimeSeries>) -> Result<AppendOutcome, AppendError> {
@@ -43,23 +85,15 @@ impl Appendable for LocalShards {
         let pushes = parts
             .into_iter()
             .map(|(shard, part): (ShardId, Vec<TimeSeries>)| self.host.push_write(shard, tenant, part));
-        let mut outcome = AppendOutcome::default();
-        let mut failure = None;
-        for r in join_all(pushes).await {
-            match r {
-                Ok(applied) => outcome.merge(AppendOutcome {
-                    samples_written: applied.samples,
-                    histograms_written: applied.histograms,
-                    samples_rejected: applied.rejected,
-                    rejections: applied.rejections,
-                }),
-                Err(s) => failure = worst(failure, append_error(s)),
-            }
-        }
-        match failure {
-            Some(e) => Err(e),
-            None => Ok(outcome),
-        }
+        gather(join_all(pushes).await)
+    }
+
+    async fn append_known(&self, tenant: &str, write: KnownWrite) -> Result<AppendOutcome, AppendError> {
+        let parts = split_known(&self.host.ring().read(), tenant, write);
+        let pushes = parts
+            .into_iter()
+            .map(|(shard, part)| self.host.push_known_write(shard, tenant, part));
+        gather(join_all(pushes).await)
     }
 }
 
@@ -194,6 +228,49 @@ mod tests {
                 .unwrap(),
             ["m"]
         );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn known_writes_land_as_their_labeled_series_and_replay_from_the_log() {
+        use pyrite_storage::KnownSeries;
+        let dir = tempfile::tempdir().unwrap();
+        let series: Vec<_> = (0..8)
+            .map(|i| KnownSeries::new(Labels::from_pairs(&[("__name__", "k"), ("i", &i.to_string())])))
+            .collect();
+        let write = |t: i64, v: f64| {
+            let mut w = KnownWrite::new();
+            for s in &series {
+                w.push_float(s, t, v);
+            }
+            w
+        };
+        let expected: Vec<(i64, f64)> = vec![(1, 1.0), (2, 2.0)];
+        {
+            let (host, store) = open(dir.path(), 3).await;
+            let out = store.append_known("t", write(1, 1.0)).await.unwrap();
+            assert_eq!(out.samples_written, 8);
+            let out = store.append_known("t", write(2, 2.0)).await.unwrap();
+            assert_eq!(out.samples_written, 8);
+            // A different value at a timestamp already written is refused, as ever.
+            let out = store.append_known("t", write(2, 5.0)).await.unwrap();
+            assert_eq!((out.samples_written, out.samples_rejected), (0, 8));
+            assert_eq!(read(&store, "t", "k").await.len(), 16);
+            let heads = host.heads();
+            assert!(heads.iter().filter(|(_, h)| h.stats().series > 0).count() > 1);
+            assert_eq!(host.prepared_writes(), 0);
+            host.shutdown().await;
+        }
+        // Nothing of a known series is in the log but its labels: replay builds the
+        // same heads.
+        let (_host, store) = open(dir.path(), 3).await;
+        for s in &series {
+            let got = store
+                .select("t", SelectHints::all(), &[Matcher::equal("i", s.labels().get("i"))])
+                .await
+                .unwrap();
+            assert_eq!(got.len(), 1);
+            assert_eq!(got[0].iter().collect::<Vec<_>>(), expected);
+        }
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

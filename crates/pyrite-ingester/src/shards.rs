@@ -18,6 +18,7 @@ use pyrite_model::TimeSeries;
 use pyrite_raft::network::Groups;
 use pyrite_raft::{Group, GroupError, GroupId, NodeId, RaftOptions, StateMachine};
 use pyrite_ring::{Ring, ShardId};
+use pyrite_storage::KnownWrite;
 use pyrite_tsdb::{Head, HeadOptions};
 use tonic::Status;
 
@@ -109,7 +110,13 @@ const SNAPSHOT_MAGIC: &[u8; 8] = b"PYRSNAP1";
 struct Prepared {
     command: Bytes,
     tenant: String,
-    series: Vec<TimeSeries>,
+    write: PreparedWrite,
+}
+
+/// A prepared write as its proposer had it: labeled series, or known series.
+pub(crate) enum PreparedWrite {
+    Series(Vec<TimeSeries>),
+    Known(KnownWrite),
 }
 
 /// Forgets a prepared write when its push is over, applied or not.
@@ -133,12 +140,12 @@ impl HeadApp {
         }
     }
 
-    fn prepare(&self, command: &Bytes, tenant: &str, series: Vec<TimeSeries>) -> PreparedGuard<'_> {
+    fn prepare(&self, command: &Bytes, tenant: &str, write: PreparedWrite) -> PreparedGuard<'_> {
         let key = command.as_ptr() as usize;
         let prepared = Prepared {
             command: command.clone(),
             tenant: tenant.to_string(),
-            series,
+            write,
         };
         self.prepared.lock().insert(key, prepared);
         PreparedGuard { app: self, key }
@@ -154,13 +161,16 @@ impl HeadApp {
     }
 
     fn write(&self, tenant: &str, series: &[TimeSeries]) -> Applied {
-        let out = self.head.apply(tenant, series);
-        Applied {
-            samples: out.samples_written,
-            histograms: out.histograms_written,
-            rejected: out.samples_rejected,
-            rejections: out.rejections,
-        }
+        applied(self.head.apply(tenant, series))
+    }
+}
+
+fn applied(out: pyrite_storage::AppendOutcome) -> Applied {
+    Applied {
+        samples: out.samples_written,
+        histograms: out.histograms_written,
+        rejected: out.samples_rejected,
+        rejections: out.rejections,
     }
 }
 
@@ -179,7 +189,17 @@ impl StateMachine for HeadApp {
             return done;
         }
         let applied = match prepared {
-            Some(p) => self.write(&p.tenant, &p.series),
+            Some(Prepared {
+                tenant,
+                write: PreparedWrite::Series(series),
+                ..
+            }) => self.write(&tenant, &series),
+            // The same as applying the labeled series the command's bytes hold.
+            Some(Prepared {
+                tenant,
+                write: PreparedWrite::Known(write),
+                ..
+            }) => applied(self.head.apply_known(&tenant, &write)),
             None => match command::decode(command) {
                 Ok(ShardCommand::Write { record, .. }) => self.write(&record.tenant, &record.series),
                 Ok(ShardCommand::Seal { tenant, before }) => {
@@ -406,7 +426,18 @@ impl ShardHost {
     pub async fn push_write(&self, shard: ShardId, tenant: &str, series: Vec<TimeSeries>) -> Result<Applied, Status> {
         let r = self.writable_replica(shard)?;
         let command = Bytes::from(command::encode_write(tenant, &series));
-        let _prepared = r.group.state().prepare(&command, tenant, series);
+        let _prepared = r.group.state().prepare(&command, tenant, PreparedWrite::Series(series));
+        r.group.propose_encoded(command).await.map_err(status)
+    }
+
+    /// Commits a write to known series to a shard this node leads: the log records it
+    /// with every series' labels, as [`ShardHost::push_write`] of its labeled series
+    /// would, and the head applies it as given, finding each series by the place it
+    /// remembers.
+    pub async fn push_known_write(&self, shard: ShardId, tenant: &str, write: KnownWrite) -> Result<Applied, Status> {
+        let r = self.writable_replica(shard)?;
+        let command = Bytes::from(command::encode_known_write(tenant, &write));
+        let _prepared = r.group.state().prepare(&command, tenant, PreparedWrite::Known(write));
         r.group.propose_encoded(command).await.map_err(status)
     }
 

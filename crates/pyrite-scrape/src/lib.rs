@@ -7,7 +7,10 @@
 //! and reloads it; [`api`] answers the targets APIs and the `/targets` page.
 //!
 //! Samples leave through a [`Sink`] — the distributor's write path in Pyrite — so a
-//! scraped sample is validated, limited and sharded like a remote-written one.
+//! scraped sample is validated, limited and sharded like a remote-written one. A
+//! scrape hands over its samples as a write to known series
+//! ([`pyrite_storage::KnownWrite`]): each series' labels are made once, when it enters
+//! the scrape cache, and written by reference from then on.
 //!
 //! The invariant: a target's identity and its place in its interval come from the
 //! target alone ([`target::Target::hash`]), never from the node scraping it, so any node

@@ -1,6 +1,7 @@
-//! One target's scrapes. [`Scraper`] turns a body into the series to write — parsing,
+//! One target's scrapes. [`Scraper`] turns a body into the samples to write — parsing,
 //! applying `honor_labels` and `metric_relabel_configs` once per series (then cached
-//! under the series' text as the target wrote it), timestamps, limits, staleness
+//! under the series' text as the target wrote it, as a
+//! [`KnownSeries`] every scrape writes by reference), timestamps, limits, staleness
 //! markers for series that vanished, and the synthetic series (`up`,
 //! `scrape_duration_seconds`, `scrape_samples_scraped`,
 //! `scrape_samples_post_metric_relabeling`, `scrape_series_added`). The loop that fetches
@@ -19,7 +20,9 @@ use std::time::{Duration as StdDuration, SystemTime};
 
 use parking_lot::Mutex;
 use pyrite_exposition::{Entry, MetricType, OpenMetricsParser, Parser};
-use pyrite_model::{Labels, LabelsBuilder, Sample, TimeSeries, STALE_NAN};
+use pyrite_model::{Labels, LabelsBuilder, STALE_NAN};
+use pyrite_storage::{KnownSeries, KnownValue, KnownWrite};
+use xxhash_rust::xxh3::Xxh3Builder;
 
 use crate::config::{Limits, ScrapeConfig};
 use crate::target::Target;
@@ -68,21 +71,82 @@ fn type_name(t: MetricType) -> &'static str {
 
 /// A series the target exposed, under its text as written.
 struct Cached {
-    /// After honor_labels and metric relabeling; `None` when relabeling drops it.
-    labels: Option<Labels>,
+    /// After honor_labels and metric relabeling, built once and written by reference
+    /// from then on; `None` when relabeling drops it.
+    series: Option<Arc<KnownSeries>>,
     /// The scrape that last wrote it.
     seen: u64,
     /// Whether its last sample carried the target's own timestamp.
     own_timestamp: bool,
 }
 
-/// The result of one scrape: what to write, and the counts the synthetic series report.
+/// Cached series by their text: hashed with xxh3 under a seed of the scraper's own, so
+/// a target cannot choose texts that collide.
+type Cache = HashMap<Box<str>, Cached, Xxh3Builder>;
+
+/// The result of one scrape: what to write (a sample of each series, in the body's
+/// order, then the staleness markers), and the counts the synthetic series report.
 #[derive(Debug, Default)]
 pub struct Scrape {
-    pub series: Vec<TimeSeries>,
+    pub series: KnownWrite,
     pub scraped: u64,
     pub post_relabel: u64,
     pub added: u64,
+}
+
+/// A seed no target can guess.
+fn random_seed() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(0u8)
+}
+
+/// One `TYPE`, `HELP` or `UNIT` line of a body.
+enum MetadataLine<'a> {
+    Type(&'static str),
+    Help(std::borrow::Cow<'a, str>),
+    Unit(&'a str),
+}
+
+/// A body's metadata lines, borrowed from it, with a digest of them all: the metadata
+/// map is built only when the digest differs from the last one built.
+#[derive(Default)]
+struct MetadataLines<'a> {
+    lines: Vec<(&'a str, MetadataLine<'a>)>,
+    digest: u64,
+}
+
+impl<'a> MetadataLines<'a> {
+    fn push(&mut self, metric: &'a str, line: MetadataLine<'a>) {
+        let (tag, text): (u8, &str) = match &line {
+            MetadataLine::Type(k) => (0, k),
+            MetadataLine::Help(h) => (1, h),
+            MetadataLine::Unit(u) => (2, u),
+        };
+        let mut h = xxhash_rust::xxh3::Xxh3::with_seed(self.digest);
+        h.update(metric.as_bytes());
+        h.update(&[0xff, tag]);
+        h.update(text.as_bytes());
+        self.digest = h.digest();
+        self.lines.push((metric, line));
+    }
+
+    fn build(self) -> BTreeMap<String, Metadata> {
+        let mut metadata: BTreeMap<String, Metadata> = BTreeMap::new();
+        for (metric, line) in self.lines {
+            let m = metadata.entry(metric.to_string()).or_default();
+            match line {
+                MetadataLine::Type(k) => m.kind = k,
+                MetadataLine::Help(h) => m.help = h.into_owned(),
+                MetadataLine::Unit(u) => m.unit = u.to_string(),
+            }
+        }
+        for m in metadata.values_mut() {
+            if m.kind.is_empty() {
+                m.kind = "unknown";
+            }
+        }
+        metadata
+    }
 }
 
 /// Turns one target's bodies into series, remembering what the last scrape wrote.
@@ -94,11 +158,25 @@ pub struct Scraper {
     scrape_classic_histograms: bool,
     limits: Limits,
     metric_relabel: Vec<pyrite_relabel::RelabelConfig>,
-    cache: HashMap<Box<str>, Cached>,
+    cache: Cache,
     iteration: u64,
+    /// `up` and the other synthetic series, in the order [`Scraper::report`] writes them.
+    synthetic: [Arc<KnownSeries>; 5],
     /// Shared with the targets API as it is: a scrape replaces it, never edits it.
     pub metadata: Arc<BTreeMap<String, Metadata>>,
+    /// A digest of the metadata lines `metadata` was built from: a body whose lines give
+    /// the same digest leaves it as it is.
+    metadata_digest: u64,
 }
+
+/// The synthetic series' names, in the order [`Scraper::report`] writes them.
+const SYNTHETIC: [&str; 5] = [
+    "up",
+    "scrape_duration_seconds",
+    "scrape_samples_scraped",
+    "scrape_samples_post_metric_relabeling",
+    "scrape_series_added",
+];
 
 impl Scraper {
     pub fn new(cfg: &ScrapeConfig, target: &Target) -> Self {
@@ -110,9 +188,15 @@ impl Scraper {
             scrape_classic_histograms: cfg.scrape_classic_histograms,
             limits: cfg.limits,
             metric_relabel: cfg.metric_relabel_configs.clone(),
-            cache: HashMap::new(),
+            cache: HashMap::with_hasher(Xxh3Builder::new().with_seed(random_seed())),
             iteration: 0,
+            synthetic: SYNTHETIC.map(|name| {
+                let mut b = target.labels.to_builder();
+                b.set("__name__", name);
+                KnownSeries::new(b.build())
+            }),
             metadata: Arc::default(),
+            metadata_digest: 0,
         }
     }
 
@@ -137,25 +221,28 @@ impl Scraper {
         } else {
             Box::new(Parser::new(body).map_err(|e| ScrapeError::Parse(e.to_string()))?)
         };
-        let mut out = Scrape::default();
-        let mut metadata: BTreeMap<String, Metadata> = BTreeMap::new();
+        let mut out = Scrape {
+            series: KnownWrite::with_capacity(self.cache.len() + 1),
+            ..Scrape::default()
+        };
+        let mut metadata = MetadataLines::default();
         // New cache entries wait here until the scrape is known to be good.
-        let mut fresh: HashMap<Box<str>, Cached> = HashMap::new();
+        let mut fresh: Cache = HashMap::with_hasher(*self.cache.hasher());
         let mut key = String::new();
         for entry in entries {
             let entry = entry.map_err(|e| ScrapeError::Parse(e.to_string()))?;
             let s = match entry {
                 Entry::Sample(s) => s,
                 Entry::Type { metric, kind } => {
-                    metadata.entry(metric.to_string()).or_default().kind = type_name(kind);
+                    metadata.push(metric, MetadataLine::Type(type_name(kind)));
                     continue;
                 }
                 Entry::Help { metric, text } => {
-                    metadata.entry(metric.to_string()).or_default().help = text.into_owned();
+                    metadata.push(metric, MetadataLine::Help(text));
                     continue;
                 }
                 Entry::Unit { metric, unit } => {
-                    metadata.entry(metric.to_string()).or_default().unit = unit.to_string();
+                    metadata.push(metric, MetadataLine::Unit(unit));
                     continue;
                 }
             };
@@ -167,18 +254,21 @@ impl Scraper {
             let own_timestamp = self.honor_timestamps && s.timestamp.is_some();
             let ts = if own_timestamp { s.timestamp.unwrap_or(t) } else { t };
             let (name, exposed) = (s.name, s.labels());
-            let Some(labels) = self.admit(&key, own_timestamp, iteration, &mut fresh, &mut out, || (name, exposed))?
+            let Some(series) = self.admit(&key, own_timestamp, iteration, &mut fresh, &mut out, || (name, exposed))?
             else {
                 continue;
             };
-            out.series
-                .push(TimeSeries::floats(labels, vec![Sample::new(ts, s.value)]));
+            out.series.samples.push(pyrite_storage::KnownSample {
+                series,
+                t: ts,
+                value: KnownValue::Float(s.value),
+            });
         }
         self.commit(iteration, t, fresh, metadata, &mut out);
         Ok(out)
     }
 
-    /// The labels to write a series under, or `None` to skip it (dropped by relabeling,
+    /// The series to write a sample to, or `None` to skip it (dropped by relabeling,
     /// or a repeat in the same body); counts it and enforces the sample limit. Series
     /// seen before are marked seen in place ([`Scraper::rollback`] undoes that if the
     /// scrape fails); new ones wait in `fresh` until the scrape is known to be good.
@@ -187,47 +277,52 @@ impl Scraper {
         key: &str,
         own_timestamp: bool,
         iteration: u64,
-        fresh: &mut HashMap<Box<str>, Cached>,
+        fresh: &mut Cache,
         out: &mut Scrape,
         exposed: impl FnOnce() -> (&'a str, I),
-    ) -> Result<Option<Labels>, ScrapeError>
+    ) -> Result<Option<Arc<KnownSeries>>, ScrapeError>
     where
         I: Iterator<Item = (&'a str, std::borrow::Cow<'a, str>)>,
     {
-        let labels = match self.cache.get_mut(key) {
+        let series = match self.cache.get_mut(key) {
             // A series twice in one body: the first counts.
             Some(c) if c.seen == iteration => return Ok(None),
             Some(c) => {
                 c.seen = iteration;
                 c.own_timestamp = own_timestamp;
-                c.labels.clone()
+                match &c.series {
+                    Some(s) => s.clone(),
+                    None => return Ok(None),
+                }
             }
             None => {
                 if fresh.contains_key(key) {
                     return Ok(None);
                 }
                 let (name, labels) = exposed();
-                let labels = self.series_labels(name, labels)?;
-                if labels.is_some() {
+                let series = self.series_labels(name, labels)?.map(KnownSeries::new);
+                if series.is_some() {
                     out.added += 1;
                 }
                 fresh.insert(
                     key.into(),
                     Cached {
-                        labels: labels.clone(),
+                        series: series.clone(),
                         seen: iteration,
                         own_timestamp,
                     },
                 );
-                labels
+                match series {
+                    Some(s) => s,
+                    None => return Ok(None),
+                }
             }
         };
-        let Some(labels) = labels else { return Ok(None) };
         out.post_relabel += 1;
         if self.limits.sample_limit > 0 && out.post_relabel > self.limits.sample_limit {
             return Err(ScrapeError::SampleLimit);
         }
-        Ok(Some(labels))
+        Ok(Some(series))
     }
 
     /// A body in the protobuf format: native histograms as histogram samples, classic
@@ -236,18 +331,13 @@ impl Scraper {
     fn read_protobuf(&mut self, body: &[u8], t: i64, iteration: u64) -> Result<Scrape, ScrapeError> {
         let families = pyrite_exposition::protobuf::parse(body).map_err(|e| ScrapeError::Parse(e.to_string()))?;
         let mut out = Scrape::default();
-        let mut metadata: BTreeMap<String, Metadata> = BTreeMap::new();
-        let mut fresh: HashMap<Box<str>, Cached> = HashMap::new();
+        let mut metadata = MetadataLines::default();
+        let mut fresh: Cache = HashMap::with_hasher(*self.cache.hasher());
         let mut key = String::new();
         for f in &families {
-            metadata.insert(
-                f.name.clone(),
-                Metadata {
-                    kind: type_name(f.metric_type),
-                    help: f.help.clone(),
-                    unit: f.unit.clone(),
-                },
-            );
+            metadata.push(&f.name, MetadataLine::Type(type_name(f.metric_type)));
+            metadata.push(&f.name, MetadataLine::Help(f.help.as_str().into()));
+            metadata.push(&f.name, MetadataLine::Unit(&f.unit));
             for s in f.series(self.scrape_classic_histograms) {
                 out.scraped += 1;
                 key.clear();
@@ -264,19 +354,15 @@ impl Scraper {
                     let labels = s.labels().map(|(n, v)| (n, std::borrow::Cow::Borrowed(v)));
                     (s.name.as_ref(), labels)
                 };
-                let Some(labels) = self.admit(&key, own_timestamp, iteration, &mut fresh, &mut out, exposed)? else {
+                let Some(series) = self.admit(&key, own_timestamp, iteration, &mut fresh, &mut out, exposed)? else {
                     continue;
                 };
-                out.series.push(match s.value {
-                    pyrite_exposition::protobuf::SeriesValue::Float(v) => {
-                        TimeSeries::floats(labels, vec![Sample::new(ts, v)])
+                match s.value {
+                    pyrite_exposition::protobuf::SeriesValue::Float(v) => out.series.push_float(&series, ts, v),
+                    pyrite_exposition::protobuf::SeriesValue::Histogram(h) => {
+                        out.series.push_histogram(&series, ts, h.clone())
                     }
-                    pyrite_exposition::protobuf::SeriesValue::Histogram(h) => TimeSeries {
-                        labels,
-                        samples: Vec::new(),
-                        histograms: vec![(ts, h.clone())],
-                    },
-                });
+                }
             }
         }
         self.commit(iteration, t, fresh, metadata, &mut out);
@@ -284,43 +370,33 @@ impl Scraper {
     }
 
     /// A good body: its series are remembered, vanished ones marked stale.
-    fn commit(
-        &mut self,
-        iteration: u64,
-        t: i64,
-        fresh: HashMap<Box<str>, Cached>,
-        mut metadata: BTreeMap<String, Metadata>,
-        out: &mut Scrape,
-    ) {
+    fn commit(&mut self, iteration: u64, t: i64, fresh: Cache, metadata: MetadataLines<'_>, out: &mut Scrape) {
         self.iteration = iteration;
         self.cache.extend(fresh);
         self.mark_stale(iteration, t, &mut out.series);
-        for m in metadata.values_mut() {
-            if m.kind.is_empty() {
-                m.kind = "unknown";
-            }
+        if metadata.digest != self.metadata_digest {
+            self.metadata_digest = metadata.digest;
+            self.metadata = Arc::new(metadata.build());
         }
-        self.metadata = Arc::new(metadata);
     }
 
     /// A failed scrape at `t`: every series the last good scrape wrote goes stale.
-    pub fn failed(&mut self, t: i64) -> Vec<TimeSeries> {
+    pub fn failed(&mut self, t: i64) -> KnownWrite {
         let iteration = self.iteration + 1;
         self.iteration = iteration;
-        let mut out = Vec::new();
+        let mut out = KnownWrite::new();
         self.mark_stale(iteration, t, &mut out);
         out
     }
 
     /// The target is no longer scraped here and not handed over: everything goes
     /// stale, the synthetic series too.
-    pub fn end(&mut self, t: i64) -> Vec<TimeSeries> {
+    pub fn end(&mut self, t: i64) -> KnownWrite {
         let scraped = self.iteration > 0;
         let mut out = self.failed(t);
         if scraped {
-            for mut s in self.report(t, false, StdDuration::ZERO, &Scrape::default()) {
-                s.samples[0].v = STALE_NAN;
-                out.push(s);
+            for series in &self.synthetic {
+                out.push_float(series, t, STALE_NAN);
             }
         }
         out
@@ -335,15 +411,15 @@ impl Scraper {
         }
     }
 
-    fn mark_stale(&mut self, iteration: u64, t: i64, out: &mut Vec<TimeSeries>) {
+    fn mark_stale(&mut self, iteration: u64, t: i64, out: &mut KnownWrite) {
         let track = self.track_timestamps_staleness;
         self.cache.retain(|_, c| {
             if c.seen == iteration {
                 return true;
             }
             if c.seen + 1 == iteration && (!c.own_timestamp || track) {
-                if let Some(l) = &c.labels {
-                    out.push(TimeSeries::floats(l.clone(), vec![Sample::new(t, STALE_NAN)]));
+                if let Some(s) = &c.series {
+                    out.push_float(s, t, STALE_NAN);
                 }
             }
             false
@@ -436,27 +512,28 @@ impl Scraper {
         Ok(())
     }
 
-    /// The synthetic series of a scrape at `t`.
-    pub fn report(&self, t: i64, up: bool, duration: StdDuration, s: &Scrape) -> Vec<TimeSeries> {
-        let series = |name: &str, v: f64| {
-            let mut b = self.target_labels.to_builder();
-            b.set("__name__", name);
-            TimeSeries::floats(b.build(), vec![Sample::new(t, v)])
-        };
-        vec![
-            series("up", if up { 1.0 } else { 0.0 }),
-            series("scrape_duration_seconds", duration.as_secs_f64()),
-            series("scrape_samples_scraped", s.scraped as f64),
-            series("scrape_samples_post_metric_relabeling", s.post_relabel as f64),
-            series("scrape_series_added", s.added as f64),
-        ]
+    /// The synthetic series of a scrape at `t` (the same series every scrape, built once).
+    pub fn report(&self, t: i64, up: bool, duration: StdDuration, s: &Scrape) -> KnownWrite {
+        let values = [
+            if up { 1.0 } else { 0.0 },
+            duration.as_secs_f64(),
+            s.scraped as f64,
+            s.post_relabel as f64,
+            s.added as f64,
+        ];
+        let mut out = KnownWrite::with_capacity(values.len());
+        for (series, v) in self.synthetic.iter().zip(values) {
+            out.push_float(series, t, v);
+        }
+        out
     }
 }
 
-/// Where a scrape's series go.
+/// Where a scrape's samples go: a write to the scraper's known series, which keep
+/// their labels (and what the write path learnt of them) from one scrape to the next.
 #[async_trait::async_trait]
 pub trait Sink: Send + Sync + 'static {
-    async fn write(&self, tenant: &str, series: Vec<TimeSeries>) -> Result<(), String>;
+    async fn write(&self, tenant: &str, series: KnownWrite) -> Result<(), String>;
 }
 
 /// A target's health, as the targets API shows it.

@@ -17,9 +17,12 @@
 //! [`warnings`], a side channel beside the results that readers collect per request.
 //!
 //! Writes: validated series go to an [`Appendable`], which acknowledges only what is
-//! durable.
+//! durable. A writer that writes the same series again and again (a scrape loop) can
+//! hand them over as [`known`] series, built once and written by reference; such a
+//! write means exactly the labeled series it stands for.
 
 mod fanout;
+pub mod known;
 mod mem;
 mod merge;
 pub mod query_shard;
@@ -32,6 +35,7 @@ use pyrite_chunk::{Chunk, ChunkIter, HistogramChunk};
 use pyrite_model::{FloatHistogram, Labels, Matcher, QueryShard};
 
 pub use fanout::{sorted_union, Fanout};
+pub use known::{KnownSample, KnownSeries, KnownValue, KnownWrite};
 pub use mem::MemQueryable;
 pub use merge::merge_series;
 pub use query_shard::QueryShards;

@@ -4,6 +4,8 @@
 use async_trait::async_trait;
 use pyrite_model::TimeSeries;
 
+use crate::known::KnownWrite;
+
 /// What a write did. Samples a store refuses one by one (too old, out of order, a
 /// different value at a timestamp already written) are counted and described, while the
 /// rest of the write still lands, as Prometheus and Mimir do.
@@ -58,4 +60,11 @@ pub enum AppendError {
 #[async_trait]
 pub trait Appendable: Send + Sync {
     async fn append(&self, tenant: &str, series: Vec<TimeSeries>) -> Result<AppendOutcome, AppendError>;
+
+    /// Appends a write to known series: the same as appending
+    /// [`KnownWrite::to_series`], which the default does; a store may take the known
+    /// series as they are.
+    async fn append_known(&self, tenant: &str, write: KnownWrite) -> Result<AppendOutcome, AppendError> {
+        self.append(tenant, write.to_series()).await
+    }
 }

@@ -15,6 +15,7 @@ use pyrite_model::{Labels, TimeSeries};
 use pyrite_storage::AppendOutcome;
 use serde::{Deserialize, Serialize};
 
+mod known;
 mod read;
 mod snapshot;
 
@@ -42,6 +43,15 @@ fn merge_by_time<'a>(
         (Some(_), _) => f.next(),
         (None, _) => h.next(),
     })
+}
+
+/// A write being applied: the tenant, its appendable window as the write began, the
+/// newest sample so far, and what was taken and refused.
+struct Applying {
+    th: Arc<TenantHead>,
+    min_valid: i64,
+    batch_newest: i64,
+    outcome: AppendOutcome,
 }
 
 /// Head settings.
@@ -253,10 +263,29 @@ impl Head {
     /// rest are in the head when this returns. Calls must be serialised by the caller
     /// (one applier) for replays to be faithful.
     pub fn apply(&self, tenant: &str, batch: &[TimeSeries]) -> AppendOutcome {
+        let mut w = self.begin(tenant);
+        for ts in batch {
+            let series = self
+                .get_or_create(&w.th, ts.labels.stable_hash(), &ts.labels)
+                .map(|(_, s)| s);
+            let floats = ts.samples.iter().map(|s| (s.t, Sample::F(s.v)));
+            let hists = ts.histograms.iter().map(|(t, h)| (*t, Sample::H(h)));
+            self.append(
+                &mut w,
+                series,
+                &ts.labels,
+                ts.num_samples(),
+                merge_by_time(floats, hists),
+            );
+        }
+        self.finish(w)
+    }
+
+    /// A write begins: the tenant's appendable window, as the write starts, is after its
+    /// seal, and within the window of its newest sample (or the out-of-order window, if
+    /// wider).
+    fn begin(&self, tenant: &str) -> Applying {
         let th = self.tenant_or_create(tenant);
-        let mut outcome = AppendOutcome::default();
-        // The tenant's appendable window, as the batch starts: after its seal, and
-        // within the window of its newest sample (or the out-of-order window, if wider).
         let newest = th.newest.load(Ordering::Acquire);
         let window = self.opts.appendable_window_ms.max(self.opts.out_of_order_window_ms);
         let min_valid = match self.opts.appendable_window_ms {
@@ -264,79 +293,102 @@ impl Head {
             _ => i64::MIN,
         }
         .max(th.min_valid_time.load(Ordering::Acquire));
-        let mut batch_newest = newest;
-        for ts in batch {
-            let Some(series) = self.get_or_create(&th, &ts.labels) else {
-                self.counters
-                    .series_limited
-                    .fetch_add(ts.num_samples() as u64, Ordering::Relaxed);
-                for _ in 0..ts.num_samples() {
-                    outcome.reject(|| {
-                        format!(
-                            "per-tenant series limit of {} reached, series {} refused",
-                            self.opts.max_series_per_tenant, ts.labels
-                        )
-                    });
+        Applying {
+            th,
+            min_valid,
+            batch_newest: newest,
+            outcome: AppendOutcome::default(),
+        }
+    }
+
+    /// One series' samples of a write (`None`: the series could not be created).
+    fn append<'a>(
+        &self,
+        w: &mut Applying,
+        series: Option<Arc<MemSeries>>,
+        labels: &Labels,
+        num_samples: usize,
+        samples: impl Iterator<Item = (i64, Sample<'a>)>,
+    ) {
+        let Some(series) = series else {
+            self.counters
+                .series_limited
+                .fetch_add(num_samples as u64, Ordering::Relaxed);
+            for _ in 0..num_samples {
+                w.outcome.reject(|| {
+                    format!(
+                        "per-tenant series limit of {} reached, series {} refused",
+                        self.opts.max_series_per_tenant, labels
+                    )
+                });
+            }
+            return;
+        };
+        let mut data = series.lock();
+        for (t, sample) in samples {
+            let histogram = matches!(sample, Sample::H(_));
+            let appended = if t < w.min_valid {
+                Err(crate::SampleRejection::OutOfBounds)
+            } else {
+                match sample {
+                    Sample::F(v) => data.append(t, v, self.opts.out_of_order_window_ms),
+                    Sample::H(h) => data.append_histogram(t, h),
                 }
-                continue;
             };
-            let mut data = series.lock();
-            let floats = ts.samples.iter().map(|s| (s.t, Sample::F(s.v)));
-            let hists = ts.histograms.iter().map(|(t, h)| (*t, Sample::H(h)));
-            for (t, sample) in merge_by_time(floats, hists) {
-                let histogram = matches!(sample, Sample::H(_));
-                let appended = if t < min_valid {
-                    Err(crate::SampleRejection::OutOfBounds)
-                } else {
-                    match sample {
-                        Sample::F(v) => data.append(t, v, self.opts.out_of_order_window_ms),
-                        Sample::H(h) => data.append_histogram(t, h),
-                    }
-                };
-                if appended.is_ok() {
-                    outcome.samples_written += 1;
-                    outcome.histograms_written += u64::from(histogram);
+            if appended.is_ok() {
+                w.outcome.samples_written += 1;
+                w.outcome.histograms_written += u64::from(histogram);
+            }
+            match appended {
+                Ok(Appended::New) => w.batch_newest = w.batch_newest.max(t),
+                Ok(Appended::Duplicate) => {
+                    self.counters.samples_duplicate.fetch_add(1, Ordering::Relaxed);
                 }
-                match appended {
-                    Ok(Appended::New) => batch_newest = batch_newest.max(t),
-                    Ok(Appended::Duplicate) => {
-                        self.counters.samples_duplicate.fetch_add(1, Ordering::Relaxed);
-                    }
-                    Err(r) => {
-                        let counter = match r {
-                            crate::SampleRejection::OutOfOrder => &self.counters.samples_out_of_order,
-                            crate::SampleRejection::TooOld => &self.counters.samples_too_old,
-                            crate::SampleRejection::OutOfBounds => &self.counters.samples_out_of_bounds,
-                            crate::SampleRejection::DuplicateTimestamp => &self.counters.samples_duplicate_timestamp,
-                        };
-                        counter.fetch_add(1, Ordering::Relaxed);
-                        outcome.reject(|| format!("{} at timestamp {t} for series {}", r.reason(), ts.labels));
-                    }
+                Err(r) => {
+                    let counter = match r {
+                        crate::SampleRejection::OutOfOrder => &self.counters.samples_out_of_order,
+                        crate::SampleRejection::TooOld => &self.counters.samples_too_old,
+                        crate::SampleRejection::OutOfBounds => &self.counters.samples_out_of_bounds,
+                        crate::SampleRejection::DuplicateTimestamp => &self.counters.samples_duplicate_timestamp,
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    w.outcome
+                        .reject(|| format!("{} at timestamp {t} for series {}", r.reason(), labels));
                 }
             }
         }
-        th.newest.fetch_max(batch_newest, Ordering::AcqRel);
-        self.counters
-            .samples_appended
-            .fetch_add(outcome.samples_written, Ordering::Relaxed);
-        outcome
     }
 
-    fn get_or_create(&self, th: &TenantHead, labels: &Labels) -> Option<Arc<MemSeries>> {
-        let hash = labels.stable_hash();
-        if let Some(s) = th.index.read().find(hash, labels) {
-            return Some(s.clone());
+    fn finish(&self, w: Applying) -> AppendOutcome {
+        w.th.newest.fetch_max(w.batch_newest, Ordering::AcqRel);
+        self.counters
+            .samples_appended
+            .fetch_add(w.outcome.samples_written, Ordering::Relaxed);
+        w.outcome
+    }
+
+    /// The series with these labels (`hash` their stable hash), created if need be:
+    /// with the stamp of the index it is in and its id there. `None` when the tenant's
+    /// series limit forbids creating it.
+    fn get_or_create(&self, th: &TenantHead, hash: u64, labels: &Labels) -> Option<((u64, u32), Arc<MemSeries>)> {
+        {
+            let index = th.index.read();
+            if let Some(id) = index.find_id(hash, labels) {
+                return Some(((index.stamp(), id), index.series(id).clone()));
+            }
         }
         let mut index = th.index.write();
-        if let Some(s) = index.find(hash, labels) {
-            return Some(s.clone());
+        if let Some(id) = index.find_id(hash, labels) {
+            return Some(((index.stamp(), id), index.series(id).clone()));
         }
         let limit = self.opts.max_series_per_tenant;
         if limit > 0 && index.num_series() >= limit {
             return None;
         }
         self.counters.series_created.fetch_add(1, Ordering::Relaxed);
-        Some(index.insert(hash, labels, |_| Mutex::new(SeriesData::default())))
+        let id = index.num_series() as u32;
+        let series = index.insert(hash, labels, |_| Mutex::new(SeriesData::default()));
+        Some(((index.stamp(), id), series))
     }
 
     /// Walks every series to total up sizes; meant for metrics scrapes and benchmarks,

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use pyrite_model::{Label, Labels, MatchOp, Matcher};
@@ -97,9 +98,15 @@ impl HashIds {
     }
 }
 
+/// Stamps of index versions: each index gets its own, process-wide, never 0.
+static NEXT_STAMP: AtomicU64 = AtomicU64::new(1);
+
 /// Postings of one tenant, and the series table they point into.
-#[derive(Default)]
 pub(crate) struct Index<S> {
+    /// Names this version of the index for places remembered outside it: a series id
+    /// found here stays the same series for as long as the index lives (ids are only
+    /// added); an index rebuilt with fewer series is a new index with a new stamp.
+    stamp: u64,
     pub symbols: Symbols,
     /// Series by id; ids are indexes into this table.
     series: Vec<(SymLabels, Arc<S>)>,
@@ -109,19 +116,40 @@ pub(crate) struct Index<S> {
     postings: HashMap<Sym, HashMap<Sym, Vec<u32>>>,
 }
 
+impl<S> Default for Index<S> {
+    fn default() -> Self {
+        Index {
+            stamp: NEXT_STAMP.fetch_add(1, Ordering::Relaxed),
+            symbols: Symbols::default(),
+            series: Vec::new(),
+            by_hash: HashMap::default(),
+            postings: HashMap::new(),
+        }
+    }
+}
+
 impl<S> Index<S> {
     pub fn num_series(&self) -> usize {
         self.series.len()
     }
 
-    /// The series with exactly these labels, if any.
-    pub fn find(&self, hash: u64, labels: &Labels) -> Option<&Arc<S>> {
+    /// This version of the index, for places remembered outside it.
+    pub fn stamp(&self) -> u64 {
+        self.stamp
+    }
+
+    /// The id of the series with exactly these labels, if any.
+    pub fn find_id(&self, hash: u64, labels: &Labels) -> Option<u32> {
         let ids = self.by_hash.get(&hash)?;
         ids.ids()
             .iter()
-            .map(|id| &self.series[*id as usize])
-            .find(|(syms, _)| self.same_labels(syms, labels))
-            .map(|(_, s)| s)
+            .copied()
+            .find(|id| self.same_labels(&self.series[*id as usize].0, labels))
+    }
+
+    /// The series with this id, if there is one.
+    pub fn get(&self, id: u32) -> Option<&Arc<S>> {
+        self.series.get(id as usize).map(|(_, s)| s)
     }
 
     fn same_labels(&self, syms: &[(Sym, Sym)], labels: &Labels) -> bool {
@@ -135,12 +163,7 @@ impl<S> Index<S> {
     /// An index of the series `keep` retains, the same series objects under new ids
     /// (symbols of dropped series are left behind).
     pub fn retain(&self, mut keep: impl FnMut(&S) -> bool) -> Index<S> {
-        let mut out = Index {
-            symbols: Symbols::default(),
-            series: Vec::new(),
-            by_hash: HashMap::default(),
-            postings: HashMap::new(),
-        };
+        let mut out = Index::default();
         for id in 0..self.series.len() as u32 {
             if keep(self.series(id)) {
                 let labels = self.labels(id);
@@ -409,22 +432,33 @@ mod tests {
         ix.insert(7, &a, |id| id);
         ix.insert(7, &b, |id| id);
         ix.insert(7, &c, |id| id);
-        assert_eq!(ix.find(7, &a).map(|s| **s), Some(0));
-        assert_eq!(ix.find(7, &b).map(|s| **s), Some(1));
-        assert_eq!(ix.find(7, &c).map(|s| **s), Some(2));
-        assert!(ix.find(8, &a).is_none());
+        assert_eq!(ix.find_id(7, &a).and_then(|id| ix.get(id)).map(|s| **s), Some(0));
+        assert_eq!(ix.find_id(7, &b).and_then(|id| ix.get(id)).map(|s| **s), Some(1));
+        assert_eq!(ix.find_id(7, &c).and_then(|id| ix.get(id)).map(|s| **s), Some(2));
+        assert!(ix.find_id(8, &a).is_none());
+        assert!(ix.get(3).is_none());
+    }
+
+    #[test]
+    fn every_index_and_every_rebuild_has_its_own_stamp() {
+        let ix = index();
+        let other = index();
+        assert_ne!(ix.stamp(), other.stamp());
+        let kept = ix.retain(|_| true);
+        assert_ne!(kept.stamp(), ix.stamp());
+        assert_eq!(kept.num_series(), ix.num_series());
     }
 
     #[test]
     fn find_and_labels_round_trip() {
         let ix = index();
         let l = Labels::from_pairs(&[("__name__", "up"), ("job", "api")]);
-        assert!(ix.find(l.stable_hash(), &l).is_some());
+        assert_eq!(ix.find_id(l.stable_hash(), &l), Some(2));
         assert_eq!(ix.labels(2), l);
         let other = Labels::from_pairs(&[("__name__", "up"), ("job", "x")]);
-        assert!(ix.find(other.stable_hash(), &other).is_none());
+        assert!(ix.find_id(other.stable_hash(), &other).is_none());
         // A colliding hash never returns the wrong series.
-        assert!(ix.find(l.stable_hash(), &other).is_none());
+        assert!(ix.find_id(l.stable_hash(), &other).is_none());
     }
 
     #[test]

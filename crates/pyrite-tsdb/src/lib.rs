@@ -4,8 +4,10 @@
 //!
 //! The head does no I/O. Durability is its caller's business: a write-ahead log (or a
 //! shard's Raft log) records each write first, then hands it to [`Head::apply`], which
-//! is deterministic so replaying the log rebuilds the same head. Readers go through
-//! [`pyrite_storage::Queryable`].
+//! is deterministic so replaying the log rebuilds the same head. A write to known
+//! series ([`Head::apply_known`]) is applied exactly as the labeled series it stands
+//! for; it only finds each series faster, by the place the series remembers from an
+//! earlier write. Readers go through [`pyrite_storage::Queryable`].
 
 mod head;
 mod index;

@@ -17,8 +17,9 @@ fn scraper(extra: &str) -> Scraper {
     Scraper::new(cfg, &t[0])
 }
 
-fn shown(series: &[TimeSeries]) -> Vec<String> {
-    series
+fn shown(write: &KnownWrite) -> Vec<String> {
+    write
+        .to_series()
         .iter()
         .map(|s| {
             let v = s.samples[0].v;
@@ -97,7 +98,7 @@ fn vanished_series_get_one_marker_and_failed_scrapes_mark_everything() {
 fn own_timestamps_are_honored_and_not_marked_unless_tracked() {
     let mut s = scraper("");
     let out = s.ingest(b"a 1 500\n", TEXT, 1000).unwrap();
-    assert_eq!(out.series[0].samples[0].t, 500);
+    assert_eq!(out.series.samples[0].t, 500);
     assert!(s.ingest(b"", TEXT, 2000).unwrap().series.is_empty());
 
     let mut s = scraper("    track_timestamps_staleness: true\n");
@@ -105,7 +106,7 @@ fn own_timestamps_are_honored_and_not_marked_unless_tracked() {
     assert_eq!(s.ingest(b"", TEXT, 2000).unwrap().series.len(), 1);
 
     let mut s = scraper("    honor_timestamps: false\n");
-    assert_eq!(s.ingest(b"a 1 500\n", TEXT, 1000).unwrap().series[0].samples[0].t, 1000);
+    assert_eq!(s.ingest(b"a 1 500\n", TEXT, 1000).unwrap().series.samples[0].t, 1000);
 }
 
 #[test]
@@ -237,11 +238,8 @@ fn protobuf_bodies_give_native_histograms_and_classic_series() {
     let mut s = scraper("");
     let out = s.ingest(&body, ct, 1000).unwrap();
     assert_eq!((out.scraped, out.post_relabel, out.added), (2, 2, 2));
-    let h = out
-        .series
-        .iter()
-        .find(|s| s.labels.metric_name() == "rpc_seconds")
-        .unwrap();
+    let series = out.series.to_series();
+    let h = series.iter().find(|s| s.labels.metric_name() == "rpc_seconds").unwrap();
     assert_eq!(
         h.labels.to_string(),
         r#"rpc_seconds{instance="h:9100", job="node", rpc="get"}"#
@@ -254,7 +252,7 @@ fn protobuf_bodies_give_native_histograms_and_classic_series() {
     // Gone from the next body: one marker each.
     let next = s.ingest(&[], ct, 2000).unwrap();
     assert_eq!(next.series.len(), 2);
-    assert!(next.series.iter().all(|s| is_stale_nan(s.samples[0].v)));
+    assert!(next.series.to_series().iter().all(|s| is_stale_nan(s.samples[0].v)));
 
     // With scrape_classic_histograms the classic form comes too.
     let mut s = scraper("    scrape_classic_histograms: true\n");
@@ -262,8 +260,9 @@ fn protobuf_bodies_give_native_histograms_and_classic_series() {
         .ingest(&body, ct, 1000)
         .unwrap()
         .series
+        .samples
         .iter()
-        .map(|s| s.labels.to_string())
+        .map(|s| s.series.labels().to_string())
         .collect();
     assert!(
         names
@@ -272,4 +271,29 @@ fn protobuf_bodies_give_native_histograms_and_classic_series() {
         "{names:?}"
     );
     assert!(names.iter().any(|n| n.starts_with("rpc_seconds_count{")), "{names:?}");
+}
+
+#[test]
+fn series_and_metadata_are_built_once_and_kept_while_unchanged() {
+    let mut s = scraper("");
+    let body = b"# HELP a A.\n# TYPE a counter\na 1\n";
+    let first = s.ingest(body, TEXT, 1000).unwrap();
+    let report = s.report(1000, true, StdDuration::ZERO, &first);
+    let metadata = s.metadata.clone();
+    let second = s.ingest(b"# HELP a A.\n# TYPE a counter\na 2\n", TEXT, 2000).unwrap();
+    assert!(Arc::ptr_eq(
+        &first.series.samples[0].series,
+        &second.series.samples[0].series
+    ));
+    let again = s.report(2000, true, StdDuration::ZERO, &second);
+    for (a, b) in report.samples.iter().zip(&again.samples) {
+        assert!(Arc::ptr_eq(&a.series, &b.series));
+    }
+    assert!(Arc::ptr_eq(&metadata, &s.metadata), "the same lines keep the map");
+    s.ingest(b"# HELP a Another.\n# TYPE a counter\na 3\n", TEXT, 3000)
+        .unwrap();
+    assert_eq!(s.metadata["a"].help, "Another.");
+    assert_eq!(s.metadata["a"].kind, "counter");
+    s.ingest(b"a 4\n", TEXT, 4000).unwrap();
+    assert!(s.metadata.is_empty());
 }

@@ -7,13 +7,12 @@
 //! others take over.
 
 use std::sync::Arc;
-
-use pyrite_distributor::{Distributor, RawSeries, Source, WireHistogram};
-use pyrite_members::{run_heartbeats, Heartbeat, Registry};
-use pyrite_model::histogram::CounterResetHint;
-use pyrite_model::{FloatHistogram, TimeSeries};
-use pyrite_scrape::{Ownership, PoolOwnership, Service, SoleOwner};
 use std::time::Duration;
+
+use pyrite_distributor::{Distributor, Source};
+use pyrite_members::{run_heartbeats, Heartbeat, Registry};
+use pyrite_scrape::{Ownership, PoolOwnership, Service, SoleOwner};
+use pyrite_storage::KnownWrite;
 use tokio::sync::watch;
 
 use super::context::Context;
@@ -24,52 +23,16 @@ struct WritePath(Arc<Distributor>);
 
 #[async_trait::async_trait]
 impl pyrite_scrape::Sink for WritePath {
-    async fn write(&self, tenant: &str, series: Vec<TimeSeries>) -> Result<(), String> {
-        let raw = series
-            .into_iter()
-            .map(|s| RawSeries {
-                labels: s.labels.into_vec(),
-                samples: s.samples,
-                histograms: s.histograms.into_iter().map(|(t, h)| wire(t, h)).collect(),
-                exemplars: 0,
-            })
-            .collect();
+    async fn write(&self, tenant: &str, series: KnownWrite) -> Result<(), String> {
         let outcome = self
             .0
-            .push(tenant, raw, Source::Scrape)
+            .push_known(tenant, series, Source::Scrape)
             .await
             .map_err(|e| e.to_string())?;
         match outcome.refused {
             Some(e) => Err(e.to_string()),
             None => Ok(()),
         }
-    }
-}
-
-/// A scraped native histogram as the write path takes one: float counts, absolute.
-fn wire(timestamp: i64, h: FloatHistogram) -> WireHistogram {
-    WireHistogram {
-        count_int: None,
-        count_float: Some(h.count),
-        sum: h.sum,
-        schema: h.schema,
-        zero_threshold: h.zero_threshold,
-        zero_count_int: None,
-        zero_count_float: Some(h.zero_count),
-        negative_spans: h.negative_spans,
-        negative_deltas: Vec::new(),
-        negative_counts: h.negative_buckets,
-        positive_spans: h.positive_spans,
-        positive_deltas: Vec::new(),
-        positive_counts: h.positive_buckets,
-        reset_hint: match h.counter_reset_hint {
-            CounterResetHint::Unknown => 0,
-            CounterResetHint::Reset => 1,
-            CounterResetHint::NotReset => 2,
-            CounterResetHint::Gauge => 3,
-        },
-        timestamp,
-        custom_values: h.custom_values,
     }
 }
 
