@@ -1,6 +1,7 @@
 //! Pyrite scrapes with a Prometheus configuration file, unchanged: the same file given
 //! to a real Prometheus 2.42 and to Pyrite makes the same targets, the same series with
-//! the same labels, the same `up` and the same metadata. A `file_sd` file rewritten
+//! the same labels (Pyrite's carrying the external labels, as Prometheus sends its series
+//! out), the same `up` and the same metadata. A `file_sd` file rewritten
 //! during the test moves targets in and out (a target that goes away is marked stale),
 //! and reloads through `POST /-/reload` and SIGHUP take a good file and refuse a broken
 //! one at its line, keeping what runs.
@@ -55,6 +56,20 @@ fn targets(base: &str) -> anyhow::Result<BTreeSet<String>> {
             )
         })
         .collect())
+}
+
+/// What Prometheus sends out of `sets` (remote write, federation): its stored series with
+/// its external labels added where a series has none of that name. Pyrite stores that.
+fn sent_out(sets: BTreeSet<String>, external: &[(&str, &str)]) -> anyhow::Result<BTreeSet<String>> {
+    sets.into_iter()
+        .map(|s| {
+            let mut m: serde_json::Map<String, Value> = serde_json::from_str(&s)?;
+            for (n, v) in external {
+                m.entry(n.to_string()).or_insert_with(|| Value::from(*v));
+            }
+            Ok(Value::Object(m).to_string())
+        })
+        .collect()
 }
 
 /// node_exporter's collectors the targets run.
@@ -118,23 +133,24 @@ scrape_configs:
             || Ok((label_sets(base, "up == 1")?.len() == 2).then_some(())),
         )?;
     }
-    assert_eq!(label_sets(&py, "up")?, label_sets(&prom, "up")?);
+    // Prometheus keeps its external labels out of its own storage and adds them to what
+    // it sends; Pyrite is where such series are sent, so it stores them with the labels.
+    let external = [("replica", "a")];
+    let prom_sets = |q: &str| sent_out(label_sets(&prom, q)?, &external);
+    assert_eq!(label_sets(&py, "up")?, prom_sets("up")?);
     // The same targets, labeled and discovered alike.
     assert_eq!(targets(&py)?, targets(&prom)?);
 
     // The node job's series, label for label: target labels, relabeled host, the static
     // config's env, and no go_* series.
     let node = wait_until("the node job's series to agree", Duration::from_secs(30), || {
-        let (a, b) = (
-            label_sets(&py, r#"{job="node"}"#)?,
-            label_sets(&prom, r#"{job="node"}"#)?,
-        );
+        let (a, b) = (label_sets(&py, r#"{job="node"}"#)?, prom_sets(r#"{job="node"}"#)?);
         Ok((a == b).then_some(a))
     })?;
     assert!(node.len() > 20, "{node:?}");
-    assert!(node
-        .iter()
-        .all(|s| s.contains(&format!("\"host\":\"{ip}\"")) && s.contains("\"env\":\"test\"")));
+    assert!(node.iter().all(|s| s.contains(&format!("\"host\":\"{ip}\""))
+        && s.contains("\"env\":\"test\"")
+        && s.contains("\"replica\":\"a\"")));
     assert!(!node.iter().any(|s| s.contains("\"__name__\":\"go_")));
     // The synthetic series of every scrape.
     for name in [
@@ -143,7 +159,7 @@ scrape_configs:
         "scrape_samples_post_metric_relabeling",
         "scrape_series_added",
     ] {
-        assert_eq!(label_sets(&py, name)?, label_sets(&prom, name)?, "{name}");
+        assert_eq!(label_sets(&py, name)?, prom_sets(name)?, "{name}");
     }
     let post: f64 = api_get(&format!(
         "{py}/api/v1/query?query={}",

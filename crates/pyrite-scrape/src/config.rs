@@ -142,6 +142,9 @@ pub struct ScrapeConfig {
     pub consul_sd_configs: Vec<ConsulSdConfig>,
     #[serde(flatten)]
     pub http: pyrite_http_client::HttpClientConfig,
+    /// `global.external_labels`, which every series the job writes carries unless it
+    /// has a label of that name already (what a Prometheus remote-writing it would add).
+    pub external_labels: BTreeMap<String, String>,
 }
 
 /// The scrape protocols Prometheus negotiates, best first.
@@ -506,6 +509,7 @@ fn scrape_config(sc: RawScrapeConfig, g: &GlobalConfig) -> Result<ScrapeConfig, 
         consul_sd_configs: sc.consul_sd_configs,
         http,
         job_name: sc.job_name,
+        external_labels: g.external_labels.clone(),
     })
 }
 

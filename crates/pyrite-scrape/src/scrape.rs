@@ -158,6 +158,8 @@ pub struct Scraper {
     scrape_classic_histograms: bool,
     limits: Limits,
     metric_relabel: Vec<pyrite_relabel::RelabelConfig>,
+    /// `global.external_labels`, added last to every series without them.
+    external_labels: Vec<(String, String)>,
     cache: Cache,
     iteration: u64,
     /// `up` and the other synthetic series, in the order [`Scraper::report`] writes them.
@@ -167,6 +169,15 @@ pub struct Scraper {
     /// A digest of the metadata lines `metadata` was built from: a body whose lines give
     /// the same digest leaves it as it is.
     metadata_digest: u64,
+}
+
+/// Sets each of `labels` the builder has no value for.
+fn add_missing<'a>(b: &mut LabelsBuilder, labels: impl IntoIterator<Item = (&'a String, &'a String)>) {
+    for (name, value) in labels {
+        if b.get(name).is_empty() {
+            b.set(name, value);
+        }
+    }
 }
 
 /// The synthetic series' names, in the order [`Scraper::report`] writes them.
@@ -188,11 +199,13 @@ impl Scraper {
             scrape_classic_histograms: cfg.scrape_classic_histograms,
             limits: cfg.limits,
             metric_relabel: cfg.metric_relabel_configs.clone(),
+            external_labels: cfg.external_labels.clone().into_iter().collect(),
             cache: HashMap::with_hasher(Xxh3Builder::new().with_seed(random_seed())),
             iteration: 0,
             synthetic: SYNTHETIC.map(|name| {
                 let mut b = target.labels.to_builder();
                 b.set("__name__", name);
+                add_missing(&mut b, &cfg.external_labels);
                 KnownSeries::new(b.build())
             }),
             metadata: Arc::default(),
@@ -471,10 +484,14 @@ impl Scraper {
         } else {
             pyrite_relabel::process(&labels, &self.metric_relabel)
         };
-        if let Some(l) = &labels {
-            self.check_label_limits(l)?;
+        let Some(labels) = labels else { return Ok(None) };
+        self.check_label_limits(&labels)?;
+        if self.external_labels.iter().all(|(n, _)| !labels.get(n).is_empty()) {
+            return Ok(Some(labels));
         }
-        Ok(labels)
+        let mut b = labels.to_builder();
+        add_missing(&mut b, self.external_labels.iter().map(|(n, v)| (n, v)));
+        Ok(Some(b.build()))
     }
 
     fn check_label_limits(&self, l: &Labels) -> Result<(), ScrapeError> {

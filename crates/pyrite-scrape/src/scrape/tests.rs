@@ -6,7 +6,11 @@ use pyrite_discovery::{LabelSet, TargetGroup};
 use pyrite_model::is_stale_nan;
 
 fn scraper(extra: &str) -> Scraper {
-    let f = parse(&format!("scrape_configs:\n  - job_name: node\n{extra}")).unwrap();
+    scraper_with("", extra)
+}
+
+fn scraper_with(global: &str, extra: &str) -> Scraper {
+    let f = parse(&format!("{global}scrape_configs:\n  - job_name: node\n{extra}")).unwrap();
     let cfg = &f.scrape_configs[0];
     let g = TargetGroup {
         source: "0".into(),
@@ -61,6 +65,30 @@ fn target_labels_win_and_exposed_ones_are_kept_as_exported() {
     let mut s = scraper("    honor_labels: true\n");
     let out = s.ingest(b"a{job=\"x\"} 1\n", TEXT, 1000).unwrap();
     assert_eq!(shown(&out.series), [r#"a{instance="h:9100", job="x"} 1 @1000"#]);
+}
+
+#[test]
+fn external_labels_are_added_last_to_every_series_without_them() {
+    let global = "global:\n  external_labels:\n    cluster: eu\n    replica: a\n";
+    let mut s = scraper_with(
+        global,
+        "    metric_relabel_configs:\n      - {source_labels: [k], target_label: replica}\n",
+    );
+    let out = s.ingest(b"a{k=\"b\"} 1\nc 2\n", TEXT, 1000).unwrap();
+    assert_eq!(
+        shown(&out.series),
+        [
+            // A label the series has (here from metric relabeling) is kept.
+            r#"a{cluster="eu", instance="h:9100", job="node", k="b", replica="b"} 1 @1000"#,
+            r#"c{cluster="eu", instance="h:9100", job="node", replica="a"} 2 @1000"#,
+        ]
+    );
+    let report = s.report(1000, true, StdDuration::ZERO, &out);
+    assert!(
+        shown(&report)[0].starts_with(r#"up{cluster="eu", instance="h:9100", job="node", replica="a"} 1"#),
+        "{:?}",
+        shown(&report)
+    );
 }
 
 #[test]
