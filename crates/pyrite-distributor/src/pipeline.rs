@@ -65,8 +65,8 @@ pub struct PushOutcome {
 }
 
 /// Series that passed validation, and what was said about those that did not.
-struct Checked {
-    valid: Vec<TimeSeries>,
+pub(super) struct Checked<W = Vec<TimeSeries>> {
+    valid: W,
     invalid_series: usize,
     first_invalid: Option<String>,
 }
@@ -89,14 +89,35 @@ impl Distributor {
         // Relabeling goes here (later).
         let checked = self.validate(tenant, series);
         let valid_samples: usize = checked.valid.iter().map(|s| s.num_samples()).sum();
+        let any = !checked.valid.is_empty();
+        self.store_checked(tenant, &tl, checked, valid_samples, any, |valid| {
+            self.store.append(tenant, valid)
+        })
+        .await
+    }
+
+    /// Stages 5 and 6 for a write of any shape: counts the samples that passed, appends
+    /// them (when there are any) and folds the store's refusal in with validation's.
+    pub(super) async fn store_checked<W, Fut>(
+        &self,
+        tenant: &str,
+        tl: &Vec<(String, String)>,
+        checked: Checked<W>,
+        valid_samples: usize,
+        any: bool,
+        append: impl FnOnce(W) -> Fut,
+    ) -> Result<PushOutcome, PushError>
+    where
+        Fut: std::future::Future<Output = Result<AppendOutcome, AppendError>>,
+    {
         self.metrics
             .received_samples
-            .get_or_create(&tl)
+            .get_or_create(tl)
             .inc_by(valid_samples as u64);
         let mut outcome = PushOutcome::default();
         let mut store_refusal = None;
-        if !checked.valid.is_empty() {
-            let appended = self.store.append(tenant, checked.valid).await;
+        if any {
+            let appended = append(checked.valid).await;
             let (written, refusal) = self.appended(tenant, appended, valid_samples)?;
             outcome.written = written;
             store_refusal = refusal;

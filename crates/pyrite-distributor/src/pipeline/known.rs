@@ -7,16 +7,12 @@
 
 use pyrite_storage::{KnownValue, KnownWrite};
 
-use super::{log_failure, refusal, PushOutcome, Source};
+use super::{log_failure, Checked, PushOutcome, Source};
 use crate::validate::{check_labels, check_times, Invalid, SeriesLimits};
 use crate::{Distributor, PushError, WireHistogram};
 
 /// Samples that passed validation, and what was said about those that did not.
-struct CheckedKnown {
-    valid: KnownWrite,
-    invalid_series: usize,
-    first_invalid: Option<String>,
-}
+type CheckedKnown = Checked<KnownWrite>;
 
 impl Distributor {
     /// Pushes one tenant's write to known series through every stage of the write path,
@@ -34,20 +30,11 @@ impl Distributor {
         self.check_request_limits(tenant, write.len(), write.len())?;
         let checked = self.validate_known(tenant, write);
         let valid_samples = checked.valid.len();
-        self.metrics
-            .received_samples
-            .get_or_create(&tl)
-            .inc_by(valid_samples as u64);
-        let mut outcome = PushOutcome::default();
-        let mut store_refusal = None;
-        if !checked.valid.is_empty() {
-            let appended = self.store.append_known(tenant, checked.valid).await;
-            let (written, refusal) = self.appended(tenant, appended, valid_samples)?;
-            outcome.written = written;
-            store_refusal = refusal;
-        }
-        outcome.refused = refusal(store_refusal, checked.invalid_series, checked.first_invalid);
-        Ok(outcome)
+        let any = !checked.valid.is_empty();
+        self.store_checked(tenant, &tl, checked, valid_samples, any, |valid| {
+            self.store.append_known(tenant, valid)
+        })
+        .await
     }
 
     /// Stage 4 for known series: each sample's time, then its series' labels (unless
