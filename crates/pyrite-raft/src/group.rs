@@ -1,6 +1,7 @@
 //! One replica of a group: a [`StateMachine`] run by openraft over the on-disk log and
 //! store, with what every group needs around it — proposals folded into shared log
-//! entries (group commit), read-index reads, leadership, and moving the group's voters
+//! entries (group commit, with patient proposals waiting a little for company),
+//! read-index reads, leadership, and moving the group's voters
 //! to a new set (new replicas catch up as learners first). A component keeps its
 //! replicas and decides *what* the voters should be; this module decides nothing of
 //! that.
@@ -32,6 +33,9 @@ pub struct RaftOptions {
     /// before the snapshot (keeping at most 1000 entries for slightly lagging
     /// replicas); 0 never does.
     pub snapshot_entries: u64,
+    /// How long a patient proposal ([`Group::propose_patiently`]) waits for others to
+    /// share its log entry, unless an impatient one comes first.
+    pub patient_wait: Duration,
 }
 
 impl Default for RaftOptions {
@@ -42,6 +46,7 @@ impl Default for RaftOptions {
             election_timeout_max_ms: 1000,
             fsync: FsyncPolicy::Always,
             snapshot_entries: 10_000,
+            patient_wait: Duration::from_millis(200),
         }
     }
 }
@@ -86,8 +91,13 @@ pub enum GroupError {
     Internal { group: GroupId, reason: String },
 }
 
-/// Proposals waiting for the next log entry, each with where its response goes.
-type Pending = (Bytes, oneshot::Sender<Result<Bytes, GroupError>>);
+/// A proposal waiting for the next log entry, with where its response goes.
+struct Pending {
+    command: Bytes,
+    /// Nobody waits on it urgently (a scrape's write): it may wait for company.
+    patient: bool,
+    reply: oneshot::Sender<Result<Bytes, GroupError>>,
+}
 
 /// Most proposals, and bytes, folded into one log entry.
 const MAX_BATCH_COMMANDS: usize = 128;
@@ -149,7 +159,7 @@ impl<S: StateMachine> Group<S> {
             .await
             .map_err(|e| err(e.to_string()))?;
         let (proposals, queued) = mpsc::channel(4 * MAX_BATCH_COMMANDS);
-        tokio::spawn(batch_proposals(id, raft.clone(), queued));
+        tokio::spawn(batch_proposals(id, raft.clone(), queued, opts.patient_wait));
         groups.insert(id, raft.clone());
         Ok(Group {
             id,
@@ -191,9 +201,26 @@ impl<S: StateMachine> Group<S> {
     /// Commits a command already in its log encoding (as [`StateMachine::encode`] gives
     /// it, perhaps on another node).
     pub async fn propose_encoded(&self, command: Bytes) -> Result<S::Response, GroupError> {
+        self.propose_queued(command, false).await
+    }
+
+    /// Commits an encoded command that nobody is waiting on urgently: it may wait up to
+    /// [`RaftOptions::patient_wait`] for other proposals to share its log entry (one
+    /// replication round, one fsync and one apply for all), as scrapes from many targets
+    /// do. It is as durable as any other once this returns.
+    pub async fn propose_patiently(&self, command: Bytes) -> Result<S::Response, GroupError> {
+        self.propose_queued(command, true).await
+    }
+
+    async fn propose_queued(&self, command: Bytes, patient: bool) -> Result<S::Response, GroupError> {
         let shutting_down = || self.unavailable("shutting down");
-        let (tx, rx) = oneshot::channel();
-        self.proposals.send((command, tx)).await.map_err(|_| shutting_down())?;
+        let (reply, rx) = oneshot::channel();
+        let pending = Pending {
+            command,
+            patient,
+            reply,
+        };
+        self.proposals.send(pending).await.map_err(|_| shutting_down())?;
         let response = rx.await.map_err(|_| shutting_down())??;
         decode(&response).map_err(|e| GroupError::Internal {
             group: self.id,
@@ -215,6 +242,11 @@ impl<S: StateMachine> Group<S> {
     /// The leader as this node believes.
     pub fn leader(&self) -> Option<NodeId> {
         self.raft.metrics().borrow().current_leader
+    }
+
+    /// The index of the last entry in this replica's log (0: none).
+    pub fn last_log_index(&self) -> u64 {
+        self.raft.metrics().borrow().last_log_index.unwrap_or(0)
     }
 
     pub fn is_leader(&self) -> bool {
@@ -295,24 +327,37 @@ fn not_leader(group: GroupId, f: &ForwardToLeader<NodeId, BasicNode>) -> GroupEr
 
 /// Feeds a group's Raft log: each entry holds every proposal that arrived while the
 /// entries before it were being committed, so a busy group pays one replication round
-/// and one fsync per batch.
-async fn batch_proposals(group: GroupId, raft: Raft<TypeConfig>, mut rx: mpsc::Receiver<Pending>) {
+/// and one fsync per batch. An entry of patient proposals only is held back for up to
+/// `patient_wait` after its first one, gathering more, and sent at once when an
+/// impatient proposal joins it.
+async fn batch_proposals(
+    group: GroupId,
+    raft: Raft<TypeConfig>,
+    mut rx: mpsc::Receiver<Pending>,
+    patient_wait: Duration,
+) {
     let in_flight = Arc::new(tokio::sync::Semaphore::new(ENTRIES_IN_FLIGHT));
     loop {
         let Ok(permit) = in_flight.clone().acquire_owned().await else {
             return;
         };
         let Some(first) = rx.recv().await else { return };
-        let mut bytes = first.0.len();
+        let hold_until = tokio::time::Instant::now() + patient_wait;
+        let mut bytes = first.command.len();
+        let mut patient = first.patient;
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH_COMMANDS && bytes < MAX_BATCH_BYTES {
-            match rx.try_recv() {
-                Ok(p) => {
-                    bytes += p.0.len();
-                    batch.push(p);
+            let next = match rx.try_recv() {
+                Ok(p) => Some(p),
+                Err(mpsc::error::TryRecvError::Empty) if patient => {
+                    tokio::time::timeout_at(hold_until, rx.recv()).await.ok().flatten()
                 }
-                Err(_) => break,
-            }
+                Err(_) => None,
+            };
+            let Some(p) = next else { break };
+            bytes += p.command.len();
+            patient &= p.patient;
+            batch.push(p);
         }
         let raft = raft.clone();
         tokio::spawn(async move {
@@ -323,7 +368,7 @@ async fn batch_proposals(group: GroupId, raft: Raft<TypeConfig>, mut rx: mpsc::R
 }
 
 async fn commit_batch(group: GroupId, raft: &Raft<TypeConfig>, batch: Vec<Pending>) {
-    let (commands, waiting): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
+    let (commands, waiting): (Vec<_>, Vec<_>) = batch.into_iter().map(|p| (p.command, p.reply)).unzip();
     match raft.client_write(Command(commands)).await {
         Ok(resp) => {
             let mut responses = resp.data.into_iter();

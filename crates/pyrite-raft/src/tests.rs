@@ -335,3 +335,50 @@ async fn a_group_of_one_proposes_reads_and_reopens_from_its_snapshot_and_log() {
     assert_eq!(g.propose(&vec![99]).await.unwrap(), 11);
     g.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patient_proposals_wait_to_share_an_entry_until_an_impatient_one_comes() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = RaftOptions {
+        fsync: FsyncPolicy::Never,
+        // Far longer than the test may take: only an impatient proposal ends the wait.
+        patient_wait: std::time::Duration::from_secs(600),
+        ..RaftOptions::default()
+    };
+    let groups = crate::network::Groups::default();
+    let state = Arc::new(Recorder::default());
+    let g = Group::open(
+        GroupId::shard(3),
+        1,
+        dir.path(),
+        &opts,
+        state,
+        pyrite_client::Channels::default(),
+        &groups,
+    )
+    .await
+    .unwrap();
+    g.initialize(vec![(1, "127.0.0.1:1".into())]).await.unwrap();
+    g.wait_to_lead(std::time::Duration::from_secs(10)).await.unwrap();
+    g.read_index().await.unwrap();
+    let before = g.last_log_index();
+
+    // Patient proposals are held back together: a while later none is in the log…
+    let patient = futures::future::join_all((0..5u8).map(|i| g.propose_patiently(bytes::Bytes::from(vec![i]))));
+    let urgent = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert_eq!(g.last_log_index(), before, "patient proposals wait");
+        // …until an impatient one joins them, and all go in one entry at once.
+        g.propose(&vec![9]).await.unwrap()
+    };
+    let (patient, urgent) = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        futures::future::join(patient, urgent),
+    )
+    .await
+    .expect("an impatient proposal ends the patient ones' wait");
+    assert!(patient.iter().all(Result::is_ok));
+    assert_eq!(urgent, 6, "all six were applied");
+    assert_eq!(g.last_log_index(), before + 1, "in one log entry");
+    g.shutdown().await;
+}
