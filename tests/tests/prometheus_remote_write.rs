@@ -1,6 +1,7 @@
 //! An unchanged Prometheus 2.42 scrapes a real node_exporter and Pyrite's own
 //! `/metrics`, remote-writes to Pyrite, and what Pyrite answers matches, sample for
-//! sample, what Prometheus stored itself.
+//! sample, what Prometheus stored itself; the metric metadata it sends is what its own
+//! `/api/v1/metadata` lists.
 
 use std::net::Ipv4Addr;
 use std::process::Command;
@@ -39,6 +40,7 @@ scrape_configs:
 remote_write:
   - url: http://{ip}:{py_port}/api/v1/push
     queue_config: {{batch_send_deadline: 1s, max_shards: 2}}
+    metadata_config: {{send_interval: 1s}}
 "#,
         py_port = pyrite.http_port
     );
@@ -108,11 +110,14 @@ remote_write:
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_secs_f64();
-    let at = (now - 2.0).floor();
+    let at = clear_of_samples(
+        &prom(&format!("/api/v1/query?query={}&time={now}", enc("up[20s]"))),
+        now - 2.0,
+    )?;
     for sel in selectors {
         let q = enc(&format!("{sel}[20s]"));
-        let want_url = prom(&format!("/api/v1/query?query={q}&time={at}"));
-        let got_url = pyrite.url(&format!("/api/v1/query?query={q}&time={at}"));
+        let want_url = prom(&format!("/api/v1/query?query={q}&time={at:.3}"));
+        let got_url = pyrite.url(&format!("/api/v1/query?query={q}&time={at:.3}"));
         let want = matrix_samples(&api_get(&want_url)?)?;
         assert!(!want.is_empty(), "Prometheus has {sel}");
         // Remote write lags the local TSDB by up to a batch deadline; wait for it.
@@ -140,7 +145,7 @@ remote_write:
         "quantile_over_time(0.5, scrape_duration_seconds[5s])",
     ];
     for q in queries {
-        let path = format!("/api/v1/query?query={}&time={at}", enc(q));
+        let path = format!("/api/v1/query?query={}&time={at:.3}", enc(q));
         let want = vector_samples(&api_get(&prom(&path))?)?;
         assert!(!want.is_empty(), "Prometheus answers {q}");
         // Remote write may still be delivering the newest samples; wait for equality.
@@ -158,7 +163,69 @@ remote_write:
             Ok(Some(()))
         })?;
     }
+
+    // Metric metadata, sent every second beside the samples, by family.
+    let families = |url: String| -> anyhow::Result<std::collections::BTreeSet<String>> {
+        let data = api_get(&url)?;
+        let mut out = std::collections::BTreeSet::new();
+        for (name, list) in data.as_object().context("metadata")? {
+            for m in list.as_array().context("descriptions")? {
+                out.insert(format!("{name} {} {} {}", m["type"], m["help"], m["unit"]));
+            }
+        }
+        Ok(out)
+    };
+    let want = families(prom("/api/v1/metadata"))?;
+    assert!(
+        want.iter().any(|f| f.starts_with("node_cpu_seconds_total \"counter\"")),
+        "{want:?}"
+    );
+    wait_until(
+        "Pyrite's metadata to match Prometheus's",
+        Duration::from_secs(30),
+        || {
+            let got = families(pyrite.url("/api/v1/metadata"))?;
+            if got == want {
+                return Ok(Some(()));
+            }
+            anyhow::bail!(
+                "only Pyrite lists {:?}; only Prometheus lists {:?}",
+                got.difference(&want).take(5).collect::<Vec<_>>(),
+                want.difference(&got).take(5).collect::<Vec<_>>()
+            )
+        },
+    )?;
     Ok(())
+}
+
+/// An evaluation time about `near` at which no window of whole seconds (`[5s]`,
+/// `[20s]`…) has a scrape exactly on its edge: Prometheus 2.42 closes a range on the
+/// left and Pyrite, as Prometheus 3, leaves it open, so only such a time makes them
+/// agree. Both jobs are scraped every second, each at a fixed point of the second (its
+/// scrape offset, with Prometheus's 2 ms alignment), read off `up`'s samples at `url`;
+/// the time chosen is the point of the second farthest from all of them.
+fn clear_of_samples(url: &str, near: f64) -> anyhow::Result<f64> {
+    let residues: Vec<i64> = matrix_samples(&api_get(url)?)?
+        .iter()
+        .flat_map(|(_, points)| {
+            points
+                .iter()
+                .map(|(t, _)| ((t * 1000.0).round() as i64).rem_euclid(1000))
+        })
+        .collect();
+    anyhow::ensure!(!residues.is_empty(), "no samples of up at {url}");
+    let distance = |m: i64| {
+        residues
+            .iter()
+            .map(|r| {
+                let d = (m - r).rem_euclid(1000);
+                d.min(1000 - d)
+            })
+            .min()
+            .unwrap_or(1000)
+    };
+    let best = (0..1000).max_by_key(|m| distance(*m)).unwrap_or(500);
+    Ok(near.floor() + best as f64 / 1000.0)
 }
 
 /// An instant vector's samples by label set (as JSON text), sorted.

@@ -1,7 +1,8 @@
 //! Pyrite scrapes with a Prometheus configuration file, unchanged: the same file given
 //! to a real Prometheus 2.42 and to Pyrite makes the same targets, the same series with
 //! the same labels (Pyrite's carrying the external labels, as Prometheus sends its series
-//! out), the same `up` and the same metadata. A `file_sd` file rewritten
+//! out), the same `up` and the same metadata, per target and by family
+//! (`/api/v1/metadata`, Pyrite's kept by its shards). A `file_sd` file rewritten
 //! during the test moves targets in and out (a target that goes away is marked stale),
 //! and reloads through `POST /-/reload` and SIGHUP take a good file and refuse a broken
 //! one at its line, keeping what runs.
@@ -40,6 +41,18 @@ fn metadata(base: &str, job: &str) -> anyhow::Result<BTreeSet<String>> {
         .iter()
         .map(|m| format!("{} {} {} {}", m["metric"], m["type"], m["help"], m["unit"]))
         .collect())
+}
+
+/// `/api/v1/metadata`: every family's descriptions, as `metric type help unit`.
+fn all_metadata(base: &str) -> anyhow::Result<BTreeSet<String>> {
+    let data = api_get(&format!("{base}/api/v1/metadata"))?;
+    let mut out = BTreeSet::new();
+    for (name, list) in data.as_object().context("metadata")? {
+        for m in list.as_array().context("descriptions")? {
+            out.insert(format!("{name} {} {} {}", m["type"], m["help"], m["unit"]));
+        }
+    }
+    Ok(out)
 }
 
 /// The active targets as both show them: pool, URL, health, labels, discovered labels.
@@ -183,6 +196,22 @@ scrape_configs:
 
     // Metadata: TYPE, HELP and UNIT per metric, per target.
     assert_eq!(metadata(&py, "node")?, metadata(&prom, "node")?);
+    // And every family's, as `/api/v1/metadata` lists it: Pyrite's from its shards.
+    let families = wait_until("/api/v1/metadata to agree", Duration::from_secs(30), || {
+        let (a, b) = (all_metadata(&py)?, all_metadata(&prom)?);
+        if a == b {
+            return Ok(Some(a));
+        }
+        anyhow::bail!(
+            "only Pyrite lists {:?}; only Prometheus lists {:?}",
+            a.difference(&b).take(5).collect::<Vec<_>>(),
+            b.difference(&a).take(5).collect::<Vec<_>>()
+        )
+    })?;
+    assert!(families.iter().any(|f| f.starts_with("node_load1 ")), "{families:?}");
+    assert!(families
+        .iter()
+        .any(|f| f.starts_with("prometheus_http_requests_total ")));
     let pools = api_get(&format!("{py}/api/v1/scrape_pools"))?;
     assert_eq!(pools["scrapePools"], serde_json::json!(["node", "prometheus"]));
     Ok(())

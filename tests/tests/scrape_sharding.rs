@@ -116,6 +116,28 @@ fn every_instant_of_every_target_is_scraped_once_while_distributors_join_and_die
     })?;
     std::thread::sleep(Duration::from_secs(3 * INTERVAL_S as u64));
 
+    // Either distributor's targets API shows every target as the node scraping it knows
+    // it: up, scraped within the last two intervals, with the target's metadata.
+    let data = api_get(&format!("{first}/api/v1/targets?state=active"))?;
+    let active = data["activeTargets"].as_array().context("activeTargets")?;
+    assert_eq!(active.len(), TARGETS);
+    let now = (now_s() * 1000.0) as i64;
+    for t in active {
+        assert_eq!(t["health"], "up", "{t}");
+        let last = t["lastScrape"].as_str().context("lastScrape")?;
+        let age = now - chrono::DateTime::parse_from_rfc3339(last)?.timestamp_millis();
+        assert!(age < 2 * interval_ms, "last scraped {age} ms ago: {t}");
+    }
+    let metadata = api_get(&format!("{first}/api/v1/targets/metadata?metric=node_load1"))?;
+    assert_eq!(metadata.as_array().context("metadata")?.len(), TARGETS, "{metadata}");
+    // The querier lists the families the scrapes described, kept by the shards.
+    let families = api_get(&format!("{query}/api/v1/metadata?metric=node_load1"))?;
+    assert_eq!(
+        families["node_load1"],
+        serde_json::json!([{"type": "gauge", "help": "1m load average.", "unit": ""}]),
+        "{families}"
+    );
+
     // A third joins: once it and the first agree on every owner, the join is in force.
     let before_join = owners(&first)?;
     let third = cluster.add_distributor(&flags)?.url("");

@@ -5,6 +5,7 @@
 use prost::Message;
 use pyrite_model::{Label, Sample};
 use pyrite_proto::write_v2 as v2;
+use pyrite_storage::{MetricMetadata, MetricType};
 
 use crate::{DistributorConfig, PushError};
 
@@ -30,6 +31,9 @@ pub struct RawSeries {
 pub struct DecodedWrite {
     pub protocol: Protocol,
     pub series: Vec<RawSeries>,
+    /// Metric metadata: 1.0's `metadata`, or what 2.0's series carry (each under its
+    /// series' metric name), once per family and description.
+    pub metadata: Vec<MetricMetadata>,
 }
 
 /// Picks the protocol from `Content-Type`, as the remote-write specs define it.
@@ -88,7 +92,7 @@ pub fn decode_write_request(
     let raw = snap::raw::Decoder::new()
         .decompress_vec(body)
         .map_err(|e| PushError::bad(format!("body is not valid snappy: {e}")))?;
-    let series = match protocol {
+    let (series, metadata) = match protocol {
         Protocol::V1 => crate::decode_v1::decode(&raw)
             .map_err(|e| PushError::bad(format!("cannot decode prometheus.WriteRequest: {e}")))?,
         Protocol::V2 => {
@@ -101,16 +105,29 @@ pub fn decode_write_request(
             }
             // Each symbol is allocated once and shared by every label that refers to it.
             let symbols: Vec<std::sync::Arc<str>> = req.symbols.into_iter().map(Into::into).collect();
-            req.timeseries
+            let mut metadata = Vec::new();
+            let series = req
+                .timeseries
                 .into_iter()
-                .map(|ts| from_v2(&symbols, ts))
-                .collect::<Result<Vec<_>, _>>()?
+                .map(|ts| from_v2(&symbols, ts, &mut metadata))
+                .collect::<Result<Vec<_>, _>>()?;
+            metadata.sort();
+            metadata.dedup();
+            (series, metadata)
         }
     };
-    Ok(DecodedWrite { protocol, series })
+    Ok(DecodedWrite {
+        protocol,
+        series,
+        metadata,
+    })
 }
 
-fn from_v2(symbols: &[std::sync::Arc<str>], ts: v2::TimeSeries) -> Result<RawSeries, PushError> {
+fn from_v2(
+    symbols: &[std::sync::Arc<str>],
+    ts: v2::TimeSeries,
+    metadata: &mut Vec<MetricMetadata>,
+) -> Result<RawSeries, PushError> {
     if !ts.labels_refs.len().is_multiple_of(2) {
         return Err(PushError::bad(format!(
             "labels_refs of a remote-write 2.0 series has odd length {}",
@@ -135,6 +152,17 @@ fn from_v2(symbols: &[std::sync::Arc<str>], ts: v2::TimeSeries) -> Result<RawSer
             })
         })
         .collect::<Result<Vec<_>, PushError>>()?;
+    let name = labels.iter().find(|l| &*l.name == "__name__");
+    if let (Some(m), Some(name)) = (&ts.metadata, name) {
+        if m.r#type != 0 || m.help_ref != 0 || m.unit_ref != 0 {
+            metadata.push(MetricMetadata {
+                metric: name.value.to_string(),
+                kind: MetricType::from_number(m.r#type.max(0) as u64),
+                help: sym(m.help_ref)?.to_string(),
+                unit: sym(m.unit_ref)?.to_string(),
+            });
+        }
+    }
     Ok(RawSeries {
         labels,
         samples: ts.samples.iter().map(|s| Sample::new(s.timestamp, s.value)).collect(),

@@ -1,8 +1,8 @@
 //! A hand-written decoder for remote write 1.0's `prometheus.WriteRequest`, the hottest
 //! path of ingestion. It reads label strings straight out of the request buffer into
 //! shared strings (each distinct string allocated once per request), where a generated
-//! decoder would allocate an owned `String` per label name and value first. Fields it
-//! does not use (metadata, exemplar contents) are skipped; exemplars are counted.
+//! decoder would allocate an owned `String` per label name and value first. Metric
+//! metadata is decoded; exemplars are counted and their contents skipped.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -10,6 +10,7 @@ use std::sync::Arc;
 use bytes::Buf;
 use prost::encoding::decode_varint;
 use pyrite_model::{Label, Sample};
+use pyrite_storage::{MetricMetadata, MetricType};
 
 use crate::decode::RawSeries;
 use crate::histogram::WireHistogram;
@@ -77,19 +78,39 @@ impl<'a> Strings<'a> {
     }
 }
 
-/// Decodes an uncompressed `prometheus.WriteRequest`.
-pub fn decode(mut buf: &[u8]) -> Result<Vec<RawSeries>, DecodeError> {
+/// Decodes an uncompressed `prometheus.WriteRequest`: its series and its metadata.
+pub fn decode(mut buf: &[u8]) -> Result<(Vec<RawSeries>, Vec<MetricMetadata>), DecodeError> {
     let mut strings = Strings::default();
     let mut out = Vec::new();
+    let mut metadata = Vec::new();
     while !buf.is_empty() {
         let (field, wire) = key(&mut buf)?;
-        if field == 1 && wire == LEN {
-            out.push(series(len_delimited(&mut buf)?, &mut strings)?);
-        } else {
-            skip(&mut buf, wire)?;
+        match (field, wire) {
+            (1, LEN) => out.push(series(len_delimited(&mut buf)?, &mut strings)?),
+            (3, LEN) => metadata.push(metric_metadata(len_delimited(&mut buf)?)?),
+            _ => skip(&mut buf, wire)?,
         }
     }
-    Ok(out)
+    Ok((out, metadata))
+}
+
+/// `prometheus.MetricMetadata`.
+fn metric_metadata(mut buf: &[u8]) -> Result<MetricMetadata, DecodeError> {
+    let mut m = MetricMetadata::default();
+    let text = |b: &[u8], what: &str| {
+        String::from_utf8(b.to_vec()).map_err(|_| err(format!("metadata {what} is not valid UTF-8")))
+    };
+    while !buf.is_empty() {
+        let (field, wire) = key(&mut buf)?;
+        match (field, wire) {
+            (1, VARINT) => m.kind = MetricType::from_number(varint(&mut buf)?),
+            (2, LEN) => m.metric = text(len_delimited(&mut buf)?, "metric family name")?,
+            (4, LEN) => m.help = text(len_delimited(&mut buf)?, "help")?,
+            (5, LEN) => m.unit = text(len_delimited(&mut buf)?, "unit")?,
+            _ => skip(&mut buf, wire)?,
+        }
+    }
+    Ok(m)
 }
 
 fn series<'a>(mut buf: &'a [u8], strings: &mut Strings<'a>) -> Result<RawSeries, DecodeError> {
@@ -306,18 +327,33 @@ pub(crate) mod tests {
                 exemplars: vec![v1::Exemplar::default(); n_exemplars],
                 histograms,
             });
-        prop::collection::vec(series, 0..6).prop_map(|timeseries| v1::WriteRequest {
-            timeseries,
-            ..Default::default()
-        })
+        let metadata = (0i32..9, "[a-z_]{0,6}", "\\PC{0,8}", "[a-z]{0,3}").prop_map(|(r#type, name, help, unit)| {
+            v1::MetricMetadata {
+                r#type,
+                metric_family_name: name,
+                help,
+                unit,
+            }
+        });
+        (
+            prop::collection::vec(series, 0..6),
+            prop::collection::vec(metadata, 0..3),
+        )
+            .prop_map(|(timeseries, metadata)| v1::WriteRequest { timeseries, metadata })
     }
 
     proptest! {
         #[test]
         fn agrees_with_the_generated_decoder(req in request()) {
             let bytes = req.encode_to_vec();
-            let got = decode(&bytes).unwrap();
+            let (got, metadata) = decode(&bytes).unwrap();
             let want = reference(&bytes);
+            prop_assert_eq!(metadata.len(), req.metadata.len());
+            for (g, w) in metadata.iter().zip(&req.metadata) {
+                prop_assert_eq!(&g.metric, &w.metric_family_name);
+                prop_assert_eq!((&g.help, &g.unit), (&w.help, &w.unit));
+                prop_assert_eq!(g.kind.number() as i32, if w.r#type < 8 { w.r#type } else { 0 });
+            }
             prop_assert_eq!(got.len(), want.len());
             for (g, w) in got.iter().zip(&want) {
                 prop_assert_eq!(&g.labels, &w.labels);

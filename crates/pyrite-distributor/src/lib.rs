@@ -4,7 +4,8 @@
 //! an [`Appendable`]: `LocalShards` in one process, [`ShardRouter`] (the ring of Raft
 //! shards, over gRPC) in a cluster. A writer of known series (scraping) goes through the
 //! same stages with [`Distributor::push_known`], which checks a series' labels once per
-//! set of label limits rather than on every write. Remote write (1.0 and 2.0) is the door built here:
+//! set of label limits rather than on every write. Metric metadata has its own short
+//! path, [`Distributor::push_metadata`]. Remote write (1.0 and 2.0) is the door built here:
 //! decoding and the HTTP answer (`http`), with the tenant taken from `pyrite-tenant`'s
 //! layer.
 //!
@@ -36,7 +37,7 @@ pub use histogram::WireHistogram;
 pub use http::routes;
 pub use limits::DistributorConfig;
 pub use pipeline::{PushOutcome, Source, Written};
-pub use router::{CommandEncoder, ShardRouter};
+pub use router::{CommandEncoders, ShardRouter};
 pub use validate::{check_timestamps, validate_series, Invalid, SeriesLimits};
 
 /// Why a push failed, with the HTTP status the sender sees.
@@ -78,6 +79,8 @@ pub struct DistributorMetrics {
     pub received_samples: Family<TenantLabels, Counter>,
     pub received_requests: Family<TenantLabels, Counter>,
     pub discarded_samples: Family<TenantLabels, Counter>,
+    pub received_metadata: Family<TenantLabels, Counter>,
+    pub discarded_metadata: Family<TenantLabels, Counter>,
 }
 
 impl DistributorMetrics {
@@ -97,6 +100,16 @@ impl DistributorMetrics {
             "pyrite_distributor_discarded_samples",
             "Samples refused by validation or the store, by tenant and reason.",
             m.discarded_samples.clone(),
+        );
+        registry.register(
+            "pyrite_distributor_received_metadata",
+            "Metric metadata descriptions received, by tenant.",
+            m.received_metadata.clone(),
+        );
+        registry.register(
+            "pyrite_distributor_discarded_metadata",
+            "Metric metadata descriptions refused by validation, by tenant and reason.",
+            m.discarded_metadata.clone(),
         );
         m
     }

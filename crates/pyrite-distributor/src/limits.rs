@@ -22,6 +22,8 @@ pub struct DistributorConfig {
     pub max_label_names_per_series: usize,
     pub max_label_name_length: usize,
     pub max_label_value_length: usize,
+    /// Longest metric name, help or unit of a metric's metadata (per-tenant default).
+    pub max_metadata_length: usize,
     /// How far ahead of the receiver's clock a sample may be, in seconds (clock skew
     /// allowance, Mimir's creation grace period); 0 accepts any future timestamp.
     pub creation_grace_period_seconds: u64,
@@ -41,6 +43,7 @@ impl Default for DistributorConfig {
             max_label_names_per_series: t.max_label_names_per_series,
             max_label_name_length: t.max_label_name_length,
             max_label_value_length: t.max_label_value_length,
+            max_metadata_length: t.max_metadata_length,
             creation_grace_period_seconds: t.creation_grace_period.get().as_secs(),
             past_grace_period_seconds: t.past_grace_period.get().as_secs(),
         }
@@ -55,6 +58,7 @@ impl DistributorConfig {
         l.max_label_names_per_series = self.max_label_names_per_series;
         l.max_label_name_length = self.max_label_name_length;
         l.max_label_value_length = self.max_label_value_length;
+        l.max_metadata_length = self.max_metadata_length;
         l.creation_grace_period = Duration::from_secs(self.creation_grace_period_seconds);
         l.past_grace_period = Duration::from_secs(self.past_grace_period_seconds);
     }

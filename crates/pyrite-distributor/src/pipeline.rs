@@ -240,5 +240,6 @@ fn refusal(store: Option<String>, invalid_series: usize, first_invalid: Option<S
 }
 
 mod known;
+mod metadata;
 #[cfg(test)]
 mod tests;

@@ -4,12 +4,13 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use pyrite_model::TimeSeries;
-use pyrite_storage::{AppendError, AppendOutcome, Appendable};
+use pyrite_storage::{AppendError, AppendOutcome, Appendable, MetricMetadata};
 
 /// Records writes; refuses samples at negative timestamps, fails when told to.
 #[derive(Default)]
 pub struct Store {
     pub writes: Mutex<Vec<(String, Vec<TimeSeries>)>>,
+    pub metadata: Mutex<Vec<(String, Vec<MetricMetadata>)>>,
     pub fail: Option<AppendError>,
 }
 
@@ -39,5 +40,13 @@ impl Appendable for Store {
         }
         self.writes.lock().unwrap().push((tenant.to_string(), series));
         Ok(out)
+    }
+
+    async fn append_metadata(&self, tenant: &str, metadata: Vec<MetricMetadata>) -> Result<(), AppendError> {
+        if let Some(e) = &self.fail {
+            return Err(e.clone());
+        }
+        self.metadata.lock().unwrap().push((tenant.to_string(), metadata));
+        Ok(())
     }
 }

@@ -1,14 +1,16 @@
-//! What a shard's Raft log holds: writes, and the two steps of cutting a tenant's
-//! block, which every replica must take at the same point in the log.
+//! What a shard's Raft log holds: writes, the two steps of cutting a tenant's block,
+//! which every replica must take at the same point in the log, and metric metadata.
 //!
 //! Layout: one tag byte, then the body. A write carries a 16-byte id, then a [`codec`]
 //! record: a writer that retries sends the very same bytes, so an entry committed twice
 //! is recognised by its id and applied once. `seal` and `flushed` carry a little-endian
 //! millisecond bound, then the tenant. Logs written before writes had ids and seals had
 //! tenants hold tags 0–2, which still decode (a seal without a tenant is every tenant's).
+//! `metadata` carries its proposer's clock, the tenant and the descriptions, as
+//! MessagePack.
 
 use pyrite_model::TimeSeries;
-use pyrite_storage::KnownWrite;
+use pyrite_storage::{KnownWrite, MetricMetadata};
 
 use crate::codec::{self, CodecError, WriteRecord};
 
@@ -18,6 +20,7 @@ const TAG_FLUSHED_ALL: u8 = 2;
 const TAG_WRITE: u8 = 3;
 const TAG_SEAL: u8 = 4;
 const TAG_FLUSHED: u8 = 5;
+const TAG_METADATA: u8 = 6;
 
 /// Names one write, so its retries are applied once.
 pub type WriteId = u128;
@@ -34,6 +37,27 @@ pub enum ShardCommand {
     Seal { tenant: Option<String>, before: i64 },
     /// The tenant's blocks before `before` are in the bucket: drop that data from the head.
     Flushed { tenant: Option<String>, before: i64 },
+    /// A tenant's metric metadata, sent at `at_ms` by its proposer's clock.
+    Metadata(MetadataRecord),
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MetadataRecord {
+    pub at_ms: i64,
+    pub tenant: String,
+    pub metadata: Vec<MetricMetadata>,
+}
+
+/// A tenant's metric metadata as a log command, stamped with this node's clock.
+pub fn encode_metadata(tenant: &str, metadata: Vec<MetricMetadata>) -> Vec<u8> {
+    let at_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    encode(&ShardCommand::Metadata(MetadataRecord {
+        at_ms,
+        tenant: tenant.to_string(),
+        metadata,
+    }))
 }
 
 /// A write as a log command (what distributors send to a shard's leader), under a
@@ -86,6 +110,11 @@ pub fn encode(command: &ShardCommand) -> Vec<u8> {
         } => encode_flushed(t, *before),
         ShardCommand::Seal { tenant: None, before } => bound(TAG_SEAL_ALL, *before, ""),
         ShardCommand::Flushed { tenant: None, before } => bound(TAG_FLUSHED_ALL, *before, ""),
+        ShardCommand::Metadata(record) => {
+            let mut out = vec![TAG_METADATA];
+            rmp_serde::encode::write(&mut out, record).expect("metadata always serializes");
+            out
+        }
     }
 }
 
@@ -146,6 +175,9 @@ pub fn decode(bytes: &[u8]) -> Result<ShardCommand, CodecError> {
                 ShardCommand::Flushed { tenant: None, before }
             })
         }
+        TAG_METADATA => rmp_serde::from_slice(body)
+            .map(ShardCommand::Metadata)
+            .map_err(|_| CodecError::Corrupt("bad metadata command")),
         _ => Err(CodecError::Corrupt("unknown command")),
     }
 }
@@ -193,6 +225,16 @@ mod tests {
             }
         );
         for command in [
+            ShardCommand::Metadata(MetadataRecord {
+                at_ms: 12,
+                tenant: "a".into(),
+                metadata: vec![MetricMetadata {
+                    metric: "up".into(),
+                    kind: pyrite_storage::MetricType::Gauge,
+                    help: "Whether the target answered.".into(),
+                    unit: String::new(),
+                }],
+            }),
             ShardCommand::Seal {
                 tenant: Some("a".into()),
                 before: 3,

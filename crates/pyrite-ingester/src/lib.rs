@@ -5,6 +5,8 @@
 //! in-process (the single-process Pyrite, where every shard is a one-replica group),
 //! where a write to known series is logged with its labels like any other write and
 //! applied by its leader to the head as given.
+//! Each shard also keeps the metric metadata (`TYPE`, `HELP`, `UNIT`) of the families
+//! the ring places on it, through the same log (`metric_metadata`).
 //! Which shards a node holds follows the ring, kept by the metadata group
 //! ([`membership`]), which also keeps the pools of live members that share out work
 //! such as scrape targets (`meta`). The ingester owns no HTTP.
@@ -15,6 +17,7 @@ mod flush;
 mod local;
 pub mod membership;
 mod meta;
+mod metric_metadata;
 mod service;
 mod shards;
 
@@ -22,7 +25,10 @@ use pyrite_tsdb::HeadOptions;
 use serde::{Deserialize, Serialize};
 
 pub use codec::{CodecError, WriteRecord};
-pub use command::{decode as decode_command, encode_write as encode_record, ShardCommand};
+pub use command::{
+    decode as decode_command, encode_known_write as encode_known_record, encode_metadata as encode_metadata_record,
+    encode_write as encode_record, MetadataRecord, ShardCommand,
+};
 pub use flush::BlockSettings;
 pub use local::LocalShards;
 pub use pyrite_raft::RaftOptions;

@@ -3,16 +3,16 @@
 //! local shard's head after a read index, and are merged. This is what `--target=all`
 //! puts behind its distributor and querier, with one replica per shard.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::future::{join_all, try_join_all};
 use pyrite_client::errors::{append_error, storage_error, worst};
 use pyrite_model::{Labels, Matcher, TimeSeries};
-use pyrite_ring::{Ring, ShardId};
+use pyrite_ring::ShardId;
 use pyrite_storage::{
-    AppendError, AppendOutcome, Appendable, Fanout, KnownWrite, Queryable, SelectHints, Series, StorageError,
+    AppendError, AppendOutcome, Appendable, Fanout, KnownWrite, MetadataQuery, MetadataReader, MetricMetadata,
+    Queryable, SelectHints, Series, StorageError,
 };
 
 use crate::shards::{Applied, ShardHost};
@@ -37,24 +37,6 @@ impl LocalShards {
             heads.into_iter().map(|h| h as Arc<dyn Queryable>).collect(),
         ))
     }
-}
-
-/// A tenant's write to known series split by the shard owning each series, in order.
-fn split_known(ring: &Ring, tenant: &str, write: KnownWrite) -> BTreeMap<ShardId, KnownWrite> {
-    let mut parts: BTreeMap<ShardId, KnownWrite> = BTreeMap::new();
-    if write.is_empty() {
-        return parts;
-    }
-    // One shard (a single process, as it starts) owns every series: nothing to hash.
-    if let [only] = ring.shard_ids()[..] {
-        parts.insert(only, write);
-        return parts;
-    }
-    for s in write.samples {
-        let shard = ring.shard_for(tenant, s.series.labels());
-        parts.entry(shard).or_default().samples.push(s);
-    }
-    parts
 }
 
 /// What the shards' answers to the parts of one write come to.
@@ -89,11 +71,35 @@ impl Appendable for LocalShards {
     }
 
     async fn append_known(&self, tenant: &str, write: KnownWrite) -> Result<AppendOutcome, AppendError> {
-        let parts = split_known(&self.host.ring().read(), tenant, write);
+        let parts = self
+            .host
+            .ring()
+            .read()
+            .split_by(tenant, write.samples, |s| s.series.labels());
         let pushes = parts
             .into_iter()
-            .map(|(shard, part)| self.host.push_known_write(shard, tenant, part));
+            .map(|(shard, samples)| self.host.push_known_write(shard, tenant, KnownWrite { samples }));
         gather(join_all(pushes).await)
+    }
+
+    async fn append_metadata(&self, tenant: &str, metadata: Vec<MetricMetadata>) -> Result<(), AppendError> {
+        let parts = self.host.ring().read().split_by_metric(tenant, metadata, |m| &m.metric);
+        let pushes = parts
+            .into_iter()
+            .map(|(shard, part)| self.host.push_metadata(shard, tenant, part));
+        gather(join_all(pushes).await).map(drop)
+    }
+}
+
+#[async_trait]
+impl MetadataReader for LocalShards {
+    async fn metadata(&self, tenant: &str, query: &MetadataQuery) -> Result<Vec<MetricMetadata>, StorageError> {
+        let shards = self.host.ring().read().shard_ids();
+        let reads = shards
+            .into_iter()
+            .map(|s| self.host.metric_metadata(s, tenant, query, true));
+        let parts = try_join_all(reads).await.map_err(storage_error)?;
+        Ok(parts.into_iter().flatten().collect())
     }
 }
 
@@ -271,6 +277,52 @@ mod tests {
             assert_eq!(got.len(), 1);
             assert_eq!(got[0].iter().collect::<Vec<_>>(), expected);
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn metric_metadata_is_kept_per_tenant_across_shards_and_replays() {
+        use pyrite_storage::MetricType;
+        let md = |metric: &str, help: &str| MetricMetadata {
+            metric: metric.into(),
+            kind: MetricType::Counter,
+            help: help.into(),
+            unit: String::new(),
+        };
+        let mut families: Vec<_> = (0..12).map(|i| md(&format!("m{i}_total"), "Counts.")).collect();
+        families.sort();
+        let all = MetadataQuery::default();
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let (host, store) = open(dir.path(), 3).await;
+            store.append_metadata("t", families.clone()).await.unwrap();
+            store
+                .append_metadata("other", vec![md("m0_total", "Else.")])
+                .await
+                .unwrap();
+            let mut got = store.metadata("t", &all).await.unwrap();
+            got.sort();
+            assert_eq!(got, families);
+            let mut holding = 0;
+            let shards = host.ring().read().shard_ids();
+            for shard in shards {
+                let part = host.metric_metadata(shard, "t", &all, true).await.unwrap();
+                holding += usize::from(!part.is_empty());
+            }
+            assert!(holding > 1, "families are spread over the shards");
+            host.shutdown().await;
+        }
+        let (_host, store) = open(dir.path(), 3).await;
+        let mut got = store.metadata("t", &all).await.unwrap();
+        got.sort();
+        assert_eq!(got, families, "replayed from the log");
+        let one = MetadataQuery {
+            metric: Some("m0_total".into()),
+            ..MetadataQuery::default()
+        };
+        assert_eq!(
+            store.metadata("other", &one).await.unwrap(),
+            vec![md("m0_total", "Else.")]
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

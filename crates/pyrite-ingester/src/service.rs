@@ -7,8 +7,10 @@ use std::sync::Arc;
 use futures::Stream;
 use pyrite_proto::ingester as pb;
 use pyrite_proto::ingester::ingester_server::Ingester as IngesterRpc;
-use pyrite_storage::wire::{labels_only_to_proto, matchers_from_proto, query_shard_from_proto, series_to_proto};
-use pyrite_storage::{SelectHints, StorageError};
+use pyrite_storage::wire::{
+    labels_only_to_proto, matchers_from_proto, metadata_to_proto, query_shard_from_proto, series_to_proto,
+};
+use pyrite_storage::{MetadataQuery, SelectHints, StorageError};
 use tonic::{Request, Response, Status};
 
 use crate::shards::ShardHost;
@@ -44,7 +46,10 @@ type SelectStream = Pin<Box<dyn Stream<Item = Result<pb::SelectResponse, Status>
 impl IngesterRpc for IngesterService {
     async fn push(&self, req: Request<pb::PushRequest>) -> Result<Response<pb::PushResponse>, Status> {
         let req = req.into_inner();
-        let applied = self.host.push(req.shard, req.command).await?;
+        let applied = match req.patient {
+            true => self.host.push_patiently(req.shard, req.command).await?,
+            false => self.host.push(req.shard, req.command).await?,
+        };
         Ok(Response::new(pb::PushResponse {
             samples: applied.samples,
             histograms: applied.histograms,
@@ -103,6 +108,25 @@ impl IngesterRpc for IngesterService {
         let head = self.host.head(req.shard, linearizable(req.consistency)).await?;
         Ok(Response::new(pb::LabelValuesResponse {
             values: head.label_values(&req.tenant, &req.name, req.start, req.end, &matchers),
+        }))
+    }
+
+    async fn metric_metadata(
+        &self,
+        req: Request<pb::MetricMetadataRequest>,
+    ) -> Result<Response<pb::MetricMetadataResponse>, Status> {
+        let req = req.into_inner();
+        let query = MetadataQuery {
+            metric: Some(req.metric).filter(|m| !m.is_empty()),
+            limit: None,
+            limit_per_metric: Some(req.limit_per_metric as usize).filter(|n| *n > 0),
+        };
+        let found = self
+            .host
+            .metric_metadata(req.shard, &req.tenant, &query, linearizable(req.consistency))
+            .await?;
+        Ok(Response::new(pb::MetricMetadataResponse {
+            metadata: found.into_iter().map(metadata_to_proto).collect(),
         }))
     }
 

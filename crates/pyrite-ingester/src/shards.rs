@@ -18,13 +18,14 @@ use pyrite_model::TimeSeries;
 use pyrite_raft::network::Groups;
 use pyrite_raft::{Group, GroupError, GroupId, NodeId, RaftOptions, StateMachine};
 use pyrite_ring::{Ring, ShardId};
-use pyrite_storage::KnownWrite;
+use pyrite_storage::{KnownWrite, MetadataQuery, MetricMetadata};
 use pyrite_tsdb::{Head, HeadOptions};
 use tonic::Status;
 
 use crate::command::{self, ShardCommand};
 use crate::flush::BlockSettings;
 use crate::membership::MetaReplica;
+use crate::metric_metadata::MetadataStore as MetricMetadataStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ShardError {
@@ -67,6 +68,7 @@ pub(crate) fn status(e: GroupError) -> Status {
 /// round-trips bit for bit); every other replica, and replay, decodes.
 pub(crate) struct HeadApp {
     head: Arc<Head>,
+    metadata: Arc<MetricMetadataStore>,
     prepared: parking_lot::Mutex<HashMap<usize, Prepared>>,
     /// What the latest writes did, by id: a write committed again (a writer retried
     /// while its first attempt was still on its way) is answered from here, not
@@ -104,8 +106,10 @@ impl RecentWrites {
 }
 
 /// A shard snapshot: this prefix, the length of the recent writes, the recent writes,
-/// then the head. Snapshots without the prefix are a head alone.
-const SNAPSHOT_MAGIC: &[u8; 8] = b"PYRSNAP1";
+/// the length of the metric metadata, the metadata, then the head. Snapshots with the
+/// first version's prefix have no metadata; snapshots without a prefix are a head alone.
+const SNAPSHOT_MAGIC: &[u8; 8] = b"PYRSNAP2";
+const SNAPSHOT_MAGIC_V1: &[u8; 8] = b"PYRSNAP1";
 
 struct Prepared {
     command: Bytes,
@@ -132,9 +136,10 @@ impl Drop for PreparedGuard<'_> {
 }
 
 impl HeadApp {
-    fn new(head: Arc<Head>) -> Self {
+    fn new(head: Arc<Head>, metadata: Arc<MetricMetadataStore>) -> Self {
         Self {
             head,
+            metadata,
             prepared: Default::default(),
             recent: Default::default(),
         }
@@ -216,6 +221,10 @@ impl StateMachine for HeadApp {
                     }
                     Applied::default()
                 }
+                Ok(ShardCommand::Metadata(r)) => {
+                    self.metadata.apply(r.at_ms, &r.tenant, &r.metadata);
+                    Applied::default()
+                }
                 // Every replica decodes the same bytes the same way, so they all refuse it.
                 Err(e) => Applied {
                     rejected: 1,
@@ -232,26 +241,42 @@ impl StateMachine for HeadApp {
 
     fn snapshot(&self) -> pyrite_raft::SnapshotEncoder {
         let recent = rmp_serde::to_vec(&*self.recent.lock()).expect("recent writes always serialize");
+        let metadata = self.metadata.encode();
         let head = self.head.capture();
         Box::new(move |w| {
             w.write_all(SNAPSHOT_MAGIC)?;
-            w.write_all(&(recent.len() as u64).to_le_bytes())?;
-            w.write_all(&recent)?;
+            for part in [&recent, &metadata] {
+                w.write_all(&(part.len() as u64).to_le_bytes())?;
+                w.write_all(part)?;
+            }
             head.encode_into(w)
         })
     }
 
     fn restore(&self, snapshot: &[u8]) -> Result<(), String> {
-        let Some(rest) = snapshot.strip_prefix(SNAPSHOT_MAGIC.as_slice()) else {
-            *self.recent.lock() = RecentWrites::default();
-            return self.head.restore(snapshot).map_err(|e| e.to_string());
+        let (rest, parts) = match (
+            snapshot.strip_prefix(SNAPSHOT_MAGIC.as_slice()),
+            snapshot.strip_prefix(SNAPSHOT_MAGIC_V1.as_slice()),
+        ) {
+            (Some(rest), _) => (rest, 2),
+            (None, Some(rest)) => (rest, 1),
+            (None, None) => (snapshot, 0),
         };
-        let (len, rest) = rest.split_at_checked(8).ok_or("truncated shard snapshot")?;
-        let len = u64::from_le_bytes(len.try_into().map_err(|_| "truncated shard snapshot")?) as usize;
-        let (recent, head) = rest.split_at_checked(len).ok_or("truncated shard snapshot")?;
-        let recent: RecentWrites =
-            rmp_serde::from_slice(recent).map_err(|e| format!("recent writes in a snapshot: {e}"))?;
-        self.head.restore(head).map_err(|e| e.to_string())?;
+        let mut rest = rest;
+        let mut part = || -> Result<&[u8], String> {
+            let (len, after) = rest.split_at_checked(8).ok_or("truncated shard snapshot")?;
+            let len = u64::from_le_bytes(len.try_into().map_err(|_| "truncated shard snapshot")?) as usize;
+            let (part, after) = after.split_at_checked(len).ok_or("truncated shard snapshot")?;
+            rest = after;
+            Ok(part)
+        };
+        let recent: RecentWrites = match parts {
+            0 => RecentWrites::default(),
+            _ => rmp_serde::from_slice(part()?).map_err(|e| format!("recent writes in a snapshot: {e}"))?,
+        };
+        let metadata = if parts == 2 { part()? } else { &[] };
+        self.metadata.restore(metadata)?;
+        self.head.restore(rest).map_err(|e| e.to_string())?;
         *self.recent.lock() = recent;
         Ok(())
     }
@@ -260,6 +285,7 @@ impl StateMachine for HeadApp {
 pub(crate) struct Replica {
     pub(crate) group: Group<HeadApp>,
     pub(crate) head: Arc<Head>,
+    pub(crate) metadata: Arc<MetricMetadataStore>,
 }
 
 /// Where and how this node keeps its replicas.
@@ -345,7 +371,8 @@ impl ShardHost {
 
     pub(crate) async fn open_shard(&self, shard: ShardId) -> Result<(), ShardError> {
         let head = Arc::new(Head::new(self.settings.head.clone()));
-        let app = Arc::new(HeadApp::new(head.clone()));
+        let metadata = Arc::new(MetricMetadataStore::default());
+        let app = Arc::new(HeadApp::new(head.clone(), metadata.clone()));
         let id = GroupId::shard(shard);
         let group = Group::open(
             id,
@@ -368,7 +395,9 @@ impl ShardHost {
         if founder == Some(self.node_id) {
             group.initialize(members).await?;
         }
-        self.replicas.write().insert(shard, Arc::new(Replica { group, head }));
+        self.replicas
+            .write()
+            .insert(shard, Arc::new(Replica { group, head, metadata }));
         tracing::info!(shard, "opened shard replica");
         Ok(())
     }
@@ -421,6 +450,13 @@ impl ShardHost {
         r.group.propose_encoded(command.into()).await.map_err(status)
     }
 
+    /// Commits a write command nobody waits on urgently (a scrape's): it may wait a
+    /// little to share its log entry with others ([`Group::propose_patiently`]).
+    pub async fn push_patiently(&self, shard: ShardId, command: impl Into<Bytes>) -> Result<Applied, Status> {
+        let r = self.writable_replica(shard)?;
+        r.group.propose_patiently(command.into()).await.map_err(status)
+    }
+
     /// Commits a write of `series` to a shard this node leads; the head applies the
     /// series as given rather than decoding them back from the log.
     pub async fn push_write(&self, shard: ShardId, tenant: &str, series: Vec<TimeSeries>) -> Result<Applied, Status> {
@@ -433,12 +469,40 @@ impl ShardHost {
     /// Commits a write to known series to a shard this node leads: the log records it
     /// with every series' labels, as [`ShardHost::push_write`] of its labeled series
     /// would, and the head applies it as given, finding each series by the place it
-    /// remembers.
+    /// remembers. Known writes are scrapes', so they are proposed patiently.
     pub async fn push_known_write(&self, shard: ShardId, tenant: &str, write: KnownWrite) -> Result<Applied, Status> {
         let r = self.writable_replica(shard)?;
         let command = Bytes::from(command::encode_known_write(tenant, &write));
         let _prepared = r.group.state().prepare(&command, tenant, PreparedWrite::Known(write));
-        r.group.propose_encoded(command).await.map_err(status)
+        r.group.propose_patiently(command).await.map_err(status)
+    }
+
+    /// Commits a tenant's metric metadata to a shard this node leads.
+    pub async fn push_metadata(
+        &self,
+        shard: ShardId,
+        tenant: &str,
+        metadata: Vec<MetricMetadata>,
+    ) -> Result<Applied, Status> {
+        self.push(shard, command::encode_metadata(tenant, metadata)).await
+    }
+
+    /// A tenant's metric metadata on a shard, read as [`ShardHost::head`] reads.
+    pub async fn metric_metadata(
+        &self,
+        shard: ShardId,
+        tenant: &str,
+        query: &MetadataQuery,
+        linearizable: bool,
+    ) -> Result<Vec<MetricMetadata>, Status> {
+        let r = self.replica(shard)?;
+        if linearizable {
+            r.group.read_index().await.map_err(status)?;
+        }
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as i64);
+        Ok(r.metadata.read(tenant, query, now_ms))
     }
 
     /// A shard's head for reading; with `linearizable`, only once this node has
@@ -518,7 +582,7 @@ mod tests {
 
     #[test]
     fn a_write_committed_twice_is_applied_once_and_answered_alike() {
-        let app = HeadApp::new(Arc::new(Head::default()));
+        let app = HeadApp::new(Arc::new(Head::default()), Default::default());
         let first = Bytes::from(command::encode_write_with_id(
             7,
             "t",
@@ -543,16 +607,43 @@ mod tests {
             "{clash:?}"
         );
 
-        // The memory of applied writes travels in snapshots.
-        let copy = HeadApp::new(Arc::new(Head::default()));
+        // Metric metadata is state too.
+        let up = MetricMetadata {
+            metric: "up".into(),
+            kind: pyrite_storage::MetricType::Gauge,
+            help: "Up.".into(),
+            unit: String::new(),
+        };
+        app.apply(&command::encode_metadata("t", vec![up.clone()]).into());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as i64;
+        let read = |a: &HeadApp| a.metadata.read("t", &MetadataQuery::default(), now);
+        assert_eq!(read(&app), vec![up.clone()]);
+
+        // The memory of applied writes, and the metadata, travel in snapshots.
+        let copy = HeadApp::new(Arc::new(Head::default()), Default::default());
         copy.restore(&pyrite_raft::snapshot_to_vec(app.snapshot())).unwrap();
         assert_eq!(copy.apply(&first), done);
         assert_eq!(copy.head.stats().samples, 4);
+        assert_eq!(read(&copy), vec![up]);
+        // A snapshot of the first version (without metadata) still restores.
+        let recent = rmp_serde::to_vec(&*app.recent.lock()).unwrap();
+        let mut v1 = SNAPSHOT_MAGIC_V1.to_vec();
+        v1.extend_from_slice(&(recent.len() as u64).to_le_bytes());
+        v1.extend_from_slice(&recent);
+        v1.extend_from_slice(&app.head.snapshot());
+        let first = HeadApp::new(Arc::new(Head::default()), Default::default());
+        first.restore(&v1).unwrap();
+        assert_eq!(first.head.stats().samples, 4);
+        assert!(read(&first).is_empty());
         // A snapshot of the head alone (older shards) still restores.
-        let older = HeadApp::new(Arc::new(Head::default()));
+        let older = HeadApp::new(Arc::new(Head::default()), Default::default());
         older.restore(&app.head.snapshot()).unwrap();
         assert_eq!(older.head.stats().samples, 4);
         assert!(older.restore(b"PYRSNAP1\x05").is_err());
+        assert!(older.restore(b"PYRSNAP2\x00\x00\x00\x00\x00\x00\x00\x00\x05").is_err());
     }
 
     #[test]

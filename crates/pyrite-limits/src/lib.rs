@@ -31,6 +31,8 @@ pub struct TenantLimits {
     pub max_label_names_per_series: usize,
     pub max_label_name_length: usize,
     pub max_label_value_length: usize,
+    /// Longest metric name, help or unit in a metric's metadata, in bytes.
+    pub max_metadata_length: usize,
     /// How far ahead of the receiver's clock a sample may be (Mimir's creation grace
     /// period); zero accepts any future timestamp.
     pub creation_grace_period: Duration,
@@ -53,6 +55,7 @@ impl Default for TenantLimits {
             max_label_names_per_series: 30,
             max_label_name_length: 1024,
             max_label_value_length: 2048,
+            max_metadata_length: 1024,
             creation_grace_period: Duration::from_secs(600),
             past_grace_period: Duration::ZERO,
             compactor_retention: Duration::ZERO,
@@ -138,6 +141,7 @@ impl Limits {
         max_label_names_per_series: usize,
         max_label_name_length: usize,
         max_label_value_length: usize,
+        max_metadata_length: usize,
         creation_grace_period: Duration,
         past_grace_period: Duration,
         compactor_retention: Duration,

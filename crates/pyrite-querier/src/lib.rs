@@ -9,7 +9,8 @@
 //! applied, trading that guarantee for latency.
 //!
 //! [`read_path`] assembles the whole store a query reads: these heads merged with the
-//! blocks, for the querier and the ruler alike.
+//! blocks, for the querier and the ruler alike. Metric metadata is read the same way,
+//! from every shard ([`MetadataReader`]).
 
 mod config;
 mod read_path;
@@ -20,8 +21,12 @@ use pyrite_client::errors::storage_error;
 use pyrite_client::{collect_series, ShardClient};
 use pyrite_model::{Labels, Matcher};
 use pyrite_proto::ingester as pb;
-use pyrite_storage::wire::{labels_from_answers, matchers_to_proto, merged_from_proto, query_shard_to_proto};
-use pyrite_storage::{sorted_union, Queryable, SelectHints, Series, StorageError};
+use pyrite_storage::wire::{
+    labels_from_answers, matchers_to_proto, merged_from_proto, metadata_from_proto, query_shard_to_proto,
+};
+use pyrite_storage::{
+    sorted_union, MetadataQuery, MetadataReader, MetricMetadata, Queryable, SelectHints, Series, StorageError,
+};
 use tonic::Status;
 
 pub use config::QuerierConfig;
@@ -185,5 +190,25 @@ impl Queryable for ShardedQueryable {
             })
             .await?;
         Ok(sorted_union(per_shard))
+    }
+}
+
+#[async_trait]
+impl MetadataReader for ShardedQueryable {
+    async fn metadata(&self, tenant: &str, query: &MetadataQuery) -> Result<Vec<MetricMetadata>, StorageError> {
+        let consistency = self.consistency.to_proto();
+        let per_shard = self
+            .each_shard(|shard, mut c| {
+                let req = pb::MetricMetadataRequest {
+                    shard,
+                    tenant: tenant.to_string(),
+                    metric: query.metric.clone().unwrap_or_default(),
+                    limit_per_metric: query.limit_per_metric.map_or(0, |n| n.min(u32::MAX as usize) as u32),
+                    consistency,
+                };
+                async move { Ok(c.metric_metadata(req).await?.into_inner().metadata) }
+            })
+            .await?;
+        Ok(per_shard.into_iter().flatten().map(metadata_from_proto).collect())
     }
 }

@@ -416,16 +416,45 @@ impl Ring {
 
     /// A tenant's write split by the shard owning each series.
     pub fn split(&self, tenant: &str, series: Vec<TimeSeries>) -> BTreeMap<ShardId, Vec<TimeSeries>> {
-        let mut parts: BTreeMap<ShardId, Vec<TimeSeries>> = BTreeMap::new();
+        self.split_by(tenant, series, |s| &s.labels)
+    }
+
+    /// A tenant's items split by the shard owning each one's series, in order.
+    pub fn split_by<T>(
+        &self,
+        tenant: &str,
+        items: Vec<T>,
+        labels: impl Fn(&T) -> &Labels,
+    ) -> BTreeMap<ShardId, Vec<T>> {
+        let mut parts: BTreeMap<ShardId, Vec<T>> = BTreeMap::new();
         // One shard (a single process, as it starts) owns every series: nothing to hash.
         if let [only] = self.shard_ids()[..] {
-            if !series.is_empty() {
-                parts.insert(only, series);
+            if !items.is_empty() {
+                parts.insert(only, items);
             }
             return parts;
         }
-        for s in series {
-            parts.entry(self.shard_for(tenant, &s.labels)).or_default().push(s);
+        for item in items {
+            parts
+                .entry(self.shard_for(tenant, labels(&item)))
+                .or_default()
+                .push(item);
+        }
+        parts
+    }
+
+    /// A tenant's items about metric families (their metadata) split by the shard that
+    /// owns the family: the shard of the series named by the family alone.
+    pub fn split_by_metric<T>(
+        &self,
+        tenant: &str,
+        items: Vec<T>,
+        metric: impl Fn(&T) -> &str,
+    ) -> BTreeMap<ShardId, Vec<T>> {
+        let mut parts: BTreeMap<ShardId, Vec<T>> = BTreeMap::new();
+        for item in items {
+            let name = Labels::from_pairs(&[("__name__", metric(&item))]);
+            parts.entry(self.shard_for(tenant, &name)).or_default().push(item);
         }
         parts
     }

@@ -2,7 +2,8 @@
 //! `GET /api/v1/targets` (`state=active|dropped|any`, `scrapePool=`),
 //! `GET /api/v1/targets/metadata` (`match_target=`, `metric=`, `limit=`),
 //! `GET /api/v1/scrape_pools`, and the `/targets` page. Each active target also says
-//! which node scrapes it (`scrapedBy`).
+//! which node scrapes it (`scrapedBy`), and shows the state that node knows
+//! ([`crate::peers`]), which serves it to the others on `/scrape/v1/owned`.
 //!
 //! The invariant: these handlers only read the manager's views; nothing here starts,
 //! stops or changes a scrape.
@@ -18,6 +19,7 @@ use axum::Router;
 use serde_json::{json, Map, Value};
 
 use crate::manager::Manager;
+use crate::peers::{self, views_everywhere};
 
 pub fn router(manager: Arc<Manager>) -> Router {
     let api = Router::new()
@@ -28,6 +30,7 @@ pub fn router(manager: Arc<Manager>) -> Router {
         .merge(api.clone())
         .nest("/prometheus", api)
         .route("/targets", get(page))
+        .route(peers::OWNED_PATH, get(peers::owned))
         .with_state(manager)
 }
 
@@ -58,7 +61,7 @@ async fn targets(State(m): State<Arc<Manager>>, Query(q): Query<BTreeMap<String,
     let mut active = Vec::new();
     let mut dropped = Vec::new();
     let mut dropped_counts = Map::new();
-    for (job, (cfg, view)) in m.views() {
+    for (job, (cfg, view)) in views_everywhere(&m).await {
         if pool.is_some_and(|p| *p != job) {
             continue;
         }
@@ -120,7 +123,7 @@ async fn metadata(State(m): State<Arc<Manager>>, Query(q): Query<BTreeMap<String
         Some(Err(_)) => return bad_data("limit must be a number".into()),
     };
     let mut out = Vec::new();
-    'all: for (_, (_, view)) in m.views() {
+    'all: for (_, (_, view)) in views_everywhere(&m).await {
         for a in &view.active {
             if !groups.iter().any(|g| pyrite_model::matches_all(g, &a.target.labels)) {
                 continue;
@@ -161,7 +164,7 @@ async fn page(State(m): State<Arc<Manager>>) -> impl IntoResponse {
          td,th{border:1px solid #ccc;padding:4px 8px;text-align:left}.up{color:#070}.down{color:#b00}</style>\
          </head><body><h1>Targets</h1>",
     );
-    for (job, (_, view)) in m.views() {
+    for (job, (_, view)) in views_everywhere(&m).await {
         let up = view
             .active
             .iter()

@@ -4,7 +4,8 @@
 //! writes one target's samples, with `up` and the other synthetic series, staleness
 //! markers and limits; [`schedule`] runs a target's scrapes at its instants; [`manager`] runs discovery and the loops of the targets this
 //! node owns (which targets those are is an [`Ownership`]); [`service`] reads the file
-//! and reloads it; [`api`] answers the targets APIs and the `/targets` page.
+//! and reloads it; [`api`] answers the targets APIs and the `/targets` page, with each
+//! target's state as the node that scrapes it knows it ([`peers`]).
 //!
 //! Samples leave through a [`Sink`] — the distributor's write path in Pyrite — so a
 //! scraped sample is validated, limited and sharded like a remote-written one. A
@@ -19,6 +20,7 @@
 pub mod api;
 pub mod config;
 pub mod manager;
+pub mod peers;
 pub mod schedule;
 pub mod scrape;
 pub mod service;

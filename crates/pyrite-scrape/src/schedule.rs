@@ -1,7 +1,8 @@
 //! A target's schedule: [`run`] fetches the target at the fixed instants of its
 //! interval (its offset comes from the target's hash, so every node that scrapes it
 //! uses the same instants), hands each body to the target's [`Scraper`] and the series
-//! it makes to the [`Sink`], and keeps the target's health for the API.
+//! it makes to the [`Sink`], and keeps the target's health for the API. The target's
+//! metric metadata goes to the sink too, when it changes and once a minute besides.
 //!
 //! The invariant: a loop scrapes an instant at most once, and only an instant its
 //! [`Ownership`](crate::Ownership) gives this node.
@@ -11,7 +12,7 @@ use std::time::{Duration as StdDuration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::ScrapeConfig;
 use crate::manager::Ownership;
-use crate::scrape::{Health, Scrape, ScrapeError, Scraper, SharedStatus, Sink};
+use crate::scrape::{described, Health, Metadata, Scrape, ScrapeError, Scraper, SharedStatus, Sink};
 use crate::target::Target;
 
 /// Everything a loop needs.
@@ -22,6 +23,24 @@ pub struct LoopSpec {
     pub sink: Arc<dyn Sink>,
     pub status: SharedStatus,
     pub ownership: Arc<dyn Ownership>,
+}
+
+/// How often a target's unchanged metadata is sent again: stores forget metadata that
+/// is not sent for ten minutes, so it lives as long as a target exposes it.
+const METADATA_RESEND: StdDuration = StdDuration::from_secs(60);
+
+/// The metadata a loop last sent, and when.
+#[derive(Default)]
+struct MetadataSent(Option<(Arc<std::collections::BTreeMap<String, Metadata>>, Instant)>);
+
+impl MetadataSent {
+    /// Whether `current` is to be sent: it is new, or was sent a while ago.
+    fn due(&self, current: &Arc<std::collections::BTreeMap<String, Metadata>>) -> bool {
+        match &self.0 {
+            None => !current.is_empty(),
+            Some((sent, at)) => !Arc::ptr_eq(sent, current) || at.elapsed() >= METADATA_RESEND,
+        }
+    }
 }
 
 /// The milliseconds since the Unix epoch, by this node's clock.
@@ -79,6 +98,7 @@ pub async fn run(spec: LoopSpec, mut stop: tokio::sync::watch::Receiver<Option<b
     let mut changes = ownership.changes();
     let mut changes_open = true;
     let mut last_scraped = i64::MIN;
+    let mut metadata_sent = MetadataSent::default();
     let accept = cfg.accept_header();
     let mut slot = next_slot(now_ms(), interval, offset);
     loop {
@@ -139,6 +159,12 @@ pub async fn run(spec: LoopSpec, mut stop: tokio::sync::watch::Receiver<Option<b
             }
         };
         let written = sink.write(&cfg.tenant, std::mem::take(&mut series)).await;
+        if health == "up" && metadata_sent.due(&scraper.metadata) {
+            match sink.metadata(&cfg.tenant, described(&scraper.metadata)).await {
+                Ok(()) => metadata_sent.0 = Some((scraper.metadata.clone(), Instant::now())),
+                Err(e) => tracing::debug!(target = %target.url, error = %e, "writing the target's metadata"),
+            }
+        }
         let mut st = status.lock();
         st.health = Health {
             health,

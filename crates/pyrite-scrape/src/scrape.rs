@@ -61,7 +61,8 @@ fn type_name(t: MetricType) -> &'static str {
         MetricType::Gauge => "gauge",
         MetricType::Histogram => "histogram",
         MetricType::Summary => "summary",
-        MetricType::Untyped => "untyped",
+        // Prometheus reports the text format's `untyped` as unknown.
+        MetricType::Untyped => "unknown",
         MetricType::GaugeHistogram => "gaugehistogram",
         MetricType::StateSet => "stateset",
         MetricType::Info => "info",
@@ -551,6 +552,22 @@ impl Scraper {
 #[async_trait::async_trait]
 pub trait Sink: Send + Sync + 'static {
     async fn write(&self, tenant: &str, series: KnownWrite) -> Result<(), String>;
+
+    /// Keeps a target's metric metadata for the tenant (for `/api/v1/metadata`).
+    async fn metadata(&self, tenant: &str, metadata: Vec<pyrite_storage::MetricMetadata>) -> Result<(), String>;
+}
+
+/// A target's metadata as the store keeps it.
+pub(crate) fn described(metadata: &BTreeMap<String, Metadata>) -> Vec<pyrite_storage::MetricMetadata> {
+    metadata
+        .iter()
+        .map(|(name, m)| pyrite_storage::MetricMetadata {
+            metric: name.clone(),
+            kind: pyrite_storage::MetricType::from_name(m.kind).unwrap_or_default(),
+            help: m.help.clone(),
+            unit: m.unit.clone(),
+        })
+        .collect()
 }
 
 /// A target's health, as the targets API shows it.

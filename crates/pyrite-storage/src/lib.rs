@@ -17,7 +17,8 @@
 //! [`warnings`], a side channel beside the results that readers collect per request.
 //!
 //! Writes: validated series go to an [`Appendable`], which acknowledges only what is
-//! durable. A writer that writes the same series again and again (a scrape loop) can
+//! durable; so does the [`metadata`] of metric families, which is kept apart from the
+//! series and read through a [`MetadataReader`]. A writer that writes the same series again and again (a scrape loop) can
 //! hand them over as [`known`] series, built once and written by reference; such a
 //! write means exactly the labeled series it stands for.
 
@@ -25,6 +26,7 @@ mod fanout;
 pub mod known;
 mod mem;
 mod merge;
+pub mod metadata;
 pub mod query_shard;
 pub mod warnings;
 pub mod wire;
@@ -38,6 +40,7 @@ pub use fanout::{sorted_union, Fanout};
 pub use known::{KnownSample, KnownSeries, KnownValue, KnownWrite};
 pub use mem::MemQueryable;
 pub use merge::merge_series;
+pub use metadata::{MetadataQuery, MetadataReader, MetricMetadata, MetricType};
 pub use query_shard::QueryShards;
 pub use write::{AppendError, AppendOutcome, Appendable};
 

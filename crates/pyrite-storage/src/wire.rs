@@ -1,4 +1,4 @@
-//! Series, matchers and labels to and from the internal gRPC messages, so every
+//! Series, matchers, labels and metric metadata to and from the internal gRPC messages, so every
 //! component that reads or serves a store over the network converts the same way.
 
 use bytes::Bytes;
@@ -6,7 +6,26 @@ use pyrite_chunk::{Chunk, Encoding, HistogramChunk};
 use pyrite_model::{Label, Labels, MatchOp, Matcher, QueryShard};
 use pyrite_proto::ingester as pb;
 
-use crate::{Series, StorageError};
+use crate::{MetricMetadata, MetricType, Series, StorageError};
+
+pub fn metadata_to_proto(m: MetricMetadata) -> pb::MetricDescription {
+    pb::MetricDescription {
+        metric: m.metric,
+        r#type: m.kind.as_str().to_string(),
+        help: m.help,
+        unit: m.unit,
+    }
+}
+
+/// A description off the wire; a type this side does not know is `unknown`.
+pub fn metadata_from_proto(m: pb::MetricDescription) -> MetricMetadata {
+    MetricMetadata {
+        kind: MetricType::from_name(&m.r#type).unwrap_or_default(),
+        metric: m.metric,
+        help: m.help,
+        unit: m.unit,
+    }
+}
 
 /// `Chunk.encoding` on the wire.
 const ENCODING_XOR: u32 = 0;

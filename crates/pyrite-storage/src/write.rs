@@ -5,6 +5,7 @@ use async_trait::async_trait;
 use pyrite_model::TimeSeries;
 
 use crate::known::KnownWrite;
+use crate::metadata::MetricMetadata;
 
 /// What a write did. Samples a store refuses one by one (too old, out of order, a
 /// different value at a timestamp already written) are counted and described, while the
@@ -66,5 +67,12 @@ pub trait Appendable: Send + Sync {
     /// series as they are.
     async fn append_known(&self, tenant: &str, write: KnownWrite) -> Result<AppendOutcome, AppendError> {
         self.append(tenant, write.to_series()).await
+    }
+
+    /// Keeps a tenant's metric metadata (durably, like samples, once it returns). A
+    /// store that keeps none takes it and drops it, which the default does.
+    async fn append_metadata(&self, tenant: &str, metadata: Vec<MetricMetadata>) -> Result<(), AppendError> {
+        let _ = (tenant, metadata);
+        Ok(())
     }
 }

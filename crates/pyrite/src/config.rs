@@ -92,6 +92,10 @@ pub struct ClusterConfig {
     /// Snapshot each shard's head every this many Raft log entries and purge the log
     /// before it; a replica too far behind catches up from the snapshot. 0: never.
     pub raft_snapshot_entries: u64,
+    /// How long a scraped write waits at its shard's leader for others to share its Raft
+    /// log entry (one replication round and one fsync for them all). Remote writes never
+    /// wait. 0s: scraped writes do not wait either.
+    pub scrape_batch_wait: Duration,
     /// A file holding the admin token that `POST /ring/changes` requires (as
     /// `Authorization: Bearer <token>`). Empty: the `PYRITE_ADMIN_TOKEN` environment
     /// variable, else no token, and every ring change is refused. The token itself is
@@ -112,6 +116,7 @@ impl Default for ClusterConfig {
             raft_election_timeout: Duration::from_millis(1500),
             raft_fsync: true,
             raft_snapshot_entries: 10_000,
+            scrape_batch_wait: Duration::from_millis(200),
             admin_token_file: String::new(),
         }
     }

@@ -11,8 +11,9 @@ use axum::routing::get;
 use axum::Router;
 use pyrite_model::Labels;
 use pyrite_promql::{Engine, QueryOptions, QueryResult};
+use pyrite_storage::metadata::by_family;
 use pyrite_storage::warnings::Collecting;
-use pyrite_storage::Queryable;
+use pyrite_storage::{MetadataQuery, MetadataReader, Queryable};
 use pyrite_tenant::{Access, Rejection, Tenant, TenantLayer};
 use serde::Serialize;
 use serde_json::json;
@@ -36,6 +37,8 @@ pub struct BuildInfo {
 /// Shared state of the API handlers.
 pub struct ApiState {
     pub store: Arc<dyn Queryable>,
+    /// Metric metadata, for `/metadata`.
+    pub metadata: Arc<dyn MetadataReader>,
     pub engine: Engine,
     pub build_info: BuildInfo,
 }
@@ -49,8 +52,8 @@ pub fn routes(state: Arc<ApiState>) -> Router {
         .route("/series", get(series).post(series))
         .route("/labels", get(labels).post(labels))
         .route("/label/{name}/values", get(label_values))
-        .route_layer(TenantLayer::new(Access::Read, reject_tenant))
         .route("/metadata", get(metadata))
+        .route_layer(TenantLayer::new(Access::Read, reject_tenant))
         .route("/query_exemplars", get(empty_list).post(empty_list))
         .route("/status/buildinfo", get(buildinfo))
         .with_state(state);
@@ -361,8 +364,42 @@ fn unescape_label_name(name: &str) -> String {
     out
 }
 
-async fn metadata() -> Response {
-    success(json!({}), &[], &[])
+/// `/metadata`: the tenant's metric metadata by family, as Prometheus answers it: a
+/// negative `limit` (the default) lists every family and `0` none; `limit_per_metric`
+/// bites only when positive.
+async fn metadata(
+    State(st): State<Arc<ApiState>>,
+    tenant: Tenant,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let p = Params::parse(raw.as_deref(), None);
+    let number = |name: &str| -> Result<Option<i64>, ApiError> {
+        p.get(name)
+            .map(|s| {
+                s.parse::<i64>()
+                    .map_err(|_| ApiError::bad_data(format!("{name} must be a number")))
+            })
+            .transpose()
+    };
+    let query = MetadataQuery {
+        metric: p.get("metric").filter(|m| !m.is_empty()).map(str::to_string),
+        limit: number("limit")?.and_then(|n| usize::try_from(n).ok()),
+        limit_per_metric: number("limit_per_metric")?
+            .and_then(|n| usize::try_from(n).ok())
+            .filter(|n| *n > 0),
+    };
+    let found = st.metadata.metadata(&tenant, &query).await?;
+    let families: serde_json::Map<String, serde_json::Value> = by_family(found, &query)
+        .into_iter()
+        .map(|(name, descriptions)| {
+            let list = descriptions
+                .into_iter()
+                .map(|d| json!({"type": d.kind.as_str(), "help": d.help, "unit": d.unit}))
+                .collect();
+            (name, serde_json::Value::Array(list))
+        })
+        .collect();
+    Ok(success(families, &[], &[]))
 }
 
 async fn empty_list() -> Response {

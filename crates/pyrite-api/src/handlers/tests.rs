@@ -19,9 +19,43 @@ fn app() -> Router {
     app_over(Arc::new(data()))
 }
 
+/// Metric metadata of two tenants, as a store would answer it.
+struct Described;
+
+#[async_trait::async_trait]
+impl MetadataReader for Described {
+    async fn metadata(
+        &self,
+        tenant: &str,
+        query: &MetadataQuery,
+    ) -> Result<Vec<pyrite_storage::MetricMetadata>, pyrite_storage::StorageError> {
+        use pyrite_storage::{MetricMetadata, MetricType};
+        let md = |metric: &str, kind, help: &str| MetricMetadata {
+            metric: metric.into(),
+            kind,
+            help: help.into(),
+            unit: String::new(),
+        };
+        let all = match tenant {
+            "anonymous" => vec![
+                md("up", MetricType::Gauge, "Whether the target answered."),
+                md("http_requests_total", MetricType::Counter, "Requests."),
+                md("http_requests_total", MetricType::Counter, "Requests served."),
+                md("http_requests_total", MetricType::Counter, "Requests."),
+            ],
+            _ => vec![md("secret_total", MetricType::Counter, "Not yours.")],
+        };
+        Ok(all
+            .into_iter()
+            .filter(|m| query.metric.as_ref().is_none_or(|want| *want == m.metric))
+            .collect())
+    }
+}
+
 fn app_over(store: Arc<dyn Queryable>) -> Router {
     let state = ApiState {
         store,
+        metadata: Arc::new(Described),
         engine: Engine::default(),
         build_info: BuildInfo {
             version: "0.1.0".into(),
@@ -150,8 +184,45 @@ async fn buildinfo_and_metadata() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["data"]["version"], "0.1.0");
     assert_eq!(body["data"]["goVersion"], "");
-    let (_, body) = get("/api/v1/metadata").await;
-    assert_eq!(body["data"], serde_json::json!({}));
+}
+
+#[tokio::test]
+async fn metadata_lists_the_tenants_families_under_prometheus_limits() {
+    let (status, body) = get("/api/v1/metadata").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body["data"],
+        serde_json::json!({
+            "http_requests_total": [
+                {"type": "counter", "help": "Requests.", "unit": ""},
+                {"type": "counter", "help": "Requests served.", "unit": ""},
+            ],
+            "up": [{"type": "gauge", "help": "Whether the target answered.", "unit": ""}],
+        })
+    );
+    let (_, body) = get("/prometheus/api/v1/metadata?metric=up").await;
+    assert_eq!(body["data"].as_object().unwrap().len(), 1);
+    let (_, body) = get("/api/v1/metadata?limit=1&limit_per_metric=1").await;
+    assert_eq!(
+        body["data"],
+        serde_json::json!({"http_requests_total": [{"type": "counter", "help": "Requests.", "unit": ""}]})
+    );
+    for (q, n) in [("limit=0", 0), ("limit=-1", 2), ("limit_per_metric=0", 2)] {
+        let (_, body) = get(&format!("/api/v1/metadata?{q}")).await;
+        assert_eq!(body["data"].as_object().unwrap().len(), n, "{q}");
+    }
+    let (status, body) = get("/api/v1/metadata?limit=x").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "limit must be a number");
+    let req = Request::get("/api/v1/metadata")
+        .header("X-Scope-OrgID", "team-b")
+        .body(Body::empty())
+        .unwrap();
+    let (_, body) = call(req).await;
+    assert_eq!(
+        body["data"].as_object().unwrap().keys().collect::<Vec<_>>(),
+        ["secret_total"]
+    );
 }
 
 #[tokio::test]

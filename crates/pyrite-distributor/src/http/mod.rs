@@ -1,7 +1,8 @@
 //! `POST /api/v1/push` and `/api/v1/write`: remote write's door to the write pipeline.
 //! The handler reads the body within its limit, negotiates and decodes the protocol,
-//! calls [`Distributor::push`], and turns the outcome into the HTTP answer; the tenant
-//! comes from the tenant layer.
+//! calls [`Distributor::push`] (then [`Distributor::push_metadata`] with the request's
+//! metric metadata), and turns the outcome into the HTTP answer; the tenant comes from
+//! the tenant layer.
 //!
 //! A remote-write 2.0 answer carries what the store took, as the 2.0 spec asks:
 //! `X-Prometheus-Remote-Write-Samples-Written` counts float samples,
@@ -82,7 +83,9 @@ async fn receive(
     let decoded = decode(d, protocol, body).await.inspect_err(|e| {
         tracing::debug!(tenant = %tenant, error = %e, "remote write refused");
     })?;
-    d.push(tenant, decoded.series, Source::RemoteWrite).await
+    let outcome = d.push(tenant, decoded.series, Source::RemoteWrite).await?;
+    d.push_metadata(tenant, decoded.metadata, Source::RemoteWrite).await?;
+    Ok(outcome)
 }
 
 /// The body, read within `max_request_body_bytes` and decoded.

@@ -320,3 +320,68 @@ async fn a_refused_tenant_answers_as_the_protocol_would() {
     );
     assert!(store.writes.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn metadata_of_either_protocol_reaches_the_store() {
+    use pyrite_storage::{MetricMetadata, MetricType};
+    let store = Arc::new(Store::default());
+    let v1_req = v1::WriteRequest {
+        metadata: vec![v1::MetricMetadata {
+            r#type: v1::metric_metadata::MetricType::Counter as i32,
+            metric_family_name: "http_requests".into(),
+            help: "Requests served.".into(),
+            unit: String::new(),
+        }],
+        ..Default::default()
+    };
+    let body = snap::raw::Encoder::new().compress_vec(&v1_req.encode_to_vec()).unwrap();
+    let (status, _, text) = send(app(store.clone(), Default::default()), V1, Some("a"), body).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{text}");
+
+    let v2_req = v2::Request {
+        symbols: vec![
+            "".into(),
+            "__name__".into(),
+            "queue_bytes".into(),
+            "Bytes queued.".into(),
+            "bytes".into(),
+        ],
+        timeseries: vec![v2::TimeSeries {
+            labels_refs: vec![1, 2],
+            samples: vec![v2::Sample {
+                value: 1.0,
+                timestamp: 1,
+            }],
+            metadata: Some(v2::Metadata {
+                r#type: v2::metadata::MetricType::Gauge as i32,
+                help_ref: 3,
+                unit_ref: 4,
+            }),
+            ..Default::default()
+        }],
+    };
+    let body = snap::raw::Encoder::new().compress_vec(&v2_req.encode_to_vec()).unwrap();
+    let ct = "application/x-protobuf;proto=io.prometheus.write.v2.Request";
+    let (status, _, text) = send(app(store.clone(), Default::default()), ct, Some("b"), body).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{text}");
+
+    let md = |metric: &str, kind, help: &str, unit: &str| MetricMetadata {
+        metric: metric.into(),
+        kind,
+        help: help.into(),
+        unit: unit.into(),
+    };
+    assert_eq!(
+        *store.metadata.lock().unwrap(),
+        vec![
+            (
+                "a".to_string(),
+                vec![md("http_requests", MetricType::Counter, "Requests served.", "")]
+            ),
+            (
+                "b".to_string(),
+                vec![md("queue_bytes", MetricType::Gauge, "Bytes queued.", "bytes")]
+            ),
+        ]
+    );
+}

@@ -20,6 +20,7 @@ impl Local {
     pub fn new(store: Arc<MemQueryable>, opts: EngineOptions) -> Self {
         let state = ApiState {
             store: Arc::new(QueryShards::new(store)),
+            metadata: Arc::new(pyrite_storage::metadata::NoMetadata),
             engine: Engine::new(opts),
             build_info: BuildInfo {
                 version: String::new(),

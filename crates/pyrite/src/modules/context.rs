@@ -18,12 +18,12 @@ use object_store::ObjectStore;
 use parking_lot::{Mutex, RwLock};
 use prometheus_client::registry::Registry;
 use pyrite_client::{Channels, ShardClient};
-use pyrite_distributor::ShardRouter;
+use pyrite_distributor::{CommandEncoders, ShardRouter};
 use pyrite_ingester::membership::load_ring;
 use pyrite_ingester::{LocalShards, ShardHost};
 use pyrite_querier::{Blocks, ShardedQueryable};
 use pyrite_ring::Ring;
-use pyrite_storage::{Appendable, Queryable};
+use pyrite_storage::{Appendable, MetadataReader, Queryable};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
@@ -218,7 +218,25 @@ impl Context {
     pub fn write_path(&self) -> Arc<dyn Appendable> {
         match (&self.host, self.standalone) {
             (Some(host), true) => Arc::new(LocalShards::new(host.clone())),
-            _ => Arc::new(ShardRouter::new(self.client.clone(), pyrite_ingester::encode_record)),
+            _ => Arc::new(ShardRouter::new(
+                self.client.clone(),
+                CommandEncoders {
+                    write: pyrite_ingester::encode_record,
+                    known: pyrite_ingester::encode_known_record,
+                    metadata: pyrite_ingester::encode_metadata_record,
+                },
+            )),
+        }
+    }
+
+    /// Where metric metadata is read: this process's shards, or every shard's leader.
+    pub fn metadata_path(&self) -> Arc<dyn MetadataReader> {
+        match (&self.host, self.standalone) {
+            (Some(host), true) => Arc::new(LocalShards::new(host.clone())),
+            _ => Arc::new(ShardedQueryable::new(
+                self.client.clone(),
+                self.cfg.cluster.read_consistency,
+            )),
         }
     }
 

@@ -94,5 +94,6 @@ fn raft_options(cfg: &Config) -> RaftOptions {
             false => FsyncPolicy::Never,
         },
         snapshot_entries: c.raft_snapshot_entries,
+        patient_wait: c.scrape_batch_wait.0,
     }
 }

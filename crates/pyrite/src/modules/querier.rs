@@ -12,6 +12,7 @@ use super::Module;
 pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
     let state = ApiState {
         store: ctx.read_path(),
+        metadata: ctx.metadata_path(),
         engine: Engine::new(ctx.cfg.querier.engine_options()),
         build_info: super::build_info(),
     };

@@ -12,7 +12,7 @@ use std::time::Duration;
 use pyrite_distributor::{Distributor, Source};
 use pyrite_members::{run_heartbeats, Heartbeat, Registry};
 use pyrite_scrape::{Ownership, PoolOwnership, Service, SoleOwner};
-use pyrite_storage::KnownWrite;
+use pyrite_storage::{KnownWrite, MetricMetadata};
 use tokio::sync::watch;
 
 use super::context::Context;
@@ -33,6 +33,13 @@ impl pyrite_scrape::Sink for WritePath {
             Some(e) => Err(e.to_string()),
             None => Ok(()),
         }
+    }
+
+    async fn metadata(&self, tenant: &str, metadata: Vec<MetricMetadata>) -> Result<(), String> {
+        self.0
+            .push_metadata(tenant, metadata, Source::Scrape)
+            .await
+            .map_err(|e| e.to_string())
     }
 }
 
