@@ -15,6 +15,26 @@ pub fn append_error(s: Status) -> AppendError {
     }
 }
 
+/// What the shards' answers to the parts of one write come to: the outcomes merged
+/// (each made by `outcome`), or the worst failure.
+pub fn gather<T>(
+    results: Vec<Result<T, Status>>,
+    outcome: impl Fn(T) -> pyrite_storage::AppendOutcome,
+) -> Result<pyrite_storage::AppendOutcome, AppendError> {
+    let mut merged = pyrite_storage::AppendOutcome::default();
+    let mut failure = None;
+    for r in results {
+        match r {
+            Ok(answer) => merged.merge(outcome(answer)),
+            Err(s) => failure = worst(failure, append_error(s)),
+        }
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(merged),
+    }
+}
+
 /// A failed read of one shard.
 pub fn storage_error(s: Status) -> StorageError {
     match s.code() {

@@ -9,7 +9,7 @@
 
 use async_trait::async_trait;
 use futures::future::join_all;
-use pyrite_client::errors::{append_error, worst};
+use pyrite_client::errors;
 use pyrite_client::ShardClient;
 use pyrite_model::TimeSeries;
 use pyrite_proto::ingester::{PushRequest, PushResponse};
@@ -62,23 +62,12 @@ impl ShardRouter {
 
 /// What the shards' answers to the parts of one write come to.
 fn gather(results: Vec<Result<PushResponse, tonic::Status>>) -> Result<AppendOutcome, AppendError> {
-    let mut outcome = AppendOutcome::default();
-    let mut failure: Option<AppendError> = None;
-    for r in results {
-        match r {
-            Ok(resp) => outcome.merge(AppendOutcome {
-                samples_written: resp.samples,
-                histograms_written: resp.histograms,
-                samples_rejected: resp.rejected,
-                rejections: resp.rejections,
-            }),
-            Err(s) => failure = worst(failure, append_error(s)),
-        }
-    }
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(outcome),
-    }
+    errors::gather(results, |resp| AppendOutcome {
+        samples_written: resp.samples,
+        histograms_written: resp.histograms,
+        samples_rejected: resp.rejected,
+        rejections: resp.rejections,
+    })
 }
 
 #[async_trait]

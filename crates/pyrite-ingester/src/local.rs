@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use futures::future::{join_all, try_join_all};
-use pyrite_client::errors::{append_error, storage_error, worst};
+use pyrite_client::errors::{self, storage_error};
 use pyrite_model::{Labels, Matcher, TimeSeries};
 use pyrite_ring::ShardId;
 use pyrite_storage::{
@@ -41,23 +41,12 @@ impl LocalShards {
 
 /// What the shards' answers to the parts of one write come to.
 fn gather(results: Vec<Result<Applied, tonic::Status>>) -> Result<AppendOutcome, AppendError> {
-    let mut outcome = AppendOutcome::default();
-    let mut failure = None;
-    for r in results {
-        match r {
-            Ok(applied) => outcome.merge(AppendOutcome {
-                samples_written: applied.samples,
-                histograms_written: applied.histograms,
-                samples_rejected: applied.rejected,
-                rejections: applied.rejections,
-            }),
-            Err(s) => failure = worst(failure, append_error(s)),
-        }
-    }
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(outcome),
-    }
+    errors::gather(results, |applied| AppendOutcome {
+        samples_written: applied.samples,
+        histograms_written: applied.histograms,
+        samples_rejected: applied.rejected,
+        rejections: applied.rejections,
+    })
 }
 
 #[async_trait]

@@ -426,21 +426,7 @@ impl Ring {
         items: Vec<T>,
         labels: impl Fn(&T) -> &Labels,
     ) -> BTreeMap<ShardId, Vec<T>> {
-        let mut parts: BTreeMap<ShardId, Vec<T>> = BTreeMap::new();
-        // One shard (a single process, as it starts) owns every series: nothing to hash.
-        if let [only] = self.shard_ids()[..] {
-            if !items.is_empty() {
-                parts.insert(only, items);
-            }
-            return parts;
-        }
-        for item in items {
-            parts
-                .entry(self.shard_for(tenant, labels(&item)))
-                .or_default()
-                .push(item);
-        }
-        parts
+        self.group(items, |item| self.shard_for(tenant, labels(item)))
     }
 
     /// A tenant's items about metric families (their metadata) split by the shard that
@@ -451,10 +437,23 @@ impl Ring {
         items: Vec<T>,
         metric: impl Fn(&T) -> &str,
     ) -> BTreeMap<ShardId, Vec<T>> {
+        self.group(items, |item| {
+            self.shard_for(tenant, &Labels::from_pairs(&[("__name__", metric(item))]))
+        })
+    }
+
+    /// Items grouped by `shard_of` each, in order.
+    fn group<T>(&self, items: Vec<T>, shard_of: impl Fn(&T) -> ShardId) -> BTreeMap<ShardId, Vec<T>> {
         let mut parts: BTreeMap<ShardId, Vec<T>> = BTreeMap::new();
+        // One shard (a single process, as it starts) owns everything: nothing to hash.
+        if let [only] = self.shard_ids()[..] {
+            if !items.is_empty() {
+                parts.insert(only, items);
+            }
+            return parts;
+        }
         for item in items {
-            let name = Labels::from_pairs(&[("__name__", metric(&item))]);
-            parts.entry(self.shard_for(tenant, &name)).or_default().push(item);
+            parts.entry(shard_of(&item)).or_default().push(item);
         }
         parts
     }
