@@ -3,6 +3,25 @@
 use anyhow::{bail, Context};
 use serde_json::Value;
 
+/// The active targets `base`'s `/api/v1/targets?state=active` lists.
+pub fn active_targets(base: &str) -> anyhow::Result<Vec<Value>> {
+    let data = api_get(&format!("{base}/api/v1/targets?state=active"))?;
+    Ok(data["activeTargets"].as_array().context("activeTargets")?.clone())
+}
+
+/// What `base`'s `/api/v1/metadata` lists: each description of each family, as
+/// `metric "type" "help" "unit"`.
+pub fn metadata_families(base: &str) -> anyhow::Result<std::collections::BTreeSet<String>> {
+    let data = api_get(&format!("{base}/api/v1/metadata"))?;
+    let mut out = std::collections::BTreeSet::new();
+    for (name, list) in data.as_object().context("metadata")? {
+        for m in list.as_array().context("descriptions")? {
+            out.insert(format!("{name} {} {} {}", m["type"], m["help"], m["unit"]));
+        }
+    }
+    Ok(out)
+}
+
 /// GETs `url` and returns the `data` of a successful Prometheus API answer.
 pub fn api_get(url: &str) -> anyhow::Result<Value> {
     api_get_as(url, None)

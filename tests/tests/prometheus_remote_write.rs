@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Context;
-use pyrite_cluster_tests::http::{api_get, enc, matrix_samples};
+use pyrite_cluster_tests::http::{api_get, enc, matrix_samples, metadata_families};
 use pyrite_cluster_tests::{free_port, require, wait_until, Peer, Pyrite};
 
 #[test]
@@ -165,17 +165,7 @@ remote_write:
     }
 
     // Metric metadata, sent every second beside the samples, by family.
-    let families = |url: String| -> anyhow::Result<std::collections::BTreeSet<String>> {
-        let data = api_get(&url)?;
-        let mut out = std::collections::BTreeSet::new();
-        for (name, list) in data.as_object().context("metadata")? {
-            for m in list.as_array().context("descriptions")? {
-                out.insert(format!("{name} {} {} {}", m["type"], m["help"], m["unit"]));
-            }
-        }
-        Ok(out)
-    };
-    let want = families(prom("/api/v1/metadata"))?;
+    let want = metadata_families(&prom(""))?;
     assert!(
         want.iter().any(|f| f.starts_with("node_cpu_seconds_total \"counter\"")),
         "{want:?}"
@@ -184,7 +174,7 @@ remote_write:
         "Pyrite's metadata to match Prometheus's",
         Duration::from_secs(30),
         || {
-            let got = families(pyrite.url("/api/v1/metadata"))?;
+            let got = metadata_families(&pyrite.url(""))?;
             if got == want {
                 return Ok(Some(()));
             }

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use pyrite_cluster_tests::exporter::node_exporter;
-use pyrite_cluster_tests::http::{api_get, enc};
+use pyrite_cluster_tests::http::{active_targets, api_get, enc, metadata_families};
 use pyrite_cluster_tests::{free_port, require, wait_until, Peer, Pyrite};
 use serde_json::Value;
 
@@ -43,24 +43,9 @@ fn metadata(base: &str, job: &str) -> anyhow::Result<BTreeSet<String>> {
         .collect())
 }
 
-/// `/api/v1/metadata`: every family's descriptions, as `metric type help unit`.
-fn all_metadata(base: &str) -> anyhow::Result<BTreeSet<String>> {
-    let data = api_get(&format!("{base}/api/v1/metadata"))?;
-    let mut out = BTreeSet::new();
-    for (name, list) in data.as_object().context("metadata")? {
-        for m in list.as_array().context("descriptions")? {
-            out.insert(format!("{name} {} {} {}", m["type"], m["help"], m["unit"]));
-        }
-    }
-    Ok(out)
-}
-
 /// The active targets as both show them: pool, URL, health, labels, discovered labels.
 fn targets(base: &str) -> anyhow::Result<BTreeSet<String>> {
-    let data = api_get(&format!("{base}/api/v1/targets?state=active"))?;
-    Ok(data["activeTargets"]
-        .as_array()
-        .context("activeTargets")?
+    Ok(active_targets(base)?
         .iter()
         .map(|t| {
             format!(
@@ -198,7 +183,7 @@ scrape_configs:
     assert_eq!(metadata(&py, "node")?, metadata(&prom, "node")?);
     // And every family's, as `/api/v1/metadata` lists it: Pyrite's from its shards.
     let families = wait_until("/api/v1/metadata to agree", Duration::from_secs(30), || {
-        let (a, b) = (all_metadata(&py)?, all_metadata(&prom)?);
+        let (a, b) = (metadata_families(&py)?, metadata_families(&prom)?);
         if a == b {
             return Ok(Some(a));
         }

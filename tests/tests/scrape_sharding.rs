@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{ensure, Context};
 use pyrite_cluster_tests::cluster::{Cluster, Topology};
 use pyrite_cluster_tests::exporter::node_exporter;
-use pyrite_cluster_tests::http::{api_get, enc};
+use pyrite_cluster_tests::http::{active_targets, api_get, enc};
 use pyrite_cluster_tests::{require, wait_until};
 
 const INTERVAL_S: i64 = 2;
@@ -49,10 +49,7 @@ fn samples(base: &str, series: &str, range_s: i64, at: f64) -> anyhow::Result<BT
 
 /// Which distributor owns each target now, by the targets API of `base`.
 fn owners(base: &str) -> anyhow::Result<BTreeMap<String, String>> {
-    let data = api_get(&format!("{base}/api/v1/targets?state=active"))?;
-    Ok(data["activeTargets"]
-        .as_array()
-        .context("activeTargets")?
+    Ok(active_targets(base)?
         .iter()
         .map(|t| {
             (
@@ -118,11 +115,10 @@ fn every_instant_of_every_target_is_scraped_once_while_distributors_join_and_die
 
     // Either distributor's targets API shows every target as the node scraping it knows
     // it: up, scraped within the last two intervals, with the target's metadata.
-    let data = api_get(&format!("{first}/api/v1/targets?state=active"))?;
-    let active = data["activeTargets"].as_array().context("activeTargets")?;
+    let active = active_targets(&first)?;
     assert_eq!(active.len(), TARGETS);
     let now = (now_s() * 1000.0) as i64;
-    for t in active {
+    for t in &active {
         assert_eq!(t["health"], "up", "{t}");
         let last = t["lastScrape"].as_str().context("lastScrape")?;
         let age = now - chrono::DateTime::parse_from_rfc3339(last)?.timestamp_millis();
