@@ -328,6 +328,12 @@ impl Engine {
     }
 }
 
+/// Whether `query` parses as the engine parses it: `Err` with the parser's message (a
+/// rule file's expressions are checked with this).
+pub fn check_query(query: &str) -> Result<(), String> {
+    parse(query, 0).map(drop).map_err(|e| e.to_string())
+}
+
 fn parse(query: &str, step: i64) -> Result<(promql_parser::parser::Expr, Vec<Option<trim::Trim>>), QueryError> {
     let (encoded, trims) = trim::rewrite(&rawbytes::encode(query));
     // The parser crate panics on some malformed input (a duration too large for a
@@ -340,7 +346,7 @@ fn parse(query: &str, step: i64) -> Result<(promql_parser::parser::Expr, Vec<Opt
             .unwrap_or("unparseable query");
         QueryError::BadData(format!("invalid query: {why}"))
     })?;
-    let expr = parsed.map_err(QueryError::BadData)?;
+    let expr = parsed.map_err(|e| QueryError::BadData(prometheus_wording(e)))?;
     if step > 0 {
         let t = expr.value_type();
         if t != ValueType::Vector && t != ValueType::Scalar {
@@ -351,6 +357,17 @@ fn parse(query: &str, step: i64) -> Result<(promql_parser::parser::Expr, Vec<Opt
         }
     }
     Ok((expr, trims))
+}
+
+/// The parser's messages in Prometheus's words where the parser words them otherwise.
+fn prometheus_wording(message: String) -> String {
+    const WORDINGS: &[(&str, &str)] = &[(
+        "must be preceded by an vector selector or matrix selector",
+        "must be preceded by an instant vector selector or range vector selector",
+    )];
+    WORDINGS
+        .iter()
+        .fold(message, |m, (theirs, ours)| m.replace(theirs, ours))
 }
 
 fn type_name(t: ValueType) -> &'static str {
