@@ -1,7 +1,9 @@
-//! Relabeling regexes as Prometheus compiles them: Go's RE2 syntax, fully anchored
-//! (`^(?:…)$`), with Go's ASCII meaning of `\d`, `\w`, `\s` and `\b` (Rust's are
-//! Unicode-aware by default). The pattern is translated once, at load time; the
-//! original text is what is printed back.
+//! Regexes as Prometheus compiles them: Go's RE2 syntax, with Go's ASCII meaning of
+//! `\d`, `\w`, `\s` and `\b` (Rust's are Unicode-aware by default). Relabeling's are
+//! fully anchored (`^(?:…)$`, [`Regex::new`]); the template functions `match` and
+//! `reReplaceAll` match anywhere in the text, as Go's `regexp.Compile` does
+//! ([`Regex::unanchored`]). The pattern is translated once, when compiled; the original
+//! text is what is printed back.
 
 use std::fmt;
 
@@ -22,6 +24,23 @@ impl Regex {
             source: pattern.to_string(),
             compiled,
         })
+    }
+
+    /// Compiles `pattern` as Go's `regexp.Compile` does: it may match anywhere in the
+    /// text.
+    pub fn unanchored(pattern: &str) -> Result<Regex, regex::Error> {
+        let compiled = regex::Regex::new(&go_to_rust(pattern))?;
+        Ok(Regex {
+            source: pattern.to_string(),
+            compiled,
+        })
+    }
+
+    /// Go's `ReplaceAllString`: every non-overlapping match replaced by `replacement`,
+    /// with `$1`, `${1}`, `$name` expanded (the longest run of name characters after
+    /// `$`; an unknown or unmatched group expands to nothing; `$$` is a `$`).
+    pub fn replace_all(&self, text: &str, replacement: &str) -> String {
+        self.compiled.replace_all(text, replacement).into_owned()
     }
 
     /// The text the regex was written as.
@@ -150,6 +169,24 @@ mod tests {
         assert!(!r.is_match("ab") && !r.is_match("xa"));
         assert_eq!(r.as_str(), "a|b");
         assert!(Regex::new("(").is_err());
+    }
+
+    #[test]
+    fn unanchored_regexes_match_anywhere_and_replace_as_go() {
+        let r = Regex::unanchored("a+").unwrap();
+        assert!(r.is_match("baab") && !r.is_match("b"));
+        assert_eq!(r.as_str(), "a+");
+        let r = Regex::unanchored("(a)b").unwrap();
+        assert_eq!(r.replace_all("ab cab", "x$1"), "xa cxa");
+        assert_eq!(r.replace_all("ab", "${1}x"), "ax");
+        assert_eq!(r.replace_all("ab", "$1x"), "", "$1x names the group `1x`, as in Go");
+        assert_eq!(r.replace_all("ab", "$$1"), "$1");
+        assert_eq!(r.replace_all("ab", "$9"), "");
+        let empty = Regex::unanchored("x*").unwrap();
+        assert_eq!(empty.replace_all("abc", "-"), "-a-b-c-");
+        let d = Regex::unanchored(r"\d").unwrap();
+        assert!(!d.is_match("٣"));
+        assert!(Regex::unanchored("(").is_err());
     }
 
     #[test]

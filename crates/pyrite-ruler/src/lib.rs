@@ -1,0 +1,24 @@
+//! The ruler: evaluates Prometheus recording and alerting rules ([`pyrite_rules`]) for
+//! each tenant and keeps the state of their alerts.
+//!
+//! Layout:
+//! - [`alerting`]: one alerting rule's alerts — pending, firing, resolved — as
+//!   Prometheus moves them at each evaluation, the `ALERTS` and `ALERTS_FOR_STATE`
+//!   series they make, and when each must be sent to Alertmanagers.
+//! - [`group`]: one group's evaluation — its rules in order, recording rules' output
+//!   and alerts' series written through [`group::RuleEnv`], staleness markers for what
+//!   a rule no longer writes — and the [`group::GroupState`] it carries between
+//!   evaluations.
+//! - [`schedule`]: a group's evaluation instants, at Prometheus's offset from its hash.
+//! - [`template`]: the labels and annotations of alerting rules expanded as Prometheus
+//!   expands them — its data, variables and functions (`query`, `humanize`, `toTime`,
+//!   …) over [`pyrite_template`] — and `promtool`'s parse-only [`template::check`].
+//!
+//! The invariant: an alert's state changes only in an evaluation, as a function of the
+//! state, the evaluation's instant and its query result, so replaying the same
+//! evaluations on the same state gives the same alerts to the millisecond.
+
+pub mod alerting;
+pub mod group;
+pub mod schedule;
+pub mod template;
