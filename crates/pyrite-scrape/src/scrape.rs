@@ -14,8 +14,9 @@
 //! staleness marker — never two, never one for a series with its own timestamps unless
 //! `track_timestamps_staleness` asks for it.
 
-use std::collections::{BTreeMap, HashMap};
-use std::hash::{BuildHasherDefault, Hasher};
+mod cache;
+
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration as StdDuration, SystemTime};
 
@@ -25,6 +26,7 @@ use pyrite_model::{Labels, LabelsBuilder, STALE_NAN};
 use pyrite_storage::{KnownSeries, KnownValue, KnownWrite};
 use xxhash_rust::xxh3::xxh3_128_with_seed;
 
+use self::cache::{Found, Pass, SeriesCache};
 use crate::config::{Limits, ScrapeConfig};
 use crate::target::Target;
 
@@ -71,43 +73,11 @@ fn type_name(t: MetricType) -> &'static str {
     }
 }
 
-/// A series the target exposed, under its text as written.
-struct Cached {
-    /// After honor_labels and metric relabeling, built once and written by reference
-    /// from then on; `None` when relabeling drops it.
-    series: Option<Arc<KnownSeries>>,
-    /// The scrape that last wrote it.
-    seen: u64,
-    /// Whether its last sample carried the target's own timestamp.
-    own_timestamp: bool,
-}
-
-/// Cached series by their text's 128-bit xxh3 hash under a seed of the scraper's own.
-/// The hash stands for the text: a target cannot choose texts that collide without the
-/// seed, and two texts collide by chance with odds of about n²/2¹²⁹ (10⁻²⁷ for a
-/// million series). So a lookup compares 16 bytes kept in the table itself, never the
-/// text behind a pointer, which made most of a scrape's cache misses.
-type Cache = HashMap<u128, Cached, BuildHasherDefault<Folded>>;
-
-/// Hashes a key that is already a uniform hash: its two halves folded together.
-#[derive(Default)]
-struct Folded(u64);
-
-impl Hasher for Folded {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.0 = self.0.rotate_left(29) ^ u64::from_le_bytes(word);
-        }
-    }
-
-    fn write_u128(&mut self, v: u128) {
-        self.0 ^= (v as u64) ^ ((v >> 64) as u64);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
+/// A staleness marker at `t` for a series the last good scrape wrote and this one did
+/// not — unless it carried its own timestamp and `track_timestamps_staleness` is off.
+fn stale(slot: &cache::Slot, t: i64, track: bool, out: &mut KnownWrite) {
+    if let (Some(s), true) = (&slot.series, !slot.own_timestamp || track) {
+        out.push_float(s, t, STALE_NAN);
     }
 }
 
@@ -187,7 +157,10 @@ pub struct Scraper {
     metric_relabel: Vec<pyrite_relabel::RelabelConfig>,
     /// `global.external_labels`, added last to every series without them.
     external_labels: Vec<(String, String)>,
-    cache: Cache,
+    /// Series by the 128-bit xxh3 hash of their text under `seed`. The hash stands for
+    /// the text: a target cannot choose texts that collide without the seed, and two
+    /// texts collide by chance with odds of about n²/2¹²⁹ (10⁻²⁷ for a million series).
+    cache: SeriesCache,
     /// The seed of the cache's text hashes.
     seed: u64,
     iteration: u64,
@@ -229,7 +202,7 @@ impl Scraper {
             limits: cfg.limits,
             metric_relabel: cfg.metric_relabel_configs.clone(),
             external_labels: cfg.external_labels.clone().into_iter().collect(),
-            cache: Cache::default(),
+            cache: SeriesCache::default(),
             seed: random_seed(),
             iteration: 0,
             synthetic: SYNTHETIC.map(|name| {
@@ -246,31 +219,60 @@ impl Scraper {
     /// The series of a successful fetch at `t` (ms), or why the scrape failed. A failed
     /// scrape writes nothing of the body; call [`Scraper::failed`] for its markers.
     pub fn ingest(&mut self, body: &[u8], content_type: &str, t: i64) -> Result<Scrape, ScrapeError> {
-        let iteration = self.iteration + 1;
-        let result = self.read_body(body, content_type, t, iteration);
-        if result.is_err() {
-            self.rollback(iteration);
+        let mut pass = self.cache.begin(self.iteration + 1);
+        let mut out = Scrape {
+            series: KnownWrite::with_capacity(self.cache.len() + 1),
+            ..Scrape::default()
+        };
+        if content_type.starts_with("application/vnd.google.protobuf") {
+            let families = pyrite_exposition::protobuf::parse(body).map_err(|e| ScrapeError::Parse(e.to_string()))?;
+            let mut metadata = MetadataLines::default();
+            let read = self.read_protobuf(&families, t, &mut pass, &mut out, &mut metadata);
+            self.settle(read, t, pass, metadata, out)
+        } else {
+            let open_metrics = content_type.starts_with("application/openmetrics-text");
+            let mut metadata = MetadataLines::default();
+            let read = self.read_text(body, open_metrics, t, &mut pass, &mut out, &mut metadata);
+            self.settle(read, t, pass, metadata, out)
         }
-        result
     }
 
-    fn read_body(&mut self, body: &[u8], content_type: &str, t: i64, iteration: u64) -> Result<Scrape, ScrapeError> {
-        if content_type.starts_with("application/vnd.google.protobuf") {
-            return self.read_protobuf(body, t, iteration);
+    /// A body read to its end is committed; one that failed leaves the cache as it was.
+    fn settle(
+        &mut self,
+        read: Result<(), ScrapeError>,
+        t: i64,
+        pass: Pass,
+        metadata: MetadataLines<'_>,
+        mut out: Scrape,
+    ) -> Result<Scrape, ScrapeError> {
+        match read {
+            Ok(()) => {
+                self.commit(t, pass, metadata, &mut out);
+                Ok(out)
+            }
+            Err(e) => {
+                self.cache.rollback(pass);
+                Err(e)
+            }
         }
-        let open_metrics = content_type.starts_with("application/openmetrics-text");
+    }
+
+    /// A body in the text format or OpenMetrics.
+    fn read_text<'a>(
+        &mut self,
+        body: &'a [u8],
+        open_metrics: bool,
+        t: i64,
+        pass: &mut Pass,
+        out: &mut Scrape,
+        metadata: &mut MetadataLines<'a>,
+    ) -> Result<(), ScrapeError> {
         let entries: Box<dyn Iterator<Item = Result<Entry<'_>, pyrite_exposition::ParseError>>> = if open_metrics {
             Box::new(OpenMetricsParser::new(body).map_err(|e| ScrapeError::Parse(e.to_string()))?)
         } else {
             Box::new(Parser::new(body).map_err(|e| ScrapeError::Parse(e.to_string()))?)
         };
-        let mut out = Scrape {
-            series: KnownWrite::with_capacity(self.cache.len() + 1),
-            ..Scrape::default()
-        };
-        let mut metadata = MetadataLines::default();
-        // New cache entries wait here until the scrape is known to be good.
-        let mut fresh = Cache::default();
         // A series' text as the body writes it; its hash is its cache key.
         let mut text = String::new();
         for entry in entries {
@@ -299,8 +301,7 @@ impl Scraper {
             let ts = if own_timestamp { s.timestamp.unwrap_or(t) } else { t };
             let (name, exposed) = (s.name, s.labels());
             let key = xxh3_128_with_seed(text.as_bytes(), self.seed);
-            let Some(series) = self.admit(key, own_timestamp, iteration, &mut fresh, &mut out, || (name, exposed))?
-            else {
+            let Some(series) = self.admit(key, own_timestamp, pass, out, || (name, exposed))? else {
                 continue;
             };
             out.series.samples.push(pyrite_storage::KnownSample {
@@ -309,54 +310,40 @@ impl Scraper {
                 value: KnownValue::Float(s.value),
             });
         }
-        self.commit(iteration, t, fresh, metadata, &mut out);
-        Ok(out)
+        Ok(())
     }
 
     /// The series to write a sample to, or `None` to skip it (dropped by relabeling,
     /// or a repeat in the same body); counts it and enforces the sample limit. Series
-    /// seen before are marked seen in place ([`Scraper::rollback`] undoes that if the
-    /// scrape fails); new ones wait in `fresh` until the scrape is known to be good.
+    /// seen before are marked seen in place (a failed scrape's rollback undoes that);
+    /// new ones wait in the pass until the scrape is known to be good.
     fn admit<'a, I>(
         &mut self,
         key: u128,
         own_timestamp: bool,
-        iteration: u64,
-        fresh: &mut Cache,
+        pass: &mut Pass,
         out: &mut Scrape,
         exposed: impl FnOnce() -> (&'a str, I),
     ) -> Result<Option<Arc<KnownSeries>>, ScrapeError>
     where
         I: Iterator<Item = (&'a str, std::borrow::Cow<'a, str>)>,
     {
-        let series = match self.cache.get_mut(&key) {
-            // A series twice in one body: the first counts.
-            Some(c) if c.seen == iteration => return Ok(None),
-            Some(c) => {
-                c.seen = iteration;
-                c.own_timestamp = own_timestamp;
-                match &c.series {
+        let series = match self.cache.find(pass, key) {
+            Found::Repeat => return Ok(None),
+            Found::Cached(slot) => {
+                slot.own_timestamp = own_timestamp;
+                match &slot.series {
                     Some(s) => s.clone(),
                     None => return Ok(None),
                 }
             }
-            None => {
-                if fresh.contains_key(&key) {
-                    return Ok(None);
-                }
+            Found::New => {
                 let (name, labels) = exposed();
                 let series = self.series_labels(name, labels)?.map(KnownSeries::new);
                 if series.is_some() {
                     out.added += 1;
                 }
-                fresh.insert(
-                    key,
-                    Cached {
-                        series: series.clone(),
-                        seen: iteration,
-                        own_timestamp,
-                    },
-                );
+                self.cache.add(pass, key, series.clone(), own_timestamp);
                 match series {
                     Some(s) => s,
                     None => return Ok(None),
@@ -373,13 +360,16 @@ impl Scraper {
     /// A body in the protobuf format: native histograms as histogram samples, classic
     /// ones (and, with `scrape_classic_histograms`, a native one's classic form) as
     /// Prometheus lays them out.
-    fn read_protobuf(&mut self, body: &[u8], t: i64, iteration: u64) -> Result<Scrape, ScrapeError> {
-        let families = pyrite_exposition::protobuf::parse(body).map_err(|e| ScrapeError::Parse(e.to_string()))?;
-        let mut out = Scrape::default();
-        let mut metadata = MetadataLines::default();
-        let mut fresh = Cache::default();
+    fn read_protobuf<'a>(
+        &mut self,
+        families: &'a [pyrite_exposition::protobuf::Family],
+        t: i64,
+        pass: &mut Pass,
+        out: &mut Scrape,
+        metadata: &mut MetadataLines<'a>,
+    ) -> Result<(), ScrapeError> {
         let mut text = String::new();
-        for f in &families {
+        for f in families {
             metadata.push(&f.name, MetadataLine::Type(type_name(f.metric_type)));
             metadata.push(&f.name, MetadataLine::Help(f.help.as_str().into()));
             metadata.push(&f.name, MetadataLine::Unit(&f.unit));
@@ -400,7 +390,7 @@ impl Scraper {
                     (s.name.as_ref(), labels)
                 };
                 let key = xxh3_128_with_seed(text.as_bytes(), self.seed);
-                let Some(series) = self.admit(key, own_timestamp, iteration, &mut fresh, &mut out, exposed)? else {
+                let Some(series) = self.admit(key, own_timestamp, pass, out, exposed)? else {
                     continue;
                 };
                 match s.value {
@@ -411,15 +401,14 @@ impl Scraper {
                 }
             }
         }
-        self.commit(iteration, t, fresh, metadata, &mut out);
-        Ok(out)
+        Ok(())
     }
 
     /// A good body: its series are remembered, vanished ones marked stale.
-    fn commit(&mut self, iteration: u64, t: i64, fresh: Cache, metadata: MetadataLines<'_>, out: &mut Scrape) {
-        self.iteration = iteration;
-        self.cache.extend(fresh);
-        self.mark_stale(iteration, t, &mut out.series);
+    fn commit(&mut self, t: i64, pass: Pass, metadata: MetadataLines<'_>, out: &mut Scrape) {
+        self.iteration += 1;
+        let track = self.track_timestamps_staleness;
+        self.cache.commit(pass, |slot| stale(slot, t, track, &mut out.series));
         if metadata.digest != self.metadata_digest {
             self.metadata_digest = metadata.digest;
             self.metadata = Arc::new(metadata.build());
@@ -428,10 +417,10 @@ impl Scraper {
 
     /// A failed scrape at `t`: every series the last good scrape wrote goes stale.
     pub fn failed(&mut self, t: i64) -> KnownWrite {
-        let iteration = self.iteration + 1;
-        self.iteration = iteration;
+        self.iteration += 1;
         let mut out = KnownWrite::new();
-        self.mark_stale(iteration, t, &mut out);
+        let track = self.track_timestamps_staleness;
+        self.cache.clear(self.iteration, |slot| stale(slot, t, track, &mut out));
         out
     }
 
@@ -446,30 +435,6 @@ impl Scraper {
             }
         }
         out
-    }
-
-    fn rollback(&mut self, iteration: u64) {
-        // Entries already marked seen by this (failed) scrape count as seen by the last one.
-        for c in self.cache.values_mut() {
-            if c.seen == iteration {
-                c.seen = iteration - 1;
-            }
-        }
-    }
-
-    fn mark_stale(&mut self, iteration: u64, t: i64, out: &mut KnownWrite) {
-        let track = self.track_timestamps_staleness;
-        self.cache.retain(|_, c| {
-            if c.seen == iteration {
-                return true;
-            }
-            if c.seen + 1 == iteration && (!c.own_timestamp || track) {
-                if let Some(s) = &c.series {
-                    out.push_float(s, t, STALE_NAN);
-                }
-            }
-            false
-        });
     }
 
     /// A sample's labels as written, made the series' labels: target labels added as
