@@ -26,6 +26,23 @@ pub struct RawSeries {
     pub exemplars: usize,
 }
 
+impl RawSeries {
+    /// A series Pyrite made itself (a recording rule's output, an alert's series), to
+    /// go through the same pipeline as a received one.
+    pub fn from_series(ts: pyrite_model::TimeSeries) -> RawSeries {
+        RawSeries {
+            labels: ts.labels.into_vec(),
+            samples: ts.samples,
+            histograms: ts
+                .histograms
+                .into_iter()
+                .map(|(t, h)| crate::histogram::WireHistogram::from_float(t, h))
+                .collect(),
+            exemplars: 0,
+        }
+    }
+}
+
 /// A decoded, not yet validated, write.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecodedWrite {

@@ -33,8 +33,20 @@ pub trait RuleEnv: Send + Sync {
     /// or failed it.
     async fn write(&self, tenant: &str, series: Vec<TimeSeries>) -> Result<(), String>;
 
-    /// Expands a label or annotation template of alerting rule `rule` for one series.
-    fn expand(&self, rule: &str, text: &str, labels: &Labels, value: f64) -> String;
+    /// Expands a label or annotation template of an alerting rule for one series.
+    fn expand(&self, at: &Expansion<'_>, text: &str) -> String;
+}
+
+/// What a template is expanded for: the tenant and instant of the evaluation, the
+/// alerting rule, and the series of its result.
+#[derive(Debug, Clone, Copy)]
+pub struct Expansion<'a> {
+    pub tenant: &'a str,
+    /// The instant the rule's query ran at (Unix ms).
+    pub t: i64,
+    pub rule: &'a str,
+    pub labels: &'a Labels,
+    pub value: f64,
 }
 
 /// A rule's health, as `/api/v1/rules` reports it.
@@ -261,7 +273,14 @@ async fn alert_rule(
     let candidates = answer
         .into_iter()
         .map(|s| {
-            let expand = |text: &String| env.expand(alert, text, &s.labels, s.value);
+            let at = Expansion {
+                tenant,
+                t: at,
+                rule: alert,
+                labels: &s.labels,
+                value: s.value,
+            };
+            let expand = |text: &String| env.expand(&at, text);
             let labels = rule.labels.iter().map(|(n, v)| (n.as_str(), expand(v)));
             Candidate {
                 labels: alert_labels(&s.labels, labels, alert),

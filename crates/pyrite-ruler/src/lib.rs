@@ -5,10 +5,14 @@
 //! - [`alerting`]: one alerting rule's alerts — pending, firing, resolved — as
 //!   Prometheus moves them at each evaluation, the `ALERTS` and `ALERTS_FOR_STATE`
 //!   series they make, and when each must be sent to Alertmanagers.
+//! - [`api`]: `/api/v1/rules` and `/api/v1/alerts`, per tenant, in Prometheus's shapes.
 //! - [`group`]: one group's evaluation — its rules in order, recording rules' output
 //!   and alerts' series written through [`group::RuleEnv`], staleness markers for what
 //!   a rule no longer writes — and the [`group::GroupState`] it carries between
 //!   evaluations.
+//! - [`loader`]: rule files from `--ruler.rules-dir`, one sub-directory per tenant.
+//! - [`manager`]: the running groups, a loop each, and what a change of rules does to
+//!   them; alerts due after an evaluation go to a [`manager::Notify`].
 //! - [`schedule`]: a group's evaluation instants, at Prometheus's offset from its hash.
 //! - [`template`]: the labels and annotations of alerting rules expanded as Prometheus
 //!   expands them — its data, variables and functions (`query`, `humanize`, `toTime`,
@@ -19,6 +23,12 @@
 //! evaluations on the same state gives the same alerts to the millisecond.
 
 pub mod alerting;
+pub mod api;
+mod config;
 pub mod group;
+pub mod loader;
+pub mod manager;
 pub mod schedule;
 pub mod template;
+
+pub use config::RulerConfig;

@@ -31,6 +31,7 @@ pub struct Config {
     pub store_gateway: pyrite_storegateway::StoreGatewayConfig,
     pub compactor: pyrite_compactor::CompactorConfig,
     pub scrape: pyrite_scrape::ScrapeOptions,
+    pub ruler: pyrite_ruler::RulerConfig,
 }
 
 impl Config {
@@ -41,6 +42,7 @@ impl Config {
         self.store_gateway.validate()?;
         self.blocks.validate()?;
         self.scrape.validate()?;
+        self.ruler.validate()?;
         self.compactor.validate(self.blocks.range.0)
     }
 

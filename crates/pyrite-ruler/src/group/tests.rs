@@ -77,9 +77,9 @@ impl RuleEnv for Env {
         Ok(())
     }
 
-    fn expand(&self, _rule: &str, text: &str, labels: &Labels, value: f64) -> String {
-        text.replace("$instance", labels.get("instance"))
-            .replace("$value", &value.to_string())
+    fn expand(&self, at: &Expansion<'_>, text: &str) -> String {
+        text.replace("$instance", at.labels.get("instance"))
+            .replace("$value", &at.value.to_string())
     }
 }
 

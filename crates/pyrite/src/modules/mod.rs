@@ -15,6 +15,7 @@ mod ingester;
 mod querier;
 pub mod query_frontend;
 mod reload;
+mod ruler;
 mod scrape;
 mod store_gateway;
 
@@ -104,8 +105,10 @@ const REGISTRY: &[Entry] = &[
     Entry {
         module: Module::Ruler,
         name: "ruler",
-        deps: &[Module::Querier],
-        available: false,
+        // It queries and writes through paths of its own (the read path, a
+        // distributor pipeline); in one process those need the ingester.
+        deps: &[Module::Ingester],
+        available: true,
         in_all: true,
     },
     Entry {
@@ -233,7 +236,8 @@ fn init(ctx: &mut Context, m: Module) -> anyhow::Result<()> {
         Module::QueryFrontend => query_frontend::init(ctx),
         Module::StoreGateway => store_gateway::init(ctx),
         Module::Compactor => compactor::init(ctx),
-        Module::Ruler | Module::Alertmanager => bail!("the {} module cannot start in this release", entry(m).name),
+        Module::Ruler => ruler::init(ctx),
+        Module::Alertmanager => bail!("the {} module cannot start in this release", entry(m).name),
     }
 }
 
@@ -261,7 +265,8 @@ mod tests {
                 Module::Distributor,
                 Module::Querier,
                 Module::StoreGateway,
-                Module::Compactor
+                Module::Compactor,
+                Module::Ruler
             ]
         );
         assert_eq!(resolve("querier", false).unwrap(), [Module::Ingester, Module::Querier]);
@@ -273,7 +278,7 @@ mod tests {
             at(Module::QueryFrontend) > at(Module::Querier),
             "the frontend starts after the querier it fronts"
         );
-        assert!(resolve("ruler", false)
+        assert!(resolve("alertmanager", false)
             .unwrap_err()
             .to_string()
             .contains("not available"));

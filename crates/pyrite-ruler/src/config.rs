@@ -1,0 +1,52 @@
+//! The ruler's options, as the configuration file's `ruler:` section and the
+//! `--ruler.*` flags give them.
+
+use pyrite_config::Duration;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RulerConfig {
+    /// Rule files: those at the top are the tenant `anonymous`'s, those in a
+    /// sub-directory the tenant's it is named after; empty: no rule files.
+    pub rules_dir: String,
+    /// How often a group without an `interval` of its own is evaluated.
+    pub evaluation_interval: Duration,
+    /// How far behind its evaluation instant a group without a `query_offset` of its own
+    /// queries.
+    pub query_offset: Duration,
+    /// How long a firing alert goes before it is sent again.
+    pub resend_delay: Duration,
+    /// The URL of this Pyrite as users reach it: templates' `$externalURL` and alerts'
+    /// `generatorURL`.
+    pub external_url: String,
+}
+
+impl Default for RulerConfig {
+    fn default() -> Self {
+        RulerConfig {
+            rules_dir: String::new(),
+            evaluation_interval: Duration::from_millis(60_000),
+            query_offset: Duration::from_millis(0),
+            resend_delay: Duration::from_millis(60_000),
+            external_url: String::new(),
+        }
+    }
+}
+
+impl RulerConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        if self.evaluation_interval.as_millis() == 0 {
+            return Err("ruler.evaluation-interval must be positive".into());
+        }
+        Ok(())
+    }
+
+    pub fn manager_options(&self) -> crate::manager::ManagerOptions {
+        crate::manager::ManagerOptions {
+            evaluation_interval_ms: self.evaluation_interval.as_millis(),
+            query_offset_ms: self.query_offset.as_millis(),
+            resend_delay_ms: self.resend_delay.as_millis(),
+        }
+    }
+}

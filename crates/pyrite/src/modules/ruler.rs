@@ -1,0 +1,157 @@
+//! The ruler module: loads `--ruler.rules-dir` at init (a broken file stops the process
+//! from starting, and a reload that finds one keeps the rules running), evaluates its
+//! groups with the PromQL engine over the read path, writes recording rules' output and
+//! alerts' series through a distributor pipeline of its own (so they are validated,
+//! limited and replicated as any write), and serves `/api/v1/rules` and
+//! `/api/v1/alerts`.
+//!
+//! Every ruler evaluates every group it loads: until rule groups are shared out through
+//! a pool, a cluster runs one ruler.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use pyrite_distributor::{Distributor, RawSeries, Source};
+use pyrite_model::{Labels, TimeSeries};
+use pyrite_promql::{Engine, Value};
+use pyrite_ruler::alerting::Notification;
+use pyrite_ruler::group::{Expansion, QuerySample, RuleEnv};
+use pyrite_ruler::manager::{Manager, Notify};
+use pyrite_ruler::template::Expander;
+use pyrite_storage::Queryable;
+
+use super::context::Context;
+use super::Module;
+
+/// Queries, writes and template expansion for rule evaluation.
+struct Env {
+    engine: Engine,
+    store: Arc<dyn Queryable>,
+    dist: Arc<Distributor>,
+    external_url: String,
+}
+
+/// The instant-vector answer of `expr` at `t`, a scalar as one series without labels.
+async fn instant(
+    engine: &Engine,
+    store: Arc<dyn Queryable>,
+    tenant: &str,
+    expr: &str,
+    t: i64,
+) -> Result<Vec<QuerySample>, String> {
+    let answer = engine
+        .instant_query(store, tenant, expr, t)
+        .await
+        .map_err(|e| e.to_string())?;
+    match answer.value {
+        Value::Vector(samples) => Ok(samples
+            .into_iter()
+            .map(|s| QuerySample {
+                labels: s.labels,
+                value: s.v,
+                histogram: s.h,
+            })
+            .collect()),
+        Value::Scalar { v, .. } => Ok(vec![QuerySample {
+            labels: Labels::empty(),
+            value: v,
+            histogram: None,
+        }]),
+        _ => Err("rule result is not a vector or scalar".to_string()),
+    }
+}
+
+#[async_trait::async_trait]
+impl RuleEnv for Env {
+    async fn query(&self, tenant: &str, expr: &str, t: i64) -> Result<Vec<QuerySample>, String> {
+        instant(&self.engine, self.store.clone(), tenant, expr, t).await
+    }
+
+    async fn write(&self, tenant: &str, series: Vec<TimeSeries>) -> Result<(), String> {
+        if series.is_empty() {
+            return Ok(());
+        }
+        let raw = series.into_iter().map(RawSeries::from_series).collect();
+        let outcome = self
+            .dist
+            .push(tenant, raw, Source::Ruler)
+            .await
+            .map_err(|e| e.to_string())?;
+        match outcome.refused {
+            Some(e) => Err(e.to_string()),
+            None => Ok(()),
+        }
+    }
+
+    fn expand(&self, at: &Expansion<'_>, text: &str) -> String {
+        // Templates run `query` synchronously, as Go's templates do; the evaluation's
+        // thread waits for it.
+        let handle = tokio::runtime::Handle::current();
+        let (engine, store, tenant, t) = (self.engine.clone(), self.store.clone(), at.tenant.to_string(), at.t);
+        let query = Arc::new(move |expr: &str| {
+            tokio::task::block_in_place(|| handle.block_on(instant(&engine, store.clone(), &tenant, expr, t)))
+        });
+        Expander::new(&Labels::empty(), self.external_url.clone(), query)
+            .at(at.t)
+            .expand(at.rule, text, at.labels, at.value)
+    }
+}
+
+/// Alerts due: logged until notifying lands.
+struct LogAlerts;
+
+impl Notify for LogAlerts {
+    fn notify(&self, tenant: &str, alerts: Vec<Notification>) {
+        for a in alerts {
+            tracing::info!(tenant, alert = %a.labels, resolved = a.resolved, "alert due");
+        }
+    }
+}
+
+pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
+    let cfg = ctx.cfg.ruler.clone();
+    let dist = Arc::new(Distributor::with_limits(
+        ctx.cfg.distributor.clone(),
+        ctx.limits.clone(),
+        ctx.write_path(),
+        &mut prometheus_client::registry::Registry::default(),
+    ));
+    let env = Arc::new(Env {
+        engine: Engine::new(ctx.cfg.querier.engine_options()),
+        store: ctx.read_path(),
+        dist,
+        external_url: cfg.external_url.clone(),
+    });
+    let manager = Manager::new(env, Arc::new(LogAlerts), cfg.manager_options());
+    ctx.serve_http(pyrite_ruler::api::routes(manager.clone()));
+    let dir = (!cfg.rules_dir.is_empty()).then(|| PathBuf::from(&cfg.rules_dir));
+    let groups = match &dir {
+        Some(dir) => {
+            pyrite_ruler::loader::load_dir(dir).with_context(|| format!("loading the rules in {}", dir.display()))?
+        }
+        None => Vec::new(),
+    };
+    if let Some(dir) = dir.clone() {
+        let reloading = manager.clone();
+        ctx.reloaders.push(Arc::new(move || {
+            let (manager, dir) = (reloading.clone(), dir.clone());
+            Box::pin(async move {
+                let groups = pyrite_ruler::loader::load_dir(&dir).map_err(|e| e.to_string())?;
+                manager.apply(groups).await;
+                Ok(())
+            })
+        }));
+    }
+    let tasks = ctx.tasks.clone();
+    ctx.on_start(Module::Ruler, async move {
+        tracing::info!(groups = groups.len(), "evaluating rules");
+        manager.apply(groups).await;
+        tasks.spawn_graceful(move |stopping| async move {
+            stopping.cancelled().await;
+            manager.stop();
+        });
+        Ok(())
+    });
+    Ok(())
+}
