@@ -66,6 +66,19 @@ pub fn wait_until<T>(
     }
 }
 
+/// A real Prometheus (Debian's 2.42) on `ip:port`, reading `config` and keeping its TSDB
+/// and log under `dir`.
+pub fn prometheus(ip: Ipv4Addr, port: u16, config: &Path, dir: &Path) -> anyhow::Result<Peer> {
+    Peer::spawn(
+        "prometheus",
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.join("prom").display()))
+            .arg(format!("--web.listen-address={ip}:{port}")),
+        dir,
+    )
+}
+
 /// A child process that is killed when dropped; its output goes to a log file that is
 /// printed if the test fails while it runs.
 pub struct Peer {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use pyrite_cluster_tests::http::{api_get, enc, matrix_samples, metadata_families};
-use pyrite_cluster_tests::{free_port, require, wait_until, Peer, Pyrite};
+use pyrite_cluster_tests::{free_port, prometheus, require, wait_until, Peer, Pyrite};
 
 #[test]
 fn prometheus_remote_writes_and_reads_back() -> anyhow::Result<()> {
@@ -46,14 +46,7 @@ remote_write:
     );
     let cfg_path = tmp.path().join("prometheus.yml");
     std::fs::write(&cfg_path, config)?;
-    let _prometheus = Peer::spawn(
-        "prometheus",
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", cfg_path.display()))
-            .arg(format!("--storage.tsdb.path={}", tmp.path().join("prom").display()))
-            .arg(format!("--web.listen-address={ip}:{prom_port}")),
-        tmp.path(),
-    )?;
+    let _prometheus = prometheus(ip, prom_port, &cfg_path, tmp.path())?;
     let prom = |path: &str| format!("http://{ip}:{prom_port}{path}");
 
     // Both jobs' `up` series arrive through remote write.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use anyhow::Context;
 use pyrite_cluster_tests::exporter::node_exporter;
 use pyrite_cluster_tests::http::{active_targets, api_get, enc, metadata_families};
-use pyrite_cluster_tests::{free_port, require, wait_until, Peer, Pyrite};
+use pyrite_cluster_tests::{free_port, prometheus, require, wait_until, Pyrite};
 use serde_json::Value;
 
 /// Every series of an instant query, labels as text, sorted.
@@ -108,14 +108,7 @@ scrape_configs:
     );
     let cfg_path = tmp.path().join("prometheus.yml");
     std::fs::write(&cfg_path, &config)?;
-    let _prometheus = Peer::spawn(
-        "prometheus",
-        Command::new("prometheus")
-            .arg(format!("--config.file={}", cfg_path.display()))
-            .arg(format!("--storage.tsdb.path={}", tmp.path().join("prom").display()))
-            .arg(format!("--web.listen-address={ip}:{prom_port}")),
-        tmp.path(),
-    )?;
+    let _prometheus = prometheus(ip, prom_port, &cfg_path, tmp.path())?;
     let prom = format!("http://{ip}:{prom_port}");
     let pyrite = Pyrite::start(
         ip,

@@ -374,7 +374,11 @@ pub(crate) fn js(args: &[Value]) -> String {
 
 /// `urlquery`: the text escaped for a URL query, as Go's `url.QueryEscape`.
 pub(crate) fn urlquery(args: &[Value]) -> String {
-    let s = eval_args(args);
+    query_escape(&eval_args(args))
+}
+
+/// Go's `url.QueryEscape`.
+pub fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {

@@ -49,10 +49,15 @@ use std::sync::Arc;
 
 pub use crate::error::{ExecError, ParseError};
 pub use crate::fmt::sprintf;
-pub use crate::funcs::Funcs;
+pub use crate::funcs::{query_escape, Funcs};
 pub use crate::value::{Arity, CallError, Func, FuncImpl, Kind, List, Map, Object, Value};
 
 use crate::parse::Tree;
+
+/// Go's `strconv.Quote`, for messages that quote text as Go's do.
+pub fn go_quote(s: &str) -> String {
+    quote::quote(s, false)
+}
 
 /// What a field access on a map does when the key is missing (Go's `missingkey` option).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use pyrite_relabel::Regex;
-use pyrite_template::{sprintf, Arity, Funcs, Kind, List, Map, Object, Value};
+use pyrite_template::{go_quote, query_escape, sprintf, Arity, Funcs, Kind, List, Map, Object, Value};
 
 use super::gotime::{GoDuration, GoTime};
 use super::QueryFn;
@@ -116,26 +116,6 @@ fn label_of(labels: &Value, name: &str) -> String {
         Value::Map(m) => m.get(name).and_then(Value::as_str).unwrap_or_default().to_string(),
         _ => String::new(),
     }
-}
-
-/// Go's `strconv.Quote` for the ASCII and printable text of messages.
-fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if (c as u32) < 0x20 || c == '\x7f' => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Go's `strconv.ParseFloat(s, 64)`, with its messages. (Hexadecimal floats and
@@ -286,19 +266,6 @@ pub(super) fn humanize_timestamp(v: f64) -> Result<String, String> {
         return Ok(g4(v));
     }
     Ok(float_to_time(v)?.go_string())
-}
-
-/// Go's `url.QueryEscape`.
-pub(super) fn query_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(char::from(b)),
-            b' ' => out.push('+'),
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// Go's `unicode.ToUpper` of one rune: the simple mapping, so `ß` stays `ß`.
