@@ -3,7 +3,8 @@
 //! the rule before it in the same evaluation), the same alerts with the same labels and
 //! expanded annotations, the same number of pending evaluations before the alert fires,
 //! and evaluations at the same instants within the group's interval (Prometheus's
-//! offset from the group's hash). The rules API lists the same groups and rules.
+//! offset from the group's hash). The rules API lists the same groups and rules, and a
+//! real Alertmanager (Debian's `prometheus-alertmanager`) receives Pyrite's alerts.
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
@@ -88,6 +89,7 @@ fn last_evaluation(base: &str) -> anyhow::Result<i64> {
 fn the_same_rule_file_records_and_alerts_as_prometheus() -> anyhow::Result<()> {
     require("prometheus")?;
     require("python3")?;
+    require("prometheus-alertmanager")?;
     let ip = Ipv4Addr::new(127, 0, 0, 203);
     let tmp = tempfile::tempdir()?;
     let www = tmp.path().join("www");
@@ -130,12 +132,26 @@ scrape_configs:
     std::fs::write(&cfg_path, &config)?;
     let _prometheus = prometheus(ip, prom_port, &cfg_path, tmp.path())?;
     let prom = format!("http://{ip}:{prom_port}");
+    let am_port = free_port(ip);
+    let am_config = tmp.path().join("alertmanager.yml");
+    std::fs::write(&am_config, "route:\n  receiver: none\nreceivers:\n  - name: none\n")?;
+    let _alertmanager = Peer::spawn(
+        "alertmanager",
+        Command::new("prometheus-alertmanager")
+            .arg(format!("--config.file={}", am_config.display()))
+            .arg(format!("--storage.path={}", tmp.path().join("am").display()))
+            .arg(format!("--web.listen-address={ip}:{am_port}"))
+            .arg("--cluster.listen-address="),
+        tmp.path(),
+    )?;
+    let am = format!("http://{ip}:{am_port}");
     let pyrite = Pyrite::start(
         ip,
         &tmp.path().join("data"),
         &[
             &format!("--scrape.config-file={}", cfg_path.display()),
             &format!("--ruler.rules-dir={}", rules_dir.display()),
+            &format!("--ruler.alertmanager-url={am}"),
         ],
     )?;
     let py = pyrite.url("");
@@ -153,6 +169,34 @@ scrape_configs:
             .any(|a| a.contains(r#""summary":"b is at 7""#) && a.contains(r#""detail":"1.235M of 10""#)),
         "{py_alerts:?}"
     );
+
+    // The Alertmanager holds what Pyrite sent: the firing alert, labeled and annotated.
+    let received = wait_until(
+        "the Alertmanager to receive Pyrite's alert",
+        Duration::from_secs(30),
+        || {
+            let alerts: Value = reqwest::blocking::get(format!("{am}/api/v2/alerts"))?.json()?;
+            let found: BTreeSet<String> = alerts
+                .as_array()
+                .context("alerts")?
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{} {} \"{}\"",
+                        a["labels"],
+                        a["annotations"],
+                        a["status"]["state"].as_str().unwrap_or("")
+                    )
+                })
+                .collect();
+            Ok((!found.is_empty()).then_some(found))
+        },
+    )?;
+    let expected: BTreeSet<String> = py_alerts
+        .iter()
+        .map(|a| a.replace("\"firing\"", "\"active\""))
+        .collect();
+    assert_eq!(received, expected);
 
     // Recording rules, the second reading the first within the same evaluation.
     for q in ["demo:sum", "demo:sum:doubled", "ALERTS", "count(ALERTS_FOR_STATE)"] {

@@ -41,7 +41,7 @@ pub fn routes(manager: Arc<Manager>) -> Router {
 
 /// An instant as Go's `time.Time` marshals to JSON (RFC 3339, nanoseconds trimmed),
 /// and the zero time for "never".
-fn rfc3339(ms: Option<i64>) -> String {
+pub(crate) fn rfc3339(ms: Option<i64>) -> String {
     match ms.and_then(DateTime::<Utc>::from_timestamp_millis) {
         Some(t) => t.to_rfc3339_opts(SecondsFormat::AutoSi, true),
         None => "0001-01-01T00:00:00Z".to_string(),

@@ -20,6 +20,11 @@ pub struct RulerConfig {
     /// The URL of this Pyrite as users reach it: templates' `$externalURL` and alerts'
     /// `generatorURL`.
     pub external_url: String,
+    /// Alertmanagers to send alerts to, comma-separated base URLs (their API v2 is under
+    /// `/api/v2`); empty: alerts are not sent.
+    pub alertmanager_url: String,
+    /// Alerts waiting to be sent, at most; the oldest are dropped beyond it.
+    pub notification_queue_capacity: usize,
 }
 
 impl Default for RulerConfig {
@@ -30,6 +35,8 @@ impl Default for RulerConfig {
             query_offset: Duration::from_millis(0),
             resend_delay: Duration::from_millis(60_000),
             external_url: String::new(),
+            alertmanager_url: String::new(),
+            notification_queue_capacity: 10_000,
         }
     }
 }
@@ -40,6 +47,16 @@ impl RulerConfig {
             return Err("ruler.evaluation-interval must be positive".into());
         }
         Ok(())
+    }
+
+    /// The Alertmanagers' base URLs.
+    pub fn alertmanagers(&self) -> Vec<String> {
+        self.alertmanager_url
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(str::to_string)
+            .collect()
     }
 
     pub fn manager_options(&self) -> crate::manager::ManagerOptions {

@@ -13,6 +13,7 @@
 //! - [`loader`]: rule files from `--ruler.rules-dir`, one sub-directory per tenant.
 //! - [`manager`]: the running groups, a loop each, and what a change of rules does to
 //!   them; alerts due after an evaluation go to a [`manager::Notify`].
+//! - [`notifier`]: alerts due, queued and posted to Alertmanagers' API v2.
 //! - [`schedule`]: a group's evaluation instants, at Prometheus's offset from its hash.
 //! - [`template`]: the labels and annotations of alerting rules expanded as Prometheus
 //!   expands them — its data, variables and functions (`query`, `humanize`, `toTime`,
@@ -28,6 +29,7 @@ mod config;
 pub mod group;
 pub mod loader;
 pub mod manager;
+pub mod notifier;
 pub mod schedule;
 pub mod template;
 

@@ -47,6 +47,8 @@ pub(crate) const FLAG_HELP: &[(&str, &str)] = &[
     ("ruler.evaluation-interval", "How often a rule group without an interval of its own is evaluated"),
     ("ruler.query-offset", "How far behind its evaluation instant a rule group without a query_offset of its own queries"),
     ("ruler.resend-delay", "How long a firing alert goes before the ruler sends it again"),
+    ("ruler.alertmanager-url", "Alertmanagers the ruler sends alerts to, comma-separated base URLs (API v2 under /api/v2); empty: alerts are not sent"),
+    ("ruler.notification-queue-capacity", "Alerts waiting to be sent to Alertmanagers, at most; the oldest are dropped beyond it"),
     ("ruler.external-url", "The URL users reach this Pyrite at: alert templates' $externalURL and alerts' generatorURL"),
     ("scrape.heartbeat-timeout", "In a cluster, how long a scraping distributor may go unheard before its targets move to the others (it stops scraping one period sooner by itself); at least three periods"),
     ("query-frontend.split-interval", "Range queries are split into parts of this length, run in parallel and merged; 0s does not split"),

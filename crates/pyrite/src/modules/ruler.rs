@@ -3,7 +3,7 @@
 //! groups with the PromQL engine over the read path, writes recording rules' output and
 //! alerts' series through a distributor pipeline of its own (so they are validated,
 //! limited and replicated as any write), and serves `/api/v1/rules` and
-//! `/api/v1/alerts`.
+//! `/api/v1/alerts`. Alerts due go to `--ruler.alertmanager-url`'s Alertmanagers.
 //!
 //! Every ruler evaluates every group it loads: until rule groups are shared out through
 //! a pool, a cluster runs one ruler.
@@ -15,9 +15,9 @@ use anyhow::Context as _;
 use pyrite_distributor::{Distributor, RawSeries, Source};
 use pyrite_model::{Labels, TimeSeries};
 use pyrite_promql::{Engine, Value};
-use pyrite_ruler::alerting::Notification;
 use pyrite_ruler::group::{Expansion, QuerySample, RuleEnv};
-use pyrite_ruler::manager::{Manager, Notify};
+use pyrite_ruler::manager::Manager;
+use pyrite_ruler::notifier::Notifier;
 use pyrite_ruler::template::Expander;
 use pyrite_storage::Queryable;
 
@@ -98,17 +98,6 @@ impl RuleEnv for Env {
     }
 }
 
-/// Alerts due: logged until notifying lands.
-struct LogAlerts;
-
-impl Notify for LogAlerts {
-    fn notify(&self, tenant: &str, alerts: Vec<Notification>) {
-        for a in alerts {
-            tracing::info!(tenant, alert = %a.labels, resolved = a.resolved, "alert due");
-        }
-    }
-}
-
 pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
     let cfg = ctx.cfg.ruler.clone();
     let dist = Arc::new(Distributor::with_limits(
@@ -123,7 +112,8 @@ pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
         dist,
         external_url: cfg.external_url.clone(),
     });
-    let manager = Manager::new(env, Arc::new(LogAlerts), cfg.manager_options());
+    let notifier = Notifier::new(cfg.alertmanagers(), cfg.notification_queue_capacity);
+    let manager = Manager::new(env, notifier.clone(), cfg.manager_options());
     ctx.serve_http(pyrite_ruler::api::routes(manager.clone()));
     let dir = (!cfg.rules_dir.is_empty()).then(|| PathBuf::from(&cfg.rules_dir));
     let groups = match &dir {
@@ -147,6 +137,7 @@ pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
     ctx.on_start(Module::Ruler, async move {
         tracing::info!(groups = groups.len(), "evaluating rules");
         manager.apply(groups).await;
+        tasks.spawn(notifier.run());
         tasks.spawn_graceful(move |stopping| async move {
             stopping.cancelled().await;
             manager.stop();
