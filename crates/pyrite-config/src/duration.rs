@@ -20,37 +20,57 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         }
         return Ok(ms.round() as i64);
     }
-    let bad = || format!("cannot parse {s:?} to a valid duration");
-    let units: [(&str, i64); 7] = [
-        ("ms", 1),
-        ("s", 1000),
-        ("m", 60_000),
-        ("h", 3_600_000),
-        ("d", 86_400_000),
-        ("w", 604_800_000),
-        ("y", 31_536_000_000),
-    ];
+    sum_units(s, false).map_err(|()| format!("cannot parse {s:?} to a valid duration"))
+}
+
+/// A duration as Prometheus's `model.Duration` reads it (rule files): units only, each at
+/// most once and largest first, or a bare `0`; no plain seconds.
+pub fn parse_model_duration(s: &str) -> Result<i64, String> {
+    match s {
+        "" => Err("empty duration string".into()),
+        "0" => Ok(0),
+        _ => sum_units(s, true).map_err(|()| format!("not a valid duration string: {s:?}")),
+    }
+}
+
+/// Units largest first, as `model.Duration` requires them in order.
+const UNITS: [(&str, i64); 7] = [
+    ("y", 31_536_000_000),
+    ("w", 604_800_000),
+    ("d", 86_400_000),
+    ("h", 3_600_000),
+    ("m", 60_000),
+    ("s", 1000),
+    ("ms", 1),
+];
+
+/// The milliseconds of `5m`, `1h30m`, `500ms`: numbers each followed by a unit (the
+/// longest that matches, so `ms` before `m`); with `ordered`, each unit smaller than the
+/// one before it.
+fn sum_units(s: &str, ordered: bool) -> Result<i64, ()> {
+    if s.is_empty() {
+        return Err(());
+    }
     let mut rest = s;
     let mut total: i64 = 0;
-    if rest.is_empty() {
-        return Err(bad());
-    }
+    let mut next_unit = 0;
     while !rest.is_empty() {
         let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
         if digits == 0 {
-            return Err(bad());
+            return Err(());
         }
-        let n: i64 = rest[..digits].parse().map_err(|_| bad())?;
+        let n: i64 = rest[..digits].parse().map_err(|_| ())?;
         rest = &rest[digits..];
-        let (unit, mult) = units
+        let (i, (unit, ms)) = UNITS
             .iter()
-            .find(|(u, _)| rest.starts_with(u) && !(*u == "m" && rest.starts_with("ms")))
-            .ok_or_else(bad)?;
+            .enumerate()
+            .skip(if ordered { next_unit } else { 0 })
+            .filter(|(_, (u, _))| rest.starts_with(u))
+            .max_by_key(|(_, (u, _))| u.len())
+            .ok_or(())?;
         rest = &rest[unit.len()..];
-        total = n
-            .checked_mul(*mult)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(bad)?;
+        next_unit = i + 1;
+        total = n.checked_mul(*ms).and_then(|v| total.checked_add(v)).ok_or(())?;
     }
     Ok(total)
 }

@@ -11,5 +11,5 @@
 mod duration;
 mod secret;
 
-pub use duration::{parse_duration, Duration};
+pub use duration::{parse_duration, parse_model_duration, Duration};
 pub use secret::{Secret, MASK};

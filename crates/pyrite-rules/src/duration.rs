@@ -1,7 +1,8 @@
 //! Durations as rule files write them (Prometheus's `model.Duration`): units from years
 //! down to milliseconds, each at most once and largest first (`1h30m`, `5m`, `1d`,
 //! `500ms`), or a bare `0`. Unlike flags and scrape configs, a rule file takes no plain
-//! seconds: promtool refuses `for: 15`, and so does Pyrite.
+//! seconds: promtool refuses `for: 15`, and so does Pyrite. The parser is
+//! `pyrite_config`'s, which reads every Prometheus duration.
 
 const UNITS: [(&str, i64); 7] = [
     ("y", 365 * 86_400_000),
@@ -14,43 +15,7 @@ const UNITS: [(&str, i64); 7] = [
 ];
 
 /// Milliseconds of a rule-file duration.
-pub fn parse_duration(s: &str) -> Result<i64, String> {
-    if s.is_empty() {
-        return Err("empty duration string".into());
-    }
-    if s == "0" {
-        return Ok(0);
-    }
-    let bad = || format!("not a valid duration string: {s:?}");
-    let mut rest = s;
-    let mut total: i64 = 0;
-    // Units must come largest first and at most once: the next unit may not be larger
-    // than or equal to one already used.
-    let mut next_unit = 0;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err(bad());
-        }
-        let n: i64 = rest[..digits].parse().map_err(|_| bad())?;
-        rest = &rest[digits..];
-        // `ms` before `m`: the longest unit that matches.
-        let (i, (unit, ms)) = UNITS
-            .iter()
-            .enumerate()
-            .skip(next_unit)
-            .filter(|(_, (u, _))| rest.starts_with(u))
-            .max_by_key(|(_, (u, _))| u.len())
-            .ok_or_else(bad)?;
-        rest = &rest[unit.len()..];
-        next_unit = i + 1;
-        total = n
-            .checked_mul(*ms)
-            .and_then(|v| total.checked_add(v))
-            .ok_or_else(|| "duration out of range".to_string())?;
-    }
-    Ok(total)
-}
+pub use pyrite_config::parse_model_duration as parse_duration;
 
 /// A duration as rule files write it: `0s`, or its units largest first (`1h30m`).
 pub fn format_duration(ms: i64) -> String {
