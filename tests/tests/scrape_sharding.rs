@@ -28,7 +28,7 @@ fn now_s() -> f64 {
 /// instance → [(timestamp ms, value)].
 fn samples(base: &str, series: &str, range_s: i64, at: f64) -> anyhow::Result<BTreeMap<String, Vec<(i64, f64)>>> {
     let q = format!("{series}[{range_s}s]");
-    let data = api_get(&format!("{base}/api/v1/query?query={}&time={at}", enc(&q)))?;
+    let data = api_get(&format!("{base}/api/v1/query?query={}&time={at:.3}", enc(&q)))?;
     let mut out = BTreeMap::new();
     for s in data["result"].as_array().context("result")? {
         let instance = s["metric"]["instance"].as_str().context("instance")?.to_string();
@@ -195,7 +195,10 @@ fn every_instant_of_every_target_is_scraped_once_while_distributors_join_and_die
     std::thread::sleep(Duration::from_secs(3 * INTERVAL_S as u64));
 
     // Everything the run wrote, up to an instant every live owner has had time to write.
-    let end = now_s() - 1.0;
+    // Whole milliseconds, so the instant the test compares against is the one the
+    // query API reads (it rounds a time to the millisecond).
+    let end_ms = ((now_s() - 1.0) * 1000.0) as i64;
+    let end = end_ms as f64 / 1000.0;
     let range = (end - started).ceil() as i64 + INTERVAL_S;
     let up = samples(&query, "up{job=\"node\"}", range, end)?;
     let served = samples(
@@ -205,7 +208,6 @@ fn every_instant_of_every_target_is_scraped_once_while_distributors_join_and_die
         end,
     )?;
     ensure!(up.len() == TARGETS, "up of every target: {up:?}");
-    let end_ms = (end * 1000.0) as i64;
     for (instance, points) in &up {
         let first = points.first().context("no samples")?.0;
         // Every instant from the first to the last one before the end, each once.
