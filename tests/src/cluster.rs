@@ -121,16 +121,23 @@ impl Cluster {
     /// Starts one more distributor, on the next free address, with the flags every
     /// process shares and `extra`; waits until it is ready.
     pub fn add_distributor(&mut self, extra: &[&str]) -> anyhow::Result<&Pyrite> {
-        let ip = self.next_ip;
-        self.next_ip = Ipv4Addr::from(u32::from(ip) + 1);
         let n = self.distributors.len() + 1;
-        let mut args = self.common.clone();
-        args.push("--target=distributor".to_string());
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let p = Pyrite::start(ip, &self.dir.join(format!("distributor-{n}")), &args)?;
+        let p = self.start_other("distributor", n, extra)?;
         self.distributors.push(p);
         Ok(self.distributors.last().expect("just pushed"))
+    }
+
+    /// Starts a process of `--target={role}`, the `n`th of its kind, on the next free
+    /// address, with the flags every process shares and `extra`; waits until it is
+    /// ready. The caller keeps it.
+    pub fn start_other(&mut self, role: &str, n: usize, extra: &[&str]) -> anyhow::Result<Pyrite> {
+        let ip = self.next_ip;
+        self.next_ip = Ipv4Addr::from(u32::from(ip) + 1);
+        let mut args = self.common.clone();
+        args.push(format!("--target={role}"));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        Pyrite::start(ip, &self.dir.join(format!("{role}-{n}")), &args)
     }
 
     /// Kills every process at once, starts them all again, and waits until each is

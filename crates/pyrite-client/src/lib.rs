@@ -258,6 +258,38 @@ impl ShardClient {
         serde_json::from_str(&reply.into_inner().pool).map_err(|e| Status::internal(format!("undecodable pool: {e}")))
     }
 
+    /// Commits a record (or, with `forget`, its removal) through the metadata group's
+    /// leader; `PermissionDenied` when the group refuses it.
+    pub async fn put_record(&self, req: pb::PutRecordRequest) -> Result<(), Status> {
+        self.call_leader(RingGroup::Meta, |mut c| {
+            let req = req.clone();
+            async move { c.put_record(req).await }
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// A key's record as the metadata group's leader has it committed.
+    pub async fn get_record(&self, pool: &str, key: &str) -> Result<Option<pyrite_members::Record>, Status> {
+        let req = pb::GetRecordRequest {
+            pool: pool.to_string(),
+            key: key.to_string(),
+        };
+        let reply = self
+            .call_leader(RingGroup::Meta, |mut c| {
+                let req = req.clone();
+                async move { c.get_record(req).await }
+            })
+            .await?
+            .into_inner();
+        if reply.record.is_empty() {
+            return Ok(None);
+        }
+        serde_json::from_str(&reply.record)
+            .map(Some)
+            .map_err(|e| Status::internal(format!("undecodable record: {e}")))
+    }
+
     /// Replaces this client's ring with `json` if that is newer.
     pub fn adopt(&self, json: &str) -> Result<Option<RingDesc>, Status> {
         self.adopt_desc(parse_ring(json)?)
@@ -297,6 +329,50 @@ impl pyrite_members::Registry for ShardClient {
         ShardClient::heartbeat(self, hb)
             .await
             .map_err(|s| s.message().to_string())
+    }
+}
+
+#[tonic::async_trait]
+impl pyrite_members::Records for ShardClient {
+    async fn put(
+        &self,
+        pool: &str,
+        key: &str,
+        member: &str,
+        instant_ms: i64,
+        value: String,
+    ) -> Result<(), pyrite_members::RecordError> {
+        let req = pb::PutRecordRequest {
+            pool: pool.to_string(),
+            key: key.to_string(),
+            member: member.to_string(),
+            instant_ms,
+            value,
+            forget: false,
+        };
+        self.put_record(req).await.map_err(record_error)
+    }
+
+    async fn forget(&self, pool: &str, key: &str, member: &str) -> Result<(), pyrite_members::RecordError> {
+        let req = pb::PutRecordRequest {
+            pool: pool.to_string(),
+            key: key.to_string(),
+            member: member.to_string(),
+            forget: true,
+            ..Default::default()
+        };
+        self.put_record(req).await.map_err(record_error)
+    }
+
+    async fn get(&self, pool: &str, key: &str) -> Result<Option<pyrite_members::Record>, pyrite_members::RecordError> {
+        self.get_record(pool, key).await.map_err(record_error)
+    }
+}
+
+fn record_error(s: Status) -> pyrite_members::RecordError {
+    match s.code() {
+        tonic::Code::PermissionDenied => pyrite_members::RecordError::Refused(s.message().to_string()),
+        _ => pyrite_members::RecordError::Unavailable(s.message().to_string()),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The metadata group's state machine: the ring, and the pools of live members
-//! ([`pyrite_members`]) — distributors sharing out scrape targets — whose heartbeats its
-//! leader answers and whose silence it turns into expiries.
+//! ([`pyrite_members`]) — distributors sharing out scrape targets, rulers sharing out
+//! rule groups — whose heartbeats its leader answers and whose silence it turns into
+//! expiries, with the records of the pools' work (a rule group's alert state).
 //!
 //! A ring change is logged as its JSON (as it always was); a pool command as `M`
 //! followed by its JSON, so a log written before pools existed still replays.
@@ -66,8 +67,7 @@ impl StateMachine for MetaApp {
         if let Some(pool) = command.strip_prefix(&[POOL_TAG]) {
             let c =
                 serde_json::from_slice::<PoolCommand>(pool).map_err(|e| format!("undecodable pool command: {e}"))?;
-            self.members.write().apply(&c);
-            return Ok(());
+            return self.members.write().apply(&c);
         }
         let change =
             serde_json::from_slice::<RingChange>(command).map_err(|e| format!("undecodable ring change: {e}"))?;
@@ -131,6 +131,39 @@ impl ShardHost {
         let members = group.state().members.read();
         let pool = members.pool(&hb.pool).cloned().unwrap_or_default();
         Ok(serde_json::to_string(&pool).expect("a pool always serializes"))
+    }
+
+    /// Commits a record (or its removal) as the metadata group's leader, stamped with
+    /// this leader's clock: the state machine refuses it — `PermissionDenied`, with the reason —
+    /// unless the member owns the key now and, for a record, nothing as recent is kept.
+    pub async fn put_record(&self, mut command: PoolCommand) -> Result<(), Status> {
+        let Some(group) = self.meta.read().as_ref().map(|m| m.group.clone()) else {
+            return Err(pyrite_client::not_leader(None));
+        };
+        let now = pyrite_members::now_ms();
+        match &mut command {
+            PoolCommand::Record { at_ms, .. } | PoolCommand::Forget { at_ms, .. } => *at_ms = now,
+            _ => return Err(Status::invalid_argument("not a record")),
+        }
+        group
+            .propose(&MetaCommand::Pool(command))
+            .await
+            .map_err(status)?
+            .map_err(Status::permission_denied)
+    }
+
+    /// A key's record as committed before the call, as JSON (empty: none), read on the
+    /// metadata group's leader.
+    pub async fn get_record(&self, pool: &str, key: &str) -> Result<String, Status> {
+        let Some(group) = self.meta.read().as_ref().map(|m| m.group.clone()) else {
+            return Err(pyrite_client::not_leader(None));
+        };
+        group.read_index().await.map_err(status)?;
+        let members = group.state().members.read();
+        Ok(members
+            .record(pool, key)
+            .map(|r| serde_json::to_string(r).expect("a record always serializes"))
+            .unwrap_or_default())
     }
 
     /// As the metadata group's leader, commits the expiry of every member unheard for

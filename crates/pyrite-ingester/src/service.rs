@@ -159,4 +159,35 @@ impl IngesterRpc for IngesterService {
         let pool = self.host.heartbeat(&hb).await?;
         Ok(Response::new(pb::PoolReply { pool }))
     }
+
+    async fn put_record(&self, req: Request<pb::PutRecordRequest>) -> Result<Response<pb::PutRecordReply>, Status> {
+        let r = req.into_inner();
+        if r.pool.is_empty() || r.key.is_empty() || r.member.is_empty() {
+            return Err(Status::invalid_argument("a record needs a pool, a key and a member"));
+        }
+        let command = match r.forget {
+            true => pyrite_members::Command::Forget {
+                pool: r.pool,
+                key: r.key,
+                member: r.member,
+                at_ms: 0,
+            },
+            false => pyrite_members::Command::Record {
+                pool: r.pool,
+                key: r.key,
+                member: r.member,
+                instant_ms: r.instant_ms,
+                at_ms: 0,
+                value: r.value,
+            },
+        };
+        self.host.put_record(command).await?;
+        Ok(Response::new(pb::PutRecordReply {}))
+    }
+
+    async fn get_record(&self, req: Request<pb::GetRecordRequest>) -> Result<Response<pb::RecordReply>, Status> {
+        let r = req.into_inner();
+        let record = self.host.get_record(&r.pool, &r.key).await?;
+        Ok(Response::new(pb::RecordReply { record }))
+    }
 }

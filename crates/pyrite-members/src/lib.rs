@@ -25,6 +25,10 @@
 //! answer — before the leader can expire it, so a member cut off stops working before
 //! its keys are given to others.
 //!
+//! Beside the pools, [`records`] keep the state of each key's work, written only by the
+//! key's owner at the time of writing, instant after instant; [`ownership`] is how a
+//! node's loops ask whose an instant is.
+//!
 //! The invariant: [`Members::apply`] is deterministic in the state and the command (time
 //! travels in the command, from the leader's clock), and an epoch never takes effect
 //! before the one it follows, so "the epoch in force at `t`" is always well defined.
@@ -35,6 +39,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
+
+pub mod ownership;
+pub mod records;
+
+pub use records::{key_hash, Record, RecordError, Records};
 
 /// Epochs a pool keeps: enough to answer for every instant still being worked on.
 const EPOCHS_KEPT: usize = 16;
@@ -108,14 +117,14 @@ pub fn rendezvous(key: u64, members: &[String]) -> Option<&str> {
         .map(String::as_str)
 }
 
-fn fnv1a(bytes: &[u8]) -> u64 {
+pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
     })
 }
 
 /// splitmix64's finaliser: every input bit moves every output bit.
-fn mix(mut z: u64) -> u64 {
+pub(crate) fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
@@ -144,12 +153,32 @@ pub enum Command {
         id: String,
         last_seen_ms: i64,
     },
+    /// `member` records the state of `key`'s work as of `instant_ms`; committed only if
+    /// it owns the key at `at_ms` and no record as recent exists ([`records`]).
+    Record {
+        pool: String,
+        key: String,
+        member: String,
+        instant_ms: i64,
+        at_ms: i64,
+        value: String,
+    },
+    /// `member` drops `key`'s record; committed only if it owns the key at `at_ms`.
+    Forget {
+        pool: String,
+        key: String,
+        member: String,
+        at_ms: i64,
+    },
 }
 
-/// Every pool: the replicated state.
+/// Every pool and the records of its keys: the replicated state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Members {
     pub pools: BTreeMap<String, Pool>,
+    /// Pool → key → record.
+    #[serde(default)]
+    pub records: BTreeMap<String, BTreeMap<String, Record>>,
 }
 
 impl Members {
@@ -157,10 +186,53 @@ impl Members {
         self.pools.get(name)
     }
 
+    pub fn record(&self, pool: &str, key: &str) -> Option<&Record> {
+        self.records.get(pool)?.get(key)
+    }
+
     /// Applies a committed command; a command that changes nothing (a known member
-    /// joining, an unknown one leaving) is a no-op, so retries are harmless.
-    pub fn apply(&mut self, command: &Command) {
+    /// joining, an unknown one leaving) is a no-op, so retries are harmless. A record
+    /// refused (see [`records`]) is `Err`, the same on every replica.
+    pub fn apply(&mut self, command: &Command) -> Result<(), String> {
         match command {
+            Command::Record {
+                pool,
+                key,
+                member,
+                instant_ms,
+                at_ms,
+                value,
+            } => {
+                if let Some(why) = records::refusal(self.pools.get(pool), key, member, *at_ms) {
+                    return Err(why);
+                }
+                let kept = self.records.entry(pool.clone()).or_default();
+                if let Some(r) = kept.get(key).filter(|r| r.instant_ms >= *instant_ms) {
+                    return Err(format!(
+                        "{key} is recorded as of {}, not before {instant_ms}",
+                        r.instant_ms
+                    ));
+                }
+                let record = Record {
+                    instant_ms: *instant_ms,
+                    member: member.clone(),
+                    value: value.clone(),
+                };
+                kept.insert(key.clone(), record);
+            }
+            Command::Forget {
+                pool,
+                key,
+                member,
+                at_ms,
+            } => {
+                if let Some(why) = records::refusal(self.pools.get(pool), key, member, *at_ms) {
+                    return Err(why);
+                }
+                if let Some(kept) = self.records.get_mut(pool) {
+                    kept.remove(key);
+                }
+            }
             Command::Join {
                 pool,
                 id,
@@ -200,6 +272,7 @@ impl Members {
                 }
             }
         }
+        Ok(())
     }
 }
 

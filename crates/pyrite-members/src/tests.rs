@@ -20,12 +20,12 @@ fn owners(p: &Pool, at_ms: i64, keys: u64) -> Vec<String> {
 #[test]
 fn the_first_member_owns_everything_at_once_and_a_joiner_after_the_handoff() {
     let mut m = Members::default();
-    m.apply(&join("a", 1_000));
+    m.apply(&join("a", 1_000)).unwrap();
     let p = m.pool("scrape").unwrap();
     assert_eq!(p.epochs[0].effective_ms, 1_000, "nobody to take over from");
     assert!(owners(p, 1_000, 100).iter().all(|o| o == "a"));
 
-    m.apply(&join("b", 5_000));
+    m.apply(&join("b", 5_000)).unwrap();
     let p = m.pool("scrape").unwrap();
     assert_eq!(p.seq(), 2);
     // Until the handoff instant every key stays with a; from it, b has its share.
@@ -35,7 +35,7 @@ fn the_first_member_owns_everything_at_once_and_a_joiner_after_the_handoff() {
     assert!((400..600).contains(&b), "b owns about half: {b}");
 
     // A known member's join changes nothing.
-    m.apply(&join("b", 9_000));
+    m.apply(&join("b", 9_000)).unwrap();
     assert_eq!(m.pool("scrape").unwrap().seq(), 2);
 }
 
@@ -43,14 +43,14 @@ fn the_first_member_owns_everything_at_once_and_a_joiner_after_the_handoff() {
 fn only_the_keys_of_the_member_that_came_or_went_move() {
     let mut m = Members::default();
     for (i, id) in ["a", "b", "c"].iter().enumerate() {
-        m.apply(&join(id, i as i64));
+        m.apply(&join(id, i as i64)).unwrap();
     }
     let before = owners(m.pool("scrape").unwrap(), 100_000, 3_000);
     for id in ["a", "b", "c"] {
         let n = before.iter().filter(|o| *o == id).count();
         assert!((800..1_200).contains(&n), "{id} owns about a third: {n}");
     }
-    m.apply(&join("d", 10));
+    m.apply(&join("d", 10)).unwrap();
     let with_d = owners(m.pool("scrape").unwrap(), 100_000, 3_000);
     for (old, new) in before.iter().zip(&with_d) {
         assert!(old == new || new == "d", "a key moved from {old} to {new}");
@@ -59,7 +59,8 @@ fn only_the_keys_of_the_member_that_came_or_went_move() {
         pool: "scrape".into(),
         id: "b".into(),
         last_seen_ms: 20_000,
-    });
+    })
+    .unwrap();
     let without_b = owners(m.pool("scrape").unwrap(), 100_000, 3_000);
     for (old, new) in with_d.iter().zip(&without_b) {
         assert!(old == new || old == "b", "a key moved from {old} to {new}");
@@ -70,14 +71,14 @@ fn only_the_keys_of_the_member_that_came_or_went_move() {
 #[test]
 fn an_expired_member_gives_its_keys_up_from_when_it_was_last_heard_never_before_the_last_epoch() {
     let mut m = Members::default();
-    m.apply(&join("a", 0));
-    m.apply(&join("b", 1_000)); // effective 3_000
+    m.apply(&join("a", 0)).unwrap();
+    m.apply(&join("b", 1_000)).unwrap(); // effective 3_000
     let expire = |id: &str, last: i64| Command::Expire {
         pool: "scrape".into(),
         id: id.into(),
         last_seen_ms: last,
     };
-    m.apply(&expire("b", 2_500));
+    m.apply(&expire("b", 2_500)).unwrap();
     let p = m.pool("scrape").unwrap();
     assert_eq!(
         p.epochs.last().unwrap().effective_ms,
@@ -85,29 +86,30 @@ fn an_expired_member_gives_its_keys_up_from_when_it_was_last_heard_never_before_
         "not before the join took effect"
     );
     assert!(owners(p, 3_000, 100).iter().all(|o| o == "a"));
-    m.apply(&join("b", 4_000)); // effective 6_000
-    m.apply(&expire("b", 7_500));
+    m.apply(&join("b", 4_000)).unwrap(); // effective 6_000
+    m.apply(&expire("b", 7_500)).unwrap();
     let p = m.pool("scrape").unwrap();
     assert_eq!(p.epochs.last().unwrap().effective_ms, 7_500);
     assert!(owners(p, 7_499, 100).iter().any(|o| o == "b"));
     assert!(owners(p, 7_500, 100).iter().all(|o| o == "a"));
     // Expiring a member no longer there is a no-op.
     let seq = p.seq();
-    m.apply(&expire("b", 9_000));
+    m.apply(&expire("b", 9_000)).unwrap();
     assert_eq!(m.pool("scrape").unwrap().seq(), seq);
 }
 
 #[test]
 fn a_leaving_member_keeps_its_keys_until_the_handoff() {
     let mut m = Members::default();
-    m.apply(&join("a", 0));
-    m.apply(&join("b", 0)); // effective 2_000
+    m.apply(&join("a", 0)).unwrap();
+    m.apply(&join("b", 0)).unwrap(); // effective 2_000
     m.apply(&Command::Leave {
         pool: "scrape".into(),
         id: "b".into(),
         at_ms: 10_000,
         handoff_ms: 2_000,
-    });
+    })
+    .unwrap();
     let p = m.pool("scrape").unwrap();
     assert!(owners(p, 11_999, 100).iter().any(|o| o == "b"));
     assert!(owners(p, 12_000, 100).iter().all(|o| o == "a"));
@@ -126,7 +128,7 @@ fn a_heartbeat_asks_for_a_command_only_when_something_changes() {
         leave: false,
     };
     let c = hb.command(&m, 5).expect("an unknown member joins");
-    m.apply(&c);
+    m.apply(&c).unwrap();
     assert_eq!(hb.command(&m, 6), None);
     let moved = Heartbeat {
         addr: "a:81".into(),
@@ -134,15 +136,15 @@ fn a_heartbeat_asks_for_a_command_only_when_something_changes() {
     };
     assert!(matches!(moved.command(&m, 7), Some(Command::Join { .. })));
     let leaving = Heartbeat { leave: true, ..hb };
-    m.apply(&leaving.command(&m, 8).unwrap());
+    m.apply(&leaving.command(&m, 8).unwrap()).unwrap();
     assert_eq!(leaving.command(&m, 9), None, "already gone");
 }
 
 #[test]
 fn liveness_expires_members_unheard_for_their_timeout_counting_from_first_sight() {
     let mut m = Members::default();
-    m.apply(&join("a", 0));
-    m.apply(&join("b", 0));
+    m.apply(&join("a", 0)).unwrap();
+    m.apply(&join("b", 0)).unwrap();
     let mut l = Liveness::default();
     // A new leader has heard from nobody: both count as heard now.
     assert!(l.expired(&m, 10_000).is_empty());
@@ -162,8 +164,8 @@ fn liveness_expires_members_unheard_for_their_timeout_counting_from_first_sight(
 #[test]
 fn the_state_survives_a_json_round_trip() {
     let mut m = Members::default();
-    m.apply(&join("a", 0));
-    m.apply(&join("b", 1));
+    m.apply(&join("a", 0)).unwrap();
+    m.apply(&join("b", 1)).unwrap();
     let back: Members = serde_json::from_slice(&serde_json::to_vec(&m).unwrap()).unwrap();
     assert_eq!(back, m);
 }
@@ -180,7 +182,7 @@ impl Registry for Switch {
             return Err("unreachable".into());
         }
         let mut m = Members::default();
-        m.apply(&hb.command(&m, 0).unwrap());
+        m.apply(&hb.command(&m, 0).unwrap()).unwrap();
         Ok(m.pools.remove(&hb.pool).unwrap())
     }
 }
@@ -219,4 +221,70 @@ async fn a_member_unanswered_for_the_fence_gives_its_work_up_and_takes_it_back_w
     registry.up.store(true, Ordering::SeqCst);
     rx.changed().await.unwrap();
     assert!(rx.borrow().is_some());
+}
+
+fn record(key: &str, member: &str, instant_ms: i64, at_ms: i64) -> Command {
+    Command::Record {
+        pool: "rules".into(),
+        key: key.into(),
+        member: member.into(),
+        instant_ms,
+        at_ms,
+        value: format!("{member}@{instant_ms}"),
+    }
+}
+
+#[test]
+fn only_the_owner_records_and_only_forward() {
+    let mut m = Members::default();
+    let join = |id: &str, at_ms| Command::Join {
+        pool: "rules".into(),
+        id: id.into(),
+        addr: format!("{id}:80"),
+        timeout_ms: 3_000,
+        at_ms,
+        handoff_ms: 2_000,
+    };
+    m.apply(&join("a", 0)).unwrap();
+    // Nobody else is in the pool: every key is a's.
+    m.apply(&record("g1", "a", 1_000, 1_500)).unwrap();
+    assert_eq!(m.record("rules", "g1").unwrap().value, "a@1000");
+    let refused = m.apply(&record("g1", "b", 2_000, 2_500)).unwrap_err();
+    assert_eq!(refused, "g1 belongs to a, not b");
+    // An instant is recorded once, and never an earlier one.
+    assert!(m.apply(&record("g1", "a", 1_000, 1_600)).is_err());
+    assert!(m.apply(&record("g1", "a", 500, 1_600)).is_err());
+    assert_eq!(m.record("rules", "g1").unwrap().instant_ms, 1_000);
+
+    // b joins at 10s; from 12s on, the keys rendezvous hashing gives b are b's, and a's
+    // writes to them are refused by the leader's clock, whatever instant they are of.
+    m.apply(&join("b", 10_000)).unwrap();
+    let keys: Vec<String> = (0..64).map(|i| format!("g{i}")).collect();
+    let of_b = keys
+        .iter()
+        .find(|k| m.pool("rules").unwrap().owner(key_hash(k), 12_000) == Some("b"))
+        .expect("some key moves to b");
+    m.apply(&record(of_b, "a", 11_000, 11_999)).unwrap();
+    assert!(m.apply(&record(of_b, "a", 12_000, 12_000)).is_err());
+    m.apply(&record(of_b, "b", 12_000, 12_000)).unwrap();
+    assert_eq!(m.record("rules", of_b).unwrap().member, "b");
+
+    // Only the owner forgets; a forgotten key starts afresh.
+    let forget = |member: &str| Command::Forget {
+        pool: "rules".into(),
+        key: of_b.clone(),
+        member: member.into(),
+        at_ms: 13_000,
+    };
+    assert!(m.apply(&forget("a")).is_err());
+    m.apply(&forget("b")).unwrap();
+    assert_eq!(m.record("rules", of_b), None);
+    m.apply(&record(of_b, "b", 1, 13_000)).unwrap();
+
+    // Records travel with the rest of the state.
+    let json = serde_json::to_string(&m).unwrap();
+    assert_eq!(serde_json::from_str::<Members>(&json).unwrap(), m);
+    // A state written before records existed reads as having none.
+    let old = serde_json::json!({"pools": {}});
+    assert_eq!(serde_json::from_value::<Members>(old).unwrap(), Members::default());
 }

@@ -129,6 +129,13 @@ pub fn alert_labels<'a>(
 }
 
 impl Alerts {
+    /// Alerts as a record kept them.
+    pub fn from_alerts(alerts: Vec<Alert>) -> Alerts {
+        Alerts {
+            active: alerts.into_iter().map(|a| (a.labels.clone(), a)).collect(),
+        }
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &Alert> {
         self.active.values()
     }

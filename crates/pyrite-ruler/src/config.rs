@@ -25,6 +25,13 @@ pub struct RulerConfig {
     pub alertmanager_url: String,
     /// Alerts waiting to be sent, at most; the oldest are dropped beyond it.
     pub notification_queue_capacity: usize,
+    /// How often a ruler tells the metadata group it is alive (rulers share the groups
+    /// out as members of its `ruler` pool).
+    pub heartbeat_period: Duration,
+    /// How long a ruler may go unheard before its groups move to the others.
+    pub heartbeat_timeout: Duration,
+    /// This ruler's name in the `ruler` pool; empty: its HTTP address.
+    pub instance_id: String,
 }
 
 impl Default for RulerConfig {
@@ -37,6 +44,9 @@ impl Default for RulerConfig {
             external_url: String::new(),
             alertmanager_url: String::new(),
             notification_queue_capacity: 10_000,
+            heartbeat_period: Duration::from_millis(1_000),
+            heartbeat_timeout: Duration::from_millis(5_000),
+            instance_id: String::new(),
         }
     }
 }
@@ -46,7 +56,15 @@ impl RulerConfig {
         if self.evaluation_interval.as_millis() == 0 {
             return Err("ruler.evaluation-interval must be positive".into());
         }
-        Ok(())
+        self.timing().validate().map_err(|e| format!("ruler: {e}"))
+    }
+
+    /// The heartbeat timing of a ruler in the `ruler` pool.
+    pub fn timing(&self) -> pyrite_members::Timing {
+        pyrite_members::Timing {
+            period: self.heartbeat_period.0,
+            timeout: self.heartbeat_timeout.0,
+        }
     }
 
     /// The Alertmanagers' base URLs.

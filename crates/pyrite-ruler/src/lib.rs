@@ -11,9 +11,12 @@
 //!   a rule no longer writes — and the [`group::GroupState`] it carries between
 //!   evaluations.
 //! - [`loader`]: rule files from `--ruler.rules-dir`, one sub-directory per tenant.
-//! - [`manager`]: the running groups, a loop each, and what a change of rules does to
-//!   them; alerts due after an evaluation go to a [`manager::Notify`].
+//! - [`manager`]: the groups, a loop each on every ruler, evaluated by the ruler owning
+//!   the group in the `ruler` pool, and what a change of rules does to them; alerts due
+//!   after an evaluation go to a [`manager::Notify`].
 //! - [`notifier`]: alerts due, queued and posted to Alertmanagers' API v2.
+//! - [`record`]: a group's state as the metadata group keeps it between evaluations,
+//!   written by the group's owner after each one.
 //! - [`schedule`]: a group's evaluation instants, at Prometheus's offset from its hash.
 //! - [`template`]: the labels and annotations of alerting rules expanded as Prometheus
 //!   expands them — its data, variables and functions (`query`, `humanize`, `toTime`,
@@ -21,7 +24,9 @@
 //!
 //! The invariant: an alert's state changes only in an evaluation, as a function of the
 //! state, the evaluation's instant and its query result, so replaying the same
-//! evaluations on the same state gives the same alerts to the millisecond.
+//! evaluations on the same state gives the same alerts to the millisecond; and a
+//! group's instants are evaluated in order, each recorded once, by whichever ruler owns
+//! the group when its record commits.
 
 pub mod alerting;
 pub mod api;
@@ -30,6 +35,7 @@ pub mod group;
 pub mod loader;
 pub mod manager;
 pub mod notifier;
+pub mod record;
 pub mod schedule;
 pub mod template;
 

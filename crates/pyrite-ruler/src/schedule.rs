@@ -49,6 +49,12 @@ impl Schedule {
         self.at_or_before(now_ns) + self.interval_ns
     }
 
+    /// The first instant after the one whose sample timestamp is `t_ms` (an instant's
+    /// timestamp drops its nanoseconds, so the instant lies within that millisecond).
+    pub fn after_ms(&self, t_ms: i64) -> i128 {
+        self.after((i128::from(t_ms) + 1) * NANOS_PER_MS - 1)
+    }
+
     pub fn interval_ns(&self) -> i128 {
         self.interval_ns
     }
@@ -80,6 +86,9 @@ mod tests {
         let at = s.at_or_before(now);
         assert!(at <= now && now - at < interval);
         assert_eq!(at.rem_euclid(interval), s.offset_ns);
+        // The instant after one known only by its timestamp is the next, not itself.
+        assert_eq!(s.after_ms(to_ms(at)), at + interval);
+        assert_eq!(s.after_ms(to_ms(at) - 1), at);
         assert_eq!(s.at_or_before(at), at);
         assert_eq!(s.after(at), at + interval);
         assert_eq!(s.at_or_before(now + 3 * interval), at + 3 * interval);

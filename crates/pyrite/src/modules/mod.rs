@@ -12,6 +12,7 @@ mod compactor;
 pub mod context;
 mod distributor;
 mod ingester;
+mod pool;
 mod querier;
 pub mod query_frontend;
 mod reload;

@@ -5,8 +5,11 @@
 //! limited and replicated as any write), and serves `/api/v1/rules` and
 //! `/api/v1/alerts`. Alerts due go to `--ruler.alertmanager-url`'s Alertmanagers.
 //!
-//! Every ruler evaluates every group it loads: until rule groups are shared out through
-//! a pool, a cluster runs one ruler.
+//! Rulers share the groups out as members of the metadata group's `ruler` pool (one
+//! process is a pool of one), and keep each group's state in its record there, so a
+//! group evaluated by another ruler after a restart or a move goes on from its last
+//! evaluation. A ruler shutting down leaves the pool and evaluates on until the others
+//! take over.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -22,7 +25,7 @@ use pyrite_ruler::template::Expander;
 use pyrite_storage::Queryable;
 
 use super::context::Context;
-use super::Module;
+use super::{pool, Module};
 
 /// Queries, writes and template expansion for rule evaluation.
 struct Env {
@@ -113,7 +116,20 @@ pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
         external_url: cfg.external_url.clone(),
     });
     let notifier = Notifier::new(cfg.alertmanagers(), cfg.notification_queue_capacity);
-    let manager = Manager::new(env, notifier.clone(), cfg.manager_options());
+    let member = pool::Member::new(
+        pyrite_ruler::record::POOL,
+        pool::member_id(ctx, &cfg.instance_id),
+        pool::http_addr(ctx),
+        cfg.timing(),
+    );
+    let records: Arc<dyn pyrite_members::Records> = Arc::new(ctx.client.clone());
+    let manager = Manager::new(
+        env,
+        notifier.clone(),
+        member.ownership.clone(),
+        records,
+        cfg.manager_options(),
+    );
     ctx.serve_http(pyrite_ruler::api::routes(manager.clone()));
     let dir = (!cfg.rules_dir.is_empty()).then(|| PathBuf::from(&cfg.rules_dir));
     let groups = match &dir {
@@ -134,12 +150,15 @@ pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
         }));
     }
     let tasks = ctx.tasks.clone();
+    let registry: Arc<dyn pyrite_members::Registry> = Arc::new(ctx.client.clone());
     ctx.on_start(Module::Ruler, async move {
         tracing::info!(groups = groups.len(), "evaluating rules");
+        let leaver = member.start(&tasks, registry);
         manager.apply(groups).await;
         tasks.spawn(notifier.run());
         tasks.spawn_graceful(move |stopping| async move {
             stopping.cancelled().await;
+            leaver.hand_over().await;
             manager.stop();
         });
         Ok(())

@@ -7,16 +7,14 @@
 //! others take over.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use pyrite_distributor::{Distributor, Source};
-use pyrite_members::{run_heartbeats, Heartbeat, Registry};
-use pyrite_scrape::{Ownership, PoolOwnership, Service, SoleOwner};
+use pyrite_members::Registry;
+use pyrite_scrape::{Ownership, Service, SoleOwner};
 use pyrite_storage::{KnownWrite, MetricMetadata};
-use tokio::sync::watch;
 
 use super::context::Context;
-use super::Module;
+use super::{pool, Module};
 
 /// Scraped series into the write path, as a remote write of `tenant` would go.
 struct WritePath(Arc<Distributor>);
@@ -48,25 +46,20 @@ pub fn init(ctx: &mut Context, dist: Arc<Distributor>) -> anyhow::Result<()> {
     if opts.config_file.is_empty() {
         return Ok(());
     }
-    let id = instance_id(ctx);
-    let addr = format!("{}:{}", advertised_host(ctx), ctx.cfg.server.http_listen_port);
+    let addr = pool::http_addr(ctx);
     // In one process this node is the only scraper; in a cluster the distributors
     // share the targets out through the metadata group's scrape pool.
-    let pool = (!ctx.standalone).then(|| {
-        let timing = opts.timing();
-        let hb = Heartbeat {
-            pool: POOL.to_string(),
-            id: id.clone(),
-            addr: addr.clone(),
-            timeout_ms: timing.timeout.as_millis() as i64,
-            handoff_ms: timing.handoff().as_millis() as i64,
-            leave: false,
-        };
-        (hb, timing, watch::channel(None))
+    let member = (!ctx.standalone).then(|| {
+        pool::Member::new(
+            POOL,
+            pool::member_id(ctx, &opts.instance_id),
+            addr.clone(),
+            opts.timing(),
+        )
     });
-    let ownership: Arc<dyn Ownership> = match &pool {
+    let ownership: Arc<dyn Ownership> = match &member {
         None => Arc::new(SoleOwner::new(addr)),
-        Some((_, _, (_, view))) => PoolOwnership::new(id, view.clone()),
+        Some(m) => m.ownership.clone(),
     };
     let service = Arc::new(Service::new(&opts, Arc::new(WritePath(dist)), ownership)?);
     ctx.serve_http(pyrite_scrape::api::router(service.manager().clone()));
@@ -78,19 +71,13 @@ pub fn init(ctx: &mut Context, dist: Arc<Distributor>) -> anyhow::Result<()> {
     let tasks = ctx.tasks.clone();
     let registry: Arc<dyn Registry> = Arc::new(ctx.client.clone());
     ctx.on_start(Module::Distributor, async move {
-        let leave = match pool {
-            Some((hb, timing, (view_tx, _))) => {
-                tasks.spawn(run_heartbeats(registry.clone(), hb.clone(), timing, view_tx));
-                Some((registry, hb))
-            }
-            None => None,
-        };
+        let leaver = member.map(|m| m.start(&tasks, registry));
         service.run()?;
         tracing::info!(file = %opts.config_file, "scraping");
         tasks.spawn_graceful(move |stopping| async move {
             stopping.cancelled().await;
-            if let Some((registry, hb)) = leave {
-                hand_over(&*registry, &hb).await;
+            if let Some(leaver) = leaver {
+                leaver.hand_over().await;
             }
             // The loops stop without staleness markers: the targets are not gone, this
             // node is.
@@ -103,45 +90,3 @@ pub fn init(ctx: &mut Context, dist: Arc<Distributor>) -> anyhow::Result<()> {
 
 /// The pool the scraping distributors form.
 const POOL: &str = "scrape";
-
-/// Leaves the scrape pool and keeps scraping until the others take over (the leave's
-/// epoch takes effect), so no instant goes unscraped.
-async fn hand_over(registry: &dyn Registry, hb: &Heartbeat) {
-    let pool = match tokio::time::timeout(Duration::from_secs(2), pyrite_members::leave(registry, hb)).await {
-        Ok(Ok(pool)) => pool,
-        Ok(Err(e)) => {
-            return tracing::warn!(error = %e, "leaving the scrape pool; the others take over once this node expires")
-        }
-        Err(_) => {
-            return tracing::warn!("leaving the scrape pool timed out; the others take over once this node expires")
-        }
-    };
-    let until = pool.epochs.last().map_or(0, |e| e.effective_ms);
-    let wait = (until - pyrite_members::now_ms()).clamp(0, hb.handoff_ms);
-    tracing::info!(
-        wait_ms = wait,
-        "left the scrape pool; scraping until the others take over"
-    );
-    tokio::time::sleep(Duration::from_millis(wait as u64)).await;
-}
-
-/// This distributor's name in the scrape pool.
-fn instance_id(ctx: &Context) -> String {
-    match ctx.cfg.scrape.instance_id.as_str() {
-        "" => format!("{}:{}", advertised_host(ctx), ctx.cfg.server.http_listen_port),
-        id => id.to_string(),
-    }
-}
-
-/// The host others reach this process's HTTP at: its listen address, or the host's
-/// name when it listens on every interface.
-fn advertised_host(ctx: &Context) -> String {
-    match ctx.cfg.server.http_listen_address.as_str() {
-        "" | "0.0.0.0" | "::" => std::fs::read_to_string("/proc/sys/kernel/hostname")
-            .map(|h| h.trim().to_string())
-            .ok()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "localhost".to_string()),
-        h => h.to_string(),
-    }
-}
