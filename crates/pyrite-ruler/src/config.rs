@@ -2,6 +2,7 @@
 //! `--ruler.*` flags give them.
 
 use pyrite_config::Duration;
+use pyrite_limits::{Overrides, PerTenant, TenantLimits};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +26,17 @@ pub struct RulerConfig {
     pub alertmanager_url: String,
     /// Alerts waiting to be sent, at most; the oldest are dropped beyond it.
     pub notification_queue_capacity: usize,
+    /// How often the rule store is read again for groups other processes changed (a
+    /// change through this process's API is applied at once).
+    pub poll_interval: Duration,
+    /// Most rules in a group the rule configuration API stores; 0: no limit.
+    pub max_rules_per_rule_group: usize,
+    /// Per-tenant overrides of `max_rules_per_rule_group`: `tenant=n` pairs.
+    pub tenant_max_rules_per_rule_group: PerTenant<usize>,
+    /// Most groups a tenant may keep through the rule configuration API; 0: no limit.
+    pub max_rule_groups_per_tenant: usize,
+    /// Per-tenant overrides of `max_rule_groups_per_tenant`: `tenant=n` pairs.
+    pub tenant_max_rule_groups_per_tenant: PerTenant<usize>,
 }
 
 impl Default for RulerConfig {
@@ -37,6 +49,11 @@ impl Default for RulerConfig {
             external_url: String::new(),
             alertmanager_url: String::new(),
             notification_queue_capacity: 10_000,
+            poll_interval: Duration::from_millis(600_000),
+            max_rules_per_rule_group: TenantLimits::default().ruler_max_rules_per_rule_group,
+            tenant_max_rules_per_rule_group: PerTenant::default(),
+            max_rule_groups_per_tenant: TenantLimits::default().ruler_max_rule_groups_per_tenant,
+            tenant_max_rule_groups_per_tenant: PerTenant::default(),
         }
     }
 }
@@ -46,7 +63,26 @@ impl RulerConfig {
         if self.evaluation_interval.as_millis() == 0 {
             return Err("ruler.evaluation-interval must be positive".into());
         }
+        if self.poll_interval.as_millis() == 0 {
+            return Err("ruler.poll-interval must be positive".into());
+        }
         Ok(())
+    }
+
+    /// Sets the rule limits' defaults every tenant starts from.
+    pub fn tenant_defaults(&self, l: &mut TenantLimits) {
+        l.ruler_max_rules_per_rule_group = self.max_rules_per_rule_group;
+        l.ruler_max_rule_groups_per_tenant = self.max_rule_groups_per_tenant;
+    }
+
+    /// Adds the tenants' own rule limits.
+    pub fn tenant_overrides(&self, o: Overrides) -> Overrides {
+        o.set(&self.tenant_max_rules_per_rule_group, |l, v| {
+            l.ruler_max_rules_per_rule_group = v
+        })
+        .set(&self.tenant_max_rule_groups_per_tenant, |l, v| {
+            l.ruler_max_rule_groups_per_tenant = v
+        })
     }
 
     /// The Alertmanagers' base URLs.
