@@ -54,9 +54,11 @@ impl Config {
         self.distributor.tenant_defaults(&mut defaults);
         self.compactor.tenant_defaults(&mut defaults);
         self.query_frontend.tenant_defaults(&mut defaults);
+        self.ruler.tenant_defaults(&mut defaults);
         let overrides = pyrite_limits::Overrides::new(defaults);
         let overrides = self.compactor.tenant_overrides(overrides);
         let overrides = self.query_frontend.tenant_overrides(overrides);
+        let overrides = self.ruler.tenant_overrides(overrides);
         pyrite_limits::Limits::new(overrides)
     }
 }

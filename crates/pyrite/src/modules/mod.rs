@@ -15,6 +15,7 @@ mod ingester;
 mod querier;
 pub mod query_frontend;
 mod reload;
+mod rule_sources;
 mod ruler;
 mod scrape;
 mod store_gateway;
