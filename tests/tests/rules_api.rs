@@ -1,6 +1,6 @@
-//! The rule configuration API of a real `pyrite` process, driven as `mimirtool rules`
-//! drives it: a group POSTed as YAML (the namespace path-escaped, the tenant in
-//! `X-Scope-OrgID`) is listed by the configuration API and by `/prometheus/api/v1/rules`
+//! The rule configuration API of a real `pyrite` process, driven as rule-management
+//! clients drive it: a group POSTed as YAML without a content type (the namespace
+//! path-escaped, the tenant in `X-Scope-OrgID`) is listed by the configuration API and by `/prometheus/api/v1/rules`
 //! at once (well before `--ruler.poll-interval`), runs beside the tenant's
 //! `--ruler.rules-dir` groups, writes a recording rule's output that queries see, is
 //! still there after a restart (the local rule store under the data directory), and is
@@ -15,7 +15,7 @@ use pyrite_cluster_tests::{remote_write, wait_until, Pyrite};
 use reqwest::blocking::Client;
 use serde_json::Value;
 
-/// A group as `mimirtool rules load` sends it: YAML, four-space indented.
+/// A group as rule-management clients send it: YAML, four-space indented.
 const GROUP: &str = "name: slo\ninterval: 1s\nrules:\n    - record: slo:demo:sum\n      expr: sum(demo_value)\n";
 
 const DIR_FILE: &str = "groups:\n  - name: from-dir\n    interval: 1s\n    rules:\n      - record: dir:demo:count\n        expr: count(demo_value)\n";
@@ -32,7 +32,6 @@ fn call(client: &Client, method: &str, url: &str, tenant: &str, body: &str) -> a
     };
     let resp = req
         .header("X-Scope-OrgID", tenant)
-        .header("User-Agent", "mimirtool/2.14.0")
         .send()
         .with_context(|| format!("{method} {url}"))?;
     let status = resp.status().as_u16();
@@ -106,7 +105,7 @@ fn rule_groups_are_managed_through_the_configuration_api() -> anyhow::Result<()>
     let (status, ct, body) = call(&client, "GET", &p.url(CONFIG), "team-a", "")?;
     assert_eq!((status, ct.as_str(), body.as_str()), (200, "application/yaml", "{}\n"));
 
-    // mimirtool path-escapes the namespace; the group's name is in its body.
+    // The namespace is path-escaped; the group's name is in its body.
     let group_url = p.url(&format!("{CONFIG}/demo%2Fslo"));
     let (status, ct, body) = call(&client, "POST", &group_url, "team-a", GROUP)?;
     assert_eq!((status, ct.as_str()), (202, "application/json"), "{body}");

@@ -1,5 +1,4 @@
-//! The rule configuration API, per tenant, over the [`RuleStore`] — the one
-//! `mimirtool rules` and `cortextool rules` speak:
+//! The rule configuration API, per tenant, over the [`RuleStore`]:
 //!
 //! - `GET /prometheus/config/v1/rules`: every namespace's groups, as YAML
 //!   (`namespace: [group, …]`; `{}` when there are none).
