@@ -45,6 +45,11 @@ pub struct TenantLimits {
     pub max_query_parallelism: usize,
     /// Longest range a query may cover; zero: unlimited.
     pub max_total_query_length: Duration,
+    /// Most rules in one rule group the rule configuration API stores; 0: no limit.
+    pub ruler_max_rules_per_rule_group: usize,
+    /// Most rule groups a tenant may keep through the rule configuration API; 0: no
+    /// limit.
+    pub ruler_max_rule_groups_per_tenant: usize,
 }
 
 impl Default for TenantLimits {
@@ -61,6 +66,8 @@ impl Default for TenantLimits {
             compactor_retention: Duration::ZERO,
             max_query_parallelism: 14,
             max_total_query_length: Duration::ZERO,
+            ruler_max_rules_per_rule_group: 20,
+            ruler_max_rule_groups_per_tenant: 70,
         }
     }
 }
@@ -146,6 +153,8 @@ impl Limits {
         past_grace_period: Duration,
         compactor_retention: Duration,
         max_total_query_length: Duration,
+        ruler_max_rules_per_rule_group: usize,
+        ruler_max_rule_groups_per_tenant: usize,
     }
 
     pub fn max_query_parallelism(&self, tenant: &str) -> usize {

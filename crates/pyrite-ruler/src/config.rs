@@ -2,6 +2,7 @@
 //! `--ruler.*` flags give them.
 
 use pyrite_config::Duration;
+use pyrite_limits::{Overrides, PerTenant, TenantLimits};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +33,17 @@ pub struct RulerConfig {
     pub heartbeat_timeout: Duration,
     /// This ruler's name in the `ruler` pool; empty: its HTTP address.
     pub instance_id: String,
+    /// How often the rule store is read again for groups other processes changed (a
+    /// change through this process's API is applied at once).
+    pub poll_interval: Duration,
+    /// Most rules in a group the rule configuration API stores; 0: no limit.
+    pub max_rules_per_rule_group: usize,
+    /// Per-tenant overrides of `max_rules_per_rule_group`: `tenant=n` pairs.
+    pub tenant_max_rules_per_rule_group: PerTenant<usize>,
+    /// Most groups a tenant may keep through the rule configuration API; 0: no limit.
+    pub max_rule_groups_per_tenant: usize,
+    /// Per-tenant overrides of `max_rule_groups_per_tenant`: `tenant=n` pairs.
+    pub tenant_max_rule_groups_per_tenant: PerTenant<usize>,
 }
 
 impl Default for RulerConfig {
@@ -47,6 +59,11 @@ impl Default for RulerConfig {
             heartbeat_period: Duration::from_millis(1_000),
             heartbeat_timeout: Duration::from_millis(5_000),
             instance_id: String::new(),
+            poll_interval: Duration::from_millis(60_000),
+            max_rules_per_rule_group: TenantLimits::default().ruler_max_rules_per_rule_group,
+            tenant_max_rules_per_rule_group: PerTenant::default(),
+            max_rule_groups_per_tenant: TenantLimits::default().ruler_max_rule_groups_per_tenant,
+            tenant_max_rule_groups_per_tenant: PerTenant::default(),
         }
     }
 }
@@ -55,6 +72,9 @@ impl RulerConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.evaluation_interval.as_millis() == 0 {
             return Err("ruler.evaluation-interval must be positive".into());
+        }
+        if self.poll_interval.as_millis() == 0 {
+            return Err("ruler.poll-interval must be positive".into());
         }
         self.timing().validate().map_err(|e| format!("ruler: {e}"))
     }
@@ -65,6 +85,22 @@ impl RulerConfig {
             period: self.heartbeat_period.0,
             timeout: self.heartbeat_timeout.0,
         }
+    }
+
+    /// Sets the rule limits' defaults every tenant starts from.
+    pub fn tenant_defaults(&self, l: &mut TenantLimits) {
+        l.ruler_max_rules_per_rule_group = self.max_rules_per_rule_group;
+        l.ruler_max_rule_groups_per_tenant = self.max_rule_groups_per_tenant;
+    }
+
+    /// Adds the tenants' own rule limits.
+    pub fn tenant_overrides(&self, o: Overrides) -> Overrides {
+        o.set(&self.tenant_max_rules_per_rule_group, |l, v| {
+            l.ruler_max_rules_per_rule_group = v
+        })
+        .set(&self.tenant_max_rule_groups_per_tenant, |l, v| {
+            l.ruler_max_rule_groups_per_tenant = v
+        })
     }
 
     /// The Alertmanagers' base URLs.

@@ -6,6 +6,8 @@
 //!   Prometheus moves them at each evaluation, the `ALERTS` and `ALERTS_FOR_STATE`
 //!   series they make, and when each must be sent to Alertmanagers.
 //! - [`api`]: `/api/v1/rules` and `/api/v1/alerts`, per tenant, in Prometheus's shapes.
+//! - [`config_api`]: the rule configuration API (`/prometheus/config/v1/rules`): rule
+//!   groups per tenant and namespace, as YAML, read from and written to the [`store`].
 //! - [`group`]: one group's evaluation — its rules in order, recording rules' output
 //!   and alerts' series written through [`group::RuleEnv`], staleness markers for what
 //!   a rule no longer writes — and the [`group::GroupState`] it carries between
@@ -18,6 +20,9 @@
 //! - [`record`]: a group's state as the metadata group keeps it between evaluations,
 //!   written by the group's owner after each one.
 //! - [`schedule`]: a group's evaluation instants, at Prometheus's offset from its hash.
+//! - [`store`]: rule groups in object storage, one object per group at
+//!   `rules/<tenant>/<namespace>/<group>` (names in URL-safe base64), each one group's
+//!   YAML.
 //! - [`template`]: the labels and annotations of alerting rules expanded as Prometheus
 //!   expands them — its data, variables and functions (`query`, `humanize`, `toTime`,
 //!   …) over [`pyrite_template`] — and `promtool`'s parse-only [`template::check`].
@@ -31,12 +36,14 @@
 pub mod alerting;
 pub mod api;
 mod config;
+pub mod config_api;
 pub mod group;
 pub mod loader;
 pub mod manager;
 pub mod notifier;
 pub mod record;
 pub mod schedule;
+pub mod store;
 pub mod template;
 
 pub use config::RulerConfig;

@@ -54,9 +54,11 @@ impl Config {
         self.distributor.tenant_defaults(&mut defaults);
         self.compactor.tenant_defaults(&mut defaults);
         self.query_frontend.tenant_defaults(&mut defaults);
+        self.ruler.tenant_defaults(&mut defaults);
         let overrides = pyrite_limits::Overrides::new(defaults);
         let overrides = self.compactor.tenant_overrides(overrides);
         let overrides = self.query_frontend.tenant_overrides(overrides);
+        let overrides = self.ruler.tenant_overrides(overrides);
         pyrite_limits::Limits::new(overrides)
     }
 }
@@ -529,9 +531,14 @@ mod tests {
             "--compactor.tenant-retention=team-a=30d",
             "--query-frontend.tenant-max-query-parallelism=team-b=3",
             "--distributor.max-label-names-per-series=10",
+            "--ruler.max-rules-per-rule-group=5",
+            "--ruler.tenant-max-rule-groups-per-tenant=team-a=3",
         ])
         .unwrap();
         let limits = c.limits();
+        assert_eq!(limits.ruler_max_rules_per_rule_group("team-b"), 5);
+        assert_eq!(limits.ruler_max_rule_groups_per_tenant("team-a"), 3);
+        assert_eq!(limits.ruler_max_rule_groups_per_tenant("team-b"), 70);
         assert_eq!(limits.compactor_retention("team-a"), Duration::from_secs(30 * 86_400));
         assert_eq!(limits.compactor_retention("team-b"), Duration::from_secs(7 * 86_400));
         assert_eq!(limits.max_query_parallelism("team-b"), 3);

@@ -16,6 +16,7 @@ mod pool;
 mod querier;
 pub mod query_frontend;
 mod reload;
+mod rule_sources;
 mod ruler;
 mod scrape;
 mod store_gateway;

@@ -4,6 +4,8 @@
 //! alerts' series through a distributor pipeline of its own (so they are validated,
 //! limited and replicated as any write), and serves `/api/v1/rules` and
 //! `/api/v1/alerts`. Alerts due go to `--ruler.alertmanager-url`'s Alertmanagers.
+//! Groups kept through the rule configuration API run beside the directory's
+//! ([`super::rule_sources`]).
 //!
 //! Rulers share the groups out as members of the metadata group's `ruler` pool (one
 //! process is a pool of one), and keep each group's state in its record there, so a
@@ -131,6 +133,7 @@ pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
         cfg.manager_options(),
     );
     ctx.serve_http(pyrite_ruler::api::routes(manager.clone()));
+    let (sources, changed) = super::rule_sources::serve_config_api(ctx, manager.clone())?;
     let dir = (!cfg.rules_dir.is_empty()).then(|| PathBuf::from(&cfg.rules_dir));
     let groups = match &dir {
         Some(dir) => {
@@ -139,22 +142,23 @@ pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
         None => Vec::new(),
     };
     if let Some(dir) = dir.clone() {
-        let reloading = manager.clone();
+        let reloading = sources.clone();
         ctx.reloaders.push(Arc::new(move || {
-            let (manager, dir) = (reloading.clone(), dir.clone());
+            let (sources, dir) = (reloading.clone(), dir.clone());
             Box::pin(async move {
                 let groups = pyrite_ruler::loader::load_dir(&dir).map_err(|e| e.to_string())?;
-                manager.apply(groups).await;
+                sources.set_dir(groups).await;
                 Ok(())
             })
         }));
     }
     let tasks = ctx.tasks.clone();
     let registry: Arc<dyn pyrite_members::Registry> = Arc::new(ctx.client.clone());
+    let poll = cfg.poll_interval.0;
     ctx.on_start(Module::Ruler, async move {
         tracing::info!(groups = groups.len(), "evaluating rules");
         let leaver = member.start(&tasks, registry);
-        manager.apply(groups).await;
+        super::rule_sources::start(sources, groups, changed, poll, &tasks).await;
         tasks.spawn(notifier.run());
         tasks.spawn_graceful(move |stopping| async move {
             stopping.cancelled().await;
