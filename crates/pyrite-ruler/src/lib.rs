@@ -18,6 +18,8 @@
 //! - [`template`]: the labels and annotations of alerting rules expanded as Prometheus
 //!   expands them — its data, variables and functions (`query`, `humanize`, `toTime`,
 //!   …) over [`pyrite_template`] — and `promtool`'s parse-only [`template::check`].
+//! - [`unittest`]: rule unit tests in `promtool test rules`'s file format, run with this
+//!   crate's evaluation over an in-memory store, failures worded as promtool words them.
 //!
 //! The invariant: an alert's state changes only in an evaluation, as a function of the
 //! state, the evaluation's instant and its query result, so replaying the same
@@ -32,5 +34,6 @@ pub mod manager;
 pub mod notifier;
 pub mod schedule;
 pub mod template;
+pub mod unittest;
 
 pub use config::RulerConfig;
