@@ -487,8 +487,13 @@ mod tests {
     fn histograms_are_one_token() {
         let points = parse_points("{{schema:0 sum:5 count:4 buckets:[1 2 1]}}x1").unwrap();
         assert_eq!(points.len(), 2);
-        let Point::Histogram(h, _) = &points[1] else { panic!("a histogram") };
-        assert_eq!((h.sum, h.count, h.positive_buckets.clone()), (5.0, 4.0, vec![1.0, 2.0, 1.0]));
+        let Point::Histogram(h, _) = &points[1] else {
+            panic!("a histogram")
+        };
+        assert_eq!(
+            (h.sum, h.count, h.positive_buckets.clone()),
+            (5.0, 4.0, vec![1.0, 2.0, 1.0])
+        );
     }
 
     #[test]

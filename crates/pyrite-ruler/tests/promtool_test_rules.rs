@@ -40,11 +40,7 @@ fn promtool(file: &Path) -> (bool, String, String) {
 fn pyrite(file: &Path) -> (bool, String, String) {
     let (mut out, mut err) = (Vec::new(), Vec::new());
     let passed = unittest::report(&[file.to_path_buf()], &mut out, &mut err).unwrap();
-    (
-        passed,
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    )
+    (passed, String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap())
 }
 
 /// A report without what may differ: the engine's error messages (after `err: `), the
@@ -64,7 +60,10 @@ fn unit_test_files_pass_and_fail_as_in_promtool() {
         let (promtool_passed, promtool_out, promtool_err) = promtool(&file);
         let (passed, out, err) = pyrite(&file);
         let name = file.display();
-        assert_eq!(passed, promtool_passed, "{name}: promtool said\n{promtool_out}{promtool_err}\nPyrite\n{out}{err}");
+        assert_eq!(
+            passed, promtool_passed,
+            "{name}: promtool said\n{promtool_out}{promtool_err}\nPyrite\n{out}{err}"
+        );
         let expect_pass = file.file_name().unwrap().to_string_lossy().starts_with("passing");
         assert_eq!(passed, expect_pass, "{name}:\n{out}{err}");
         assert_eq!(out, promtool_out, "{name}: standard output");

@@ -309,4 +309,3 @@ fn parse_eval(lines: &[&str], i: &mut usize) -> Result<Eval, String> {
         text_has_histogram,
     })
 }
-

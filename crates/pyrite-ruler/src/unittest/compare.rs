@@ -97,10 +97,19 @@ mod tests {
 
     #[test]
     fn floats_print_as_go_prints_them_with_e() {
-        let printed: Vec<String> = [1.0, 0.0, 25.0, 0.0015, -3.5e21, f64::NAN, f64::INFINITY, f64::NEG_INFINITY]
-            .into_iter()
-            .map(go_float_e)
-            .collect();
+        let printed: Vec<String> = [
+            1.0,
+            0.0,
+            25.0,
+            0.0015,
+            -3.5e21,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+        ]
+        .into_iter()
+        .map(go_float_e)
+        .collect();
         assert_eq!(
             printed,
             ["1E+00", "0E+00", "2.5E+01", "1.5E-03", "-3.5E+21", "NaN", "+Inf", "-Inf"]

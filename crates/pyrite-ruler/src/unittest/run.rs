@@ -146,7 +146,10 @@ impl RuleEnv for Env {
 }
 
 fn pairs(labels: &Labels) -> Pairs {
-    labels.iter().map(|l| (l.name.to_string(), l.value.to_string())).collect()
+    labels
+        .iter()
+        .map(|l| (l.name.to_string(), l.value.to_string()))
+        .collect()
 }
 
 fn text_pairs(map: &BTreeMap<String, super::file::Text>) -> Pairs {
@@ -211,11 +214,23 @@ pub(crate) async fn run_test_group(test: &TestGroup, settings: &FileSettings<'_>
             let group = &loaded.group;
             let offset = group.query_offset_ms.unwrap_or(0);
             state
-                .evaluate(&env, TENANT, group, ts, EvalSettings { query_offset_ms: offset })
+                .evaluate(
+                    &env,
+                    TENANT,
+                    group,
+                    ts,
+                    EvalSettings {
+                        query_offset_ms: offset,
+                    },
+                )
                 .await;
             for (rule, rs) in group.rules.iter().zip(&state.rules) {
                 if let Some(e) = &rs.last_error {
-                    eval_errors.push(format!("    rule: {}, time: {}, err: {e}", rule.name(), go_duration(ts)));
+                    eval_errors.push(format!(
+                        "    rule: {}, time: {}, err: {e}",
+                        rule.name(),
+                        go_duration(ts)
+                    ));
                 }
             }
         }
@@ -299,10 +314,15 @@ fn firing_alerts<'a>(
                 continue;
             };
             let entry = out.entry(name).or_default();
-            entry.extend(rs.alerts.iter().filter(|a| a.state == AlertState::Firing).map(|a| AlertSet {
-                labels: pairs(&a.labels),
-                annotations: a.annotations.iter().map(|(n, v)| (n.clone(), v.clone())).collect(),
-            }));
+            entry.extend(
+                rs.alerts
+                    .iter()
+                    .filter(|a| a.state == AlertState::Firing)
+                    .map(|a| AlertSet {
+                        labels: pairs(&a.labels),
+                        annotations: a.annotations.iter().map(|(n, v)| (n.clone(), v.clone())).collect(),
+                    }),
+            );
         }
     }
     out

@@ -66,7 +66,9 @@ fn recording_rules_feed_alerts_that_fire_after_for() {
 
 #[test]
 fn a_wrong_expectation_is_reported_in_promtools_words() {
-    let outcome = run(&PASSING.replace("value: 1\n", "value: 2\n").replace("eval_time: 3m", "eval_time: 4m"));
+    let outcome = run(&PASSING
+        .replace("value: 1\n", "value: 2\n")
+        .replace("eval_time: 3m", "eval_time: 4m"));
     assert_eq!(
         outcome.failures,
         [
@@ -109,7 +111,11 @@ fn a_failing_rule_stops_its_test_group() {
     );
     let outcome = run_file(&path);
     assert_eq!(outcome.failures.len(), 1, "{:?}", outcome.failures);
-    assert!(outcome.failures[0].starts_with("    rule: r, time: 0s, err: "), "{:?}", outcome.failures);
+    assert!(
+        outcome.failures[0].starts_with("    rule: r, time: 0s, err: "),
+        "{:?}",
+        outcome.failures
+    );
 }
 
 #[test]
@@ -139,5 +145,7 @@ fn the_report_prints_as_promtool_does() {
             bad.display()
         )
     );
-    assert!(String::from_utf8(err).unwrap().starts_with("  FAILED:\n    expr: \"job:up:sum\", time: 1m,"));
+    assert!(String::from_utf8(err)
+        .unwrap()
+        .starts_with("  FAILED:\n    expr: \"job:up:sum\", time: 1m,"));
 }
