@@ -56,7 +56,7 @@ mod tests {
         let Invocation::TestRules(files) = parse(&args(&["rules", file.to_str().unwrap()])).unwrap() else {
             panic!("a test run")
         };
-        assert_eq!(files, [file.clone()]);
+        assert_eq!(files, std::slice::from_ref(&file));
         assert!(parse(&args(&["rules"])).is_err());
         assert!(parse(&args(&["rules", "/no/such/file.yml"])).is_err());
         assert!(parse(&args(&["alerts", file.to_str().unwrap()])).is_err());

@@ -39,8 +39,14 @@ pub(crate) struct FileSettings<'a> {
 /// The input series' samples, added to the store up to each evaluation instant (data
 /// after the last instant evaluated is never loaded, as in promtool).
 struct Input {
-    /// Per series, its samples in time order, and how many are loaded.
-    series: Vec<(Labels, Vec<(i64, Point)>, usize)>,
+    series: Vec<InputSeries>,
+}
+
+/// One input series: its samples in time order, and how many are loaded.
+struct InputSeries {
+    labels: Labels,
+    samples: Vec<(i64, Point)>,
+    loaded: usize,
 }
 
 impl Input {
@@ -55,12 +61,24 @@ impl Input {
             by_labels.insert(desc.labels, samples);
         }
         Ok(Input {
-            series: by_labels.into_iter().map(|(l, s)| (l, s, 0)).collect(),
+            series: by_labels
+                .into_iter()
+                .map(|(labels, samples)| InputSeries {
+                    labels,
+                    samples,
+                    loaded: 0,
+                })
+                .collect(),
         })
     }
 
     fn load_until(&mut self, store: &MemQueryable, t: i64) {
-        for (labels, samples, loaded) in &mut self.series {
+        for InputSeries {
+            labels,
+            samples,
+            loaded,
+        } in &mut self.series
+        {
             let due = samples[*loaded..].iter().take_while(|(at, _)| *at <= t).count();
             let mut floats = Vec::new();
             let mut histograms = Vec::new();
