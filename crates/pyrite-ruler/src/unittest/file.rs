@@ -167,26 +167,39 @@ pub(crate) fn parse(text: &str) -> Result<UnitTestFile, String> {
 }
 
 fn yaml_message(e: &serde_yaml::Error) -> String {
-    let message = e.to_string();
-    let line = e.location().map(|l| l.line());
-    if let (Some(field), Some(line)) = (unknown_field(&message), line) {
-        let place = match message.split_once(": unknown field") {
-            Some((path, _)) => where_in(path),
-            None => "the unit-test file",
-        };
-        return format!("yaml: unmarshal errors:\n  line {line}: field {field} not found in {place}");
-    }
-    // serde_yaml ends its messages with the position; keep only the line.
-    let message = match (message.rsplit_once(" at line "), line) {
-        (Some((head, _)), Some(line)) => format!("{head} (line {line})"),
-        _ => message,
+    let full = e.to_string();
+    // serde_yaml writes `path: message at line L column C`; the path goes, the line
+    // is said as Prometheus's YAML decoder says it.
+    let (path, message) = match full.split_once(": ") {
+        Some((path, rest)) if is_path(path) => (path, rest),
+        _ => ("", full.as_str()),
     };
-    format!("yaml: {message}")
+    let message = message.rsplit_once(" at line ").map_or(message, |(m, _)| m);
+    // A duration's own error is the whole message, as promtool prints it.
+    if message.starts_with("not a valid duration string") || message.starts_with("empty duration string") {
+        return message.to_string();
+    }
+    let line = e.location().map(|l| format!("line {}: ", l.line())).unwrap_or_default();
+    let what = if let Some(field) = quoted_field(message, "unknown field `") {
+        format!("field {field} not found in {}", where_in(path))
+    } else if let Some(field) = quoted_field(message, "duplicate field `") {
+        format!("field {field} already set in {}", where_in(path))
+    } else {
+        message.to_string()
+    };
+    format!("yaml: unmarshal errors:\n  {line}{what}")
 }
 
-/// The field named in serde's "unknown field `x`, expected …".
-fn unknown_field(message: &str) -> Option<&str> {
-    let rest = message.split("unknown field `").nth(1)?;
+/// Whether `s` is a serde path: `tests[0].alert_rule_test[1]`.
+fn is_path(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']'))
+}
+
+/// The name after `prefix` up to the closing backquote.
+fn quoted_field<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
+    let rest = message.split(prefix).nth(1)?;
     rest.split('`').next()
 }
 

@@ -149,3 +149,29 @@ fn the_report_prints_as_promtool_does() {
         .unwrap()
         .starts_with("  FAILED:\n    expr: \"job:up:sum\", time: 1m,"));
 }
+
+#[test]
+fn yaml_problems_name_their_line_and_durations_their_text() {
+    assert_eq!(
+        run("tests:\n  - interval: 5x\n").failures,
+        ["not a valid duration string: \"5x\""]
+    );
+    assert_eq!(
+        run("tests:\n  - promql_expr_test:\n    - expr: up\n      exp_samples:\n      - value: abc\n").failures,
+        ["yaml: unmarshal errors:\n  line 5: invalid type: string \"abc\", expected f64"]
+    );
+    let duplicate = run("evaluation_interval: 1m\nevaluation_interval: 2m\n").failures;
+    assert_eq!(duplicate.len(), 1);
+    assert!(
+        duplicate[0].starts_with("yaml: unmarshal errors:\n  ")
+            && duplicate[0].ends_with("field evaluation_interval already set in the unit-test file"),
+        "{duplicate:?}"
+    );
+}
+
+#[test]
+fn an_empty_file_has_no_tests_and_scalars_are_text() {
+    assert!(run("").passed());
+    let outcome = run("tests:\n  - interval: 1m\n    input_series:\n      - series: x\n        values: 7\n    promql_expr_test:\n      - expr: x\n        eval_time: 0\n        exp_samples:\n          - labels: x\n            value: 7\n");
+    assert_eq!(outcome, FileOutcome::default());
+}
