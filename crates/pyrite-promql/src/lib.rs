@@ -1,6 +1,8 @@
 //! Pyrite's PromQL engine: parses with `promql-parser`, reads series through
 //! [`pyrite_storage::Queryable`], and evaluates instant and range queries with
 //! Prometheus 3.x semantics. It knows nothing about HTTP or about which store answers.
+//! [`series_notation`] reads Prometheus's series notation (`up{job="a"} 1+1x10`), which
+//! test scripts and rule unit tests load data with.
 
 mod aggregate;
 mod annotations;
@@ -12,6 +14,8 @@ mod rawbytes;
 mod selector;
 mod trim;
 mod value;
+
+pub mod series_notation;
 
 pub use selector::selector_matchers;
 

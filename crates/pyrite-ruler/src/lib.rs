@@ -26,6 +26,8 @@
 //! - [`template`]: the labels and annotations of alerting rules expanded as Prometheus
 //!   expands them — its data, variables and functions (`query`, `humanize`, `toTime`,
 //!   …) over [`pyrite_template`] — and `promtool`'s parse-only [`template::check`].
+//! - [`unittest`]: rule unit tests in `promtool test rules`'s file format, run with this
+//!   crate's evaluation over an in-memory store, failures worded as promtool words them.
 //!
 //! The invariant: an alert's state changes only in an evaluation, as a function of the
 //! state, the evaluation's instant and its query result, so replaying the same
@@ -45,5 +47,6 @@ pub mod record;
 pub mod schedule;
 pub mod store;
 pub mod template;
+pub mod unittest;
 
 pub use config::RulerConfig;

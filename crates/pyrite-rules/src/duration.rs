@@ -17,7 +17,8 @@ const UNITS: [(&str, i64); 7] = [
 /// Milliseconds of a rule-file duration.
 pub use pyrite_config::parse_model_duration as parse_duration;
 
-/// A duration as rule files write it: `0s`, or its units largest first (`1h30m`).
+/// A duration as rule files write it: `0s`, or its units largest first (`1h30m`), years
+/// and weeks only when they divide it (`8d`, not `1w1d`), as Prometheus prints it.
 pub fn format_duration(ms: i64) -> String {
     if ms == 0 {
         return "0s".into();
@@ -29,6 +30,10 @@ pub fn format_duration(ms: i64) -> String {
     }
     for (unit, size) in UNITS {
         let size = size as u64;
+        let whole_only = matches!(unit, "y" | "w");
+        if whole_only && rest % size != 0 {
+            continue;
+        }
         if rest >= size {
             out.push_str(&(rest / size).to_string());
             out.push_str(unit);
@@ -74,6 +79,9 @@ mod tests {
             (5_400_000, "1h30m"),
             (90_000, "1m30s"),
             (1, "1ms"),
+            (8 * 86_400_000, "8d"),
+            (14 * 86_400_000, "2w"),
+            (366 * 86_400_000, "366d"),
         ] {
             assert_eq!(format_duration(ms), text);
             assert_eq!(parse_duration(text), Ok(ms));

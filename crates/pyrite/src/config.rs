@@ -237,10 +237,15 @@ pub enum Invocation {
     Run(Box<Config>),
     Help(String),
     Version,
+    /// `pyrite test rules FILE...`: rule unit-test files to run.
+    TestRules(Vec<PathBuf>),
 }
 
 /// Parses the command line (without the program name) into a configuration.
 pub fn from_args(args: &[String]) -> anyhow::Result<Invocation> {
+    if args.first().is_some_and(|a| a == "test") {
+        return crate::test_rules::parse(&args[1..]);
+    }
     let mut overrides: Vec<(String, String)> = Vec::new();
     let mut config_file: Option<PathBuf> = None;
     let mut expand_env = false;

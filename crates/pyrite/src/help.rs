@@ -6,6 +6,18 @@ use serde_yaml::Value;
 
 use crate::config::Config;
 
+/// `pyrite test rules --help`.
+pub(crate) const TEST_RULES_HELP: &str = "\
+Usage: pyrite test rules FILE...
+
+Runs rule unit-test files, in the format of `promtool test rules`, with Pyrite's rule
+evaluator: each file's rule_files are loaded (relative to the test file; globs allowed),
+its input_series loaded into memory, every rule group evaluated at each
+evaluation_interval, and its alert_rule_test and promql_expr_test checked.
+Prints `Unit Testing:  FILE` and then `  SUCCESS`, or `  FAILED:` and each failure.
+Exits with 0 when every file passed, 1 otherwise.
+";
+
 /// One line on what each flag does, for `--help`. The options' shapes come from the
 /// configuration structs (which may live in other crates); what they mean to an operator
 /// is said here, where the flags are. A test keeps this table and the options in step.
@@ -135,7 +147,9 @@ pub(crate) fn flags() -> anyhow::Result<Vec<(String, String)>> {
 
 pub(crate) fn help_text() -> anyhow::Result<String> {
     let mut out = String::from(
-        "Usage: pyrite [flags]\n\nRuns Pyrite components (--target=all, the default, runs all in one process).\n\
+        "Usage: pyrite [flags]\n       pyrite test rules FILE...\n\n\
+         Runs Pyrite components (--target=all, the default, runs all in one process).\n\
+         `pyrite test rules` runs rule unit-test files instead (see pyrite test rules --help).\n\
          Every option of the YAML file given by --config.file is also a flag; flags win.\n\n  \
          --config.file=PATH\n      YAML configuration file\n  \
          --config.expand-env=BOOL\n      Expands ${VAR} references in the configuration file from the environment (default: false)\n",

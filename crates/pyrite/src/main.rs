@@ -1,5 +1,6 @@
 //! The `pyrite` binary: parses flags and configuration, starts the components its
-//! `--target` names, serves HTTP, and shuts down gracefully on SIGTERM or SIGINT.
+//! `--target` names, serves HTTP, and shuts down gracefully on SIGTERM or SIGINT;
+//! `pyrite test rules FILE...` runs rule unit tests instead.
 
 mod admin;
 mod blocks;
@@ -10,6 +11,7 @@ mod metrics;
 mod modules;
 mod ring_http;
 mod server;
+mod test_rules;
 
 use std::future::IntoFuture;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,6 +35,7 @@ fn main() -> anyhow::Result<()> {
             println!("pyrite {}", env!("CARGO_PKG_VERSION"));
             return Ok(());
         }
+        Invocation::TestRules(files) => std::process::exit(test_rules::run(&files)?),
     };
     init_logging(&cfg)?;
     tokio::runtime::Builder::new_multi_thread()

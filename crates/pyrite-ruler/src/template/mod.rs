@@ -48,6 +48,12 @@ const DEFS: &str =
 const DATA_TYPE: &str =
     "struct { Labels map[string]string; ExternalLabels map[string]string; ExternalURL string; Value interface {} }";
 
+/// A span of milliseconds as Go's `time.Duration` prints it (`0s`, `1m30s`, `1h0m0s`,
+/// `500ms`), as rule unit tests word evaluation instants.
+pub(crate) fn go_duration(ms: i64) -> String {
+    gotime::GoDuration::new(ms.saturating_mul(1_000_000), false).go_string()
+}
+
 /// The template name Prometheus gives the texts of the alerting rule `rule_name`.
 pub fn template_name(rule_name: &str) -> String {
     format!("__alert_{rule_name}")
