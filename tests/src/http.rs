@@ -54,6 +54,32 @@ pub fn enc(s: &str) -> String {
     out
 }
 
+/// One series' labels and its (time ms, value) points.
+pub type SeriesPoints = (Value, Vec<(i64, f64)>);
+
+/// Every series' samples of `selector` in the `range_s` seconds up to `at_ms`, read with
+/// an instant query at exactly that millisecond.
+pub fn samples_before(base: &str, selector: &str, range_s: i64, at_ms: i64) -> anyhow::Result<Vec<SeriesPoints>> {
+    let q = format!("{selector}[{range_s}s]");
+    let at = format!("{}.{:03}", at_ms.div_euclid(1000), at_ms.rem_euclid(1000));
+    let data = api_get(&format!("{base}/api/v1/query?query={}&time={at}", enc(&q)))?;
+    let mut out = Vec::new();
+    for s in data["result"].as_array().context("result")? {
+        let points = s["values"]
+            .as_array()
+            .context("values")?
+            .iter()
+            .map(|p| {
+                let t = (p[0].as_f64().unwrap_or(0.0) * 1000.0).round() as i64;
+                let v: f64 = p[1].as_str().unwrap_or("NaN").parse().unwrap_or(f64::NAN);
+                (t, v)
+            })
+            .collect();
+        out.push((s["metric"].clone(), points));
+    }
+    Ok(out)
+}
+
 /// One series of a matrix answer: its labels as JSON, and (time, value string) points.
 pub type MatrixSeries = (String, Vec<(f64, String)>);
 

@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{ensure, Context};
 use pyrite_cluster_tests::cluster::{Cluster, Topology};
-use pyrite_cluster_tests::http::{api_get, enc};
+use pyrite_cluster_tests::http::{api_get, samples_before};
 use pyrite_cluster_tests::{wait_until, Pyrite};
 
 const GROUPS: usize = 8;
@@ -58,33 +58,34 @@ fn owner_of_both(i: usize) -> &'static str {
     RULERS.iter().find(|r| **r == owner).expect("a member")
 }
 
-/// Each series' samples of `selector` over the last `range_s` before `at_ms`:
-/// metric name → [(timestamp ms, value)].
+/// Each series' samples of `selector` over the last `range_s` before `at_ms`, by its
+/// metric name and, for alerts' series, `/alertname`.
 fn samples(base: &str, selector: &str, range_s: i64, at_ms: i64) -> anyhow::Result<BTreeMap<String, Vec<(i64, f64)>>> {
-    let q = format!("{selector}[{range_s}s]");
-    let at = format!("{}.{:03}", at_ms.div_euclid(1000), at_ms.rem_euclid(1000));
-    let data = api_get(&format!("{base}/api/v1/query?query={}&time={at}", enc(&q)))?;
     let mut out = BTreeMap::new();
-    for s in data["result"].as_array().context("result")? {
-        let m = &s["metric"];
+    for (m, points) in samples_before(base, selector, range_s, at_ms)? {
         let name = format!(
             "{}{}",
             m["__name__"].as_str().unwrap_or_default(),
             m["alertname"].as_str().map(|a| format!("/{a}")).unwrap_or_default()
         );
-        let points = s["values"]
-            .as_array()
-            .context("values")?
-            .iter()
-            .map(|p| {
-                let t = (p[0].as_f64().unwrap_or(0.0) * 1000.0).round() as i64;
-                let v: f64 = p[1].as_str().unwrap_or("NaN").parse().unwrap_or(f64::NAN);
-                (t, v)
-            })
-            .collect();
         out.insert(name, points);
     }
     Ok(out)
+}
+
+/// Waits until `base` lists every group's alert, and, with `firing`, all of them firing.
+fn wait_for_alerts(base: &str, firing: bool) -> anyhow::Result<()> {
+    let what = if firing {
+        "every alert to fire"
+    } else {
+        "every alert to be active"
+    };
+    wait_until(what, Duration::from_secs(60), || {
+        let data = api_get(&format!("{base}/api/v1/alerts"))?;
+        let alerts = data["alerts"].as_array().context("alerts")?;
+        let all = alerts.len() == GROUPS && (!firing || alerts.iter().all(|a| a["state"] == "firing"));
+        Ok(all.then_some(()))
+    })
 }
 
 /// Checks, from the stored samples of group `i` between `started` and `end` (ms), that
@@ -215,11 +216,7 @@ fn no_instant_of_any_group_is_skipped_and_alerts_keep_their_time_while_rulers_di
 
     // Every alert fires on the survivor.
     let survivor = rulers[victim_index].url("");
-    wait_until("every alert to fire", Duration::from_secs(60), || {
-        let data = api_get(&format!("{survivor}/api/v1/alerts"))?;
-        let alerts = data["alerts"].as_array().context("alerts")?;
-        Ok((alerts.len() == GROUPS && alerts.iter().all(|a| a["state"] == "firing")).then_some(()))
-    })?;
+    wait_for_alerts(&survivor, true)?;
     std::thread::sleep(Duration::from_secs(2));
 
     let end = now_ms() - 500;
@@ -243,22 +240,14 @@ fn one_process_killed_mid_pending_fires_its_alerts_on_time() -> anyhow::Result<(
     let mut pyrite = Pyrite::start(ip, &dir.path().join("data"), &[&rules_flag])?;
     let base = pyrite.url("");
     let started = now_ms();
-    wait_until("every alert to be pending", Duration::from_secs(30), || {
-        let data = api_get(&format!("{base}/api/v1/alerts"))?;
-        let alerts = data["alerts"].as_array().context("alerts")?;
-        Ok((alerts.len() == GROUPS).then_some(()))
-    })?;
+    wait_for_alerts(&base, false)?;
     std::thread::sleep(Duration::from_secs(3));
     // Killed a quarter of the way into `for`, down a few seconds, started again: it reads
     // each group's record back, evaluates the instants it missed and goes on.
     pyrite.peer.kill9()?;
     std::thread::sleep(Duration::from_secs(3));
     pyrite.kill9_and_restart()?;
-    wait_until("every alert to fire", Duration::from_secs(60), || {
-        let data = api_get(&format!("{base}/api/v1/alerts"))?;
-        let alerts = data["alerts"].as_array().context("alerts")?;
-        Ok((alerts.len() == GROUPS && alerts.iter().all(|a| a["state"] == "firing")).then_some(()))
-    })?;
+    wait_for_alerts(&base, true)?;
     std::thread::sleep(Duration::from_secs(2));
     let end = now_ms() - 500;
     for i in 0..GROUPS {

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{ensure, Context};
 use pyrite_cluster_tests::cluster::{Cluster, Topology};
 use pyrite_cluster_tests::exporter::node_exporter;
-use pyrite_cluster_tests::http::{active_targets, api_get, enc};
+use pyrite_cluster_tests::http::{active_targets, api_get, samples_before};
 use pyrite_cluster_tests::{require, wait_until};
 
 const INTERVAL_S: i64 = 2;
@@ -24,24 +24,12 @@ fn now_s() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs_f64()
 }
 
-/// Each target's stored samples of `series` in the last `range_s` before `at`:
+/// Each target's stored samples of `series` in the last `range_s` before `at_ms`:
 /// instance → [(timestamp ms, value)].
-fn samples(base: &str, series: &str, range_s: i64, at: f64) -> anyhow::Result<BTreeMap<String, Vec<(i64, f64)>>> {
-    let q = format!("{series}[{range_s}s]");
-    let data = api_get(&format!("{base}/api/v1/query?query={}&time={at:.3}", enc(&q)))?;
+fn samples(base: &str, series: &str, range_s: i64, at_ms: i64) -> anyhow::Result<BTreeMap<String, Vec<(i64, f64)>>> {
     let mut out = BTreeMap::new();
-    for s in data["result"].as_array().context("result")? {
-        let instance = s["metric"]["instance"].as_str().context("instance")?.to_string();
-        let points = s["values"]
-            .as_array()
-            .context("values")?
-            .iter()
-            .map(|p| {
-                let t = (p[0].as_f64().unwrap_or(0.0) * 1000.0).round() as i64;
-                let v: f64 = p[1].as_str().unwrap_or("NaN").parse().unwrap_or(f64::NAN);
-                (t, v)
-            })
-            .collect();
+    for (metric, points) in samples_before(base, series, range_s, at_ms)? {
+        let instance = metric["instance"].as_str().context("instance")?.to_string();
         out.insert(instance, points);
     }
     Ok(out)
@@ -196,16 +184,15 @@ fn every_instant_of_every_target_is_scraped_once_while_distributors_join_and_die
 
     // Everything the run wrote, up to an instant every live owner has had time to write.
     // Whole milliseconds, so the instant the test compares against is the one the
-    // query API reads (it rounds a time to the millisecond).
+    // query reads.
     let end_ms = ((now_s() - 1.0) * 1000.0) as i64;
-    let end = end_ms as f64 / 1000.0;
-    let range = (end - started).ceil() as i64 + INTERVAL_S;
-    let up = samples(&query, "up{job=\"node\"}", range, end)?;
+    let range = (end_ms as f64 / 1000.0 - started).ceil() as i64 + INTERVAL_S;
+    let up = samples(&query, "up{job=\"node\"}", range, end_ms)?;
     let served = samples(
         &query,
         "promhttp_metric_handler_requests_total{job=\"node\",code=\"200\"}",
         range,
-        end,
+        end_ms,
     )?;
     ensure!(up.len() == TARGETS, "up of every target: {up:?}");
     for (instance, points) in &up {

@@ -22,6 +22,37 @@ use pyrite_rules::{RuleGroup, RuleKind};
 use crate::alerting::{alert_labels, AlertingSettings, Alerts, Candidate};
 pub use crate::template::QuerySample;
 
+/// The answer of `expr` at `t` for `tenant` by `engine` over `store`, as a rule reads
+/// it: an instant vector, or a scalar as one series without labels.
+pub async fn instant_query(
+    engine: &pyrite_promql::Engine,
+    store: std::sync::Arc<dyn pyrite_storage::Queryable>,
+    tenant: &str,
+    expr: &str,
+    t: i64,
+) -> Result<Vec<QuerySample>, String> {
+    let answer = engine
+        .instant_query(store, tenant, expr, t)
+        .await
+        .map_err(|e| e.to_string())?;
+    match answer.value {
+        pyrite_promql::Value::Vector(samples) => Ok(samples
+            .into_iter()
+            .map(|s| QuerySample {
+                labels: s.labels,
+                value: s.v,
+                histogram: s.h,
+            })
+            .collect()),
+        pyrite_promql::Value::Scalar { v, .. } => Ok(vec![QuerySample {
+            labels: Labels::empty(),
+            value: v,
+            histogram: None,
+        }]),
+        _ => Err("rule result is not a vector or scalar".to_string()),
+    }
+}
+
 /// What a rule evaluation needs from the rest of Pyrite.
 #[async_trait::async_trait]
 pub trait RuleEnv: Send + Sync {

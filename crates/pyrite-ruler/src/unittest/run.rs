@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use pyrite_model::{Labels, TimeSeries};
 use pyrite_promql::series_notation::{parse_labels, parse_series_line, Point};
-use pyrite_promql::{Engine, EngineOptions, Value};
+use pyrite_promql::{Engine, EngineOptions};
 use pyrite_rules::{RuleGroup, RuleKind};
 use pyrite_storage::MemQueryable;
 use pyrite_template::go_quote;
@@ -18,7 +18,7 @@ use pyrite_template::go_quote;
 use super::compare::{alerts_string, indent, same_samples, samples_string, AlertSet, Pairs, SampleSet};
 use super::file::{ModelDuration, TestGroup};
 use crate::alerting::AlertState;
-use crate::group::{EvalSettings, Expansion, GroupState, QuerySample, RuleEnv};
+use crate::group::{instant_query, EvalSettings, Expansion, GroupState, QuerySample, RuleEnv};
 use crate::template::{go_duration, Expander};
 
 /// The tenant the tests' data and rules live in (the store holds nothing else).
@@ -108,27 +108,9 @@ struct Env {
     external_url: String,
 }
 
+/// The answer of `expr` at `t` over the test's store.
 async fn instant(engine: &Engine, store: Arc<MemQueryable>, expr: &str, t: i64) -> Result<Vec<QuerySample>, String> {
-    let answer = engine
-        .instant_query(store, TENANT, expr, t)
-        .await
-        .map_err(|e| e.to_string())?;
-    match answer.value {
-        Value::Vector(samples) => Ok(samples
-            .into_iter()
-            .map(|s| QuerySample {
-                labels: s.labels,
-                value: s.v,
-                histogram: s.h,
-            })
-            .collect()),
-        Value::Scalar { v, .. } => Ok(vec![QuerySample {
-            labels: Labels::empty(),
-            value: v,
-            histogram: None,
-        }]),
-        _ => Err("rule result is not a vector or scalar".to_string()),
-    }
+    instant_query(engine, store, TENANT, expr, t).await
 }
 
 #[async_trait::async_trait]

@@ -19,8 +19,8 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use pyrite_distributor::{Distributor, RawSeries, Source};
 use pyrite_model::{Labels, TimeSeries};
-use pyrite_promql::{Engine, Value};
-use pyrite_ruler::group::{Expansion, QuerySample, RuleEnv};
+use pyrite_promql::Engine;
+use pyrite_ruler::group::{instant_query, Expansion, QuerySample, RuleEnv};
 use pyrite_ruler::manager::Manager;
 use pyrite_ruler::notifier::Notifier;
 use pyrite_ruler::template::Expander;
@@ -37,40 +37,10 @@ struct Env {
     external_url: String,
 }
 
-/// The instant-vector answer of `expr` at `t`, a scalar as one series without labels.
-async fn instant(
-    engine: &Engine,
-    store: Arc<dyn Queryable>,
-    tenant: &str,
-    expr: &str,
-    t: i64,
-) -> Result<Vec<QuerySample>, String> {
-    let answer = engine
-        .instant_query(store, tenant, expr, t)
-        .await
-        .map_err(|e| e.to_string())?;
-    match answer.value {
-        Value::Vector(samples) => Ok(samples
-            .into_iter()
-            .map(|s| QuerySample {
-                labels: s.labels,
-                value: s.v,
-                histogram: s.h,
-            })
-            .collect()),
-        Value::Scalar { v, .. } => Ok(vec![QuerySample {
-            labels: Labels::empty(),
-            value: v,
-            histogram: None,
-        }]),
-        _ => Err("rule result is not a vector or scalar".to_string()),
-    }
-}
-
 #[async_trait::async_trait]
 impl RuleEnv for Env {
     async fn query(&self, tenant: &str, expr: &str, t: i64) -> Result<Vec<QuerySample>, String> {
-        instant(&self.engine, self.store.clone(), tenant, expr, t).await
+        instant_query(&self.engine, self.store.clone(), tenant, expr, t).await
     }
 
     async fn write(&self, tenant: &str, series: Vec<TimeSeries>) -> Result<(), String> {
@@ -95,7 +65,7 @@ impl RuleEnv for Env {
         let handle = tokio::runtime::Handle::current();
         let (engine, store, tenant, t) = (self.engine.clone(), self.store.clone(), at.tenant.to_string(), at.t);
         let query = Arc::new(move |expr: &str| {
-            tokio::task::block_in_place(|| handle.block_on(instant(&engine, store.clone(), &tenant, expr, t)))
+            tokio::task::block_in_place(|| handle.block_on(instant_query(&engine, store.clone(), &tenant, expr, t)))
         });
         Expander::new(&Labels::empty(), self.external_url.clone(), query)
             .at(at.t)
