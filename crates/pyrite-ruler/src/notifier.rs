@@ -16,6 +16,7 @@ mod metrics;
 
 use std::collections::VecDeque;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +35,9 @@ pub use metrics::NotifierMetrics;
 
 /// Alerts sent in one request.
 const BATCH: usize = 64;
+
+/// How long sending waits at start for the sets' discovery to answer.
+pub const FIRST_DISCOVERY: Duration = Duration::from_secs(10);
 
 /// A notifier that could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -130,15 +134,28 @@ impl Notifier {
     }
 
     /// Finds the Alertmanagers and sends queued alerts until the task is dropped.
+    /// Sending starts once every set's discovery has answered (or after
+    /// [`FIRST_DISCOVERY`]), so the alerts of a first evaluation are not lost to
+    /// Alertmanagers not yet found.
     pub async fn run(self: Arc<Self>) {
         let mut tasks = tokio::task::JoinSet::new();
-        for (i, (cfg, found)) in std::mem::take(&mut *self.discoveries.lock()) {
-            let n = self.clone();
+        let discoveries = std::mem::take(&mut *self.discoveries.lock());
+        let pending = Arc::new(AtomicUsize::new(discoveries.len()));
+        let answered = Arc::new(tokio::sync::Notify::new());
+        for (i, (cfg, found)) in discoveries {
+            let (n, pending, answered) = (self.clone(), pending.clone(), answered.clone());
+            let first = AtomicBool::new(true);
             tasks.spawn(discovery::run(cfg, found, move |urls| {
                 tracing::info!(set = i, alertmanagers = ?urls, "alertmanagers discovered");
                 *n.sets[i].urls.lock() = urls;
                 n.count_discovered();
+                if first.swap(false, Ordering::SeqCst) && pending.fetch_sub(1, Ordering::SeqCst) == 1 {
+                    answered.notify_one();
+                }
             }));
+        }
+        if pending.load(Ordering::SeqCst) > 0 {
+            let _ = tokio::time::timeout(FIRST_DISCOVERY, answered.notified()).await;
         }
         loop {
             let batch = self.take_batch();

@@ -203,7 +203,7 @@ pub fn parse(text: &str) -> Result<AlertingFile, ConfigError> {
         }
         ConfigError {
             line: e.location().map(|l| l.line()),
-            message,
+            message: prometheus_wording(&message),
         }
     })?;
     for (name, value) in &raw.global.external_labels {
@@ -224,6 +224,32 @@ pub fn parse(text: &str) -> Result<AlertingFile, ConfigError> {
         external_labels: raw.global.external_labels,
         alerting: raw.alerting,
     })
+}
+
+/// An unknown field of the file, `global`, `alerting` or an `alertmanagers` entry said
+/// as Prometheus says it (`field x not found in type config.plain`); other messages as
+/// they are.
+fn prometheus_wording(message: &str) -> String {
+    const UNKNOWN: &str = "unknown field `";
+    let Some(at) = message.find(UNKNOWN) else {
+        return message.to_string();
+    };
+    let path = message[..at].trim_end_matches(": ");
+    let rest = &message[at + UNKNOWN.len()..];
+    let Some(field) = rest.split('`').next() else {
+        return message.to_string();
+    };
+    let ty = match path {
+        "" | "global" | "alerting" => "config.plain",
+        p if p
+            .strip_prefix("alerting.alertmanagers[")
+            .is_some_and(|i| i.ends_with(']') && !i.contains('.')) =>
+        {
+            "config.AlertmanagerConfig"
+        }
+        _ => return message.to_string(),
+    };
+    format!("field {field} not found in type {ty}")
 }
 
 /// Reads the file at `path`.
@@ -291,10 +317,20 @@ alerting:
                 "alerting: {alertmanagers: [{api_version: v1}]}",
                 "expected Alertmanager api version to be one of [v2] but got v1",
             ),
-            ("alerting: {alertmanagers: [{nope: 1}]}", "unknown field `nope`"),
-            ("alerting: {nope: 1}", "unknown field `nope`"),
-            ("global: {nope: 1}", "unknown field `nope`"),
-            ("nope: 1", "unknown field `nope`"),
+            (
+                "alerting:\n  alertmanagers:\n    - nope: 1",
+                "line 3: field nope not found in type config.AlertmanagerConfig",
+            ),
+            (
+                "alerting: {nope: 1}",
+                "line 1: field nope not found in type config.plain",
+            ),
+            ("global: {nope: 1}", "line 1: field nope not found in type config.plain"),
+            ("nope: 1", "line 1: field nope not found in type config.plain"),
+            (
+                "alerting: {alertmanagers: [{static_configs: [{nope: 1}]}]}",
+                "unknown field `nope`",
+            ),
             ("global: {external_labels: {\"a-b\": x}}", "not a valid label name"),
             ("alerting: {alertmanagers: [{scheme: ftp}]}", "unknown scheme"),
             ("alerting: {alert_relabel_configs: [{action: keep, regex: \"(\"}]}", ""),
