@@ -24,6 +24,10 @@ pub struct RulerConfig {
     /// Alertmanagers to send alerts to, comma-separated base URLs (their API v2 is under
     /// `/api/v2`); empty: alerts are not sent.
     pub alertmanager_url: String,
+    /// A Prometheus configuration file (a whole `prometheus.yml` will do) whose
+    /// `alerting` section and `global.external_labels` the ruler's alert sending follows;
+    /// empty: none.
+    pub alerting_config_file: String,
     /// Alerts waiting to be sent, at most; the oldest are dropped beyond it.
     pub notification_queue_capacity: usize,
     /// How often a ruler tells the metadata group it is alive (rulers share the groups
@@ -55,6 +59,7 @@ impl Default for RulerConfig {
             resend_delay: Duration::from_millis(60_000),
             external_url: String::new(),
             alertmanager_url: String::new(),
+            alerting_config_file: String::new(),
             notification_queue_capacity: 10_000,
             heartbeat_period: Duration::from_millis(1_000),
             heartbeat_timeout: Duration::from_millis(5_000),

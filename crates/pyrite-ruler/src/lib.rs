@@ -16,7 +16,11 @@
 //! - [`manager`]: the groups, a loop each on every ruler, evaluated by the ruler owning
 //!   the group in the `ruler` pool, and what a change of rules does to them; alerts due
 //!   after an evaluation go to a [`manager::Notify`].
-//! - [`notifier`]: alerts due, queued and posted to Alertmanagers' API v2.
+//! - [`notifier`]: alerts due, given the external labels and `alert_relabel_configs`,
+//!   queued and posted to Alertmanagers' API v2, with Prometheus's notification
+//!   metrics; [`notifier::config`] reads the alerting configuration file (Prometheus's
+//!   `alerting` section and `global.external_labels`), [`notifier::discovery`] finds
+//!   each set's Alertmanagers and relabels them.
 //! - [`record`]: a group's state as the metadata group keeps it between evaluations,
 //!   written by the group's owner after each one.
 //! - [`schedule`]: a group's evaluation instants, at Prometheus's offset from its hash.

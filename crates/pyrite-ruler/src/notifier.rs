@@ -1,51 +1,162 @@
-//! Sending alerts to Alertmanagers through their API v2 (`POST /api/v2/alerts`), as
-//! Prometheus's notifier does: alerts due are queued (at most `capacity`; the oldest
-//! are dropped when it is full), and a sender takes them out in batches of up to 64 and
-//! posts each batch to every Alertmanager, with the tenant in `X-Scope-OrgID`.
+//! Sending alerts to Alertmanagers through their API v2, as Prometheus's notifier does.
+//! Each alert due gets the external labels it lacks, then goes through
+//! `alert_relabel_configs` (an alert dropped there is not sent) into a bounded queue
+//! (at most `capacity`; the oldest are dropped when it is full). A sender takes up to 64
+//! alerts of one tenant at a time and posts them to every Alertmanager of every set
+//! (`alertmanagers:` entry, or `--ruler.alertmanager-url`), after the set's own
+//! `alert_relabel_configs`, with the tenant in `X-Scope-OrgID`. The sets' Alertmanagers
+//! are found by their service discovery ([`discovery`]).
 //!
 //! The invariant: `notify` never waits on the network; an Alertmanager that is down
-//! costs its batches (logged), never the evaluation that queued them.
+//! costs its batches (counted and logged), never the evaluation that queued them.
+
+pub mod config;
+pub mod discovery;
+mod metrics;
 
 use std::collections::VecDeque;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
+use pyrite_discovery::{Discoverer, Env};
+use pyrite_http_client::{HttpClient, HttpClientConfig};
+use pyrite_model::{Labels, LabelsBuilder};
+use pyrite_relabel::RelabelConfig;
 use serde_json::{json, Value as Json};
 
 use crate::alerting::Notification;
 use crate::api::rfc3339;
 use crate::manager::Notify;
+pub use config::{AlertingFile, ConfigError};
+pub use metrics::NotifierMetrics;
 
 /// Alerts sent in one request.
 const BATCH: usize = 64;
 
+/// How long sending waits at start for the sets' discovery to answer.
+pub const FIRST_DISCOVERY: Duration = Duration::from_secs(10);
+
+/// A notifier that could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum NotifierError {
+    #[error("alertmanagers[{0}]: {1}")]
+    Client(usize, pyrite_http_client::HttpClientError),
+    #[error("alertmanagers[{0}]: {1}")]
+    Discovery(usize, pyrite_discovery::DiscoveryError),
+}
+
+/// Alertmanagers found the same way and reached the same way.
+struct AmSet {
+    client: HttpClient,
+    timeout: Duration,
+    alert_relabel: Vec<RelabelConfig>,
+    /// The URLs alerts are posted to.
+    urls: Mutex<Vec<String>>,
+}
+
+type Discovery = (config::AlertmanagerConfig, Vec<Box<dyn Discoverer>>);
+
 pub struct Notifier {
-    alertmanagers: Vec<String>,
+    sets: Vec<Arc<AmSet>>,
+    external_labels: Vec<(String, String)>,
+    alert_relabel: Vec<RelabelConfig>,
     capacity: usize,
-    queue: Mutex<VecDeque<(String, Json)>>,
+    queue: Mutex<VecDeque<(String, Notification)>>,
     wake: tokio::sync::Notify,
-    client: reqwest::Client,
+    /// The discoveries of the sets, taken by `run`.
+    discoveries: Mutex<Vec<(usize, Discovery)>>,
+    metrics: NotifierMetrics,
 }
 
 impl Notifier {
-    /// A notifier to the Alertmanagers at `urls` (each the base URL its API v2 is
-    /// under, such as `http://host:9093`).
-    pub fn new(urls: Vec<String>, capacity: usize) -> Arc<Notifier> {
-        Arc::new(Notifier {
-            alertmanagers: urls.into_iter().map(|u| u.trim_end_matches('/').to_string()).collect(),
-            capacity: capacity.max(1),
+    /// A notifier to the Alertmanagers of `file`'s `alerting` section and those at
+    /// `urls` (each the base URL its API v2 is under, such as `http://host:9093`).
+    /// Relative file names in `file` are taken from `base_dir`, the file's directory.
+    pub fn new(
+        file: &AlertingFile,
+        urls: Vec<String>,
+        capacity: usize,
+        base_dir: &Path,
+        metrics: NotifierMetrics,
+    ) -> Result<Arc<Notifier>, NotifierError> {
+        let env = &Env {
+            base_dir: base_dir.to_path_buf(),
+            dns_resolver: None,
+        };
+        let mut sets = Vec::new();
+        let mut discoveries = Vec::new();
+        for (i, am) in file.alerting.alertmanagers.iter().enumerate() {
+            let client = am
+                .http_client_config()
+                .build(&env.base_dir)
+                .map_err(|e| NotifierError::Client(i, e))?;
+            let found = discovery::discoverers(am, env).map_err(|e| NotifierError::Discovery(i, e))?;
+            discoveries.push((sets.len(), (am.clone(), found)));
+            sets.push(Arc::new(AmSet {
+                client,
+                timeout: am.timeout.0,
+                alert_relabel: am.alert_relabel_configs.clone(),
+                urls: Mutex::new(Vec::new()),
+            }));
+        }
+        if !urls.is_empty() {
+            let client = HttpClientConfig::default()
+                .build(&env.base_dir)
+                .map_err(|e| NotifierError::Client(sets.len(), e))?;
+            sets.push(Arc::new(AmSet {
+                client,
+                timeout: Duration::from_secs(10),
+                alert_relabel: Vec::new(),
+                urls: Mutex::new(
+                    urls.iter()
+                        .map(|u| format!("{}/api/v2/alerts", u.trim_end_matches('/')))
+                        .collect(),
+                ),
+            }));
+        }
+        let capacity = capacity.max(1);
+        metrics.queue_capacity.set(capacity as i64);
+        let n = Arc::new(Notifier {
+            sets,
+            external_labels: file.external_labels.clone().into_iter().collect(),
+            alert_relabel: file.alerting.alert_relabel_configs.clone(),
+            capacity,
             queue: Mutex::new(VecDeque::new()),
             wake: tokio::sync::Notify::new(),
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
-        })
+            discoveries: Mutex::new(discoveries),
+            metrics,
+        });
+        n.count_discovered();
+        Ok(n)
     }
 
-    /// Sends queued alerts until the task is dropped.
+    /// Finds the Alertmanagers and sends queued alerts until the task is dropped.
+    /// Sending starts once every set's discovery has answered (or after
+    /// [`FIRST_DISCOVERY`]), so the alerts of a first evaluation are not lost to
+    /// Alertmanagers not yet found.
     pub async fn run(self: Arc<Self>) {
+        let mut tasks = tokio::task::JoinSet::new();
+        let discoveries = std::mem::take(&mut *self.discoveries.lock());
+        let pending = Arc::new(AtomicUsize::new(discoveries.len()));
+        let answered = Arc::new(tokio::sync::Notify::new());
+        for (i, (cfg, found)) in discoveries {
+            let (n, pending, answered) = (self.clone(), pending.clone(), answered.clone());
+            let first = AtomicBool::new(true);
+            tasks.spawn(discovery::run(cfg, found, move |urls| {
+                tracing::info!(set = i, alertmanagers = ?urls, "alertmanagers discovered");
+                *n.sets[i].urls.lock() = urls;
+                n.count_discovered();
+                if first.swap(false, Ordering::SeqCst) && pending.fetch_sub(1, Ordering::SeqCst) == 1 {
+                    answered.notify_one();
+                }
+            }));
+        }
+        if pending.load(Ordering::SeqCst) > 0 {
+            let _ = tokio::time::timeout(FIRST_DISCOVERY, answered.notified()).await;
+        }
         loop {
             let batch = self.take_batch();
             if batch.is_empty() {
@@ -53,32 +164,94 @@ impl Notifier {
                 continue;
             }
             let tenant = batch[0].0.clone();
-            let body: Vec<Json> = batch.into_iter().map(|(_, a)| a).collect();
-            for am in &self.alertmanagers {
-                let sent = self
-                    .client
-                    .post(format!("{am}/api/v2/alerts"))
-                    .header(pyrite_model::TENANT_HEADER, &tenant)
-                    .json(&body)
-                    .send()
-                    .await
-                    .and_then(|r| r.error_for_status());
-                if let Err(e) = sent {
-                    tracing::warn!(alertmanager = %am, alerts = body.len(), error = %e, "sending alerts");
-                }
+            let alerts: Vec<Notification> = batch.into_iter().map(|(_, a)| a).collect();
+            if !self.send_all(&tenant, &alerts).await {
+                self.metrics.dropped.inc_by(alerts.len() as u64);
             }
         }
     }
 
+    /// Posts `alerts` to every Alertmanager; whether one at least took them.
+    async fn send_all(&self, tenant: &str, alerts: &[Notification]) -> bool {
+        let mut ok = false;
+        for set in &self.sets {
+            let body: Vec<Json> = alerts
+                .iter()
+                .filter_map(|a| relabeled(a, &set.alert_relabel))
+                .map(|a| postable(&a))
+                .collect();
+            if body.is_empty() {
+                ok = true;
+                continue;
+            }
+            let urls = set.urls.lock().clone();
+            for url in urls {
+                let sent = match set.client.request(reqwest::Method::POST, &url).await {
+                    Ok(req) => req
+                        .header(pyrite_model::TENANT_HEADER, tenant)
+                        .timeout(set.timeout)
+                        .json(&body)
+                        .send()
+                        .await
+                        .and_then(|r| r.error_for_status())
+                        .map(drop)
+                        .map_err(|e| e.to_string()),
+                    Err(e) => Err(e.to_string()),
+                };
+                let label = vec![("alertmanager".to_string(), url.clone())];
+                self.metrics.sent.get_or_create(&label).inc_by(body.len() as u64);
+                match sent {
+                    Ok(()) => ok = true,
+                    Err(e) => {
+                        self.metrics.errors.get_or_create(&label).inc_by(body.len() as u64);
+                        tracing::warn!(alertmanager = %url, alerts = body.len(), error = %e, "sending alerts");
+                    }
+                }
+            }
+        }
+        ok
+    }
+
+    fn count_discovered(&self) {
+        let n: usize = self.sets.iter().map(|s| s.urls.lock().len()).sum();
+        self.metrics.alertmanagers_discovered.set(n as i64);
+    }
+
     /// Up to a batch of the oldest queued alerts, all of one tenant.
-    fn take_batch(&self) -> Vec<(String, Json)> {
+    fn take_batch(&self) -> Vec<(String, Notification)> {
         let mut q = self.queue.lock();
         let Some(tenant) = q.front().map(|(t, _)| t.clone()) else {
             return Vec::new();
         };
         let n = q.iter().take(BATCH).take_while(|(t, _)| *t == tenant).count();
-        q.drain(..n).collect()
+        let out = q.drain(..n).collect();
+        self.metrics.queue_length.set(q.len() as i64);
+        out
     }
+
+    /// The alert as it is queued: with the external labels it lacks, then relabeled.
+    fn prepare(&self, a: &Notification) -> Option<Notification> {
+        let mut b: LabelsBuilder = a.labels.to_builder();
+        for (name, value) in &self.external_labels {
+            if !a.labels.has(name) {
+                b.set(name, value);
+            }
+        }
+        let a = Notification {
+            labels: b.build(),
+            ..a.clone()
+        };
+        relabeled(&a, &self.alert_relabel)
+    }
+}
+
+/// The alert after `configs`, or `None` when they drop it.
+fn relabeled(a: &Notification, configs: &[RelabelConfig]) -> Option<Notification> {
+    if configs.is_empty() {
+        return Some(a.clone());
+    }
+    let labels: Labels = pyrite_relabel::process(&a.labels, configs)?;
+    (!labels.is_empty()).then(|| Notification { labels, ..a.clone() })
 }
 
 /// An alert in the API v2's `postableAlert` shape.
@@ -96,53 +269,41 @@ fn postable(a: &Notification) -> Json {
     })
 }
 
+/// The `generatorURL` Prometheus gives an alert of the rule with expression `expr`: its
+/// graph page at `external_url` with the expression in the table tab.
+pub fn generator_url(external_url: &str, expr: &str) -> String {
+    let mut q = String::new();
+    for b in expr.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => q.push(b as char),
+            b' ' => q.push('+'),
+            _ => q.push_str(&format!("%{b:02X}")),
+        }
+    }
+    format!("{}/graph?g0.expr={q}&g0.tab=1", external_url.trim_end_matches('/'))
+}
+
 impl Notify for Notifier {
     fn notify(&self, tenant: &str, alerts: Vec<Notification>) {
-        if self.alertmanagers.is_empty() {
+        if self.sets.is_empty() {
             return;
         }
         {
             let mut q = self.queue.lock();
-            for a in &alerts {
-                q.push_back((tenant.to_string(), postable(a)));
+            for a in alerts.iter().filter_map(|a| self.prepare(a)) {
+                q.push_back((tenant.to_string(), a));
             }
             let over = q.len().saturating_sub(self.capacity);
             if over > 0 {
                 q.drain(..over);
+                self.metrics.dropped.inc_by(over as u64);
                 tracing::warn!(dropped = over, "alert queue full; dropped the oldest alerts");
             }
+            self.metrics.queue_length.set(q.len() as i64);
         }
         self.wake.notify_one();
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use pyrite_model::Labels;
-    use std::collections::BTreeMap;
-
-    fn alert(name: &str) -> Notification {
-        Notification {
-            labels: Labels::from_pairs(&[("alertname", name)]),
-            annotations: BTreeMap::from([("summary".to_string(), "s".to_string())]),
-            starts_at: 1_500_000_000_000,
-            ends_at: 1_500_000_240_000,
-            resolved: false,
-        }
-    }
-
-    #[test]
-    fn queues_in_order_drops_the_oldest_and_batches_by_tenant() {
-        let n = Notifier::new(vec!["http://am:9093/".into()], 3);
-        n.notify("a", vec![alert("1"), alert("2")]);
-        n.notify("b", vec![alert("3"), alert("4")]);
-        let first = n.take_batch();
-        assert_eq!(first.len(), 1, "the oldest was dropped, and a batch holds one tenant");
-        assert_eq!(first[0].1["labels"]["alertname"], "2");
-        assert_eq!(first[0].1["startsAt"], "2017-07-14T02:40:00Z");
-        assert_eq!(first[0].1["endsAt"], "2017-07-14T02:44:00Z");
-        assert_eq!(n.take_batch().len(), 2);
-        assert!(n.take_batch().is_empty());
-    }
-}
+mod tests;

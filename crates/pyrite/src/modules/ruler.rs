@@ -22,7 +22,7 @@ use pyrite_model::{Labels, TimeSeries};
 use pyrite_promql::Engine;
 use pyrite_ruler::group::{instant_query, Expansion, QuerySample, RuleEnv};
 use pyrite_ruler::manager::Manager;
-use pyrite_ruler::notifier::Notifier;
+use pyrite_ruler::notifier::{AlertingFile, Notifier, NotifierMetrics};
 use pyrite_ruler::template::Expander;
 use pyrite_storage::Queryable;
 
@@ -35,6 +35,7 @@ struct Env {
     store: Arc<dyn Queryable>,
     dist: Arc<Distributor>,
     external_url: String,
+    external_labels: Labels,
 }
 
 #[async_trait::async_trait]
@@ -67,7 +68,7 @@ impl RuleEnv for Env {
         let query = Arc::new(move |expr: &str| {
             tokio::task::block_in_place(|| handle.block_on(instant_query(&engine, store.clone(), &tenant, expr, t)))
         });
-        Expander::new(&Labels::empty(), self.external_url.clone(), query)
+        Expander::new(&self.external_labels, self.external_url.clone(), query)
             .at(at.t)
             .expand(at.rule, text, at.labels, at.value)
     }
@@ -81,13 +82,31 @@ pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
         ctx.write_path(),
         &mut prometheus_client::registry::Registry::default(),
     ));
+    let (alerting, base_dir) = match cfg.alerting_config_file.as_str() {
+        "" => (AlertingFile::default(), PathBuf::from(".")),
+        file => {
+            let path = PathBuf::from(file);
+            let alerting = pyrite_ruler::notifier::config::read(&path).context("ruler.alerting-config-file")?;
+            let dir = path.parent().map(PathBuf::from).unwrap_or_default();
+            (alerting, dir)
+        }
+    };
+    let external_labels = Labels::from_pairs(&alerting.external_labels.iter().collect::<Vec<_>>());
     let env = Arc::new(Env {
         engine: Engine::new(ctx.cfg.querier.engine_options()),
         store: ctx.read_path(),
         dist,
         external_url: cfg.external_url.clone(),
+        external_labels,
     });
-    let notifier = Notifier::new(cfg.alertmanagers(), cfg.notification_queue_capacity);
+    let notifier = Notifier::new(
+        &alerting,
+        cfg.alertmanagers(),
+        cfg.notification_queue_capacity,
+        &base_dir,
+        NotifierMetrics::register(&mut ctx.registry),
+    )
+    .context("ruler.alerting-config-file")?;
     let member = pool::Member::new(
         pyrite_ruler::record::POOL,
         pool::member_id(ctx, &cfg.instance_id),

@@ -1,0 +1,149 @@
+//! The ruler sends its alerts as a Prometheus alerting section says: the alerting file
+//! of `docs/operations.md`, run as written, finds a real Alertmanager (Debian's
+//! `prometheus-alertmanager`, requiring basic auth) through `file_sd_configs`, drops
+//! the standby one by `relabel_configs`, adds the external labels, drops one alert and
+//! labels the other by `alert_relabel_configs` — and the Alertmanager receives exactly
+//! the one expected alert, while `/metrics` counts what was sent.
+
+use std::collections::BTreeSet;
+use std::net::Ipv4Addr;
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::Context;
+use pyrite_cluster_tests::{free_port, require, wait_until, Peer, Pyrite};
+use serde_json::Value;
+
+const RULES: &str = r#"
+groups:
+  - name: sent
+    interval: 1s
+    rules:
+      - alert: Kept
+        expr: vector(1)
+        labels:
+          severity: page
+        annotations:
+          summary: "in {{ $externalLabels.cluster }}"
+      - alert: Dropped
+        expr: vector(1)
+        labels:
+          severity: debug
+"#;
+
+/// `pyrite-secret`, hashed for the Alertmanager's `basic_auth_users`.
+const PASSWORD_HASH: &str = "$2b$04$KTZKSV8Ip5pLdN65nSkdL.VCZFsjeU07hlFlmy8pUk65Li3XxG8K6";
+
+/// The ```` ```yaml ```` block of `docs/operations.md` holding an alerting section.
+fn documented_alerting_file() -> anyhow::Result<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/operations.md");
+    let text = std::fs::read_to_string(&path).context("reading docs/operations.md")?;
+    let mut blocks = Vec::new();
+    let mut current: Option<(usize, Vec<&str>)> = None;
+    for line in text.lines() {
+        let indent = line.len() - line.trim_start().len();
+        match (&mut current, line.trim()) {
+            (None, "```yaml") => current = Some((indent, Vec::new())),
+            (Some((_, block)), "```") => {
+                blocks.push(block.join("\n") + "\n");
+                current = None;
+            }
+            (Some((indent, block)), _) => block.push(line.get(*indent..).unwrap_or("")),
+            (None, _) => {}
+        }
+    }
+    blocks
+        .into_iter()
+        .find(|b| b.contains("alert_relabel_configs"))
+        .context("docs/operations.md has no yaml block with alert_relabel_configs")
+}
+
+#[test]
+fn alerts_follow_the_documented_alerting_file() -> anyhow::Result<()> {
+    require("prometheus-alertmanager")?;
+    let ip = Ipv4Addr::new(127, 0, 0, 204);
+    let tmp = tempfile::tempdir()?;
+    let am_port = free_port(ip);
+    let am_config = tmp.path().join("alertmanager.yml");
+    std::fs::write(&am_config, "route:\n  receiver: none\nreceivers:\n  - name: none\n")?;
+    let web_config = tmp.path().join("web.yml");
+    std::fs::write(&web_config, format!("basic_auth_users:\n  pyrite: '{PASSWORD_HASH}'\n"))?;
+    let _alertmanager = Peer::spawn(
+        "alertmanager",
+        Command::new("prometheus-alertmanager")
+            .arg(format!("--config.file={}", am_config.display()))
+            .arg(format!("--web.config.file={}", web_config.display()))
+            .arg(format!("--storage.path={}", tmp.path().join("am").display()))
+            .arg(format!("--web.listen-address={ip}:{am_port}"))
+            .arg("--cluster.listen-address="),
+        tmp.path(),
+    )?;
+    let am = format!("http://{ip}:{am_port}");
+
+    // The documented file, beside the files it names.
+    let alerting = tmp.path().join("alerting.yml");
+    std::fs::write(&alerting, documented_alerting_file()?)?;
+    std::fs::write(tmp.path().join("alertmanager-password"), "pyrite-secret\n")?;
+    std::fs::write(
+        tmp.path().join("alertmanagers.json"),
+        format!(r#"[{{"targets": ["{ip}:{am_port}"]}}, {{"targets": ["{ip}:1"], "labels": {{"standby": "true"}}}}]"#),
+    )?;
+    let rules_dir = tmp.path().join("rules");
+    std::fs::create_dir(&rules_dir)?;
+    std::fs::write(rules_dir.join("sent.yml"), RULES)?;
+    let pyrite = Pyrite::start(
+        ip,
+        &tmp.path().join("data"),
+        &[
+            &format!("--ruler.rules-dir={}", rules_dir.display()),
+            &format!("--ruler.alerting-config-file={}", alerting.display()),
+        ],
+    )?;
+
+    let client = reqwest::blocking::Client::new();
+    let received = wait_until(
+        "the Alertmanager to receive Pyrite's alert",
+        Duration::from_secs(30),
+        || {
+            let r = client
+                .get(format!("{am}/api/v2/alerts"))
+                .basic_auth("pyrite", Some("pyrite-secret"))
+                .send()?
+                .error_for_status()?;
+            let alerts: Value = r.json()?;
+            let found: BTreeSet<String> = alerts
+                .as_array()
+                .context("alerts")?
+                .iter()
+                .map(|a| format!("{} {}", a["labels"], a["annotations"]))
+                .collect();
+            Ok((!found.is_empty()).then_some(found))
+        },
+    )?;
+    assert_eq!(
+        received,
+        BTreeSet::from([
+            r#"{"alertname":"Kept","cluster":"eu1","severity":"page","team":"ops"} {"summary":"in eu1"}"#.to_string()
+        ])
+    );
+    let refused = client.get(format!("{am}/api/v2/alerts")).send()?.status();
+    assert_eq!(refused.as_u16(), 401, "the Alertmanager requires the password");
+
+    let sent = format!(r#"prometheus_notifications_sent_total{{alertmanager="{am}/api/v2/alerts"}} "#);
+    let metrics = wait_until("/metrics to count the alert sent", Duration::from_secs(10), || {
+        let text = reqwest::blocking::get(pyrite.url("/metrics"))?.text()?;
+        Ok(text.contains(&sent).then_some(text))
+    })?;
+    for line in [
+        "prometheus_notifications_alertmanagers_discovered 1",
+        "prometheus_notifications_queue_capacity 10000",
+        "prometheus_notifications_dropped_total 0",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line} in:\n{metrics}");
+    }
+    assert!(
+        !metrics.contains("prometheus_notifications_errors_total{"),
+        "no errors:\n{metrics}"
+    );
+    Ok(())
+}
