@@ -197,6 +197,13 @@ scrape_configs:
         .map(|a| a.replace("\"firing\"", "\"active\""))
         .collect();
     assert_eq!(received, expected);
+    // Linked to the rule's expression, as Prometheus links its alerts.
+    let alerts: Value = reqwest::blocking::get(format!("{am}/api/v2/alerts"))?.json()?;
+    assert_eq!(
+        alerts[0]["generatorURL"],
+        format!("{py}/graph?g0.expr=demo_value+%3E+5&g0.tab=1"),
+        "{alerts}"
+    );
 
     // Recording rules, the second reading the first within the same evaluation.
     for q in ["demo:sum", "demo:sum:doubled", "ALERTS", "count(ALERTS_FOR_STATE)"] {

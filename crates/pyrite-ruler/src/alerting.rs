@@ -105,6 +105,9 @@ pub struct Notification {
     pub starts_at: i64,
     pub ends_at: i64,
     pub resolved: bool,
+    /// The page its rule's expression is graphed on (`generatorURL`); empty until the
+    /// ruler sets it.
+    pub generator_url: String,
 }
 
 /// A result series' labels made an alert's: without `__name__`, with the rule's
@@ -263,6 +266,7 @@ impl Alerts {
                 starts_at: a.fired_at.unwrap_or(a.active_at),
                 ends_at: a.resolved_at.unwrap_or(valid_until),
                 resolved: a.resolved_at.is_some(),
+                generator_url: String::new(),
             });
         }
         out

@@ -123,6 +123,7 @@ impl RulerConfig {
             evaluation_interval_ms: self.evaluation_interval.as_millis(),
             query_offset_ms: self.query_offset.as_millis(),
             resend_delay_ms: self.resend_delay.as_millis(),
+            external_url: self.external_url.clone(),
         }
     }
 }

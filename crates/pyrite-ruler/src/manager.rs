@@ -34,6 +34,7 @@ use tokio_util::sync::CancellationToken;
 use crate::alerting::Notification;
 use crate::group::{EvalSettings, GroupState, RuleEnv};
 use crate::loader::LoadedGroup;
+use crate::notifier::generator_url;
 use crate::record::{self, POOL};
 use crate::schedule::{to_ms, Schedule};
 
@@ -46,12 +47,14 @@ pub trait Notify: Send + Sync {
 }
 
 /// The ruler's defaults for groups that set none, and its notification timing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManagerOptions {
     pub evaluation_interval_ms: i64,
     pub query_offset_ms: i64,
     /// How long a firing alert goes before it is sent again.
     pub resend_delay_ms: i64,
+    /// Where users reach this Pyrite: alerts' `generatorURL` points there.
+    pub external_url: String,
 }
 
 /// A group by its tenant, file and name: what identifies it across reloads.
@@ -132,8 +135,8 @@ impl Manager {
         })
     }
 
-    pub fn options(&self) -> ManagerOptions {
-        self.shared.opts
+    pub fn options(&self) -> &ManagerOptions {
+        &self.shared.opts
     }
 
     /// Runs exactly `groups` from now on (see the module's documentation). Must be
@@ -327,7 +330,16 @@ async fn run_group(
             let mut due = Vec::new();
             for (rule, rs) in loaded.group.rules.iter().zip(s.rules.iter_mut()) {
                 if matches!(rule.kind, RuleKind::Alerting { .. }) {
-                    due.extend(rs.alerts.due(u, shared.opts.resend_delay_ms, interval_ms));
+                    let generator_url = generator_url(&shared.opts.external_url, &rule.expr);
+                    due.extend(
+                        rs.alerts
+                            .due(u, shared.opts.resend_delay_ms, interval_ms)
+                            .into_iter()
+                            .map(|n| Notification {
+                                generator_url: generator_url.clone(),
+                                ..n
+                            }),
+                    );
                 }
             }
             let value = record::encode(&loaded.group, &s);

@@ -266,20 +266,14 @@ fn postable(a: &Notification) -> Json {
         "annotations": a.annotations,
         "startsAt": rfc3339(Some(a.starts_at)),
         "endsAt": rfc3339(Some(a.ends_at)),
+        "generatorURL": a.generator_url,
     })
 }
 
 /// The `generatorURL` Prometheus gives an alert of the rule with expression `expr`: its
 /// graph page at `external_url` with the expression in the table tab.
 pub fn generator_url(external_url: &str, expr: &str) -> String {
-    let mut q = String::new();
-    for b in expr.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => q.push(b as char),
-            b' ' => q.push('+'),
-            _ => q.push_str(&format!("%{b:02X}")),
-        }
-    }
+    let q = pyrite_template::query_escape(expr);
     format!("{}/graph?g0.expr={q}&g0.tab=1", external_url.trim_end_matches('/'))
 }
 

@@ -65,7 +65,7 @@ pub(crate) const FLAG_HELP: &[(&str, &str)] = &[
     ("ruler.heartbeat-period", "How often a ruler tells the metadata group it is alive (rulers share rule groups out as members of its ruler pool)"),
     ("ruler.heartbeat-timeout", "How long a ruler may go unheard before its rule groups move to the others (it stops evaluating one period sooner by itself); at least three periods"),
     ("ruler.instance-id", "This ruler's name in the ruler pool (it must stay the same across restarts to keep its groups); empty: its HTTP address"),
-    ("ruler.external-url", "The URL users reach this Pyrite at: alert templates' $externalURL and alerts' generatorURL"),
+    ("ruler.external-url", "The URL users reach this Pyrite at: alert templates' $externalURL and alerts' generatorURL; empty: http:// and this process's HTTP address"),
     ("ruler.poll-interval", "How often the ruler reads the rule store again for groups other processes changed through the rule configuration API (its own changes apply at once)"),
     ("ruler.max-rules-per-rule-group", "Most rules in one group the rule configuration API stores; 0: no limit"),
     ("ruler.tenant-max-rules-per-rule-group", "Per-tenant overrides of max-rules-per-rule-group: tenant=n pairs, comma-separated"),

@@ -9,6 +9,7 @@ fn alert(name: &str) -> Notification {
         starts_at: 1_500_000_000_000,
         ends_at: 1_500_000_240_000,
         resolved: false,
+        generator_url: "http://pyrite:9009/graph?g0.expr=up&g0.tab=1".into(),
     }
 }
 
@@ -37,6 +38,7 @@ fn queues_in_order_drops_the_oldest_and_batches_by_tenant() {
     assert_eq!(json["labels"]["alertname"], "2");
     assert_eq!(json["startsAt"], "2017-07-14T02:40:00Z");
     assert_eq!(json["endsAt"], "2017-07-14T02:44:00Z");
+    assert_eq!(json["generatorURL"], "http://pyrite:9009/graph?g0.expr=up&g0.tab=1");
     assert_eq!(n.take_batch().len(), 2);
     assert!(n.take_batch().is_empty());
     assert_eq!(m.queue_length.get(), 0);

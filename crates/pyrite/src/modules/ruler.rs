@@ -75,7 +75,11 @@ impl RuleEnv for Env {
 }
 
 pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
-    let cfg = ctx.cfg.ruler.clone();
+    let mut cfg = ctx.cfg.ruler.clone();
+    if cfg.external_url.is_empty() {
+        // As Prometheus does: this process's own address.
+        cfg.external_url = format!("http://{}", pool::http_addr(ctx));
+    }
     let dist = Arc::new(Distributor::with_limits(
         ctx.cfg.distributor.clone(),
         ctx.limits.clone(),
