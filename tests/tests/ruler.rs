@@ -230,5 +230,23 @@ scrape_configs:
     assert_eq!(rules(&py)?, rules(&prom)?);
     let one: Value = api_get(&format!("{py}/api/v1/rules?type=record&rule_name[]=demo:sum"))?;
     assert_eq!(one["groups"][0]["rules"].as_array().map(Vec::len), Some(1), "{one}");
+
+    // The rules page shows the group, its rules and the firing alert, to its tenant only.
+    let page = reqwest::blocking::get(pyrite.url("/rules"))?.text()?;
+    for shown in [
+        "demo.yml &gt; demo",
+        "record: demo:sum\nexpr: sum(demo_value)",
+        "alert: DemoHigh\nexpr: demo_value &gt; 5\nfor: 4s\nseverity: page",
+        "ok; 1 firing, 0 pending",
+        "alertname=&#34;DemoHigh&#34;",
+    ] {
+        assert!(page.contains(shown), "{shown:?} not in {page}");
+    }
+    let other = reqwest::blocking::Client::new()
+        .get(pyrite.url("/prometheus/rules"))
+        .header("X-Scope-OrgID", "someone-else")
+        .send()?
+        .text()?;
+    assert!(other.contains("No rule groups."), "{other}");
     Ok(())
 }

@@ -21,6 +21,7 @@
 //!   metrics; [`notifier::config`] reads the alerting configuration file (Prometheus's
 //!   `alerting` section and `global.external_labels`), [`notifier::discovery`] finds
 //!   each set's Alertmanagers and relabels them.
+//! - [`page`]: the rules page, `/rules`, per tenant.
 //! - [`record`]: a group's state as the metadata group keeps it between evaluations,
 //!   written by the group's owner after each one.
 //! - [`schedule`]: a group's evaluation instants, at Prometheus's offset from its hash.
@@ -47,6 +48,7 @@ pub mod group;
 pub mod loader;
 pub mod manager;
 pub mod notifier;
+pub mod page;
 pub mod record;
 pub mod schedule;
 pub mod store;

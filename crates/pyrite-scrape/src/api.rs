@@ -16,6 +16,7 @@ use axum::extract::{Query, State};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use pyrite_template::html_escape;
 use serde_json::{json, Map, Value};
 
 use crate::manager::Manager;
@@ -149,13 +150,6 @@ async fn metadata(State(m): State<Arc<Manager>>, Query(q): Query<BTreeMap<String
     success(Value::Array(out))
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// A plain page listing every job's targets, their state and last error.
 async fn page(State(m): State<Arc<Manager>>) -> impl IntoResponse {
     let mut h = String::from(
@@ -173,11 +167,11 @@ async fn page(State(m): State<Arc<Manager>>) -> impl IntoResponse {
         let _ = write!(
             h,
             "<h2 id=\"{0}\">{0} ({up}/{1} up)</h2>",
-            escape(&job),
+            html_escape(&job),
             view.active.len()
         );
         if let Some(e) = &view.error {
-            let _ = write!(h, "<p class=\"down\">{}</p>", escape(e));
+            let _ = write!(h, "<p class=\"down\">{}</p>", html_escape(e));
         }
         h.push_str("<table><tr><th>Endpoint</th><th>State</th><th>Labels</th><th>Last scrape</th><th>Scrape duration</th><th>Error</th><th>Scraped by</th></tr>");
         for a in &view.active {
@@ -185,14 +179,14 @@ async fn page(State(m): State<Arc<Manager>>) -> impl IntoResponse {
             let _ = write!(
                 h,
                 "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td><td>{:.3}s</td><td>{}</td><td>{}</td></tr>",
-                escape(&a.target.url),
+                html_escape(&a.target.url),
                 s.health,
                 s.health.to_uppercase(),
-                escape(&a.target.labels.to_string()),
-                escape(&rfc3339(s.last_scrape)),
+                html_escape(&a.target.labels.to_string()),
+                html_escape(&rfc3339(s.last_scrape)),
                 s.last_duration.as_secs_f64(),
-                escape(&s.last_error),
-                escape(&a.owner.node),
+                html_escape(&s.last_error),
+                html_escape(&a.owner.node),
             );
         }
         h.push_str("</table>");

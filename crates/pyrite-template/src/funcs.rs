@@ -335,7 +335,12 @@ fn eval_args(args: &[Value]) -> String {
 
 /// `html`: the text with `" ' & < >` and NUL escaped.
 pub(crate) fn html(args: &[Value]) -> String {
-    let s = eval_args(args);
+    html_escape(&eval_args(args))
+}
+
+/// Text escaped for HTML as Go's `template.HTMLEscapeString` escapes it: `"`, `'`, `&`,
+/// `<` and `>` as entities, NUL as U+FFFD.
+pub fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -49,7 +49,7 @@ use std::sync::Arc;
 
 pub use crate::error::{ExecError, ParseError};
 pub use crate::fmt::sprintf;
-pub use crate::funcs::{query_escape, Funcs};
+pub use crate::funcs::{html_escape, query_escape, Funcs};
 pub use crate::value::{Arity, CallError, Func, FuncImpl, Kind, List, Map, Object, Value};
 
 use crate::parse::Tree;

@@ -12,6 +12,7 @@ use axum::{Json, Router};
 use pyrite_client::ShardClient;
 use pyrite_ingester::ShardHost;
 use pyrite_ring::change::RingChange;
+use pyrite_template::html_escape;
 use serde::Deserialize;
 
 use crate::admin::{require_admin, AdminToken};
@@ -119,10 +120,6 @@ async fn ring_page(State(s): State<RingState>, Query(q): Query<RingQuery>) -> Re
         .map(|(shard, leader)| serde_json::json!({"shard": shard, "leader": leader}))
         .collect();
     Json(serde_json::json!({"ring": desc, "local_leaders": leaders})).into_response()
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 #[cfg(test)]

@@ -126,6 +126,7 @@ pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
         cfg.manager_options(),
     );
     ctx.serve_http(pyrite_ruler::api::routes(manager.clone()));
+    ctx.serve_http(pyrite_ruler::page::routes(manager.clone()));
     let (sources, changed) = super::rule_sources::serve_config_api(ctx, manager.clone())?;
     let dir = (!cfg.rules_dir.is_empty()).then(|| PathBuf::from(&cfg.rules_dir));
     let groups = match &dir {
