@@ -83,6 +83,50 @@ pub fn sanitize_label_name(name: &str) -> String {
         .collect()
 }
 
+/// The discovery lists of one configuration entry — a scrape job, a set of
+/// Alertmanagers — borrowed from the struct that holds them inline, as Prometheus's
+/// YAML does.
+#[derive(Clone, Copy)]
+pub struct SdLists<'a> {
+    pub static_configs: &'a Vec<StaticConfig>,
+    pub file: &'a [FileSdConfig],
+    pub dns: &'a [DnsSdConfig],
+    pub http: &'a [HttpSdConfig],
+    pub kubernetes: &'a [KubernetesSdConfig],
+    pub consul: &'a [ConsulSdConfig],
+}
+
+impl SdLists<'_> {
+    /// Checks every entry as Prometheus checks it; the first problem, in its words.
+    pub fn validate(&self) -> Result<(), String> {
+        self.file.iter().try_for_each(FileSdConfig::validate)?;
+        self.dns.iter().try_for_each(DnsSdConfig::validate)?;
+        self.http.iter().try_for_each(HttpSdConfig::validate)?;
+        for k in self.kubernetes {
+            k.validate()?;
+        }
+        self.consul.iter().try_for_each(ConsulSdConfig::validate)
+    }
+
+    /// The entry's discoverers: one for all its static targets, one per other entry.
+    pub fn discoverers(&self, env: &Env) -> Result<Vec<Box<dyn Discoverer>>, DiscoveryError> {
+        let mut out = Vec::new();
+        if !self.static_configs.is_empty() {
+            out.push(self.static_configs.discoverer(env)?);
+        }
+        let others = self.file.iter().map(|c| c as &dyn SdConfig);
+        let others = others
+            .chain(self.dns.iter().map(|c| c as &dyn SdConfig))
+            .chain(self.http.iter().map(|c| c as &dyn SdConfig))
+            .chain(self.kubernetes.iter().map(|c| c as &dyn SdConfig))
+            .chain(self.consul.iter().map(|c| c as &dyn SdConfig));
+        for c in others {
+            out.push(c.discoverer(env)?);
+        }
+        Ok(out)
+    }
+}
+
 /// A discovery configuration that can be started.
 pub trait SdConfig {
     /// Prometheus's name for the mechanism (`file`, `dns`, …), used in metrics and logs.

@@ -12,7 +12,9 @@ use std::collections::BTreeMap;
 use std::time::Duration as StdDuration;
 
 use pyrite_config::Duration;
-use pyrite_discovery::{ConsulSdConfig, DnsSdConfig, FileSdConfig, HttpSdConfig, KubernetesSdConfig, StaticConfig};
+use pyrite_discovery::{
+    ConsulSdConfig, DnsSdConfig, FileSdConfig, HttpSdConfig, KubernetesSdConfig, SdLists, StaticConfig,
+};
 use pyrite_relabel::RelabelConfig;
 use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
@@ -145,6 +147,20 @@ pub struct ScrapeConfig {
     /// `global.external_labels`, which every series the job writes carries unless it
     /// has a label of that name already (what a Prometheus remote-writing it would add).
     pub external_labels: BTreeMap<String, String>,
+}
+
+impl ScrapeConfig {
+    /// The job's discovery lists.
+    pub fn sd_lists(&self) -> SdLists<'_> {
+        SdLists {
+            static_configs: &self.static_configs,
+            file: &self.file_sd_configs,
+            dns: &self.dns_sd_configs,
+            http: &self.http_sd_configs,
+            kubernetes: &self.kubernetes_sd_configs,
+            consul: &self.consul_sd_configs,
+        }
+    }
 }
 
 /// The scrape protocols Prometheus negotiates, best first.
@@ -457,21 +473,15 @@ fn scrape_config(sc: RawScrapeConfig, g: &GlobalConfig) -> Result<ScrapeConfig, 
         &sc.metric_name_validation_scheme,
         &sc.metric_name_escaping_scheme,
     );
-    for f in &sc.file_sd_configs {
-        f.validate()?;
+    SdLists {
+        static_configs: &sc.static_configs,
+        file: &sc.file_sd_configs,
+        dns: &sc.dns_sd_configs,
+        http: &sc.http_sd_configs,
+        kubernetes: &sc.kubernetes_sd_configs,
+        consul: &sc.consul_sd_configs,
     }
-    for d in &sc.dns_sd_configs {
-        d.validate()?;
-    }
-    for h in &sc.http_sd_configs {
-        h.validate()?;
-    }
-    for k in &sc.kubernetes_sd_configs {
-        k.validate()?;
-    }
-    for c in &sc.consul_sd_configs {
-        c.validate()?;
-    }
+    .validate()?;
     http.validate().map_err(|e| e.to_string())?;
     Ok(ScrapeConfig {
         tenant,

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use parking_lot::Mutex;
-use pyrite_discovery::{Env, SdConfig, TargetGroup};
+use pyrite_discovery::{Env, TargetGroup};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -84,22 +84,9 @@ impl Manager {
                     .http
                     .build(&self.env.base_dir)
                     .map_err(|e| format!("job {:?}: {e}", cfg.job_name))?;
-                let mut discoverers = Vec::new();
-                if !cfg.static_configs.is_empty() {
-                    discoverers.push(cfg.static_configs.discoverer(&self.env));
-                }
-                let others = cfg.file_sd_configs.iter().map(|c| c as &dyn SdConfig);
-                let others = others
-                    .chain(cfg.dns_sd_configs.iter().map(|c| c as &dyn SdConfig))
-                    .chain(cfg.http_sd_configs.iter().map(|c| c as &dyn SdConfig))
-                    .chain(cfg.kubernetes_sd_configs.iter().map(|c| c as &dyn SdConfig))
-                    .chain(cfg.consul_sd_configs.iter().map(|c| c as &dyn SdConfig));
-                for c in others {
-                    discoverers.push(c.discoverer(&self.env));
-                }
-                let discoverers = discoverers
-                    .into_iter()
-                    .collect::<Result<Vec<_>, _>>()
+                let discoverers = cfg
+                    .sd_lists()
+                    .discoverers(&self.env)
                     .map_err(|e| format!("job {:?}: {e}", cfg.job_name))?;
                 fresh.push((Arc::new(cfg.clone()), client, discoverers));
             }

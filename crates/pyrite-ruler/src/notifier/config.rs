@@ -9,7 +9,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use pyrite_config::Duration;
-use pyrite_discovery::{ConsulSdConfig, DnsSdConfig, FileSdConfig, HttpSdConfig, KubernetesSdConfig, StaticConfig};
+use pyrite_discovery::{
+    ConsulSdConfig, DnsSdConfig, FileSdConfig, HttpSdConfig, KubernetesSdConfig, SdLists, StaticConfig,
+};
 use pyrite_relabel::RelabelConfig;
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -117,6 +119,18 @@ impl AlertmanagerConfig {
         }
     }
 
+    /// The entry's discovery lists.
+    pub fn sd_lists(&self) -> SdLists<'_> {
+        SdLists {
+            static_configs: &self.static_configs,
+            file: &self.file_sd_configs,
+            dns: &self.dns_sd_configs,
+            http: &self.http_sd_configs,
+            kubernetes: &self.kubernetes_sd_configs,
+            consul: &self.consul_sd_configs,
+        }
+    }
+
     fn validate(&self) -> Result<(), String> {
         if self.scheme != "http" && self.scheme != "https" {
             return Err(format!(
@@ -124,21 +138,7 @@ impl AlertmanagerConfig {
                 self.scheme
             ));
         }
-        for f in &self.file_sd_configs {
-            f.validate()?;
-        }
-        for d in &self.dns_sd_configs {
-            d.validate()?;
-        }
-        for h in &self.http_sd_configs {
-            h.validate()?;
-        }
-        for k in &self.kubernetes_sd_configs {
-            k.validate()?;
-        }
-        for c in &self.consul_sd_configs {
-            c.validate()?;
-        }
+        self.sd_lists().validate()?;
         for r in self.relabel_configs.iter().chain(&self.alert_relabel_configs) {
             r.validate().map_err(|e| e.to_string())?;
         }

@@ -6,7 +6,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use pyrite_discovery::{Discoverer, DiscoveryError, Env, SdConfig, TargetGroup};
+use pyrite_discovery::{Discoverer, DiscoveryError, Env, TargetGroup};
 use pyrite_model::{Label, Labels};
 use tokio::sync::mpsc;
 
@@ -17,20 +17,7 @@ pub const ALERTS_PATH_LABEL: &str = "__alerts_path__";
 
 /// The entry's discoverers, ready to run.
 pub fn discoverers(cfg: &AlertmanagerConfig, env: &Env) -> Result<Vec<Box<dyn Discoverer>>, DiscoveryError> {
-    let mut out = Vec::new();
-    if !cfg.static_configs.is_empty() {
-        out.push(cfg.static_configs.discoverer(env)?);
-    }
-    let others = cfg.file_sd_configs.iter().map(|c| c as &dyn SdConfig);
-    let others = others
-        .chain(cfg.dns_sd_configs.iter().map(|c| c as &dyn SdConfig))
-        .chain(cfg.http_sd_configs.iter().map(|c| c as &dyn SdConfig))
-        .chain(cfg.kubernetes_sd_configs.iter().map(|c| c as &dyn SdConfig))
-        .chain(cfg.consul_sd_configs.iter().map(|c| c as &dyn SdConfig));
-    for c in others {
-        out.push(c.discoverer(env)?);
-    }
-    Ok(out)
+    cfg.sd_lists().discoverers(env)
 }
 
 /// The Alertmanagers' URLs the groups give, deduplicated, in order.
