@@ -16,4 +16,4 @@ pub mod readme;
 pub mod remote_write;
 pub mod s3;
 
-pub use process::{free_port, prometheus, pyrite_bin, require, wait_until, Peer, Pyrite};
+pub use process::{alertmanager, free_port, prometheus, pyrite_bin, require, wait_until, Peer, Pyrite};

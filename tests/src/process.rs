@@ -79,6 +79,23 @@ pub fn prometheus(ip: Ipv4Addr, port: u16, config: &Path, dir: &Path) -> anyhow:
     )
 }
 
+/// A real Alertmanager (Debian's `prometheus-alertmanager`) on `ip:port`, alone (no
+/// cluster), with one receiver that sends nothing, keeping its state and log under
+/// `dir`; `web_config` is its `--web.config.file` (basic auth, TLS), if any.
+pub fn alertmanager(ip: Ipv4Addr, port: u16, dir: &Path, web_config: Option<&Path>) -> anyhow::Result<Peer> {
+    let config = dir.join("alertmanager.yml");
+    std::fs::write(&config, "route:\n  receiver: none\nreceivers:\n  - name: none\n")?;
+    let mut cmd = Command::new("prometheus-alertmanager");
+    cmd.arg(format!("--config.file={}", config.display()));
+    if let Some(web) = web_config {
+        cmd.arg(format!("--web.config.file={}", web.display()));
+    }
+    cmd.arg(format!("--storage.path={}", dir.join("am").display()))
+        .arg(format!("--web.listen-address={ip}:{port}"))
+        .arg("--cluster.listen-address=");
+    Peer::spawn("alertmanager", &mut cmd, dir)
+}
+
 /// A child process that is killed when dropped; its output goes to a log file that is
 /// printed if the test fails while it runs.
 pub struct Peer {

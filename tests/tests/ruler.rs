@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use pyrite_cluster_tests::http::{api_get, enc};
-use pyrite_cluster_tests::{free_port, prometheus, require, wait_until, Peer, Pyrite};
+use pyrite_cluster_tests::{alertmanager, free_port, prometheus, require, wait_until, Peer, Pyrite};
 use serde_json::Value;
 
 const RULES: &str = r#"
@@ -133,17 +133,7 @@ scrape_configs:
     let _prometheus = prometheus(ip, prom_port, &cfg_path, tmp.path())?;
     let prom = format!("http://{ip}:{prom_port}");
     let am_port = free_port(ip);
-    let am_config = tmp.path().join("alertmanager.yml");
-    std::fs::write(&am_config, "route:\n  receiver: none\nreceivers:\n  - name: none\n")?;
-    let _alertmanager = Peer::spawn(
-        "alertmanager",
-        Command::new("prometheus-alertmanager")
-            .arg(format!("--config.file={}", am_config.display()))
-            .arg(format!("--storage.path={}", tmp.path().join("am").display()))
-            .arg(format!("--web.listen-address={ip}:{am_port}"))
-            .arg("--cluster.listen-address="),
-        tmp.path(),
-    )?;
+    let _alertmanager = alertmanager(ip, am_port, tmp.path(), None)?;
     let am = format!("http://{ip}:{am_port}");
     let pyrite = Pyrite::start(
         ip,

@@ -7,11 +7,10 @@
 
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
-use std::process::Command;
 use std::time::Duration;
 
 use anyhow::Context;
-use pyrite_cluster_tests::{free_port, require, wait_until, Peer, Pyrite};
+use pyrite_cluster_tests::{alertmanager, free_port, require, wait_until, Pyrite};
 use serde_json::Value;
 
 const RULES: &str = r#"
@@ -64,20 +63,9 @@ fn alerts_follow_the_documented_alerting_file() -> anyhow::Result<()> {
     let ip = Ipv4Addr::new(127, 0, 0, 204);
     let tmp = tempfile::tempdir()?;
     let am_port = free_port(ip);
-    let am_config = tmp.path().join("alertmanager.yml");
-    std::fs::write(&am_config, "route:\n  receiver: none\nreceivers:\n  - name: none\n")?;
     let web_config = tmp.path().join("web.yml");
     std::fs::write(&web_config, format!("basic_auth_users:\n  pyrite: '{PASSWORD_HASH}'\n"))?;
-    let _alertmanager = Peer::spawn(
-        "alertmanager",
-        Command::new("prometheus-alertmanager")
-            .arg(format!("--config.file={}", am_config.display()))
-            .arg(format!("--web.config.file={}", web_config.display()))
-            .arg(format!("--storage.path={}", tmp.path().join("am").display()))
-            .arg(format!("--web.listen-address={ip}:{am_port}"))
-            .arg("--cluster.listen-address="),
-        tmp.path(),
-    )?;
+    let _alertmanager = alertmanager(ip, am_port, tmp.path(), Some(&web_config))?;
     let am = format!("http://{ip}:{am_port}");
 
     // The documented file, beside the files it names.
