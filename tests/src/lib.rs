@@ -15,5 +15,6 @@ pub mod process;
 pub mod readme;
 pub mod remote_write;
 pub mod s3;
+pub mod webhook;
 
 pub use process::{alertmanager, free_port, prometheus, pyrite_bin, require, wait_until, Peer, Pyrite};

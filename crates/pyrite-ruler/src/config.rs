@@ -22,7 +22,8 @@ pub struct RulerConfig {
     /// `generatorURL`.
     pub external_url: String,
     /// Alertmanagers to send alerts to, comma-separated base URLs (their API v2 is under
-    /// `/api/v2`); empty: alerts are not sent.
+    /// `/api/v2`); empty: the alertmanager in the same process, if it runs one and no
+    /// alerting file is given.
     pub alertmanager_url: String,
     /// A Prometheus configuration file (a whole `prometheus.yml` will do) whose
     /// `alerting` section and `global.external_labels` the ruler's alert sending follows;

@@ -32,6 +32,7 @@ pub struct Config {
     pub compactor: pyrite_compactor::CompactorConfig,
     pub scrape: pyrite_scrape::ScrapeOptions,
     pub ruler: pyrite_ruler::RulerConfig,
+    pub alertmanager: pyrite_alertmanager::AlertmanagerOptions,
 }
 
 impl Config {

@@ -8,6 +8,7 @@
 //! Adding a component means adding its entry, its file and its `init` arm here; nothing
 //! else in the binary changes.
 
+mod alertmanager;
 mod compactor;
 pub mod context;
 mod distributor;
@@ -117,7 +118,7 @@ const REGISTRY: &[Entry] = &[
         module: Module::Alertmanager,
         name: "alertmanager",
         deps: &[],
-        available: false,
+        available: true,
         in_all: true,
     },
 ];
@@ -239,7 +240,7 @@ fn init(ctx: &mut Context, m: Module) -> anyhow::Result<()> {
         Module::StoreGateway => store_gateway::init(ctx),
         Module::Compactor => compactor::init(ctx),
         Module::Ruler => ruler::init(ctx),
-        Module::Alertmanager => bail!("the {} module cannot start in this release", entry(m).name),
+        Module::Alertmanager => alertmanager::init(ctx),
     }
 }
 
@@ -268,7 +269,8 @@ mod tests {
                 Module::Querier,
                 Module::StoreGateway,
                 Module::Compactor,
-                Module::Ruler
+                Module::Ruler,
+                Module::Alertmanager
             ]
         );
         assert_eq!(resolve("querier", false).unwrap(), [Module::Ingester, Module::Querier]);
@@ -280,10 +282,7 @@ mod tests {
             at(Module::QueryFrontend) > at(Module::Querier),
             "the frontend starts after the querier it fronts"
         );
-        assert!(resolve("alertmanager", false)
-            .unwrap_err()
-            .to_string()
-            .contains("not available"));
+        assert_eq!(resolve("alertmanager", true).unwrap(), [Module::Alertmanager]);
         assert!(resolve("bogus", false)
             .unwrap_err()
             .to_string()

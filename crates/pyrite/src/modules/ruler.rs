@@ -3,7 +3,8 @@
 //! groups with the PromQL engine over the read path, writes recording rules' output and
 //! alerts' series through a distributor pipeline of its own (so they are validated,
 //! limited and replicated as any write), and serves `/api/v1/rules` and
-//! `/api/v1/alerts`. Alerts due go to `--ruler.alertmanager-url`'s Alertmanagers.
+//! `/api/v1/alerts`. Alerts due go to `--ruler.alertmanager-url`'s Alertmanagers, or
+//! to the alertmanager in this process when neither that nor an alerting file is given.
 //! Groups kept through the rule configuration API run beside the directory's
 //! ([`super::rule_sources`]).
 //!
@@ -103,9 +104,14 @@ pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
         external_url: cfg.external_url.clone(),
         external_labels,
     });
+    let mut alertmanagers = cfg.alertmanagers();
+    if alertmanagers.is_empty() && cfg.alerting_config_file.is_empty() && ctx.modules.contains(&Module::Alertmanager) {
+        // Pyrite's own alertmanager, beside the ruler in this process.
+        alertmanagers.push(format!("http://{}/alertmanager", pool::http_addr(ctx)));
+    }
     let notifier = Notifier::new(
         &alerting,
-        cfg.alertmanagers(),
+        alertmanagers,
         cfg.notification_queue_capacity,
         &base_dir,
         NotifierMetrics::register(&mut ctx.registry),

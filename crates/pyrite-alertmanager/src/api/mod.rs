@@ -1,0 +1,125 @@
+//! Alertmanager's API v2, per tenant, at `/api/v2/…` and `/alertmanager/api/v2/…`:
+//! alerts (list, post, groups), silences (list, get, post, expire), receivers and
+//! status, in the shapes of Alertmanager's OpenAPI spec, so `amtool` and Prometheus
+//! work against it unchanged.
+//!
+//! The invariant: every handler works on the requesting tenant's [`Instance`] only, and
+//! answers bad input with a 400 and Alertmanager's message as a JSON string.
+
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, SecondsFormat, Utc};
+use pyrite_tenant::{Access, Rejection, Tenant, TenantLayer};
+
+use crate::instance::Instance;
+use crate::matchers::{Matcher, Matchers};
+use crate::tenants::Alertmanagers;
+
+mod alerts;
+mod silences;
+mod status;
+
+type Shared = Arc<Alertmanagers>;
+
+/// The API under both prefixes, and the readiness and health endpoints Alertmanager
+/// serves (`/-/ready`, `/-/healthy`) under `/alertmanager`.
+pub fn routes(ams: Shared) -> Router {
+    let v2 = Router::new()
+        .route("/alerts", get(alerts::list).post(alerts::post))
+        .route("/alerts/groups", get(alerts::groups))
+        .route("/silences", get(silences::list).post(silences::post))
+        .route("/silence/{id}", get(silences::get_one).delete(silences::delete))
+        .route("/receivers", get(status::receivers))
+        .route("/status", get(status::status))
+        .route_layer(TenantLayer::new(Access::Read, reject))
+        .with_state(ams);
+    Router::new()
+        .nest("/api/v2", v2.clone())
+        .nest("/alertmanager/api/v2", v2)
+        .route("/alertmanager/-/ready", get(|| async { "OK" }))
+        .route("/alertmanager/-/healthy", get(|| async { "OK" }))
+}
+
+fn reject(_: &HeaderMap, r: Rejection) -> Response {
+    error(StatusCode::BAD_REQUEST, r.to_string()).into_response()
+}
+
+/// An error as Alertmanager's API answers one: the message as a JSON string.
+struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(self.message)).into_response()
+    }
+}
+
+fn error(status: StatusCode, message: impl Into<String>) -> ApiError {
+    ApiError {
+        status,
+        message: message.into(),
+    }
+}
+
+type ApiResult = Result<Response, ApiError>;
+
+fn instance(ams: &Alertmanagers, tenant: &Tenant) -> Result<Arc<Instance>, ApiError> {
+    ams.instance(tenant.as_str())
+        .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e))
+}
+
+/// Times as go-openapi prints them: RFC 3339 with milliseconds.
+fn api_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Query parameters, repeated ones kept (`filter=a&filter=b`).
+struct Query(Vec<(String, String)>);
+
+impl Query {
+    fn parse(raw: Option<&str>) -> Query {
+        Query(
+            url::form_urlencoded::parse(raw.unwrap_or("").as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    fn all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.0.iter().filter(move |(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    fn one<'a>(&'a self, name: &'a str) -> Option<&'a str> {
+        self.all(name).next()
+    }
+
+    /// A boolean parameter, `default` when absent.
+    fn flag(&self, name: &str, default: bool) -> Result<bool, ApiError> {
+        match self.one(name) {
+            None => Ok(default),
+            Some(v) => v.parse().map_err(|_| {
+                error(
+                    StatusCode::BAD_REQUEST,
+                    format!("{name} in query must be of type bool: {v:?}"),
+                )
+            }),
+        }
+    }
+
+    /// Every `filter` parameter's matchers, together.
+    fn filter(&self) -> Result<Vec<Matcher>, ApiError> {
+        let mut out = Vec::new();
+        for f in self.all("filter") {
+            let m =
+                Matchers::parse(f).map_err(|e| error(StatusCode::BAD_REQUEST, format!("bad matcher format: {e}")))?;
+            out.extend(m.0);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,34 @@
+//! `/status` and `/receivers`.
+
+use axum::extract::State;
+use axum::response::IntoResponse;
+use axum::Json;
+use pyrite_tenant::Tenant;
+use serde_json::json;
+
+use super::{api_time, instance, ApiResult, Shared};
+
+pub(super) async fn status(State(ams): State<Shared>, tenant: Tenant) -> ApiResult {
+    let inst = instance(&ams, &tenant)?;
+    let config = inst.with_state(|st| st.config.clone());
+    Ok(Json(json!({
+        "cluster": {
+            "name": ams.peer_name(),
+            "status": "ready",
+            "peers": [{"name": ams.peer_name(), "address": ams.peer_name()}],
+        },
+        "versionInfo": {
+            "branch": "", "buildDate": "", "buildUser": "", "goVersion": "",
+            "revision": "", "version": env!("CARGO_PKG_VERSION"),
+        },
+        "config": {"original": config.to_yaml()},
+        "uptime": api_time(ams.started()),
+    }))
+    .into_response())
+}
+
+pub(super) async fn receivers(State(ams): State<Shared>, tenant: Tenant) -> ApiResult {
+    let inst = instance(&ams, &tenant)?;
+    let names: Vec<_> = inst.with_state(|st| st.config.receivers.iter().map(|r| json!({"name": r.name})).collect());
+    Ok(Json(names).into_response())
+}

@@ -1,0 +1,410 @@
+//! One tenant's alertmanager: its alerts, silences, aggregation groups and
+//! notification log under one configuration, and the loop that flushes groups and
+//! delivers their notifications.
+//!
+//! The invariant: a group's notification is logged only once every integration it went
+//! to has accepted it, and the group drops its resolved alerts only then; a failed
+//! delivery is retried until the group's next flush, which tries again from the log.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+use crate::config::Config;
+use crate::dispatch::{Dispatcher, Flush};
+use crate::inhibit::Inhibitor;
+use crate::model::{Alert, Fingerprint, LabelSet};
+use crate::nflog::{needs_update, Entry, Nflog, NflogKey};
+use crate::notify::{self, Context, Integration};
+use crate::route::Route;
+use crate::silence::{Silence, SilenceError, Silences, DEFAULT_RETENTION};
+
+/// How often resolved alerts, expired silences and old log entries are forgotten.
+const GC_INTERVAL: Duration = Duration::from_secs(30 * 60);
+
+/// An alert as a sender posts it; the times it leaves out are filled in on receipt.
+#[derive(Debug, Clone, Default)]
+pub struct PostedAlert {
+    pub labels: LabelSet,
+    pub annotations: LabelSet,
+    pub starts_at: Option<DateTime<Utc>>,
+    pub ends_at: Option<DateTime<Utc>>,
+    pub generator_url: String,
+}
+
+/// Why an alert is not notified now.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlertStatus {
+    pub silenced_by: Vec<String>,
+    pub inhibited_by: Vec<String>,
+    pub muted_by: Vec<String>,
+}
+
+impl AlertStatus {
+    /// `active`, `suppressed`, as the API names the state.
+    pub fn state(&self) -> &'static str {
+        if self.silenced_by.is_empty() && self.inhibited_by.is_empty() && self.muted_by.is_empty() {
+            "active"
+        } else {
+            "suppressed"
+        }
+    }
+}
+
+type Integrations = BTreeMap<String, notify::Integrations>;
+
+pub struct State {
+    pub config: Arc<Config>,
+    pub alerts: BTreeMap<Fingerprint, Alert>,
+    pub dispatcher: Dispatcher,
+    pub silences: Silences,
+    pub nflog: Nflog,
+    inhibitor: Inhibitor,
+    integrations: Integrations,
+}
+
+pub struct Instance {
+    tenant: String,
+    external_url: String,
+    state: Mutex<State>,
+    wake: Notify,
+}
+
+fn build(config: &Config) -> Result<(Arc<Route>, Inhibitor, Integrations), String> {
+    let base = config.base_dir().map(PathBuf::from).unwrap_or_default();
+    let mut integrations = Integrations::new();
+    for r in &config.receivers {
+        integrations.insert(r.name.clone(), notify::integrations(r, &base)?);
+    }
+    Ok((
+        Arc::new(Route::new(&config.route)),
+        Inhibitor::new(config.inhibit_rules.clone()),
+        integrations,
+    ))
+}
+
+impl Instance {
+    pub fn new(tenant: &str, config: Arc<Config>, external_url: &str) -> Result<Arc<Instance>, String> {
+        let (route, inhibitor, integrations) = build(&config)?;
+        Ok(Arc::new(Instance {
+            tenant: tenant.to_string(),
+            external_url: external_url.to_string(),
+            state: Mutex::new(State {
+                config,
+                alerts: BTreeMap::new(),
+                dispatcher: Dispatcher::new(route),
+                silences: Silences::default(),
+                nflog: Nflog::default(),
+                inhibitor,
+                integrations,
+            }),
+            wake: Notify::new(),
+        }))
+    }
+
+    pub fn tenant(&self) -> &str {
+        &self.tenant
+    }
+
+    pub fn external_url(&self) -> &str {
+        &self.external_url
+    }
+
+    /// Runs `f` on the state, for reading.
+    pub fn with_state<T>(&self, f: impl FnOnce(&State) -> T) -> T {
+        f(&self.state.lock())
+    }
+
+    /// Takes a new configuration: groups are formed again from the alerts under the new
+    /// routes; the log keeps them from notifying what was already notified.
+    pub fn apply_config(&self, config: Arc<Config>, now: DateTime<Utc>) -> Result<(), String> {
+        let (route, inhibitor, integrations) = build(&config)?;
+        let mut st = self.state.lock();
+        st.config = config;
+        st.inhibitor = inhibitor;
+        st.integrations = integrations;
+        st.dispatcher = Dispatcher::new(route);
+        let alerts: Vec<Alert> = st.alerts.values().cloned().collect();
+        for a in &alerts {
+            st.dispatcher.insert(a, now);
+        }
+        drop(st);
+        self.wake.notify_one();
+        Ok(())
+    }
+
+    /// Receives alerts: each checked, its missing times filled in, merged with what is
+    /// known of it and put into its groups. Invalid alerts are left out and their
+    /// errors returned, one per line; the valid ones are taken all the same.
+    pub fn put_alerts(&self, posted: Vec<PostedAlert>, now: DateTime<Utc>) -> Result<(), String> {
+        let mut st = self.state.lock();
+        let resolve_timeout =
+            chrono::Duration::from_std(st.config.global.resolve_timeout).unwrap_or(chrono::Duration::MAX);
+        let mut alerts = Vec::with_capacity(posted.len());
+        let mut errors = Vec::new();
+        for mut p in posted {
+            p.labels.retain(|_, v| !v.is_empty());
+            let starts_at = p.starts_at.unwrap_or(now);
+            let (ends_at, timeout) = match p.ends_at {
+                Some(e) => (e, false),
+                None => (now + resolve_timeout, true),
+            };
+            let alert = Alert {
+                labels: p.labels,
+                annotations: p.annotations,
+                starts_at,
+                ends_at,
+                generator_url: p.generator_url,
+                updated_at: now,
+                timeout,
+            };
+            match validate(&alert) {
+                Ok(()) => alerts.push(alert),
+                Err(e) => errors.push(e),
+            }
+        }
+        for alert in alerts {
+            let fp = alert.fingerprint();
+            let merged = match st.alerts.remove(&fp) {
+                Some(mut old) => {
+                    old.merge(alert);
+                    old
+                }
+                None => alert,
+            };
+            st.dispatcher.insert(&merged, now);
+            st.alerts.insert(fp, merged);
+        }
+        drop(st);
+        self.wake.notify_one();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors.join("\n"))
+        }
+    }
+
+    /// Why an alert is held back at `now`.
+    pub fn status(&self, alert: &Alert, now: DateTime<Utc>) -> AlertStatus {
+        status_in(&self.state.lock(), alert, now)
+    }
+
+    pub fn set_silence(&self, silence: Silence, now: DateTime<Utc>) -> Result<String, SilenceError> {
+        let id = self
+            .state
+            .lock()
+            .silences
+            .set(silence, now, || uuid::Uuid::new_v4().to_string())?;
+        self.wake.notify_one();
+        Ok(id)
+    }
+
+    pub fn expire_silence(&self, id: &str, now: DateTime<Utc>) -> Result<(), SilenceError> {
+        self.state.lock().silences.expire(id, now)
+    }
+
+    /// Flushes groups as they fall due, delivers their notifications, and forgets what
+    /// is old, until the returned future is dropped.
+    pub async fn run(self: Arc<Self>) {
+        let mut last_gc = Utc::now();
+        loop {
+            let now = Utc::now();
+            let due = self.state.lock().dispatcher.take_due(now);
+            for flush in due {
+                tokio::spawn(self.clone().deliver(flush));
+            }
+            if now - last_gc > chrono::Duration::from_std(GC_INTERVAL).unwrap_or(chrono::Duration::MAX) {
+                self.gc(now);
+                last_gc = now;
+            }
+            let next = self.state.lock().dispatcher.next_flush();
+            let wait = next
+                .map(|n| (n - Utc::now()).to_std().unwrap_or_default())
+                .unwrap_or(GC_INTERVAL)
+                .min(GC_INTERVAL);
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = self.wake.notified() => {}
+            }
+        }
+    }
+
+    fn gc(&self, now: DateTime<Utc>) {
+        let mut st = self.state.lock();
+        st.alerts.retain(|_, a| !a.resolved_at(now));
+        st.silences.gc(now, DEFAULT_RETENTION);
+        st.nflog.gc(now, DEFAULT_RETENTION);
+    }
+
+    /// One flush through the pipeline: mute, decide per integration from the log,
+    /// deliver with retries until the group's next flush, log what was delivered.
+    async fn deliver(self: Arc<Self>, flush: Flush) {
+        let now = flush.at;
+        let plans = {
+            let st = self.state.lock();
+            plan(&st, &flush, &self.external_url, now)
+        };
+        let deadline = tokio::time::Instant::now() + flush.route.group_interval;
+        let mut delivered = true;
+        for p in plans {
+            match send_with_retries(&*p.integration, &p.ctx, &p.send, deadline).await {
+                Ok(()) => self.state.lock().nflog.log(p.key, p.entry),
+                Err(e) => {
+                    delivered = false;
+                    tracing::warn!(tenant = %self.tenant, receiver = %p.ctx.receiver, integration = p.integration.name(), error = %e, "notify failed");
+                }
+            }
+        }
+        if delivered {
+            self.state.lock().dispatcher.flushed(&flush);
+        }
+    }
+}
+
+struct Plan {
+    key: NflogKey,
+    entry: Entry,
+    integration: Arc<dyn Integration>,
+    ctx: Context,
+    send: Vec<Alert>,
+}
+
+fn status_in(st: &State, alert: &Alert, now: DateTime<Utc>) -> AlertStatus {
+    AlertStatus {
+        silenced_by: st.silences.muting(&alert.labels, now),
+        inhibited_by: st
+            .inhibitor
+            .inhibited_by(&alert.labels, st.alerts.values(), now)
+            .map(|fp| vec![fp.to_string()])
+            .unwrap_or_default(),
+        muted_by: Vec::new(),
+    }
+}
+
+/// Whether the route's time intervals hold its notifications back at `now`.
+fn muted_by_time(st: &State, route: &Route, now: DateTime<Utc>) -> bool {
+    let within = |name: &String| {
+        st.config
+            .time_interval(name)
+            .is_some_and(|ti| ti.time_intervals.iter().any(|i| i.contains(now)))
+    };
+    route.mute_time_intervals.iter().any(within)
+        || (!route.active_time_intervals.is_empty() && !route.active_time_intervals.iter().any(within))
+}
+
+fn plan(st: &State, flush: &Flush, external_url: &str, now: DateTime<Utc>) -> Vec<Plan> {
+    if muted_by_time(st, &flush.route, now) {
+        return Vec::new();
+    }
+    let alerts: Vec<Alert> = flush
+        .alerts
+        .iter()
+        .filter(|a| status_in(st, a, now).state() == "active")
+        .cloned()
+        .collect();
+    let firing = alerts
+        .iter()
+        .filter(|a| !a.resolved_at(now))
+        .map(|a| a.fingerprint().0)
+        .collect();
+    let resolved = alerts
+        .iter()
+        .filter(|a| a.resolved_at(now))
+        .map(|a| a.fingerprint().0)
+        .collect();
+    let receiver = &flush.route.receiver;
+    let mut out = Vec::new();
+    for (index, integration) in st.integrations.get(receiver).into_iter().flatten() {
+        let key = NflogKey {
+            group_key: flush.key.clone(),
+            receiver: receiver.clone(),
+            integration: integration.name().to_string(),
+            index: *index,
+        };
+        let last = st.nflog.get(&key);
+        if !needs_update(
+            last,
+            &firing,
+            &resolved,
+            integration.send_resolved(),
+            flush.route.repeat_interval,
+            now,
+        ) {
+            continue;
+        }
+        let send: Vec<Alert> = if integration.send_resolved() {
+            alerts.clone()
+        } else {
+            alerts.iter().filter(|a| !a.resolved_at(now)).cloned().collect()
+        };
+        let entry = Entry {
+            firing: firing.clone(),
+            resolved: resolved.clone(),
+            timestamp: now,
+        };
+        let ctx = Context {
+            group_key: flush.key.clone(),
+            receiver: receiver.clone(),
+            group_labels: flush.id.labels.clone(),
+            external_url: external_url.to_string(),
+            idempotency_key: format!("{}/{}/{}", flush.key, receiver, now.timestamp_millis()),
+            now,
+        };
+        // An empty `send` tells the integration nothing, but the log still moves on.
+        out.push(Plan {
+            key,
+            entry,
+            integration: integration.clone(),
+            ctx,
+            send,
+        });
+    }
+    out
+}
+
+async fn send_with_retries(
+    integration: &dyn Integration,
+    ctx: &Context,
+    alerts: &[Alert],
+    deadline: tokio::time::Instant,
+) -> Result<(), notify::NotifyError> {
+    if alerts.is_empty() {
+        return Ok(());
+    }
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        match integration.notify(ctx, alerts).await {
+            Ok(()) => return Ok(()),
+            Err(e) if !e.retry || tokio::time::Instant::now() + backoff >= deadline => return Err(e),
+            Err(_) => {
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+fn validate(a: &Alert) -> Result<(), String> {
+    if a.labels.is_empty() {
+        return Err("at least one label pair required".into());
+    }
+    for name in a.labels.keys() {
+        if name.is_empty()
+            || !name
+                .chars()
+                .enumerate()
+                .all(|(i, c)| c == '_' || c.is_ascii_alphabetic() || (i > 0 && c.is_ascii_digit()))
+        {
+            return Err(format!("invalid label set: invalid name {name:?}"));
+        }
+    }
+    if a.ends_at < a.starts_at {
+        return Err("start time must be before end time".into());
+    }
+    Ok(())
+}

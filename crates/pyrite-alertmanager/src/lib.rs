@@ -1,0 +1,34 @@
+//! The alertmanager: alerts received from rulers and Prometheus servers, routed,
+//! grouped, silenced, inhibited and notified as Prometheus's Alertmanager does, from
+//! an unchanged `alertmanager.yml`.
+//!
+//! # Layout
+//! - [`model`]: alerts, label sets and fingerprints.
+//! - [`matchers`]: label matchers in both of Alertmanager's syntaxes.
+//! - [`config`]: `alertmanager.yml`, read and checked as Alertmanager checks it.
+//! - [`timeinterval`]: `time_intervals`, and whether an instant falls in one.
+//! - [`route`]: the routing tree, group labels and group keys.
+//! - [`dispatch`]: aggregation groups and when each is flushed.
+//! - [`silence`] and [`inhibit`]: what mutes an alert.
+//! - [`nflog`]: the notification log, and whether a flush notifies.
+//!
+//! The invariant a reader must not break: routing, grouping and timing depend only on
+//! the configuration, the alerts and the clock, so every replica given the same state
+//! reaches the same notifications.
+
+pub mod api;
+pub mod config;
+pub mod dispatch;
+pub mod inhibit;
+pub mod instance;
+pub mod matchers;
+pub mod model;
+pub mod nflog;
+pub mod notify;
+mod options;
+pub mod route;
+pub mod silence;
+pub mod tenants;
+pub mod timeinterval;
+
+pub use options::{AlertmanagerOptions, FALLBACK_CONFIG};

@@ -1,0 +1,301 @@
+//! Pyrite's alertmanager against the real one (Debian's `prometheus-alertmanager`): the
+//! same `alertmanager.yml` and the same alerts go to both, and every webhook
+//! notification — group key, status, alerts in order, labels, fingerprints — must be the
+//! same, at the same times within a tolerance. Then the real `amtool` lists alerts,
+//! adds, queries and expires a silence and shows the status of Pyrite's alertmanager,
+//! and the silence holds a notification back until it is expired.
+
+use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{ensure, Context};
+use chrono::{SecondsFormat, Utc};
+use pyrite_cluster_tests::webhook::{Received, Webhook};
+use pyrite_cluster_tests::{free_port, require, wait_until, Peer, Pyrite};
+use serde_json::{json, Value};
+
+const IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
+
+fn config(hook: &Webhook) -> String {
+    format!(
+        r#"
+global:
+  resolve_timeout: 5m
+route:
+  receiver: default
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 2s
+  repeat_interval: 1h
+  routes:
+    - matchers: ['severity="critical"']
+      receiver: critical
+inhibit_rules:
+  - source_matchers: [severity="critical"]
+    target_matchers: [severity="warning"]
+    equal: [cluster]
+receivers:
+  - name: default
+    webhook_configs:
+      - url: {default}
+  - name: critical
+    webhook_configs:
+      - url: {critical}
+"#,
+        default = hook.url("/default"),
+        critical = hook.url("/critical"),
+    )
+}
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn alert(name: &str, instance: &str, severity: &str, cluster: &str, starts: &str, ends: Option<&str>) -> Value {
+    let mut a = json!({
+        "labels": {"alertname": name, "instance": instance, "severity": severity, "cluster": cluster},
+        "annotations": {"summary": format!("{name} on {instance}")},
+        "startsAt": starts,
+        "generatorURL": "http://prometheus/graph",
+    });
+    if let Some(e) = ends {
+        a["endsAt"] = json!(e);
+    }
+    a
+}
+
+fn post(base: &str, alerts: &Value) -> anyhow::Result<()> {
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{base}/api/v2/alerts"))
+        .json(alerts)
+        .send()?;
+    ensure!(
+        r.status().is_success(),
+        "posting alerts to {base}: {} {}",
+        r.status(),
+        r.text()?
+    );
+    Ok(())
+}
+
+/// Notifications per receiver path and group key, in arrival order, with what must
+/// match between the two alertmanagers (everything but the external URL).
+fn by_group(received: &[Received]) -> BTreeMap<(String, String), Vec<Value>> {
+    let mut out: BTreeMap<(String, String), Vec<Value>> = BTreeMap::new();
+    for r in received {
+        let mut body = r.body.clone();
+        body.as_object_mut().map(|o| o.remove("externalURL"));
+        out.entry((r.path.clone(), r.group_key().to_string()))
+            .or_default()
+            .push(body);
+    }
+    out
+}
+
+fn real_alertmanager(dir: &std::path::Path, config: &str) -> anyhow::Result<(Peer, String)> {
+    let port = free_port(IP);
+    let file = dir.join("alertmanager.yml");
+    std::fs::write(&file, config)?;
+    let peer = Peer::spawn(
+        "alertmanager",
+        Command::new("prometheus-alertmanager")
+            .arg(format!("--config.file={}", file.display()))
+            .arg(format!("--storage.path={}", dir.join("am").display()))
+            .arg(format!("--web.listen-address={IP}:{port}"))
+            .arg("--cluster.listen-address="),
+        dir,
+    )?;
+    let base = format!("http://{IP}:{port}");
+    wait_until("Alertmanager to be ready", Duration::from_secs(30), || {
+        Ok(reqwest::blocking::get(format!("{base}/-/ready"))
+            .ok()
+            .filter(|r| r.status().is_success())
+            .map(|_| ()))
+    })?;
+    Ok((peer, base))
+}
+
+fn pyrite_with(dir: &std::path::Path, config: &str) -> anyhow::Result<Pyrite> {
+    let file = dir.join("pyrite-alertmanager.yml");
+    std::fs::write(&file, config)?;
+    Pyrite::start(
+        IP,
+        &dir.join("data"),
+        &[&format!("--alertmanager.config-file={}", file.display())],
+    )
+}
+
+#[test]
+fn the_same_alerts_make_the_same_notifications_as_alertmanager() -> anyhow::Result<()> {
+    require("prometheus-alertmanager")?;
+    let tmp = tempfile::tempdir()?;
+    let (am_hook, py_hook) = (Webhook::start(IP)?, Webhook::start(IP)?);
+    let (_am, am) = real_alertmanager(tmp.path(), &config(&am_hook))?;
+    let pyrite = pyrite_with(tmp.path(), &config(&py_hook))?;
+    let py = pyrite.url("/alertmanager");
+    let both = |alerts: Value| -> anyhow::Result<()> {
+        post(&am, &alerts)?;
+        post(&py, &alerts)
+    };
+
+    // Disk warnings on two clusters and a critical Cpu alert on c1, which inhibits
+    // the c1 warning: Disk notifies b only, Cpu goes to the critical receiver.
+    let t0 = now();
+    let a = alert("Disk", "a", "warning", "c1", &t0, None);
+    let b = alert("Disk", "b", "warning", "c2", &t0, None);
+    let d = alert("Cpu", "a", "critical", "c1", &t0, None);
+    let posted = Instant::now();
+    both(json!([a, b, d]))?;
+    let first_py = py_hook.wait_for(2, Duration::from_secs(15))?;
+    let first_am = am_hook.wait_for(2, Duration::from_secs(15))?;
+    for (p, m) in first_py.iter().zip(&first_am) {
+        let (dp, dm) = (p.at - posted, m.at - posted);
+        let skew = dp.abs_diff(dm);
+        ensure!(
+            skew < Duration::from_millis(900),
+            "first notifications {dp:?} (Pyrite) and {dm:?} (Alertmanager) after posting"
+        );
+    }
+
+    // b resolves: Disk tells of it; then the Cpu alert resolves, freeing a.
+    both(json!([alert("Disk", "b", "warning", "c2", &t0, Some(&now()))]))?;
+    py_hook.wait_for(3, Duration::from_secs(15))?;
+    am_hook.wait_for(3, Duration::from_secs(15))?;
+    both(json!([alert("Cpu", "a", "critical", "c1", &t0, Some(&now()))]))?;
+    py_hook.wait_for(5, Duration::from_secs(15))?;
+    am_hook.wait_for(5, Duration::from_secs(15))?;
+    // Two group intervals more, for anything either would still send.
+    std::thread::sleep(Duration::from_secs(5));
+
+    let (py_n, am_n) = (by_group(&py_hook.received()), by_group(&am_hook.received()));
+    ensure!(
+        py_n == am_n,
+        "notifications differ\nPyrite:\n{}\nAlertmanager:\n{}",
+        serde_json::to_string_pretty(&json!(py_n
+            .iter()
+            .map(|(k, v)| json!({"key": format!("{k:?}"), "n": v}))
+            .collect::<Vec<_>>()))?,
+        serde_json::to_string_pretty(&json!(am_n
+            .iter()
+            .map(|(k, v)| json!({"key": format!("{k:?}"), "n": v}))
+            .collect::<Vec<_>>()))?
+    );
+    let disk = &py_n[&("/default".to_string(), r#"{}:{alertname="Disk"}"#.to_string())];
+    let shown: Vec<_> = disk
+        .iter()
+        .map(|n| (n["status"].clone(), n["alerts"].as_array().map(Vec::len)))
+        .collect();
+    ensure!(
+        shown
+            == [
+                (json!("firing"), Some(1)),
+                (json!("resolved"), Some(1)),
+                (json!("firing"), Some(1))
+            ],
+        "Disk: b firing, b resolved, a firing once freed; got {shown:?}"
+    );
+    Ok(())
+}
+
+fn amtool(base: &str, args: &[&str]) -> anyhow::Result<String> {
+    let out = Command::new("amtool")
+        .arg(format!("--alertmanager.url={base}"))
+        .args(args)
+        .output()
+        .context("running amtool")?;
+    ensure!(
+        out.status.success(),
+        "amtool {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+#[test]
+fn amtool_manages_silences_that_hold_notifications_back() -> anyhow::Result<()> {
+    require("amtool")?;
+    let tmp = tempfile::tempdir()?;
+    let hook = Webhook::start(IP)?;
+    let pyrite = pyrite_with(tmp.path(), &config(&hook))?;
+    let base = pyrite.url("/alertmanager");
+
+    let id = amtool(
+        &base,
+        &[
+            "silence",
+            "add",
+            "alertname=Cpu",
+            "--comment=maintenance",
+            "--duration=1h",
+        ],
+    )?
+    .trim()
+    .to_string();
+    ensure!(!id.is_empty(), "amtool silence add printed an ID");
+    let listed = amtool(&base, &["silence", "query", "-q"])?;
+    ensure!(listed.trim() == id, "silence query -q lists {id}: {listed:?}");
+
+    let t0 = now();
+    post(
+        &base,
+        &json!([
+            alert("Cpu", "a", "critical", "c1", &t0, None),
+            alert("Disk", "b", "warning", "c2", &t0, None)
+        ]),
+    )?;
+    let first = hook.wait_for(1, Duration::from_secs(15))?;
+    ensure!(
+        first[0].group_key() == r#"{}:{alertname="Disk"}"#,
+        "Disk notifies: {:?}",
+        first[0].body
+    );
+    let alerts = amtool(&base, &["alert", "query", "-o", "json", "--silenced"])?;
+    let alerts: Value = serde_json::from_str(&alerts)?;
+    let cpu = alerts
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|a| a["labels"]["alertname"] == "Cpu")
+        .context("amtool lists the silenced Cpu alert")?;
+    ensure!(
+        cpu["status"]["state"] == "suppressed" && cpu["status"]["silencedBy"] == json!([id]),
+        "Cpu silenced by {id}: {cpu}"
+    );
+    let active = amtool(&base, &["alert", "query"])?;
+    ensure!(
+        active.contains("Disk") && !active.contains("Cpu"),
+        "alert query shows the active alert only:\n{active}"
+    );
+    // Two group intervals: the silenced Cpu alert is still not notified.
+    std::thread::sleep(Duration::from_secs(4));
+    ensure!(
+        hook.received().len() == 1,
+        "nothing but Disk while Cpu is silenced: {:?}",
+        hook.received()
+    );
+
+    amtool(&base, &["silence", "expire", &id])?;
+    let all = hook.wait_for(2, Duration::from_secs(15))?;
+    ensure!(
+        all[1].group_key() == r#"{}/{severity="critical"}:{alertname="Cpu"}"#,
+        "Cpu notifies once the silence expired: {:?}",
+        all[1].body
+    );
+    let expired = amtool(&base, &["silence", "query", "--expired", "-q"])?;
+    ensure!(
+        expired.trim() == id,
+        "the expired silence is listed as expired: {expired:?}"
+    );
+
+    let cluster = amtool(&base, &["cluster", "show"])?;
+    ensure!(cluster.contains("ready"), "cluster show: {cluster}");
+    let shown = amtool(&base, &["config", "show"])?;
+    ensure!(
+        shown.contains("group_wait: 1s") && shown.contains("receiver: critical"),
+        "config show: {shown}"
+    );
+    Ok(())
+}
