@@ -3,7 +3,8 @@
 //! notification — group key, status, alerts in order, labels, fingerprints — must be the
 //! same, at the same times within a tolerance. Then the real `amtool` lists alerts,
 //! adds, queries and expires a silence and shows the status of Pyrite's alertmanager,
-//! and the silence holds a notification back until it is expired.
+//! and the silence holds a notification back until it is expired; and alerts, silences
+//! and the notification log outlive a kill -9.
 
 use std::collections::BTreeMap;
 use std::net::Ipv4Addr;
@@ -296,6 +297,79 @@ fn amtool_manages_silences_that_hold_notifications_back() -> anyhow::Result<()> 
     ensure!(
         shown.contains("group_wait: 1s") && shown.contains("receiver: critical"),
         "config show: {shown}"
+    );
+    Ok(())
+}
+
+#[test]
+fn alerts_silences_and_the_notification_log_survive_kill_9() -> anyhow::Result<()> {
+    require("amtool")?;
+    let tmp = tempfile::tempdir()?;
+    let hook = Webhook::start(IP)?;
+    let mut pyrite = pyrite_with(tmp.path(), &config(&hook))?;
+    let base = pyrite.url("/alertmanager");
+    let id = amtool(
+        &base,
+        &[
+            "silence",
+            "add",
+            "alertname=Cpu",
+            "--comment=maintenance",
+            "--duration=1h",
+        ],
+    )?
+    .trim()
+    .to_string();
+    let t0 = now();
+    post(
+        &base,
+        &json!([
+            alert("Disk", "b", "warning", "c2", &t0, None),
+            alert("Cpu", "a", "critical", "c1", &t0, None)
+        ]),
+    )?;
+    let first = hook.wait_for(1, Duration::from_secs(15))?;
+    ensure!(
+        first[0].status() == "firing" && first[0].alerts().len() == 1,
+        "Disk fires: {:?}",
+        first[0].body
+    );
+
+    pyrite.kill9_and_restart()?;
+    let base = pyrite.url("/alertmanager");
+    let listed = amtool(&base, &["silence", "query", "-q"])?;
+    ensure!(listed.trim() == id, "the silence is back after kill -9: {listed:?}");
+    let alerts = reqwest::blocking::get(format!("{base}/api/v2/alerts"))?.json::<Value>()?;
+    let names: Vec<String> = alerts
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|a| a["labels"]["alertname"].as_str().map(String::from))
+        .collect();
+    ensure!(
+        names.contains(&"Disk".to_string()) && names.contains(&"Cpu".to_string()),
+        "both alerts are back: {names:?}"
+    );
+    // Two group intervals: the log remembers Disk was notified, and Cpu is still silenced.
+    std::thread::sleep(Duration::from_secs(5));
+    ensure!(
+        hook.received().len() == 1,
+        "nothing notified again after the restart: {:?}",
+        hook.received()
+    );
+
+    post(&base, &json!([alert("Disk", "b", "warning", "c2", &t0, Some(&now()))]))?;
+    let all = hook.wait_for(2, Duration::from_secs(15))?;
+    ensure!(
+        all[1].status() == "resolved" && all[1].group_key() == first[0].group_key(),
+        "Disk resolves: {:?}",
+        all[1].body
+    );
+    std::thread::sleep(Duration::from_secs(3));
+    ensure!(
+        hook.received().len() == 2,
+        "exactly two notifications: {:?}",
+        hook.received()
     );
     Ok(())
 }

@@ -20,7 +20,7 @@ use crate::model::{Alert, Fingerprint, LabelSet};
 use crate::route::{group_key, Route};
 
 /// A group's identity in the tree: its route's ID and its group labels.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
 pub struct GroupId {
     pub route_id: String,
     pub labels: LabelSet,
@@ -123,6 +123,22 @@ impl Dispatcher {
         }
         if g.alerts.is_empty() {
             self.groups.remove(&flush.id);
+        }
+    }
+
+    /// Each group's next flush and whether it has flushed, to carry across processes.
+    pub fn timers(&self) -> Vec<(GroupId, DateTime<Utc>, bool)> {
+        self.groups
+            .iter()
+            .map(|(id, g)| (id.clone(), g.next_flush, g.has_flushed))
+            .collect()
+    }
+
+    /// Sets a group's timer as another process left it, if the group exists here.
+    pub fn restore_timer(&mut self, id: &GroupId, next_flush: DateTime<Utc>, has_flushed: bool) {
+        if let Some(g) = self.groups.get_mut(id) {
+            g.next_flush = next_flush;
+            g.has_flushed = has_flushed;
         }
     }
 

@@ -23,6 +23,7 @@ use crate::nflog::{needs_update, Entry, Nflog, NflogKey};
 use crate::notify::{self, Context, Integration};
 use crate::route::Route;
 use crate::silence::{Silence, SilenceError, Silences, DEFAULT_RETENTION};
+use crate::state::{Pending, SaveError, Saver, TenantState};
 
 /// How often resolved alerts, expired silences and old log entries are forgotten.
 const GC_INTERVAL: Duration = Duration::from_secs(30 * 60);
@@ -64,6 +65,8 @@ pub struct State {
     pub dispatcher: Dispatcher,
     pub silences: Silences,
     pub nflog: Nflog,
+    /// Notifications sent or being sent whose delivery is not yet logged.
+    pub pending: Vec<Pending>,
     inhibitor: Inhibitor,
     integrations: Integrations,
 }
@@ -73,6 +76,19 @@ pub struct Instance {
     external_url: String,
     state: Mutex<State>,
     wake: Notify,
+    saver: Arc<dyn Saver>,
+}
+
+/// Why a change was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error(transparent)]
+    Silence(#[from] SilenceError),
+    #[error(transparent)]
+    Save(#[from] SaveError),
+    /// Alerts refused, one line each (the valid ones of the batch were taken).
+    #[error("{0}")]
+    Invalid(String),
 }
 
 fn build(config: &Config) -> Result<(Arc<Route>, Inhibitor, Integrations), String> {
@@ -89,7 +105,12 @@ fn build(config: &Config) -> Result<(Arc<Route>, Inhibitor, Integrations), Strin
 }
 
 impl Instance {
-    pub fn new(tenant: &str, config: Arc<Config>, external_url: &str) -> Result<Arc<Instance>, String> {
+    pub fn new(
+        tenant: &str,
+        config: Arc<Config>,
+        external_url: &str,
+        saver: Arc<dyn Saver>,
+    ) -> Result<Arc<Instance>, String> {
         let (route, inhibitor, integrations) = build(&config)?;
         Ok(Arc::new(Instance {
             tenant: tenant.to_string(),
@@ -100,10 +121,12 @@ impl Instance {
                 dispatcher: Dispatcher::new(route),
                 silences: Silences::default(),
                 nflog: Nflog::default(),
+                pending: Vec::new(),
                 inhibitor,
                 integrations,
             }),
             wake: Notify::new(),
+            saver,
         }))
     }
 
@@ -189,23 +212,99 @@ impl Instance {
         }
     }
 
+    /// Receives alerts ([`Instance::put_alerts`]) and answers once they are committed.
+    pub async fn receive_alerts(&self, posted: Vec<PostedAlert>, now: DateTime<Utc>) -> Result<(), ChangeError> {
+        let taken = self.put_alerts(posted, now);
+        self.saver.save().await?;
+        taken.map_err(ChangeError::Invalid)
+    }
+
+    /// The tenant's state, to be committed.
+    pub fn snapshot(&self) -> TenantState {
+        let st = self.state.lock();
+        TenantState {
+            alerts: st.alerts.values().cloned().collect(),
+            silences: st.silences.iter().cloned().collect(),
+            nflog: st.nflog.iter().map(|(k, e)| (k.clone(), e.clone())).collect(),
+            timers: st.dispatcher.timers(),
+            pending: st.pending.clone(),
+        }
+    }
+
+    /// Takes state committed by this or another process: its alerts into their groups
+    /// with the timers they had, its silences and log as they were; its pending
+    /// notifications are sent again.
+    pub fn restore(self: &Arc<Self>, state: TenantState, now: DateTime<Utc>) {
+        let mut st = self.state.lock();
+        for a in state.alerts {
+            let fp = a.fingerprint();
+            st.dispatcher.insert(&a, now);
+            st.alerts.insert(fp, a);
+        }
+        for (id, next, flushed) in &state.timers {
+            st.dispatcher.restore_timer(id, *next, *flushed);
+        }
+        for s in state.silences {
+            st.silences.restore(s);
+        }
+        for (k, e) in state.nflog {
+            st.nflog.log(k, e);
+        }
+        st.pending = state.pending.clone();
+        drop(st);
+        for p in state.pending {
+            tokio::spawn(self.clone().redeliver(p));
+        }
+        self.wake.notify_one();
+    }
+
+    /// Takes what the owning replica committed, as a follower: its silences and log,
+    /// its timers, and alerts this one has not heard of.
+    pub fn follow(&self, state: TenantState, now: DateTime<Utc>) {
+        let mut st = self.state.lock();
+        st.silences = Silences::default();
+        for s in state.silences {
+            st.silences.restore(s);
+        }
+        st.nflog = Nflog::default();
+        for (k, e) in state.nflog {
+            st.nflog.log(k, e);
+        }
+        for a in state.alerts {
+            let fp = a.fingerprint();
+            if !st.alerts.contains_key(&fp) {
+                st.dispatcher.insert(&a, now);
+                st.alerts.insert(fp, a);
+            }
+        }
+        for (id, next, flushed) in &state.timers {
+            st.dispatcher.restore_timer(id, *next, *flushed);
+        }
+    }
+
     /// Why an alert is held back at `now`.
     pub fn status(&self, alert: &Alert, now: DateTime<Utc>) -> AlertStatus {
         status_in(&self.state.lock(), alert, now)
     }
 
-    pub fn set_silence(&self, silence: Silence, now: DateTime<Utc>) -> Result<String, SilenceError> {
+    /// Creates or updates a silence and answers once it is committed.
+    pub async fn set_silence(&self, silence: Silence, now: DateTime<Utc>) -> Result<String, ChangeError> {
         let id = self
             .state
             .lock()
             .silences
             .set(silence, now, || uuid::Uuid::new_v4().to_string())?;
+        self.saver.save().await?;
         self.wake.notify_one();
         Ok(id)
     }
 
-    pub fn expire_silence(&self, id: &str, now: DateTime<Utc>) -> Result<(), SilenceError> {
-        self.state.lock().silences.expire(id, now)
+    /// Expires a silence and answers once that is committed.
+    pub async fn expire_silence(&self, id: &str, now: DateTime<Utc>) -> Result<(), ChangeError> {
+        self.state.lock().silences.expire(id, now)?;
+        self.saver.save().await?;
+        self.wake.notify_one();
+        Ok(())
     }
 
     /// Flushes groups as they fall due, delivers their notifications, and forgets what
@@ -215,8 +314,11 @@ impl Instance {
         loop {
             let now = Utc::now();
             let due = self.state.lock().dispatcher.take_due(now);
-            for flush in due {
-                tokio::spawn(self.clone().deliver(flush));
+            // Only the replica owning the state notifies; the others keep time.
+            if self.saver.owns() {
+                for flush in due {
+                    tokio::spawn(self.clone().deliver(flush));
+                }
             }
             if now - last_gc > chrono::Duration::from_std(GC_INTERVAL).unwrap_or(chrono::Duration::MAX) {
                 self.gc(now);
@@ -252,17 +354,75 @@ impl Instance {
         let deadline = tokio::time::Instant::now() + flush.route.group_interval;
         let mut delivered = true;
         for p in plans {
-            match send_with_retries(&*p.integration, &p.ctx, &p.send, deadline).await {
-                Ok(()) => self.state.lock().nflog.log(p.key, p.entry),
-                Err(e) => {
-                    delivered = false;
-                    tracing::warn!(tenant = %self.tenant, receiver = %p.ctx.receiver, integration = p.integration.name(), error = %e, "notify failed");
-                }
+            let pending = Pending {
+                key: p.key.clone(),
+                entry: p.entry.clone(),
+                group_labels: p.ctx.group_labels.clone(),
+                idempotency_key: p.ctx.idempotency_key.clone(),
+                at: now,
+                alerts: p.send.clone(),
+            };
+            // Pending is committed before anything is sent: a replica that cannot
+            // commit (it lost the state to another) sends nothing.
+            self.state.lock().pending.push(pending.clone());
+            if let Err(e) = self.saver.save().await {
+                self.state.lock().pending.retain(|q| *q != pending);
+                tracing::warn!(tenant = %self.tenant, error = %e, "not notifying");
+                return;
             }
+            let sent = send_with_retries(&*p.integration, &p.ctx, &p.send, deadline).await;
+            if let Err(e) = &sent {
+                delivered = false;
+                tracing::warn!(tenant = %self.tenant, receiver = %p.ctx.receiver, integration = p.integration.name(), error = %e, "notify failed");
+            }
+            self.settle(&pending, sent.is_ok()).await;
         }
         if delivered {
             self.state.lock().dispatcher.flushed(&flush);
+            self.save_logged().await;
         }
+    }
+
+    /// A pending notification is done: logged if it was delivered, dropped either way.
+    async fn settle(&self, pending: &Pending, delivered: bool) {
+        {
+            let mut st = self.state.lock();
+            st.pending.retain(|q| q != pending);
+            if delivered {
+                st.nflog.log(pending.key.clone(), pending.entry.clone());
+            }
+        }
+        self.save_logged().await;
+    }
+
+    async fn save_logged(&self) {
+        if let Err(e) = self.saver.save().await {
+            tracing::warn!(tenant = %self.tenant, error = %e, "saving the notification log");
+        }
+    }
+
+    /// Sends a notification found pending in committed state again, with the same
+    /// idempotency key, and logs it.
+    async fn redeliver(self: Arc<Self>, p: Pending) {
+        let integration = self.state.lock().integrations.get(&p.key.receiver).and_then(|list| {
+            list.iter()
+                .find(|(i, integ)| *i == p.key.index && integ.name() == p.key.integration)
+                .map(|(_, integ)| integ.clone())
+        });
+        let Some(integration) = integration else {
+            return self.settle(&p, false).await;
+        };
+        let ctx = Context {
+            group_key: p.key.group_key.clone(),
+            receiver: p.key.receiver.clone(),
+            group_labels: p.group_labels.clone(),
+            external_url: self.external_url.clone(),
+            idempotency_key: p.idempotency_key.clone(),
+            now: p.at,
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        let sent = send_with_retries(&*integration, &ctx, &p.alerts, deadline).await;
+        self.settle(&p, sent.is_ok()).await;
     }
 }
 

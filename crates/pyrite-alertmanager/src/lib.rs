@@ -28,6 +28,7 @@ pub mod notify;
 mod options;
 pub mod route;
 pub mod silence;
+pub mod state;
 pub mod tenants;
 pub mod timeinterval;
 

@@ -43,7 +43,7 @@ impl std::fmt::Display for Fingerprint {
 }
 
 /// One alert, as posted by a rule evaluator and kept until it is resolved and sent.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Alert {
     pub labels: LabelSet,
     pub annotations: LabelSet,

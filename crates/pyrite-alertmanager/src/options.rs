@@ -1,9 +1,10 @@
 //! The alertmanager's options, as the configuration file's `alertmanager:` section and
 //! the `--alertmanager.*` flags give them.
 
+use pyrite_config::Duration;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlertmanagerOptions {
     /// An Alertmanager configuration file (`alertmanager.yml`, unchanged) every tenant's
@@ -13,6 +14,34 @@ pub struct AlertmanagerOptions {
     /// The URL users reach the alertmanager at, as notifications link to it; empty:
     /// `http://` and this process's HTTP address, with `/alertmanager`.
     pub external_url: String,
+    /// How often a replica tells the metadata group it is alive (replicas are members
+    /// of its `alertmanager` pool, whose owner of the state notifies).
+    pub heartbeat_period: Duration,
+    /// How long a replica may go unheard before another takes the state over.
+    pub heartbeat_timeout: Duration,
+    /// This replica's name in the pool; empty: its HTTP address.
+    pub instance_id: String,
+}
+
+impl Default for AlertmanagerOptions {
+    fn default() -> Self {
+        AlertmanagerOptions {
+            config_file: String::new(),
+            external_url: String::new(),
+            heartbeat_period: Duration::from_millis(1_000),
+            heartbeat_timeout: Duration::from_millis(5_000),
+            instance_id: String::new(),
+        }
+    }
+}
+
+impl AlertmanagerOptions {
+    pub fn timing(&self) -> pyrite_members::Timing {
+        pyrite_members::Timing {
+            period: self.heartbeat_period.0,
+            timeout: self.heartbeat_timeout.0,
+        }
+    }
 }
 
 /// What runs when no configuration file is given: every alert kept, grouped by name,

@@ -16,7 +16,7 @@ use crate::model::LabelSet;
 /// How long an expired silence is kept, as Alertmanager's `--data.retention` default.
 pub const DEFAULT_RETENTION: Duration = Duration::from_secs(120 * 60 * 60);
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Silence {
     pub id: String,
     pub matchers: Matchers,

@@ -1,16 +1,30 @@
-//! Every tenant's alertmanager in this process: made on a tenant's first request under
-//! the configuration file's settings, each with its own alerts, silences and log.
+//! Every tenant's alertmanager in this process, made on a tenant's first request (or
+//! from committed state at start) under the configuration file's settings, each with
+//! its own alerts, silences and log — and their state, committed as one record of the
+//! metadata group's `alertmanager` pool by the replica that owns it.
 //!
-//! The invariant: one tenant's requests reach only that tenant's [`Instance`].
+//! The invariant: one tenant's requests reach only that tenant's [`Instance`]; and
+//! state is committed only by the pool's owner of the record, each commit holding every
+//! change made before it was asked for.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 
 use chrono::{DateTime, Utc};
 use parking_lot::{Mutex, RwLock};
+use pyrite_members::ownership::Ownership;
+use pyrite_members::{key_hash, RecordError, Records};
 
 use crate::config::Config;
 use crate::instance::Instance;
+use crate::state::{SaveError, Saver, Snapshot, Volatile, KEY, POOL};
+
+/// Where the state is committed, and who owns it.
+pub struct Replication {
+    pub records: Arc<dyn Records>,
+    pub ownership: Arc<dyn Ownership>,
+}
 
 pub struct Alertmanagers {
     config: RwLock<Arc<Config>>,
@@ -20,18 +34,60 @@ pub struct Alertmanagers {
     /// This replica's name, as the status API shows it.
     peer_name: String,
     runtime: tokio::runtime::Handle,
+    replication: Option<Replication>,
+    saver: Arc<dyn Saver>,
+    saving: tokio::sync::Mutex<i64>,
+    requested: AtomicU64,
+    committed: AtomicU64,
+}
+
+struct RecordSaver(Weak<Alertmanagers>);
+
+#[async_trait::async_trait]
+impl Saver for RecordSaver {
+    async fn save(&self) -> Result<(), SaveError> {
+        match self.0.upgrade() {
+            Some(ams) => ams.save().await,
+            None => Err(SaveError::Unavailable("shutting down".into())),
+        }
+    }
+
+    fn owns(&self) -> bool {
+        self.0.upgrade().is_some_and(|a| a.owns())
+    }
+}
+
+fn now_ms() -> i64 {
+    Utc::now().timestamp_millis()
 }
 
 impl Alertmanagers {
-    /// Needs a tokio runtime: each tenant's delivery loop runs on it.
-    pub fn new(config: Config, external_url: &str, peer_name: &str) -> Arc<Alertmanagers> {
-        Arc::new(Alertmanagers {
-            config: RwLock::new(Arc::new(config)),
-            instances: Mutex::new(BTreeMap::new()),
-            external_url: external_url.trim_end_matches('/').to_string(),
-            started: Utc::now(),
-            peer_name: peer_name.to_string(),
-            runtime: tokio::runtime::Handle::current(),
+    /// Needs a tokio runtime: each tenant's delivery loop runs on it. Without
+    /// `replication`, state lives as long as the process.
+    pub fn new(
+        config: Config,
+        external_url: &str,
+        peer_name: &str,
+        replication: Option<Replication>,
+    ) -> Arc<Alertmanagers> {
+        Arc::new_cyclic(|me| {
+            let saver: Arc<dyn Saver> = match replication {
+                Some(_) => Arc::new(RecordSaver(me.clone())),
+                None => Arc::new(Volatile),
+            };
+            Alertmanagers {
+                config: RwLock::new(Arc::new(config)),
+                instances: Mutex::new(BTreeMap::new()),
+                external_url: external_url.trim_end_matches('/').to_string(),
+                started: Utc::now(),
+                peer_name: peer_name.to_string(),
+                runtime: tokio::runtime::Handle::current(),
+                replication,
+                saver,
+                saving: tokio::sync::Mutex::new(0),
+                requested: AtomicU64::new(0),
+                committed: AtomicU64::new(0),
+            }
         })
     }
 
@@ -41,7 +97,12 @@ impl Alertmanagers {
         if let Some(i) = instances.get(tenant) {
             return Ok(i.clone());
         }
-        let instance = Instance::new(tenant, self.config.read().clone(), &self.external_url)?;
+        let instance = Instance::new(
+            tenant,
+            self.config.read().clone(),
+            &self.external_url,
+            self.saver.clone(),
+        )?;
         self.runtime.spawn(instance.clone().run());
         instances.insert(tenant.to_string(), instance.clone());
         Ok(instance)
@@ -68,5 +129,101 @@ impl Alertmanagers {
 
     pub fn peer_name(&self) -> &str {
         &self.peer_name
+    }
+
+    /// Whether this replica owns the state now (always, without replication).
+    pub fn owns(&self) -> bool {
+        self.replication
+            .as_ref()
+            .is_none_or(|r| r.ownership.owner(key_hash(KEY), now_ms()).mine)
+    }
+
+    /// Commits every tenant's state as it is now, unless a commit asked for later
+    /// already holds it.
+    async fn save(&self) -> Result<(), SaveError> {
+        let Some(r) = &self.replication else { return Ok(()) };
+        let mine = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut last_instant = self.saving.lock().await;
+        if self.committed.load(Ordering::SeqCst) >= mine {
+            return Ok(());
+        }
+        let generation = self.requested.load(Ordering::SeqCst);
+        let instances: Vec<Arc<Instance>> = self.instances.lock().values().cloned().collect();
+        let snapshot = Snapshot {
+            tenants: instances
+                .iter()
+                .map(|i| (i.tenant().to_string(), i.snapshot()))
+                .collect(),
+        };
+        let value = serde_json::to_string(&snapshot).map_err(|e| SaveError::Unavailable(e.to_string()))?;
+        let instant = now_ms().max(*last_instant + 1);
+        let member = r.ownership.member().to_string();
+        match r.records.put(POOL, KEY, &member, instant, value).await {
+            Ok(()) => {
+                *last_instant = instant;
+                self.committed.store(generation, Ordering::SeqCst);
+                Ok(())
+            }
+            Err(RecordError::Refused(e)) => Err(SaveError::NotOwner(e)),
+            Err(RecordError::Unavailable(e)) => Err(SaveError::Unavailable(e)),
+        }
+    }
+
+    async fn read(&self) -> Result<Option<(i64, Snapshot)>, String> {
+        let Some(r) = &self.replication else { return Ok(None) };
+        let Some(record) = r.records.get(POOL, KEY).await.map_err(|e| e.to_string())? else {
+            return Ok(None);
+        };
+        let snapshot =
+            serde_json::from_str(&record.value).map_err(|e| format!("the alertmanager record does not parse: {e}"))?;
+        Ok(Some((record.instant_ms, snapshot)))
+    }
+
+    /// Waits until this replica has heard of the pool (its first heartbeat answered),
+    /// at most `timeout`, so that it knows who owns the state before it serves.
+    pub async fn wait_for_pool(&self, timeout: std::time::Duration) {
+        let Some(r) = &self.replication else { return };
+        let deadline = tokio::time::Instant::now() + timeout;
+        while r.ownership.owner(key_hash(KEY), now_ms()).node.is_empty() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Takes the committed state at start: every tenant in it gets its alertmanager
+    /// back, with its alerts, silences, log and timers, and sends what was pending.
+    pub async fn restore(&self) -> Result<usize, String> {
+        let Some((instant, snapshot)) = self.read().await? else {
+            return Ok(0);
+        };
+        *self.saving.lock().await = instant;
+        let now = Utc::now();
+        let n = snapshot.tenants.len();
+        for (tenant, state) in snapshot.tenants {
+            self.instance(&tenant)?.restore(state, now);
+        }
+        Ok(n)
+    }
+
+    /// While another replica owns the state, follows what it commits, every `period`.
+    pub async fn follow(self: Arc<Self>, period: std::time::Duration) {
+        loop {
+            tokio::time::sleep(period).await;
+            if self.owns() {
+                continue;
+            }
+            match self.read().await {
+                Ok(Some((instant, snapshot))) => {
+                    *self.saving.lock().await = instant;
+                    let now = Utc::now();
+                    for (tenant, state) in snapshot.tenants {
+                        if let Ok(i) = self.instance(&tenant) {
+                            i.follow(state, now);
+                        }
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "following the alertmanager state"),
+            }
+        }
     }
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{api_time, error, instance, ApiError, ApiResult, Query, Shared};
-use crate::instance::{Instance, PostedAlert};
+use crate::instance::{ChangeError, Instance, PostedAlert};
 use crate::model::{Alert, LabelSet};
 use crate::route::Route;
 
@@ -49,9 +49,10 @@ pub(super) async fn post(State(ams): State<Shared>, tenant: Tenant, body: Bytes)
         });
     }
     let inst = instance(&ams, &tenant)?;
-    match inst.put_alerts(alerts, Utc::now()) {
+    match inst.receive_alerts(alerts, Utc::now()).await {
         Ok(()) => Ok(StatusCode::OK.into_response()),
-        Err(e) => Err(error(StatusCode::BAD_REQUEST, e)),
+        Err(e @ ChangeError::Invalid(_)) => Err(error(StatusCode::BAD_REQUEST, e.to_string())),
+        Err(e) => Err(error(StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
     }
 }
 

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::{api_time, error, instance, ApiResult, Query, Shared};
+use crate::instance::ChangeError;
 use crate::matchers::{MatchOp, Matcher, Matchers};
 use crate::silence::{Silence, SilenceError, SilenceState};
 
@@ -98,9 +99,10 @@ pub(super) async fn post(State(ams): State<Shared>, tenant: Tenant, body: Bytes)
         comment: p.comment,
     };
     let inst = instance(&ams, &tenant)?;
-    match inst.set_silence(silence, Utc::now()) {
+    match inst.set_silence(silence, Utc::now()).await {
         Ok(id) => Ok(Json(json!({"silenceID": id})).into_response()),
-        Err(e @ SilenceError::NotFound(_)) => Err(error(StatusCode::NOT_FOUND, e.to_string())),
+        Err(e @ ChangeError::Silence(SilenceError::NotFound(_))) => Err(error(StatusCode::NOT_FOUND, e.to_string())),
+        Err(e @ ChangeError::Save(_)) => Err(error(StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
         Err(e) => Err(error(StatusCode::BAD_REQUEST, e.to_string())),
     }
 }
@@ -115,9 +117,10 @@ pub(super) async fn get_one(State(ams): State<Shared>, tenant: Tenant, Path(id):
 
 pub(super) async fn delete(State(ams): State<Shared>, tenant: Tenant, Path(id): Path<String>) -> ApiResult {
     let inst = instance(&ams, &tenant)?;
-    match inst.expire_silence(&id, Utc::now()) {
+    match inst.expire_silence(&id, Utc::now()).await {
         Ok(()) => Ok(StatusCode::OK.into_response()),
-        Err(SilenceError::NotFound(_)) => Ok(StatusCode::NOT_FOUND.into_response()),
+        Err(ChangeError::Silence(SilenceError::NotFound(_))) => Ok(StatusCode::NOT_FOUND.into_response()),
+        Err(e @ ChangeError::Save(_)) => Err(error(StatusCode::SERVICE_UNAVAILABLE, e.to_string())),
         Err(e) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
     }
 }
