@@ -16,6 +16,8 @@ pub struct Received {
     pub at: Instant,
     pub path: String,
     pub body: Value,
+    /// The `Idempotency-Key` header, if the sender gave one.
+    pub idempotency_key: Option<String>,
 }
 
 impl Received {
@@ -93,6 +95,7 @@ fn serve(conn: TcpStream, sink: &Mutex<Vec<Received>>) {
         }
         let path = request_line.split_whitespace().nth(1).unwrap_or("").to_string();
         let mut length = 0usize;
+        let mut idempotency_key = None;
         loop {
             let mut line = String::new();
             if reader.read_line(&mut line).unwrap_or(0) == 0 {
@@ -105,6 +108,8 @@ fn serve(conn: TcpStream, sink: &Mutex<Vec<Received>>) {
             if let Some((k, v)) = line.split_once(':') {
                 if k.eq_ignore_ascii_case("content-length") {
                     length = v.trim().parse().unwrap_or(0);
+                } else if k.eq_ignore_ascii_case("idempotency-key") {
+                    idempotency_key = Some(v.trim().to_string());
                 }
             }
         }
@@ -118,6 +123,7 @@ fn serve(conn: TcpStream, sink: &Mutex<Vec<Received>>) {
                 at: Instant::now(),
                 path,
                 body,
+                idempotency_key,
             });
         }
         if writer

@@ -258,8 +258,9 @@ impl Instance {
         self.wake.notify_one();
     }
 
-    /// Takes what the owning replica committed, as a follower: its silences and log,
-    /// its timers, and alerts this one has not heard of.
+    /// Mirrors what the owning replica committed, as a follower: its alerts in their
+    /// groups with its timers, its silences and its log (its pending notifications
+    /// are the owner's to settle, or a successor's: see [`Instance::take_over`]).
     pub fn follow(&self, state: TenantState, now: DateTime<Utc>) {
         let mut st = self.state.lock();
         st.silences = Silences::default();
@@ -270,16 +271,27 @@ impl Instance {
         for (k, e) in state.nflog {
             st.nflog.log(k, e);
         }
+        st.dispatcher = Dispatcher::new(st.dispatcher.root().clone());
+        st.alerts.clear();
         for a in state.alerts {
-            let fp = a.fingerprint();
-            if !st.alerts.contains_key(&fp) {
-                st.dispatcher.insert(&a, now);
-                st.alerts.insert(fp, a);
-            }
+            st.dispatcher.insert(&a, now);
+            st.alerts.insert(a.fingerprint(), a);
         }
         for (id, next, flushed) in &state.timers {
             st.dispatcher.restore_timer(id, *next, *flushed);
         }
+    }
+
+    /// Becomes the owner of state another replica committed: mirrors it, then sends
+    /// again what that replica had pending.
+    pub fn take_over(self: &Arc<Self>, state: TenantState, now: DateTime<Utc>) {
+        let pending = state.pending.clone();
+        self.follow(state, now);
+        self.state.lock().pending = pending.clone();
+        for p in pending {
+            tokio::spawn(self.clone().redeliver(p));
+        }
+        self.wake.notify_one();
     }
 
     /// Why an alert is held back at `now`.
@@ -512,7 +524,12 @@ fn plan(st: &State, flush: &Flush, external_url: &str, now: DateTime<Utc>) -> Ve
             receiver: receiver.clone(),
             group_labels: flush.id.labels.clone(),
             external_url: external_url.to_string(),
-            idempotency_key: format!("{}/{}/{}", flush.key, receiver, now.timestamp_millis()),
+            // The group, the receiver and the flush: one key per notification, the same
+            // for whoever sends it, in characters any header or field takes.
+            idempotency_key: format!(
+                "{:016x}",
+                pyrite_members::key_hash(&format!("{}/{}/{}", flush.key, receiver, now.timestamp_millis()))
+            ),
             now,
         };
         // An empty `send` tells the integration nothing, but the log still moves on.

@@ -204,11 +204,15 @@ impl Alertmanagers {
         Ok(n)
     }
 
-    /// While another replica owns the state, follows what it commits, every `period`.
+    /// While another replica owns the state, follows what it commits, every `period`;
+    /// on becoming the owner, takes the last committed state over, pending
+    /// notifications included.
     pub async fn follow(self: Arc<Self>, period: std::time::Duration) {
+        let mut owned = self.owns();
         loop {
             tokio::time::sleep(period).await;
-            if self.owns() {
+            let owns = self.owns();
+            if owns && owned {
                 continue;
             }
             match self.read().await {
@@ -216,14 +220,50 @@ impl Alertmanagers {
                     *self.saving.lock().await = instant;
                     let now = Utc::now();
                     for (tenant, state) in snapshot.tenants {
-                        if let Ok(i) = self.instance(&tenant) {
+                        let Ok(i) = self.instance(&tenant) else { continue };
+                        if owns {
+                            i.take_over(state, now);
+                        } else {
                             i.follow(state, now);
                         }
                     }
+                    owned = owns;
                 }
-                Ok(None) => {}
+                Ok(None) => owned = owns,
                 Err(e) => tracing::warn!(error = %e, "following the alertmanager state"),
             }
         }
+    }
+
+    /// Reads the committed state once more now, as a follower (after a write this
+    /// replica forwarded to the owner).
+    pub async fn refresh(&self) {
+        if self.owns() {
+            return;
+        }
+        if let Ok(Some((_, snapshot))) = self.read().await {
+            let now = Utc::now();
+            for (tenant, state) in snapshot.tenants {
+                if let Ok(i) = self.instance(&tenant) {
+                    i.follow(state, now);
+                }
+            }
+        }
+    }
+
+    /// The replicas of the pool this one knows of, name and address; itself alone
+    /// without replication.
+    pub fn peers(&self) -> Vec<(String, String)> {
+        match &self.replication {
+            Some(r) => r.ownership.members(),
+            None => vec![(self.peer_name.clone(), self.peer_name.clone())],
+        }
+    }
+
+    /// The HTTP address of the replica owning the state, when another one does.
+    pub fn owner_elsewhere(&self) -> Option<String> {
+        let r = self.replication.as_ref()?;
+        let owner = r.ownership.owner(key_hash(KEY), now_ms());
+        (!owner.mine && !owner.node.is_empty()).then_some(owner.node)
     }
 }

@@ -22,6 +22,10 @@ pub trait Ownership: Send + Sync + 'static {
     fn changes(&self) -> watch::Receiver<u64>;
     /// This node's name as an owner: the member id records are fenced by.
     fn member(&self) -> &str;
+    /// The members this node knows of, with their addresses, for status pages.
+    fn members(&self) -> Vec<(String, String)> {
+        Vec::new()
+    }
 }
 
 /// One node working every key.
@@ -107,5 +111,11 @@ impl Ownership for PoolOwnership {
     }
     fn member(&self) -> &str {
         &self.me
+    }
+    fn members(&self) -> Vec<(String, String)> {
+        let view = self.view.borrow();
+        view.as_deref()
+            .map(|p| p.members.iter().map(|(id, m)| (id.clone(), m.addr.clone())).collect())
+            .unwrap_or_default()
     }
 }

@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -10,7 +10,7 @@ use pyrite_tenant::Tenant;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{api_time, error, instance, ApiError, ApiResult, Query, Shared};
+use super::{api_time, error, forward, instance, ApiError, ApiResult, Query, Shared};
 use crate::instance::{ChangeError, Instance, PostedAlert};
 use crate::model::{Alert, LabelSet};
 use crate::route::Route;
@@ -30,7 +30,10 @@ struct Postable {
 /// Seconds of Go's zero time, 0001-01-01T00:00:00Z.
 const ZERO_TIME: i64 = -62135596800;
 
-pub(super) async fn post(State(ams): State<Shared>, tenant: Tenant, body: Bytes) -> ApiResult {
+pub(super) async fn post(State(ams): State<Shared>, tenant: Tenant, headers: HeaderMap, body: Bytes) -> ApiResult {
+    if let Some(answer) = forward(&ams, &headers, &tenant, Method::POST, "/alerts", body.clone()).await {
+        return answer;
+    }
     let posted: Vec<Postable> = serde_json::from_slice(&body)
         .map_err(|e| error(StatusCode::BAD_REQUEST, format!("parsing alerts body: {e}")))?;
     let mut alerts = Vec::with_capacity(posted.len());

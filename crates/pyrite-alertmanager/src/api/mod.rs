@@ -8,7 +8,11 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, StatusCode};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -68,6 +72,55 @@ fn error(status: StatusCode, message: impl Into<String>) -> ApiError {
 }
 
 type ApiResult = Result<Response, ApiError>;
+
+/// Marks a write one replica passed to the owner, so it is never passed on again.
+const FORWARDED: &str = "x-pyrite-forwarded";
+
+/// Writes (alerts, silences) are taken by the replica owning the state: another one
+/// passes the request on to it and answers with its answer, then reads the state
+/// again so its own API shows the change. None: this replica takes it itself.
+async fn forward(
+    ams: &Alertmanagers,
+    headers: &HeaderMap,
+    tenant: &Tenant,
+    method: Method,
+    path: &str,
+    body: Bytes,
+) -> Option<ApiResult> {
+    if headers.contains_key(FORWARDED) {
+        return None;
+    }
+    let owner = ams.owner_elsewhere()?;
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    let client = CLIENT.get_or_init(reqwest::Client::new);
+    let sent = client
+        .request(method, format!("http://{owner}/alertmanager/api/v2{path}"))
+        .header(FORWARDED, "1")
+        .header(pyrite_model::TENANT_HEADER, tenant.as_str())
+        .header("content-type", "application/json")
+        .body(body)
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await;
+    let answer = match sent {
+        Ok(r) => {
+            let status = r.status();
+            match r.bytes().await {
+                Ok(b) => Ok((status, [("content-type", "application/json")], b).into_response()),
+                Err(e) => Err(error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("forwarding to {owner}: {e}"),
+                )),
+            }
+        }
+        Err(e) => Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("forwarding to {owner}: {e}"),
+        )),
+    };
+    ams.refresh().await;
+    Some(answer)
+}
 
 fn instance(ams: &Alertmanagers, tenant: &Tenant) -> Result<Arc<Instance>, ApiError> {
     ams.instance(tenant.as_str())

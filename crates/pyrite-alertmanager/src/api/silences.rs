@@ -2,7 +2,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use chrono::{DateTime, Utc};
@@ -10,7 +10,7 @@ use pyrite_tenant::Tenant;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{api_time, error, instance, ApiResult, Query, Shared};
+use super::{api_time, error, forward, instance, ApiResult, Query, Shared};
 use crate::instance::ChangeError;
 use crate::matchers::{MatchOp, Matcher, Matchers};
 use crate::silence::{Silence, SilenceError, SilenceState};
@@ -79,7 +79,10 @@ pub(super) async fn list(State(ams): State<Shared>, tenant: Tenant, RawQuery(q):
     Ok(Json(silences.iter().map(|s| gettable(s, now)).collect::<Vec<_>>()).into_response())
 }
 
-pub(super) async fn post(State(ams): State<Shared>, tenant: Tenant, body: Bytes) -> ApiResult {
+pub(super) async fn post(State(ams): State<Shared>, tenant: Tenant, headers: HeaderMap, body: Bytes) -> ApiResult {
+    if let Some(answer) = forward(&ams, &headers, &tenant, Method::POST, "/silences", body.clone()).await {
+        return answer;
+    }
     let p: Postable = serde_json::from_slice(&body)
         .map_err(|e| error(StatusCode::BAD_REQUEST, format!("parsing silence body: {e}")))?;
     let mut matchers = Vec::with_capacity(p.matchers.len());
@@ -115,7 +118,19 @@ pub(super) async fn get_one(State(ams): State<Shared>, tenant: Tenant, Path(id):
     }
 }
 
-pub(super) async fn delete(State(ams): State<Shared>, tenant: Tenant, Path(id): Path<String>) -> ApiResult {
+pub(super) async fn delete(
+    State(ams): State<Shared>,
+    tenant: Tenant,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> ApiResult {
+    let path = format!(
+        "/silence/{}",
+        url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
+    );
+    if let Some(answer) = forward(&ams, &headers, &tenant, Method::DELETE, &path, Bytes::new()).await {
+        return answer;
+    }
     let inst = instance(&ams, &tenant)?;
     match inst.expire_silence(&id, Utc::now()).await {
         Ok(()) => Ok(StatusCode::OK.into_response()),

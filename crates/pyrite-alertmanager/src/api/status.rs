@@ -11,11 +11,16 @@ use super::{api_time, instance, ApiResult, Shared};
 pub(super) async fn status(State(ams): State<Shared>, tenant: Tenant) -> ApiResult {
     let inst = instance(&ams, &tenant)?;
     let config = inst.with_state(|st| st.config.clone());
+    let peers: Vec<_> = ams
+        .peers()
+        .into_iter()
+        .map(|(name, address)| json!({"name": name, "address": address}))
+        .collect();
     Ok(Json(json!({
         "cluster": {
             "name": ams.peer_name(),
-            "status": "ready",
-            "peers": [{"name": ams.peer_name(), "address": ams.peer_name()}],
+            "status": if peers.is_empty() { "settling" } else { "ready" },
+            "peers": peers,
         },
         "versionInfo": {
             "branch": "", "buildDate": "", "buildUser": "", "goVersion": "",

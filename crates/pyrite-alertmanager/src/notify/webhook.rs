@@ -86,6 +86,8 @@ impl Integration for Webhook {
             .await
             .map_err(|e| NotifyError::retry(format!("webhook: {e}")))?
             .header("Content-Type", "application/json")
+            // The same for every replica and retry sending this notification.
+            .header("Idempotency-Key", &ctx.idempotency_key)
             .header("User-Agent", concat!("Pyrite-Alertmanager/", env!("CARGO_PKG_VERSION")))
             .body(body);
         if let Some(t) = self.timeout {

@@ -1,0 +1,179 @@
+//! Three alertmanager replicas sharing their state through the metadata group. Alerts
+//! go to every replica, as Prometheus sends them; only the replica owning the state
+//! notifies. The owner is killed with SIGKILL: another takes the state over and the
+//! next change is notified once, and nothing already notified is notified again. Then
+//! every replica is killed and started again with alerts firing: nothing is notified
+//! again, and the next change is notified once. Every notification carries its own
+//! idempotency key.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use anyhow::{ensure, Context};
+use chrono::{SecondsFormat, Utc};
+use pyrite_cluster_tests::cluster::{Cluster, Topology};
+use pyrite_cluster_tests::webhook::Webhook;
+use pyrite_cluster_tests::{wait_until, Pyrite};
+use serde_json::{json, Value};
+
+const REPLICAS: [&str; 3] = ["am-a", "am-b", "am-c"];
+
+fn now() -> String {
+    Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn disk(instance: &str, starts: &str, ends: Option<&str>) -> Value {
+    let mut a = json!({"labels": {"alertname": "Disk", "instance": instance}, "startsAt": starts});
+    if let Some(e) = ends {
+        a["endsAt"] = json!(e);
+    }
+    a
+}
+
+/// Posts to every replica given, as Prometheus does, until each has taken the alerts
+/// (a replica answers 503 while it cannot reach the state's owner).
+fn post_all(replicas: &[&Pyrite], alerts: &Value) -> anyhow::Result<()> {
+    for r in replicas {
+        let url = r.url("/alertmanager/api/v2/alerts");
+        wait_until(&format!("{url} to take the alerts"), Duration::from_secs(20), || {
+            let resp = reqwest::blocking::Client::new().post(&url).json(alerts).send()?;
+            Ok(resp.status().is_success().then_some(()))
+        })?;
+    }
+    Ok(())
+}
+
+/// Waits until every replica lists `n` peers.
+fn wait_for_peers(replicas: &[&Pyrite], n: usize) -> anyhow::Result<()> {
+    for r in replicas {
+        let url = r.url("/alertmanager/api/v2/status");
+        wait_until(&format!("{url} to list {n} peers"), Duration::from_secs(30), || {
+            let status: Value = reqwest::blocking::get(&url)?.json()?;
+            Ok((status["cluster"]["peers"].as_array().map(Vec::len) == Some(n)).then_some(()))
+        })?;
+    }
+    Ok(())
+}
+
+#[test]
+fn one_replica_notifies_each_change_once_through_kill_9_and_a_full_restart() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let hook = Webhook::start(std::net::Ipv4Addr::LOCALHOST)?;
+    let config = dir.path().join("alertmanager.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 2s\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: {}\n",
+            hook.url("/hook")
+        ),
+    )?;
+    let mut cluster = Cluster::start(
+        dir.path(),
+        170,
+        Topology {
+            ingesters: 3,
+            shards: 1,
+            rf: 3,
+            distributors: 0,
+            queriers: 0,
+        },
+        &[],
+    )?;
+    let mut replicas = Vec::new();
+    for (n, id) in REPLICAS.iter().enumerate() {
+        let flags = [
+            format!("--alertmanager.config-file={}", config.display()),
+            format!("--alertmanager.instance-id={id}"),
+            "--alertmanager.heartbeat-period=200ms".to_string(),
+            "--alertmanager.heartbeat-timeout=1s".to_string(),
+        ];
+        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        replicas.push(cluster.start_other("alertmanager", n + 1, &flags)?);
+    }
+    wait_for_peers(&replicas.iter().collect::<Vec<_>>(), 3)?;
+    let members: Vec<String> = REPLICAS.iter().map(|s| s.to_string()).collect();
+    let key = pyrite_members::key_hash(pyrite_alertmanager_key());
+    let owner = pyrite_members::rendezvous(key, &members)
+        .context("an owner")?
+        .to_string();
+    let owner_at = REPLICAS.iter().position(|r| *r == owner).context("owner")?;
+
+    // Disk on a fires: notified once, by one replica.
+    let t0 = now();
+    post_all(&replicas.iter().collect::<Vec<_>>(), &json!([disk("a", &t0, None)]))?;
+    hook.wait_for(1, Duration::from_secs(20))?;
+    std::thread::sleep(Duration::from_secs(5));
+    ensure!(
+        hook.received().len() == 1,
+        "one notification from three replicas: {:?}",
+        hook.received()
+    );
+
+    // The owner dies; b fires on the survivors: the new owner notifies a and b, once.
+    replicas[owner_at].peer.kill9()?;
+    let survivors: Vec<&Pyrite> = replicas
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != owner_at)
+        .map(|(_, r)| r)
+        .collect();
+    post_all(&survivors, &json!([disk("a", &t0, None), disk("b", &t0, None)]))?;
+    let got = hook.wait_for(2, Duration::from_secs(30))?;
+    ensure!(
+        got[1].alerts().len() == 2 && got[1].status() == "firing",
+        "a and b fire: {:?}",
+        got[1].body
+    );
+    std::thread::sleep(Duration::from_secs(5));
+    ensure!(
+        hook.received().len() == 2,
+        "each change notified once across the kill: {:?}",
+        hook.received()
+    );
+
+    // Every replica is killed and started again with both firing: nothing is sent
+    // again; b resolves: notified once.
+    for r in &mut replicas {
+        let _ = r.peer.kill9();
+    }
+    for r in &mut replicas {
+        r.kill9_and_respawn()?;
+    }
+    for r in &replicas {
+        r.wait_ready(Duration::from_secs(120))?;
+    }
+    wait_for_peers(&replicas.iter().collect::<Vec<_>>(), 3)?;
+    std::thread::sleep(Duration::from_secs(5));
+    ensure!(
+        hook.received().len() == 2,
+        "nothing notified again after the full restart: {:?}",
+        hook.received()
+    );
+    post_all(
+        &replicas.iter().collect::<Vec<_>>(),
+        &json!([disk("a", &t0, None), disk("b", &t0, Some(&now()))]),
+    )?;
+    let got = hook.wait_for(3, Duration::from_secs(30))?;
+    ensure!(
+        got[2]
+            .alerts()
+            .iter()
+            .any(|a| a.contains("instance=b") && a.ends_with(":resolved")),
+        "b resolves: {:?}",
+        got[2].body
+    );
+    std::thread::sleep(Duration::from_secs(5));
+    let all = hook.received();
+    ensure!(all.len() == 3, "three changes, three notifications: {all:?}");
+    let keys: BTreeSet<_> = all.iter().map(|r| r.idempotency_key.clone()).collect();
+    ensure!(
+        keys.len() == 3 && !keys.contains(&None),
+        "each notification its own idempotency key: {keys:?}"
+    );
+    Ok(())
+}
+
+/// The key of the alertmanager state's record, as the pool's owner is decided by it.
+fn pyrite_alertmanager_key() -> &'static str {
+    "alertmanager/state"
+}
