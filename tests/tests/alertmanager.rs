@@ -373,3 +373,87 @@ fn alerts_silences_and_the_notification_log_survive_kill_9() -> anyhow::Result<(
     );
     Ok(())
 }
+
+#[test]
+fn an_unchanged_prometheus_sends_alerts_from_its_rules_and_time_intervals_mute_routes() -> anyhow::Result<()> {
+    require("prometheus")?;
+    let tmp = tempfile::tempdir()?;
+    let hook = Webhook::start(IP)?;
+    let config = format!(
+        r#"
+route:
+  receiver: live
+  group_by: [alertname]
+  group_wait: 1s
+  group_interval: 2s
+  routes:
+    - matchers: [team="night"]
+      receiver: live
+      mute_time_intervals: [always]
+time_intervals:
+  - name: always
+    time_intervals:
+      - weekdays: ['sunday:saturday']
+receivers:
+  - name: live
+    webhook_configs:
+      - url: {}
+"#,
+        hook.url("/live")
+    );
+    let pyrite = pyrite_with(tmp.path(), &config)?;
+    std::fs::write(
+        tmp.path().join("rules.yml"),
+        "groups:\n  - name: g\n    interval: 1s\n    rules:\n      - alert: DayShift\n        expr: vector(1)\n        labels: {team: day}\n      - alert: NightShift\n        expr: vector(1)\n        labels: {team: night}\n",
+    )?;
+    let prom_config = tmp.path().join("prometheus.yml");
+    std::fs::write(
+        &prom_config,
+        format!(
+            "global:\n  evaluation_interval: 1s\nrule_files: [rules.yml]\nalerting:\n  alertmanagers:\n    - path_prefix: /alertmanager\n      static_configs:\n        - targets: ['{IP}:{}']\n",
+            pyrite.http_port
+        ),
+    )?;
+    // Prometheus drops what its first evaluation sends before it has found its
+    // Alertmanagers; a short resend delay sends it again a second later.
+    let _prom = Peer::spawn(
+        "prometheus",
+        Command::new("prometheus")
+            .arg(format!("--config.file={}", prom_config.display()))
+            .arg(format!("--storage.tsdb.path={}", tmp.path().join("prom").display()))
+            .arg(format!("--web.listen-address={IP}:{}", free_port(IP)))
+            .arg("--rules.alert.resend-delay=1s"),
+        tmp.path(),
+    )?;
+    let got = hook.wait_for(1, Duration::from_secs(30))?;
+    ensure!(
+        got[0].group_key() == r#"{}:{alertname="DayShift"}"#,
+        "Prometheus's DayShift alert notified: {:?}",
+        got[0].body
+    );
+    ensure!(
+        got[0].body["alerts"][0]["generatorURL"]
+            .as_str()
+            .is_some_and(|u| u.contains("/graph?g0.expr=")),
+        "with Prometheus's generatorURL: {:?}",
+        got[0].body
+    );
+    // NightShift reached the alertmanager, and its route's time interval mutes it.
+    let base = pyrite.url("/alertmanager");
+    wait_until("NightShift to arrive", Duration::from_secs(15), || {
+        let alerts: Value = reqwest::blocking::get(format!("{base}/api/v2/alerts"))?.json()?;
+        Ok(alerts
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|a| a["labels"]["alertname"] == "NightShift")
+            .then_some(()))
+    })?;
+    std::thread::sleep(Duration::from_secs(4));
+    let names: Vec<_> = hook.received().iter().map(|r| r.group_key().to_string()).collect();
+    ensure!(
+        names == [r#"{}:{alertname="DayShift"}"#],
+        "only DayShift is notified: {names:?}"
+    );
+    Ok(())
+}
