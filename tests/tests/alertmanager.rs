@@ -6,7 +6,7 @@
 //! and the silence holds a notification back until it is expired; and alerts, silences
 //! and the notification log outlive a kill -9.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::Ipv4Addr;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -455,5 +455,76 @@ receivers:
         names == [r#"{}:{alertname="DayShift"}"#],
         "only DayShift is notified: {names:?}"
     );
+    Ok(())
+}
+
+#[test]
+fn a_tenant_sets_its_own_configuration_through_the_api_and_keeps_it() -> anyhow::Result<()> {
+    let tmp = tempfile::tempdir()?;
+    let hook = Webhook::start(IP)?;
+    let file_config =
+        format!("route:\n  receiver: file\n  group_wait: 1s\nreceivers:\n  - name: file\n    webhook_configs:\n      - url: {}\n", hook.url("/file"));
+    let mut pyrite = pyrite_with(tmp.path(), &file_config)?;
+    let client = reqwest::blocking::Client::new();
+    let api = |p: &Pyrite| p.url("/api/v1/alerts");
+    let get = |p: &Pyrite| client.get(api(p)).header("X-Scope-OrgID", "team-a").send();
+
+    let none = get(&pyrite)?;
+    ensure!(
+        none.status() == 404 && none.text()?.contains("alertmanager config not found"),
+        "no configuration of its own yet"
+    );
+    let bad = client
+        .post(api(&pyrite))
+        .header("X-Scope-OrgID", "team-a")
+        .body("alertmanager_config: |\n  route:\n    receiver: nobody\n  receivers:\n    - name: team\n")
+        .send()?;
+    ensure!(
+        bad.status() == 400,
+        "a configuration amtool would refuse is refused: {}",
+        bad.status()
+    );
+    let text = bad.text()?;
+    ensure!(
+        text.contains("undefined receiver \"nobody\""),
+        "with Alertmanager's reason: {text}"
+    );
+
+    let own = format!(
+        "template_files:\n  team.tmpl: '{{{{ define \"team\" }}}}team-a{{{{ end }}}}'\nalertmanager_config: |\n  route:\n    receiver: team\n    group_wait: 1s\n  templates: [team.tmpl]\n  receivers:\n    - name: team\n      webhook_configs:\n        - url: {}\n",
+        hook.url("/team-a")
+    );
+    let set = client
+        .post(api(&pyrite))
+        .header("X-Scope-OrgID", "team-a")
+        .body(own.clone())
+        .send()?;
+    ensure!(set.status() == 201, "stored: {} {}", set.status(), set.text()?);
+    let t0 = now();
+    for tenant in ["team-a", "anonymous"] {
+        let r = client
+            .post(pyrite.url("/alertmanager/api/v2/alerts"))
+            .header("X-Scope-OrgID", tenant)
+            .json(&json!([alert("Disk", tenant, "warning", "c1", &t0, None)]))
+            .send()?;
+        ensure!(r.status().is_success(), "posting as {tenant}: {}", r.status());
+    }
+    let got = hook.wait_for(2, Duration::from_secs(15))?;
+    let paths: BTreeSet<_> = got
+        .iter()
+        .map(|r| (r.path.clone(), r.alerts()[0].contains("instance=team-a")))
+        .collect();
+    ensure!(
+        paths == BTreeSet::from([("/file".to_string(), false), ("/team-a".to_string(), true)]),
+        "each tenant its own receiver: {paths:?}"
+    );
+
+    pyrite.kill9_and_restart()?;
+    let kept: Value = serde_yaml::from_str(&get(&pyrite)?.text()?)?;
+    let sent: Value = serde_yaml::from_str(&own)?;
+    ensure!(kept == sent, "the configuration outlives kill -9: {kept:?}");
+    let gone = client.delete(api(&pyrite)).header("X-Scope-OrgID", "team-a").send()?;
+    ensure!(gone.status() == 200, "deleted: {}", gone.status());
+    ensure!(get(&pyrite)?.status() == 404, "and gone");
     Ok(())
 }

@@ -145,13 +145,16 @@ scrape_configs:
         ],
     )?;
     let py = pyrite.url("");
+    // With the alertmanager in the same process, `/api/v1/alerts` is its configuration
+    // API; the ruler's alerts are under `/prometheus`.
+    let py_ruler = pyrite.url("/prometheus");
 
     let firing = |base: &str| -> anyhow::Result<Option<BTreeSet<String>>> {
         let a = alerts(base)?;
         Ok((!a.is_empty() && a.iter().all(|a| a.ends_with("\"firing\""))).then_some(a))
     };
     let prom_alerts = wait_until("Prometheus's alert to fire", Duration::from_secs(60), || firing(&prom))?;
-    let py_alerts = wait_until("Pyrite's alert to fire", Duration::from_secs(60), || firing(&py))?;
+    let py_alerts = wait_until("Pyrite's alert to fire", Duration::from_secs(60), || firing(&py_ruler))?;
     assert_eq!(py_alerts, prom_alerts);
     assert!(
         py_alerts

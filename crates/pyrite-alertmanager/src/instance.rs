@@ -23,7 +23,7 @@ use crate::nflog::{needs_update, Entry, Nflog, NflogKey};
 use crate::notify::{self, Context, Integration};
 use crate::route::Route;
 use crate::silence::{Silence, SilenceError, Silences, DEFAULT_RETENTION};
-use crate::state::{Pending, SaveError, Saver, TenantState};
+use crate::state::{Pending, SaveError, Saver, TenantConfig, TenantState};
 
 /// How often resolved alerts, expired silences and old log entries are forgotten.
 const GC_INTERVAL: Duration = Duration::from_secs(30 * 60);
@@ -67,6 +67,8 @@ pub struct State {
     pub nflog: Nflog,
     /// Notifications sent or being sent whose delivery is not yet logged.
     pub pending: Vec<Pending>,
+    /// The tenant's own configuration, when it has one.
+    pub custom: Option<TenantConfig>,
     inhibitor: Inhibitor,
     integrations: Integrations,
 }
@@ -122,6 +124,7 @@ impl Instance {
                 silences: Silences::default(),
                 nflog: Nflog::default(),
                 pending: Vec::new(),
+                custom: None,
                 inhibitor,
                 integrations,
             }),
@@ -212,6 +215,28 @@ impl Instance {
         }
     }
 
+    /// Takes the tenant's own configuration (`config` made from `custom`), or goes back
+    /// to the file's (`custom` none).
+    pub fn set_custom(
+        &self,
+        custom: Option<TenantConfig>,
+        config: Arc<Config>,
+        now: DateTime<Utc>,
+    ) -> Result<(), String> {
+        self.apply_config(config, now)?;
+        self.state.lock().custom = custom;
+        Ok(())
+    }
+
+    pub fn custom(&self) -> Option<TenantConfig> {
+        self.state.lock().custom.clone()
+    }
+
+    /// Commits the state as it is now.
+    pub async fn save(&self) -> Result<(), SaveError> {
+        self.saver.save().await
+    }
+
     /// Receives alerts ([`Instance::put_alerts`]) and answers once they are committed.
     pub async fn receive_alerts(&self, posted: Vec<PostedAlert>, now: DateTime<Utc>) -> Result<(), ChangeError> {
         let taken = self.put_alerts(posted, now);
@@ -228,6 +253,7 @@ impl Instance {
             nflog: st.nflog.iter().map(|(k, e)| (k.clone(), e.clone())).collect(),
             timers: st.dispatcher.timers(),
             pending: st.pending.clone(),
+            config: st.custom.clone(),
         }
     }
 

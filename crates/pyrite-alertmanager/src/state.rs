@@ -37,6 +37,20 @@ pub struct TenantState {
     pub nflog: Vec<(NflogKey, Entry)>,
     pub timers: Vec<(GroupId, DateTime<Utc>, bool)>,
     pub pending: Vec<Pending>,
+    /// The tenant's own configuration, set through the configuration API; none: the
+    /// configuration file's.
+    #[serde(default)]
+    pub config: Option<TenantConfig>,
+}
+
+/// A tenant's own configuration, in the configuration API's shape: an unchanged
+/// `alertmanager.yml` as text, and the template files its `templates` name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantConfig {
+    #[serde(default)]
+    pub template_files: BTreeMap<String, String>,
+    pub alertmanager_config: String,
 }
 
 /// A notification on its way: what was sent, to whom, and what to log once it is

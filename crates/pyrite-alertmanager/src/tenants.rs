@@ -18,12 +18,24 @@ use pyrite_members::{key_hash, RecordError, Records};
 
 use crate::config::Config;
 use crate::instance::Instance;
-use crate::state::{SaveError, Saver, Snapshot, Volatile, KEY, POOL};
+use crate::state::{SaveError, Saver, Snapshot, TenantConfig, Volatile, KEY, POOL};
 
 /// Where the state is committed, and who owns it.
 pub struct Replication {
     pub records: Arc<dyn Records>,
     pub ownership: Arc<dyn Ownership>,
+}
+
+/// The name a tenant's own configuration is written under, in its directory.
+const CONFIG_FILE: &str = "alertmanager.yml";
+
+/// Why a tenant's configuration was not taken.
+#[derive(Debug, thiserror::Error)]
+pub enum TenantConfigError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Save(SaveError),
 }
 
 pub struct Alertmanagers {
@@ -35,6 +47,8 @@ pub struct Alertmanagers {
     peer_name: String,
     runtime: tokio::runtime::Handle,
     replication: Option<Replication>,
+    /// Where tenants' own configurations are written to be read.
+    dir: std::path::PathBuf,
     saver: Arc<dyn Saver>,
     saving: tokio::sync::Mutex<i64>,
     requested: AtomicU64,
@@ -68,6 +82,7 @@ impl Alertmanagers {
         config: Config,
         external_url: &str,
         peer_name: &str,
+        dir: std::path::PathBuf,
         replication: Option<Replication>,
     ) -> Arc<Alertmanagers> {
         Arc::new_cyclic(|me| {
@@ -83,6 +98,7 @@ impl Alertmanagers {
                 peer_name: peer_name.to_string(),
                 runtime: tokio::runtime::Handle::current(),
                 replication,
+                dir,
                 saver,
                 saving: tokio::sync::Mutex::new(0),
                 requested: AtomicU64::new(0),
@@ -112,7 +128,7 @@ impl Alertmanagers {
     pub fn reload(&self, config: Config) -> Result<(), String> {
         let config = Arc::new(config);
         let now = Utc::now();
-        for i in self.instances.lock().values() {
+        for i in self.instances.lock().values().filter(|i| i.custom().is_none()) {
             i.apply_config(config.clone(), now)?;
         }
         *self.config.write() = config;
@@ -199,7 +215,9 @@ impl Alertmanagers {
         let now = Utc::now();
         let n = snapshot.tenants.len();
         for (tenant, state) in snapshot.tenants {
-            self.instance(&tenant)?.restore(state, now);
+            let i = self.instance(&tenant)?;
+            self.adopt_config(&i, &state.config);
+            i.restore(state, now);
         }
         Ok(n)
     }
@@ -221,6 +239,7 @@ impl Alertmanagers {
                     let now = Utc::now();
                     for (tenant, state) in snapshot.tenants {
                         let Ok(i) = self.instance(&tenant) else { continue };
+                        self.adopt_config(&i, &state.config);
                         if owns {
                             i.take_over(state, now);
                         } else {
@@ -245,10 +264,64 @@ impl Alertmanagers {
             let now = Utc::now();
             for (tenant, state) in snapshot.tenants {
                 if let Ok(i) = self.instance(&tenant) {
+                    self.adopt_config(&i, &state.config);
                     i.follow(state, now);
                 }
             }
         }
+    }
+
+    /// Makes the tenant's own configuration into files under this process's directory
+    /// (its templates beside its `alertmanager.yml`) and reads it as a file is read.
+    fn load_tenant(&self, tenant: &str, tc: &TenantConfig) -> Result<Config, String> {
+        let dir = self.dir.join(tenant);
+        std::fs::create_dir_all(&dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        for (name, text) in &tc.template_files {
+            if name.is_empty() || name.contains(['/', '\\']) || name == ".." || name == "." || name == CONFIG_FILE {
+                return Err(format!("invalid template name {name:?}"));
+            }
+            std::fs::write(dir.join(name), text).map_err(|e| format!("writing template {name}: {e}"))?;
+        }
+        let file = dir.join(CONFIG_FILE);
+        std::fs::write(&file, &tc.alertmanager_config).map_err(|e| format!("writing {}: {e}", file.display()))?;
+        Config::load_file(&file).map_err(|e| e.to_string())
+    }
+
+    /// Applies committed state's configuration to an instance, when it differs.
+    fn adopt_config(&self, i: &Instance, custom: &Option<TenantConfig>) {
+        if i.custom() == *custom {
+            return;
+        }
+        let config = match custom {
+            Some(tc) => match self.load_tenant(i.tenant(), tc) {
+                Ok(c) => c,
+                Err(e) => {
+                    return tracing::warn!(tenant = i.tenant(), error = %e, "a tenant's committed configuration does not load")
+                }
+            },
+            None => (*self.config()).clone(),
+        };
+        if let Err(e) = i.set_custom(custom.clone(), Arc::new(config), Utc::now()) {
+            tracing::warn!(tenant = i.tenant(), error = %e, "applying a tenant's configuration");
+        }
+    }
+
+    /// The tenant's own configuration, if it has one.
+    pub fn tenant_config(&self, tenant: &str) -> Result<Option<TenantConfig>, String> {
+        Ok(self.instance(tenant)?.custom())
+    }
+
+    /// Sets (or, with none, removes) the tenant's own configuration, and answers once
+    /// it is committed.
+    pub async fn set_tenant_config(&self, tenant: &str, custom: Option<TenantConfig>) -> Result<(), TenantConfigError> {
+        let config = match &custom {
+            Some(tc) => self.load_tenant(tenant, tc).map_err(TenantConfigError::Invalid)?,
+            None => (*self.config()).clone(),
+        };
+        let i = self.instance(tenant).map_err(TenantConfigError::Invalid)?;
+        i.set_custom(custom, Arc::new(config), Utc::now())
+            .map_err(TenantConfigError::Invalid)?;
+        i.save().await.map_err(TenantConfigError::Save)
     }
 
     /// The replicas of the pool this one knows of, name and address; itself alone

@@ -27,16 +27,24 @@ use crate::alerting::{Alert, AlertState};
 use crate::group::GroupState;
 use crate::manager::{GroupView, Manager};
 
-/// The ruler's read APIs under `/api/v1` and `/prometheus/api/v1`.
-pub fn routes(manager: Arc<Manager>) -> Router {
+/// The ruler's read APIs under `/prometheus/api/v1`, and under `/api/v1` too — except
+/// `/api/v1/alerts` when `alertmanager_beside` says an alertmanager in the same process
+/// serves its configuration API there, as in Mimir.
+pub fn routes(manager: Arc<Manager>, alertmanager_beside: bool) -> Router {
+    let layer = TenantLayer::new(Access::Read, reject_tenant);
     let api = Router::new()
         .route("/rules", get(rules))
         .route("/alerts", get(alerts))
-        .route_layer(TenantLayer::new(Access::Read, reject_tenant))
-        .with_state(manager);
-    Router::new()
-        .nest("/api/v1", api.clone())
-        .nest("/prometheus/api/v1", api)
+        .route_layer(layer.clone())
+        .with_state(manager.clone());
+    let bare = match alertmanager_beside {
+        true => Router::new()
+            .route("/rules", get(rules))
+            .route_layer(layer)
+            .with_state(manager),
+        false => api.clone(),
+    };
+    Router::new().nest("/api/v1", bare).nest("/prometheus/api/v1", api)
 }
 
 /// An instant as Go's `time.Time` marshals to JSON (RFC 3339, nanoseconds trimmed),

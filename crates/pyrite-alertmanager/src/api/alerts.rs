@@ -31,7 +31,16 @@ struct Postable {
 const ZERO_TIME: i64 = -62135596800;
 
 pub(super) async fn post(State(ams): State<Shared>, tenant: Tenant, headers: HeaderMap, body: Bytes) -> ApiResult {
-    if let Some(answer) = forward(&ams, &headers, &tenant, Method::POST, "/alerts", body.clone()).await {
+    if let Some(answer) = forward(
+        &ams,
+        &headers,
+        &tenant,
+        Method::POST,
+        "/alertmanager/api/v2/alerts",
+        body.clone(),
+    )
+    .await
+    {
         return answer;
     }
     let posted: Vec<Postable> = serde_json::from_slice(&body)

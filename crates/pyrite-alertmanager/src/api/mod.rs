@@ -24,6 +24,7 @@ use crate::matchers::{Matcher, Matchers};
 use crate::tenants::Alertmanagers;
 
 mod alerts;
+mod config;
 mod silences;
 mod status;
 
@@ -40,8 +41,16 @@ pub fn routes(ams: Shared) -> Router {
         .route("/receivers", get(status::receivers))
         .route("/status", get(status::status))
         .route_layer(TenantLayer::new(Access::Read, reject))
-        .with_state(ams);
+        .with_state(ams.clone());
+    let config = Router::new()
+        .route(
+            "/api/v1/alerts",
+            get(config::get).post(config::post).delete(config::delete),
+        )
+        .route_layer(TenantLayer::new(Access::Read, reject))
+        .with_state(ams.clone());
     Router::new()
+        .merge(config)
         .nest("/api/v2", v2.clone())
         .nest("/alertmanager/api/v2", v2)
         .route("/alertmanager/-/ready", get(|| async { "OK" }))
@@ -94,7 +103,7 @@ async fn forward(
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     let client = CLIENT.get_or_init(reqwest::Client::new);
     let sent = client
-        .request(method, format!("http://{owner}/alertmanager/api/v2{path}"))
+        .request(method, format!("http://{owner}{path}"))
         .header(FORWARDED, "1")
         .header(pyrite_model::TENANT_HEADER, tenant.as_str())
         .header("content-type", "application/json")
@@ -105,8 +114,15 @@ async fn forward(
     let answer = match sent {
         Ok(r) => {
             let status = r.status();
+            let kind = r.headers().get("content-type").cloned();
             match r.bytes().await {
-                Ok(b) => Ok((status, [("content-type", "application/json")], b).into_response()),
+                Ok(b) => {
+                    let mut resp = (status, b).into_response();
+                    if let Some(kind) = kind {
+                        resp.headers_mut().insert("content-type", kind);
+                    }
+                    Ok(resp)
+                }
                 Err(e) => Err(error(
                     StatusCode::SERVICE_UNAVAILABLE,
                     format!("forwarding to {owner}: {e}"),

@@ -80,7 +80,16 @@ pub(super) async fn list(State(ams): State<Shared>, tenant: Tenant, RawQuery(q):
 }
 
 pub(super) async fn post(State(ams): State<Shared>, tenant: Tenant, headers: HeaderMap, body: Bytes) -> ApiResult {
-    if let Some(answer) = forward(&ams, &headers, &tenant, Method::POST, "/silences", body.clone()).await {
+    if let Some(answer) = forward(
+        &ams,
+        &headers,
+        &tenant,
+        Method::POST,
+        "/alertmanager/api/v2/silences",
+        body.clone(),
+    )
+    .await
+    {
         return answer;
     }
     let p: Postable = serde_json::from_slice(&body)
@@ -125,7 +134,7 @@ pub(super) async fn delete(
     Path(id): Path<String>,
 ) -> ApiResult {
     let path = format!(
-        "/silence/{}",
+        "/alertmanager/api/v2/silence/{}",
         url::form_urlencoded::byte_serialize(id.as_bytes()).collect::<String>()
     );
     if let Some(answer) = forward(&ams, &headers, &tenant, Method::DELETE, &path, Bytes::new()).await {

@@ -52,7 +52,8 @@ pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
         records: Arc::new(ctx.client.clone()),
         ownership: member.ownership.clone(),
     };
-    let ams = Alertmanagers::new(config, &external_url, &member.hb.id, Some(replication));
+    let dir = ctx.cfg.data.dir.join("alertmanager");
+    let ams = Alertmanagers::new(config, &external_url, &member.hb.id, dir, Some(replication));
     ctx.serve_http(pyrite_alertmanager::api::routes(ams.clone()));
     if !opts.config_file.is_empty() {
         let (ams, file) = (ams.clone(), opts.config_file.clone());

@@ -131,7 +131,8 @@ pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
         records,
         cfg.manager_options(),
     );
-    ctx.serve_http(pyrite_ruler::api::routes(manager.clone()));
+    let alertmanager_beside = ctx.modules.contains(&Module::Alertmanager);
+    ctx.serve_http(pyrite_ruler::api::routes(manager.clone(), alertmanager_beside));
     ctx.serve_http(pyrite_ruler::page::routes(manager.clone()));
     let (sources, changed) = super::rule_sources::serve_config_api(ctx, manager.clone())?;
     let dir = (!cfg.rules_dir.is_empty()).then(|| PathBuf::from(&cfg.rules_dir));
