@@ -11,10 +11,17 @@
 //! - [`dispatch`]: aggregation groups and when each is flushed.
 //! - [`silence`] and [`inhibit`]: what mutes an alert.
 //! - [`nflog`]: the notification log, and whether a flush notifies.
+//! - [`notify`]: the template data, the templates and the integrations that deliver.
+//! - [`instance`]: one tenant's alertmanager and its delivery loop.
+//! - [`tenants`] and [`state`]: every tenant's, with their state committed as one
+//!   record of the metadata group's `alertmanager` pool by the replica owning it, and
+//!   mirrored by the others.
+//! - [`api`]: the API v2 and the per-tenant configuration API.
 //!
-//! The invariant a reader must not break: routing, grouping and timing depend only on
+//! The invariants a reader must not break: routing, grouping and timing depend only on
 //! the configuration, the alerts and the clock, so every replica given the same state
-//! reaches the same notifications.
+//! reaches the same notifications; and only the replica that can commit the state
+//! notifies, each notification committed as pending before it is sent.
 
 pub mod api;
 pub mod config;

@@ -1,10 +1,12 @@
 //! Alertmanager's API v2, per tenant, at `/api/v2/…` and `/alertmanager/api/v2/…`:
 //! alerts (list, post, groups), silences (list, get, post, expire), receivers and
 //! status, in the shapes of Alertmanager's OpenAPI spec, so `amtool` and Prometheus
-//! work against it unchanged.
+//! work against it unchanged; and Mimir's per-tenant configuration API at
+//! `/api/v1/alerts` ([`config`]).
 //!
-//! The invariant: every handler works on the requesting tenant's [`Instance`] only, and
-//! answers bad input with a 400 and Alertmanager's message as a JSON string.
+//! The invariant: every handler works on the requesting tenant's [`Instance`] only,
+//! answers bad input with a 400 and Alertmanager's message, and takes a write only on
+//! the replica owning the state (the others pass it on, once).
 
 use std::sync::Arc;
 
