@@ -55,6 +55,12 @@ pub struct Webhook {
 
 impl Webhook {
     pub fn start(ip: Ipv4Addr) -> anyhow::Result<Webhook> {
+        Self::start_holding(ip, Duration::ZERO)
+    }
+
+    /// A receiver that records each notification as it arrives but answers only
+    /// `hold` later: a sender killed meanwhile has sent without knowing it.
+    pub fn start_holding(ip: Ipv4Addr, hold: Duration) -> anyhow::Result<Webhook> {
         let listener = TcpListener::bind((ip, 0))?;
         let base = format!("http://{}", listener.local_addr()?);
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -62,7 +68,7 @@ impl Webhook {
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
                 let sink = sink.clone();
-                std::thread::spawn(move || serve(conn, &sink));
+                std::thread::spawn(move || serve(conn, &sink, hold));
             }
         });
         Ok(Webhook { base, received })
@@ -85,7 +91,7 @@ impl Webhook {
     }
 }
 
-fn serve(conn: TcpStream, sink: &Mutex<Vec<Received>>) {
+fn serve(conn: TcpStream, sink: &Mutex<Vec<Received>>, hold: Duration) {
     let Ok(mut writer) = conn.try_clone() else { return };
     let mut reader = BufReader::new(conn);
     loop {
@@ -126,6 +132,7 @@ fn serve(conn: TcpStream, sink: &Mutex<Vec<Received>>) {
                 idempotency_key,
             });
         }
+        std::thread::sleep(hold);
         if writer
             .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
             .is_err()

@@ -55,11 +55,10 @@ fn wait_for_peers(replicas: &[&Pyrite], n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[test]
-fn one_replica_notifies_each_change_once_through_kill_9_and_a_full_restart() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let hook = Webhook::start(std::net::Ipv4Addr::LOCALHOST)?;
-    let config = dir.path().join("alertmanager.yml");
+/// A three-ingester cluster on `127.0.0.{base}+` and three alertmanager replicas
+/// notifying `hook`, each listing the three as peers.
+fn start(dir: &std::path::Path, base: u8, hook: &Webhook) -> anyhow::Result<(Cluster, Vec<Pyrite>)> {
+    let config = dir.join("alertmanager.yml");
     std::fs::write(
         &config,
         format!(
@@ -68,8 +67,8 @@ fn one_replica_notifies_each_change_once_through_kill_9_and_a_full_restart() -> 
         ),
     )?;
     let mut cluster = Cluster::start(
-        dir.path(),
-        170,
+        dir,
+        base,
         Topology {
             ingesters: 3,
             shards: 1,
@@ -91,13 +90,27 @@ fn one_replica_notifies_each_change_once_through_kill_9_and_a_full_restart() -> 
         replicas.push(cluster.start_other("alertmanager", n + 1, &flags)?);
     }
     wait_for_peers(&replicas.iter().collect::<Vec<_>>(), 3)?;
+    Ok((cluster, replicas))
+}
+
+/// Which of `REPLICAS` owns the state while all three are members.
+fn owner_index() -> anyhow::Result<usize> {
     let members: Vec<String> = REPLICAS.iter().map(|s| s.to_string()).collect();
-    let key = pyrite_members::key_hash(pyrite_alertmanager_key());
-    let owner = pyrite_members::rendezvous(key, &members)
+    let owner = pyrite_members::rendezvous(pyrite_members::key_hash(STATE_KEY), &members)
         .context("an owner")?
         .to_string();
-    let owner_at = REPLICAS.iter().position(|r| *r == owner).context("owner")?;
+    REPLICAS.iter().position(|r| *r == owner).context("owner")
+}
 
+/// The key of the alertmanager state's record, which decides its owner.
+const STATE_KEY: &str = "alertmanager/state";
+
+#[test]
+fn one_replica_notifies_each_change_once_through_kill_9_and_a_full_restart() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let hook = Webhook::start(std::net::Ipv4Addr::LOCALHOST)?;
+    let (_cluster, mut replicas) = start(dir.path(), 170, &hook)?;
+    let owner_at = owner_index()?;
     // Disk on a fires: notified once, by one replica.
     let t0 = now();
     post_all(&replicas.iter().collect::<Vec<_>>(), &json!([disk("a", &t0, None)]))?;
@@ -173,7 +186,35 @@ fn one_replica_notifies_each_change_once_through_kill_9_and_a_full_restart() -> 
     Ok(())
 }
 
-/// The key of the alertmanager state's record, as the pool's owner is decided by it.
-fn pyrite_alertmanager_key() -> &'static str {
-    "alertmanager/state"
+#[test]
+fn a_notification_cut_off_by_kill_9_is_sent_again_under_its_key_and_only_once() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    // The receiver records each notification at once and answers 3 s later.
+    let hook = Webhook::start_holding(std::net::Ipv4Addr::LOCALHOST, Duration::from_secs(3))?;
+    let (_cluster, mut replicas) = start(dir.path(), 180, &hook)?;
+    let owner_at = owner_index()?;
+    post_all(&replicas.iter().collect::<Vec<_>>(), &json!([disk("a", &now(), None)]))?;
+    hook.wait_for(1, Duration::from_secs(20))?;
+    // The owner dies while the receiver holds its notification: it never learns it
+    // was delivered, and its successor finds it pending.
+    replicas[owner_at].peer.kill9()?;
+    let got = hook.wait_for(2, Duration::from_secs(30))?;
+    let body = |i: usize| {
+        let mut b = got[i].body.clone();
+        b.as_object_mut().map(|o| o.remove("externalURL"));
+        b
+    };
+    ensure!(
+        got[1].idempotency_key.is_some() && got[1].idempotency_key == got[0].idempotency_key && body(0) == body(1),
+        "the same notification, under the same key: {:?} / {:?}",
+        got[0],
+        got[1]
+    );
+    std::thread::sleep(Duration::from_secs(6));
+    ensure!(
+        hook.received().len() == 2,
+        "sent again once, then logged: {:?}",
+        hook.received()
+    );
+    Ok(())
 }

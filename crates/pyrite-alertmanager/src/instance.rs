@@ -95,9 +95,10 @@ pub enum ChangeError {
 
 fn build(config: &Config) -> Result<(Arc<Route>, Inhibitor, Integrations), String> {
     let base = config.base_dir().map(PathBuf::from).unwrap_or_default();
+    let templates = Arc::new(notify::Templates::load(config)?);
     let mut integrations = Integrations::new();
     for r in &config.receivers {
-        integrations.insert(r.name.clone(), notify::integrations(r, &base)?);
+        integrations.insert(r.name.clone(), notify::integrations(r, &base, templates.clone())?);
     }
     Ok((
         Arc::new(Route::new(&config.route)),
@@ -385,12 +386,14 @@ impl Instance {
     /// deliver with retries until the group's next flush, log what was delivered.
     async fn deliver(self: Arc<Self>, flush: Flush) {
         let now = flush.at;
-        let plans = {
+        let (plans, in_flight) = {
             let st = self.state.lock();
-            plan(&st, &flush, &self.external_url, now)
+            let in_flight = st.pending.iter().any(|p| p.key.group_key == flush.key);
+            (plan(&st, &flush, &self.external_url, now), in_flight)
         };
         let deadline = tokio::time::Instant::now() + flush.route.group_interval;
-        let mut delivered = true;
+        // With a notification of the group still on its way, its resolved alerts stay.
+        let mut delivered = !in_flight;
         for p in plans {
             let pending = Pending {
                 key: p.key.clone(),
@@ -524,6 +527,11 @@ fn plan(st: &State, flush: &Flush, external_url: &str, now: DateTime<Utc>) -> Ve
             integration: integration.name().to_string(),
             index: *index,
         };
+        // A notification of this group to this integration still on its way (here, or
+        // taken over from another replica) is not followed by another until it lands.
+        if st.pending.iter().any(|p| p.key == key) {
+            continue;
+        }
         let last = st.nflog.get(&key);
         if !needs_update(
             last,

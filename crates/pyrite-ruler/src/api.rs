@@ -35,7 +35,7 @@ pub fn routes(manager: Arc<Manager>, alertmanager_beside: bool) -> Router {
     let api = Router::new()
         .route("/rules", get(rules))
         .route("/alerts", get(alerts))
-        .route_layer(layer.clone())
+        .route_layer(layer)
         .with_state(manager.clone());
     let bare = match alertmanager_beside {
         true => Router::new()

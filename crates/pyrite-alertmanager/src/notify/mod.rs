@@ -4,6 +4,16 @@
 //! The invariant: an integration reports success only when the receiving end accepted
 //! the notification, and says whether a failure is worth retrying, so the notification
 //! log records exactly what was delivered.
+//!
+//! # Layout
+//! - this file: [`Data`], [`Context`], the [`Integration`] trait and [`integrations`];
+//! - `template`: notification templates (`default.tmpl`, the configuration's files,
+//!   Alertmanager's functions and data methods);
+//! - `http`: what the HTTP integrations share (credentials from files, status
+//!   classification, the group key's hash);
+//! - one file per integration: `webhook`, `slack`, `pagerduty`, `opsgenie`, `msteams`,
+//!   `discord`, `telegram`;
+//! - `testkit` (tests only): a recording HTTP server and a fixed notification.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,8 +25,25 @@ use serde::Serialize;
 use crate::config::Receiver;
 use crate::model::{Alert, LabelSet};
 
+mod discord;
+mod http;
+mod msteams;
+mod opsgenie;
+mod pagerduty;
+mod slack;
+mod telegram;
+pub mod template;
+#[cfg(test)]
+mod testkit;
 mod webhook;
 
+pub use discord::Discord;
+pub use msteams::MsTeams;
+pub use opsgenie::Opsgenie;
+pub use pagerduty::Pagerduty;
+pub use slack::Slack;
+pub use telegram::Telegram;
+pub use template::Templates;
 pub use webhook::Webhook;
 
 /// Why a notification was not delivered.
@@ -68,12 +95,38 @@ pub trait Integration: Send + Sync {
 /// A receiver's integrations, each with its index among those of its kind.
 pub type Integrations = Vec<(usize, Arc<dyn Integration>)>;
 
-/// The integrations of a receiver, in the order its configuration lists them, each with
-/// its index among those of its kind.
-pub fn integrations(receiver: &Receiver, base_dir: &std::path::Path) -> Result<Integrations, String> {
+/// The integrations of a receiver, each with its index among those of its kind: the
+/// kinds in Alertmanager's order (webhook, email, PagerDuty, OpsGenie, WeChat, Slack,
+/// …, Telegram, Discord, Webex, Teams), each kind's in the order the configuration
+/// lists them. Kinds Pyrite does not send to yet (email, WeChat, VictorOps, Pushover,
+/// SNS, Webex, Teams v2, Jira, Rocket.Chat) are skipped.
+pub fn integrations(
+    receiver: &Receiver,
+    base_dir: &std::path::Path,
+    templates: Arc<Templates>,
+) -> Result<Integrations, String> {
     let mut out: Integrations = Vec::new();
+    let t = || templates.clone();
     for (i, c) in receiver.webhook_configs.iter().enumerate() {
         out.push((i, Arc::new(Webhook::new(c, base_dir)?)));
+    }
+    for (i, c) in receiver.pagerduty_configs.iter().enumerate() {
+        out.push((i, Arc::new(Pagerduty::new(c, base_dir, t())?)));
+    }
+    for (i, c) in receiver.opsgenie_configs.iter().enumerate() {
+        out.push((i, Arc::new(Opsgenie::new(c, base_dir, t())?)));
+    }
+    for (i, c) in receiver.slack_configs.iter().enumerate() {
+        out.push((i, Arc::new(Slack::new(c, base_dir, t())?)));
+    }
+    for (i, c) in receiver.telegram_configs.iter().enumerate() {
+        out.push((i, Arc::new(Telegram::new(c, base_dir, t())?)));
+    }
+    for (i, c) in receiver.discord_configs.iter().enumerate() {
+        out.push((i, Arc::new(Discord::new(c, base_dir, t())?)));
+    }
+    for (i, c) in receiver.msteams_configs.iter().enumerate() {
+        out.push((i, Arc::new(MsTeams::new(c, base_dir, t())?)));
     }
     Ok(out)
 }
@@ -127,7 +180,7 @@ impl Data {
             .collect();
         let firing = alerts.iter().any(|a| a.status == "firing");
         Data {
-            receiver: regex::escape(&ctx.receiver),
+            receiver: quote_meta(&ctx.receiver),
             status: if firing { "firing" } else { "resolved" },
             common_labels: common(alerts.iter().map(|a| &a.labels)),
             common_annotations: common(alerts.iter().map(|a| &a.annotations)),
@@ -136,6 +189,20 @@ impl Data {
             external_url: ctx.external_url.clone(),
         }
     }
+}
+
+/// Go's `regexp.QuoteMeta`, which Alertmanager applies to the receiver's name: a
+/// backslash before each of `\.+*?()|[]{}^$` (and nothing else, unlike
+/// `regex::escape`, which also escapes `-`, `#`, `&` and `~`).
+fn quote_meta(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The pairs every set has.
@@ -175,6 +242,15 @@ fn ser_go_time<S: serde::Serializer>(t: &Option<DateTime<Utc>>, s: S) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_receiver_is_quoted_as_go_quotes_regexps() {
+        assert_eq!(quote_meta("team-a_b #1 & ~x"), "team-a_b #1 & ~x");
+        assert_eq!(
+            quote_meta(r"a.b*c(d)[e]{f}|^$+?\"),
+            r"a\.b\*c\(d\)\[e\]\{f\}\|\^\$\+\?\\"
+        );
+    }
 
     #[test]
     fn times_print_as_go_prints_them() {

@@ -26,11 +26,14 @@ const FOLLOW_PERIOD: Duration = Duration::from_secs(1);
 /// How long start waits to hear of the pool before serving anyway.
 const JOIN_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// The configuration file, read and checked, its templates with it.
 fn read(file: &str) -> Result<AmConfig, String> {
-    match file {
-        "" => AmConfig::parse(FALLBACK_CONFIG).map_err(|e| e.to_string()),
-        file => AmConfig::load_file(Path::new(file)).map_err(|e| format!("loading {file}: {e}")),
-    }
+    let config = match file {
+        "" => AmConfig::parse(FALLBACK_CONFIG).map_err(|e| e.to_string())?,
+        file => AmConfig::load_file(Path::new(file)).map_err(|e| format!("loading {file}: {e}"))?,
+    };
+    pyrite_alertmanager::notify::Templates::load(&config).map_err(|e| format!("loading {file}'s templates: {e}"))?;
+    Ok(config)
 }
 
 pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
