@@ -119,13 +119,16 @@ fn real_alertmanager(dir: &std::path::Path, config: &str) -> anyhow::Result<(Pee
 }
 
 fn pyrite_with(dir: &std::path::Path, config: &str) -> anyhow::Result<Pyrite> {
+    pyrite_with_flags(dir, config, &[])
+}
+
+fn pyrite_with_flags(dir: &std::path::Path, config: &str, extra: &[&str]) -> anyhow::Result<Pyrite> {
     let file = dir.join("pyrite-alertmanager.yml");
     std::fs::write(&file, config)?;
-    Pyrite::start(
-        IP,
-        &dir.join("data"),
-        &[&format!("--alertmanager.config-file={}", file.display())],
-    )
+    let mut flags = vec![format!("--alertmanager.config-file={}", file.display())];
+    flags.extend(extra.iter().map(|s| s.to_string()));
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    Pyrite::start(IP, &dir.join("data"), &flags)
 }
 
 #[test]
@@ -526,5 +529,62 @@ fn a_tenant_sets_its_own_configuration_through_the_api_and_keeps_it() -> anyhow:
     let gone = client.delete(api(&pyrite)).header("X-Scope-OrgID", "team-a").send()?;
     ensure!(gone.status() == 200, "deleted: {}", gone.status());
     ensure!(get(&pyrite)?.status() == 404, "and gone");
+    Ok(())
+}
+
+#[test]
+fn the_ruler_beside_it_sends_each_tenants_alerts_to_that_tenants_alertmanager_and_reload_takes_a_new_file(
+) -> anyhow::Result<()> {
+    require("amtool")?;
+    let tmp = tempfile::tempdir()?;
+    let hook = Webhook::start(IP)?;
+    let rules = tmp.path().join("rules").join("team-a");
+    std::fs::create_dir_all(&rules)?;
+    std::fs::write(
+        rules.join("team.yml"),
+        "groups:\n  - name: team\n    interval: 1s\n    rules:\n      - alert: TeamAlert\n        expr: vector(1)\n        labels: {severity: page}\n",
+    )?;
+    let config = |path: &str| {
+        format!("route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: {}\n", hook.url(path))
+    };
+    let rules_flag = format!("--ruler.rules-dir={}", tmp.path().join("rules").display());
+    let pyrite = pyrite_with_flags(tmp.path(), &config("/first"), &[&rules_flag])?;
+    let got = hook.wait_for(1, Duration::from_secs(30))?;
+    ensure!(
+        got[0].group_key() == r#"{}:{alertname="TeamAlert"}"#,
+        "the ruler's alert is notified: {:?}",
+        got[0].body
+    );
+    let tenant_alerts = |tenant: &str| -> anyhow::Result<usize> {
+        let v: Value = reqwest::blocking::Client::new()
+            .get(pyrite.url("/alertmanager/api/v2/alerts"))
+            .header("X-Scope-OrgID", tenant)
+            .send()?
+            .json()?;
+        Ok(v.as_array().map_or(0, Vec::len))
+    };
+    ensure!(
+        tenant_alerts("team-a")? == 1 && tenant_alerts("anonymous")? == 0,
+        "the alert is team-a's alone"
+    );
+
+    // A new file, reloaded: amtool shows it, and the receiver's new URL is used.
+    std::fs::write(
+        tmp.path().join("pyrite-alertmanager.yml"),
+        config("/second").replace(
+            "group_wait: 1s",
+            "group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 2s",
+        ),
+    )?;
+    let reloaded = reqwest::blocking::Client::new().post(pyrite.url("/-/reload")).send()?;
+    ensure!(reloaded.status().is_success(), "reload: {}", reloaded.status());
+    let shown = amtool(&pyrite.url("/alertmanager"), &["config", "show"])?;
+    ensure!(shown.contains("repeat_interval: 2s"), "the new file is shown: {shown}");
+    let got = hook.wait_for(2, Duration::from_secs(30))?;
+    ensure!(
+        got.last().is_some_and(|r| r.path == "/second"),
+        "notifications go where the new file says: {:?}",
+        got.iter().map(|r| &r.path).collect::<Vec<_>>()
+    );
     Ok(())
 }
