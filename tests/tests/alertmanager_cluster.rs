@@ -58,11 +58,21 @@ fn wait_for_peers(replicas: &[&Pyrite], n: usize) -> anyhow::Result<()> {
 /// A three-ingester cluster on `127.0.0.{base}+` and three alertmanager replicas
 /// notifying `hook`, each listing the three as peers.
 fn start(dir: &std::path::Path, base: u8, hook: &Webhook) -> anyhow::Result<(Cluster, Vec<Pyrite>)> {
+    start_waiting(dir, base, hook, "1s")
+}
+
+/// [`start`], with the route's `group_wait`.
+fn start_waiting(
+    dir: &std::path::Path,
+    base: u8,
+    hook: &Webhook,
+    group_wait: &str,
+) -> anyhow::Result<(Cluster, Vec<Pyrite>)> {
     let config = dir.join("alertmanager.yml");
     std::fs::write(
         &config,
         format!(
-            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 2s\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: {}\n",
+            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: {group_wait}\n  group_interval: 2s\n  repeat_interval: 1h\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: {}\n",
             hook.url("/hook")
         ),
     )?;
@@ -214,6 +224,37 @@ fn a_notification_cut_off_by_kill_9_is_sent_again_under_its_key_and_only_once() 
     ensure!(
         hook.received().len() == 2,
         "sent again once, then logged: {:?}",
+        hook.received()
+    );
+    Ok(())
+}
+
+#[test]
+fn cut_off_from_the_metadata_group_nobody_notifies_and_once_back_the_owner_notifies_once() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let hook = Webhook::start(std::net::Ipv4Addr::LOCALHOST)?;
+    let (cluster, replicas) = start_waiting(dir.path(), 190, &hook, "3s")?;
+    post_all(&replicas.iter().collect::<Vec<_>>(), &json!([disk("a", &now(), None)]))?;
+    // Before the group's first flush, the metadata group goes silent (every ingester
+    // paused): no replica can commit the notification as pending, so none sends it.
+    for i in &cluster.ingesters {
+        i.peer.pause()?;
+    }
+    std::thread::sleep(Duration::from_secs(8));
+    let during = hook.received().len();
+    for i in &cluster.ingesters {
+        i.peer.resume()?;
+    }
+    ensure!(
+        during == 0,
+        "nothing is notified while the state cannot be committed: {:?}",
+        hook.received()
+    );
+    hook.wait_for(1, Duration::from_secs(30))?;
+    std::thread::sleep(Duration::from_secs(5));
+    ensure!(
+        hook.received().len() == 1,
+        "notified once when the metadata group is back: {:?}",
         hook.received()
     );
     Ok(())
