@@ -58,15 +58,16 @@ fn wait_for_peers(replicas: &[&Pyrite], n: usize) -> anyhow::Result<()> {
 /// A three-ingester cluster on `127.0.0.{base}+` and three alertmanager replicas
 /// notifying `hook`, each listing the three as peers.
 fn start(dir: &std::path::Path, base: u8, hook: &Webhook) -> anyhow::Result<(Cluster, Vec<Pyrite>)> {
-    start_waiting(dir, base, hook, "1s")
+    start_waiting(dir, base, hook, "1s", &[])
 }
 
-/// [`start`], with the route's `group_wait`.
+/// [`start`], with the route's `group_wait` and more flags for the replicas.
 fn start_waiting(
     dir: &std::path::Path,
     base: u8,
     hook: &Webhook,
     group_wait: &str,
+    extra: &[&str],
 ) -> anyhow::Result<(Cluster, Vec<Pyrite>)> {
     let config = dir.join("alertmanager.yml");
     std::fs::write(
@@ -96,7 +97,7 @@ fn start_waiting(
             "--alertmanager.heartbeat-period=200ms".to_string(),
             "--alertmanager.heartbeat-timeout=1s".to_string(),
         ];
-        let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+        let flags: Vec<&str> = flags.iter().map(String::as_str).chain(extra.iter().copied()).collect();
         replicas.push(cluster.start_other("alertmanager", n + 1, &flags)?);
     }
     wait_for_peers(&replicas.iter().collect::<Vec<_>>(), 3)?;
@@ -233,7 +234,7 @@ fn a_notification_cut_off_by_kill_9_is_sent_again_under_its_key_and_only_once() 
 fn cut_off_from_the_metadata_group_nobody_notifies_and_once_back_the_owner_notifies_once() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let hook = Webhook::start(std::net::Ipv4Addr::LOCALHOST)?;
-    let (cluster, replicas) = start_waiting(dir.path(), 190, &hook, "3s")?;
+    let (cluster, replicas) = start_waiting(dir.path(), 190, &hook, "3s", &[])?;
     post_all(&replicas.iter().collect::<Vec<_>>(), &json!([disk("a", &now(), None)]))?;
     // Before the group's first flush, the metadata group goes silent (every ingester
     // paused): no replica can commit the notification as pending, so none sends it.
@@ -256,6 +257,38 @@ fn cut_off_from_the_metadata_group_nobody_notifies_and_once_back_the_owner_notif
         hook.received().len() == 1,
         "notified once when the metadata group is back: {:?}",
         hook.received()
+    );
+    Ok(())
+}
+
+#[test]
+fn with_fail_open_a_replica_cut_off_long_enough_notifies_without_the_state() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let hook = Webhook::start(std::net::Ipv4Addr::LOCALHOST)?;
+    let (cluster, replicas) = start_waiting(dir.path(), 200, &hook, "3s", &["--alertmanager.fail-open-after=2s"])?;
+    let all: Vec<&Pyrite> = replicas.iter().collect();
+    post_all(&all, &json!([disk("a", &now(), None)]))?;
+    // Every replica has the alert (the followers from the owner's state) before the
+    // metadata group goes silent.
+    for r in &all {
+        let url = r.url("/alertmanager/api/v2/alerts");
+        wait_until(&format!("{url} to list the alert"), Duration::from_secs(10), || {
+            let alerts: Value = reqwest::blocking::get(&url)?.json()?;
+            Ok((alerts.as_array().map(Vec::len) == Some(1)).then_some(()))
+        })?;
+    }
+    for i in &cluster.ingesters {
+        i.peer.pause()?;
+    }
+    let during = hook.wait_for(1, Duration::from_secs(20));
+    for i in &cluster.ingesters {
+        i.peer.resume()?;
+    }
+    let during = during?;
+    ensure!(
+        during[0].group_key() == r#"{}:{alertname="Disk"}"#,
+        "notified without the state: {:?}",
+        during[0].body
     );
     Ok(())
 }

@@ -354,7 +354,7 @@ impl Instance {
             let now = Utc::now();
             let due = self.state.lock().dispatcher.take_due(now);
             // Only the replica owning the state notifies; the others keep time.
-            if self.saver.owns() {
+            if self.saver.owns() || self.saver.failing_open() {
                 for flush in due {
                     tokio::spawn(self.clone().deliver(flush));
                 }
@@ -406,10 +406,16 @@ impl Instance {
             // Pending is committed before anything is sent: a replica that cannot
             // commit (it lost the state to another) sends nothing.
             self.state.lock().pending.push(pending.clone());
-            if let Err(e) = self.saver.save().await {
-                self.state.lock().pending.retain(|q| *q != pending);
-                tracing::warn!(tenant = %self.tenant, error = %e, "not notifying");
-                return;
+            match self.saver.save().await {
+                Ok(()) => {}
+                Err(e) if self.saver.failing_open() => {
+                    tracing::warn!(tenant = %self.tenant, error = %e, "notifying without the state (fail-open)")
+                }
+                Err(e) => {
+                    self.state.lock().pending.retain(|q| *q != pending);
+                    tracing::warn!(tenant = %self.tenant, error = %e, "not notifying");
+                    return;
+                }
             }
             let sent = send_with_retries(&*p.integration, &p.ctx, &p.send, deadline).await;
             if let Err(e) = &sent {

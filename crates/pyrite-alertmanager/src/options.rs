@@ -21,6 +21,9 @@ pub struct AlertmanagerOptions {
     pub heartbeat_timeout: Duration,
     /// This replica's name in the pool; empty: its HTTP address.
     pub instance_id: String,
+    /// Cut off from the metadata group this long, a replica notifies without it, each
+    /// replica on its own (duplicates rather than silence); 0s: never.
+    pub fail_open_after: Duration,
 }
 
 impl Default for AlertmanagerOptions {
@@ -31,6 +34,7 @@ impl Default for AlertmanagerOptions {
             heartbeat_period: Duration::from_millis(1_000),
             heartbeat_timeout: Duration::from_millis(5_000),
             instance_id: String::new(),
+            fail_open_after: Duration::from_millis(0),
         }
     }
 }

@@ -82,6 +82,11 @@ pub trait Saver: Send + Sync {
     async fn save(&self) -> Result<(), SaveError>;
     /// Whether this replica owns the state, and so notifies.
     fn owns(&self) -> bool;
+    /// Whether this replica has been cut off from the state longer than it was told to
+    /// bear, and notifies without it (duplicates rather than silence).
+    fn failing_open(&self) -> bool {
+        false
+    }
 }
 
 /// No replication: a process on its own, whose state dies with it.

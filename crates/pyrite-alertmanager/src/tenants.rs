@@ -24,7 +24,13 @@ use crate::state::{SaveError, Saver, Snapshot, TenantConfig, Volatile, KEY, POOL
 pub struct Replication {
     pub records: Arc<dyn Records>,
     pub ownership: Arc<dyn Ownership>,
+    /// Cut off from the metadata group this long, a replica notifies without it;
+    /// zero: never (it stays silent until it is back).
+    pub fail_open_after: std::time::Duration,
 }
+
+/// How long a read or a commit of the state may take.
+const DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The name a tenant's own configuration is written under, in its directory.
 const CONFIG_FILE: &str = "alertmanager.yml";
@@ -53,6 +59,8 @@ pub struct Alertmanagers {
     saving: tokio::sync::Mutex<i64>,
     requested: AtomicU64,
     committed: AtomicU64,
+    /// When the metadata group last answered a read or a write (Unix ms).
+    last_contact: std::sync::atomic::AtomicI64,
 }
 
 struct RecordSaver(Weak<Alertmanagers>);
@@ -68,6 +76,10 @@ impl Saver for RecordSaver {
 
     fn owns(&self) -> bool {
         self.0.upgrade().is_some_and(|a| a.owns())
+    }
+
+    fn failing_open(&self) -> bool {
+        self.0.upgrade().is_some_and(|a| a.failing_open())
     }
 }
 
@@ -103,6 +115,7 @@ impl Alertmanagers {
                 saving: tokio::sync::Mutex::new(0),
                 requested: AtomicU64::new(0),
                 committed: AtomicU64::new(0),
+                last_contact: std::sync::atomic::AtomicI64::new(now_ms()),
             }
         })
     }
@@ -154,6 +167,18 @@ impl Alertmanagers {
             .is_none_or(|r| r.ownership.owner(key_hash(KEY), now_ms()).mine)
     }
 
+    /// Whether fail-open is on and the metadata group has not answered for longer than
+    /// it allows.
+    pub fn failing_open(&self) -> bool {
+        let Some(r) = &self.replication else { return false };
+        let after = r.fail_open_after.as_millis() as i64;
+        after > 0 && now_ms() - self.last_contact.load(Ordering::SeqCst) > after
+    }
+
+    fn contact(&self) {
+        self.last_contact.store(now_ms(), Ordering::SeqCst);
+    }
+
     /// Commits every tenant's state as it is now, unless a commit asked for later
     /// already holds it.
     async fn save(&self) -> Result<(), SaveError> {
@@ -174,8 +199,13 @@ impl Alertmanagers {
         let value = serde_json::to_string(&snapshot).map_err(|e| SaveError::Unavailable(e.to_string()))?;
         let instant = now_ms().max(*last_instant + 1);
         let member = r.ownership.member().to_string();
-        match r.records.put(POOL, KEY, &member, instant, value).await {
+        let put = tokio::time::timeout(DEADLINE, r.records.put(POOL, KEY, &member, instant, value));
+        match put
+            .await
+            .unwrap_or_else(|_| Err(RecordError::Unavailable("no answer in time".into())))
+        {
             Ok(()) => {
+                self.contact();
                 *last_instant = instant;
                 self.committed.store(generation, Ordering::SeqCst);
                 Ok(())
@@ -187,7 +217,12 @@ impl Alertmanagers {
 
     async fn read(&self) -> Result<Option<(i64, Snapshot)>, String> {
         let Some(r) = &self.replication else { return Ok(None) };
-        let Some(record) = r.records.get(POOL, KEY).await.map_err(|e| e.to_string())? else {
+        let got = tokio::time::timeout(DEADLINE, r.records.get(POOL, KEY))
+            .await
+            .map_err(|_| "no answer in time".to_string())?
+            .map_err(|e| e.to_string())?;
+        self.contact();
+        let Some(record) = got else {
             return Ok(None);
         };
         let snapshot =
@@ -231,6 +266,10 @@ impl Alertmanagers {
             tokio::time::sleep(period).await;
             let owns = self.owns();
             if owns && owned {
+                // Reading keeps the owner's own idea of its contact with the group fresh.
+                if self.replication.as_ref().is_some_and(|r| !r.fail_open_after.is_zero()) {
+                    let _ = self.read().await;
+                }
                 continue;
             }
             match self.read().await {

@@ -70,6 +70,7 @@ pub(crate) const FLAG_HELP: &[(&str, &str)] = &[
     ("alertmanager.external-url", "The URL users reach the alertmanager at, as notifications link to it; empty: http://, this process's HTTP address and /alertmanager"),
     ("alertmanager.heartbeat-period", "How often an alertmanager tells the metadata group it is alive (replicas are members of its alertmanager pool, whose owner of the state notifies)"),
     ("alertmanager.heartbeat-timeout", "How long an alertmanager may go unheard before another replica takes its state over and notifies"),
+    ("alertmanager.fail-open-after", "Cut off from the metadata group this long, an alertmanager notifies without committing, every replica on its own (duplicates rather than silence); 0s: never, it stays silent until the group is back"),
     ("alertmanager.instance-id", "This alertmanager's name in the alertmanager pool (keep it across restarts); empty: its HTTP address"),
     ("ruler.poll-interval", "How often the ruler reads the rule store again for groups other processes changed through the rule configuration API (its own changes apply at once)"),
     ("ruler.max-rules-per-rule-group", "Most rules in one group the rule configuration API stores; 0: no limit"),

@@ -54,6 +54,7 @@ pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
     let replication = Replication {
         records: Arc::new(ctx.client.clone()),
         ownership: member.ownership.clone(),
+        fail_open_after: opts.fail_open_after.0,
     };
     let dir = ctx.cfg.data.dir.join("alertmanager");
     let ams = Alertmanagers::new(config, &external_url, &member.hb.id, dir, Some(replication));
