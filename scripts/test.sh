@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs Pyrite's whole test suite, installing what the tests need first:
 # Debian's prometheus, prometheus-node-exporter and prometheus-alertmanager packages, and
-# s3s-fs (a real S3 server, from crates.io) for the block tests.
+# s3s-fs (a real S3 server, from crates.io) for the block tests, and aiosmtpd (an SMTP
+# server, from PyPI) for the email integration's tests.
 # With a Docker engine and docker-compose, the compose cluster test (docker_cluster)
 # builds FROM scratch images from the debug build and breaks a cluster of containers.
 # The cargo target dir lives outside the clone so repeated runs reuse the build.
@@ -26,6 +27,8 @@ fi
 command -v cargo-nextest >/dev/null || cargo install cargo-nextest --locked
 # 0.14.1: the newest s3s-fs that builds with this machine's Rust.
 command -v s3s-fs >/dev/null || cargo install s3s-fs --version 0.14.1 --features binary --locked
+# aiosmtpd: the SMTP server the email integration's tests send to.
+python3 -c "import aiosmtpd" 2>/dev/null || pip install --quiet aiosmtpd
 
 echo "== format"
 cargo fmt --all -- --check

@@ -11,8 +11,8 @@
 //!   Alertmanager's functions and data methods);
 //! - `http`: what the HTTP integrations share (credentials from files, status
 //!   classification, the group key's hash);
-//! - one file per integration: `webhook`, `slack`, `pagerduty`, `opsgenie`, `msteams`,
-//!   `discord`, `telegram`;
+//! - one file per integration: `webhook`, `email`, `slack`, `pagerduty`, `opsgenie`,
+//!   `msteams`, `discord`, `telegram`;
 //! - `testkit` (tests only): a recording HTTP server and a fixed notification.
 
 use std::collections::BTreeMap;
@@ -26,6 +26,7 @@ use crate::config::Receiver;
 use crate::model::{Alert, LabelSet};
 
 mod discord;
+mod email;
 mod http;
 mod msteams;
 mod opsgenie;
@@ -38,6 +39,7 @@ mod testkit;
 mod webhook;
 
 pub use discord::Discord;
+pub use email::Email;
 pub use msteams::MsTeams;
 pub use opsgenie::Opsgenie;
 pub use pagerduty::Pagerduty;
@@ -98,7 +100,7 @@ pub type Integrations = Vec<(usize, Arc<dyn Integration>)>;
 /// The integrations of a receiver, each with its index among those of its kind: the
 /// kinds in Alertmanager's order (webhook, email, PagerDuty, OpsGenie, WeChat, Slack,
 /// …, Telegram, Discord, Webex, Teams), each kind's in the order the configuration
-/// lists them. Kinds Pyrite does not send to yet (email, WeChat, VictorOps, Pushover,
+/// lists them. Kinds Pyrite does not send to yet (WeChat, VictorOps, Pushover,
 /// SNS, Webex, Teams v2, Jira, Rocket.Chat) are skipped.
 pub fn integrations(
     receiver: &Receiver,
@@ -109,6 +111,9 @@ pub fn integrations(
     let t = || templates.clone();
     for (i, c) in receiver.webhook_configs.iter().enumerate() {
         out.push((i, Arc::new(Webhook::new(c, base_dir)?)));
+    }
+    for (i, c) in receiver.email_configs.iter().enumerate() {
+        out.push((i, Arc::new(Email::new(c, base_dir, t())?)));
     }
     for (i, c) in receiver.pagerduty_configs.iter().enumerate() {
         out.push((i, Arc::new(Pagerduty::new(c, base_dir, t())?)));
