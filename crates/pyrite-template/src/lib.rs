@@ -1,9 +1,10 @@
 //! Go's `text/template`, interpreted: the one template engine of Pyrite, shared by the
 //! ruler (labels and annotations of alerting rules) and the alertmanager (notification
 //! templates). It owns the language — lexing, parsing, executing, Go's predefined
-//! functions and Go's `fmt` printing of values — and none of the functions or data that
-//! those components add (`humanize`, `query`, `.Alerts.Firing`, …); they come in
-//! through [`Funcs`] and [`Object`].
+//! functions and Go's `fmt` printing of values — and Go's `time.Time` and
+//! `time.Duration` values ([`gotime`]), which both components hand to templates. The
+//! functions and data those components add (`humanize`, `query`, `tz`,
+//! `.Alerts.Firing`, …) stay with them and come in through [`Funcs`] and [`Object`].
 //!
 //! The invariant a reader must not break: for everything it accepts, a template behaves
 //! exactly as under Go 1.22+'s `text/template` — the same output byte for byte, the same
@@ -19,6 +20,8 @@
 //! - `value`: [`Value`], [`List`], [`Map`], [`Object`].
 //! - `fmt` and `float`: Go's `fmt` verbs and `strconv` float formatting.
 //! - `quote`: Go's string and rune literal rules.
+//! - [`gotime`]: Go's `time.Time` (zone-aware, from the tz database), `time.Duration`
+//!   and pointers to them, with Go's printing, layouts and methods.
 //!
 //! # Example
 //! ```
@@ -36,6 +39,7 @@ mod exec;
 mod float;
 mod fmt;
 mod funcs;
+pub mod gotime;
 mod lex;
 mod parse;
 mod quote;

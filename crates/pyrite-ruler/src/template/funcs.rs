@@ -12,9 +12,9 @@
 use std::sync::Arc;
 
 use pyrite_relabel::Regex;
+use pyrite_template::gotime::{GoDuration, GoTime, Pointer};
 use pyrite_template::{go_quote, query_escape, sprintf, Arity, Funcs, Kind, List, Map, Object, Value};
 
-use super::gotime::{GoDuration, GoTime};
 use super::QueryFn;
 
 /// What the functions need from the expander: where queries go, when they run, and
@@ -246,7 +246,8 @@ pub(super) fn humanize_percentage(v: f64) -> String {
     format!("{}%", g4(v * 100.0))
 }
 
-/// Prometheus's `floatToTime`: seconds to a UTC time of millisecond precision.
+/// Prometheus's `floatToTime`: seconds to a UTC time of millisecond precision, as
+/// `model.TimeFromUnixNano(ns).Time()` keeps.
 pub(super) fn float_to_time(v: f64) -> Result<GoTime, String> {
     if !v.is_finite() {
         return Err("value is NaN or Inf".to_string());
@@ -258,7 +259,8 @@ pub(super) fn float_to_time(v: f64) -> Result<GoTime, String> {
             Value::Float(v)
         ));
     }
-    Ok(GoTime::from_unix_nanos_ms(ns as i64, true))
+    let ms = ns as i64 / 1_000_000;
+    Ok(GoTime::unix(ms / 1000, (ms % 1000) * 1_000_000))
 }
 
 pub(super) fn humanize_timestamp(v: f64) -> Result<String, String> {
@@ -501,7 +503,10 @@ pub(super) fn prometheus_funcs(ctx: Arc<Context>) -> Funcs {
     f.add("humanizeTimestamp", one, |a| {
         Ok(Value::from(humanize_timestamp(to_float(&a[0])?)?))
     });
-    f.add("toTime", one, |a| Ok(Value::object(float_to_time(to_float(&a[0])?)?)));
+    // Prometheus's `toTime` returns a `*time.Time`.
+    f.add("toTime", one, |a| {
+        Ok(Value::object(Pointer::new(float_to_time(to_float(&a[0])?)?)))
+    });
     f.add("toDuration", one, |a| {
         let ns = to_float(&a[0])? * 1e9;
         // Go's int64 conversion on amd64: out of range (or NaN) gives the minimum.
@@ -510,7 +515,7 @@ pub(super) fn prometheus_funcs(ctx: Arc<Context>) -> Funcs {
         } else {
             i64::MIN
         };
-        Ok(Value::object(GoDuration::new(ns, true)))
+        Ok(Value::object(Pointer::new(GoDuration(ns))))
     });
     let c = ctx.clone();
     f.add("now", Arity::Exact(0), move |_| {
@@ -556,9 +561,9 @@ mod tests {
         assert_eq!(to_float(&Value::Int(3)), Ok(3.0));
         assert_eq!(to_float(&Value::Bool(true)), Err("can't convert bool to float".into()));
         assert_eq!(to_float(&Value::Nil), Err("can't convert <nil> to float".into()));
-        let d = Value::object(GoDuration::new(1_500_000_000, false));
+        let d = Value::object(GoDuration(1_500_000_000));
         assert_eq!(to_float(&d), Ok(1.5));
-        let pd = Value::object(GoDuration::new(1_500_000_000, true));
+        let pd = Value::object(Pointer::new(GoDuration(1_500_000_000)));
         assert_eq!(to_float(&pd), Err("can't convert *time.Duration to float".into()));
     }
 

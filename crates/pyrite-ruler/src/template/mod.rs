@@ -14,10 +14,10 @@
 //! user's text *on one line*, as Prometheus builds it, so every line and column in a
 //! message is the one Prometheus would print.
 //!
-//! Layout: `funcs` holds the functions, `gotime` Go's `time.Time` and `time.Duration`.
+//! Layout: `funcs` holds the functions; Go's `time.Time` and `time.Duration` values are
+//! [`pyrite_template::gotime`]'s.
 
 mod funcs;
-mod gotime;
 
 use std::sync::{Arc, OnceLock};
 
@@ -51,7 +51,7 @@ const DATA_TYPE: &str =
 /// A span of milliseconds as Go's `time.Duration` prints it (`0s`, `1m30s`, `1h0m0s`,
 /// `500ms`), as rule unit tests word evaluation instants.
 pub(crate) fn go_duration(ms: i64) -> String {
-    gotime::GoDuration::new(ms.saturating_mul(1_000_000), false).go_string()
+    pyrite_template::gotime::GoDuration(ms.saturating_mul(1_000_000)).go_string()
 }
 
 /// The template name Prometheus gives the texts of the alerting rule `rule_name`.

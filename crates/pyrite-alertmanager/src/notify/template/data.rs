@@ -11,9 +11,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use pyrite_template::gotime::GoTime;
 use pyrite_template::{Arity, CallError, Kind, List, Map, Object, Value};
 
-use super::gotime::GoTime;
 use crate::notify::{Data, DataAlert};
 
 /// A method name no template can write (`.to-json` does not lex as one field), through

@@ -10,7 +10,7 @@
 use pyrite_template::{sprintf, Arity, Funcs, List, Value};
 
 use super::data::{time_json, JSON_METHOD};
-use super::gotime::{duration_arg, time_arg, GoTime, TIME_TYPE};
+use pyrite_template::gotime::{duration_arg, time_arg, GoTime, TIME_TYPE};
 
 fn wrong_type(expected: &str, got: &Value) -> String {
     match got {

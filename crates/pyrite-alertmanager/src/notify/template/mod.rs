@@ -9,15 +9,16 @@
 //! into a copy of the set, as Go's `Clone().New("").Parse(text)` does, so a `{{define}}`
 //! in one field never leaks into another or into the next notification.
 //!
-//! Layout: `data` holds the template objects of [`Data`], `funcs` the functions,
-//! `gotime` Go's `time.Time` and `time.Duration`.
+//! Layout: `data` holds the template objects of [`Data`], `funcs` the functions; Go's
+//! `time.Time` and `time.Duration` values are [`pyrite_template::gotime`]'s.
 
 mod data;
 mod funcs;
-mod gotime;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+use pyrite_template::gotime;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
