@@ -81,7 +81,9 @@ fn wait_for_alerts(base: &str, firing: bool) -> anyhow::Result<()> {
         "every alert to be active"
     };
     wait_until(what, Duration::from_secs(60), || {
-        let data = api_get(&format!("{base}/api/v1/alerts"))?;
+        // `/prometheus`: with an alertmanager in the process, `/api/v1/alerts` is its
+        // configuration API.
+        let data = api_get(&format!("{base}/prometheus/api/v1/alerts"))?;
         let alerts = data["alerts"].as_array().context("alerts")?;
         let all = alerts.len() == GROUPS && (!firing || alerts.iter().all(|a| a["state"] == "firing"));
         Ok(all.then_some(()))

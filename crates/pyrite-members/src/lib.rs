@@ -154,7 +154,8 @@ pub enum Command {
         last_seen_ms: i64,
     },
     /// `member` records the state of `key`'s work as of `instant_ms`; committed only if
-    /// it owns the key at `at_ms` and no record as recent exists ([`records`]).
+    /// it owns the key at `at_ms` or owned it at `instant_ms`, and no record as recent
+    /// exists ([`records`]).
     Record {
         pool: String,
         key: String,
@@ -203,8 +204,12 @@ impl Members {
                 at_ms,
                 value,
             } => {
-                if let Some(why) = records::refusal(self.pools.get(pool), key, member, *at_ms) {
-                    return Err(why);
+                let pool_now = self.pools.get(pool);
+                if let Some(why) = records::refusal(pool_now, key, member, *at_ms) {
+                    // The owner of the instant recorded may still record it, late.
+                    if records::refusal(pool_now, key, member, *instant_ms).is_some() {
+                        return Err(why);
+                    }
                 }
                 let kept = self.records.entry(pool.clone()).or_default();
                 if let Some(r) = kept.get(key).filter(|r| r.instant_ms >= *instant_ms) {

@@ -3,11 +3,12 @@
 //!
 //! A member working a key (a ruler evaluating a rule group) records, after each step,
 //! the state the next step starts from and the instant it is as of. The record is
-//! committed only when, by the leader's clock as the command carries it, the member
-//! owns the key in its pool and nothing as recent is recorded. So a member that lost
-//! the key — expired while it was cut off, or past a handoff — cannot overwrite what
-//! its successor does, and an instant is recorded once: whoever takes a key over reads
-//! its record and goes on from the instant after it.
+//! committed only when the member owns the key in its pool — by the leader's clock as
+//! the command carries it, or at the instant recorded (a step begun before a handoff
+//! may land after it) — and nothing as recent is recorded. So a member that lost the
+//! key — expired while it was cut off, or past a handoff — cannot overwrite what its
+//! successor does, and an instant is recorded once: whoever takes a key over reads its
+//! record and goes on from the instant after it.
 
 use serde::{Deserialize, Serialize};
 

@@ -256,8 +256,9 @@ fn only_the_owner_records_and_only_forward() {
     assert!(m.apply(&record("g1", "a", 500, 1_600)).is_err());
     assert_eq!(m.record("rules", "g1").unwrap().instant_ms, 1_000);
 
-    // b joins at 10s; from 12s on, the keys rendezvous hashing gives b are b's, and a's
-    // writes to them are refused by the leader's clock, whatever instant they are of.
+    // b joins at 10s; from 12s on, the keys rendezvous hashing gives b are b's: a may
+    // still record an instant it owned (late, by the leader's clock), never a later one,
+    // and nothing once b has recorded.
     m.apply(&join("b", 10_000)).unwrap();
     let keys: Vec<String> = (0..64).map(|i| format!("g{i}")).collect();
     let of_b = keys
@@ -266,7 +267,9 @@ fn only_the_owner_records_and_only_forward() {
         .expect("some key moves to b");
     m.apply(&record(of_b, "a", 11_000, 11_999)).unwrap();
     assert!(m.apply(&record(of_b, "a", 12_000, 12_000)).is_err());
+    m.apply(&record(of_b, "a", 11_500, 12_500)).unwrap();
     m.apply(&record(of_b, "b", 12_000, 12_000)).unwrap();
+    assert!(m.apply(&record(of_b, "a", 11_800, 12_600)).is_err());
     assert_eq!(m.record("rules", of_b).unwrap().member, "b");
 
     // Only the owner forgets; a forgotten key starts afresh.
