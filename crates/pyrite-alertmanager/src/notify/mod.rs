@@ -11,8 +11,9 @@
 //!   Alertmanager's functions and data methods);
 //! - `http`: what the HTTP integrations share (credentials from files, status
 //!   classification, the group key's hash);
-//! - one file per integration: `webhook`, `email`, `slack`, `pagerduty`, `opsgenie`,
-//!   `msteams`, `discord`, `telegram`;
+//! - one file per integration: `webhook`, `email`, `pagerduty`, `opsgenie`, `wechat`,
+//!   `slack`, `victorops`, `pushover`, `sns` (signing with `sigv4`), `telegram`,
+//!   `discord`, `webex`, `msteams`, `msteamsv2`, `jira`, `rocketchat`;
 //! - `testkit` (tests only): a recording HTTP server and a fixed notification.
 
 use std::collections::BTreeMap;
@@ -28,25 +29,42 @@ use crate::model::{Alert, LabelSet};
 mod discord;
 mod email;
 mod http;
+mod jira;
 mod msteams;
+mod msteamsv2;
 mod opsgenie;
 mod pagerduty;
+mod pushover;
+mod rocketchat;
+mod sigv4;
 mod slack;
+mod sns;
 mod telegram;
 pub mod template;
 #[cfg(test)]
 mod testkit;
+mod victorops;
+mod webex;
 mod webhook;
+mod wechat;
 
 pub use discord::Discord;
 pub use email::Email;
+pub use jira::Jira;
 pub use msteams::MsTeams;
+pub use msteamsv2::MsTeamsV2;
 pub use opsgenie::Opsgenie;
 pub use pagerduty::Pagerduty;
+pub use pushover::Pushover;
+pub use rocketchat::Rocketchat;
 pub use slack::Slack;
+pub use sns::Sns;
 pub use telegram::Telegram;
 pub use template::Templates;
+pub use victorops::VictorOps;
+pub use webex::Webex;
 pub use webhook::Webhook;
+pub use wechat::Wechat;
 
 /// Why a notification was not delivered.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -97,11 +115,10 @@ pub trait Integration: Send + Sync {
 /// A receiver's integrations, each with its index among those of its kind.
 pub type Integrations = Vec<(usize, Arc<dyn Integration>)>;
 
-/// The integrations of a receiver, each with its index among those of its kind: the
-/// kinds in Alertmanager's order (webhook, email, PagerDuty, OpsGenie, WeChat, Slack,
-/// …, Telegram, Discord, Webex, Teams), each kind's in the order the configuration
-/// lists them. Kinds Pyrite does not send to yet (WeChat, VictorOps, Pushover,
-/// SNS, Webex, Teams v2, Jira, Rocket.Chat) are skipped.
+/// The integrations of a receiver, each with its index among those of its kind: every
+/// kind Alertmanager 0.28 has, in its order (webhook, email, PagerDuty, OpsGenie,
+/// WeChat, Slack, VictorOps, Pushover, SNS, Telegram, Discord, Webex, Teams, Teams v2,
+/// Jira, Rocket.Chat), each kind's in the order the configuration lists them.
 pub fn integrations(
     receiver: &Receiver,
     base_dir: &std::path::Path,
@@ -121,8 +138,20 @@ pub fn integrations(
     for (i, c) in receiver.opsgenie_configs.iter().enumerate() {
         out.push((i, Arc::new(Opsgenie::new(c, base_dir, t())?)));
     }
+    for (i, c) in receiver.wechat_configs.iter().enumerate() {
+        out.push((i, Arc::new(Wechat::new(c, base_dir, t())?)));
+    }
     for (i, c) in receiver.slack_configs.iter().enumerate() {
         out.push((i, Arc::new(Slack::new(c, base_dir, t())?)));
+    }
+    for (i, c) in receiver.victorops_configs.iter().enumerate() {
+        out.push((i, Arc::new(VictorOps::new(c, base_dir, t())?)));
+    }
+    for (i, c) in receiver.pushover_configs.iter().enumerate() {
+        out.push((i, Arc::new(Pushover::new(c, base_dir, t())?)));
+    }
+    for (i, c) in receiver.sns_configs.iter().enumerate() {
+        out.push((i, Arc::new(Sns::new(c, base_dir, t())?)));
     }
     for (i, c) in receiver.telegram_configs.iter().enumerate() {
         out.push((i, Arc::new(Telegram::new(c, base_dir, t())?)));
@@ -130,8 +159,20 @@ pub fn integrations(
     for (i, c) in receiver.discord_configs.iter().enumerate() {
         out.push((i, Arc::new(Discord::new(c, base_dir, t())?)));
     }
+    for (i, c) in receiver.webex_configs.iter().enumerate() {
+        out.push((i, Arc::new(Webex::new(c, base_dir, t())?)));
+    }
     for (i, c) in receiver.msteams_configs.iter().enumerate() {
         out.push((i, Arc::new(MsTeams::new(c, base_dir, t())?)));
+    }
+    for (i, c) in receiver.msteamsv2_configs.iter().enumerate() {
+        out.push((i, Arc::new(MsTeamsV2::new(c, base_dir, t())?)));
+    }
+    for (i, c) in receiver.jira_configs.iter().enumerate() {
+        out.push((i, Arc::new(Jira::new(c, base_dir, t())?)));
+    }
+    for (i, c) in receiver.rocketchat_configs.iter().enumerate() {
+        out.push((i, Arc::new(Rocketchat::new(c, base_dir, t())?)));
     }
     Ok(out)
 }
@@ -254,6 +295,75 @@ mod tests {
         assert_eq!(
             quote_meta(r"a.b*c(d)[e]{f}|^$+?\"),
             r"a\.b\*c\(d\)\[e\]\{f\}\|\^\$\+\?\\"
+        );
+    }
+
+    #[test]
+    fn every_kind_sends_in_alertmanagers_order() {
+        use crate::config::*;
+        use pyrite_config::Secret;
+        let url = || Some("http://127.0.0.1:1/".to_string());
+        let secret = || Some(Secret::new("x"));
+        let r = Receiver {
+            name: "all".into(),
+            rocketchat_configs: vec![RocketchatConfig {
+                api_url: url(),
+                token: secret(),
+                token_id: secret(),
+                ..Default::default()
+            }],
+            jira_configs: vec![JiraConfig {
+                api_url: url(),
+                ..Default::default()
+            }],
+            msteamsv2_configs: vec![MsTeamsV2Config {
+                webhook_url: secret(),
+                ..Default::default()
+            }],
+            webex_configs: vec![WebexConfig {
+                api_url: url(),
+                ..Default::default()
+            }],
+            sns_configs: vec![SnsConfig::default()],
+            pushover_configs: vec![PushoverConfig {
+                token: secret(),
+                user_key: secret(),
+                ..Default::default()
+            }],
+            victorops_configs: vec![
+                VictorOpsConfig {
+                    api_url: url(),
+                    api_key: secret(),
+                    ..Default::default()
+                };
+                2
+            ],
+            wechat_configs: vec![WechatConfig {
+                api_url: url(),
+                ..Default::default()
+            }],
+            webhook_configs: vec![WebhookConfig {
+                url: Some(Secret::new("http://127.0.0.1:1/")),
+                ..Default::default()
+            }],
+            ..Receiver::default()
+        };
+        let got = integrations(&r, std::path::Path::new("/"), Arc::new(Templates::defaults())).unwrap();
+        let names: Vec<(usize, &str)> = got.iter().map(|(i, n)| (*i, n.name())).collect();
+        assert_eq!(
+            names,
+            [
+                (0, "webhook"),
+                (0, "wechat"),
+                (0, "victorops"),
+                (1, "victorops"),
+                (0, "pushover"),
+                (0, "sns"),
+                (0, "webex"),
+                (0, "msteamsv2"),
+                (0, "jira"),
+                (0, "rocketchat"),
+            ]
         );
     }
 
