@@ -474,7 +474,7 @@ fn a_tenant_sets_its_own_configuration_through_the_api_and_keeps_it() -> anyhow:
 
     let none = get(&pyrite)?;
     ensure!(
-        none.status() == 404 && none.text()?.contains("alertmanager config not found"),
+        none.status() == 404 && none.text()?.contains("alertmanager storage object not found"),
         "no configuration of its own yet"
     );
     let bad = client

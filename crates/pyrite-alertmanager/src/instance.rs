@@ -43,6 +43,8 @@ pub struct PostedAlert {
 pub struct AlertStatus {
     pub silenced_by: Vec<String>,
     pub inhibited_by: Vec<String>,
+    /// The time intervals muting the alert's group ([`Route::muted_by`]): a group's, not
+    /// an alert's, so [`Instance::status`] leaves it empty and a listing of groups sets it.
     pub muted_by: Vec<String>,
 }
 
@@ -321,7 +323,8 @@ impl Instance {
         self.wake.notify_one();
     }
 
-    /// Why an alert is held back at `now`.
+    /// Why an alert is held back at `now`: its silences and inhibitions (its group's
+    /// time intervals are the group's: see [`AlertStatus::muted_by`]).
     pub fn status(&self, alert: &Alert, now: DateTime<Utc>) -> AlertStatus {
         status_in(&self.state.lock(), alert, now)
     }
@@ -493,19 +496,8 @@ fn status_in(st: &State, alert: &Alert, now: DateTime<Utc>) -> AlertStatus {
     }
 }
 
-/// Whether the route's time intervals hold its notifications back at `now`.
-fn muted_by_time(st: &State, route: &Route, now: DateTime<Utc>) -> bool {
-    let within = |name: &String| {
-        st.config
-            .time_interval(name)
-            .is_some_and(|ti| ti.time_intervals.iter().any(|i| i.contains(now)))
-    };
-    route.mute_time_intervals.iter().any(within)
-        || (!route.active_time_intervals.is_empty() && !route.active_time_intervals.iter().any(within))
-}
-
 fn plan(st: &State, flush: &Flush, external_url: &str, now: DateTime<Utc>) -> Vec<Plan> {
-    if muted_by_time(st, &flush.route, now) {
+    if !flush.route.muted_by(&st.config, now).is_empty() {
         return Vec::new();
     }
     let alerts: Vec<Alert> = flush

@@ -1,9 +1,10 @@
-//! The routing tree: which routes an alert goes down, with what grouping and timing.
+//! The routing tree: which routes an alert goes down, with what grouping and timing,
+//! and which of a route's time intervals hold its notifications back at an instant.
 //!
 //! A route matches an alert when its matchers do; the alert then goes down the first
 //! matching child (and further ones while a matched child says `continue`), and a
 //! route none of whose children match takes the alert itself. Options a route leaves
-//! unset are its parent's.
+//! unset are its parent's, except its time intervals, which are its own.
 //!
 //! The invariant: [`Route::key`] and [`group_key`] are Alertmanager's strings
 //! (`{}/{severity="critical"}:{alertname="Disk"}`), because receivers see them as
@@ -11,7 +12,9 @@
 
 use std::time::Duration;
 
-use crate::config::{GroupBy, RouteConfig};
+use chrono::{DateTime, Utc};
+
+use crate::config::{Config, GroupBy, RouteConfig};
 use crate::matchers::Matchers;
 use crate::model::LabelSet;
 
@@ -135,6 +138,22 @@ impl Route {
         }
     }
 
+    /// The names of the time intervals muting this route's groups at `now` (empty: none
+    /// does), as the API reports them in `mutedBy`: outside all of its
+    /// `active_time_intervals` (when it names any), every one of those; otherwise those
+    /// of its `mute_time_intervals` that hold `now`. `config` defines the names.
+    pub fn muted_by(&self, config: &Config, now: DateTime<Utc>) -> Vec<String> {
+        let holds = |name: &String| {
+            config
+                .time_interval(name)
+                .is_some_and(|ti| ti.time_intervals.iter().any(|i| i.contains(now)))
+        };
+        if !self.active_time_intervals.is_empty() && !self.active_time_intervals.iter().any(holds) {
+            return self.active_time_intervals.clone();
+        }
+        self.mute_time_intervals.iter().filter(|n| holds(n)).cloned().collect()
+    }
+
     /// Every route of the tree, depth first.
     pub fn all(&self) -> Vec<&Route> {
         let mut out = vec![self];
@@ -231,5 +250,44 @@ mod tests {
             group_key(db, &db.group_labels(&l)),
             r#"{}/{team="db"}/{severity="page"}:{alertname="Disk"}"#
         );
+    }
+
+    #[test]
+    fn a_route_is_muted_by_its_holding_mute_intervals_or_all_its_active_ones() {
+        let config = Config::parse(
+            r#"
+route:
+  receiver: x
+  routes:
+    - {matchers: ['r="mute"'], mute_time_intervals: [nights, office, nights]}
+    - {matchers: ['r="active"'], active_time_intervals: [office, weekends]}
+    - {matchers: ['r="both"'], active_time_intervals: [nights], mute_time_intervals: [nights, office]}
+    - {matchers: ['r="none"']}
+receivers: [{name: x}]
+time_intervals:
+  - name: office
+    time_intervals: [{weekdays: ['monday:friday'], times: [{start_time: '09:00', end_time: '17:00'}]}]
+  - name: weekends
+    time_intervals: [{weekdays: ['saturday', 'sunday']}]
+mute_time_intervals:
+  - name: nights
+    time_intervals: [{times: [{start_time: '20:00', end_time: '24:00'}]}]
+"#,
+        )
+        .unwrap();
+        let tree = Route::new(&config.route);
+        let muted = |i: usize, at: &str| tree.routes[i].muted_by(&config, at.parse().unwrap());
+        // A Tuesday night: in `nights` only.
+        let night = "2023-11-14T22:13:20Z";
+        assert_eq!(muted(0, night), ["nights", "nights"]);
+        assert_eq!(muted(1, night), ["office", "weekends"], "outside every active interval");
+        assert_eq!(muted(2, night), ["nights"], "active, then muted");
+        assert!(muted(3, night).is_empty());
+        // A Tuesday morning: in `office` only.
+        let morning = "2023-11-14T10:00:00Z";
+        assert_eq!(muted(0, morning), ["office"]);
+        assert!(muted(1, morning).is_empty());
+        assert_eq!(muted(2, morning), ["nights"], "outside its active interval");
+        assert!(tree.muted_by(&config, morning.parse().unwrap()).is_empty());
     }
 }

@@ -1,11 +1,13 @@
-//! Every tenant's alertmanager in this process, made on a tenant's first request (or
-//! from committed state at start) under the configuration file's settings, each with
-//! its own alerts, silences and log — and their state, committed as one record of the
-//! metadata group's `alertmanager` pool by the replica that owns it.
+//! Every tenant's alertmanager in this process, made on a tenant's first write (or from
+//! committed state) under the configuration file's settings, each with its own alerts,
+//! silences and log — and their state, committed as one record of the metadata group's
+//! `alertmanager` pool by the replica that owns it, and mirrored by the others whenever
+//! that record changes.
 //!
-//! The invariant: one tenant's requests reach only that tenant's [`Instance`]; and
-//! state is committed only by the pool's owner of the record, each commit holding every
-//! change made before it was asked for.
+//! The invariant: one tenant's requests reach only that tenant's [`Instance`]; a read
+//! makes no tenant (one without an instance reads as a fresh one would); and state is
+//! committed only by the pool's owner of the record, each commit holding every change
+//! made before it was asked for.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,7 +16,7 @@ use std::sync::{Arc, Weak};
 use chrono::{DateTime, Utc};
 use parking_lot::{Mutex, RwLock};
 use pyrite_members::ownership::Ownership;
-use pyrite_members::{key_hash, RecordError, Records};
+use pyrite_members::{key_hash, Record, RecordError, Records};
 
 use crate::config::Config;
 use crate::instance::Instance;
@@ -61,6 +63,18 @@ pub struct Alertmanagers {
     committed: AtomicU64,
     /// When the metadata group last answered a read or a write (Unix ms).
     last_contact: std::sync::atomic::AtomicI64,
+    /// The instant of the record last mirrored, with `requested` as it was then: while
+    /// neither changes, mirroring it again would rebuild the same state.
+    applied: Mutex<Option<(i64, u64)>>,
+    /// The tenure ([`Ownership::tenure`]) under which this replica last took the
+    /// committed state over: it owns the state only while its tenure is still that one.
+    /// Cut off and back, or handed the state again, it holds nothing of what another
+    /// owner committed meanwhile, so it commits and notifies nothing until it has read
+    /// the record again.
+    adopted: Mutex<Option<u64>>,
+    /// The instant of the record this replica holds the state of as its owner (its own
+    /// last commit, or the record it restored or took over); none while it follows.
+    held: Mutex<Option<i64>>,
 }
 
 struct RecordSaver(Weak<Alertmanagers>);
@@ -85,6 +99,10 @@ impl Saver for RecordSaver {
 
 fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
+}
+
+fn parse(record: &Record) -> Result<Snapshot, String> {
+    serde_json::from_str(&record.value).map_err(|e| format!("the alertmanager record does not parse: {e}"))
 }
 
 impl Alertmanagers {
@@ -116,11 +134,26 @@ impl Alertmanagers {
                 requested: AtomicU64::new(0),
                 committed: AtomicU64::new(0),
                 last_contact: std::sync::atomic::AtomicI64::new(now_ms()),
+                applied: Mutex::new(None),
+                adopted: Mutex::new(None),
+                held: Mutex::new(None),
             }
         })
     }
 
-    /// The tenant's alertmanager, started on first use.
+    /// The tenant's alertmanager, if it has one: what a read asks for. A tenant without
+    /// one reads as a fresh alertmanager under [`Alertmanagers::config`] would, and
+    /// reading makes none.
+    pub fn existing(&self, tenant: &str) -> Option<Arc<Instance>> {
+        self.instances.lock().get(tenant).cloned()
+    }
+
+    /// The tenants with an alertmanager here.
+    pub fn tenants(&self) -> Vec<String> {
+        self.instances.lock().keys().cloned().collect()
+    }
+
+    /// The tenant's alertmanager, started on first use: what a write asks for.
     pub fn instance(&self, tenant: &str) -> Result<Arc<Instance>, String> {
         let mut instances = self.instances.lock();
         if let Some(i) = instances.get(tenant) {
@@ -160,11 +193,16 @@ impl Alertmanagers {
         &self.peer_name
     }
 
-    /// Whether this replica owns the state now (always, without replication).
+    /// Whether this replica owns the state now and holds it as last committed (always,
+    /// without replication).
     pub fn owns(&self) -> bool {
-        self.replication
-            .as_ref()
-            .is_none_or(|r| r.ownership.owner(key_hash(KEY), now_ms()).mine)
+        self.replication.is_none() || self.tenure().is_some_and(|t| *self.adopted.lock() == Some(t))
+    }
+
+    /// This replica's tenure as the state's owner now; `None` when it does not own it.
+    fn tenure(&self) -> Option<u64> {
+        let r = self.replication.as_ref()?;
+        r.ownership.tenure(key_hash(KEY), now_ms())
     }
 
     /// Whether fail-open is on and the metadata group has not answered for longer than
@@ -183,20 +221,16 @@ impl Alertmanagers {
     /// already holds it.
     async fn save(&self) -> Result<(), SaveError> {
         let Some(r) = &self.replication else { return Ok(()) };
+        if self.tenure().is_some() && !self.owns() {
+            return Err(SaveError::NotOwner("the committed state is being taken over".into()));
+        }
         let mine = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
         let mut last_instant = self.saving.lock().await;
         if self.committed.load(Ordering::SeqCst) >= mine {
             return Ok(());
         }
         let generation = self.requested.load(Ordering::SeqCst);
-        let instances: Vec<Arc<Instance>> = self.instances.lock().values().cloned().collect();
-        let snapshot = Snapshot {
-            tenants: instances
-                .iter()
-                .map(|i| (i.tenant().to_string(), i.snapshot()))
-                .collect(),
-        };
-        let value = serde_json::to_string(&snapshot).map_err(|e| SaveError::Unavailable(e.to_string()))?;
+        let value = serde_json::to_string(&self.snapshot()).map_err(|e| SaveError::Unavailable(e.to_string()))?;
         let instant = now_ms().max(*last_instant + 1);
         let member = r.ownership.member().to_string();
         let put = tokio::time::timeout(DEADLINE, r.records.put(POOL, KEY, &member, instant, value));
@@ -207,6 +241,7 @@ impl Alertmanagers {
             Ok(()) => {
                 self.contact();
                 *last_instant = instant;
+                *self.held.lock() = Some(instant);
                 self.committed.store(generation, Ordering::SeqCst);
                 Ok(())
             }
@@ -215,19 +250,33 @@ impl Alertmanagers {
         }
     }
 
-    async fn read(&self) -> Result<Option<(i64, Snapshot)>, String> {
+    /// Every tenant's state as it is now, as it is committed.
+    fn snapshot(&self) -> Snapshot {
+        let instances: Vec<Arc<Instance>> = self.instances.lock().values().cloned().collect();
+        Snapshot {
+            tenants: instances
+                .iter()
+                .map(|i| (i.tenant().to_string(), i.snapshot()))
+                .collect(),
+        }
+    }
+
+    /// The committed record, as it is stored.
+    async fn record(&self) -> Result<Option<Record>, String> {
         let Some(r) = &self.replication else { return Ok(None) };
         let got = tokio::time::timeout(DEADLINE, r.records.get(POOL, KEY))
             .await
             .map_err(|_| "no answer in time".to_string())?
             .map_err(|e| e.to_string())?;
         self.contact();
-        let Some(record) = got else {
+        Ok(got)
+    }
+
+    async fn read(&self) -> Result<Option<(i64, Snapshot)>, String> {
+        let Some(record) = self.record().await? else {
             return Ok(None);
         };
-        let snapshot =
-            serde_json::from_str(&record.value).map_err(|e| format!("the alertmanager record does not parse: {e}"))?;
-        Ok(Some((record.instant_ms, snapshot)))
+        Ok(Some((record.instant_ms, parse(&record)?)))
     }
 
     /// Waits until this replica has heard of the pool (its first heartbeat answered),
@@ -243,7 +292,9 @@ impl Alertmanagers {
     /// Takes the committed state at start: every tenant in it gets its alertmanager
     /// back, with its alerts, silences, log and timers, and sends what was pending.
     pub async fn restore(&self) -> Result<usize, String> {
+        let tenure = self.tenure();
         let Some((instant, snapshot)) = self.read().await? else {
+            *self.adopted.lock() = tenure;
             return Ok(0);
         };
         *self.saving.lock().await = instant;
@@ -254,6 +305,8 @@ impl Alertmanagers {
             self.adopt_config(&i, &state.config);
             i.restore(state, now);
         }
+        *self.held.lock() = Some(instant);
+        *self.adopted.lock() = tenure;
         Ok(n)
     }
 
@@ -264,31 +317,52 @@ impl Alertmanagers {
         let mut owned = self.owns();
         loop {
             tokio::time::sleep(period).await;
-            let owns = self.owns();
-            if owns && owned {
-                // Reading keeps the owner's own idea of its contact with the group fresh.
-                if self.replication.as_ref().is_some_and(|r| !r.fail_open_after.is_zero()) {
-                    let _ = self.read().await;
-                }
-                continue;
+            owned = self.follow_once(owned).await;
+        }
+    }
+
+    /// One period of [`Alertmanagers::follow`], `owned` telling whether this replica
+    /// owned the state at the last one; answers whether it owns it now, as far as this
+    /// period got.
+    async fn follow_once(&self, owned: bool) -> bool {
+        let tenure = self.tenure();
+        let owns = tenure.is_some();
+        if self.owns() && owned {
+            // Reading keeps the owner's own idea of its contact with the group fresh.
+            if self.replication.as_ref().is_some_and(|r| !r.fail_open_after.is_zero()) {
+                let _ = self.record().await;
             }
-            match self.read().await {
-                Ok(Some((instant, snapshot))) => {
-                    *self.saving.lock().await = instant;
-                    let now = Utc::now();
-                    for (tenant, state) in snapshot.tenants {
-                        let Ok(i) = self.instance(&tenant) else { continue };
-                        self.adopt_config(&i, &state.config);
-                        if owns {
-                            i.take_over(state, now);
-                        } else {
-                            i.follow(state, now);
-                        }
-                    }
-                    owned = owns;
+            return true;
+        }
+        let applied = match self.record().await {
+            Ok(Some(record)) => {
+                *self.saving.lock().await = record.instant_ms;
+                // The record this replica committed or took over last, and nothing
+                // since: what it holds is at least as new.
+                let own_last = self
+                    .replication
+                    .as_ref()
+                    .is_some_and(|r| record.member == r.ownership.member())
+                    && *self.held.lock() == Some(record.instant_ms);
+                if owns && own_last {
+                    Ok(())
+                } else {
+                    let applied = self.apply(&record, owns);
+                    *self.held.lock() = owns.then_some(record.instant_ms);
+                    applied
                 }
-                Ok(None) => owned = owns,
-                Err(e) => tracing::warn!(error = %e, "following the alertmanager state"),
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(e),
+        };
+        match applied {
+            Ok(()) => {
+                *self.adopted.lock() = tenure;
+                owns
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "following the alertmanager state");
+                owned
             }
         }
     }
@@ -299,15 +373,37 @@ impl Alertmanagers {
         if self.owns() {
             return;
         }
-        if let Ok(Some((_, snapshot))) = self.read().await {
-            let now = Utc::now();
-            for (tenant, state) in snapshot.tenants {
-                if let Ok(i) = self.instance(&tenant) {
-                    self.adopt_config(&i, &state.config);
-                    i.follow(state, now);
-                }
+        if let Ok(Some(record)) = self.record().await {
+            if let Err(e) = self.apply(&record, false) {
+                tracing::warn!(error = %e, "following the alertmanager state");
             }
         }
+    }
+
+    /// Mirrors a committed record into every tenant it holds; or, with `take_over`,
+    /// takes the state it holds over, pending notifications included. A follower skips
+    /// a record it already mirrored, unless this replica changed something since (a
+    /// write it could not commit, a notification sent failing open): the rebuild would
+    /// give the same state, and a large state costs to parse every period.
+    fn apply(&self, record: &Record, take_over: bool) -> Result<(), String> {
+        let seen = (record.instant_ms, self.requested.load(Ordering::SeqCst));
+        let mut applied = self.applied.lock();
+        if !take_over && *applied == Some(seen) {
+            return Ok(());
+        }
+        let snapshot = parse(record)?;
+        let now = Utc::now();
+        for (tenant, state) in snapshot.tenants {
+            let Ok(i) = self.instance(&tenant) else { continue };
+            self.adopt_config(&i, &state.config);
+            if take_over {
+                i.take_over(state, now);
+            } else {
+                i.follow(state, now);
+            }
+        }
+        *applied = Some(seen);
+        Ok(())
     }
 
     /// Makes the tenant's own configuration into files under this process's directory
@@ -345,9 +441,10 @@ impl Alertmanagers {
         }
     }
 
-    /// The tenant's own configuration, if it has one.
-    pub fn tenant_config(&self, tenant: &str) -> Result<Option<TenantConfig>, String> {
-        Ok(self.instance(tenant)?.custom())
+    /// The tenant's own configuration, if it has one (a tenant without an alertmanager
+    /// has none, and asking makes none).
+    pub fn tenant_config(&self, tenant: &str) -> Option<TenantConfig> {
+        self.existing(tenant).and_then(|i| i.custom())
     }
 
     /// Sets (or, with none, removes) the tenant's own configuration, and answers once
@@ -377,5 +474,255 @@ impl Alertmanagers {
         let r = self.replication.as_ref()?;
         let owner = r.ownership.owner(key_hash(KEY), now_ms());
         (!owner.mine && !owner.node.is_empty()).then_some(owner.node)
+    }
+}
+
+/// A metadata group and a pool in memory, for tests: one record store, and ownership
+/// that a test hands over at will.
+#[cfg(test)]
+pub(crate) mod testing {
+    use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use parking_lot::Mutex;
+    use pyrite_members::ownership::{Owner, Ownership};
+    use pyrite_members::{Record, RecordError, Records};
+    use tokio::sync::watch;
+
+    use super::{Alertmanagers, Replication};
+    use crate::config::Config;
+    use crate::FALLBACK_CONFIG;
+
+    #[derive(Default)]
+    pub struct MemRecords {
+        pub record: Mutex<Option<Record>>,
+        /// Commits taken.
+        pub puts: AtomicUsize,
+        /// Whether commits are taken (the writer owns the record).
+        pub taking: AtomicBool,
+    }
+
+    #[async_trait::async_trait]
+    impl Records for MemRecords {
+        async fn put(&self, _: &str, _: &str, member: &str, instant_ms: i64, value: String) -> Result<(), RecordError> {
+            if !self.taking.load(Ordering::SeqCst) {
+                return Err(RecordError::Refused(format!("not {member}'s")));
+            }
+            self.puts.fetch_add(1, Ordering::SeqCst);
+            *self.record.lock() = Some(Record {
+                instant_ms,
+                member: member.to_string(),
+                value,
+            });
+            Ok(())
+        }
+
+        async fn forget(&self, _: &str, _: &str, _: &str) -> Result<(), RecordError> {
+            *self.record.lock() = None;
+            Ok(())
+        }
+
+        async fn get(&self, _: &str, _: &str) -> Result<Option<Record>, RecordError> {
+            Ok(self.record.lock().clone())
+        }
+    }
+
+    pub struct Switch {
+        pub mine: AtomicBool,
+        /// The tenure while `mine`: a test starts a new one as if ownership lapsed and
+        /// came back.
+        pub tenure: AtomicU64,
+        changes: watch::Sender<u64>,
+    }
+
+    impl Ownership for Switch {
+        fn owner(&self, _: u64, _: i64) -> Owner {
+            let mine = self.mine.load(Ordering::SeqCst);
+            Owner {
+                mine,
+                // Another owner has no address here: writes are taken, not passed on.
+                node: if mine { "me".into() } else { String::new() },
+            }
+        }
+
+        fn tenure(&self, _: u64, _: i64) -> Option<u64> {
+            self.mine
+                .load(Ordering::SeqCst)
+                .then(|| self.tenure.load(Ordering::SeqCst))
+        }
+
+        fn changes(&self) -> watch::Receiver<u64> {
+            self.changes.subscribe()
+        }
+
+        fn member(&self) -> &str {
+            "me"
+        }
+    }
+
+    /// Alertmanagers on the fallback configuration, replicated to `records`, owning the
+    /// state when `mine` says so, started as a process starts them (the state restored).
+    pub async fn replicated(dir: &std::path::Path, mine: bool) -> (Arc<Alertmanagers>, Arc<MemRecords>, Arc<Switch>) {
+        let records = Arc::new(MemRecords {
+            taking: AtomicBool::new(mine),
+            ..MemRecords::default()
+        });
+        let switch = Arc::new(Switch {
+            mine: AtomicBool::new(mine),
+            tenure: AtomicU64::new(1),
+            changes: watch::channel(0).0,
+        });
+        let ams = Alertmanagers::new(
+            Config::parse(FALLBACK_CONFIG).unwrap(),
+            "http://am",
+            "me",
+            dir.to_path_buf(),
+            Some(Replication {
+                records: records.clone(),
+                ownership: switch.clone(),
+                fail_open_after: std::time::Duration::ZERO,
+            }),
+        );
+        ams.restore().await.unwrap();
+        (ams, records, switch)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::Ordering;
+
+    use super::testing::replicated;
+    use super::*;
+    use crate::instance::PostedAlert;
+
+    fn alert(name: &str) -> PostedAlert {
+        PostedAlert {
+            labels: [("alertname".to_string(), name.to_string())].into(),
+            ..PostedAlert::default()
+        }
+    }
+
+    fn alert_names(i: &Instance) -> Vec<String> {
+        i.with_state(|st| st.alerts.values().map(|a| a.labels["alertname"].clone()).collect())
+    }
+
+    #[tokio::test]
+    async fn a_follower_mirrors_a_record_once_until_it_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        // The owner commits a tenant's alert.
+        let (owner, records, _) = replicated(dir.path(), true).await;
+        let i = owner.instance("t").unwrap();
+        i.receive_alerts(vec![alert("Committed")], Utc::now()).await.unwrap();
+
+        let (follower, follower_records, _) = replicated(dir.path(), false).await;
+        *follower_records.record.lock() = records.record.lock().clone();
+        assert!(!follower.follow_once(false).await);
+        let f = follower.existing("t").expect("made from the record");
+        assert_eq!(alert_names(&f), ["Committed"]);
+
+        // Something only this replica holds (as a write it could not commit would be,
+        // but without the commit it asked for): the same record is not mirrored again,
+        // so it stays.
+        f.put_alerts(vec![alert("Local")], Utc::now()).unwrap();
+        follower.follow_once(false).await;
+        follower.refresh().await;
+        let mut names = alert_names(&f);
+        names.sort();
+        assert_eq!(names, ["Committed", "Local"]);
+        assert!(Arc::ptr_eq(&f, &follower.existing("t").unwrap()));
+
+        // A new record is.
+        i.receive_alerts(vec![alert("Later")], Utc::now()).await.unwrap();
+        *follower_records.record.lock() = records.record.lock().clone();
+        follower.follow_once(false).await;
+        let mut names = alert_names(&f);
+        names.sort();
+        assert_eq!(names, ["Committed", "Later"]);
+
+        // So is a commit this replica asked for since, even of the same record.
+        f.put_alerts(vec![alert("Local")], Utc::now()).unwrap();
+        assert!(f.save().await.is_err(), "not the owner");
+        follower.follow_once(false).await;
+        assert_eq!(alert_names(&f).len(), 2);
+    }
+
+    #[tokio::test]
+    async fn taking_over_takes_the_record_even_when_it_was_mirrored() {
+        let dir = tempfile::tempdir().unwrap();
+        let (owner, records, _) = replicated(dir.path(), true).await;
+        owner
+            .instance("t")
+            .unwrap()
+            .receive_alerts(vec![alert("Committed")], Utc::now())
+            .await
+            .unwrap();
+        let (follower, follower_records, switch) = replicated(dir.path(), false).await;
+        *follower_records.record.lock() = records.record.lock().clone();
+        follower.follow_once(false).await;
+        let f = follower.existing("t").unwrap();
+        f.put_alerts(vec![alert("Local")], Utc::now()).unwrap();
+
+        switch.mine.store(true, Ordering::SeqCst);
+        assert!(follower.follow_once(false).await);
+        assert_eq!(alert_names(&f), ["Committed"], "the committed state, as it was");
+    }
+
+    #[tokio::test]
+    async fn an_owner_back_from_a_lapse_commits_nothing_until_it_took_over_what_was_committed_meanwhile() {
+        let dir = tempfile::tempdir().unwrap();
+        let (owner, records, switch) = replicated(dir.path(), true).await;
+        let i = owner.instance("t").unwrap();
+        i.receive_alerts(vec![alert("Before")], Utc::now()).await.unwrap();
+
+        // Its tenure lapses and comes back with nothing committed meanwhile: it goes on
+        // with what it holds.
+        switch.tenure.fetch_add(1, Ordering::SeqCst);
+        assert!(!owner.owns(), "not before it has looked");
+        assert!(owner.follow_once(true).await);
+        assert!(owner.owns());
+        assert_eq!(alert_names(&i), ["Before"]);
+
+        // It lapses again, and meanwhile another replica owned the state and committed.
+        let (other, other_records, other_switch) = replicated(dir.path(), true).await;
+        *other_records.record.lock() = records.record.lock().clone();
+        other_switch.tenure.fetch_add(1, Ordering::SeqCst);
+        assert!(other.follow_once(true).await);
+        other
+            .existing("t")
+            .unwrap()
+            .receive_alerts(vec![alert("During")], Utc::now())
+            .await
+            .unwrap();
+        let mut meanwhile = other_records.record.lock().clone().unwrap();
+        meanwhile.member = "other".into();
+        *records.record.lock() = Some(meanwhile);
+        switch.tenure.fetch_add(1, Ordering::SeqCst);
+
+        // Back, it refuses to commit (and so to notify) from what it held...
+        assert!(i.receive_alerts(vec![alert("Stale")], Utc::now()).await.is_err());
+        assert!(!owner.owns());
+        // ...until it has taken the record over.
+        assert!(owner.follow_once(true).await);
+        assert!(owner.owns());
+        let mut names = alert_names(&i);
+        names.sort();
+        assert_eq!(names, ["Before", "During"], "what was committed, not what it held");
+        i.receive_alerts(vec![alert("After")], Utc::now()).await.unwrap();
+        let kept = parse(records.record.lock().as_ref().unwrap()).unwrap();
+        assert_eq!(kept.tenants["t"].alerts.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn reading_a_tenant_makes_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let (ams, records, _) = replicated(dir.path(), true).await;
+        assert!(ams.existing("t").is_none());
+        assert_eq!(ams.tenant_config("t"), None);
+        assert!(ams.tenants().is_empty());
+        assert!(ams.snapshot().tenants.is_empty());
+        assert_eq!(records.puts.load(Ordering::SeqCst), 0);
+        ams.instance("t").unwrap();
+        assert_eq!(ams.tenants(), ["t"]);
     }
 }

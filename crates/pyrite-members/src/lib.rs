@@ -94,6 +94,24 @@ impl Pool {
         rendezvous(key, &self.epoch_at(at_ms)?.members)
     }
 
+    /// Since which epoch `me` has owned `key` without a break, as of `at_ms`: the
+    /// number of the first epoch of the unbroken run ending with the one in force then,
+    /// or 0 when the run goes back past the oldest epoch kept; `None` when `me` does not
+    /// own it then. A member that lost the key and got it back has a new tenure, so
+    /// whatever another owner recorded meanwhile must be read before it works on.
+    pub fn tenure(&self, key: u64, at_ms: i64, me: &str) -> Option<u64> {
+        let now = self.epoch_at(at_ms)?;
+        let mut run = self.epochs.iter().rev().skip_while(|e| e.seq != now.seq);
+        let mut since = None;
+        for e in run.by_ref() {
+            if rendezvous(key, &e.members) != Some(me) {
+                return since;
+            }
+            since = Some(e.seq);
+        }
+        since.map(|_| 0)
+    }
+
     fn open_epoch(&mut self, effective_ms: i64) {
         let floor = self.epochs.last().map_or(i64::MIN, |e| e.effective_ms);
         let epoch = Epoch {

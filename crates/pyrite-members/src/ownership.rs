@@ -18,6 +18,12 @@ pub struct Owner {
 pub trait Ownership: Send + Sync + 'static {
     /// The owner of the key with this hash at the instant `at_ms`.
     fn owner(&self, key_hash: u64, at_ms: i64) -> Owner;
+    /// Since when this node has owned the key without a break, as of `at_ms`
+    /// ([`crate::Pool::tenure`]); `None` when it does not own it then. Work that kept
+    /// state in memory through a break must read the key's record again.
+    fn tenure(&self, key_hash: u64, at_ms: i64) -> Option<u64> {
+        self.owner(key_hash, at_ms).mine.then_some(0)
+    }
     /// Changes whenever ownership may have moved.
     fn changes(&self) -> watch::Receiver<u64>;
     /// This node's name as an owner: the member id records are fenced by.
@@ -105,6 +111,10 @@ impl Ownership for PoolOwnership {
                 node: String::new(),
             },
         }
+    }
+    fn tenure(&self, key_hash: u64, at_ms: i64) -> Option<u64> {
+        let view = self.view.borrow();
+        view.as_deref()?.tenure(key_hash, at_ms, &self.me)
     }
     fn changes(&self) -> watch::Receiver<u64> {
         self.tx.subscribe()

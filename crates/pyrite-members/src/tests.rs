@@ -291,3 +291,37 @@ fn only_the_owner_records_and_only_forward() {
     let old = serde_json::json!({"pools": {}});
     assert_eq!(serde_json::from_value::<Members>(old).unwrap(), Members::default());
 }
+
+#[test]
+fn a_tenure_lasts_while_the_key_stays_and_a_member_that_lost_it_gets_a_new_one() {
+    let mut m = Members::default();
+    for (i, id) in ["a", "b", "c"].iter().enumerate() {
+        m.apply(&join(id, i as i64)).unwrap();
+    }
+    let p = m.pool("scrape").unwrap();
+    let abcd: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
+    let key = (0..)
+        .map(mix)
+        .find(|k| p.owner(*k, 100_000) == Some("a") && rendezvous(*k, &abcd) == Some("a"))
+        .unwrap();
+    let first = p.tenure(key, 100_000, "a").expect("a owns it");
+    assert_eq!(p.tenure(key, 100_000, "b"), None);
+
+    // d joins and the key stays with a: the same tenure.
+    m.apply(&join("d", 100_000)).unwrap();
+    let p = m.pool("scrape").unwrap();
+    assert_eq!(p.tenure(key, 200_000, "a"), Some(first));
+
+    // a is expired and comes back: the key is a's again, under a new tenure.
+    m.apply(&Command::Expire {
+        pool: "scrape".into(),
+        id: "a".into(),
+        last_seen_ms: 300_000,
+    })
+    .unwrap();
+    assert_eq!(m.pool("scrape").unwrap().tenure(key, 400_000, "a"), None);
+    m.apply(&join("a", 500_000)).unwrap();
+    let p = m.pool("scrape").unwrap();
+    let again = p.tenure(key, 600_000, "a").expect("a owns it again");
+    assert!(again > first, "a new tenure: {again} after {first}");
+}

@@ -1,4 +1,11 @@
 //! `/alerts` (GET, POST) and `/alerts/groups`.
+//!
+//! As in Alertmanager, time intervals mute groups rather than alerts: `/alerts/groups`
+//! shows each group's muting intervals as its alerts' `mutedBy` (their state then
+//! `suppressed`), and hides muted groups under `muted=false`; `/alerts` shows no
+//! `mutedBy`, and the `active`, `silenced` and `inhibited` filters look only at
+//! silences and inhibitions. A group's `mutedBy` is worked out at the request's instant
+//! from its route and the configuration, so every replica answers alike.
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -10,7 +17,7 @@ use pyrite_tenant::Tenant;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{api_time, error, forward, instance, ApiError, ApiResult, Query, Shared};
+use super::{api_time, error, existing, forward, instance, ApiError, ApiResult, Query, Shared};
 use crate::instance::{ChangeError, Instance, PostedAlert};
 use crate::model::{Alert, LabelSet};
 use crate::route::Route;
@@ -96,8 +103,16 @@ impl Filter {
     }
 }
 
-/// An alert in the API's `gettableAlert` shape, or None when the filter leaves it out.
-fn gettable(inst: &Instance, a: &Alert, receivers: &[String], f: &Filter, now: DateTime<Utc>) -> Option<Value> {
+/// An alert in the API's `gettableAlert` shape, or None when the filter leaves it out;
+/// `muted_by`: the time intervals muting its group, if shown in one.
+fn gettable(
+    inst: &Instance,
+    a: &Alert,
+    receivers: &[String],
+    muted_by: &[String],
+    f: &Filter,
+    now: DateTime<Utc>,
+) -> Option<Value> {
     if a.resolved_at(now) || !f.matchers.iter().all(|m| m.matches(&a.labels)) {
         return None;
     }
@@ -106,18 +121,16 @@ fn gettable(inst: &Instance, a: &Alert, receivers: &[String], f: &Filter, now: D
             return None;
         }
     }
-    let status = inst.status(a, now);
-    let shown = match status.state() {
-        "active" => f.active,
-        _ => {
-            (f.silenced && !status.silenced_by.is_empty())
-                || (f.inhibited && !status.inhibited_by.is_empty())
-                || !status.muted_by.is_empty()
-        }
-    };
-    if !shown {
+    let mut status = inst.status(a, now);
+    // Each filter leaves out what it names: an alert silenced and inhibited is left out
+    // by `inhibited=false` even with silenced ones asked for.
+    if (!f.active && status.state() == "active")
+        || (!f.silenced && !status.silenced_by.is_empty())
+        || (!f.inhibited && !status.inhibited_by.is_empty())
+    {
         return None;
     }
+    status.muted_by = muted_by.to_vec();
     Some(json!({
         "annotations": a.annotations,
         "endsAt": api_time(a.ends_at),
@@ -145,13 +158,15 @@ fn receivers_of(root: &Route, labels: &LabelSet) -> Vec<String> {
 pub(super) async fn list(State(ams): State<Shared>, tenant: Tenant, RawQuery(q): RawQuery) -> ApiResult {
     let q = Query::parse(q.as_deref());
     let filter = Filter::parse(&q)?;
-    let inst = instance(&ams, &tenant)?;
+    let Some(inst) = existing(&ams, &tenant) else {
+        return Ok(Json(Vec::<Value>::new()).into_response());
+    };
     let now = Utc::now();
     let alerts: Vec<Alert> = inst.with_state(|st| st.alerts.values().cloned().collect());
     let root = inst.with_state(|st| st.dispatcher.root().clone());
     let out: Vec<Value> = alerts
         .iter()
-        .filter_map(|a| gettable(&inst, a, &receivers_of(&root, &a.labels), &filter, now))
+        .filter_map(|a| gettable(&inst, a, &receivers_of(&root, &a.labels), &[], &filter, now))
         .collect();
     Ok(Json(out).into_response())
 }
@@ -159,32 +174,39 @@ pub(super) async fn list(State(ams): State<Shared>, tenant: Tenant, RawQuery(q):
 pub(super) async fn groups(State(ams): State<Shared>, tenant: Tenant, RawQuery(q): RawQuery) -> ApiResult {
     let q = Query::parse(q.as_deref());
     let filter = Filter::parse(&q)?;
-    let inst = instance(&ams, &tenant)?;
+    let with_muted = q.flag("muted", true)?;
+    let Some(inst) = existing(&ams, &tenant) else {
+        return Ok(Json(Vec::<Value>::new()).into_response());
+    };
     let now = Utc::now();
-    let groups: Vec<(LabelSet, String, Vec<Alert>)> = inst.with_state(|st| {
+    let groups: Vec<(LabelSet, String, Vec<String>, Vec<Alert>)> = inst.with_state(|st| {
         st.dispatcher
             .groups()
             .map(|(id, g)| {
                 (
                     id.labels.clone(),
                     g.route.receiver.clone(),
+                    g.route.muted_by(&st.config, now),
                     g.alerts.values().cloned().collect(),
                 )
             })
             .collect()
     });
     let mut out = Vec::new();
-    for (labels, receiver, mut alerts) in groups {
+    for (labels, receiver, muted_by, mut alerts) in groups {
         if let Some(re) = &filter.receiver {
             if !re.is_match(&receiver) {
                 continue;
             }
         }
+        if !with_muted && !muted_by.is_empty() {
+            continue;
+        }
         alerts.sort_by(crate::dispatch::alert_order);
         let receivers = std::slice::from_ref(&receiver);
         let shown: Vec<Value> = alerts
             .iter()
-            .filter_map(|a| gettable(&inst, a, receivers, &filter, now))
+            .filter_map(|a| gettable(&inst, a, receivers, &muted_by, &filter, now))
             .collect();
         if shown.is_empty() {
             continue;

@@ -1,5 +1,6 @@
 //! The per-tenant configuration API, in Mimir's shape, at `/api/v1/alerts`: `GET` the
-//! tenant's own configuration (404 when it has none and runs the file's), `POST` one
+//! tenant's own configuration (404 when it has none and runs the file's, with Mimir's
+//! message for a configuration not stored), `POST` one
 //! (YAML: `alertmanager_config` as text and `template_files`; 201, or 400 with why),
 //! `DELETE` it (200; the tenant goes back to the file's).
 
@@ -25,14 +26,16 @@ fn answer(r: Result<(), TenantConfigError>, ok: StatusCode) -> Response {
     }
 }
 
+/// What Mimir answers when a tenant has no configuration stored.
+const NOT_FOUND: &str = "alertmanager storage object not found";
+
 pub(super) async fn get(State(ams): State<Shared>, tenant: Tenant) -> Response {
     match ams.tenant_config(tenant.as_str()) {
-        Ok(Some(tc)) => match serde_yaml::to_string(&tc) {
+        Some(tc) => match serde_yaml::to_string(&tc) {
             Ok(yaml) => ([("content-type", "application/yaml")], yaml).into_response(),
             Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         },
-        Ok(None) => text(StatusCode::NOT_FOUND, "alertmanager config not found"),
-        Err(e) => text(StatusCode::INTERNAL_SERVER_ERROR, e),
+        None => text(StatusCode::NOT_FOUND, format!("{NOT_FOUND}\n")),
     }
 }
 

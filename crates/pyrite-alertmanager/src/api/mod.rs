@@ -6,7 +6,9 @@
 //!
 //! The invariant: every handler works on the requesting tenant's [`Instance`] only,
 //! answers bad input with a 400 and Alertmanager's message, and takes a write only on
-//! the replica owning the state (the others pass it on, once).
+//! the replica owning the state (the others pass it on, once). Only a write (`POST`,
+//! `DELETE`) makes a tenant's alertmanager: a read for a tenant without one answers as
+//! a fresh one would, under the configuration file's settings.
 
 use std::sync::Arc;
 
@@ -16,7 +18,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, SecondsFormat, Utc};
 use pyrite_tenant::{Access, Rejection, Tenant, TenantLayer};
@@ -35,21 +37,37 @@ type Shared = Arc<Alertmanagers>;
 /// The API under both prefixes, and the readiness and health endpoints Alertmanager
 /// serves (`/-/ready`, `/-/healthy`) under `/alertmanager`.
 pub fn routes(ams: Shared) -> Router {
+    // Reads and writes each name one tenant; the access they are served with words
+    // their refusals now, and is what an authorization layer will check.
+    let read = TenantLayer::new(Access::Read, reject);
+    let write = TenantLayer::new(Access::Write, reject);
     let v2 = Router::new()
-        .route("/alerts", get(alerts::list).post(alerts::post))
-        .route("/alerts/groups", get(alerts::groups))
-        .route("/silences", get(silences::list).post(silences::post))
-        .route("/silence/{id}", get(silences::get_one).delete(silences::delete))
-        .route("/receivers", get(status::receivers))
-        .route("/status", get(status::status))
-        .route_layer(TenantLayer::new(Access::Read, reject))
+        .route(
+            "/alerts",
+            get(alerts::list).layer(read).merge(post(alerts::post).layer(write)),
+        )
+        .route("/alerts/groups", get(alerts::groups).layer(read))
+        .route(
+            "/silences",
+            get(silences::list).layer(read).merge(post(silences::post).layer(write)),
+        )
+        .route(
+            "/silence/{id}",
+            get(silences::get_one)
+                .layer(read)
+                .merge(delete(silences::delete).layer(write)),
+        )
+        .route("/receivers", get(status::receivers).layer(read))
+        .route("/status", get(status::status).layer(read))
         .with_state(ams.clone());
     let config = Router::new()
         .route(
             "/api/v1/alerts",
-            get(config::get).post(config::post).delete(config::delete),
+            get(config::get)
+                .layer(read)
+                .merge(post(config::post).layer(write))
+                .merge(delete(config::delete).layer(write)),
         )
-        .route_layer(TenantLayer::new(Access::Read, reject))
         .with_state(ams.clone());
     Router::new()
         .merge(config)
@@ -140,9 +158,16 @@ async fn forward(
     Some(answer)
 }
 
+/// The tenant's alertmanager for a write, made if it has none yet.
 fn instance(ams: &Alertmanagers, tenant: &Tenant) -> Result<Arc<Instance>, ApiError> {
     ams.instance(tenant.as_str())
         .map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, e))
+}
+
+/// The tenant's alertmanager for a read, if it has one; none reads as a fresh one (no
+/// alerts, no silences, the configuration file's settings), and no read makes one.
+fn existing(ams: &Alertmanagers, tenant: &Tenant) -> Option<Arc<Instance>> {
+    ams.existing(tenant.as_str())
 }
 
 /// Times as go-openapi prints them: RFC 3339 with milliseconds.
@@ -194,3 +219,6 @@ impl Query {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -10,7 +10,7 @@ use pyrite_tenant::Tenant;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{api_time, error, forward, instance, ApiResult, Query, Shared};
+use super::{api_time, error, existing, forward, instance, ApiResult, Query, Shared};
 use crate::instance::ChangeError;
 use crate::matchers::{MatchOp, Matcher, Matchers};
 use crate::silence::{Silence, SilenceError, SilenceState};
@@ -61,9 +61,11 @@ fn gettable(s: &Silence, now: DateTime<Utc>) -> Value {
 
 pub(super) async fn list(State(ams): State<Shared>, tenant: Tenant, RawQuery(q): RawQuery) -> ApiResult {
     let filter = Query::parse(q.as_deref()).filter()?;
-    let inst = instance(&ams, &tenant)?;
     let now = Utc::now();
-    let mut silences: Vec<Silence> = inst.with_state(|st| st.silences.iter().cloned().collect());
+    let mut silences: Vec<Silence> = match existing(&ams, &tenant) {
+        Some(inst) => inst.with_state(|st| st.silences.iter().cloned().collect()),
+        None => Vec::new(),
+    };
     // A filter matches a silence whose equality matchers, read as labels, satisfy it.
     silences.retain(|s| {
         let labels = s.matchers.iter().map(|m| (m.name.clone(), m.value.clone())).collect();
@@ -120,8 +122,8 @@ pub(super) async fn post(State(ams): State<Shared>, tenant: Tenant, headers: Hea
 }
 
 pub(super) async fn get_one(State(ams): State<Shared>, tenant: Tenant, Path(id): Path<String>) -> ApiResult {
-    let inst = instance(&ams, &tenant)?;
-    match inst.with_state(|st| st.silences.get(&id).cloned()) {
+    let silence = existing(&ams, &tenant).and_then(|inst| inst.with_state(|st| st.silences.get(&id).cloned()));
+    match silence {
         Some(s) => Ok(Json(gettable(&s, Utc::now())).into_response()),
         None => Ok(StatusCode::NOT_FOUND.into_response()),
     }

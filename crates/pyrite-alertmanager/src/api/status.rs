@@ -1,16 +1,27 @@
 //! `/status` and `/receivers`.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::Json;
 use pyrite_tenant::Tenant;
 use serde_json::json;
 
-use super::{api_time, instance, ApiResult, Shared};
+use super::{api_time, existing, ApiResult, Shared};
+use crate::config::Config;
+use crate::tenants::Alertmanagers;
+
+/// The configuration the tenant's alertmanager runs, or a fresh one would.
+fn config(ams: &Alertmanagers, tenant: &Tenant) -> Arc<Config> {
+    match existing(ams, tenant) {
+        Some(inst) => inst.with_state(|st| st.config.clone()),
+        None => ams.config(),
+    }
+}
 
 pub(super) async fn status(State(ams): State<Shared>, tenant: Tenant) -> ApiResult {
-    let inst = instance(&ams, &tenant)?;
-    let config = inst.with_state(|st| st.config.clone());
+    let config = config(&ams, &tenant);
     let peers: Vec<_> = ams
         .peers()
         .into_iter()
@@ -33,7 +44,10 @@ pub(super) async fn status(State(ams): State<Shared>, tenant: Tenant) -> ApiResu
 }
 
 pub(super) async fn receivers(State(ams): State<Shared>, tenant: Tenant) -> ApiResult {
-    let inst = instance(&ams, &tenant)?;
-    let names: Vec<_> = inst.with_state(|st| st.config.receivers.iter().map(|r| json!({"name": r.name})).collect());
+    let names: Vec<_> = config(&ams, &tenant)
+        .receivers
+        .iter()
+        .map(|r| json!({"name": r.name}))
+        .collect();
     Ok(Json(names).into_response())
 }
