@@ -64,20 +64,16 @@ impl Discord {
     fn message(&self, data: &Data) -> Result<Message, NotifyError> {
         let c = &self.config;
         let mut r = Renderer::new(KIND, &self.templates, data);
-        let title = http::truncate(KIND, "title", r.text(&c.title), MAX_TITLE_RUNES);
-        let description = http::truncate(KIND, "message", r.text(&c.message), MAX_DESCRIPTION_RUNES);
-        let content = http::truncate(KIND, "content", r.text(&c.content), MAX_CONTENT_RUNES);
+        let title = r.truncated("title", &c.title, MAX_TITLE_RUNES);
+        let description = r.truncated("message", &c.message, MAX_DESCRIPTION_RUNES);
+        let content = r.truncated("content", &c.content, MAX_CONTENT_RUNES);
         r.finish()?;
         Ok(Message {
             content,
             embeds: vec![Embed {
                 title,
                 description,
-                color: if data.status == "firing" {
-                    COLOR_FIRING
-                } else {
-                    COLOR_RESOLVED
-                },
+                color: data.by_status(COLOR_FIRING, COLOR_RESOLVED),
             }],
             username: c.username.clone(),
             avatar_url: c.avatar_url.clone(),
@@ -98,11 +94,7 @@ impl Integration for Discord {
     async fn notify(&self, ctx: &Context, alerts: &[Alert]) -> Result<(), NotifyError> {
         let body = http::json_body(KIND, &self.message(&Data::new(ctx, alerts))?)?;
         let url = self.url.get(KIND)?;
-        let req = http::request(KIND, &self.client, reqwest::Method::POST, &url)
-            .await?
-            .header("Content-Type", "application/json")
-            .body(body);
-        http::send(KIND, req, &[]).await.map(|_| ())
+        http::post_json(KIND, &self.client, &url, body, &[]).await.map(|_| ())
     }
 }
 
@@ -145,15 +137,11 @@ mod tests {
         );
 
         server.clear();
-        discord
-            .notify(&testkit::context(), &[testkit::alert("a:1", true)])
-            .await
-            .unwrap();
+        testkit::send_one(&discord, true).await;
         assert_eq!(server.single().json()["embeds"][0]["color"], 0x2ECC71);
 
-        server.answer(500, "text/plain", "");
-        let e = discord.notify(&testkit::context(), &alerts).await.unwrap_err();
-        assert!(e.retry && !e.message.contains("T0K3N"), "{}", e.message);
+        let e = testkit::fail_with(&server, &discord, &alerts, (500, "text/plain", "")).await;
+        testkit::assert_failure(&e, true, &["T0K3N"]);
         server.answer(400, "text/plain", "");
         assert!(!discord.notify(&testkit::context(), &alerts).await.unwrap_err().retry);
     }

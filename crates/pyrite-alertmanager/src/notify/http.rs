@@ -1,7 +1,12 @@
 //! What the HTTP integrations share: reading a credential given inline or in a file,
 //! the group key's hash that PagerDuty and OpsGenie deduplicate on, executing a
 //! notification's template fields, truncating to a receiver's limit, and sending a
-//! request and classifying its answer.
+//! request (most often one JSON POST) and classifying its answer, reading the answer's
+//! text, and taking credentials out of an error's message.
+//!
+//! Receivers whose statuses Alertmanager treats differently keep that difference in
+//! their own file: they pass their extra retry codes to [`send`], or take the raw
+//! answer from [`send_any_status`] and judge it themselves (WeChat, SNS).
 //!
 //! The invariant: no error made here carries a URL, a credential or a request body —
 //! transport errors are stripped of their URL and status errors name only the
@@ -63,6 +68,14 @@ impl std::fmt::Debug for SecretSource {
     }
 }
 
+/// `url` ending in `/`, so paths can be appended to it, as Alertmanager joins them.
+pub(super) fn with_slash(mut url: String) -> String {
+    if !url.ends_with('/') {
+        url.push('/');
+    }
+    url
+}
+
 /// The HTTP client of an integration's `http_config`.
 pub(super) fn client(http: &HttpConfig, base_dir: &Path) -> Result<pyrite_http_client::HttpClient, String> {
     http.http_client_config().build(base_dir).map_err(|e| e.to_string())
@@ -104,6 +117,11 @@ pub(super) fn truncate(kind: &str, field: &str, s: String, n: usize) -> String {
     out
 }
 
+/// A template that failed to execute, as a fatal error: trying again renders the same.
+pub(super) fn template_error(kind: &str, e: impl std::fmt::Display) -> NotifyError {
+    NotifyError::fatal(format!("{kind}: template error: {e}"))
+}
+
 /// Executes the template fields of one notification; the first failure is kept (with
 /// the failing text named by its field) and every later field then gives `""`, as
 /// Alertmanager's `TmplText` does.
@@ -137,11 +155,18 @@ impl<'a> Renderer<'a> {
         }
     }
 
+    /// [`text`](Self::text) cut to `n` characters by [`truncate`], which names `field`
+    /// when it cuts: a field with a receiver's limit.
+    pub(super) fn truncated(&mut self, field: &str, text: &str, n: usize) -> String {
+        let out = self.text(text);
+        truncate(self.kind, field, out, n)
+    }
+
     /// A template failure as a fatal error: trying again renders the same.
     pub(super) fn finish(self) -> Result<(), NotifyError> {
         match self.error {
             None => Ok(()),
-            Some(e) => Err(NotifyError::fatal(format!("{}: template error: {e}", self.kind))),
+            Some(e) => Err(template_error(self.kind, e)),
         }
     }
 }
@@ -154,16 +179,25 @@ pub(super) async fn send(
     req: reqwest::RequestBuilder,
     retry_codes: &[u16],
 ) -> Result<reqwest::Response, NotifyError> {
-    let resp = req
-        .header("User-Agent", USER_AGENT)
-        .send()
-        .await
-        .map_err(|e| NotifyError::retry(format!("{kind}: {}", e.without_url())))?;
+    let resp = send_any_status(kind, req).await?;
     let status = resp.status();
     if status.is_success() {
         return Ok(resp);
     }
     Err(status_error(kind, status.as_u16(), retry_codes))
+}
+
+/// Sends `req` with Pyrite's `User-Agent` and gives the answer whatever its status, for
+/// the receivers that judge the status themselves; a transport failure is retryable
+/// and stripped of its URL.
+pub(super) async fn send_any_status(
+    kind: &str,
+    req: reqwest::RequestBuilder,
+) -> Result<reqwest::Response, NotifyError> {
+    req.header("User-Agent", USER_AGENT)
+        .send()
+        .await
+        .map_err(|e| NotifyError::retry(format!("{kind}: {}", e.without_url())))
 }
 
 pub(super) fn status_error(kind: &str, code: u16, retry_codes: &[u16]) -> NotifyError {
@@ -187,6 +221,59 @@ pub(super) async fn request(
         .request(method, url)
         .await
         .map_err(|e| NotifyError::retry(format!("{kind}: {}", redact(&e.to_string(), url))))
+}
+
+/// A request of `method url` with the integration's HTTP client carrying `body` as
+/// `application/json`, ready for more headers and then [`send`].
+pub(super) async fn json_request(
+    kind: &str,
+    client: &pyrite_http_client::HttpClient,
+    method: reqwest::Method,
+    url: &str,
+    body: Vec<u8>,
+) -> Result<reqwest::RequestBuilder, NotifyError> {
+    Ok(request(kind, client, method, url)
+        .await?
+        .header("Content-Type", "application/json")
+        .body(body))
+}
+
+/// POSTs `body` as JSON to `url` and classifies the answer as [`send`] does (with
+/// `retry_codes`): the common case of one request per notification.
+pub(super) async fn post_json(
+    kind: &str,
+    client: &pyrite_http_client::HttpClient,
+    url: &str,
+    body: Vec<u8>,
+    retry_codes: &[u16],
+) -> Result<reqwest::Response, NotifyError> {
+    send(
+        kind,
+        json_request(kind, client, reqwest::Method::POST, url, body).await?,
+        retry_codes,
+    )
+    .await
+}
+
+/// The body of an answer as text; failing to read it is retryable.
+pub(super) async fn answer_text(kind: &str, resp: reqwest::Response) -> Result<String, NotifyError> {
+    resp.text()
+        .await
+        .map_err(|e| NotifyError::retry(format!("{kind}: reading the answer: {}", e.without_url())))
+}
+
+/// `e` with each of `secrets` taken out of its message, in order, its class kept.
+pub(super) fn hide(e: NotifyError, secrets: &[&str]) -> NotifyError {
+    let message = secrets.iter().fold(e.message, |m, s| redact(&m, s));
+    NotifyError { message, ..e }
+}
+
+/// `e` with `note` appended to its message in parentheses, its class kept.
+pub(super) fn noting(e: NotifyError, note: impl std::fmt::Display) -> NotifyError {
+    NotifyError {
+        message: format!("{} ({note})", e.message),
+        ..e
+    }
 }
 
 /// `message` with `url` (which may carry a credential) taken out.
@@ -229,5 +316,21 @@ mod tests {
         assert!(!status_error("x", 400, &[]).retry);
         assert!(status_error("x", 403, &[403]).retry);
         assert_eq!(status_error("x", 404, &[]).message, "x: unexpected status code 404");
+    }
+
+    #[test]
+    fn errors_keep_their_class_when_redacted_or_noted() {
+        let e = hide(
+            NotifyError::retry("x: GET http://h/T0K3N?u=US3R"),
+            &["T0K3N", "", "US3R"],
+        );
+        assert!(e.retry);
+        assert_eq!(e.message, "x: GET http://h/<redacted>?u=<redacted>");
+        let e = noting(NotifyError::fatal("x: unexpected status code 400"), "channel \"#a\"");
+        assert!(!e.retry);
+        assert_eq!(e.message, "x: unexpected status code 400 (channel \"#a\")");
+        assert_eq!(with_slash("http://h/v1".into()), "http://h/v1/");
+        assert_eq!(with_slash("http://h/v1/".into()), "http://h/v1/");
+        assert_eq!(template_error("x", "boom").message, "x: template error: boom");
     }
 }

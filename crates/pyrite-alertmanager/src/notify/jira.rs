@@ -158,10 +158,10 @@ impl Jira {
     /// The issue's `fields`, every template executed.
     fn fields(&self, r: &mut Renderer<'_>, label: &str) -> Result<Value, NotifyError> {
         let c = &self.config;
-        let summary = http::truncate(KIND, "summary", r.text(&c.summary), MAX_SUMMARY_RUNES);
+        let summary = r.truncated("summary", &c.summary, MAX_SUMMARY_RUNES);
         let project = r.text(&c.project);
         let issue_type = r.text(&c.issue_type);
-        let description = http::truncate(KIND, "description", r.text(&c.description), MAX_DESCRIPTION_RUNES);
+        let description = r.truncated("description", &c.description, MAX_DESCRIPTION_RUNES);
         let mut labels: Vec<String> = c.labels.iter().map(|l| r.text(l)).collect();
         labels.push(label.to_string());
         labels.sort();
@@ -200,10 +200,9 @@ impl Jira {
         if let Some(body) = body {
             req = req.body(body);
         }
-        let resp = http::send(KIND, req, RETRY_CODES).await.map_err(|e| NotifyError {
-            message: format!("{} ({what})", e.message),
-            ..e
-        })?;
+        let resp = http::send(KIND, req, RETRY_CODES)
+            .await
+            .map_err(|e| http::noting(e, &what))?;
         resp.text()
             .await
             .map_err(|e| NotifyError::retry(format!("{KIND}: reading the answer to {what}: {}", e.without_url())))

@@ -51,6 +51,32 @@ fn call(m: &str, p: &str) -> (String, String) {
     (m.to_string(), p.to_string())
 }
 
+/// The calls of a notification that finds OPS-7 and updates it.
+fn update() -> [(String, String); 2] {
+    [
+        call("POST", "/rest/api/2/search"),
+        call("PUT", "/rest/api/2/issue/OPS-7"),
+    ]
+}
+
+/// The calls of a notification that finds OPS-7, updates it and moves it.
+fn update_and_move() -> [(String, String); 4] {
+    [
+        call("POST", "/rest/api/2/search"),
+        call("PUT", "/rest/api/2/issue/OPS-7"),
+        call("GET", "/rest/api/2/issue/OPS-7/transitions"),
+        call("POST", "/rest/api/2/issue/OPS-7/transitions"),
+    ]
+}
+
+/// The search for the group's issue in `OPS`, `conditions` first.
+fn group_jql(conditions: &str) -> String {
+    format!(
+        "{conditions}project=\"OPS\" and labels=\"{}\" order by status ASC,resolutiondate DESC",
+        label()
+    )
+}
+
 #[tokio::test]
 async fn creates_an_issue_for_a_new_group() {
     let server = Recorder::start().await;
@@ -73,10 +99,7 @@ async fn creates_an_issue_for_a_new_group() {
         json!({
             "expand": [],
             "fields": ["status"],
-            "jql": format!(
-                "statusCategory != Done and project=\"OPS\" and labels=\"{}\" order by status ASC,resolutiondate DESC",
-                label()
-            ),
+            "jql": group_jql("statusCategory != Done and "),
             "maxResults": 2,
             "startAt": 0,
         })
@@ -114,65 +137,31 @@ async fn updates_then_resolves_the_groups_issue() {
     let jira = Jira::new(&c, Path::new("/"), testkit::templates()).unwrap();
 
     // Firing, open issue: updated, not moved.
-    jira.notify(&testkit::context(), &[testkit::alert("a:1", false)])
-        .await
-        .unwrap();
-    assert_eq!(
-        calls(&server),
-        [
-            call("POST", "/rest/api/2/search"),
-            call("PUT", "/rest/api/2/issue/OPS-7")
-        ]
-    );
+    testkit::send_one(&jira, false).await;
+    assert_eq!(calls(&server), update());
     let fields = server.requests()[1].json()["fields"].clone();
     assert_eq!(fields["priority"], json!({"name": "High"}));
     assert_eq!(fields["summary"], "[FIRING:1] Down (a:1 page)");
 
     // Resolved, open issue: updated and moved by the resolve transition.
     server.clear();
-    jira.notify(&testkit::context(), &[testkit::alert("a:1", true)])
-        .await
-        .unwrap();
-    assert_eq!(
-        calls(&server),
-        [
-            call("POST", "/rest/api/2/search"),
-            call("PUT", "/rest/api/2/issue/OPS-7"),
-            call("GET", "/rest/api/2/issue/OPS-7/transitions"),
-            call("POST", "/rest/api/2/issue/OPS-7/transitions"),
-        ]
-    );
+    testkit::send_one(&jira, true).await;
+    assert_eq!(calls(&server), update_and_move());
     let r = server.requests();
-    assert_eq!(
-        r[0].json()["jql"],
-        format!(
-            "project=\"OPS\" and labels=\"{}\" order by status ASC,resolutiondate DESC",
-            label()
-        )
-    );
+    assert_eq!(r[0].json()["jql"], group_jql(""));
     assert_eq!(r[1].json()["fields"]["summary"], "[RESOLVED] Down (a:1 page)");
     assert_eq!(r[3].json(), json!({"transition": {"id": "31"}}));
 
     // Resolved, already done: updated only.
     server.clear();
     answer(&server, &[("OPS-7", "done")]);
-    jira.notify(&testkit::context(), &[testkit::alert("a:1", true)])
-        .await
-        .unwrap();
-    assert_eq!(
-        calls(&server),
-        [
-            call("POST", "/rest/api/2/search"),
-            call("PUT", "/rest/api/2/issue/OPS-7")
-        ]
-    );
+    testkit::send_one(&jira, true).await;
+    assert_eq!(calls(&server), update());
 
     // Resolved, no issue: nothing is created.
     server.clear();
     answer(&server, &[]);
-    jira.notify(&testkit::context(), &[testkit::alert("a:1", true)])
-        .await
-        .unwrap();
+    testkit::send_one(&jira, true).await;
     assert_eq!(calls(&server), [call("POST", "/rest/api/2/search")]);
 }
 
@@ -187,25 +176,12 @@ async fn reopens_a_done_issue_and_builds_the_jql() {
     c.send_resolved = false;
     let jira = Jira::new(&c, Path::new("/"), testkit::templates()).unwrap();
     assert!(!jira.send_resolved());
-    jira.notify(&testkit::context(), &[testkit::alert("a:1", false)])
-        .await
-        .unwrap();
-    assert_eq!(
-        calls(&server),
-        [
-            call("POST", "/rest/api/2/search"),
-            call("PUT", "/rest/api/2/issue/OPS-7"),
-            call("GET", "/rest/api/2/issue/OPS-7/transitions"),
-            call("POST", "/rest/api/2/issue/OPS-7/transitions"),
-        ]
-    );
+    testkit::send_one(&jira, false).await;
+    assert_eq!(calls(&server), update_and_move());
     let r = server.requests();
     assert_eq!(
         r[0].json()["jql"],
-        format!(
-            "resolution != \"Won't \\\"Fix\\\"\" and project=\"OPS\" and labels=\"{}\" order by status ASC,resolutiondate DESC",
-            label()
-        )
+        group_jql("resolution != \"Won't \\\"Fix\\\"\" and ")
     );
     assert_eq!(r[3].json(), json!({"transition": {"id": "41"}}));
 
@@ -224,9 +200,7 @@ async fn api_v3_takes_the_description_as_json() {
     c.api_url = Some(format!("{}/rest/api/3", server.url));
     c.description = r#"{"type":"doc","version":1,"content":[{"type":"paragraph","content":[{"type":"text","text":"{{ .Status }}"}]}]}"#.into();
     let jira = Jira::new(&c, Path::new("/"), testkit::templates()).unwrap();
-    jira.notify(&testkit::context(), &[testkit::alert("a:1", false)])
-        .await
-        .unwrap();
+    testkit::send_one(&jira, false).await;
     let r = server.requests();
     assert_eq!(r[1].path, "/rest/api/3/issue");
     assert_eq!(
@@ -275,7 +249,6 @@ async fn failures_are_classified() {
     );
 
     // A search answer that is not JSON is final.
-    server.answer(200, "text/html", "<html>login</html>");
-    let e = jira.notify(&ctx, &alerts).await.unwrap_err();
-    assert!(!e.retry, "{}", e.message);
+    let e = testkit::fail_with(&server, &jira, &alerts, (200, "text/html", "<html>login</html>")).await;
+    testkit::assert_failure(&e, false, &[]);
 }

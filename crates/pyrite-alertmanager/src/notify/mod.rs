@@ -9,12 +9,13 @@
 //! - this file: [`Data`], [`Context`], the [`Integration`] trait and [`integrations`];
 //! - `template`: notification templates (`default.tmpl`, the configuration's files,
 //!   Alertmanager's functions and data methods);
-//! - `http`: what the HTTP integrations share (credentials from files, status
-//!   classification, the group key's hash);
+//! - `http`: what the HTTP integrations share (credentials from files, sending JSON
+//!   and classifying the status, reading and redacting answers, the group key's hash);
 //! - one file per integration: `webhook`, `email`, `pagerduty`, `opsgenie`, `wechat`,
 //!   `slack`, `victorops`, `pushover`, `sns` (signing with `sigv4`), `telegram`,
 //!   `discord`, `webex`, `msteams`, `msteamsv2`, `jira`, `rocketchat`;
-//! - `testkit` (tests only): a recording HTTP server and a fixed notification.
+//! - `testkit` (tests only): a recording HTTP server, a fixed notification and the
+//!   steps the integrations' tests share (sending it, provoking and checking a failure).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -233,6 +234,18 @@ impl Data {
             alerts,
             group_labels: ctx.group_labels.clone(),
             external_url: ctx.external_url.clone(),
+        }
+    }
+}
+
+impl Data {
+    /// `firing` while any alert fires, else `resolved`: for receivers that colour or
+    /// word a notification by its status.
+    pub(crate) fn by_status<T>(&self, firing: T, resolved: T) -> T {
+        if self.status == "firing" {
+            firing
+        } else {
+            resolved
         }
     }
 }

@@ -61,11 +61,7 @@ impl MsTeams {
             title: r.text(&self.config.title),
             summary: r.text(&self.config.summary),
             text: r.text(&self.config.text),
-            theme_color: if data.status == "firing" {
-                COLOR_FIRING
-            } else {
-                COLOR_RESOLVED
-            },
+            theme_color: data.by_status(COLOR_FIRING, COLOR_RESOLVED),
         };
         r.finish()?;
         Ok(card)
@@ -85,11 +81,7 @@ impl Integration for MsTeams {
     async fn notify(&self, ctx: &Context, alerts: &[Alert]) -> Result<(), NotifyError> {
         let body = http::json_body(KIND, &self.card(&Data::new(ctx, alerts))?)?;
         let url = self.url.get(KIND)?;
-        let req = http::request(KIND, &self.client, reqwest::Method::POST, &url)
-            .await?
-            .header("Content-Type", "application/json")
-            .body(body);
-        http::send(KIND, req, &[]).await.map(|_| ())
+        http::post_json(KIND, &self.client, &url, body, &[]).await.map(|_| ())
     }
 }
 
@@ -137,15 +129,11 @@ mod tests {
         );
 
         server.clear();
-        teams
-            .notify(&testkit::context(), &[testkit::alert("a:1", true)])
-            .await
-            .unwrap();
+        testkit::send_one(&teams, true).await;
         assert_eq!(server.single().json()["themeColor"], "2DC72D");
 
-        server.answer(502, "text/plain", "");
-        let e = teams.notify(&testkit::context(), &alerts).await.unwrap_err();
-        assert!(e.retry && !e.message.contains("T0K3N"), "{}", e.message);
+        let e = testkit::fail_with(&server, &teams, &alerts, (502, "text/plain", "")).await;
+        testkit::assert_failure(&e, true, &["T0K3N"]);
         server.answer(400, "text/plain", "");
         assert!(!teams.notify(&testkit::context(), &alerts).await.unwrap_err().retry);
     }

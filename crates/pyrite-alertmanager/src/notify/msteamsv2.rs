@@ -97,11 +97,7 @@ impl MsTeamsV2 {
         let title = r.text(&self.config.title);
         let text = r.text(&self.config.text);
         r.finish()?;
-        let color = if data.status == "firing" {
-            COLOR_FIRING
-        } else {
-            COLOR_RESOLVED
-        };
+        let color = data.by_status(COLOR_FIRING, COLOR_RESOLVED);
         Ok(Message {
             kind: "message",
             attachments: vec![Attachment {
@@ -151,12 +147,7 @@ impl Integration for MsTeamsV2 {
     async fn notify(&self, ctx: &Context, alerts: &[Alert]) -> Result<(), NotifyError> {
         let body = http::json_body(KIND, &self.message(&Data::new(ctx, alerts))?)?;
         let url = self.url.get(KIND)?;
-        let req = http::request(KIND, &self.client, reqwest::Method::POST, &url)
-            .await?
-            .header("Content-Type", "application/json")
-            .body(body);
-        http::send(KIND, req, &[]).await?;
-        Ok(())
+        http::post_json(KIND, &self.client, &url, body, &[]).await.map(|_| ())
     }
 }
 
@@ -217,10 +208,7 @@ mod tests {
         assert_eq!(r.json(), card(testkit::subject(2), "Attention"));
 
         server.clear();
-        teams
-            .notify(&testkit::context(), &[testkit::alert("a:1", true)])
-            .await
-            .unwrap();
+        testkit::send_one(&teams, true).await;
         assert_eq!(
             server.single().json(),
             card("[RESOLVED] Down (a:1 page)".into(), "Good")
@@ -254,18 +242,16 @@ mod tests {
         let server = Recorder::start().await;
         let teams = MsTeamsV2::new(&config(&server.url), Path::new("/"), testkit::templates()).unwrap();
         let alerts = [testkit::alert("a:1", false)];
-        server.answer(500, "text/plain", "oops");
-        let e = teams.notify(&testkit::context(), &alerts).await.unwrap_err();
-        assert!(e.retry && !e.message.contains("S1G"), "{}", e.message);
-        server.answer(400, "text/plain", "bad");
-        let e = teams.notify(&testkit::context(), &alerts).await.unwrap_err();
-        assert!(!e.retry && !e.message.contains("S1G"), "{}", e.message);
+        let e = testkit::fail_with(&server, &teams, &alerts, (500, "text/plain", "oops")).await;
+        testkit::assert_failure(&e, true, &["S1G"]);
+        let e = testkit::fail_with(&server, &teams, &alerts, (400, "text/plain", "bad")).await;
+        testkit::assert_failure(&e, false, &["S1G"]);
 
         let e = MsTeamsV2::new(&config("http://127.0.0.1:1"), Path::new("/"), testkit::templates())
             .unwrap()
             .notify(&testkit::context(), &alerts)
             .await
             .unwrap_err();
-        assert!(e.retry && !e.message.contains("S1G"), "{}", e.message);
+        testkit::assert_failure(&e, true, &["S1G"]);
     }
 }

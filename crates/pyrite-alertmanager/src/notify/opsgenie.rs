@@ -86,10 +86,7 @@ impl Opsgenie {
     pub fn new(config: &OpsgenieConfig, base_dir: &Path, templates: Arc<Templates>) -> Result<Opsgenie, String> {
         let api_key = SecretSource::new(config.api_key.as_ref(), config.api_key_file.as_ref(), base_dir)
             .ok_or("one of api_key or api_key_file must be configured")?;
-        let mut api_url = config.api_url.clone().ok_or("no OpsGenie api_url configured")?;
-        if !api_url.ends_with('/') {
-            api_url.push('/');
-        }
+        let api_url = http::with_slash(config.api_url.clone().ok_or("no OpsGenie api_url configured")?);
         Ok(Opsgenie {
             client: http::client(&config.http_config, base_dir)?,
             config: config.clone(),
@@ -149,7 +146,7 @@ impl Opsgenie {
             }
             responders.push(responder);
         }
-        let message = http::truncate(KIND, "message", r.text(&c.message), MAX_MESSAGE_RUNES);
+        let message = r.truncated("message", &c.message, MAX_MESSAGE_RUNES);
         let create = Create {
             alias: alias.clone(),
             message,
@@ -207,11 +204,9 @@ impl Integration for Opsgenie {
             .execute(&key, &data)
             .map_err(|_| NotifyError::fatal(format!("{KIND}: template error in the API key")))?;
         for req in requests {
-            let builder = http::request(KIND, &self.client, req.method, &req.url)
+            let builder = http::json_request(KIND, &self.client, req.method, &req.url, req.body)
                 .await?
-                .header("Content-Type", "application/json")
-                .header("Authorization", format!("GenieKey {key}"))
-                .body(req.body);
+                .header("Authorization", format!("GenieKey {key}"));
             http::send(KIND, builder, &[]).await?;
         }
         Ok(())
@@ -283,9 +278,7 @@ mod tests {
         );
 
         server.clear();
-        og.notify(&testkit::context(), &[testkit::alert("a:1", true)])
-            .await
-            .unwrap();
+        testkit::send_one(&og, true).await;
         let r = server.single();
         assert_eq!(r.method, "POST");
         assert_eq!(
@@ -302,9 +295,7 @@ mod tests {
         let mut c = config(&server.url);
         c.update_alerts = true;
         let og = Opsgenie::new(&c, Path::new("/"), testkit::templates()).unwrap();
-        og.notify(&testkit::context(), &[testkit::alert("a:1", false)])
-            .await
-            .unwrap();
+        testkit::send_one(&og, false).await;
         let r = server.requests();
         let seen: Vec<(&str, &str)> = r.iter().map(|r| (r.method.as_str(), r.path.as_str())).collect();
         let h = testkit::GROUP_KEY_HASH;
@@ -330,11 +321,9 @@ mod tests {
         let server = Recorder::start().await;
         let og = Opsgenie::new(&config(&server.url), Path::new("/"), testkit::templates()).unwrap();
         let alerts = [testkit::alert("a:1", false)];
-        server.answer(503, "application/json", "{}");
-        let e = og.notify(&testkit::context(), &alerts).await.unwrap_err();
-        assert!(e.retry && !e.message.contains("S3CRET"), "{}", e.message);
-        server.answer(422, "application/json", "{}");
-        let e = og.notify(&testkit::context(), &alerts).await.unwrap_err();
-        assert!(!e.retry && !e.message.contains("S3CRET"), "{}", e.message);
+        let e = testkit::fail_with(&server, &og, &alerts, (503, "application/json", "{}")).await;
+        testkit::assert_failure(&e, true, &["S3CRET"]);
+        let e = testkit::fail_with(&server, &og, &alerts, (422, "application/json", "{}")).await;
+        testkit::assert_failure(&e, false, &["S3CRET"]);
     }
 }

@@ -142,7 +142,7 @@ impl Pagerduty {
         let hash = http::group_key_hash(&ctx.group_key);
         let event = match &self.key {
             Key::Service(key) => {
-                let description = http::truncate(KIND, "description", r.text(&c.description), MAX_SUMMARY_RUNES);
+                let description = r.truncated("description", &c.description, MAX_SUMMARY_RUNES);
                 let triggered = action == "trigger";
                 Event {
                     service_key: r.text(&key.get(KIND)?),
@@ -160,7 +160,7 @@ impl Pagerduty {
                 }
             }
             Key::Routing(key) => {
-                let summary = http::truncate(KIND, "summary", r.text(&c.description), MAX_SUMMARY_RUNES);
+                let summary = r.truncated("summary", &c.description, MAX_SUMMARY_RUNES);
                 let severity = if c.severity.is_empty() { "error" } else { &c.severity };
                 Event {
                     client: r.text(&c.client),
@@ -245,11 +245,9 @@ impl Integration for Pagerduty {
             Key::Service(_) => &[403],
             Key::Routing(_) => &[],
         };
-        let req = http::request(KIND, &self.client, reqwest::Method::POST, &self.url)
-            .await?
-            .header("Content-Type", "application/json")
-            .body(body);
-        http::send(KIND, req, retry_codes).await.map(|_| ())
+        http::post_json(KIND, &self.client, &self.url, body, retry_codes)
+            .await
+            .map(|_| ())
     }
 }
 
@@ -319,9 +317,7 @@ mod tests {
         );
 
         server.clear();
-        pd.notify(&testkit::context(), &[testkit::alert("a:1", true)])
-            .await
-            .unwrap();
+        testkit::send_one(&pd, true).await;
         let r = server.single().json();
         assert_eq!(r["event_action"], "resolve");
         assert_eq!(r["dedup_key"], testkit::GROUP_KEY_HASH);
@@ -333,17 +329,21 @@ mod tests {
         let server = Recorder::start().await;
         let pd = Pagerduty::new(&config(&server.url), Path::new("/"), testkit::templates()).unwrap();
         let alerts = [testkit::alert("a:1", false)];
-        server.answer(500, "application/json", "{}");
-        let e = pd.notify(&testkit::context(), &alerts).await.unwrap_err();
+        let e = testkit::fail_with(&server, &pd, &alerts, (500, "application/json", "{}")).await;
         assert!(e.retry);
         server.answer(429, "application/json", "{}");
         assert!(pd.notify(&testkit::context(), &alerts).await.unwrap_err().retry);
-        server.answer(
-            400,
-            "application/json",
-            r#"{"status":"invalid event","message":"R0UT1NG"}"#,
-        );
-        let e = pd.notify(&testkit::context(), &alerts).await.unwrap_err();
+        let e = testkit::fail_with(
+            &server,
+            &pd,
+            &alerts,
+            (
+                400,
+                "application/json",
+                r#"{"status":"invalid event","message":"R0UT1NG"}"#,
+            ),
+        )
+        .await;
         assert!(!e.retry);
         assert!(!e.message.contains("R0UT1NG"), "{}", e.message);
     }
@@ -357,9 +357,7 @@ mod tests {
         c.routing_key = None;
         c.routing_key_file = Some("key".into());
         let pd = Pagerduty::new(&c, dir.path(), testkit::templates()).unwrap();
-        pd.notify(&testkit::context(), &[testkit::alert("a:1", false)])
-            .await
-            .unwrap();
+        testkit::send_one(&pd, false).await;
         assert_eq!(server.single().json()["routing_key"], "FROMFILE");
     }
 

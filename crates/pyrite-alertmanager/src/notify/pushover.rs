@@ -63,15 +63,12 @@ impl Pushover {
         let mut p = BTreeMap::new();
         p.insert("token", r.text(token));
         p.insert("user", r.text(user_key));
-        p.insert(
-            "title",
-            http::truncate(KIND, "title", r.text(&c.title), MAX_TITLE_RUNES),
-        );
+        p.insert("title", r.truncated("title", &c.title, MAX_TITLE_RUNES));
         let message = if c.html {
             p.insert("html", "1".to_string());
             self.templates
                 .execute_html(&c.message, data)
-                .map_err(|e| NotifyError::fatal(format!("{KIND}: template error: {e}")))?
+                .map_err(|e| http::template_error(KIND, e))?
         } else {
             r.text(&c.message)
         };
@@ -84,7 +81,7 @@ impl Pushover {
             "message",
             if message.is_empty() { "(no details)" } else { message }.to_string(),
         );
-        p.insert("url", http::truncate(KIND, "url", r.text(&c.url), MAX_URL_RUNES));
+        p.insert("url", r.truncated("url", &c.url, MAX_URL_RUNES));
         p.insert("url_title", r.text(&c.url_title));
         p.insert("priority", r.text(&c.priority));
         let secs = |d: Option<std::time::Duration>| d.map_or(0, |d| d.as_secs());
@@ -118,10 +115,7 @@ impl Integration for Pushover {
             .extend_pairs(params.iter())
             .finish();
         let url = format!("{}?{query}", self.api_url);
-        let hide = |e: NotifyError| NotifyError {
-            message: http::redact(&http::redact(&e.message, &token), &user_key),
-            ..e
-        };
+        let hide = |e: NotifyError| http::hide(e, &[&token, &user_key]);
         let req = http::request(KIND, &self.client, reqwest::Method::POST, &url)
             .await
             .map_err(hide)?
@@ -226,9 +220,7 @@ mod tests {
         assert!(q["message"].starts_with("Instance down"), "{}", q["message"]);
 
         server.clear();
-        po.notify(&testkit::context(), &[testkit::alert("a:1", true)])
-            .await
-            .unwrap();
+        testkit::send_one(&po, true).await;
         let (_, q) = query(&server.single().path);
         assert_eq!(q["priority"], "0");
         assert_eq!(q["title"], "[RESOLVED] Down (a:1 page)");
@@ -269,29 +261,25 @@ mod tests {
         let server = Recorder::start().await;
         let po = pushover(&server.url, &config());
         let alerts = [testkit::alert("a:1", false)];
-        server.answer(500, "application/json", r#"{"status":0}"#);
-        let e = po.notify(&testkit::context(), &alerts).await.unwrap_err();
-        assert!(
-            e.retry && !e.message.contains("T0K3N") && !e.message.contains("US3R"),
-            "{}",
-            e.message
-        );
-        server.answer(
-            400,
-            "application/json",
-            r#"{"status":0,"errors":["user key is invalid"]}"#,
-        );
-        let e = po.notify(&testkit::context(), &alerts).await.unwrap_err();
-        assert!(!e.retry && !e.message.contains("T0K3N"), "{}", e.message);
+        let e = testkit::fail_with(&server, &po, &alerts, (500, "application/json", r#"{"status":0}"#)).await;
+        testkit::assert_failure(&e, true, &["T0K3N", "US3R"]);
+        let e = testkit::fail_with(
+            &server,
+            &po,
+            &alerts,
+            (
+                400,
+                "application/json",
+                r#"{"status":0,"errors":["user key is invalid"]}"#,
+            ),
+        )
+        .await;
+        testkit::assert_failure(&e, false, &["T0K3N"]);
 
         let e = pushover("http://127.0.0.1:1", &config())
             .notify(&testkit::context(), &alerts)
             .await
             .unwrap_err();
-        assert!(
-            e.retry && !e.message.contains("T0K3N") && !e.message.contains("US3R"),
-            "{}",
-            e.message
-        );
+        testkit::assert_failure(&e, true, &["T0K3N", "US3R"]);
     }
 }

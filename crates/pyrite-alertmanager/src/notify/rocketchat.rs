@@ -119,7 +119,7 @@ impl Rocketchat {
     fn message(&self, data: &Data) -> Result<Message, NotifyError> {
         let c = &self.config;
         let mut r = Renderer::new(KIND, &self.templates, data);
-        let title = http::truncate(KIND, "title", r.text(&c.title), MAX_TITLE_RUNES);
+        let title = r.truncated("title", &c.title, MAX_TITLE_RUNES);
         let mut attachment = Attachment {
             title,
             title_link: r.text(&c.title_link),
@@ -194,21 +194,13 @@ impl Integration for Rocketchat {
         let body = http::json_body(KIND, &message)?;
         let token = self.token.get(KIND)?;
         let token_id = self.token_id.get(KIND)?;
-        let in_channel = |e: NotifyError| NotifyError {
-            message: format!("{} (channel {:?})", e.message, message.channel),
-            ..e
-        };
-        let req = http::request(KIND, &self.client, reqwest::Method::POST, &self.url)
+        let in_channel = |e: NotifyError| http::noting(e, format!("channel {:?}", message.channel));
+        let req = http::json_request(KIND, &self.client, reqwest::Method::POST, &self.url, body)
             .await?
-            .header("Content-Type", "application/json")
             .header("X-Auth-Token", token)
-            .header("X-User-Id", token_id)
-            .body(body);
+            .header("X-User-Id", token_id);
         let resp = http::send(KIND, req, &[]).await.map_err(in_channel)?;
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| NotifyError::retry(format!("{KIND}: reading the answer: {}", e.without_url())))?;
+        let text = http::answer_text(KIND, resp).await?;
         accepted(&text).map_err(in_channel)
     }
 }
@@ -288,9 +280,7 @@ mod tests {
         c.actions.clear();
         let rc = Rocketchat::new(&c, Path::new("/"), testkit::templates()).unwrap();
         assert!(rc.send_resolved());
-        rc.notify(&testkit::context(), &[testkit::alert("a:1", true)])
-            .await
-            .unwrap();
+        testkit::send_one(&rc, true).await;
         assert_eq!(
             server.single().json(),
             serde_json::json!({
@@ -311,8 +301,7 @@ mod tests {
         let alerts = [testkit::alert("a:1", false)];
         let ctx = testkit::context();
 
-        server.answer(503, "text/plain", "down");
-        let e = rc.notify(&ctx, &alerts).await.unwrap_err();
+        let e = testkit::fail_with(&server, &rc, &alerts, (503, "text/plain", "down")).await;
         assert!(
             e.retry && e.message.contains("#alerts") && !e.message.contains("T0K3N"),
             "{}",
@@ -322,12 +311,17 @@ mod tests {
         server.answer(401, "application/json", r#"{"success":false,"error":"unauthorized"}"#);
         assert!(!rc.notify(&ctx, &alerts).await.unwrap_err().retry);
 
-        server.answer(
-            200,
-            "application/json",
-            r#"{"success":false,"error":"error-invalid-channel"}"#,
-        );
-        let e = rc.notify(&ctx, &alerts).await.unwrap_err();
+        let e = testkit::fail_with(
+            &server,
+            &rc,
+            &alerts,
+            (
+                200,
+                "application/json",
+                r#"{"success":false,"error":"error-invalid-channel"}"#,
+            ),
+        )
+        .await;
         assert!(!e.retry && e.message.contains("error-invalid-channel"), "{}", e.message);
 
         server.answer(200, "text/html", "<html>proxy</html>");

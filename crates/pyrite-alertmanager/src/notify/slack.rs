@@ -123,7 +123,7 @@ impl Slack {
     fn message(&self, data: &Data) -> Result<Message, NotifyError> {
         let c = &self.config;
         let mut r = Renderer::new(KIND, &self.templates, data);
-        let title = http::truncate(KIND, "title", r.text(&c.title), MAX_TITLE_RUNES);
+        let title = r.truncated("title", &c.title, MAX_TITLE_RUNES);
         let fields = c
             .fields
             .iter()
@@ -227,24 +227,17 @@ impl Integration for Slack {
         let message = self.message(&Data::new(ctx, alerts))?;
         let body = http::json_body(KIND, &message)?;
         let url = self.api_url.get(KIND)?;
-        let req = http::request(KIND, &self.client, reqwest::Method::POST, &url)
-            .await?
-            .header("Content-Type", "application/json")
-            .body(body);
-        let resp = http::send(KIND, req, &[]).await.map_err(|e| NotifyError {
-            message: format!("{} (channel {:?})", e.message, message.channel),
-            ..e
-        })?;
+        let req = http::json_request(KIND, &self.client, reqwest::Method::POST, &url, body).await?;
+        let resp = http::send(KIND, req, &[])
+            .await
+            .map_err(|e| http::noting(e, format!("channel {:?}", message.channel)))?;
         let content_type = resp
             .headers()
             .get("content-type")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| NotifyError::retry(format!("{KIND}: reading the answer: {}", e.without_url())))?;
+        let text = http::answer_text(KIND, resp).await?;
         accepted(&content_type, &text)
     }
 }
@@ -311,16 +304,20 @@ mod tests {
         let alerts = [testkit::alert("a:1", true)];
         let ctx = testkit::context();
 
-        server.answer(500, "text/plain", "oops");
-        let e = slack.notify(&ctx, &alerts).await.unwrap_err();
+        let e = testkit::fail_with(&server, &slack, &alerts, (500, "text/plain", "oops")).await;
         assert!(e.retry);
         assert!(!e.message.contains("XXXX"), "{}", e.message);
 
         server.answer(400, "text/plain", "invalid_payload");
         assert!(!slack.notify(&ctx, &alerts).await.unwrap_err().retry);
 
-        server.answer(200, "application/json", r#"{"ok":false,"error":"channel_not_found"}"#);
-        let e = slack.notify(&ctx, &alerts).await.unwrap_err();
+        let e = testkit::fail_with(
+            &server,
+            &slack,
+            &alerts,
+            (200, "application/json", r#"{"ok":false,"error":"channel_not_found"}"#),
+        )
+        .await;
         assert!(!e.retry && e.message.contains("channel_not_found"), "{}", e.message);
 
         server.answer(200, "application/json", r#"{"ok":true}"#);

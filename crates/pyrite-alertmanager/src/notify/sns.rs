@@ -228,12 +228,8 @@ impl Integration for Sns {
         for (name, value) in signed {
             req = req.header(name, value);
         }
-        let resp = req
-            .header("User-Agent", http::USER_AGENT)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| NotifyError::retry(format!("{KIND}: {}", e.without_url())))?;
+        // Not `http::send`: a failure carries AWS's error code and message.
+        let resp = http::send_any_status(KIND, req.body(body)).await?;
         let code = resp.status().as_u16();
         if resp.status().is_success() {
             return Ok(());
@@ -336,9 +332,7 @@ mod tests {
         assert_eq!(form(&r.body), want);
 
         server.clear();
-        s.notify(&testkit::context(), &[testkit::alert("a:1", true)])
-            .await
-            .unwrap();
+        testkit::send_one(&s, true).await;
         assert_eq!(form(&server.single().body)["Subject"], "[RESOLVED] Down (a:1 page)");
     }
 
@@ -351,9 +345,7 @@ mod tests {
         c.send_resolved = false;
         let s = sns(&c);
         assert!(!s.send_resolved());
-        s.notify(&testkit::context(), &[testkit::alert("a:1", false)])
-            .await
-            .unwrap();
+        testkit::send_one(&s, false).await;
         let f = form(&server.single().body);
         assert_eq!(f["MessageDeduplicationId"], testkit::GROUP_KEY_HASH);
         assert_eq!(f["MessageGroupId"], testkit::GROUP_KEY_HASH);
@@ -391,9 +383,7 @@ mod tests {
             "AWS_DEFAULT_REGION" => Some("ap-south-1".into()),
             _ => None,
         };
-        s.notify(&testkit::context(), &[testkit::alert("a:1", false)])
-            .await
-            .unwrap();
+        testkit::send_one(&s, false).await;
         let r = server.single();
         assert_eq!(r.header("x-amz-security-token"), "TOKEN");
         assert!(r
@@ -420,24 +410,34 @@ mod tests {
         let server = Recorder::start().await;
         let s = sns(&config(&server.url));
         let alerts = [testkit::alert("a:1", false)];
-        server.answer(
-            503,
-            "text/xml",
-            "<ErrorResponse><Error><Code>ServiceUnavailable</Code><Message>busy</Message></Error></ErrorResponse>",
-        );
-        let e = s.notify(&testkit::context(), &alerts).await.unwrap_err();
+        let e = testkit::fail_with(
+            &server,
+            &s,
+            &alerts,
+            (
+                503,
+                "text/xml",
+                "<ErrorResponse><Error><Code>ServiceUnavailable</Code><Message>busy</Message></Error></ErrorResponse>",
+            ),
+        )
+        .await;
         assert!(
             e.retry && e.message.contains("ServiceUnavailable: busy"),
             "{}",
             e.message
         );
         assert!(!e.message.contains("S3CRET"));
-        server.answer(
-            403,
-            "text/xml",
-            "<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code></Error></ErrorResponse>",
-        );
-        let e = s.notify(&testkit::context(), &alerts).await.unwrap_err();
+        let e = testkit::fail_with(
+            &server,
+            &s,
+            &alerts,
+            (
+                403,
+                "text/xml",
+                "<ErrorResponse><Error><Code>SignatureDoesNotMatch</Code></Error></ErrorResponse>",
+            ),
+        )
+        .await;
         assert!(
             !e.retry && e.message.ends_with("403: SignatureDoesNotMatch"),
             "{}",
@@ -447,6 +447,6 @@ mod tests {
             .notify(&testkit::context(), &alerts)
             .await
             .unwrap_err();
-        assert!(e.retry && !e.message.contains("S3CRET"), "{}", e.message);
+        testkit::assert_failure(&e, true, &["S3CRET"]);
     }
 }

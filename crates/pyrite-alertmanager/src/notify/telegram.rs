@@ -51,7 +51,7 @@ impl Telegram {
         } else {
             self.templates.execute(&c.message, data)
         }
-        .map_err(|e| NotifyError::fatal(format!("{KIND}: template error: {e}")))?;
+        .map_err(|e| http::template_error(KIND, e))?;
         let text = http::truncate(KIND, "message", text, MAX_MESSAGE_RUNES);
         let mut m = BTreeMap::new();
         m.insert("chat_id", c.chat_id.to_string());
@@ -84,18 +84,9 @@ impl Integration for Telegram {
         let body = http::json_body(KIND, &self.message(&Data::new(ctx, alerts))?)?;
         let token = self.token.get(KIND)?;
         let url = format!("{}/bot{token}/sendMessage", self.api_url);
-        let req = http::request(KIND, &self.client, reqwest::Method::POST, &url)
+        let resp = http::post_json(KIND, &self.client, &url, body, &[])
             .await
-            .map_err(|e| NotifyError {
-                message: http::redact(&e.message, &token),
-                ..e
-            })?
-            .header("Content-Type", "application/json")
-            .body(body);
-        let resp = http::send(KIND, req, &[]).await.map_err(|e| NotifyError {
-            message: http::redact(&e.message, &token),
-            ..e
-        })?;
+            .map_err(|e| http::hide(e, &[&token]))?;
         #[derive(serde::Deserialize)]
         struct Answer {
             #[serde(default)]
@@ -103,10 +94,7 @@ impl Integration for Telegram {
             #[serde(default)]
             description: String,
         }
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| NotifyError::retry(format!("{KIND}: reading the answer: {}", e.without_url())))?;
+        let text = http::answer_text(KIND, resp).await?;
         match serde_json::from_str::<Answer>(&text) {
             Ok(a) if !a.ok => Err(NotifyError::fatal(format!(
                 "{KIND}: {}",
@@ -172,17 +160,21 @@ mod tests {
         let tg = Telegram::new(&c, Path::new("/"), testkit::templates()).unwrap();
         let alerts = [testkit::alert("a:1", false)];
 
-        server.answer(500, "application/json", r#"{"ok":false}"#);
-        let e = tg.notify(&testkit::context(), &alerts).await.unwrap_err();
-        assert!(e.retry && !e.message.contains("T0K3N"), "{}", e.message);
+        let e = testkit::fail_with(&server, &tg, &alerts, (500, "application/json", r#"{"ok":false}"#)).await;
+        testkit::assert_failure(&e, true, &["T0K3N"]);
 
-        server.answer(
-            400,
-            "application/json",
-            r#"{"ok":false,"description":"Bad Request: chat not found"}"#,
-        );
-        let e = tg.notify(&testkit::context(), &alerts).await.unwrap_err();
-        assert!(!e.retry && !e.message.contains("T0K3N"), "{}", e.message);
+        let e = testkit::fail_with(
+            &server,
+            &tg,
+            &alerts,
+            (
+                400,
+                "application/json",
+                r#"{"ok":false,"description":"Bad Request: chat not found"}"#,
+            ),
+        )
+        .await;
+        testkit::assert_failure(&e, false, &["T0K3N"]);
 
         server.answer(200, "application/json", r#"{"ok":true}"#);
         tg.notify(&testkit::context(), &alerts).await.unwrap();

@@ -1,6 +1,7 @@
 //! For the integrations' tests: a local HTTP server on 127.0.0.1 that records every
 //! request (method, path with query, headers, body) and answers each with the status
-//! and body it was told to, and a fixed notification (context and alerts) to send.
+//! and body it was told to, a fixed notification (context and alerts) to send, and
+//! the steps most tests share (sending it, provoking a failure, checking its class).
 //!
 //! The invariant: requests are recorded in the order they arrived, and the recorder
 //! lives until it is dropped (its server task is aborted then).
@@ -15,7 +16,7 @@ use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 
 use super::template::Templates;
-use super::Context;
+use super::{Context, Integration, NotifyError};
 use crate::model::{Alert, LabelSet};
 
 /// One request as the server saw it.
@@ -160,6 +161,37 @@ pub fn alert(instance: &str, resolved: bool) -> Alert {
         generator_url: "http://prom/graph".into(),
         updated_at: t,
         timeout: false,
+    }
+}
+
+/// Sends `alerts` by `i` with the fixed [`context`].
+pub async fn notify(i: &dyn Integration, alerts: &[Alert]) -> Result<(), NotifyError> {
+    i.notify(&context(), alerts).await
+}
+
+/// Sends one alert on `a:1` (firing unless `resolved`) by `i`, which must succeed.
+pub async fn send_one(i: &dyn Integration, resolved: bool) {
+    notify(i, &[alert("a:1", resolved)]).await.unwrap();
+}
+
+/// Has `server` answer `status` with `body` of `content_type`, sends `alerts` by `i`,
+/// and gives the failure, which there must be.
+pub async fn fail_with(
+    server: &Recorder,
+    i: &dyn Integration,
+    alerts: &[Alert],
+    (status, content_type, body): (u16, &'static str, &str),
+) -> NotifyError {
+    server.answer(status, content_type, body);
+    notify(i, alerts).await.unwrap_err()
+}
+
+/// Asserts that `e` is retryable exactly when `retry` and names none of `secrets`.
+#[track_caller]
+pub fn assert_failure(e: &NotifyError, retry: bool, secrets: &[&str]) {
+    assert_eq!(e.retry, retry, "{}", e.message);
+    for s in secrets {
+        assert!(!e.message.contains(s), "{s:?} in {}", e.message);
     }
 }
 

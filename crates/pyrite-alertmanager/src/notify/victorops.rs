@@ -38,10 +38,7 @@ impl VictorOps {
     pub fn new(config: &VictorOpsConfig, base_dir: &Path, templates: Arc<Templates>) -> Result<VictorOps, String> {
         let api_key = SecretSource::new(config.api_key.as_ref(), config.api_key_file.as_ref(), base_dir)
             .ok_or("no VictorOps api_key or api_key_file configured")?;
-        let mut api_url = config.api_url.clone().ok_or("no VictorOps api_url configured")?;
-        if !api_url.ends_with('/') {
-            api_url.push('/');
-        }
+        let api_url = http::with_slash(config.api_url.clone().ok_or("no VictorOps api_url configured")?);
         Ok(VictorOps {
             client: http::client(&config.http_config, base_dir)?,
             config: config.clone(),
@@ -62,7 +59,7 @@ impl VictorOps {
         } else if !matches!(message_type.as_str(), "INFO" | "WARNING" | "CRITICAL") {
             message_type = TRIGGER.into();
         }
-        let state_message = http::truncate(KIND, "state_message", r.text(&c.state_message), MAX_STATE_MESSAGE_RUNES);
+        let state_message = r.truncated("state_message", &c.state_message, MAX_STATE_MESSAGE_RUNES);
         let mut m = BTreeMap::new();
         m.insert("message_type".to_string(), message_type);
         m.insert("entity_id".to_string(), http::group_key_hash(&ctx.group_key));
@@ -92,17 +89,10 @@ impl Integration for VictorOps {
         let body = http::json_body(KIND, &message)?;
         let key = self.api_key.get(KIND)?;
         let url = format!("{}{key}/{routing_key}", self.api_url);
-        let hide = |e: NotifyError| NotifyError {
-            message: http::redact(&e.message, &key),
-            ..e
-        };
-        let req = http::request(KIND, &self.client, reqwest::Method::POST, &url)
+        http::post_json(KIND, &self.client, &url, body, &[])
             .await
-            .map_err(hide)?
-            .header("Content-Type", "application/json")
-            .body(body);
-        http::send(KIND, req, &[]).await.map_err(hide)?;
-        Ok(())
+            .map(|_| ())
+            .map_err(|e| http::hide(e, &[&key]))
     }
 }
 
@@ -159,9 +149,7 @@ mod tests {
         );
 
         server.clear();
-        vo.notify(&testkit::context(), &[testkit::alert("a:1", true)])
-            .await
-            .unwrap();
+        testkit::send_one(&vo, true).await;
         let r = server.single();
         let body = r.json();
         assert_eq!(body["message_type"], "RECOVERY");
@@ -177,17 +165,13 @@ mod tests {
         c.send_resolved = false;
         let vo = VictorOps::new(&c, Path::new("/"), testkit::templates()).unwrap();
         assert!(!vo.send_resolved());
-        vo.notify(&testkit::context(), &[testkit::alert("a:1", false)])
-            .await
-            .unwrap();
+        testkit::send_one(&vo, false).await;
         assert_eq!(server.single().json()["message_type"], "WARNING");
 
         server.clear();
         c.message_type = "BOGUS".into();
         let vo = VictorOps::new(&c, Path::new("/"), testkit::templates()).unwrap();
-        vo.notify(&testkit::context(), &[testkit::alert("a:1", false)])
-            .await
-            .unwrap();
+        testkit::send_one(&vo, false).await;
         assert_eq!(server.single().json()["message_type"], "CRITICAL");
     }
 
@@ -196,12 +180,10 @@ mod tests {
         let server = Recorder::start().await;
         let vo = VictorOps::new(&config(&server.url), Path::new("/"), testkit::templates()).unwrap();
         let alerts = [testkit::alert("a:1", false)];
-        server.answer(503, "application/json", "{}");
-        let e = vo.notify(&testkit::context(), &alerts).await.unwrap_err();
-        assert!(e.retry && !e.message.contains("V0-K3Y"), "{}", e.message);
-        server.answer(400, "application/json", "{}");
-        let e = vo.notify(&testkit::context(), &alerts).await.unwrap_err();
-        assert!(!e.retry && !e.message.contains("V0-K3Y"), "{}", e.message);
+        let e = testkit::fail_with(&server, &vo, &alerts, (503, "application/json", "{}")).await;
+        testkit::assert_failure(&e, true, &["V0-K3Y"]);
+        let e = testkit::fail_with(&server, &vo, &alerts, (400, "application/json", "{}")).await;
+        testkit::assert_failure(&e, false, &["V0-K3Y"]);
 
         let mut c = config("http://127.0.0.1:1");
         c.routing_key = "{{ nosuch }}".into();

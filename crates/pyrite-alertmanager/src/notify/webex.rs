@@ -93,12 +93,9 @@ impl Integration for Webex {
 
     async fn notify(&self, ctx: &Context, alerts: &[Alert]) -> Result<(), NotifyError> {
         let body = http::json_body(KIND, &self.message(&Data::new(ctx, alerts))?)?;
-        let req = http::request(KIND, &self.client, reqwest::Method::POST, &self.api_url)
-            .await?
-            .header("Content-Type", "application/json")
-            .body(body);
-        http::send(KIND, req, &[]).await?;
-        Ok(())
+        http::post_json(KIND, &self.client, &self.api_url, body, &[])
+            .await
+            .map(|_| ())
     }
 }
 
@@ -166,9 +163,7 @@ mod tests {
         c.send_resolved = false;
         let wx = Webex::new(&c, Path::new("/"), testkit::templates()).unwrap();
         assert!(!wx.send_resolved());
-        wx.notify(&testkit::context(), &[testkit::alert("a:1", true)])
-            .await
-            .unwrap();
+        testkit::send_one(&wx, true).await;
         let body = server.single().json();
         let markdown = body["markdown"].as_str().unwrap();
         assert_eq!(markdown.len(), MAX_MESSAGE_BYTES);
@@ -181,11 +176,9 @@ mod tests {
         let server = Recorder::start().await;
         let wx = Webex::new(&config(&server.url), Path::new("/"), testkit::templates()).unwrap();
         let alerts = [testkit::alert("a:1", false)];
-        server.answer(502, "application/json", "{}");
-        let e = wx.notify(&testkit::context(), &alerts).await.unwrap_err();
-        assert!(e.retry && !e.message.contains("B0T"), "{}", e.message);
-        server.answer(401, "application/json", "{}");
-        let e = wx.notify(&testkit::context(), &alerts).await.unwrap_err();
-        assert!(!e.retry, "{}", e.message);
+        let e = testkit::fail_with(&server, &wx, &alerts, (502, "application/json", "{}")).await;
+        testkit::assert_failure(&e, true, &["B0T"]);
+        let e = testkit::fail_with(&server, &wx, &alerts, (401, "application/json", "{}")).await;
+        testkit::assert_failure(&e, false, &[]);
     }
 }

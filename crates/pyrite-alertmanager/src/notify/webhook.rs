@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Serialize;
 
-use super::{Context, Data, Integration, NotifyError};
+use super::{http, Context, Data, Integration, NotifyError};
 use crate::config::WebhookConfig;
 use crate::model::Alert;
 
@@ -42,11 +42,7 @@ impl Webhook {
             }
             (None, None) => return Err("one of url or url_file must be configured".into()),
         };
-        let client = config
-            .http_config
-            .http_client_config()
-            .build(base_dir)
-            .map_err(|e| e.to_string())?;
+        let client = http::client(&config.http_config, base_dir)?;
         Ok(Webhook {
             url,
             client,
@@ -88,7 +84,7 @@ impl Integration for Webhook {
             .header("Content-Type", "application/json")
             // The same for every replica and retry sending this notification.
             .header("Idempotency-Key", &ctx.idempotency_key)
-            .header("User-Agent", concat!("Pyrite-Alertmanager/", env!("CARGO_PKG_VERSION")))
+            .header("User-Agent", http::USER_AGENT)
             .body(body);
         if let Some(t) = self.timeout {
             req = req.timeout(t);
@@ -101,12 +97,7 @@ impl Integration for Webhook {
         if status.is_success() {
             return Ok(());
         }
-        let message = format!("webhook: unexpected status code {}", status.as_u16());
-        Err(if status.is_server_error() || status.as_u16() == 429 {
-            NotifyError::retry(message)
-        } else {
-            NotifyError::fatal(message)
-        })
+        Err(http::status_error("webhook", status.as_u16(), &[]))
     }
 }
 

@@ -65,10 +65,7 @@ struct Content {
 
 impl Wechat {
     pub fn new(config: &WechatConfig, base_dir: &Path, templates: Arc<Templates>) -> Result<Wechat, String> {
-        let mut api_url = config.api_url.clone().ok_or("no WeChat api_url configured")?;
-        if !api_url.ends_with('/') {
-            api_url.push('/');
-        }
+        let api_url = http::with_slash(config.api_url.clone().ok_or("no WeChat api_url configured")?);
         Ok(Wechat {
             client: http::client(&config.http_config, base_dir)?,
             config: config.clone(),
@@ -81,10 +78,7 @@ impl Wechat {
     /// `message` with the API secret and `token` taken out.
     fn hide(&self, e: NotifyError, token: &str) -> NotifyError {
         let secret = self.config.api_secret.as_ref().map(Secret::expose).unwrap_or("");
-        NotifyError {
-            message: http::redact(&http::redact(&e.message, secret), token),
-            ..e
-        }
+        http::hide(e, &[secret, token])
     }
 
     /// The kept access token while it is young enough, else a new one from WeChat.
@@ -103,13 +97,7 @@ impl Wechat {
             .append_pair("corpsecret", &secret)
             .finish();
         let url = format!("{}gettoken?{query}", self.api_url);
-        let hide = |e: NotifyError| {
-            let e = self.hide(e, "");
-            NotifyError {
-                message: http::redact(&e.message, &secret),
-                ..e
-            }
-        };
+        let hide = |e: NotifyError| http::hide(self.hide(e, ""), &[&secret]);
         let req = http::request(KIND, &self.client, reqwest::Method::GET, &url)
             .await
             .map_err(hide)?;
@@ -175,16 +163,11 @@ impl Integration for Wechat {
             .append_pair("access_token", &token)
             .finish();
         let url = format!("{}message/send?{query}", self.api_url);
-        let req = http::request(KIND, &self.client, reqwest::Method::POST, &url)
+        // Not `http::send`: WeChat retries every status but 200, even a 4xx.
+        let req = http::json_request(KIND, &self.client, reqwest::Method::POST, &url, body)
             .await
-            .map_err(|e| self.hide(e, &token))?
-            .header("Content-Type", "application/json")
-            .body(body);
-        let resp = req
-            .header("User-Agent", http::USER_AGENT)
-            .send()
-            .await
-            .map_err(|e| NotifyError::retry(format!("{KIND}: {}", e.without_url())))?;
+            .map_err(|e| self.hide(e, &token))?;
+        let resp = http::send_any_status(KIND, req).await?;
         if resp.status().as_u16() != 200 {
             return Err(NotifyError::retry(format!(
                 "{KIND}: unexpected status code {}",
@@ -198,10 +181,7 @@ impl Integration for Wechat {
             #[serde(default)]
             errmsg: String,
         }
-        let text = resp
-            .text()
-            .await
-            .map_err(|e| NotifyError::retry(format!("{KIND}: reading the answer: {}", e.without_url())))?;
+        let text = http::answer_text(KIND, resp).await?;
         let answer: Answer = serde_json::from_str(&text)
             .map_err(|e| NotifyError::retry(format!("{KIND}: could not read WeChat's answer: {e}")))?;
         match answer.errcode {
@@ -285,9 +265,7 @@ mod tests {
 
         // The token is kept: the next notification is one request.
         server.clear();
-        wc.notify(&testkit::context(), &[testkit::alert("a:1", true)])
-            .await
-            .unwrap();
+        testkit::send_one(&wc, true).await;
         let r = server.single();
         assert_eq!(r.path, "/cgi-bin/message/send?access_token=AT-1");
         assert!(r.json()["text"]["content"].as_str().unwrap().starts_with("[RESOLVED]"));
@@ -303,9 +281,7 @@ mod tests {
         c.send_resolved = true;
         let wc = Wechat::new(&c, Path::new("/"), testkit::templates()).unwrap();
         assert!(wc.send_resolved());
-        wc.notify(&testkit::context(), &[testkit::alert("a:1", false)])
-            .await
-            .unwrap();
+        testkit::send_one(&wc, false).await;
         let body = server.requests()[1].json();
         assert_eq!(body["markdown"], serde_json::json!({"content": "**firing**"}));
         assert_eq!(body["text"], serde_json::json!({"content": ""}));
@@ -322,7 +298,7 @@ mod tests {
         // An expired token is dropped and retried: the next try asks for a new one.
         answer(&server, TOKEN_EXPIRED);
         let e = wc.notify(&ctx, &alerts).await.unwrap_err();
-        assert!(e.retry, "{}", e.message);
+        testkit::assert_failure(&e, true, &[]);
         server.clear();
         answer(&server, 0);
         wc.notify(&ctx, &alerts).await.unwrap();
@@ -338,25 +314,28 @@ mod tests {
         );
 
         // Every status but 200 is retried, even a 4xx.
-        server.answer(404, "text/plain", "nope");
-        let e = wc.notify(&ctx, &alerts).await.unwrap_err();
-        assert!(e.retry && !e.message.contains("AT-1"), "{}", e.message);
+        let e = testkit::fail_with(&server, &wc, &alerts, (404, "text/plain", "nope")).await;
+        testkit::assert_failure(&e, true, &["AT-1"]);
 
         // No token: final, and the secret stays out.
         let fresh = Wechat::new(&config(&server.url), Path::new("/"), testkit::templates()).unwrap();
-        server.answer(
-            200,
-            "application/json",
-            r#"{"errcode":40001,"errmsg":"invalid credential"}"#,
-        );
-        let e = fresh.notify(&ctx, &alerts).await.unwrap_err();
+        let e = testkit::fail_with(
+            &server,
+            &fresh,
+            &alerts,
+            (
+                200,
+                "application/json",
+                r#"{"errcode":40001,"errmsg":"invalid credential"}"#,
+            ),
+        )
+        .await;
         assert!(
             !e.retry && e.message.contains("corp-1") && !e.message.contains("S3CRET"),
             "{}",
             e.message
         );
-        server.answer(500, "text/plain", "down");
-        let e = fresh.notify(&ctx, &alerts).await.unwrap_err();
-        assert!(e.retry && !e.message.contains("S3CRET"), "{}", e.message);
+        let e = testkit::fail_with(&server, &fresh, &alerts, (500, "text/plain", "down")).await;
+        testkit::assert_failure(&e, true, &["S3CRET"]);
     }
 }
