@@ -53,4 +53,6 @@ Pyrite is up.
   ring                                  http://localhost:${PYRITE_INGESTER_1_PORT:-9001}/ring?format=html
   Pyrite's own metrics                  http://localhost:${PYRITE_INGESTER_1_PORT:-9001}/metrics (every service serves /metrics)
   Prometheus agent                      http://localhost:${PYRITE_PROMETHEUS_PORT:-9090}
+  ruler (rule configuration API)        http://localhost:${PYRITE_RULER_PORT:-9050}/prometheus/config/v1/rules
+  alertmanagers (API v2, amtool)        http://localhost:${PYRITE_ALERTMANAGER_1_PORT:-9061}/alertmanager, :${PYRITE_ALERTMANAGER_2_PORT:-9062}, :${PYRITE_ALERTMANAGER_3_PORT:-9063}
 URLS

@@ -63,6 +63,10 @@ const PORTS: &[(&str, &str)] = &[
     ("PYRITE_STORE_GATEWAY_2_PORT", "store-gateway-2"),
     ("PYRITE_COMPACTOR_PORT", "compactor"),
     ("PYRITE_PROMETHEUS_PORT", "prometheus"),
+    ("PYRITE_RULER_PORT", "ruler"),
+    ("PYRITE_ALERTMANAGER_1_PORT", "alertmanager-1"),
+    ("PYRITE_ALERTMANAGER_2_PORT", "alertmanager-2"),
+    ("PYRITE_ALERTMANAGER_3_PORT", "alertmanager-3"),
 ];
 
 /// Images the tests build and run (never the `local` ones `deploy/up.sh` makes).
@@ -176,6 +180,40 @@ impl Compose {
     pub fn up(&mut self) -> anyhow::Result<()> {
         self.up = true;
         self.run(&["up", "-d", "--no-build"])?;
+        for s in self.services()? {
+            self.wait_healthy(&s, Duration::from_secs(120))?;
+        }
+        Ok(())
+    }
+
+    /// Brings the project up with the README's command, `deploy/up.sh`, as written (its
+    /// environment picks the binary under test, the image tag, the project and the
+    /// ports); then waits until every service is healthy. The script builds the images.
+    pub fn up_script(&mut self) -> anyhow::Result<String> {
+        self.up = true;
+        let out = Command::new(repo_root().join("deploy/up.sh"))
+            .current_dir(repo_root())
+            .envs(&self.env)
+            .env("PYRITE_BIN", pyrite_bin())
+            .env("COMPOSE_PROJECT_NAME", &self.project)
+            .output()
+            .context("running deploy/up.sh")?;
+        if !out.status.success() {
+            bail!("deploy/up.sh failed:\n{}", text(&out));
+        }
+        for s in self.services()? {
+            self.wait_healthy(&s, Duration::from_secs(120))?;
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// `docker-compose up -d <services>`: those and what they depend on; then waits
+    /// until every service running is healthy.
+    pub fn up_services(&mut self, services: &[&str]) -> anyhow::Result<()> {
+        self.up = true;
+        let mut args = vec!["up", "-d", "--no-build"];
+        args.extend_from_slice(services);
+        self.run(&args)?;
         for s in self.services()? {
             self.wait_healthy(&s, Duration::from_secs(120))?;
         }

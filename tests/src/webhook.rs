@@ -50,6 +50,7 @@ impl Received {
 
 pub struct Webhook {
     pub base: String,
+    port: u16,
     received: Arc<Mutex<Vec<Received>>>,
 }
 
@@ -62,6 +63,7 @@ impl Webhook {
     /// `hold` later: a sender killed meanwhile has sent without knowing it.
     pub fn start_holding(ip: Ipv4Addr, hold: Duration) -> anyhow::Result<Webhook> {
         let listener = TcpListener::bind((ip, 0))?;
+        let port = listener.local_addr()?.port();
         let base = format!("http://{}", listener.local_addr()?);
         let received = Arc::new(Mutex::new(Vec::new()));
         let sink = received.clone();
@@ -71,11 +73,17 @@ impl Webhook {
                 std::thread::spawn(move || serve(conn, &sink, hold));
             }
         });
-        Ok(Webhook { base, received })
+        Ok(Webhook { base, port, received })
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+
+    /// The receiver's URL as a sender reaches it at `host` (a receiver started on
+    /// 0.0.0.0, reached by containers through their network's gateway).
+    pub fn url_at(&self, host: &str, path: &str) -> String {
+        format!("http://{host}:{}{path}", self.port)
     }
 
     pub fn received(&self) -> Vec<Received> {

@@ -1,6 +1,6 @@
 //! The compose cluster (docker-compose.yml: 2 distributors, 3 ingesters with 6 shards of
-//! 3 replicas, 2 queriers, 2 store gateways, a compactor, an S3 server, node-exporter and
-//! a Prometheus agent) built from the `pyrite` binary under test, broken the ways
+//! 3 replicas, 2 queriers, 2 store gateways, a compactor, a ruler, 3 alertmanagers, an S3
+//! server, node-exporter and a Prometheus agent) built from the `pyrite` binary under test, broken the ways
 //! production breaks. A known data set goes in through both distributors and is read
 //! back through the query frontend; then, under a steady write load, an ingester leading a shard is
 //! `docker kill`ed, another shard's leader is `docker pause`d, a third is cut off the
@@ -8,13 +8,16 @@
 //! each, writes have resumed and every acknowledged sample reads back exactly. The
 //! Prometheus agent's own remote-written series are readable too.
 //!
+//! The cluster comes up with the README's command, `deploy/up.sh`, and goes down with its
+//! `docker-compose down --remove-orphans`.
+//!
 //! Without a Docker engine the test says it is skipped, and why, and passes.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{bail, Context};
+use anyhow::{bail, ensure, Context};
 use pyrite_cluster_tests::docker::{self, Compose};
 use pyrite_cluster_tests::http::{api_get, enc, matrix_samples};
 use pyrite_cluster_tests::load::Load;
@@ -240,9 +243,10 @@ fn compose_cluster_keeps_acknowledged_writes_through_kill_pause_partition_and_re
     LOAD_BASE.get_or_init(|| (now - 15 * 60 * 1000) / 1000 * 1000);
 
     Compose::reap_stale("pyrite-dt-");
-    Compose::build_images()?;
     let mut c = Compose::new(&format!("pyrite-dt-{}", std::process::id()));
-    c.up()?;
+    // The README's command, which builds the images too.
+    let printed = c.up_script()?;
+    ensure!(printed.contains("Pyrite is up."), "deploy/up.sh says so:\n{printed}");
     eprintln!("cluster up and healthy after {:.1}s", started.elapsed().as_secs_f64());
     let read = c.url("query-frontend", "");
     let push_urls = vec![
@@ -345,6 +349,10 @@ fn compose_cluster_keeps_acknowledged_writes_through_kill_pause_partition_and_re
         "querier-1",
         "querier-2",
         "query-frontend",
+        "ruler",
+        "alertmanager-1",
+        "alertmanager-2",
+        "alertmanager-3",
         "node-exporter",
         "prometheus",
     ];
@@ -381,6 +389,9 @@ fn compose_cluster_keeps_acknowledged_writes_through_kill_pause_partition_and_re
         acked.len(),
         started.elapsed().as_secs_f64()
     );
+    // The README's command to stop it.
+    c.run(&["down", "--remove-orphans"])?;
+    ensure!(c.services()?.is_empty(), "docker-compose down stops every service");
     drop(c);
     Ok(())
 }
