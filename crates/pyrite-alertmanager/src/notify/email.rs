@@ -1,23 +1,34 @@
 //! `email_configs`: one e-mail per notification over SMTP, as Alertmanager sends it —
 //! connect to `smarthost` (implicit TLS on port 465), EHLO with `hello`, STARTTLS when
-//! `require_tls` (refusing a server that does not offer it), AUTH with `auth_username`,
-//! then MAIL/RCPT from the executed `from` and `to`, and a message whose headers are
-//! the executed `headers` (To, From and Subject filled by default), `Message-Id`,
-//! `Date` and a `multipart/alternative` body of the `text` and `html` parts.
+//! `require_tls` (refusing a server that does not offer it), AUTH as `auth_username`
+//! with the first mechanism the server offers, in the server's order, that Pyrite has
+//! what it needs for (CRAM-MD5 `auth_secret(_file)`, PLAIN and LOGIN
+//! `auth_password(_file)`), then MAIL/RCPT from the executed `from` and `to`, and a
+//! message whose headers are the executed `headers` (To, From and Subject filled by
+//! default), `Message-Id`, `Date` and a `multipart/alternative` body of the `text` and
+//! `html` parts.
+//!
+//! As in Alertmanager, every failure of the SMTP exchange is retried — connection,
+//! TLS, finding or passing AUTH, a MAIL, RCPT or DATA refused with a 4xx or a 5xx — and
+//! only what no retry can fix is not: a `tls_config` or template that cannot be used,
+//! addresses that do not parse.
 //!
 //! The invariant: a notification counts as delivered only when the server accepted
-//! the message's data, and no error carries a credential — the password is scrubbed
-//! from every message made from the server's or the client's words.
+//! the message's data, and no error carries a credential — the password and the secret
+//! are scrubbed from every message made from the server's or the client's words.
 //!
-//! Not supported (lettre has no such thing): CRAM-MD5 (`auth_secret`), `tls_config`'s
-//! `max_version` and TLS 1.0/1.1. Of PLAIN and LOGIN, PLAIN is preferred when the
-//! server offers both (Go takes the server's order); the default roots are Mozilla's.
+//! lettre knows neither CRAM-MD5 nor the order of the server's mechanisms, so with
+//! `auth_username` set the EHLO is sent once more to read the offer as the server words
+//! it, and CRAM-MD5 (RFC 2195) is spoken here over lettre's connection. Not supported
+//! (lettre has no such thing): `tls_config`'s `max_version` and TLS 1.0/1.1, and
+//! `auth_identity` (lettre's PLAIN sends none); the default roots are Mozilla's.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use base64::Engine as _;
 use lettre::address::Envelope;
 use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Mailboxes, MultiPart, SinglePart};
@@ -25,7 +36,10 @@ use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{
     AsyncSmtpConnection, Certificate, CertificateStore, Identity, TlsParameters, TlsVersion,
 };
-use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::commands::{self, Ehlo, Mail, Rcpt};
+use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter, MailParameter};
+use lettre::transport::smtp::response::Response;
+use md5::{Digest, Md5};
 use pyrite_config::Secret;
 
 use super::http::SecretSource;
@@ -47,6 +61,8 @@ pub struct Email {
     /// Port `465`, as written: implicit TLS, as in Alertmanager.
     implicit_tls: bool,
     password: Option<SecretSource>,
+    /// CRAM-MD5's shared secret.
+    secret: Option<SecretSource>,
     base_dir: PathBuf,
     templates: Arc<Templates>,
 }
@@ -76,11 +92,13 @@ impl Email {
             config.auth_password_file.as_ref(),
             base_dir,
         );
+        let secret = SecretSource::new(config.auth_secret.as_ref(), config.auth_secret_file.as_ref(), base_dir);
         Ok(Email {
             host,
             port,
             implicit_tls: port_text == "465",
             password,
+            secret,
             base_dir: base_dir.to_path_buf(),
             templates,
             config,
@@ -185,18 +203,27 @@ impl Email {
             .map_err(|e| NotifyError::fatal(format!("{KIND}: reading {what} {}: {e}", path.display())))
     }
 
-    async fn connect(&self) -> Result<AsyncSmtpConnection, NotifyError> {
-        // Go's net/smtp says `localhost` when no `hello` is set.
-        let hello = match self.config.hello.as_str() {
+    /// The EHLO's name: Go's net/smtp says `localhost` when no `hello` is set.
+    fn hello(&self) -> ClientId {
+        match self.config.hello.as_str() {
             "" => ClientId::Domain("localhost".into()),
             h => ClientId::Domain(h.into()),
-        };
+        }
+    }
+
+    async fn connect(&self) -> Result<AsyncSmtpConnection, NotifyError> {
+        let hello = self.hello();
         let implicit = self.implicit_tls;
         let tls = if implicit { Some(self.tls()?) } else { None };
         let addr = (self.host.as_str(), self.port);
+        let what = if implicit {
+            "establish TLS connection to server"
+        } else {
+            "establish connection to server"
+        };
         let mut conn = AsyncSmtpConnection::connect_tokio1(addr, None, &hello, tls, None)
             .await
-            .map_err(|e| self.smtp_error("establish connection to server", e))?;
+            .map_err(|e| self.smtp_error(what, e))?;
         // `require_tls` is filled from `global` (true by default).
         if self.config.require_tls.unwrap_or(true) && !implicit {
             if !conn.can_starttls() {
@@ -214,29 +241,27 @@ impl Email {
         Ok(conn)
     }
 
-    /// AUTH when `auth_username` is set and the server offers PLAIN or LOGIN.
+    /// AUTH when `auth_username` is set and the server offers AUTH, with the mechanism
+    /// [`choose_auth`] takes.
     async fn authenticate(&self, conn: &mut AsyncSmtpConnection) -> Result<(), NotifyError> {
         let user = &self.config.auth_username;
-        let info = conn.server_info();
-        let plain = info.supports_auth_mechanism(Mechanism::Plain);
-        let login = info.supports_auth_mechanism(Mechanism::Login);
-        if user.is_empty() || !(plain || login) {
+        if user.is_empty() {
             return Ok(());
         }
-        let (mechanism, name) = if plain {
-            (Mechanism::Plain, "PLAIN")
-        } else {
-            (Mechanism::Login, "LOGIN")
+        let ehlo = conn
+            .command(Ehlo::new(self.hello()))
+            .await
+            .map_err(|e| self.smtp_error("send EHLO command", e))?;
+        let Some(offer) = auth_offer(&ehlo) else {
+            return Ok(());
         };
-        let password = match &self.password {
-            Some(p) => p.get(KIND)?,
-            None => String::new(),
+        let auth = choose_auth(offer, || read(&self.secret), || read(&self.password))
+            .map_err(|e| NotifyError::retry(format!("{KIND}: find auth mechanism: {e}")))?;
+        let (mechanism, password) = match auth {
+            Auth::CramMd5(secret) => return self.cram_md5(conn, user, &secret).await,
+            Auth::Plain(password) => (Mechanism::Plain, password),
+            Auth::Login(password) => (Mechanism::Login, password),
         };
-        if password.is_empty() {
-            return Err(NotifyError::retry(format!(
-                "{KIND}: find auth mechanism: missing password for {name} auth mechanism"
-            )));
-        }
         // Go's PlainAuth sends credentials in the clear only to this machine.
         if mechanism == Mechanism::Plain
             && !conn.is_encrypted()
@@ -248,24 +273,197 @@ impl Email {
         }
         conn.auth(&[mechanism], &Credentials::new(user.clone(), password))
             .await
-            .map_err(|e| self.smtp_error(&format!("{name} auth"), e))?;
+            .map_err(|e| self.smtp_error(&format!("{mechanism} auth"), e))?;
         Ok(())
     }
 
-    /// An SMTP failure: a permanent refusal (5xx) is not retried, anything else is.
+    /// RFC 2195: `AUTH CRAM-MD5`, the server's challenge, and the answer that proves
+    /// the secret without sending it; a challenge that cannot be read is cancelled.
+    async fn cram_md5(&self, conn: &mut AsyncSmtpConnection, user: &str, secret: &str) -> Result<(), NotifyError> {
+        const WHAT: &str = "CRAM-MD5 auth";
+        let unexpected = |r: &Response| {
+            let text: Vec<&str> = r.message().collect();
+            NotifyError::retry(self.scrub(format!(
+                "{KIND}: {WHAT}: unexpected reply {} {}",
+                r.code(),
+                text.join(" ")
+            )))
+        };
+        let reply = conn
+            .command("AUTH CRAM-MD5\r\n")
+            .await
+            .map_err(|e| self.smtp_error(WHAT, e))?;
+        if !reply.has_code(334) {
+            return Err(unexpected(&reply));
+        }
+        let Some(challenge) = base64_decode(reply.first_line().unwrap_or_default().trim()) else {
+            let _ = conn.command("*\r\n").await;
+            return Err(unexpected(&reply));
+        };
+        let answer = base64_encode(cram_md5_answer(user, secret, &challenge).as_bytes());
+        let reply = conn
+            .command(format!("{answer}\r\n"))
+            .await
+            .map_err(|e| self.smtp_error(WHAT, e))?;
+        if !reply.has_code(235) {
+            return Err(unexpected(&reply));
+        }
+        Ok(())
+    }
+
+    /// MAIL, RCPT for each recipient, DATA and the message, each failure named by its
+    /// step as Alertmanager names it.
+    async fn deliver(
+        &self,
+        conn: &mut AsyncSmtpConnection,
+        envelope: &Envelope,
+        message: &[u8],
+    ) -> Result<(), NotifyError> {
+        // What Go's net/smtp declares whenever the server offers it.
+        let info = conn.server_info();
+        let mut options = Vec::new();
+        if info.supports_feature(Extension::EightBitMime) {
+            options.push(MailParameter::Body(MailBodyParameter::EightBitMime));
+        }
+        if info.supports_feature(Extension::SmtpUtfEight) {
+            options.push(MailParameter::SmtpUtfEight);
+        }
+        conn.command(Mail::new(envelope.from().cloned(), options))
+            .await
+            .map_err(|e| self.smtp_error("send MAIL command", e))?;
+        for to in envelope.to() {
+            conn.command(Rcpt::new(to.clone(), Vec::new()))
+                .await
+                .map_err(|e| self.smtp_error("send RCPT command", e))?;
+        }
+        conn.command(commands::Data)
+            .await
+            .map_err(|e| self.smtp_error("send DATA command", e))?;
+        conn.message(message)
+            .await
+            .map_err(|e| self.smtp_error("delivery failure", e))?;
+        Ok(())
+    }
+
+    /// A failure of the SMTP exchange: retried, whatever the server's code, as
+    /// Alertmanager retries it.
     fn smtp_error(&self, what: &str, e: lettre::transport::smtp::Error) -> NotifyError {
-        let mut message = format!("{KIND}: {what}: {e}");
-        if let Some(Ok(p)) = self.password.as_ref().map(|p| p.get(KIND)) {
-            if !p.is_empty() {
-                message = message.replace(&p, "<secret>");
+        NotifyError::retry(self.scrub(format!("{KIND}: {what}: {e}")))
+    }
+
+    /// `message` without the password or the secret.
+    fn scrub(&self, mut message: String) -> String {
+        for source in [&self.password, &self.secret].into_iter().flatten() {
+            if let Ok(s) = source.get(KIND) {
+                if !s.is_empty() {
+                    message = message.replace(&s, "<secret>");
+                }
             }
         }
-        if e.is_permanent() {
-            NotifyError::fatal(message)
-        } else {
-            NotifyError::retry(message)
+        message
+    }
+}
+
+/// A mechanism to authenticate with, and what it needs.
+enum Auth {
+    CramMd5(String),
+    Plain(String),
+    Login(String),
+}
+
+/// The parameter of an EHLO reply's `AUTH` line (its last, as Go keeps it), if any:
+/// the mechanisms, in the server's order.
+fn auth_offer(ehlo: &Response) -> Option<&str> {
+    ehlo.message()
+        .skip(1)
+        .filter_map(|line| match line.split_once(' ') {
+            Some(("AUTH", offer)) => Some(offer),
+            _ => (line == "AUTH").then_some(""),
+        })
+        .last()
+}
+
+/// Alertmanager's choice: the first of `offer`'s mechanisms, in its order, whose
+/// credential is set — the secret for CRAM-MD5, the password for PLAIN and LOGIN. Else
+/// every reason why not, or, when no mechanism was known, the offer itself.
+fn choose_auth(
+    offer: &str,
+    secret: impl Fn() -> Result<String, String>,
+    password: impl Fn() -> Result<String, String>,
+) -> Result<Auth, String> {
+    let mut why = Vec::new();
+    for mechanism in offer.split(' ') {
+        let (credential, what, auth): (_, _, fn(String) -> Auth) = match mechanism {
+            "CRAM-MD5" => (secret(), "secret", Auth::CramMd5),
+            "PLAIN" => (password(), "password", Auth::Plain),
+            "LOGIN" => (password(), "password", Auth::Login),
+            _ => continue,
+        };
+        match credential {
+            Err(e) => why.push(e),
+            Ok(c) if c.is_empty() => why.push(format!("missing {what} for {mechanism} auth mechanism")),
+            Ok(c) => return Ok(auth(c)),
         }
     }
+    if why.is_empty() {
+        why.push(format!("unknown auth mechanism: {offer}"));
+    }
+    Err(why.join("; "))
+}
+
+/// A credential, empty when not set; a file that cannot be read is a reason, naming
+/// the file.
+fn read(source: &Option<SecretSource>) -> Result<String, String> {
+    match source {
+        None => Ok(String::new()),
+        // `get` says "email: reading …"; the reason goes after "find auth mechanism: ".
+        Some(s) => s
+            .get(KIND)
+            .map_err(|e| match e.message.strip_prefix(&format!("{KIND}: ")) {
+                Some(m) => m.to_string(),
+                None => e.message,
+            }),
+    }
+}
+
+/// RFC 2195's answer: the user, a space, and HMAC-MD5(secret, challenge) in lowercase
+/// hex.
+fn cram_md5_answer(user: &str, secret: &str, challenge: &[u8]) -> String {
+    let digest: String = hmac_md5(secret.as_bytes(), challenge)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("{user} {digest}")
+}
+
+/// HMAC-MD5 (RFC 2104, MD5's block of 64 bytes).
+fn hmac_md5(key: &[u8], data: &[u8]) -> [u8; 16] {
+    const BLOCK: usize = 64;
+    let mut k = [0u8; BLOCK];
+    if key.len() > BLOCK {
+        k[..16].copy_from_slice(&Md5::digest(key));
+    } else {
+        k[..key.len()].copy_from_slice(key);
+    }
+    let inner = Md5::new()
+        .chain_update(k.map(|b| b ^ 0x36))
+        .chain_update(data)
+        .finalize();
+    Md5::new()
+        .chain_update(k.map(|b| b ^ 0x5c))
+        .chain_update(inner)
+        .finalize()
+        .into()
+}
+
+/// Standard base64 (RFC 4648), padded.
+fn base64_encode(data: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(data)
+}
+
+/// Standard padded base64; `None` for anything else.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
 }
 
 fn part(content_type: ContentType, body: String) -> SinglePart {
@@ -347,13 +545,14 @@ impl Integration for Email {
 impl Email {
     async fn send(&self, envelope: &Envelope, message: &[u8]) -> Result<(), NotifyError> {
         let mut conn = self.connect().await?;
-        if let Err(e) = self.authenticate(&mut conn).await {
+        let sent = match self.authenticate(&mut conn).await {
+            Ok(()) => self.deliver(&mut conn, envelope, message).await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = sent {
             conn.abort().await;
             return Err(e);
         }
-        conn.send(envelope, message)
-            .await
-            .map_err(|e| self.smtp_error("delivery failure", e))?;
         // Delivered: a failing QUIT changes nothing.
         if let Err(e) = conn.quit().await {
             tracing::debug!(error = %e, "email: failed to close SMTP connection");
@@ -363,259 +562,5 @@ impl Email {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::notify::testkit;
-    use std::process::{Child, Command, Stdio};
-    use std::time::{Duration, Instant};
-
-    /// Records each message as a JSON line: the envelope, the login, the headers and
-    /// the parts, as Python's `email` package reads them.
-    const SERVER: &str = r#"
-import json, logging, ssl, sys, time, warnings, email, email.policy
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, LoginPassword
-warnings.simplefilter("ignore")
-logging.disable(logging.CRITICAL)
-port, out, user, password, cert, key = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], sys.argv[6]
-class Handler:
-    async def handle_DATA(self, server, session, envelope):
-        msg = email.message_from_bytes(envelope.content, policy=email.policy.default)
-        ad = getattr(session, "auth_data", None)
-        rec = {"from": envelope.mail_from, "rcpt": envelope.rcpt_tos,
-               "login": ad.login.decode() if isinstance(ad, LoginPassword) else None,
-               "tls": session.ssl is not None,
-               "content_type": msg.get_content_type(),
-               "headers": {k: str(v) for k, v in msg.items()},
-               "parts": [{"type": p.get_content_type(), "body": p.get_content()} for p in msg.iter_parts()]}
-        with open(out, "a") as f:
-            f.write(json.dumps(rec) + "\n")
-        return "250 OK"
-def auth(server, session, envelope, mechanism, data):
-    ok = isinstance(data, LoginPassword) and data.login == user.encode() and data.password == password.encode()
-    return AuthResult(success=ok, handled=False, auth_data=data)
-kw = dict(authenticator=auth, auth_required=True, auth_require_tls=False) if user else {}
-if cert:
-    kw["tls_context"] = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    kw["tls_context"].load_cert_chain(cert, key)
-    kw["require_starttls"] = True
-Controller(Handler(), hostname="127.0.0.1", port=port, **kw).start()
-while True:
-    time.sleep(3600)
-"#;
-
-    /// An aiosmtpd server on a free port, killed when dropped; with a certificate's and
-    /// a key's PEM files, it offers (and requires) STARTTLS.
-    struct Smtp {
-        child: Child,
-        port: u16,
-        out: PathBuf,
-        _dir: tempfile::TempDir,
-    }
-
-    impl Drop for Smtp {
-        fn drop(&mut self) {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-
-    impl Smtp {
-        async fn start(user: &str, password: &str, tls: Option<(&Path, &Path)>) -> Smtp {
-            let found = Command::new("python3").args(["-c", "import aiosmtpd"]).status();
-            assert!(
-                found.is_ok_and(|s| s.success()),
-                "python3 with aiosmtpd is needed: scripts/test.sh installs it (pip install aiosmtpd)"
-            );
-            let dir = tempfile::tempdir().unwrap();
-            let script = dir.path().join("smtp.py");
-            std::fs::write(&script, SERVER).unwrap();
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
-            let out = dir.path().join("received.jsonl");
-            let child = Command::new("python3")
-                .arg(&script)
-                .args([&port.to_string(), &out.display().to_string(), user, password])
-                .args(tls.map_or([PathBuf::new(), PathBuf::new()], |(c, k)| [c.into(), k.into()]))
-                .stdout(Stdio::null())
-                .spawn()
-                .unwrap();
-            let smtp = Smtp {
-                child,
-                port,
-                out,
-                _dir: dir,
-            };
-            let deadline = Instant::now() + Duration::from_secs(30);
-            while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-                assert!(Instant::now() < deadline, "aiosmtpd did not listen on {port}");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            smtp
-        }
-
-        fn received(&self) -> Vec<serde_json::Value> {
-            let text = std::fs::read_to_string(&self.out).unwrap_or_default();
-            text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
-        }
-    }
-
-    fn config(port: u16) -> EmailConfig {
-        EmailConfig {
-            to: "ops@example.org, Oncall <oncall@example.org>".into(),
-            from: "Alertmanager <am@example.org>".into(),
-            smarthost: format!("127.0.0.1:{port}"),
-            hello: "pyrite.test".into(),
-            require_tls: Some(false),
-            text: "{{ range .Alerts }}{{ .Labels.instance }} {{ end }}".into(),
-            ..EmailConfig::default()
-        }
-    }
-
-    fn alerts() -> [Alert; 2] {
-        [testkit::alert("a:1", false), testkit::alert("b:1", false)]
-    }
-
-    #[tokio::test]
-    async fn sends_alertmanagers_message() {
-        let smtp = Smtp::start("", "", None).await;
-        let mut c = config(smtp.port);
-        c.headers
-            .insert("X-Team".into(), "{{ .CommonLabels.severity }} ünïcode".into());
-        let email = Email::new(&c, Path::new("/"), testkit::templates()).unwrap();
-        email.notify(&testkit::context(), &alerts()).await.unwrap();
-
-        let got = smtp.received();
-        assert_eq!(got.len(), 1, "{got:?}");
-        let m = &got[0];
-        assert_eq!(m["from"], "am@example.org");
-        assert_eq!(m["rcpt"], serde_json::json!(["ops@example.org", "oncall@example.org"]));
-        assert_eq!(m["login"], serde_json::Value::Null);
-        let h = &m["headers"];
-        assert_eq!(h["To"], "ops@example.org, Oncall <oncall@example.org>");
-        assert_eq!(h["From"], "Alertmanager <am@example.org>");
-        assert_eq!(h["Subject"], testkit::subject(2));
-        assert_eq!(h["X-Team"], "page ünïcode");
-        assert_eq!(h["MIME-Version"], "1.0");
-        assert!(h["Message-Id"].as_str().unwrap().starts_with('<'), "{h}");
-        assert!(!h["Date"].as_str().unwrap().is_empty(), "{h}");
-        assert_eq!(m["content_type"], "multipart/alternative");
-        let parts = m["parts"].as_array().unwrap();
-        assert_eq!(parts.len(), 2, "{parts:?}");
-        assert_eq!(parts[0]["type"], "text/plain");
-        assert_eq!(parts[0]["body"], "a:1 b:1 ");
-        assert_eq!(parts[1]["type"], "text/html");
-        let html = parts[1]["body"].as_str().unwrap();
-        for want in [
-            "instance = a:1",
-            "instance = b:1",
-            "alertname = Down",
-            "severity = page",
-        ] {
-            assert!(html.contains(want), "{want} not in {html}");
-        }
-        assert!(html.contains(testkit::AM_URL), "{html}");
-    }
-
-    #[tokio::test]
-    async fn authenticates_with_the_password() {
-        let smtp = Smtp::start("alertmanager", "s3cret-pw", None).await;
-        let mut c = config(smtp.port);
-        c.auth_username = "alertmanager".into();
-        c.auth_password = Some(Secret::new("wrong-pw".to_string()));
-        let email = Email::new(&c, Path::new("/"), testkit::templates()).unwrap();
-        let e = email.notify(&testkit::context(), &alerts()).await.unwrap_err();
-        assert!(!e.retry, "a refused login is permanent: {}", e.message);
-        assert!(!e.message.contains("wrong-pw"), "{}", e.message);
-        assert!(smtp.received().is_empty());
-
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("pw"), "s3cret-pw\n").unwrap();
-        c.auth_password = None;
-        c.auth_password_file = Some("pw".into());
-        let email = Email::new(&c, dir.path(), testkit::templates()).unwrap();
-        email.notify(&testkit::context(), &alerts()).await.unwrap();
-        let got = smtp.received();
-        assert_eq!(got.len(), 1, "{got:?}");
-        assert_eq!(got[0]["login"], "alertmanager");
-    }
-
-    #[tokio::test]
-    async fn require_tls_refuses_a_server_without_starttls() {
-        let smtp = Smtp::start("", "", None).await;
-        let mut c = config(smtp.port);
-        c.require_tls = Some(true);
-        let email = Email::new(&c, Path::new("/"), testkit::templates()).unwrap();
-        let e = email.notify(&testkit::context(), &alerts()).await.unwrap_err();
-        assert!(e.message.contains("STARTTLS"), "{}", e.message);
-        assert!(smtp.received().is_empty());
-    }
-
-    #[tokio::test]
-    async fn starttls_with_the_configured_ca() {
-        let dir = tempfile::tempdir().unwrap();
-        let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string()]).unwrap();
-        let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-        std::fs::write(&cert_file, cert.cert.pem()).unwrap();
-        std::fs::write(&key_file, cert.key_pair.serialize_pem()).unwrap();
-        let smtp = Smtp::start("alertmanager", "s3cret-pw", Some((&cert_file, &key_file))).await;
-        let mut c = config(smtp.port);
-        c.require_tls = Some(true);
-        c.auth_username = "alertmanager".into();
-        c.auth_password = Some(Secret::new("s3cret-pw".to_string()));
-
-        // Not trusted without the CA: the handshake fails, and is retried.
-        let email = Email::new(&c, Path::new("/"), testkit::templates()).unwrap();
-        let e = email.notify(&testkit::context(), &alerts()).await.unwrap_err();
-        assert!(e.retry && e.message.contains("STARTTLS"), "{}", e.message);
-        assert!(smtp.received().is_empty());
-
-        c.tls_config = Some(pyrite_http_client::TlsConfig {
-            ca_file: Some("cert.pem".into()),
-            ..Default::default()
-        });
-        let email = Email::new(&c, dir.path(), testkit::templates()).unwrap();
-        email.notify(&testkit::context(), &alerts()).await.unwrap();
-        let got = smtp.received();
-        assert_eq!(got.len(), 1, "{got:?}");
-        assert_eq!(got[0]["tls"], true);
-        assert_eq!(got[0]["login"], "alertmanager");
-    }
-
-    #[tokio::test]
-    async fn failures_are_classified() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let email = Email::new(&config(port), Path::new("/"), testkit::templates()).unwrap();
-        let e = email.notify(&testkit::context(), &alerts()).await.unwrap_err();
-        assert!(e.retry, "a refused connection is retried: {}", e.message);
-
-        let mut c = config(port);
-        c.from = "a@b, c@d".into();
-        let email = Email::new(&c, Path::new("/"), testkit::templates()).unwrap();
-        let e = email.notify(&testkit::context(), &alerts()).await.unwrap_err();
-        assert!(!e.retry && e.message.contains("exactly one 'from'"), "{}", e.message);
-
-        c.from = "a@b".into();
-        c.headers.insert("Subject".into(), "{{ nosuch }}".into());
-        let email = Email::new(&c, Path::new("/"), testkit::templates()).unwrap();
-        let e = email.notify(&testkit::context(), &alerts()).await.unwrap_err();
-        assert!(!e.retry && e.message.contains("\"Subject\" header"), "{}", e.message);
-    }
-
-    #[test]
-    fn headers_are_q_encoded_as_go_encodes_them() {
-        assert_eq!(q_encode("[FIRING:1] Down"), "[FIRING:1] Down");
-        assert_eq!(q_encode("a\r\nBcc: x"), "=?utf-8?q?a=0D=0ABcc:_x?=");
-        assert_eq!(q_encode("ü_=?"), "=?utf-8?q?=C3=BC=5F=3D=3F?=");
-        let long = q_encode(&"é".repeat(40));
-        assert!(long.split(' ').all(|w| w.len() <= 75 && w.ends_with("?=")), "{long}");
-        assert_eq!(split_host_port("[::1]:25"), Some(("::1".into(), "25".into())));
-    }
-}
+#[path = "email_tests.rs"]
+mod tests;
