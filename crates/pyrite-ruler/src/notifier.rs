@@ -7,6 +7,11 @@
 //! `alert_relabel_configs`, with the tenant in `X-Scope-OrgID`. The sets' Alertmanagers
 //! are found by their service discovery ([`discovery`]).
 //!
+//! A new alerting file ([`Notifier::apply`], on a reload) replaces the file's sets, their
+//! discovery (the old discovery tasks stop), `alert_relabel_configs` and the external
+//! labels at once; the queue, the metrics and `--ruler.alertmanager-url`'s set stay.
+//! Sending pauses until the new sets' discovery has answered, as it does at start.
+//!
 //! The invariant: `notify` never waits on the network; an Alertmanager that is down
 //! costs its batches (counted and logged), never the evaluation that queued them.
 
@@ -20,7 +25,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, RwLock};
 use pyrite_discovery::{Discoverer, Env};
 use pyrite_http_client::{HttpClient, HttpClientConfig};
 use pyrite_model::{Labels, LabelsBuilder};
@@ -36,10 +41,11 @@ pub use metrics::NotifierMetrics;
 /// Alerts sent in one request.
 const BATCH: usize = 64;
 
-/// How long sending waits at start for the sets' discovery to answer.
+/// How long sending waits, at start and after a new file, for the sets' discovery to
+/// answer.
 pub const FIRST_DISCOVERY: Duration = Duration::from_secs(10);
 
-/// A notifier that could not be made.
+/// A notifier that could not be made, or a file it could not take.
 #[derive(Debug, thiserror::Error)]
 pub enum NotifierError {
     #[error("alertmanagers[{0}]: {1}")]
@@ -57,17 +63,65 @@ struct AmSet {
     urls: Mutex<Vec<String>>,
 }
 
-type Discovery = (config::AlertmanagerConfig, Vec<Box<dyn Discoverer>>);
+/// A set's discovery, not yet running.
+struct Discovery {
+    set: Arc<AmSet>,
+    cfg: config::AlertmanagerConfig,
+    discoverers: Vec<Box<dyn Discoverer>>,
+}
+
+/// What one alerting file sets; replaced whole when a new file is taken.
+struct Alerting {
+    /// Counts the files taken (the first is 1).
+    generation: u64,
+    sets: Vec<Arc<AmSet>>,
+    external_labels: Labels,
+    alert_relabel: Vec<RelabelConfig>,
+}
+
+/// The sets of `file` and their discoveries, ready to run.
+fn build_sets(file: &AlertingFile, base_dir: &Path) -> Result<(Vec<Arc<AmSet>>, Vec<Discovery>), NotifierError> {
+    let env = &Env {
+        base_dir: base_dir.to_path_buf(),
+        dns_resolver: None,
+    };
+    let mut sets = Vec::new();
+    let mut discoveries = Vec::new();
+    for (i, am) in file.alerting.alertmanagers.iter().enumerate() {
+        let client = am
+            .http_client_config()
+            .build(&env.base_dir)
+            .map_err(|e| NotifierError::Client(i, e))?;
+        let found = discovery::discoverers(am, env).map_err(|e| NotifierError::Discovery(i, e))?;
+        let set = Arc::new(AmSet {
+            client,
+            timeout: am.timeout.0,
+            alert_relabel: am.alert_relabel_configs.clone(),
+            urls: Mutex::new(Vec::new()),
+        });
+        discoveries.push(Discovery {
+            set: set.clone(),
+            cfg: am.clone(),
+            discoverers: found,
+        });
+        sets.push(set);
+    }
+    Ok((sets, discoveries))
+}
 
 pub struct Notifier {
-    sets: Vec<Arc<AmSet>>,
-    external_labels: Vec<(String, String)>,
-    alert_relabel: Vec<RelabelConfig>,
+    alerting: RwLock<Arc<Alerting>>,
+    /// `--ruler.alertmanager-url`'s Alertmanagers, kept through new files.
+    fixed: Option<Arc<AmSet>>,
     capacity: usize,
     queue: Mutex<VecDeque<(String, Notification)>>,
     wake: tokio::sync::Notify,
-    /// The discoveries of the sets, taken by `run`.
-    discoveries: Mutex<Vec<(usize, Discovery)>>,
+    /// The discoveries of the latest file's sets and its generation, taken by `run`.
+    discoveries: Mutex<(u64, Vec<Discovery>)>,
+    /// The generation of the file taken last, set once `discoveries` holds its.
+    latest: tokio::sync::watch::Sender<u64>,
+    /// The latest generation whose discovery has answered (or had [`FIRST_DISCOVERY`]).
+    answered: tokio::sync::watch::Sender<u64>,
     metrics: NotifierMetrics,
 }
 
@@ -82,32 +136,13 @@ impl Notifier {
         base_dir: &Path,
         metrics: NotifierMetrics,
     ) -> Result<Arc<Notifier>, NotifierError> {
-        let env = &Env {
-            base_dir: base_dir.to_path_buf(),
-            dns_resolver: None,
-        };
-        let mut sets = Vec::new();
-        let mut discoveries = Vec::new();
-        for (i, am) in file.alerting.alertmanagers.iter().enumerate() {
-            let client = am
-                .http_client_config()
-                .build(&env.base_dir)
-                .map_err(|e| NotifierError::Client(i, e))?;
-            let found = discovery::discoverers(am, env).map_err(|e| NotifierError::Discovery(i, e))?;
-            discoveries.push((sets.len(), (am.clone(), found)));
-            sets.push(Arc::new(AmSet {
-                client,
-                timeout: am.timeout.0,
-                alert_relabel: am.alert_relabel_configs.clone(),
-                urls: Mutex::new(Vec::new()),
-            }));
-        }
-        if !urls.is_empty() {
-            let client = HttpClientConfig::default()
-                .build(&env.base_dir)
-                .map_err(|e| NotifierError::Client(sets.len(), e))?;
-            sets.push(Arc::new(AmSet {
-                client,
+        let (sets, discoveries) = build_sets(file, base_dir)?;
+        let fixed = match urls.is_empty() {
+            true => None,
+            false => Some(Arc::new(AmSet {
+                client: HttpClientConfig::default()
+                    .build(base_dir)
+                    .map_err(|e| NotifierError::Client(sets.len(), e))?,
                 timeout: Duration::from_secs(10),
                 alert_relabel: Vec::new(),
                 urls: Mutex::new(
@@ -115,49 +150,122 @@ impl Notifier {
                         .map(|u| format!("{}/api/v2/alerts", u.trim_end_matches('/')))
                         .collect(),
                 ),
-            }));
-        }
+            })),
+        };
         let capacity = capacity.max(1);
         metrics.queue_capacity.set(capacity as i64);
         let n = Arc::new(Notifier {
-            sets,
-            external_labels: file.external_labels.clone().into_iter().collect(),
-            alert_relabel: file.alerting.alert_relabel_configs.clone(),
+            alerting: RwLock::new(Arc::new(Alerting {
+                generation: 1,
+                sets,
+                external_labels: external_labels(file),
+                alert_relabel: file.alerting.alert_relabel_configs.clone(),
+            })),
+            fixed,
             capacity,
             queue: Mutex::new(VecDeque::new()),
             wake: tokio::sync::Notify::new(),
-            discoveries: Mutex::new(discoveries),
+            discoveries: Mutex::new((1, discoveries)),
+            latest: tokio::sync::watch::channel(1).0,
+            answered: tokio::sync::watch::channel(0).0,
             metrics,
         });
         n.count_discovered();
         Ok(n)
     }
 
+    /// Takes a new alerting file (relative file names from `base_dir`): its sets replace
+    /// the running ones, whose discovery `run` stops as it starts the new sets'; its
+    /// `alert_relabel_configs` and external labels apply to alerts notified from now
+    /// on. The queue and `--ruler.alertmanager-url`'s set stay. A file whose sets cannot
+    /// be made changes nothing.
+    pub fn apply(&self, file: &AlertingFile, base_dir: &Path) -> Result<(), NotifierError> {
+        let (sets, discoveries) = build_sets(file, base_dir)?;
+        let sets_len = sets.len();
+        {
+            let mut pending = self.discoveries.lock();
+            let mut alerting = self.alerting.write();
+            let generation = alerting.generation + 1;
+            *alerting = Arc::new(Alerting {
+                generation,
+                sets,
+                external_labels: external_labels(file),
+                alert_relabel: file.alerting.alert_relabel_configs.clone(),
+            });
+            *pending = (generation, discoveries);
+            self.latest.send_replace(generation);
+        }
+        self.count_discovered();
+        tracing::info!(sets = sets_len, "took a new alerting configuration");
+        Ok(())
+    }
+
+    /// The external labels of the file taken last.
+    pub fn external_labels(&self) -> Labels {
+        self.alerting.read().external_labels.clone()
+    }
+
+    fn alerting(&self) -> Arc<Alerting> {
+        self.alerting.read().clone()
+    }
+
     /// Finds the Alertmanagers and sends queued alerts until the task is dropped.
     /// Sending starts once every set's discovery has answered (or after
     /// [`FIRST_DISCOVERY`]), so the alerts of a first evaluation are not lost to
-    /// Alertmanagers not yet found.
+    /// Alertmanagers not yet found; so it does again after each new file.
     pub async fn run(self: Arc<Self>) {
-        let mut tasks = tokio::task::JoinSet::new();
-        let discoveries = std::mem::take(&mut *self.discoveries.lock());
-        let pending = Arc::new(AtomicUsize::new(discoveries.len()));
-        let answered = Arc::new(tokio::sync::Notify::new());
-        for (i, (cfg, found)) in discoveries {
-            let (n, pending, answered) = (self.clone(), pending.clone(), answered.clone());
-            let first = AtomicBool::new(true);
-            tasks.spawn(discovery::run(cfg, found, move |urls| {
-                tracing::info!(set = i, alertmanagers = ?urls, "alertmanagers discovered");
-                *n.sets[i].urls.lock() = urls;
-                n.count_discovered();
-                if first.swap(false, Ordering::SeqCst) && pending.fetch_sub(1, Ordering::SeqCst) == 1 {
-                    answered.notify_one();
-                }
-            }));
-        }
-        if pending.load(Ordering::SeqCst) > 0 {
-            let _ = tokio::time::timeout(FIRST_DISCOVERY, answered.notified()).await;
-        }
+        tokio::join!(self.discover(), self.send());
+    }
+
+    /// Runs the latest file's discoveries, and again for each new file (dropping the
+    /// old tasks aborts them); marks each generation answered once all its sets'
+    /// discovery has answered, or after [`FIRST_DISCOVERY`].
+    async fn discover(self: &Arc<Self>) {
+        let mut latest = self.latest.subscribe();
         loop {
+            let (generation, discoveries) = {
+                let mut d = self.discoveries.lock();
+                (d.0, std::mem::take(&mut d.1))
+            };
+            let mut tasks = tokio::task::JoinSet::new();
+            let pending = Arc::new(AtomicUsize::new(discoveries.len()));
+            let answered = Arc::new(tokio::sync::Notify::new());
+            for (i, Discovery { set, cfg, discoverers }) in discoveries.into_iter().enumerate() {
+                let (n, pending, answered) = (self.clone(), pending.clone(), answered.clone());
+                let first = AtomicBool::new(true);
+                tasks.spawn(discovery::run(cfg, discoverers, move |urls| {
+                    tracing::info!(set = i, alertmanagers = ?urls, "alertmanagers discovered");
+                    *set.urls.lock() = urls;
+                    n.count_discovered();
+                    if first.swap(false, Ordering::SeqCst) && pending.fetch_sub(1, Ordering::SeqCst) == 1 {
+                        answered.notify_one();
+                    }
+                }));
+            }
+            // Never an error: `self` holds the sender.
+            let newer = latest.wait_for(|g| *g > generation);
+            tokio::pin!(newer);
+            if pending.load(Ordering::SeqCst) > 0 {
+                tokio::select! {
+                    _ = tokio::time::timeout(FIRST_DISCOVERY, answered.notified()) => {}
+                    _ = &mut newer => continue,
+                }
+            }
+            self.answered.send_modify(|g| *g = (*g).max(generation));
+            let _ = newer.await;
+        }
+    }
+
+    /// Sends queued alerts, waiting while the latest file's discovery has not answered.
+    async fn send(&self) {
+        let mut answered = self.answered.subscribe();
+        loop {
+            let generation = self.alerting.read().generation;
+            if *answered.borrow_and_update() < generation {
+                // Never an error: `self` holds the sender.
+                let _ = answered.changed().await;
+                continue;
+            }
             let batch = self.take_batch();
             if batch.is_empty() {
                 self.wake.notified().await;
@@ -173,8 +281,9 @@ impl Notifier {
 
     /// Posts `alerts` to every Alertmanager; whether one at least took them.
     async fn send_all(&self, tenant: &str, alerts: &[Notification]) -> bool {
+        let alerting = self.alerting();
         let mut ok = false;
-        for set in &self.sets {
+        for set in alerting.sets.iter().chain(&self.fixed) {
             let body: Vec<Json> = alerts
                 .iter()
                 .filter_map(|a| relabeled(a, &set.alert_relabel))
@@ -213,7 +322,13 @@ impl Notifier {
     }
 
     fn count_discovered(&self) {
-        let n: usize = self.sets.iter().map(|s| s.urls.lock().len()).sum();
+        let alerting = self.alerting();
+        let n: usize = alerting
+            .sets
+            .iter()
+            .chain(&self.fixed)
+            .map(|s| s.urls.lock().len())
+            .sum();
         self.metrics.alertmanagers_discovered.set(n as i64);
     }
 
@@ -228,21 +343,26 @@ impl Notifier {
         self.metrics.queue_length.set(q.len() as i64);
         out
     }
+}
 
-    /// The alert as it is queued: with the external labels it lacks, then relabeled.
-    fn prepare(&self, a: &Notification) -> Option<Notification> {
-        let mut b: LabelsBuilder = a.labels.to_builder();
-        for (name, value) in &self.external_labels {
-            if !a.labels.has(name) {
-                b.set(name, value);
-            }
+/// `global.external_labels` as labels.
+fn external_labels(file: &AlertingFile) -> Labels {
+    Labels::from_pairs(&file.external_labels.iter().collect::<Vec<_>>())
+}
+
+/// The alert as it is queued: with the external labels it lacks, then relabeled.
+fn prepare(alerting: &Alerting, a: &Notification) -> Option<Notification> {
+    let mut b: LabelsBuilder = a.labels.to_builder();
+    for l in alerting.external_labels.iter() {
+        if !a.labels.has(&l.name) {
+            b.set(&l.name, &l.value);
         }
-        let a = Notification {
-            labels: b.build(),
-            ..a.clone()
-        };
-        relabeled(&a, &self.alert_relabel)
     }
+    let a = Notification {
+        labels: b.build(),
+        ..a.clone()
+    };
+    relabeled(&a, &alerting.alert_relabel)
 }
 
 /// The alert after `configs`, or `None` when they drop it.
@@ -279,12 +399,13 @@ pub fn generator_url(external_url: &str, expr: &str) -> String {
 
 impl Notify for Notifier {
     fn notify(&self, tenant: &str, alerts: Vec<Notification>) {
-        if self.sets.is_empty() {
+        let alerting = self.alerting();
+        if alerting.sets.is_empty() && self.fixed.is_none() {
             return;
         }
         {
             let mut q = self.queue.lock();
-            for a in alerts.iter().filter_map(|a| self.prepare(a)) {
+            for a in alerts.iter().filter_map(|a| prepare(&alerting, a)) {
                 q.push_back((tenant.to_string(), a));
             }
             let over = q.len().saturating_sub(self.capacity);

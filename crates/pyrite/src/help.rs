@@ -60,7 +60,7 @@ pub(crate) const FLAG_HELP: &[(&str, &str)] = &[
     ("ruler.query-offset", "How far behind its evaluation instant a rule group without a query_offset of its own queries"),
     ("ruler.resend-delay", "How long a firing alert goes before the ruler sends it again"),
     ("ruler.alertmanager-url", "Alertmanagers the ruler sends alerts to, comma-separated base URLs (API v2 under /api/v2); empty: the alertmanager in this process if it runs one (and no alerting file is given), else none"),
-    ("ruler.alerting-config-file", "A Prometheus configuration file whose alerting section (alertmanagers with their service discovery, relabel_configs, HTTP client options; alert_relabel_configs) and global.external_labels the ruler's alert sending follows; empty: none"),
+    ("ruler.alerting-config-file", "A Prometheus configuration file whose alerting section (alertmanagers with their service discovery, relabel_configs, HTTP client options; alert_relabel_configs) and global.external_labels the ruler's alert sending follows; read again on SIGHUP and POST /-/reload (a broken file keeps the running configuration); empty: none"),
     ("ruler.notification-queue-capacity", "Alerts waiting to be sent to Alertmanagers, at most; the oldest are dropped beyond it"),
     ("ruler.heartbeat-period", "How often a ruler tells the metadata group it is alive (rulers share rule groups out as members of its ruler pool)"),
     ("ruler.heartbeat-timeout", "How long a ruler may go unheard before its rule groups move to the others (it stops evaluating one period sooner by itself); at least three periods"),

@@ -127,3 +127,105 @@ async fn counts_what_each_alertmanager_took_and_refused() {
     assert_eq!(m.dropped.get(), 0, "one Alertmanager took them");
     assert_eq!(m.alertmanagers_discovered.get(), 2);
 }
+
+#[test]
+fn a_new_file_keeps_the_queue_and_applies_to_alerts_notified_after() {
+    let (n, m) = notifier(
+        r#"
+global: {external_labels: {cluster: eu1}}
+alerting: {alertmanagers: [{static_configs: [{targets: ["old:9093"]}]}]}
+"#,
+        &[],
+        10,
+    );
+    n.notify("t", vec![alert("before")]);
+    let broken = config::parse("alerting: {alertmanagers: [{tls_config: {ca_file: /nonexistent/ca.pem}}]}").unwrap();
+    assert!(n.apply(&broken, Path::new(".")).is_err());
+    assert_eq!(n.external_labels(), Labels::from_pairs(&[("cluster", "eu1")]), "kept");
+    let new = config::parse(
+        r#"
+global: {external_labels: {cluster: eu2}}
+alerting:
+  alert_relabel_configs: [{target_label: team, replacement: ops}]
+  alertmanagers: [{static_configs: [{targets: ["new:9093"]}]}]
+"#,
+    )
+    .unwrap();
+    n.apply(&new, Path::new(".")).unwrap();
+    assert_eq!(n.external_labels(), Labels::from_pairs(&[("cluster", "eu2")]));
+    n.notify("t", vec![alert("after")]);
+    assert_eq!(m.queue_length.get(), 2);
+    let labels: Vec<Labels> = n.take_batch().into_iter().map(|(_, a)| a.labels).collect();
+    assert_eq!(
+        labels,
+        vec![
+            Labels::from_pairs(&[("alertname", "before"), ("cluster", "eu1")]),
+            Labels::from_pairs(&[("alertname", "after"), ("cluster", "eu2"), ("team", "ops")]),
+        ],
+        "the queued alert stays as it was queued"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_new_file_alerts_go_to_its_alertmanagers_only() {
+    type Seen = Arc<Mutex<Vec<Json>>>;
+    let (old, new): (Seen, Seen) = Default::default();
+    let record = |seen: &Seen| {
+        let seen = seen.clone();
+        axum::routing::post(move |axum::Json(body): axum::Json<Vec<Json>>| async move {
+            seen.lock().extend(body);
+            ""
+        })
+    };
+    let app = axum::Router::new()
+        .route("/old/api/v2/alerts", record(&old))
+        .route("/new/api/v2/alerts", record(&new));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let file = |prefix: &str, cluster: &str| {
+        format!(
+            "global: {{external_labels: {{cluster: {cluster}}}}}\n\
+             alerting: {{alertmanagers: [{{path_prefix: /{prefix}, static_configs: [{{targets: [\"{addr}\"]}}]}}]}}"
+        )
+    };
+    let (n, m) = notifier(&file("old", "eu1"), &[], 10);
+    tokio::spawn(n.clone().run());
+    let wait = |seen: &Seen, len: usize| {
+        let seen = seen.clone();
+        async move {
+            for _ in 0..500 {
+                if seen.lock().len() >= len {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            seen.lock().clone()
+        }
+    };
+    n.notify("t", vec![alert("1")]);
+    let got = wait(&old, 1).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["labels"], json!({"alertname": "1", "cluster": "eu1"}));
+
+    n.apply(&config::parse(&file("new", "eu2")).unwrap(), Path::new("."))
+        .unwrap();
+    n.notify("t", vec![alert("2")]);
+    let got = wait(&new, 1).await;
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0]["labels"], json!({"alertname": "2", "cluster": "eu2"}));
+    assert_eq!(old.lock().len(), 1, "the old set is no longer sent to");
+    assert_eq!(m.alertmanagers_discovered.get(), 1);
+    assert_eq!(m.dropped.get(), 0);
+
+    // A file taken before `run` starts is the one discovered.
+    let (n, _) = notifier(&file("old", "eu1"), &[], 10);
+    n.apply(&config::parse(&file("new", "eu3")).unwrap(), Path::new("."))
+        .unwrap();
+    tokio::spawn(n.clone().run());
+    n.notify("t", vec![alert("3")]);
+    let got = wait(&new, 2).await;
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1]["labels"], json!({"alertname": "3", "cluster": "eu3"}));
+    assert_eq!(old.lock().len(), 1);
+}

@@ -5,6 +5,10 @@
 //! limited and replicated as any write), and serves `/api/v1/rules` and
 //! `/api/v1/alerts`. Alerts due go to `--ruler.alertmanager-url`'s Alertmanagers, or
 //! to the alertmanager in this process when neither that nor an alerting file is given.
+//! A reload reads `--ruler.alerting-config-file` again: the notifier takes its
+//! Alertmanagers, relabeling and external labels, and evaluations read the external
+//! labels from the notifier, so templates and alerts follow the same file (a broken one
+//! keeps the running configuration).
 //! Groups kept through the rule configuration API run beside the directory's
 //! ([`super::rule_sources`]).
 //!
@@ -14,12 +18,12 @@
 //! evaluation. A ruler shutting down leaves the pool and evaluates on until the others
 //! take over.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use pyrite_distributor::{Distributor, RawSeries, Source};
-use pyrite_model::{Labels, TimeSeries};
+use pyrite_model::TimeSeries;
 use pyrite_promql::Engine;
 use pyrite_ruler::group::{instant_query, Expansion, QuerySample, RuleEnv};
 use pyrite_ruler::manager::Manager;
@@ -36,7 +40,8 @@ struct Env {
     store: Arc<dyn Queryable>,
     dist: Arc<Distributor>,
     external_url: String,
-    external_labels: Labels,
+    /// Holds the alerting file's external labels, which a reload replaces.
+    notifier: Arc<Notifier>,
 }
 
 #[async_trait::async_trait]
@@ -69,7 +74,7 @@ impl RuleEnv for Env {
         let query = Arc::new(move |expr: &str| {
             tokio::task::block_in_place(|| handle.block_on(instant_query(&engine, store.clone(), &tenant, expr, t)))
         });
-        Expander::new(&self.external_labels, self.external_url.clone(), query)
+        Expander::new(&self.notifier.external_labels(), self.external_url.clone(), query)
             .at(at.t)
             .expand(at.rule, text, at.labels, at.value)
     }
@@ -87,23 +92,11 @@ pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
         ctx.write_path(),
         &mut prometheus_client::registry::Registry::default(),
     ));
-    let (alerting, base_dir) = match cfg.alerting_config_file.as_str() {
-        "" => (AlertingFile::default(), PathBuf::from(".")),
-        file => {
-            let path = PathBuf::from(file);
-            let alerting = pyrite_ruler::notifier::config::read(&path).context("ruler.alerting-config-file")?;
-            let dir = path.parent().map(PathBuf::from).unwrap_or_default();
-            (alerting, dir)
-        }
+    let alerting_file = (!cfg.alerting_config_file.is_empty()).then(|| PathBuf::from(&cfg.alerting_config_file));
+    let (alerting, base_dir) = match &alerting_file {
+        None => (AlertingFile::default(), PathBuf::from(".")),
+        Some(path) => read_alerting_file(path).context("ruler.alerting-config-file")?,
     };
-    let external_labels = Labels::from_pairs(&alerting.external_labels.iter().collect::<Vec<_>>());
-    let env = Arc::new(Env {
-        engine: Engine::new(ctx.cfg.querier.engine_options()),
-        store: ctx.read_path(),
-        dist,
-        external_url: cfg.external_url.clone(),
-        external_labels,
-    });
     let mut alertmanagers = cfg.alertmanagers();
     if alertmanagers.is_empty() && cfg.alerting_config_file.is_empty() && ctx.modules.contains(&Module::Alertmanager) {
         // Pyrite's own alertmanager, beside the ruler in this process.
@@ -117,6 +110,26 @@ pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
         NotifierMetrics::register(&mut ctx.registry),
     )
     .context("ruler.alerting-config-file")?;
+    if let Some(path) = alerting_file {
+        let notifier = notifier.clone();
+        ctx.reloaders.push(Arc::new(move || {
+            let (notifier, path) = (notifier.clone(), path.clone());
+            Box::pin(async move {
+                let (file, base_dir) =
+                    read_alerting_file(&path).map_err(|e| format!("ruler.alerting-config-file: {e}"))?;
+                notifier
+                    .apply(&file, &base_dir)
+                    .map_err(|e| format!("ruler.alerting-config-file: {}: {e}", path.display()))
+            })
+        }));
+    }
+    let env = Arc::new(Env {
+        engine: Engine::new(ctx.cfg.querier.engine_options()),
+        store: ctx.read_path(),
+        dist,
+        external_url: cfg.external_url.clone(),
+        notifier: notifier.clone(),
+    });
     let member = pool::Member::new(
         pyrite_ruler::record::POOL,
         pool::member_id(ctx, &cfg.instance_id),
@@ -169,4 +182,10 @@ pub fn init(ctx: &mut Context) -> anyhow::Result<()> {
         Ok(())
     });
     Ok(())
+}
+
+/// The alerting file at `path`, and the directory its relative file names are taken from.
+fn read_alerting_file(path: &Path) -> Result<(AlertingFile, PathBuf), pyrite_ruler::notifier::ConfigError> {
+    let file = pyrite_ruler::notifier::config::read(path)?;
+    Ok((file, path.parent().map(PathBuf::from).unwrap_or_default()))
 }
