@@ -203,6 +203,57 @@ fn the_same_alerts_make_the_same_notifications_as_alertmanager() -> anyhow::Resu
     Ok(())
 }
 
+/// One alert, then a second joining its group: group_wait, group_interval and
+/// repeat_interval time Pyrite's notifications as they time Alertmanager's.
+#[test]
+fn group_wait_group_interval_and_repeat_interval_time_notifications_as_in_alertmanager() -> anyhow::Result<()> {
+    require("prometheus-alertmanager")?;
+    let tmp = tempfile::tempdir()?;
+    let (am_hook, py_hook) = (Webhook::start(IP)?, Webhook::start(IP)?);
+    // Repeats fall between group_interval ticks, never on one.
+    let config = |hook: &Webhook| {
+        format!(
+            "route:\n  receiver: hook\n  group_by: [alertname]\n  group_wait: 1s\n  group_interval: 1s\n  repeat_interval: 2500ms\nreceivers:\n  - name: hook\n    webhook_configs:\n      - url: {}\n",
+            hook.url("/hook")
+        )
+    };
+    let (_am, am) = real_alertmanager(tmp.path(), &config(&am_hook))?;
+    let pyrite = pyrite_with(tmp.path(), &config(&py_hook))?;
+    let py = pyrite.url("/alertmanager");
+    let t0 = now();
+    let a = alert("Repeat", "a", "warning", "c1", &t0, None);
+    let b = alert("Repeat", "b", "warning", "c1", &t0, None);
+    let posted = Instant::now();
+    post(&am, &json!([a]))?;
+    post(&py, &json!([a]))?;
+    // a after group_wait, and again after repeat_interval; then b joins.
+    py_hook.wait_for(2, Duration::from_secs(15))?;
+    am_hook.wait_for(2, Duration::from_secs(15))?;
+    post(&am, &json!([a, b]))?;
+    post(&py, &json!([a, b]))?;
+    // a and b at the next group_interval tick, and again after repeat_interval.
+    let py_n = py_hook.wait_for(4, Duration::from_secs(15))?;
+    let am_n = am_hook.wait_for(4, Duration::from_secs(15))?;
+    let timeline = |n: &[Received]| -> Vec<(u128, usize)> {
+        n.iter()
+            .take(4)
+            .map(|r| ((r.at - posted).as_millis(), r.alerts().len()))
+            .collect()
+    };
+    let (pt, at) = (timeline(&py_n), timeline(&am_n));
+    ensure!(
+        pt.iter().map(|n| n.1).eq(at.iter().map(|n| n.1)) && pt.iter().map(|n| n.1).eq([1, 1, 2, 2]),
+        "a, a again, a and b, a and b again: Pyrite {pt:?}, Alertmanager {at:?}"
+    );
+    for (p, m) in pt.iter().zip(&at) {
+        ensure!(
+            p.0.abs_diff(m.0) < 900,
+            "each notification within 0.9 s of Alertmanager's (ms after the first post): Pyrite {pt:?}, Alertmanager {at:?}"
+        );
+    }
+    Ok(())
+}
+
 fn amtool(base: &str, args: &[&str]) -> anyhow::Result<String> {
     let out = Command::new("amtool")
         .arg(format!("--alertmanager.url={base}"))
