@@ -100,7 +100,13 @@ impl fmt::Debug for Matcher {
 /// `name="value"`, the value quoted as Go quotes strings.
 impl fmt::Display for Matcher {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}{}", self.name, self.op.as_str(), quote(&self.value))
+        write!(
+            f,
+            "{}{}{}",
+            self.name,
+            self.op.as_str(),
+            pyrite_template::go_quote(&self.value)
+        )
     }
 }
 
@@ -162,23 +168,6 @@ impl<'de> serde::Deserialize<'de> for Matchers {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct MatcherError(pub String);
-
-fn quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
 
 struct Parser<'a> {
     s: &'a str,

@@ -172,25 +172,11 @@ pub fn group_key(route: &Route, group_labels: &LabelSet) -> String {
 
 /// `{a="b", c="d"}`, as Prometheus's `model.LabelSet` prints.
 pub fn label_set_string(labels: &LabelSet) -> String {
-    let parts: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={}", go_quote(v))).collect();
+    let parts: Vec<String> = labels
+        .iter()
+        .map(|(k, v)| format!("{k}={}", pyrite_template::go_quote(v)))
+        .collect();
     format!("{{{}}}", parts.join(", "))
-}
-
-fn go_quote(s: &str) -> String {
-    let mut out = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\t' => out.push_str("\\t"),
-            '\r' => out.push_str("\\r"),
-            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]

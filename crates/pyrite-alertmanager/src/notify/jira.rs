@@ -98,25 +98,6 @@ struct Search<'a> {
     start_at: u32,
 }
 
-/// Go's `%q` of a string: double quotes, with `"`, `\` and control characters escaped.
-fn go_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => out.push_str(&format!("\\x{:02x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
 impl Jira {
     pub fn new(config: &JiraConfig, base_dir: &Path, templates: Arc<Templates>) -> Result<Jira, String> {
         let api_url = config.api_url.clone().ok_or("no Jira api_url configured")?;
@@ -133,7 +114,10 @@ impl Jira {
         let c = &self.config;
         let mut jql = String::new();
         if !c.wont_fix_resolution.is_empty() {
-            jql.push_str(&format!("resolution != {} and ", go_quote(&c.wont_fix_resolution)));
+            jql.push_str(&format!(
+                "resolution != {} and ",
+                pyrite_template::go_quote(&c.wont_fix_resolution)
+            ));
         }
         if firing {
             if c.reopen_transition.is_empty() {
@@ -149,8 +133,8 @@ impl Jira {
         }
         jql.push_str(&format!(
             "project={} and labels={} order by status ASC,resolutiondate DESC",
-            go_quote(project),
-            go_quote(label)
+            pyrite_template::go_quote(project),
+            pyrite_template::go_quote(label)
         ));
         jql
     }
