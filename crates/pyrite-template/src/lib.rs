@@ -2,9 +2,9 @@
 //! ruler (labels and annotations of alerting rules) and the alertmanager (notification
 //! templates). It owns the language — lexing, parsing, executing, Go's predefined
 //! functions and Go's `fmt` printing of values — and Go's `time.Time` and
-//! `time.Duration` values ([`gotime`]), which both components hand to templates. The
-//! functions and data those components add (`humanize`, `query`, `tz`,
-//! `.Alerts.Firing`, …) stay with them and come in through [`Funcs`] and [`Object`].
+//! `time.Duration` values ([`gotime`]), which both components hand to templates, and the
+//! one function both define alike, [`humanize_duration`]. The other functions and data
+//! those components add (`humanize`, `query`, `tz`, `.Alerts.Firing`, …) stay with them and come in through [`Funcs`] and [`Object`].
 //!
 //! The invariant a reader must not break: for everything it accepts, a template behaves
 //! exactly as under Go 1.22+'s `text/template` — the same output byte for byte, the same
@@ -20,6 +20,7 @@
 //! - `value`: [`Value`], [`List`], [`Map`], [`Object`].
 //! - `fmt` and `float`: Go's `fmt` verbs and `strconv` float formatting.
 //! - `quote`: Go's string and rune literal rules.
+//! - `humanize`: prometheus/common's `HumanizeDuration`.
 //! - [`gotime`]: Go's `time.Time` (zone-aware, from the tz database), `time.Duration`
 //!   and pointers to them, with Go's printing, layouts and methods.
 //!
@@ -40,6 +41,7 @@ mod float;
 mod fmt;
 mod funcs;
 pub mod gotime;
+mod humanize;
 mod lex;
 mod parse;
 mod quote;
@@ -54,6 +56,7 @@ use std::sync::Arc;
 pub use crate::error::{ExecError, ParseError};
 pub use crate::fmt::sprintf;
 pub use crate::funcs::{html_escape, query_escape, Funcs};
+pub use crate::humanize::humanize_duration;
 pub use crate::value::{Arity, CallError, Func, FuncImpl, Kind, List, Map, Object, Value};
 
 use crate::parse::Tree;

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use pyrite_relabel::Regex;
 use pyrite_template::gotime::{GoDuration, GoTime, Pointer};
+use pyrite_template::humanize_duration;
 use pyrite_template::{go_quote, query_escape, sprintf, Arity, Funcs, Kind, List, Map, Object, Value};
 
 use super::QueryFn;
@@ -202,44 +203,6 @@ pub(super) fn humanize1024(v: f64) -> String {
         v /= 1024.0;
     }
     format!("{}{prefix}", g4(v))
-}
-
-pub(super) fn humanize_duration(v: f64) -> String {
-    if !v.is_finite() {
-        return g4(v);
-    }
-    if v == 0.0 {
-        return format!("{}s", g4(v));
-    }
-    if v.abs() >= 1.0 {
-        let (sign, v) = if v < 0.0 { ("-", -v) } else { ("", v) };
-        // Go's int64 conversion: truncation, and out of range the minimum (amd64).
-        let d = if v < 9.223_372_036_854_776e18 {
-            v as i64
-        } else {
-            i64::MIN
-        };
-        let (secs, mins, hours, days) = (d % 60, d / 60 % 60, d / 3600 % 24, d / 86_400);
-        return if days != 0 {
-            format!("{sign}{days}d {hours}h {mins}m {secs}s")
-        } else if hours != 0 {
-            format!("{sign}{hours}h {mins}m {secs}s")
-        } else if mins != 0 {
-            format!("{sign}{mins}m {secs}s")
-        } else {
-            format!("{sign}{}s", g4(v))
-        };
-    }
-    let mut v = v;
-    let mut prefix = "";
-    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
-        if v.abs() >= 1.0 {
-            break;
-        }
-        prefix = p;
-        v *= 1000.0;
-    }
-    format!("{}{prefix}s", g4(v))
 }
 
 pub(super) fn humanize_percentage(v: f64) -> String {

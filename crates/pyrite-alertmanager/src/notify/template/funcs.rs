@@ -7,7 +7,8 @@
 //! (`wrong type for value; expected string; got int`), reported by the engine as
 //! `error calling NAME: …`. The invariant: no function panics, whatever its arguments.
 
-use pyrite_template::{sprintf, Arity, Funcs, List, Value};
+use pyrite_template::humanize_duration;
+use pyrite_template::{Arity, Funcs, List, Value};
 
 use super::data::{time_json, JSON_METHOD};
 use pyrite_template::gotime::{duration_arg, time_arg, GoTime, TIME_TYPE};
@@ -116,41 +117,6 @@ pub(super) fn query_unescape(s: &str) -> Result<String, String> {
         }
     }
     Ok(String::from_utf8_lossy(&out).into_owned())
-}
-
-/// prometheus/common's `HumanizeDuration` of a number of seconds.
-pub(super) fn humanize_duration(v: f64) -> String {
-    let g4 = |v: f64| sprintf("%.4g", &[Value::Float(v)]);
-    if !v.is_finite() {
-        return g4(v);
-    }
-    if v == 0.0 {
-        return format!("{}s", g4(v));
-    }
-    if v.abs() >= 1.0 {
-        let (sign, v) = if v < 0.0 { ("-", -v) } else { ("", v) };
-        let d = v as i64;
-        let (days, hours, minutes, seconds) = (d / 86_400, d / 3600 % 24, d / 60 % 60, d % 60);
-        return if days != 0 {
-            format!("{sign}{days}d {hours}h {minutes}m {seconds}s")
-        } else if hours != 0 {
-            format!("{sign}{hours}h {minutes}m {seconds}s")
-        } else if minutes != 0 {
-            format!("{sign}{minutes}m {seconds}s")
-        } else {
-            format!("{sign}{}s", g4(v))
-        };
-    }
-    let mut v = v;
-    let mut prefix = "";
-    for p in ["m", "u", "n", "p", "f", "a", "z", "y"] {
-        if v.abs() >= 1.0 {
-            break;
-        }
-        prefix = p;
-        v *= 1000.0;
-    }
-    format!("{}{prefix}s", g4(v))
 }
 
 /// prometheus/common's `ConvertToFloat`.
