@@ -6,7 +6,7 @@
 //! to has accepted it, and the group drops its resolved alerts only then; a failed
 //! delivery is retried until the group's next flush, which tries again from the log.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -69,6 +69,9 @@ pub struct State {
     pub nflog: Nflog,
     /// Notifications sent or being sent whose delivery is not yet logged.
     pub pending: Vec<Pending>,
+    /// The idempotency keys of the notifications this process is sending now: one
+    /// taken over as pending while this process still sends it is not sent twice.
+    sending: BTreeSet<String>,
     /// The tenant's own configuration, when it has one.
     pub custom: Option<TenantConfig>,
     inhibitor: Inhibitor,
@@ -127,6 +130,7 @@ impl Instance {
                 silences: Silences::default(),
                 nflog: Nflog::default(),
                 pending: Vec::new(),
+                sending: BTreeSet::new(),
                 custom: None,
                 inhibitor,
                 integrations,
@@ -408,14 +412,21 @@ impl Instance {
             };
             // Pending is committed before anything is sent: a replica that cannot
             // commit (it lost the state to another) sends nothing.
-            self.state.lock().pending.push(pending.clone());
+            {
+                let mut st = self.state.lock();
+                st.pending.push(pending.clone());
+                st.sending.insert(pending.idempotency_key.clone());
+            }
             match self.saver.save().await {
                 Ok(()) => {}
                 Err(e) if self.saver.failing_open() => {
                     tracing::warn!(tenant = %self.tenant, error = %e, "notifying without the state (fail-open)")
                 }
                 Err(e) => {
-                    self.state.lock().pending.retain(|q| *q != pending);
+                    let mut st = self.state.lock();
+                    st.pending.retain(|q| *q != pending);
+                    st.sending.remove(&pending.idempotency_key);
+                    drop(st);
                     tracing::warn!(tenant = %self.tenant, error = %e, "not notifying");
                     return;
                 }
@@ -438,6 +449,7 @@ impl Instance {
         {
             let mut st = self.state.lock();
             st.pending.retain(|q| q != pending);
+            st.sending.remove(&pending.idempotency_key);
             if delivered {
                 st.nflog.log(pending.key.clone(), pending.entry.clone());
             }
@@ -454,6 +466,11 @@ impl Instance {
     /// Sends a notification found pending in committed state again, with the same
     /// idempotency key, and logs it.
     async fn redeliver(self: Arc<Self>, p: Pending) {
+        // Only the owner sends, even what was pending: another replica leaves it for
+        // whoever owns the state next.
+        if !self.saver.owns() || !self.state.lock().sending.insert(p.idempotency_key.clone()) {
+            return;
+        }
         let integration = self.state.lock().integrations.get(&p.key.receiver).and_then(|list| {
             list.iter()
                 .find(|(i, integ)| *i == p.key.index && integ.name() == p.key.integration)

@@ -290,7 +290,8 @@ impl Alertmanagers {
     }
 
     /// Takes the committed state at start: every tenant in it gets its alertmanager
-    /// back, with its alerts, silences, log and timers, and sends what was pending.
+    /// back, with its alerts, silences, log and timers; the owner sends what was
+    /// pending, a replica that does not own the state follows it.
     pub async fn restore(&self) -> Result<usize, String> {
         let tenure = self.tenure();
         let Some((instant, snapshot)) = self.read().await? else {
@@ -298,15 +299,20 @@ impl Alertmanagers {
             return Ok(0);
         };
         *self.saving.lock().await = instant;
+        // Adopted before the pending notifications are sent again: only an owner sends.
+        *self.held.lock() = tenure.map(|_| instant);
+        *self.adopted.lock() = tenure;
         let now = Utc::now();
         let n = snapshot.tenants.len();
         for (tenant, state) in snapshot.tenants {
             let i = self.instance(&tenant)?;
             self.adopt_config(&i, &state.config);
-            i.restore(state, now);
+            if tenure.is_some() {
+                i.restore(state, now);
+            } else {
+                i.follow(state, now);
+            }
         }
-        *self.held.lock() = Some(instant);
-        *self.adopted.lock() = tenure;
         Ok(n)
     }
 
@@ -326,6 +332,12 @@ impl Alertmanagers {
     /// period got.
     async fn follow_once(&self, owned: bool) -> bool {
         let tenure = self.tenure();
+        if tenure.is_none() && self.owner_unknown() {
+            // Cut off from the pool, this replica cannot tell who owns the state: it
+            // keeps what it holds. Back under the same tenure, nobody else owned it
+            // meanwhile, and it goes on; under a new one, it takes the record over.
+            return owned;
+        }
         let owns = tenure.is_some();
         if self.owns() && owned {
             // Reading keeps the owner's own idea of its contact with the group fresh.
@@ -347,8 +359,15 @@ impl Alertmanagers {
                 if owns && own_last {
                     Ok(())
                 } else {
-                    let applied = self.apply(&record, owns);
+                    // Adopted before taking over, which sends what was pending again:
+                    // only an owner sends.
+                    *self.adopted.lock() = tenure;
                     *self.held.lock() = owns.then_some(record.instant_ms);
+                    let applied = self.apply(&record, owns);
+                    if applied.is_err() {
+                        *self.adopted.lock() = None;
+                        *self.held.lock() = None;
+                    }
                     applied
                 }
             }
@@ -470,6 +489,14 @@ impl Alertmanagers {
     }
 
     /// The HTTP address of the replica owning the state, when another one does.
+    /// Whether this replica knows nothing of who owns the state now (its view of the
+    /// pool withdrawn, or the pool empty).
+    fn owner_unknown(&self) -> bool {
+        self.replication
+            .as_ref()
+            .is_some_and(|r| r.ownership.owner(key_hash(KEY), now_ms()).node.is_empty())
+    }
+
     pub fn owner_elsewhere(&self) -> Option<String> {
         let r = self.replication.as_ref()?;
         let owner = r.ownership.owner(key_hash(KEY), now_ms());
@@ -529,6 +556,8 @@ pub(crate) mod testing {
 
     pub struct Switch {
         pub mine: AtomicBool,
+        /// The view of the pool withdrawn: nobody known to own anything.
+        pub lapsed: AtomicBool,
         /// The tenure while `mine`: a test starts a new one as if ownership lapsed and
         /// came back.
         pub tenure: AtomicU64,
@@ -537,17 +566,20 @@ pub(crate) mod testing {
 
     impl Ownership for Switch {
         fn owner(&self, _: u64, _: i64) -> Owner {
-            let mine = self.mine.load(Ordering::SeqCst);
+            let lapsed = self.lapsed.load(Ordering::SeqCst);
+            let mine = self.mine.load(Ordering::SeqCst) && !lapsed;
             Owner {
                 mine,
-                // Another owner has no address here: writes are taken, not passed on.
-                node: if mine { "me".into() } else { String::new() },
+                node: match (lapsed, mine) {
+                    (true, _) => String::new(),
+                    (false, true) => "me".into(),
+                    (false, false) => "other".into(),
+                },
             }
         }
 
         fn tenure(&self, _: u64, _: i64) -> Option<u64> {
-            self.mine
-                .load(Ordering::SeqCst)
+            (self.mine.load(Ordering::SeqCst) && !self.lapsed.load(Ordering::SeqCst))
                 .then(|| self.tenure.load(Ordering::SeqCst))
         }
 
@@ -569,6 +601,7 @@ pub(crate) mod testing {
         });
         let switch = Arc::new(Switch {
             mine: AtomicBool::new(mine),
+            lapsed: AtomicBool::new(false),
             tenure: AtomicU64::new(1),
             changes: watch::channel(0).0,
         });
@@ -711,6 +744,79 @@ mod tests {
         i.receive_alerts(vec![alert("After")], Utc::now()).await.unwrap();
         let kept = parse(records.record.lock().as_ref().unwrap()).unwrap();
         assert_eq!(kept.tenants["t"].alerts.len(), 3);
+    }
+
+    #[tokio::test]
+    async fn an_owner_cut_off_and_back_under_the_same_tenure_keeps_what_it_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let (owner, records, switch) = replicated(dir.path(), true).await;
+        let i = owner.instance("t").unwrap();
+        i.receive_alerts(vec![alert("Committed")], Utc::now()).await.unwrap();
+        // Held, not yet committed (a notification logged, its commit on its way).
+        i.put_alerts(vec![alert("Held")], Utc::now()).unwrap();
+        let puts = records.puts.load(Ordering::SeqCst);
+
+        switch.lapsed.store(true, Ordering::SeqCst);
+        assert!(!owner.owns());
+        assert!(owner.follow_once(true).await, "nothing learnt while cut off");
+        switch.lapsed.store(false, Ordering::SeqCst);
+        assert!(owner.owns(), "the same tenure: nobody else owned the state");
+        assert!(owner.follow_once(true).await);
+        let mut names = alert_names(&i);
+        names.sort();
+        assert_eq!(names, ["Committed", "Held"], "nothing of its own taken back");
+        assert_eq!(records.puts.load(Ordering::SeqCst), puts);
+    }
+
+    #[tokio::test]
+    async fn at_start_only_the_owner_takes_the_pending_notifications() {
+        let dir = tempfile::tempdir().unwrap();
+        let (owner, records, _) = replicated(dir.path(), true).await;
+        owner
+            .instance("t")
+            .unwrap()
+            .receive_alerts(vec![alert("Committed")], Utc::now())
+            .await
+            .unwrap();
+        // A notification the owner had pending when every replica stopped.
+        let mut snapshot = parse(records.record.lock().as_ref().unwrap()).unwrap();
+        let pending = crate::state::Pending {
+            key: crate::nflog::NflogKey {
+                group_key: "{}:{}".into(),
+                receiver: "gone".into(),
+                integration: "webhook".into(),
+                index: 0,
+            },
+            entry: crate::nflog::Entry {
+                firing: Default::default(),
+                resolved: Default::default(),
+                timestamp: Utc::now(),
+            },
+            group_labels: Default::default(),
+            idempotency_key: "k".into(),
+            at: Utc::now(),
+            alerts: Vec::new(),
+        };
+        snapshot.tenants.get_mut("t").unwrap().pending.push(pending);
+        let record = Record {
+            value: serde_json::to_string(&snapshot).unwrap(),
+            ..records.record.lock().clone().unwrap()
+        };
+
+        for mine in [false, true] {
+            let dir = tempfile::tempdir().unwrap();
+            let (ams, ams_records, switch) = replicated(dir.path(), mine).await;
+            *ams_records.record.lock() = Some(record.clone());
+            switch.tenure.fetch_add(1, Ordering::SeqCst);
+            ams.restore().await.unwrap();
+            let i = ams.existing("t").unwrap();
+            assert_eq!(alert_names(&i), ["Committed"]);
+            assert_eq!(
+                i.snapshot().pending.len(),
+                usize::from(mine),
+                "only the owner holds (and sends) what was pending"
+            );
+        }
     }
 
     #[tokio::test]

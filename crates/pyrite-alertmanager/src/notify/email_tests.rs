@@ -8,7 +8,7 @@ use crate::notify::testkit;
 use serde_json::json;
 use std::process::{Child, Command, Stdio};
 use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Records each message as a JSON line: the envelope, the login and its mechanism, the
 /// headers and the parts, as Python's `email` package reads them. Its options (JSON):
@@ -88,11 +88,13 @@ if opts.get("cert"):
     kw["tls_context"].load_cert_chain(opts["cert"], opts["key"])
     kw["require_starttls"] = True
 Controller(Handler(), hostname="127.0.0.1", port=port, **kw).start()
+print("ready", flush=True)
 while True:
     time.sleep(3600)
 "#;
 
-/// An aiosmtpd server on a free port, killed when dropped.
+/// An aiosmtpd server on a free port (its own: it says `ready` only once it listens),
+/// killed when dropped.
 struct Smtp {
     child: Child,
     port: u16,
@@ -118,30 +120,43 @@ impl Smtp {
         let dir = tempfile::tempdir().unwrap();
         let script = dir.path().join("smtp.py");
         std::fs::write(&script, SERVER).unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let out = dir.path().join("received.jsonl");
-        let child = Command::new("python3")
-            .arg(&script)
-            .args([port.to_string(), out.display().to_string(), options.to_string()])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap();
-        let smtp = Smtp {
-            child,
-            port,
-            out,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            assert!(Instant::now() < deadline, "aiosmtpd did not listen on {port}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        // A free port may be taken by another test's server before this one binds it:
+        // then this one exits without saying `ready`, and another port is tried.
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            let mut child = Command::new("python3")
+                .arg(&script)
+                .args([port.to_string(), out.display().to_string(), options.to_string()])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let stdout = child.stdout.take().unwrap();
+            let said = tokio::task::spawn_blocking(move || {
+                let mut line = String::new();
+                std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).map(|_| line)
+            });
+            let ready = tokio::time::timeout(Duration::from_secs(30), said)
+                .await
+                .expect("aiosmtpd says whether it listens within 30s")
+                .unwrap()
+                .is_ok_and(|line| line.trim() == "ready");
+            if ready {
+                return Smtp {
+                    child,
+                    port,
+                    out,
+                    _dir: dir,
+                };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        smtp
+        panic!("aiosmtpd did not listen on any of five free ports");
     }
 
     fn received(&self) -> Vec<serde_json::Value> {
