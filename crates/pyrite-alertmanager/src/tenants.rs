@@ -349,13 +349,10 @@ impl Alertmanagers {
         let applied = match self.record().await {
             Ok(Some(record)) => {
                 *self.saving.lock().await = record.instant_ms;
-                // The record this replica committed or took over last, and nothing
-                // since: what it holds is at least as new.
-                let own_last = self
-                    .replication
-                    .as_ref()
-                    .is_some_and(|r| record.member == r.ownership.member())
-                    && *self.held.lock() == Some(record.instant_ms);
+                // The record this replica committed, restored or took over last, and
+                // nothing since (a record's instant only moves forward): what it holds
+                // is at least as new.
+                let own_last = *self.held.lock() == Some(record.instant_ms);
                 if owns && own_last {
                     Ok(())
                 } else {
