@@ -37,12 +37,33 @@ pub fn require(bin: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A port free on `ip` right now.
+/// A port free on `ip` right now, and handed to no other live test process.
+///
+/// The port is only free until something binds it, and tests run as separate processes
+/// at once: two of them could be handed the same port by the kernel between one's probe
+/// and its server's bind (a compose project asks Docker for seventeen at a time). So each
+/// port handed out is claimed, under a lock every test process shares, by a file named
+/// after it that holds the claimant's pid; a claim whose process is gone is taken over.
 pub fn free_port(ip: Ipv4Addr) -> u16 {
-    TcpListener::bind((ip, 0))
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
+    let claims = std::env::temp_dir().join("pyrite-test-ports");
+    std::fs::create_dir_all(&claims).expect("the port claims directory");
+    let lock = File::create(claims.join(".lock")).expect("the port claims lock");
+    lock.lock().expect("locking the port claims");
+    let me = std::process::id().to_string();
+    for _ in 0..1000 {
+        let port = TcpListener::bind((ip, 0))
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        let claim = claims.join(port.to_string());
+        let holder = std::fs::read_to_string(&claim).unwrap_or_default();
+        let held = !holder.is_empty() && Path::new("/proc").join(holder.trim()).exists();
+        if !held {
+            std::fs::write(&claim, &me).expect("claiming a port");
+            return port;
+        }
+    }
+    panic!("no unclaimed free port after 1000 tries");
 }
 
 /// Polls `check` until it returns `Ok(Some(_))` or `timeout` passes; the last error is
@@ -301,5 +322,22 @@ impl Pyrite {
         self.peer.kill9()?;
         self.peer = Self::spawn(self.ip, self.http_port, &self.data_dir, &self.extra_args)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_port_handed_out_is_not_handed_out_again_while_its_claimant_lives() {
+        let ports: Vec<u16> = (0..200).map(|_| free_port(Ipv4Addr::LOCALHOST)).collect();
+        let distinct: std::collections::BTreeSet<_> = ports.iter().collect();
+        assert_eq!(distinct.len(), ports.len(), "{ports:?}");
+        let claims = std::env::temp_dir().join("pyrite-test-ports");
+        for p in ports {
+            let holder = std::fs::read_to_string(claims.join(p.to_string())).unwrap();
+            assert_eq!(holder, std::process::id().to_string());
+        }
     }
 }
