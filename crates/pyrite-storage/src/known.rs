@@ -92,6 +92,46 @@ impl KnownSeries {
     }
 }
 
+impl KnownSeries {
+    /// Asks the processor to load this series' own memory (its reference counts, its
+    /// stamps and place) ahead of a use a few series later. A write reads its series at
+    /// scattered addresses that a hundred targets' scrapes no longer keep in the
+    /// processor's caches; waiting on each in turn is most of what a steady scrape
+    /// costs per sample.
+    #[inline]
+    pub fn prefetch(this: &Arc<KnownSeries>) {
+        let p = Arc::as_ptr(this).cast::<u8>();
+        // The reference counts sit just before the series in its allocation.
+        prefetch_line(p.wrapping_sub(16));
+        prefetch_line(p.wrapping_add(48));
+    }
+
+    /// Asks the processor to load this series' encoded labels (which read the series'
+    /// own memory to find them, so call it once [`KnownSeries::prefetch`] had time).
+    #[inline]
+    pub fn prefetch_labels(&self) {
+        let bytes = &*self.encoded;
+        prefetch_line(bytes.as_ptr());
+        if bytes.len() > 64 {
+            prefetch_line(bytes.as_ptr().wrapping_add(64));
+        }
+    }
+}
+
+/// A hint to load the cache line at `p` into the processor's caches. Nothing is read
+/// that the program sees, so any address will do.
+#[inline(always)]
+pub fn prefetch_line<T>(p: *const T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch has no effect the program can observe and cannot fault,
+    // whatever the address.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p.cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 fn put_uvarint(buf: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         buf.push((v as u8) | 0x80);

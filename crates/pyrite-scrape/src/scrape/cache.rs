@@ -35,6 +35,11 @@ pub(crate) struct Slot {
 
 type Index = HashMap<u128, u32, BuildHasherDefault<Folded>>;
 
+/// How far ahead of the scrape a series' own memory is fetched.
+const FAR: usize = 12;
+/// How far ahead its label bytes are fetched.
+const NEAR: usize = 4;
+
 /// Hashes a key that is already a uniform hash: its two halves folded together.
 #[derive(Default)]
 struct Folded(u64);
@@ -134,9 +139,27 @@ impl SeriesCache {
             pass.order.push(Place::Old(at as u32));
         }
         pass.cursor = at + 1;
+        self.prefetch_ahead(at);
         let slot = &mut self.slots[at];
         slot.seen = pass.iteration;
         Found::Cached(slot)
+    }
+
+    /// Asks the processor for the memory of the series a steady scrape writes next, so
+    /// that it is at hand when the scrape gets there. A hundred targets' series do not
+    /// stay in the processor's caches between two scrapes of one target, and each series
+    /// is read at scattered addresses: its reference count here, its label bytes when
+    /// the write is encoded, its validation stamp and place when it is checked and
+    /// applied. Waiting on those reads one by one was over a fifth of the scrape path's
+    /// time. The series [`FAR`] ahead has its own memory fetched; the one [`NEAR`] ahead,
+    /// whose memory has arrived by then, has its label bytes fetched.
+    fn prefetch_ahead(&self, at: usize) {
+        if let Some(Slot { series: Some(s), .. }) = self.slots.get(at + FAR) {
+            KnownSeries::prefetch(s);
+        }
+        if let Some(Slot { series: Some(s), .. }) = self.slots.get(at + NEAR) {
+            s.prefetch_labels();
+        }
     }
 
     /// A series new in this scrape, cached if the scrape turns out good.
