@@ -129,6 +129,10 @@ enum Cmd {
         /// Seconds each system is measured for, after two intervals of warm-up.
         #[arg(long, default_value_t = 60)]
         seconds: u64,
+        /// Rounds, each measuring both systems afresh; the ratio reported is the median
+        /// of the rounds'.
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
     },
     /// The default run: ingestion at 10k, 100k and 1M series (at 100k also a
     /// three-ingester RF 3 cluster), query latency over 1, 3 and 6 hour ranges, then
@@ -249,7 +253,8 @@ fn main() -> anyhow::Result<()> {
             series,
             interval,
             seconds,
-        } => scrape::run(targets, series, interval, seconds),
+            rounds,
+        } => scrape::run(targets, series, interval, seconds, rounds),
         Cmd::Frontend {
             hosts,
             days,

@@ -132,7 +132,11 @@ fn measure(
     })
 }
 
-pub fn run(targets: usize, series: usize, interval: u64, seconds: u64) -> anyhow::Result<()> {
+/// Runs `rounds` rounds, each measuring Prometheus and then Pyrite afresh. One
+/// minute of one system moves by 20% or more from run to run on a shared machine (other
+/// tenants' use of its memory and caches), so the figures are each round's and the
+/// median of the rounds' ratios.
+pub fn run(targets: usize, series: usize, interval: u64, seconds: u64, rounds: usize) -> anyhow::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let port = listener.local_addr()?.port();
     let served = Arc::new(Served::default());
@@ -146,34 +150,59 @@ pub fn run(targets: usize, series: usize, interval: u64, seconds: u64) -> anyhow
         });
     }
     let config = scrape_config(port, targets, interval);
-    eprintln!("scrape: {targets} targets of {series} samples every {interval}s, measured over {seconds}s each");
-
-    let dir = tempfile::tempdir()?;
-    let prom = {
-        let system = start_prometheus_with(dir.path(), &config)?;
-        measure(&system, &served.prometheus, series, targets, interval, seconds)?
-    };
-    let dir = tempfile::tempdir()?;
-    let cfg = dir.path().join("scrape.yml");
-    std::fs::write(&cfg, &config)?;
-    let pyrite = {
-        let arg = format!("--scrape.config-file={}", cfg.display());
-        let system = start_pyrite_with(dir.path(), &[&arg])?;
-        measure(&system, &served.pyrite, series, targets, interval, seconds)?
-    };
+    eprintln!(
+        "scrape: {targets} targets of {series} samples every {interval}s, measured over {seconds}s each, {rounds} rounds"
+    );
+    let mut results = Vec::new();
+    for round in 1..=rounds.max(1) {
+        let dir = tempfile::tempdir()?;
+        let prom = {
+            let system = start_prometheus_with(dir.path(), &config)?;
+            measure(&system, &served.prometheus, series, targets, interval, seconds)?
+        };
+        let dir = tempfile::tempdir()?;
+        let cfg = dir.path().join("scrape.yml");
+        std::fs::write(&cfg, &config)?;
+        let pyrite = {
+            let arg = format!("--scrape.config-file={}", cfg.display());
+            let system = start_pyrite_with(dir.path(), &[&arg])?;
+            measure(&system, &served.pyrite, series, targets, interval, seconds)?
+        };
+        eprintln!(
+            "round {round}: {:.3} vs {:.3} CPU s per million samples",
+            pyrite.cpu_per_million, prom.cpu_per_million
+        );
+        results.push((pyrite, prom));
+    }
     println!("| figure | Pyrite | Prometheus | ratio |");
     println!("|---|---|---|---|");
-    println!(
-        "| CPU seconds per million scraped samples | {:.3} | {:.3} | {:.2} |",
-        pyrite.cpu_per_million,
-        prom.cpu_per_million,
-        pyrite.cpu_per_million / prom.cpu_per_million
+    for (round, (pyrite, prom)) in results.iter().enumerate() {
+        println!(
+            "| CPU seconds per million scraped samples, round {} | {:.3} | {:.3} | {:.2} |",
+            round + 1,
+            pyrite.cpu_per_million,
+            prom.cpu_per_million,
+            pyrite.cpu_per_million / prom.cpu_per_million
+        );
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let cpu_ratio = median(
+        results
+            .iter()
+            .map(|(p, q)| p.cpu_per_million / q.cpu_per_million)
+            .collect(),
     );
+    let rss = |f: fn(&Figures) -> f64| median(results.iter().map(|(p, _)| f(p)).collect());
+    let prom_rss = median(results.iter().map(|(_, q)| q.rss_per_target).collect());
+    println!("| CPU per scraped sample, median ratio of the rounds | | | {cpu_ratio:.2} |");
     println!(
-        "| resident memory per target (KiB) | {:.0} | {:.0} | {:.2} |",
-        pyrite.rss_per_target / 1024.0,
-        prom.rss_per_target / 1024.0,
-        pyrite.rss_per_target / prom.rss_per_target
+        "| resident memory per target (KiB), median | {:.0} | {:.0} | {:.2} |",
+        rss(|f| f.rss_per_target) / 1024.0,
+        prom_rss / 1024.0,
+        rss(|f| f.rss_per_target) / prom_rss
     );
     Ok(())
 }
