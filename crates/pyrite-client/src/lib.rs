@@ -240,7 +240,7 @@ impl ShardClient {
 
     /// Delivers a pool member's heartbeat to the metadata group's leader; answers the
     /// pool after it.
-    pub async fn heartbeat(&self, hb: &pyrite_members::Heartbeat) -> Result<pyrite_members::Pool, Status> {
+    pub async fn heartbeat(&self, hb: &pyrite_members::Heartbeat) -> Result<pyrite_members::Answer, Status> {
         let req = pb::HeartbeatRequest {
             pool: hb.pool.clone(),
             id: hb.id.clone(),
@@ -255,7 +255,12 @@ impl ShardClient {
                 async move { c.heartbeat(req).await }
             })
             .await?;
-        serde_json::from_str(&reply.into_inner().pool).map_err(|e| Status::internal(format!("undecodable pool: {e}")))
+        let reply = reply.into_inner();
+        let pool = serde_json::from_str(&reply.pool).map_err(|e| Status::internal(format!("undecodable pool: {e}")))?;
+        Ok(pyrite_members::Answer {
+            pool,
+            as_of_ms: reply.as_of_ms,
+        })
     }
 
     /// Commits a record (or, with `forget`, its removal) through the metadata group's
@@ -325,7 +330,7 @@ fn parse_ring(json: &str) -> Result<RingDesc, Status> {
 
 #[tonic::async_trait]
 impl pyrite_members::Registry for ShardClient {
-    async fn heartbeat(&self, hb: &pyrite_members::Heartbeat) -> Result<pyrite_members::Pool, String> {
+    async fn heartbeat(&self, hb: &pyrite_members::Heartbeat) -> Result<pyrite_members::Answer, String> {
         ShardClient::heartbeat(self, hb)
             .await
             .map_err(|s| s.message().to_string())

@@ -108,29 +108,44 @@ impl StateMachine for MetaApp {
 impl ShardHost {
     /// Answers a member's heartbeat as the metadata group's leader: notes it heard from
     /// the member, commits the join or leave the heartbeat calls for, and answers the
-    /// member's pool after it, as JSON.
-    pub async fn heartbeat(&self, hb: &Heartbeat) -> Result<String, Status> {
+    /// member's pool after it, as JSON, with the instant as of which that is complete.
+    pub async fn heartbeat(self: &std::sync::Arc<Self>, hb: &Heartbeat) -> Result<(String, i64), Status> {
         let Some(group) = self.meta.read().as_ref().map(|m| m.group.clone()) else {
             return Err(pyrite_client::not_leader(None));
         };
         // Only the leader of the moment may vouch for a member (a deposed one must not
-        // keep a member working that its successor is about to expire).
+        // keep a member working that its successor is about to expire). Past this
+        // read, every change an earlier leader stamped is applied or never will be.
         group.read_index().await.map_err(status)?;
-        let now = pyrite_members::now_ms();
-        if !hb.leave {
-            self.liveness.lock().heard(&hb.pool, &hb.id, now);
-        }
-        let command = hb.command(&group.state().members.read(), now);
+        let (now, command) = {
+            let mut liveness = self.liveness.lock();
+            let now = pyrite_members::now_ms();
+            if !hb.leave {
+                liveness.heard(&hb.pool, &hb.id, now);
+            }
+            let command = hb.command(&group.state().members.read(), now);
+            if command.is_some() {
+                liveness.proposing(now);
+            }
+            (now, command)
+        };
         if let Some(c) = command {
-            group
-                .propose(&MetaCommand::Pool(c))
-                .await
-                .map_err(status)?
-                .map_err(Status::internal)?;
+            // A proposal commits even if this call is dropped, so it is accounted for
+            // until it has, whoever waits for it.
+            let (host, proposer) = (self.clone(), group.clone());
+            let committed = tokio::spawn(async move {
+                let committed = proposer.propose(&MetaCommand::Pool(c)).await;
+                host.liveness.lock().proposed(now);
+                committed
+            })
+            .await
+            .map_err(|e| Status::internal(format!("committing the heartbeat's change: {e}")))?;
+            committed.map_err(status)?.map_err(Status::internal)?;
         }
+        let as_of = self.liveness.lock().as_of(pyrite_members::now_ms());
         let members = group.state().members.read();
         let pool = members.pool(&hb.pool).cloned().unwrap_or_default();
-        Ok(serde_json::to_string(&pool).expect("a pool always serializes"))
+        Ok((serde_json::to_string(&pool).expect("a pool always serializes"), as_of))
     }
 
     /// Commits a record (or its removal) as the metadata group's leader, stamped with

@@ -156,8 +156,8 @@ impl IngesterRpc for IngesterService {
                 "a heartbeat needs a pool, a member id, a positive timeout and a handoff",
             ));
         }
-        let pool = self.host.heartbeat(&hb).await?;
-        Ok(Response::new(pb::PoolReply { pool }))
+        let (pool, as_of_ms) = self.host.heartbeat(&hb).await?;
+        Ok(Response::new(pb::PoolReply { pool, as_of_ms }))
     }
 
     async fn put_record(&self, req: Request<pb::PutRecordRequest>) -> Result<Response<pb::PutRecordReply>, Status> {

@@ -11,7 +11,7 @@
 //! instant, to the member rendezvous hashing picks among the members of the epoch in
 //! force then ([`Pool::owner`]). Every node that knows the same epochs gives the same
 //! answer for every instant, which is how work moves with neither gap nor overlap:
-//! - a member joining owns its keys from `handoff` after the join commits, time for
+//! - a member joining owns its keys from `handoff` after the join is proposed, time for
 //!   every member to hear of it, so the old owners work up to that instant and the new
 //!   one from it; the first member of an empty pool owns everything at once;
 //! - a member leaving (shutting down) gives its keys up `handoff` after it says so;
@@ -23,7 +23,12 @@
 //! On a member's side, [`run_heartbeats`] keeps the view of its pool and withdraws it
 //! (`None`: own nothing) once it has gone its timeout less one period without an
 //! answer — before the leader can expire it, so a member cut off stops working before
-//! its keys are given to others.
+//! its keys are given to others. A view is also only *settled* up to an instant: each
+//! answer says as of when it is complete ([`Answer::as_of_ms`]), and a change the
+//! member has not heard of yet was proposed after that, so takes effect `handoff` later
+//! at the earliest. A member works an instant only once its view is settled past it
+//! ([`ViewTx`]); when answers come late, it waits rather than work an instant that
+//! may already be another's.
 //!
 //! Beside the pools, [`records`] keep the state of each key's work, written only by the
 //! key's owner at the time of writing, instant after instant; [`ownership`] is how a
@@ -337,17 +342,47 @@ impl Heartbeat {
 }
 
 /// What the leader of the group holding [`Members`] remembers of heartbeats: when it
-/// last heard from each member. Not replicated: a new leader starts afresh, counting
-/// every member as heard when it first looks.
+/// last heard from each member, and the joins and leaves it is committing. Not
+/// replicated: a new leader starts afresh, counting every member as heard when it first
+/// looks.
 #[derive(Default)]
 pub struct Liveness {
     heard: HashMap<(String, String), i64>,
+    /// The instants of the joins and leaves proposed and not yet applied, with their
+    /// number.
+    in_flight: BTreeMap<i64, usize>,
 }
 
 impl Liveness {
-    /// Forgets everything (this node has just become the leader).
+    /// Forgets whom it heard (this node has just become the leader, or is not one).
     pub fn reset(&mut self) {
         self.heard.clear();
+    }
+
+    /// Notes a join or leave about to be proposed, stamped `at_ms`: stamp and note
+    /// under one lock, so [`Liveness::as_of`] never misses a change stamped before it.
+    pub fn proposing(&mut self, at_ms: i64) {
+        *self.in_flight.entry(at_ms).or_default() += 1;
+    }
+
+    /// The change stamped `at_ms` is applied, or will never be.
+    pub fn proposed(&mut self, at_ms: i64) {
+        if let std::collections::btree_map::Entry::Occupied(mut e) = self.in_flight.entry(at_ms) {
+            *e.get_mut() -= 1;
+            if *e.get() == 0 {
+                e.remove();
+            }
+        }
+    }
+
+    /// The instant as of which a pool read now (after every change applied so far) is
+    /// complete ([`Answer::as_of_ms`]): now, or the stamp of the oldest change still
+    /// being committed.
+    pub fn as_of(&self, now_ms: i64) -> i64 {
+        self.in_flight
+            .keys()
+            .next()
+            .map_or(now_ms, |oldest| now_ms.min(*oldest))
     }
 
     pub fn heard(&mut self, pool: &str, id: &str, now_ms: i64) {
@@ -377,11 +412,22 @@ impl Liveness {
     }
 }
 
+/// What the leader answers a heartbeat.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// The pool as committed after the heartbeat.
+    pub pool: Pool,
+    /// The instant (the leader's clock) as of which `pool` is complete: every change it
+    /// does not hold is proposed at or after this instant, so takes effect no sooner
+    /// than its handoff after it.
+    pub as_of_ms: i64,
+}
+
 /// Where heartbeats go: the leader of the group holding [`Members`].
 #[async_trait::async_trait]
 pub trait Registry: Send + Sync + 'static {
     /// Delivers a heartbeat; answers the pool as committed after it.
-    async fn heartbeat(&self, hb: &Heartbeat) -> Result<Pool, String>;
+    async fn heartbeat(&self, hb: &Heartbeat) -> Result<Answer, String>;
 }
 
 /// How often a member heartbeats and how long it may go unheard.
@@ -422,19 +468,80 @@ pub fn now_ms() -> i64 {
         .map_or(0, |d| d.as_millis() as i64)
 }
 
-/// A member's view of its pool: `None` while it must own nothing.
-pub type View = watch::Receiver<Option<Arc<Pool>>>;
+/// A member's view of its pool, as its work reads it.
+#[derive(Clone)]
+pub struct View {
+    /// The pool: `None` while the member must own nothing.
+    pub pool: watch::Receiver<Option<Arc<Pool>>>,
+    /// The instant (ms) before which what `pool` says is final: no change the member
+    /// has not heard of can take effect earlier. `i64::MAX` while `pool` is `None`
+    /// (owning nothing is final until the next answer).
+    pub settled_until: watch::Receiver<i64>,
+}
 
-/// Heartbeats as member `hb.id` of `hb.pool` every period until the sender's receivers
-/// are all gone, publishing the pool after each answer and `None` once the member has
-/// gone [`Timing::fence`] without one.
-pub async fn run_heartbeats(
-    registry: Arc<dyn Registry>,
-    hb: Heartbeat,
-    timing: Timing,
-    view: watch::Sender<Option<Arc<Pool>>>,
-) {
+/// The heartbeats' side of a [`View`].
+pub struct ViewTx {
+    pool: watch::Sender<Option<Arc<Pool>>>,
+    settled_until: watch::Sender<i64>,
+}
+
+impl View {
+    /// A view that owns nothing until its [`ViewTx`] hears an answer.
+    pub fn channel() -> (ViewTx, View) {
+        let (pool_tx, pool) = watch::channel(None);
+        let (settled_tx, settled_until) = watch::channel(i64::MAX);
+        (
+            ViewTx {
+                pool: pool_tx,
+                settled_until: settled_tx,
+            },
+            View { pool, settled_until },
+        )
+    }
+}
+
+impl ViewTx {
+    /// Takes an answer in: the pool, settled `handoff_ms` past the answer's instant.
+    fn answered(&self, answer: Answer, handoff_ms: i64) {
+        let pool = answer.pool;
+        self.publish(answer.as_of_ms.saturating_add(handoff_ms), move |v| {
+            let changed = v.as_deref() != Some(&pool);
+            if changed {
+                *v = Some(Arc::new(pool));
+            }
+            changed
+        });
+    }
+
+    /// Owns nothing from now on, until the next answer.
+    fn withdraw(&self) {
+        self.publish(i64::MAX, |v| v.take().is_some());
+    }
+
+    /// Publishes a pool and its horizon so that a reader who reads the horizon first
+    /// never takes an older pool for settled further than it is: a horizon moving on is
+    /// published after its pool, one moving back before it.
+    fn publish(&self, until: i64, pool: impl FnOnce(&mut Option<Arc<Pool>>) -> bool) {
+        if until < *self.settled_until.borrow() {
+            self.settled_until.send_replace(until);
+            self.pool.send_if_modified(pool);
+        } else {
+            self.pool.send_if_modified(pool);
+            self.settled_until.send_replace(until);
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.pool.is_closed()
+    }
+}
+
+/// Heartbeats as member `hb.id` of `hb.pool` every period until the view's readers
+/// are all gone, publishing the pool after each answer and withdrawing it once the
+/// member has gone [`Timing::fence`] without one.
+pub async fn run_heartbeats(registry: Arc<dyn Registry>, hb: Heartbeat, timing: Timing, view: ViewTx) {
     let mut last_answer: Option<tokio::time::Instant> = None;
+    let mut unsettled = false;
     let mut tick = tokio::time::interval(timing.period);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -444,15 +551,15 @@ pub async fn run_heartbeats(
         }
         let sent = tokio::time::Instant::now();
         match tokio::time::timeout(timing.period, registry.heartbeat(&hb)).await {
-            Ok(Ok(pool)) => {
+            Ok(Ok(answer)) => {
                 last_answer = Some(sent);
-                view.send_if_modified(|v| {
-                    let changed = v.as_deref() != Some(&pool);
-                    if changed {
-                        *v = Some(Arc::new(pool));
-                    }
-                    changed
-                });
+                // An answer not settled past now holds the work back until a fresher one.
+                let late = answer.as_of_ms.saturating_add(hb.handoff_ms) <= now_ms();
+                if late && !unsettled {
+                    tracing::warn!(pool = %hb.pool, as_of_ms = answer.as_of_ms, "a heartbeat answer is complete only as of a handoff ago (a change still being committed, or this node's clock ahead of the leader's by that much): work waits for a fresher answer");
+                }
+                unsettled = late;
+                view.answered(answer, hb.handoff_ms);
             }
             outcome => {
                 let why = match outcome {
@@ -461,9 +568,9 @@ pub async fn run_heartbeats(
                 };
                 tracing::debug!(pool = %hb.pool, error = %why, "heartbeat failed");
                 let fenced = last_answer.is_none_or(|t| t.elapsed() >= timing.fence());
-                if fenced && view.borrow().is_some() {
+                if fenced && view.pool.borrow().is_some() {
                     tracing::warn!(pool = %hb.pool, error = %why, "no heartbeat answered within the fence: giving up this member's work until one is");
-                    view.send_replace(None);
+                    view.withdraw();
                 }
             }
         }
@@ -477,7 +584,14 @@ pub async fn leave(registry: &dyn Registry, hb: &Heartbeat) -> Result<Pool, Stri
         leave: true,
         ..hb.clone()
     };
-    registry.heartbeat(&hb).await
+    registry.heartbeat(&hb).await.map(|a| a.pool)
+}
+
+/// Waits until `view` is settled past `at_ms`, so that whether this member owns the
+/// instant is final; at once when it already is.
+pub async fn settled(view: &mut watch::Receiver<i64>, at_ms: i64) {
+    // The sender lives as long as the heartbeats; once they are gone nothing changes.
+    let _ = view.wait_for(|until| *until > at_ms).await;
 }
 
 #[cfg(test)]

@@ -26,6 +26,11 @@ pub trait Ownership: Send + Sync + 'static {
     }
     /// Changes whenever ownership may have moved.
     fn changes(&self) -> watch::Receiver<u64>;
+    /// The instant before which this node's answers are final ([`crate::View`]), to be
+    /// read before asking [`Ownership::owner`]; `None` when they always are.
+    fn settled_until(&self) -> Option<watch::Receiver<i64>> {
+        None
+    }
     /// This node's name as an owner: the member id records are fenced by.
     fn member(&self) -> &str;
     /// The members this node knows of, with their addresses, for status pages.
@@ -82,7 +87,7 @@ impl PoolOwnership {
             view: view.clone(),
             tx: tx.clone(),
         });
-        let mut view = view;
+        let mut view = view.pool;
         tokio::spawn(async move {
             while view.changed().await.is_ok() {
                 tx.send_modify(|n| *n += 1);
@@ -94,7 +99,7 @@ impl PoolOwnership {
 
 impl Ownership for PoolOwnership {
     fn owner(&self, key_hash: u64, at_ms: i64) -> Owner {
-        let view = self.view.borrow();
+        let view = self.view.pool.borrow();
         let Some(pool) = view.as_deref() else {
             return Owner {
                 mine: false,
@@ -113,17 +118,20 @@ impl Ownership for PoolOwnership {
         }
     }
     fn tenure(&self, key_hash: u64, at_ms: i64) -> Option<u64> {
-        let view = self.view.borrow();
+        let view = self.view.pool.borrow();
         view.as_deref()?.tenure(key_hash, at_ms, &self.me)
     }
     fn changes(&self) -> watch::Receiver<u64> {
         self.tx.subscribe()
     }
+    fn settled_until(&self) -> Option<watch::Receiver<i64>> {
+        Some(self.view.settled_until.clone())
+    }
     fn member(&self) -> &str {
         &self.me
     }
     fn members(&self) -> Vec<(String, String)> {
-        let view = self.view.borrow();
+        let view = self.view.pool.borrow();
         view.as_deref()
             .map(|p| p.members.iter().map(|(id, m)| (id.clone(), m.addr.clone())).collect())
             .unwrap_or_default()

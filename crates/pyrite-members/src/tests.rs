@@ -173,45 +173,62 @@ fn the_state_survives_a_json_round_trip() {
 /// A registry whose leader can be cut off.
 struct Switch {
     up: AtomicBool,
+    /// Its clock's zero: answers are as of the (paused) time since.
+    start: tokio::time::Instant,
+}
+
+impl Switch {
+    fn new() -> Arc<Switch> {
+        Arc::new(Switch {
+            up: AtomicBool::new(true),
+            start: tokio::time::Instant::now(),
+        })
+    }
 }
 
 #[async_trait::async_trait]
 impl Registry for Switch {
-    async fn heartbeat(&self, hb: &Heartbeat) -> Result<Pool, String> {
+    async fn heartbeat(&self, hb: &Heartbeat) -> Result<Answer, String> {
         if !self.up.load(Ordering::SeqCst) {
             return Err("unreachable".into());
         }
         let mut m = Members::default();
         m.apply(&hb.command(&m, 0).unwrap()).unwrap();
-        Ok(m.pools.remove(&hb.pool).unwrap())
+        Ok(Answer {
+            pool: m.pools.remove(&hb.pool).unwrap(),
+            as_of_ms: self.start.elapsed().as_millis() as i64,
+        })
+    }
+}
+
+fn member_a(timing: Timing) -> Heartbeat {
+    Heartbeat {
+        pool: "scrape".into(),
+        id: "a".into(),
+        addr: "a:80".into(),
+        timeout_ms: timing.timeout.as_millis() as i64,
+        handoff_ms: timing.handoff().as_millis() as i64,
+        leave: false,
     }
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_member_unanswered_for_the_fence_gives_its_work_up_and_takes_it_back_when_answered() {
-    let registry = Arc::new(Switch {
-        up: AtomicBool::new(true),
-    });
+    let registry = Switch::new();
     let timing = Timing {
         period: Duration::from_millis(250),
         timeout: Duration::from_secs(2),
     };
-    let hb = Heartbeat {
-        pool: "scrape".into(),
-        id: "a".into(),
-        addr: "a:80".into(),
-        timeout_ms: 2_000,
-        handoff_ms: timing.handoff().as_millis() as i64,
-        leave: false,
-    };
-    let (tx, mut rx) = watch::channel(None);
-    tokio::spawn(run_heartbeats(registry.clone(), hb, timing, tx));
+    let (tx, view) = View::channel();
+    let mut rx = view.pool.clone();
+    tokio::spawn(run_heartbeats(registry.clone(), member_a(timing), timing, tx));
     rx.changed().await.unwrap();
     assert!(rx.borrow().is_some());
     registry.up.store(false, Ordering::SeqCst);
     let cut = tokio::time::Instant::now();
     rx.changed().await.unwrap();
     assert!(rx.borrow().is_none());
+    assert_eq!(*view.settled_until.borrow(), i64::MAX, "owning nothing is final");
     let waited = cut.elapsed();
     assert!(
         waited >= timing.fence() - timing.period && waited <= timing.fence() + timing.period,
@@ -221,6 +238,44 @@ async fn a_member_unanswered_for_the_fence_gives_its_work_up_and_takes_it_back_w
     registry.up.store(true, Ordering::SeqCst);
     rx.changed().await.unwrap();
     assert!(rx.borrow().is_some());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_member_works_an_instant_only_once_an_answer_settles_its_view_past_it() {
+    let registry = Switch::new();
+    let timing = Timing {
+        period: Duration::from_millis(250),
+        timeout: Duration::from_secs(2),
+    };
+    let handoff = timing.handoff().as_millis() as i64;
+    let (tx, view) = View::channel();
+    let mut rx = view.pool.clone();
+    tokio::spawn(run_heartbeats(registry.clone(), member_a(timing), timing, tx));
+    rx.changed().await.unwrap();
+    // Answered as of 0: nothing unheard of takes effect before the handoff.
+    assert_eq!(*view.settled_until.borrow(), handoff);
+    let mut until = view.settled_until.clone();
+    settled(&mut until, handoff - 1).await;
+    assert_eq!(registry.start.elapsed(), Duration::ZERO, "settled already");
+
+    // An instant further out waits for an answer as of later than it less the handoff.
+    settled(&mut until, 3_000).await;
+    let waited = registry.start.elapsed().as_millis() as i64;
+    assert!(waited > 3_000 - handoff && waited <= 3_000 - handoff + 250, "{waited}");
+
+    // Unanswered, the view stays settled where the last answer left it, until the fence
+    // withdraws it: then owning nothing is final.
+    registry.up.store(false, Ordering::SeqCst);
+    let cut = registry.start.elapsed().as_millis() as i64;
+    let held = *view.settled_until.borrow();
+    assert!(held <= cut + handoff);
+    settled(&mut until, held + 10_000).await;
+    assert!(view.pool.borrow().is_none());
+    let fenced = registry.start.elapsed().as_millis() as i64 - cut;
+    assert!(
+        fenced <= (timing.fence() + timing.period).as_millis() as i64,
+        "{fenced}"
+    );
 }
 
 fn record(key: &str, member: &str, instant_ms: i64, at_ms: i64) -> Command {
@@ -324,4 +379,23 @@ fn a_tenure_lasts_while_the_key_stays_and_a_member_that_lost_it_gets_a_new_one()
     let p = m.pool("scrape").unwrap();
     let again = p.tenure(key, 600_000, "a").expect("a owns it again");
     assert!(again > first, "a new tenure: {again} after {first}");
+}
+
+#[test]
+fn an_answer_is_complete_as_of_now_or_the_oldest_change_still_being_committed() {
+    let mut l = Liveness::default();
+    assert_eq!(l.as_of(100), 100);
+    l.proposing(40);
+    l.proposing(40);
+    l.proposing(70);
+    assert_eq!(l.as_of(100), 40);
+    l.proposed(40);
+    assert_eq!(l.as_of(100), 40, "one of the two stamped 40 is still in flight");
+    l.proposed(40);
+    assert_eq!(l.as_of(100), 70);
+    l.proposed(70);
+    l.proposed(70);
+    assert_eq!(l.as_of(100), 100, "nothing in flight; a second report is harmless");
+    l.proposing(150);
+    assert_eq!(l.as_of(100), 100, "a change stamped later leaves now as it is");
 }

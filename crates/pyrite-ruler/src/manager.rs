@@ -278,6 +278,7 @@ async fn run_group(
     let hash = pyrite_members::key_hash(&key);
     // The state is the record's latest and this ruler's to carry on from.
     let mut warm = false;
+    let mut settled = shared.ownership.settled_until();
     let mut next = schedule.after(now_ns());
     loop {
         let wait = Duration::from_nanos((next - now_ns()).max(0) as u64);
@@ -292,7 +293,15 @@ async fn run_group(
         }
         let t = next;
         next += schedule.interval_ns();
-        if !shared.ownership.owner(hash, now_ms()).mine {
+        // Whose the group is now is final only once this node's view is settled past now.
+        let now = now_ms();
+        if let Some(until) = settled.as_mut() {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = pyrite_members::settled(until, now) => {}
+            }
+        }
+        if !shared.ownership.owner(hash, now).mine {
             warm = false;
             follow(&shared, &key, &loaded, &state).await;
             continue;

@@ -82,7 +82,10 @@ pub fn last_slot(at_ms: i64, interval: StdDuration, offset: StdDuration) -> i64 
 /// owner went away, and this is how its instant is not lost. Such a scrape carries
 /// the instant's timestamp, less than an interval before it ran. An instant that
 /// stops being this node's drops the target's series cache without staleness
-/// markers: the new owner carries the series on.
+/// markers: the new owner carries the series on. An instant is scraped only once the
+/// node's view of the pool is settled past it ([`Ownership::settled_until`]): when
+/// heartbeat answers come late, the loop waits for one rather than scrape an instant
+/// a join it has not heard of may have given to another node.
 pub async fn run(spec: LoopSpec, mut stop: tokio::sync::watch::Receiver<Option<bool>>) {
     let LoopSpec {
         cfg,
@@ -97,6 +100,7 @@ pub async fn run(spec: LoopSpec, mut stop: tokio::sync::watch::Receiver<Option<b
     let mut scraper: Option<Scraper> = None;
     let mut changes = ownership.changes();
     let mut changes_open = true;
+    let mut settled = ownership.settled_until();
     let mut last_scraped = i64::MIN;
     let mut metadata_sent = MetadataSent::default();
     let accept = cfg.accept_header();
@@ -130,6 +134,19 @@ pub async fn run(spec: LoopSpec, mut stop: tokio::sync::watch::Receiver<Option<b
         if at <= last_scraped {
             // Already scraped here (a change and the instant itself arrived together).
             continue;
+        }
+        if let Some(until) = settled.as_mut() {
+            // Whose the instant is, is final only once this node's view is settled past
+            // it: a late answer might still hand it to another node.
+            tokio::select! {
+                _ = pyrite_members::settled(until, at) => {}
+                _ = stop.changed() => break,
+            }
+            // Held past the next instant, the loop goes on with the one in hand.
+            let in_hand = last_slot(now_ms(), interval, offset);
+            if in_hand > at {
+                slot = slot.max(in_hand);
+            }
         }
         if !ownership.owner(target.hash, at).mine {
             // Handed over (or never ours): the owner writes the series from here.

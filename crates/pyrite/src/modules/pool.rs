@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use pyrite_members::ownership::PoolOwnership;
-use pyrite_members::{run_heartbeats, Heartbeat, Registry, Timing};
-use tokio::sync::watch;
+use pyrite_members::{run_heartbeats, Heartbeat, Registry, Timing, View, ViewTx};
 
 use super::context::Context;
 
@@ -17,7 +16,7 @@ pub struct Member {
     pub hb: Heartbeat,
     pub timing: Timing,
     pub ownership: Arc<PoolOwnership>,
-    view: watch::Sender<Option<Arc<pyrite_members::Pool>>>,
+    view: ViewTx,
 }
 
 impl Member {
@@ -31,7 +30,7 @@ impl Member {
             handoff_ms: timing.handoff().as_millis() as i64,
             leave: false,
         };
-        let (view, rx) = watch::channel(None);
+        let (view, rx) = View::channel();
         Member {
             hb,
             timing,
