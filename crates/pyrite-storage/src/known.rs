@@ -100,10 +100,7 @@ impl KnownSeries {
     /// costs per sample.
     #[inline]
     pub fn prefetch(this: &Arc<KnownSeries>) {
-        let p = Arc::as_ptr(this).cast::<u8>();
-        // The reference counts sit just before the series in its allocation.
-        prefetch_line(p.wrapping_sub(16));
-        prefetch_line(p.wrapping_add(48));
+        prefetch_arc(this);
     }
 
     /// Asks the processor to load this series' encoded labels (which read the series'
@@ -130,6 +127,16 @@ pub fn prefetch_line<T>(p: *const T) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
+}
+
+/// Loads an `Arc`'s reference counts and the first 64 bytes after them: the counts
+/// sit just before the value in its allocation, so two lines cover both whatever the
+/// alignment.
+#[inline(always)]
+pub fn prefetch_arc<T>(this: &Arc<T>) {
+    let p = Arc::as_ptr(this).cast::<u8>();
+    prefetch_line(p.wrapping_sub(16));
+    prefetch_line(p.wrapping_add(48));
 }
 
 fn put_uvarint(buf: &mut Vec<u8>, mut v: u64) {

@@ -37,7 +37,7 @@ use pyrite_chunk::{Chunk, ChunkIter, HistogramChunk};
 use pyrite_model::{FloatHistogram, Labels, Matcher, QueryShard};
 
 pub use fanout::{sorted_union, Fanout};
-pub use known::{prefetch_line, KnownSample, KnownSeries, KnownValue, KnownWrite};
+pub use known::{prefetch_arc, prefetch_line, KnownSample, KnownSeries, KnownValue, KnownWrite};
 pub use mem::MemQueryable;
 pub use merge::merge_series;
 pub use metadata::{MetadataQuery, MetadataReader, MetricMetadata, MetricType};

@@ -268,6 +268,7 @@ impl Head {
             let series = self
                 .get_or_create(&w.th, ts.labels.stable_hash(), &ts.labels)
                 .map(|(_, s)| s);
+            let series = series.as_deref();
             let floats = ts.samples.iter().map(|s| (s.t, Sample::F(s.v)));
             let hists = ts.histograms.iter().map(|(t, h)| (*t, Sample::H(h)));
             self.append(
@@ -305,7 +306,7 @@ impl Head {
     fn append<'a>(
         &self,
         w: &mut Applying,
-        series: Option<Arc<MemSeries>>,
+        series: Option<&MemSeries>,
         labels: &Labels,
         num_samples: usize,
         samples: impl Iterator<Item = (i64, Sample<'a>)>,

@@ -76,6 +76,11 @@ pub(crate) enum Appended {
 }
 
 impl SeriesData {
+    /// Where the next float sample's bits go, to fetch ahead of an append.
+    pub(crate) fn tail(&self) -> *const u8 {
+        self.open.tail()
+    }
+
     /// Drops every chunk (and out-of-order sample) wholly before `t`: that data is in a
     /// block now. A chunk that reaches `t` or later stays whole. Returns whether the
     /// series still holds anything.

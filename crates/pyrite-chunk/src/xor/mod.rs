@@ -129,6 +129,11 @@ impl ChunkBuilder {
         self.count as usize
     }
 
+    /// Where the next sample's bits go: the address to fetch ahead of an append.
+    pub fn tail(&self) -> *const u8 {
+        self.w.bytes.as_ptr().wrapping_add(self.w.bytes.len().saturating_sub(1))
+    }
+
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }

@@ -34,8 +34,9 @@ fn a_known_write_makes_the_head_and_answer_its_labeled_series_make() {
     let (a, b, c, d) = (known("a", "x"), known("b", "x"), known("c", "x"), known("d", "x"));
     let writes: Vec<Vec<(&Arc<KnownSeries>, i64)>> = vec![
         vec![(&a, 10), (&b, 10), (&a, 10)],
-        // Out of order, a new series, one over the series limit.
-        vec![(&a, 5), (&c, 20), (&d, 20), (&b, 20)],
+        // A new series, one over the series limit, then out of order: refusals are
+        // listed in the write's order, whichever series were found by their place.
+        vec![(&c, 20), (&d, 20), (&a, 5), (&b, 20)],
         vec![(&a, 30), (&b, 30), (&c, 30), (&d, 30)],
     ];
     let write_of = |samples: &[(&Arc<KnownSeries>, i64)]| {
@@ -49,6 +50,7 @@ fn a_known_write_makes_the_head_and_answer_its_labeled_series_make() {
         let w = write_of(samples);
         assert_eq!(by_place.apply_known("t", &w), labeled.apply("t", &w.to_series()));
     }
+
     assert_eq!(contents(&by_place, "t"), contents(&labeled, "t"));
 
     // Truncation rebuilds the index: the places remembered are of the old one, and
