@@ -105,7 +105,7 @@ pub async fn run(spec: LoopSpec, mut stop: tokio::sync::watch::Receiver<Option<b
     let mut metadata_sent = MetadataSent::default();
     let accept = cfg.accept_header();
     let mut slot = next_slot(now_ms(), interval, offset);
-    loop {
+    'scrapes: loop {
         let wait = StdDuration::from_millis((slot - now_ms()).max(0) as u64);
         let changed = tokio::select! {
             _ = tokio::time::sleep(wait) => false,
@@ -115,7 +115,7 @@ pub async fn run(spec: LoopSpec, mut stop: tokio::sync::watch::Receiver<Option<b
             }
             _ = stop.changed() => break,
         };
-        let at = if changed {
+        let mut at = if changed {
             let in_hand = last_slot(now_ms(), interval, offset);
             if in_hand <= last_scraped || !ownership.owner(target.hash, in_hand).mine {
                 continue;
@@ -137,15 +137,22 @@ pub async fn run(spec: LoopSpec, mut stop: tokio::sync::watch::Receiver<Option<b
         }
         if let Some(until) = settled.as_mut() {
             // Whose the instant is, is final only once this node's view is settled past
-            // it: a late answer might still hand it to another node.
-            tokio::select! {
-                _ = pyrite_members::settled(until, at) => {}
-                _ = stop.changed() => break,
+            // it: a late answer might still hand it to another node. Held past it, the
+            // loop takes the instant in hand instead (those between are missed, as a
+            // slow scrape misses them) and waits for that one to be settled too.
+            loop {
+                tokio::select! {
+                    _ = pyrite_members::settled(until, at) => {}
+                    _ = stop.changed() => break 'scrapes,
+                }
+                let in_hand = last_slot(now_ms(), interval, offset);
+                if in_hand <= at {
+                    break;
+                }
+                at = in_hand;
             }
-            // Held past the next instant, the loop goes on with the one in hand.
-            let in_hand = last_slot(now_ms(), interval, offset);
-            if in_hand > at {
-                slot = slot.max(in_hand);
+            if slot <= at {
+                slot = next_slot(at + 1, interval, offset);
             }
         }
         if !ownership.owner(target.hash, at).mine {
@@ -273,6 +280,153 @@ fn fetch_error(e: &reqwest::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use parking_lot::Mutex;
+    use pyrite_members::ownership::Owner;
+    use pyrite_storage::{KnownWrite, MetricMetadata};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::sync::watch;
+
+    /// A target answering every request with one sample, counting the requests.
+    async fn target() -> (String, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let served = Arc::new(AtomicUsize::new(0));
+        let count = served.clone();
+        tokio::spawn(async move {
+            while let Ok((mut conn, _)) = listener.accept().await {
+                let count = count.clone();
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match conn.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    count.fetch_add(1, Ordering::SeqCst);
+                    let body = "m 1\n";
+                    let reply = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = conn.write_all(reply.as_bytes()).await;
+                });
+            }
+        });
+        (addr, served)
+    }
+
+    /// The instants of `up` written.
+    #[derive(Default)]
+    struct Instants(Mutex<Vec<i64>>);
+
+    #[async_trait::async_trait]
+    impl Sink for Instants {
+        async fn write(&self, _: &str, write: KnownWrite) -> Result<(), String> {
+            let up = write.to_series().into_iter().find(|s| s.labels.get("__name__") == "up");
+            self.0
+                .lock()
+                .extend(up.iter().flat_map(|s| s.samples.iter().map(|x| x.t)));
+            Ok(())
+        }
+        async fn metadata(&self, _: &str, _: Vec<MetricMetadata>) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    /// Owns every instant, but its view is settled only as far as the test says.
+    struct Unsettled {
+        settled: watch::Sender<i64>,
+        changes: watch::Sender<u64>,
+    }
+
+    impl Ownership for Unsettled {
+        fn owner(&self, _: u64, _: i64) -> Owner {
+            Owner {
+                mine: true,
+                node: "me".into(),
+            }
+        }
+        fn changes(&self) -> watch::Receiver<u64> {
+            self.changes.subscribe()
+        }
+        fn settled_until(&self) -> Option<watch::Receiver<i64>> {
+            Some(self.settled.subscribe())
+        }
+        fn member(&self) -> &str {
+            "me"
+        }
+    }
+
+    #[tokio::test]
+    async fn an_instant_is_fetched_only_once_the_view_is_settled_past_it_then_late_and_once() {
+        let (addr, served) = target().await;
+        let file = crate::config::parse(&format!(
+            "global:\n  scrape_interval: 200ms\n  scrape_timeout: 100ms\nscrape_configs:\n  - job_name: j\n    static_configs:\n      - targets: ['{addr}']\n"
+        ))
+        .unwrap();
+        let cfg = Arc::new(file.scrape_configs[0].clone());
+        let group = pyrite_discovery::TargetGroup {
+            source: "0".into(),
+            targets: vec![pyrite_discovery::LabelSet::from([(
+                "__address__".to_string(),
+                addr.clone(),
+            )])],
+            labels: pyrite_discovery::LabelSet::new(),
+        };
+        let (targets, _) = crate::target::targets(&cfg, &std::collections::BTreeMap::from([("0".to_string(), group)]));
+        let target = targets.into_iter().next().unwrap();
+        let (interval, offset) = (target.interval, target.offset());
+        let sink = Arc::new(Instants::default());
+        let ownership = Arc::new(Unsettled {
+            settled: watch::channel(now_ms() - 10_000).0,
+            changes: watch::channel(0).0,
+        });
+        let spec = LoopSpec {
+            client: cfg.http.build(std::path::Path::new(".")).unwrap(),
+            cfg,
+            target,
+            sink: sink.clone(),
+            status: SharedStatus::default(),
+            ownership: ownership.clone(),
+        };
+        let (stop, stop_rx) = watch::channel(None);
+        let running = tokio::spawn(run(spec, stop_rx));
+
+        // Three intervals with the view settled only up to ten seconds ago: nothing.
+        tokio::time::sleep(StdDuration::from_millis(600)).await;
+        assert_eq!(served.load(Ordering::SeqCst), 0, "fetched before its view was settled");
+        assert!(sink.0.lock().is_empty());
+
+        // Settled past now: the instant held is fetched once, late, with its own
+        // timestamp, then the schedule goes on.
+        let released = now_ms();
+        ownership.settled.send_replace(i64::MAX);
+        tokio::time::sleep(StdDuration::from_millis(700)).await;
+        stop.send_replace(Some(true));
+        running.await.unwrap();
+        let instants = sink.0.lock().clone();
+        assert!(instants.len() >= 3, "{instants:?}");
+        // One fetch per instant written (and perhaps one the stop cut short).
+        let fetched = served.load(Ordering::SeqCst);
+        assert!(
+            fetched == instants.len() || fetched == instants.len() + 1,
+            "{fetched} fetches, {instants:?}"
+        );
+        assert!(
+            instants[0] <= released && released - instants[0] < 200,
+            "{instants:?} {released}"
+        );
+        for w in instants.windows(2) {
+            assert_eq!(w[1] - w[0], 200, "every instant once, in order: {instants:?}");
+        }
+        for t in &instants {
+            assert_eq!(last_slot(*t, interval, offset), *t, "an instant of the schedule: {t}");
+        }
+    }
 
     #[test]
     fn the_instant_in_hand_is_the_last_at_or_before_now() {
