@@ -212,18 +212,24 @@ fn member_a(timing: Timing) -> Heartbeat {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_member_unanswered_for_the_fence_gives_its_work_up_and_takes_it_back_when_answered() {
+/// Member `a` heartbeating to a [`Switch`], once its first answer is in its view.
+async fn answered_member() -> (Arc<Switch>, Timing, View) {
     let registry = Switch::new();
     let timing = Timing {
         period: Duration::from_millis(250),
         timeout: Duration::from_secs(2),
     };
-    let (tx, view) = View::channel();
-    let mut rx = view.pool.clone();
+    let (tx, mut view) = View::channel();
     tokio::spawn(run_heartbeats(registry.clone(), member_a(timing), timing, tx));
-    rx.changed().await.unwrap();
-    assert!(rx.borrow().is_some());
+    view.pool.changed().await.unwrap();
+    assert!(view.pool.borrow().is_some());
+    (registry, timing, view)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_member_unanswered_for_the_fence_gives_its_work_up_and_takes_it_back_when_answered() {
+    let (registry, timing, view) = answered_member().await;
+    let mut rx = view.pool.clone();
     registry.up.store(false, Ordering::SeqCst);
     let cut = tokio::time::Instant::now();
     rx.changed().await.unwrap();
@@ -242,16 +248,8 @@ async fn a_member_unanswered_for_the_fence_gives_its_work_up_and_takes_it_back_w
 
 #[tokio::test(start_paused = true)]
 async fn a_member_works_an_instant_only_once_an_answer_settles_its_view_past_it() {
-    let registry = Switch::new();
-    let timing = Timing {
-        period: Duration::from_millis(250),
-        timeout: Duration::from_secs(2),
-    };
+    let (registry, timing, view) = answered_member().await;
     let handoff = timing.handoff().as_millis() as i64;
-    let (tx, view) = View::channel();
-    let mut rx = view.pool.clone();
-    tokio::spawn(run_heartbeats(registry.clone(), member_a(timing), timing, tx));
-    rx.changed().await.unwrap();
     // Answered as of 0: nothing unheard of takes effect before the handoff.
     assert_eq!(*view.settled_until.borrow(), handoff);
     let mut until = view.settled_until.clone();
